@@ -1,0 +1,144 @@
+//! The library error: what went wrong, and where (file, byte offset, event type).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::event::{EventType, ParseError, ParseErrorKind};
+
+/// Where an error happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// File, when the error concerns one.
+    pub file: Option<PathBuf>,
+    /// Byte offset in that file.
+    pub offset: Option<u64>,
+    /// Event type at that offset, when the header was readable.
+    pub event_type: Option<EventType>,
+}
+
+/// What went wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Reading or writing a file failed.
+    Io(std::io::Error),
+    /// The bytes are not a valid binlog.
+    Parse(ParseErrorKind),
+    /// The file ends inside an event and the policy does not allow it.
+    Truncated {
+        /// Bytes present from the event's start.
+        available: u64,
+        /// Bytes the event needs.
+        needed: u64,
+    },
+    /// Bad arguments or inconsistent inputs.
+    Invalid(String),
+}
+
+/// A library error: kind plus location. Boxed so `Result<T>` stays small.
+pub struct Error(Box<(ErrorKind, Location)>);
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error without location.
+    pub fn new(kind: ErrorKind) -> Self {
+        Error(Box::new((kind, Location::default())))
+    }
+    /// An `Invalid` error with a message.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Invalid(msg.into()))
+    }
+    /// An I/O error on a file.
+    pub fn io(path: &Path, e: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io(e)).with_file(path)
+    }
+    /// A parse error in a file.
+    pub fn parse(path: Option<&Path>, e: ParseError) -> Self {
+        let mut err = Error::new(ErrorKind::Parse(e.kind));
+        err.0.1 = Location {
+            file: path.map(Path::to_path_buf),
+            offset: Some(e.at),
+            event_type: e.event_type,
+        };
+        err
+    }
+    /// Attaches a file name.
+    pub fn with_file(mut self, path: &Path) -> Self {
+        self.0.1.file = Some(path.to_path_buf());
+        self
+    }
+    /// Attaches an offset and optional event type.
+    pub fn at(mut self, offset: u64, event_type: Option<EventType>) -> Self {
+        self.0.1.offset = Some(offset);
+        self.0.1.event_type = event_type;
+        self
+    }
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.0
+    }
+    /// Where.
+    pub fn location(&self) -> &Location {
+        &self.0.1
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Io(e) => write!(f, "{e}"),
+            ErrorKind::Parse(k) => write!(f, "{k}"),
+            ErrorKind::Truncated { available, needed } => {
+                write!(f, "truncated event: {available} of {needed} bytes present")
+            }
+            ErrorKind::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    /// `file @ offset (TYPE): message`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, loc) = &*self.0;
+        let mut sep = "";
+        if let Some(p) = &loc.file {
+            write!(f, "{}", p.display())?;
+            sep = " ";
+        }
+        if let Some(o) = loc.offset {
+            write!(f, "{sep}@ {o}")?;
+            sep = " ";
+        }
+        if let Some(t) = loc.event_type {
+            write!(f, "{sep}({t})")?;
+            sep = " ";
+        }
+        if !sep.is_empty() {
+            f.write_str(": ")?;
+        }
+        write!(f, "{kind}")
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0.0 {
+            ErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io(e))
+    }
+}
