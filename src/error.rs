@@ -57,11 +57,7 @@ impl Error {
     /// A parse error in a file.
     pub fn parse(path: Option<&Path>, e: ParseError) -> Self {
         let mut err = Error::new(ErrorKind::Parse(e.kind));
-        err.0.1 = Location {
-            file: path.map(Path::to_path_buf),
-            offset: Some(e.at),
-            event_type: e.event_type,
-        };
+        err.0.1 = Location { file: path.map(Path::to_path_buf), offset: Some(e.at), event_type: e.event_type };
         err
     }
     /// Attaches a file name.

@@ -41,18 +41,10 @@ struct ReadArgs {
 
 impl ReadArgs {
     fn access(&self) -> Access {
-        if self.no_mmap {
-            Access::Read
-        } else {
-            Access::Mmap
-        }
+        if self.no_mmap { Access::Read } else { Access::Mmap }
     }
     fn recovery(&self) -> RecoveryMode {
-        if self.allow_truncated {
-            RecoveryMode::TolerateTruncatedTail
-        } else {
-            RecoveryMode::AbsoluteConsistency
-        }
+        if self.allow_truncated { RecoveryMode::TolerateTruncatedTail } else { RecoveryMode::AbsoluteConsistency }
     }
 }
 
@@ -116,17 +108,11 @@ impl Progress {
         if !std::io::stderr().is_terminal() || files.len() < 2 {
             return Progress(None);
         }
-        let total: u64 = files
-            .iter()
-            .filter_map(|f| std::fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum();
+        let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         let pb = indicatif::ProgressBar::new(total);
         pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Progress(Some(pb))
     }
@@ -163,23 +149,8 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         }
     };
     let code = match cli.cmd {
-        Cmd::Dump {
-            files,
-            json,
-            start_position,
-            stop_position,
-            rows,
-            no_verify,
-            read,
-        } => {
-            let opts = DumpOptions {
-                json,
-                start_position,
-                stop_position,
-                rows,
-                no_verify,
-                recovery: read.recovery(),
-            };
+        Cmd::Dump { files, json, start_position, stop_position, rows, no_verify, read } => {
+            let opts = DumpOptions { json, start_position, stop_position, rows, no_verify, recovery: read.recovery() };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
             let mut code = EXIT_OK;
@@ -208,11 +179,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             }
             code
         }
-        Cmd::Verify {
-            files,
-            parallel,
-            read,
-        } => {
+        Cmd::Verify { files, parallel, read } => {
             let progress = Progress::new(&files);
             let run = |f: &PathBuf| -> (Result<String, Error>, u64) {
                 match LogFile::open(f, read.access()) {
@@ -256,18 +223,10 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             }
             code
         }
-        Cmd::Stats {
-            files,
-            json,
-            no_verify,
-            read,
-        } => {
+        Cmd::Stats { files, json, no_verify, read } => {
             let progress = Progress::new(&files);
             let mut st = Stats::new();
-            let opts = StatsOptions {
-                no_verify,
-                recovery: read.recovery(),
-            };
+            let opts = StatsOptions { no_verify, recovery: read.recovery() };
             let mut code = EXIT_OK;
             for f in &files {
                 let r = LogFile::open(f, read.access()).and_then(|lf| {
@@ -297,10 +256,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
 /// Prints a tail report for callers that tolerate truncated tails.
 pub fn describe_tail(t: Tail) -> Option<String> {
     match t {
-        Tail::Incomplete(i) => Some(format!(
-            "incomplete event at {}: {} of {} bytes",
-            i.at, i.available, i.needed
-        )),
+        Tail::Incomplete(i) => Some(format!("incomplete event at {}: {} of {} bytes", i.at, i.available, i.needed)),
         _ => None,
     }
 }

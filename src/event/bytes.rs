@@ -52,9 +52,7 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn u48(&mut self, what: &'static str) -> R<u64> {
         let b = self.take(6, what)?;
-        Ok(u64::from_le_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], 0, 0,
-        ]))
+        Ok(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], 0, 0]))
     }
 
     pub(crate) fn u64(&mut self, what: &'static str) -> R<u64> {

@@ -53,9 +53,7 @@ pub fn crc32_of_event(event: &[u8]) -> Option<(u32, u32)> {
     }
     let (data, stored) = event.split_at(event.len() - 4);
     let stored = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
-    let computed = if data[4] == EventType::FORMAT_DESCRIPTION.0
-        && data[17] & (flags::BINLOG_IN_USE as u8) != 0
-    {
+    let computed = if data[4] == EventType::FORMAT_DESCRIPTION.0 && data[17] & (flags::BINLOG_IN_USE as u8) != 0 {
         // Hash a copy of the header with IN_USE cleared, then the rest in place.
         let mut h = crc32fast::Hasher::new();
         let mut hdr = [0u8; HEADER_LEN];
@@ -74,9 +72,7 @@ pub fn crc32_of_event(event: &[u8]) -> Option<(u32, u32)> {
 /// up to but excluding the checksum), with the FDE rule applied.
 pub fn compute_crc32(event_without_crc: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
-    if event_without_crc.len() >= HEADER_LEN
-        && event_without_crc[4] == EventType::FORMAT_DESCRIPTION.0
-    {
+    if event_without_crc.len() >= HEADER_LEN && event_without_crc[4] == EventType::FORMAT_DESCRIPTION.0 {
         let mut hdr = [0u8; HEADER_LEN];
         hdr.copy_from_slice(&event_without_crc[..HEADER_LEN]);
         hdr[17] &= !(flags::BINLOG_IN_USE as u8);

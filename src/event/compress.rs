@@ -12,9 +12,7 @@ pub const MAX_UNCOMPRESSED: u64 = 1 << 30;
 /// MariaDB compressed body: `0x80 | lenlen`, the uncompressed length in
 /// `lenlen` big-endian bytes, then a zlib stream.
 pub(crate) fn maria_uncompress(buf: &[u8]) -> Result<Vec<u8>, ParseErrorKind> {
-    let first = *buf
-        .first()
-        .ok_or(ParseErrorKind::Truncated("compressed header"))?;
+    let first = *buf.first().ok_or(ParseErrorKind::Truncated("compressed header"))?;
     if first & 0xe0 != 0x80 {
         return Err(ParseErrorKind::Decompress("compressed header byte"));
     }
@@ -22,9 +20,7 @@ pub(crate) fn maria_uncompress(buf: &[u8]) -> Result<Vec<u8>, ParseErrorKind> {
     if lenlen == 0 || lenlen > 4 || buf.len() < 1 + lenlen {
         return Err(ParseErrorKind::Decompress("compressed length"));
     }
-    let len = buf[1..1 + lenlen]
-        .iter()
-        .fold(0u64, |a, &b| (a << 8) | b as u64);
+    let len = buf[1..1 + lenlen].iter().fold(0u64, |a, &b| (a << 8) | b as u64);
     if len > MAX_UNCOMPRESSED {
         return Err(ParseErrorKind::Decompress("compressed length"));
     }
@@ -45,11 +41,8 @@ pub(crate) fn zstd_uncompress(buf: &[u8], expected: u64) -> Result<Vec<u8>, Pars
         return Err(ParseErrorKind::Decompress("payload uncompressed_size"));
     }
     let mut out = Vec::with_capacity(expected as usize);
-    let dec = zstd::stream::read::Decoder::with_buffer(buf)
-        .map_err(|_| ParseErrorKind::Decompress("zstd frame"))?;
-    dec.take(expected + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| ParseErrorKind::Decompress("zstd frame"))?;
+    let dec = zstd::stream::read::Decoder::with_buffer(buf).map_err(|_| ParseErrorKind::Decompress("zstd frame"))?;
+    dec.take(expected + 1).read_to_end(&mut out).map_err(|_| ParseErrorKind::Decompress("zstd frame"))?;
     if out.len() as u64 != expected {
         return Err(ParseErrorKind::Decompress("payload length"));
     }

@@ -55,11 +55,7 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) const fn new(kind: ParseErrorKind, at: u64, event_type: Option<EventType>) -> Self {
-        ParseError {
-            kind,
-            at,
-            event_type,
-        }
+        ParseError { kind, at, event_type }
     }
 }
 
@@ -68,24 +64,16 @@ impl fmt::Display for ParseErrorKind {
         match *self {
             ParseErrorKind::BadMagic => f.write_str("not a binlog file (bad magic number)"),
             ParseErrorKind::UnsupportedBinlogVersion(v) => {
-                write!(
-                    f,
-                    "binlog format v{v} (MySQL < 5.0) is not supported; only v4 is"
-                )
+                write!(f, "binlog format v{v} (MySQL < 5.0) is not supported; only v4 is")
             }
-            ParseErrorKind::NoFormatDescription => {
-                f.write_str("first event is not a FORMAT_DESCRIPTION_EVENT")
-            }
+            ParseErrorKind::NoFormatDescription => f.write_str("first event is not a FORMAT_DESCRIPTION_EVENT"),
             ParseErrorKind::EventTooSmall(s) => {
                 write!(f, "event_size {s} is too small for an event")
             }
             ParseErrorKind::UnknownChecksumAlg(a) => write!(f, "unknown checksum algorithm {a}"),
             ParseErrorKind::BadHeaderLen(l) => write!(f, "unsupported common header length {l}"),
             ParseErrorKind::ChecksumMismatch { stored, computed } => {
-                write!(
-                    f,
-                    "checksum mismatch: stored 0x{stored:08x}, computed 0x{computed:08x}"
-                )
+                write!(f, "checksum mismatch: stored 0x{stored:08x}, computed 0x{computed:08x}")
             }
             ParseErrorKind::UnknownEventType(t) => {
                 write!(f, "unknown event type {t} without the IGNORABLE flag")
@@ -93,9 +81,7 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::Truncated(what) => write!(f, "event body too short for {what}"),
             ParseErrorKind::BadValue(what) => write!(f, "invalid {what}"),
             ParseErrorKind::Decompress(what) => write!(f, "cannot decompress {what}"),
-            ParseErrorKind::NestedPayload => {
-                f.write_str("TRANSACTION_PAYLOAD_EVENT nested in another")
-            }
+            ParseErrorKind::NestedPayload => f.write_str("TRANSACTION_PAYLOAD_EVENT nested in another"),
             ParseErrorKind::Encrypted => {
                 f.write_str("encrypted binlog: events after START_ENCRYPTION_EVENT cannot be read")
             }

@@ -77,18 +77,9 @@ impl Format {
     /// for an alg byte other than 0 or 1, and `UnsupportedBinlogVersion` for
     /// a binlog version other than 4.
     pub fn from_fde_event(event: &[u8]) -> Result<Format, ParseErrorKind> {
-        let server_id = u32::from_le_bytes(
-            event
-                .get(5..9)
-                .ok_or(ParseErrorKind::Truncated("header"))?
-                .try_into()
-                .unwrap(),
-        );
-        let mut c = Cursor::new(
-            event
-                .get(HEADER_LEN..)
-                .ok_or(ParseErrorKind::Truncated("header"))?,
-        );
+        let server_id =
+            u32::from_le_bytes(event.get(5..9).ok_or(ParseErrorKind::Truncated("header"))?.try_into().unwrap());
+        let mut c = Cursor::new(event.get(HEADER_LEN..).ok_or(ParseErrorKind::Truncated("header"))?);
         let binlog_version = c.u16("binlog_version")?;
         if binlog_version != 4 {
             return Err(ParseErrorKind::UnsupportedBinlogVersion(binlog_version));
@@ -103,11 +94,7 @@ impl Format {
         let mut server_version = [0u8; 50];
         server_version[..sv_len].copy_from_slice(&sv[..sv_len]);
         let version = parse_version(&sv[..sv_len]);
-        let flavor = if contains(&sv[..sv_len], b"MariaDB") {
-            Flavor::MariaDb
-        } else {
-            Flavor::MySql
-        };
+        let flavor = if contains(&sv[..sv_len], b"MariaDB") { Flavor::MariaDb } else { Flavor::MySql };
         let checksum_aware = match flavor {
             Flavor::MariaDb => version >= (5, 3, 0),
             Flavor::MySql => version >= (5, 6, 1),
@@ -156,9 +143,7 @@ pub(crate) fn parse_version(s: &[u8]) -> (u16, u16, u16) {
     for &b in s {
         match b {
             b'0'..=b'9' => {
-                parts[i] = parts[i]
-                    .saturating_mul(10)
-                    .saturating_add((b - b'0') as u16);
+                parts[i] = parts[i].saturating_mul(10).saturating_add((b - b'0') as u16);
                 any = true;
             }
             b'.' if any && i < 2 => {

@@ -33,17 +33,9 @@ impl<'a> RawEvent<'a> {
     pub fn new(offset: u64, bytes: &'a [u8], has_crc: bool) -> Result<Self, ParseError> {
         let min = HEADER_LEN + if has_crc { 4 } else { 0 };
         if bytes.len() < min {
-            return Err(ParseError::new(
-                ParseErrorKind::EventTooSmall(bytes.len() as u32),
-                offset,
-                None,
-            ));
+            return Err(ParseError::new(ParseErrorKind::EventTooSmall(bytes.len() as u32), offset, None));
         }
-        Ok(RawEvent {
-            offset,
-            bytes,
-            crc: has_crc,
-        })
+        Ok(RawEvent { offset, bytes, crc: has_crc })
     }
 
     /// Byte offset of the event in its file.
@@ -64,11 +56,7 @@ impl<'a> RawEvent<'a> {
     /// The decoded common header.
     #[inline]
     pub fn header(&self) -> Header {
-        Header::decode(
-            self.bytes
-                .first_chunk::<HEADER_LEN>()
-                .expect("RawEvent holds a header"),
-        )
+        Header::decode(self.bytes.first_chunk::<HEADER_LEN>().expect("RawEvent holds a header"))
     }
     /// Event type code.
     #[inline]
@@ -83,12 +71,7 @@ impl<'a> RawEvent<'a> {
     /// `log_pos`: end position in the originating binlog (master coordinate in a relay log).
     #[inline]
     pub fn log_pos(&self) -> u32 {
-        u32::from_le_bytes([
-            self.bytes[13],
-            self.bytes[14],
-            self.bytes[15],
-            self.bytes[16],
-        ])
+        u32::from_le_bytes([self.bytes[13], self.bytes[14], self.bytes[15], self.bytes[16]])
     }
     /// Header flags.
     #[inline]
@@ -114,12 +97,7 @@ impl<'a> RawEvent<'a> {
     pub fn checksum(&self) -> Option<u32> {
         self.crc.then(|| {
             let n = self.bytes.len();
-            u32::from_le_bytes([
-                self.bytes[n - 4],
-                self.bytes[n - 3],
-                self.bytes[n - 2],
-                self.bytes[n - 1],
-            ])
+            u32::from_le_bytes([self.bytes[n - 4], self.bytes[n - 3], self.bytes[n - 2], self.bytes[n - 1]])
         })
     }
     /// Post-header and body, without header and checksum.
@@ -131,9 +109,7 @@ impl<'a> RawEvent<'a> {
     /// or log_pos 0, or the ARTIFICIAL flag.
     pub fn is_fake_rotate(&self) -> bool {
         self.event_type() == EventType::ROTATE
-            && (self.flags() & flags::ARTIFICIAL != 0
-                || self.log_pos() == 0
-                || self.timestamp() == 0)
+            && (self.flags() & flags::ARTIFICIAL != 0 || self.log_pos() == 0 || self.timestamp() == 0)
     }
 }
 
@@ -166,9 +142,7 @@ pub struct WalkOptions {
 
 impl Default for WalkOptions {
     fn default() -> Self {
-        WalkOptions {
-            verify_checksums: true,
-        }
+        WalkOptions { verify_checksums: true }
     }
 }
 
@@ -203,35 +177,15 @@ pub struct EventIter<'a> {
 impl<'a> EventIter<'a> {
     /// Walks a whole file from its magic.
     pub fn new(data: &'a [u8], opts: WalkOptions) -> Self {
-        EventIter {
-            data,
-            pos: 0,
-            done: false,
-            mode: Mode::File,
-            opts,
-            fmt: None,
-            own_alg: None,
-            valid: 0,
-        }
+        EventIter { data, pos: 0, done: false, mode: Mode::File, opts, fmt: None, own_alg: None, valid: 0 }
     }
 
     /// Resumes a walk at `offset` with the format in effect there (from an
     /// earlier walk of the same file). No magic check.
     pub fn resume(data: &'a [u8], offset: u64, format: Format, opts: WalkOptions) -> Self {
-        let pos = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(data.len());
+        let pos = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
         let own = Some(format.checksum);
-        EventIter {
-            data,
-            pos,
-            done: false,
-            mode: Mode::Resumed,
-            opts,
-            fmt: Some(format),
-            own_alg: own,
-            valid: pos,
-        }
+        EventIter { data, pos, done: false, mode: Mode::Resumed, opts, fmt: Some(format), own_alg: own, valid: pos }
     }
 
     /// Walks the events inside a decompressed TRANSACTION_PAYLOAD body: no
@@ -242,9 +196,7 @@ impl<'a> EventIter<'a> {
             pos: 0,
             done: false,
             mode: Mode::Inner,
-            opts: WalkOptions {
-                verify_checksums: false,
-            },
+            opts: WalkOptions { verify_checksums: false },
             fmt: Some(format),
             own_alg: None,
             valid: 0,
@@ -296,11 +248,7 @@ impl<'a> EventIter<'a> {
                 return Ok(if n == 0 {
                     None
                 } else {
-                    Some(Step::Incomplete(Incomplete {
-                        at: 0,
-                        available: n as u64,
-                        needed: 4,
-                    }))
+                    Some(Step::Incomplete(Incomplete { at: 0, available: n as u64, needed: 4 }))
                 });
             }
             self.pos = 4;
@@ -363,11 +311,7 @@ impl<'a> EventIter<'a> {
         }
         self.pos = at + size;
         self.valid = self.pos;
-        Ok(Some(Step::Event(RawEvent {
-            offset: at as u64,
-            bytes,
-            crc,
-        })))
+        Ok(Some(Step::Event(RawEvent { offset: at as u64, bytes, crc })))
     }
 
     /// Whether an event under alg `alg` carries a CRC. Fake ROTATEs (sent
@@ -375,14 +319,7 @@ impl<'a> EventIter<'a> {
     /// log whose master uses another alg are probed: MySQL tracks the former
     /// as `checksum_alg_before_fd`.
     #[inline]
-    fn checksum_for(
-        &self,
-        ty: EventType,
-        flags: u16,
-        hb: &[u8; HEADER_LEN],
-        bytes: &[u8],
-        alg: ChecksumAlg,
-    ) -> bool {
+    fn checksum_for(&self, ty: EventType, flags: u16, hb: &[u8; HEADER_LEN], bytes: &[u8], alg: ChecksumAlg) -> bool {
         if self.mode == Mode::Inner {
             return false;
         }
@@ -419,11 +356,7 @@ impl<'a> EventIter<'a> {
         // v1 (13-byte header) and v3 files start with START_EVENT_V3, whose
         // body opens with binlog_version.
         if bytes[4] == EventType::START_V3.0 {
-            let at = |o: usize| {
-                bytes
-                    .get(o..o + 2)
-                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
-            };
+            let at = |o: usize| bytes.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
             return match (at(HEADER_LEN), at(13)) {
                 (Some(3), _) => ParseErrorKind::UnsupportedBinlogVersion(3),
                 (_, Some(1)) => ParseErrorKind::UnsupportedBinlogVersion(1),

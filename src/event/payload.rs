@@ -36,10 +36,7 @@ impl<'a> Payload<'a> {
     /// Wrong type, malformed TLV header, unknown compression.
     pub fn parse(ev: &RawEvent<'a>, _fmt: &Format) -> Result<Self, ParseError> {
         if ev.event_type() != EventType::TRANSACTION_PAYLOAD {
-            return at(
-                ev,
-                Err(ParseErrorKind::BadValue("event type for this view")),
-            );
+            return at(ev, Err(ParseErrorKind::BadValue("event type for this view")));
         }
         at(
             ev,
@@ -74,11 +71,7 @@ impl<'a> Payload<'a> {
                     return Err(ParseErrorKind::Truncated("payload"));
                 }
                 let data = &rest[..n];
-                Ok(Payload {
-                    compression,
-                    uncompressed_size: unc.unwrap_or(data.len() as u64),
-                    data,
-                })
+                Ok(Payload { compression, uncompressed_size: unc.unwrap_or(data.len() as u64), data })
             })(),
         )
     }
@@ -90,9 +83,7 @@ impl<'a> Payload<'a> {
     pub fn decompress(&self) -> Result<std::borrow::Cow<'a, [u8]>, ParseErrorKind> {
         match self.compression {
             PayloadCompression::None => Ok(std::borrow::Cow::Borrowed(self.data)),
-            PayloadCompression::Zstd => {
-                zstd_uncompress(self.data, self.uncompressed_size).map(std::borrow::Cow::Owned)
-            }
+            PayloadCompression::Zstd => zstd_uncompress(self.data, self.uncompressed_size).map(std::borrow::Cow::Owned),
         }
     }
 }

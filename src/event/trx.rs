@@ -158,9 +158,7 @@ impl TrxGrouper {
     /// A grouper for a stream that may start inside a group (a relay file
     /// other than the first).
     pub fn mid_stream() -> Self {
-        TrxGrouper {
-            state: State::Unknown,
-        }
+        TrxGrouper { state: State::Unknown }
     }
 
     /// True when a group is open (a stream ending now ends inside a transaction).
@@ -177,81 +175,59 @@ impl TrxGrouper {
 
             // Group starters: abandon whatever was open.
             (_, Class::MysqlGtid) => (Open, State::AfterGtid),
-            (_, Class::MariaGtid(f)) if f & maria_gtid_flags::STANDALONE != 0 => {
-                (Open, State::Standalone)
-            }
+            (_, Class::MariaGtid(f)) if f & maria_gtid_flags::STANDALONE != 0 => (Open, State::Standalone),
             (_, Class::MariaGtid(_)) => (Open, State::InTrx { fresh_maria: true }),
-            (
-                State::InTrx { fresh_maria: true },
-                Class::Query(QueryKind::Begin | QueryKind::XaStart),
-            ) => (Continue, State::InTrx { fresh_maria: false }),
+            (State::InTrx { fresh_maria: true }, Class::Query(QueryKind::Begin | QueryKind::XaStart)) => {
+                (Continue, State::InTrx { fresh_maria: false })
+            }
             (State::AfterGtid, Class::Query(QueryKind::Begin | QueryKind::XaStart)) => {
                 (Continue, State::InTrx { fresh_maria: false })
             }
             (State::Implicit, Class::Query(QueryKind::Begin | QueryKind::XaStart)) => {
                 (Continue, State::InTrx { fresh_maria: false })
             }
-            (_, Class::Query(QueryKind::Begin | QueryKind::XaStart)) => {
-                (Open, State::InTrx { fresh_maria: false })
-            }
+            (_, Class::Query(QueryKind::Begin | QueryKind::XaStart)) => (Open, State::InTrx { fresh_maria: false }),
 
             // Unknown start: continue until a closing event.
             (State::Unknown, Class::Xid | Class::XaPrepare) => (Close, State::Idle),
-            (
-                State::Unknown,
-                Class::Query(QueryKind::Commit | QueryKind::Rollback | QueryKind::XaPrepare),
-            ) => (Close, State::Idle),
+            (State::Unknown, Class::Query(QueryKind::Commit | QueryKind::Rollback | QueryKind::XaPrepare)) => {
+                (Close, State::Idle)
+            }
             (State::Unknown, _) => (Continue, State::Unknown),
 
             // Idle: one-event groups, or a statement whose parts come first.
-            (
-                State::Idle,
-                Class::Query(_)
-                | Class::Xid
-                | Class::XaPrepare
-                | Class::Payload
-                | Class::Rows(true),
-            ) => (OpenClose, State::Idle),
+            (State::Idle, Class::Query(_) | Class::Xid | Class::XaPrepare | Class::Payload | Class::Rows(true)) => {
+                (OpenClose, State::Idle)
+            }
             (State::Idle, Class::Part | Class::Rows(false)) => (Open, State::Implicit),
 
             // Inside a transaction.
-            (State::InTrx { .. }, Class::Xid | Class::XaPrepare | Class::Payload) => {
+            (State::InTrx { .. }, Class::Xid | Class::XaPrepare | Class::Payload) => (Close, State::Idle),
+            (State::InTrx { .. }, Class::Query(QueryKind::Commit | QueryKind::Rollback | QueryKind::XaPrepare)) => {
                 (Close, State::Idle)
             }
-            (
-                State::InTrx { .. },
-                Class::Query(QueryKind::Commit | QueryKind::Rollback | QueryKind::XaPrepare),
-            ) => (Close, State::Idle),
             // MariaDB XA COMMIT/ROLLBACK of a prepared XA arrives as its own group.
-            (
-                State::InTrx { fresh_maria: true },
-                Class::Query(QueryKind::XaCommit | QueryKind::XaRollback),
-            ) => (Close, State::Idle),
+            (State::InTrx { fresh_maria: true }, Class::Query(QueryKind::XaCommit | QueryKind::XaRollback)) => {
+                (Close, State::Idle)
+            }
             (State::InTrx { .. }, _) => (Continue, State::InTrx { fresh_maria: false }),
 
             // After a MySQL GTID: BEGIN (above), a DDL, or a payload.
-            (
-                State::AfterGtid,
-                Class::Query(_) | Class::Payload | Class::Xid | Class::XaPrepare,
-            ) => (Close, State::Idle),
+            (State::AfterGtid, Class::Query(_) | Class::Payload | Class::Xid | Class::XaPrepare) => {
+                (Close, State::Idle)
+            }
             (State::AfterGtid, _) => (Continue, State::AfterGtid),
 
             // Standalone MariaDB group: its statement closes it.
-            (
-                State::Standalone,
-                Class::Query(_) | Class::Xid | Class::XaPrepare | Class::Rows(true),
-            ) => (Close, State::Idle),
+            (State::Standalone, Class::Query(_) | Class::Xid | Class::XaPrepare | Class::Rows(true)) => {
+                (Close, State::Idle)
+            }
             (State::Standalone, _) => (Continue, State::Standalone),
 
             // Statement without BEGIN.
-            (
-                State::Implicit,
-                Class::Query(_)
-                | Class::Rows(true)
-                | Class::Xid
-                | Class::XaPrepare
-                | Class::Payload,
-            ) => (Close, State::Idle),
+            (State::Implicit, Class::Query(_) | Class::Rows(true) | Class::Xid | Class::XaPrepare | Class::Payload) => {
+                (Close, State::Idle)
+            }
             (State::Implicit, _) => (Continue, State::Implicit),
         };
         let abandons = open && boundary.opens();
@@ -290,13 +266,7 @@ mod tests {
                 C::Query(Q::Rollback),
             ],
         );
-        assert_eq!(
-            b,
-            [
-                Control, Open, Continue, Continue, Close, OpenClose, Open, Close, Open, Continue,
-                Close
-            ]
-        );
+        assert_eq!(b, [Control, Open, Continue, Continue, Close, OpenClose, Open, Close, Open, Continue, Close]);
         assert!(!g.in_group());
     }
 
@@ -318,12 +288,7 @@ mod tests {
                 C::Payload,
             ],
         );
-        assert_eq!(
-            b,
-            [
-                Open, Continue, Continue, Continue, Continue, Close, Open, Close, Open, Close
-            ]
-        );
+        assert_eq!(b, [Open, Continue, Continue, Continue, Continue, Close, Open, Close, Open, Close]);
     }
 
     #[test]
@@ -346,13 +311,7 @@ mod tests {
                 C::Query(Q::Commit),
             ],
         );
-        assert_eq!(
-            b,
-            [
-                Open, Continue, Continue, Continue, Close, Open, Close, Open, Continue, Continue,
-                Close
-            ]
-        );
+        assert_eq!(b, [Open, Continue, Continue, Continue, Close, Open, Close, Open, Continue, Continue, Close]);
     }
 
     #[test]
@@ -372,12 +331,7 @@ mod tests {
                 C::Query(Q::XaCommit),
             ],
         );
-        assert_eq!(
-            b,
-            [
-                Open, Continue, Continue, Continue, Close, Open, Close, Open, Close
-            ]
-        );
+        assert_eq!(b, [Open, Continue, Continue, Continue, Close, Open, Close, Open, Close]);
     }
 
     #[test]
@@ -390,22 +344,13 @@ mod tests {
         assert_eq!(g.feed(C::Rows(true)).boundary, Continue);
         assert!(g.in_group());
         let r = g.feed(C::MysqlGtid);
-        assert_eq!(
-            r,
-            Role {
-                boundary: Open,
-                abandons: true
-            }
-        );
+        assert_eq!(r, Role { boundary: Open, abandons: true });
     }
 
     #[test]
     fn mid_stream_start() {
         let mut g = TrxGrouper::mid_stream();
-        let b = run(
-            &mut g,
-            &[C::Part, C::Rows(true), C::Xid, C::Query(Q::Begin), C::Xid],
-        );
+        let b = run(&mut g, &[C::Part, C::Rows(true), C::Xid, C::Query(Q::Begin), C::Xid]);
         assert_eq!(b, [Continue, Continue, Close, Open, Close]);
     }
 }

@@ -16,11 +16,7 @@ fn expect(ev: &RawEvent<'_>, ty: &[EventType]) -> Result<(), ParseError> {
     if ty.contains(&ev.event_type()) {
         Ok(())
     } else {
-        Err(ParseError::new(
-            ParseErrorKind::BadValue("event type for this view"),
-            ev.offset(),
-            Some(ev.event_type()),
-        ))
+        Err(ParseError::new(ParseErrorKind::BadValue("event type for this view"), ev.offset(), Some(ev.event_type())))
     }
 }
 
@@ -29,11 +25,7 @@ fn split_post<'a>(ev: &RawEvent<'a>, fmt: &Format) -> Result<(&'a [u8], &'a [u8]
     let body = ev.body();
     let n = fmt.post_header_len(ev.event_type());
     if body.len() < n {
-        return Err(ParseError::new(
-            ParseErrorKind::Truncated("post-header"),
-            ev.offset(),
-            Some(ev.event_type()),
-        ));
+        return Err(ParseError::new(ParseErrorKind::Truncated("post-header"), ev.offset(), Some(ev.event_type())));
     }
     Ok(body.split_at(n))
 }
@@ -53,15 +45,8 @@ impl<'a> Rotate<'a> {
     pub fn parse(ev: &RawEvent<'a>, fmt: &Format) -> Result<Self, ParseError> {
         expect(ev, &[EventType::ROTATE])?;
         let (post, rest) = split_post(ev, fmt)?;
-        let position = if post.len() >= 8 {
-            u64::from_le_bytes(post[..8].try_into().unwrap())
-        } else {
-            4
-        };
-        Ok(Rotate {
-            position,
-            next_file: rest,
-        })
+        let position = if post.len() >= 8 { u64::from_le_bytes(post[..8].try_into().unwrap()) } else { 4 };
+        Ok(Rotate { position, next_file: rest })
     }
 }
 
@@ -104,11 +89,7 @@ impl QueryKind {
         }
         if eq(w1, b"ROLLBACK") {
             let (w2, _) = word(trim_start(r));
-            return if w2.is_empty() {
-                QueryKind::Rollback
-            } else {
-                QueryKind::Savepoint
-            };
+            return if w2.is_empty() { QueryKind::Rollback } else { QueryKind::Savepoint };
         }
         if eq(w1, b"SAVEPOINT") {
             return QueryKind::Savepoint;
@@ -162,14 +143,7 @@ impl<'a> Query<'a> {
     /// # Errors
     /// Wrong type, or lengths that run past the body.
     pub fn parse(ev: &RawEvent<'a>, fmt: &Format) -> Result<Self, ParseError> {
-        expect(
-            ev,
-            &[
-                EventType::QUERY,
-                EventType::EXECUTE_LOAD_QUERY,
-                EventType::MARIA_QUERY_COMPRESSED,
-            ],
-        )?;
+        expect(ev, &[EventType::QUERY, EventType::EXECUTE_LOAD_QUERY, EventType::MARIA_QUERY_COMPRESSED])?;
         let (post, rest) = split_post(ev, fmt)?;
         at(
             ev,
@@ -179,11 +153,7 @@ impl<'a> Query<'a> {
                 let exec_time = p.u32("exec_time")?;
                 let db_len = p.u8("db_len")? as usize;
                 let error_code = p.u16("error_code")?;
-                let sv_len = if p.remaining() >= 2 {
-                    p.u16("status_vars_len")? as usize
-                } else {
-                    0
-                };
+                let sv_len = if p.remaining() >= 2 { p.u16("status_vars_len")? as usize } else { 0 };
                 let mut c = Cursor::new(rest);
                 let status_vars = c.take(sv_len, "status variables")?;
                 let db = c.take(db_len, "database name")?;
@@ -233,9 +203,7 @@ impl<'a> Query<'a> {
 
     /// Status variables, decoded lazily.
     pub fn status(&self) -> StatusVars<'a> {
-        StatusVars {
-            c: Cursor::new(self.status_vars),
-        }
+        StatusVars { c: Cursor::new(self.status_vars) }
     }
 }
 
@@ -327,11 +295,7 @@ impl<'a> StatusVars<'a> {
                 StatusVar::Catalog(s)
             }
             3 => StatusVar::AutoIncrement(c.u16("Q_AUTO_INCREMENT")?, c.u16("Q_AUTO_INCREMENT")?),
-            4 => StatusVar::Charset(
-                c.u16("Q_CHARSET")?,
-                c.u16("Q_CHARSET")?,
-                c.u16("Q_CHARSET")?,
-            ),
+            4 => StatusVar::Charset(c.u16("Q_CHARSET")?, c.u16("Q_CHARSET")?, c.u16("Q_CHARSET")?),
             5 => StatusVar::TimeZone(lstr(c)?),
             6 => StatusVar::Catalog(lstr(c)?),
             7 => StatusVar::LcTimeNames(c.u16("Q_LC_TIME_NAMES")?),
@@ -363,9 +327,7 @@ impl<'a> StatusVars<'a> {
                 let b = c.take(3, "Q_MICROSECONDS")?;
                 StatusVar::Microseconds(u32::from_le_bytes([b[0], b[1], b[2], 0]))
             }
-            16 => {
-                StatusVar::ExplicitDefaultsForTimestamp(c.u8("Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP")?)
-            }
+            16 => StatusVar::ExplicitDefaultsForTimestamp(c.u8("Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP")?),
             17 => StatusVar::DdlXid(c.u64("Q_DDL_LOGGED_WITH_XID")?),
             18 => StatusVar::DefaultCollationForUtf8mb4(c.u16("Q_DEFAULT_COLLATION_FOR_UTF8MB4")?),
             19 => StatusVar::SqlRequirePrimaryKey(c.u8("Q_SQL_REQUIRE_PRIMARY_KEY")?),
@@ -415,19 +377,11 @@ impl MysqlGtid {
                 sid.copy_from_slice(c.take(16, "GTID sid")?);
                 let gno = c.u64("GTID gno")? as i64;
                 let logical_clock = if c.remaining() >= 17 && c.u8("lt_type")? == 2 {
-                    Some((
-                        c.u64("last_committed")? as i64,
-                        c.u64("sequence_number")? as i64,
-                    ))
+                    Some((c.u64("last_committed")? as i64, c.u64("sequence_number")? as i64))
                 } else {
                     None
                 };
-                Ok(MysqlGtid {
-                    flags,
-                    sid,
-                    gno,
-                    logical_clock,
-                })
+                Ok(MysqlGtid { flags, sid, gno, logical_clock })
             })(),
         )
     }
@@ -436,14 +390,7 @@ impl MysqlGtid {
 /// Formats a 16-byte UUID the way servers print it.
 pub fn format_uuid(u: &[u8; 16]) -> String {
     let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// MySQL PREVIOUS_GTIDS_LOG_EVENT (35), untagged encoding.
@@ -462,10 +409,7 @@ impl<'a> PreviousGtids<'a> {
         let body = ev.body();
         let n = at(ev, Cursor::new(body).u64("n_sids"))?;
         // 8.4 stores a format byte in the top of n_sids (1 = tagged).
-        Ok(PreviousGtids {
-            body,
-            tagged: n >> 56 != 0,
-        })
+        Ok(PreviousGtids { body, tagged: n >> 56 != 0 })
     }
 
     /// The GTID set as `uuid:a-b:c-d,...` (untagged encoding only).
@@ -549,17 +493,9 @@ impl MariaGtid {
                 let seq_no = c.u64("seq_no")?;
                 let domain_id = c.u32("domain_id")?;
                 let flags = c.u8("flags")?;
-                let commit_id = if flags & maria_gtid_flags::GROUP_COMMIT_ID != 0 {
-                    Some(c.u64("commit_id")?)
-                } else {
-                    None
-                };
-                Ok(MariaGtid {
-                    seq_no,
-                    domain_id,
-                    flags,
-                    commit_id,
-                })
+                let commit_id =
+                    if flags & maria_gtid_flags::GROUP_COMMIT_ID != 0 { Some(c.u64("commit_id")?) } else { None };
+                Ok(MariaGtid { seq_no, domain_id, flags, commit_id })
             })(),
         )
     }
@@ -592,11 +528,7 @@ impl<'a> MariaGtidList<'a> {
                 let raw = c.u32("count")?;
                 let count = raw & 0x0fff_ffff;
                 let list = c.take(count as usize * 16, "GTID list")?;
-                Ok(MariaGtidList {
-                    count,
-                    flags: (raw >> 28) as u8,
-                    list,
-                })
+                Ok(MariaGtidList { count, flags: (raw >> 28) as u8, list })
             })(),
         )
     }
@@ -630,9 +562,7 @@ impl<'a> MariaCheckpoint<'a> {
             (|| {
                 let mut c = Cursor::new(ev.body());
                 let n = c.u32("name length")? as usize;
-                Ok(MariaCheckpoint {
-                    file: c.take(n, "file name")?,
-                })
+                Ok(MariaCheckpoint { file: c.take(n, "file name")? })
             })(),
         )
     }
@@ -648,10 +578,7 @@ pub fn xid(ev: &RawEvent<'_>) -> Result<u64, ParseError> {
 pub fn intvar(ev: &RawEvent<'_>) -> Result<(u8, u64), ParseError> {
     expect(ev, &[EventType::INTVAR])?;
     let mut c = Cursor::new(ev.body());
-    at(
-        ev,
-        (|| Ok((c.u8("intvar type")?, c.u64("intvar value")?)))(),
-    )
+    at(ev, (|| Ok((c.u8("intvar type")?, c.u64("intvar value")?)))())
 }
 
 /// RAND_EVENT (13): `(seed1, seed2)`.
@@ -689,10 +616,7 @@ impl<'a> UserVar<'a> {
                 let len = c.u32("value length")? as usize;
                 let v = c.take(len, "value")?;
                 let fl = if c.remaining() > 0 { c.u8("flags")? } else { 0 };
-                Ok(UserVar {
-                    name,
-                    value: Some((ty, cs, v, fl)),
-                })
+                Ok(UserVar { name, value: Some((ty, cs, v, fl)) })
             })(),
         )
     }
@@ -729,12 +653,7 @@ impl<'a> XaPrepare<'a> {
                 }
                 let gtrid = c.take(g, "gtrid")?;
                 let bqual = c.take(b, "bqual")?;
-                Ok(XaPrepare {
-                    one_phase,
-                    format_id,
-                    gtrid,
-                    bqual,
-                })
+                Ok(XaPrepare { one_phase, format_id, gtrid, bqual })
             })(),
         )
     }
@@ -768,11 +687,7 @@ impl<'a> TableMapHead<'a> {
                 c.skip(1, "db terminator")?;
                 let n = c.u8("table length")? as usize;
                 let table = c.take(n, "table name")?;
-                Ok(TableMapHead {
-                    table_id,
-                    db,
-                    table,
-                })
+                Ok(TableMapHead { table_id, db, table })
             })(),
         )
     }
@@ -781,11 +696,7 @@ impl<'a> TableMapHead<'a> {
 fn table_id(post: &[u8]) -> Result<u64, ParseErrorKind> {
     let mut c = Cursor::new(post);
     // 5.1.0–5.1.3 used 4-byte table ids (post-header 6).
-    if post.len() == 6 {
-        Ok(c.u32("table_id")? as u64)
-    } else {
-        c.u48("table_id")
-    }
+    if post.len() == 6 { Ok(c.u32("table_id")? as u64) } else { c.u48("table_id") }
 }
 
 /// Head of a rows event: table id and flags (`STMT_END_F` = 1).
@@ -814,10 +725,7 @@ impl RowsHead {
                 let tid = table_id(post)?;
                 let off = if post.len() == 6 { 4 } else { 6 };
                 let mut c = Cursor::new(&post[off.min(post.len())..]);
-                Ok(RowsHead {
-                    table_id: tid,
-                    flags: c.u16("rows flags")?,
-                })
+                Ok(RowsHead { table_id: tid, flags: c.u16("rows flags")? })
             })(),
         )
     }

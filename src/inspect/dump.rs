@@ -40,9 +40,7 @@ fn io(file: &LogFile) -> impl Fn(std::io::Error) -> Error + '_ {
 pub fn dump(out: &mut dyn Write, file: &LogFile, opts: &DumpOptions) -> Result<Tail> {
     let mut line = String::with_capacity(256);
     let mut rows = opts.rows.then(RowPrinter::new);
-    let walk = WalkOptions {
-        verify_checksums: !opts.no_verify,
-    };
+    let walk = WalkOptions { verify_checksums: !opts.no_verify };
     let start = opts.start_position.unwrap_or(0);
     let stop = opts.stop_position.unwrap_or(u64::MAX);
     let path = file.path().to_path_buf();
@@ -52,8 +50,7 @@ pub fn dump(out: &mut dyn Write, file: &LogFile, opts: &DumpOptions) -> Result<T
         }
         if let Some(r) = rows.as_mut() {
             // Table maps and the FDE must be seen even before --start-position.
-            r.observe(&ev, fmt)
-                .map_err(|e| Error::parse(Some(&path), e))?;
+            r.observe(&ev, fmt).map_err(|e| Error::parse(Some(&path), e))?;
         }
         if ev.offset() < start {
             return Ok(true);
@@ -67,17 +64,13 @@ pub fn dump(out: &mut dyn Write, file: &LogFile, opts: &DumpOptions) -> Result<T
         }
         if let Some(r) = rows.as_mut() {
             line.clear();
-            r.print(&mut line, &ev, fmt)
-                .map_err(|e| Error::parse(Some(&path), e))?;
+            r.print(&mut line, &ev, fmt).map_err(|e| Error::parse(Some(&path), e))?;
             out.write_all(line.as_bytes()).map_err(io(file))?;
         }
         Ok(true)
     })?;
     if let Tail::Incomplete(inc) = tail {
-        let msg = format!(
-            "# incomplete event at {}: {} of {} bytes present\n",
-            inc.at, inc.available, inc.needed
-        );
+        let msg = format!("# incomplete event at {}: {} of {} bytes present\n", inc.at, inc.available, inc.needed);
         if opts.json {
             let v = serde_json::json!({"offset": inc.at, "incomplete": true, "available": inc.available, "needed": inc.needed});
             writeln!(out, "{v}").map_err(io(file))?;
@@ -99,31 +92,16 @@ fn dump_inner(
 ) -> Result<()> {
     let perr = |e: ParseError| Error::parse(Some(file.path()), e);
     let p = Payload::parse(ev, fmt).map_err(perr)?;
-    let data = p.decompress().map_err(|k| {
-        perr(ParseError {
-            kind: k,
-            at: ev.offset(),
-            event_type: Some(ev.event_type()),
-        })
-    })?;
+    let data =
+        p.decompress().map_err(|k| perr(ParseError { kind: k, at: ev.offset(), event_type: Some(ev.event_type()) }))?;
     let mut it = EventIter::inner(&data, fmt.clone());
-    while let Some(step) = it.next_step().map_err(|e| {
-        perr(ParseError {
-            at: ev.offset(),
-            ..e
-        })
-    })? {
+    while let Some(step) = it.next_step().map_err(|e| perr(ParseError { at: ev.offset(), ..e }))? {
         match step {
             Step::Event(inner) => {
                 line.clear();
                 let r = event_line(line, &inner, fmt, opts.json, Some(ev.offset()));
                 out.write_all(line.as_bytes()).map_err(io(file))?;
-                r.map_err(|e| {
-                    perr(ParseError {
-                        at: ev.offset(),
-                        ..e
-                    })
-                })?;
+                r.map_err(|e| perr(ParseError { at: ev.offset(), ..e }))?;
                 if let Some(r) = rows.as_deref_mut() {
                     r.observe(&inner, fmt).map_err(perr)?;
                     line.clear();

@@ -25,12 +25,7 @@ impl RowPrinter {
     ///
     /// # Errors
     /// A row image that cannot be decoded.
-    pub fn print(
-        &mut self,
-        _out: &mut String,
-        _ev: &RawEvent<'_>,
-        _fmt: &Format,
-    ) -> Result<(), ParseError> {
+    pub fn print(&mut self, _out: &mut String, _ev: &RawEvent<'_>, _fmt: &Format) -> Result<(), ParseError> {
         Ok(())
     }
 }

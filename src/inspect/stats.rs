@@ -88,9 +88,7 @@ impl Stats {
         let mut g = self.grouper.take().unwrap_or_default();
         let path = file.path().to_path_buf();
         let perr = |e| Error::parse(Some(file.path()), e);
-        let walk = WalkOptions {
-            verify_checksums: !opts.no_verify,
-        };
+        let walk = WalkOptions { verify_checksums: !opts.no_verify };
         let tail = file.walk(walk, opts.recovery, |ev, fmt| {
             self.events += 1;
             let tc = self.by_type.entry(ev.event_type()).or_default();
@@ -104,8 +102,7 @@ impl Stats {
             }
             match ev.event_type() {
                 EventType::FORMAT_DESCRIPTION => {
-                    self.server_versions
-                        .insert(fmt.server_version().to_string());
+                    self.server_versions.insert(fmt.server_version().to_string());
                 }
                 EventType::GTID => {
                     let gt = MysqlGtid::parse(&ev, fmt).map_err(perr)?;
@@ -119,10 +116,7 @@ impl Stats {
                 }
                 EventType::MARIA_GTID => {
                     let gt = MariaGtid::parse(&ev, fmt).map_err(perr)?;
-                    let e = self
-                        .maria_gtids
-                        .entry((gt.domain_id, ev.server_id()))
-                        .or_insert((gt.seq_no, gt.seq_no, 0));
+                    let e = self.maria_gtids.entry((gt.domain_id, ev.server_id())).or_insert((gt.seq_no, gt.seq_no, 0));
                     e.0 = e.0.min(gt.seq_no);
                     e.1 = e.1.max(gt.seq_no);
                     e.2 += 1;
@@ -150,15 +144,11 @@ impl Stats {
         if let Tail::Incomplete(inc) = tail {
             self.incomplete_tail = Some((path.clone(), inc.at, inc.available, inc.needed));
         }
-        self.partial = self
-            .open_at
-            .as_ref()
-            .filter(|_| g.in_group())
-            .map(|(f, o, n)| PartialTrx {
-                file: f.clone(),
-                offset: *o,
-                events: *n,
-            });
+        self.partial = self.open_at.as_ref().filter(|_| g.in_group()).map(|(f, o, n)| PartialTrx {
+            file: f.clone(),
+            offset: *o,
+            events: *n,
+        });
         self.grouper = Some(g);
         Ok(())
     }
@@ -166,11 +156,8 @@ impl Stats {
     /// Machine-readable form.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::json;
-        let by_type: serde_json::Map<String, serde_json::Value> = self
-            .by_type
-            .iter()
-            .map(|(t, c)| (t.to_string(), json!({"events": c.events, "bytes": c.bytes})))
-            .collect();
+        let by_type: serde_json::Map<String, serde_json::Value> =
+            self.by_type.iter().map(|(t, c)| (t.to_string(), json!({"events": c.events, "bytes": c.bytes}))).collect();
         json!({
             "files": self.files,
             "bytes": self.bytes,
@@ -195,35 +182,16 @@ impl Stats {
     pub fn to_text(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "files: {}  bytes: {}  events: {}",
-            self.files, self.bytes, self.events
-        );
-        let _ = writeln!(
-            s,
-            "transactions: {}  abandoned: {}",
-            self.transactions, self.abandoned
-        );
+        let _ = writeln!(s, "files: {}  bytes: {}  events: {}", self.files, self.bytes, self.events);
+        let _ = writeln!(s, "transactions: {}  abandoned: {}", self.transactions, self.abandoned);
         match &self.partial {
             Some(p) => {
-                let _ = writeln!(
-                    s,
-                    "partial transaction: {} @ {} ({} events)",
-                    p.file.display(),
-                    p.offset,
-                    p.events
-                );
+                let _ = writeln!(s, "partial transaction: {} @ {} ({} events)", p.file.display(), p.offset, p.events);
             }
             None => s.push_str("partial transaction: none\n"),
         }
         if let Some((f, at, a, n)) = &self.incomplete_tail {
-            let _ = writeln!(
-                s,
-                "incomplete tail: {} @ {} ({a} of {n} bytes)",
-                f.display(),
-                at
-            );
+            let _ = writeln!(s, "incomplete tail: {} @ {} ({a} of {n} bytes)", f.display(), at);
         }
         let _ = writeln!(
             s,
@@ -243,13 +211,7 @@ impl Stats {
         }
         s.push_str("by type:\n");
         for (t, c) in &self.by_type {
-            let _ = writeln!(
-                s,
-                "  {:<32} {:>10} events {:>14} bytes",
-                t.to_string(),
-                c.events,
-                c.bytes
-            );
+            let _ = writeln!(s, "  {:<32} {:>10} events {:>14} bytes", t.to_string(), c.events, c.bytes);
         }
         s
     }

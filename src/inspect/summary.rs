@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use crate::event::payload::Payload;
 use crate::event::views::{
-    self, MariaCheckpoint, MariaGtid, MariaGtidList, MysqlGtid, PreviousGtids, Query, RowsHead,
-    TableMapHead, UserVar, XaPrepare,
+    self, MariaCheckpoint, MariaGtid, MariaGtidList, MysqlGtid, PreviousGtids, Query, RowsHead, TableMapHead, UserVar,
+    XaPrepare,
 };
 use crate::event::{EventType, Format, ParseError, RawEvent, flags};
 
@@ -89,18 +89,10 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
         }
         EventType::QUERY | EventType::EXECUTE_LOAD_QUERY | EventType::MARIA_QUERY_COMPRESSED => {
             let q = Query::parse(ev, fmt)?;
-            let _ = write!(
-                out,
-                "thread={} exec={} err={} ",
-                q.thread_id, q.exec_time, q.error_code
-            );
+            let _ = write!(out, "thread={} exec={} err={} ", q.thread_id, q.exec_time, q.error_code);
             quoted(out, "db", q.db, 64);
             out.push(' ');
-            let text = q.sql_text().map_err(|k| ParseError {
-                kind: k,
-                at: ev.offset(),
-                event_type: Some(t),
-            })?;
+            let text = q.sql_text().map_err(|k| ParseError { kind: k, at: ev.offset(), event_type: Some(t) })?;
             if q.is_compressed() {
                 let _ = write!(out, "compressed={}->{} ", q.sql.len(), text.len());
             }
@@ -125,24 +117,13 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
             if p.tagged {
                 out.push_str("tagged-encoding");
             } else {
-                let s = p.to_text().map_err(|k| ParseError {
-                    kind: k,
-                    at: ev.offset(),
-                    event_type: Some(t),
-                })?;
+                let s = p.to_text().map_err(|k| ParseError { kind: k, at: ev.offset(), event_type: Some(t) })?;
                 let _ = write!(out, "gtids=\"{s}\"");
             }
         }
         EventType::MARIA_GTID => {
             let g = MariaGtid::parse(ev, fmt)?;
-            let _ = write!(
-                out,
-                "gtid={}-{}-{} flags=0x{:02x}",
-                g.domain_id,
-                ev.server_id(),
-                g.seq_no,
-                g.flags
-            );
+            let _ = write!(out, "gtid={}-{}-{} flags=0x{:02x}", g.domain_id, ev.server_id(), g.seq_no, g.flags);
             if g.is_standalone() {
                 out.push_str(" standalone");
             }
@@ -169,11 +150,7 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
         EventType::MARIA_ANNOTATE_ROWS | EventType::ROWS_QUERY => {
             // ROWS_QUERY has a 1-byte length (ignored by servers) before the text.
             let b = ev.body();
-            let text = if t == EventType::ROWS_QUERY {
-                b.get(1..).unwrap_or(&[])
-            } else {
-                b
-            };
+            let text = if t == EventType::ROWS_QUERY { b.get(1..).unwrap_or(&[]) } else { b };
             quoted(out, "sql", text, SQL_PREVIEW);
         }
         EventType::TABLE_MAP => {
@@ -214,13 +191,7 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
         }
         EventType::XA_PREPARE => {
             let x = XaPrepare::parse(ev)?;
-            let _ = write!(
-                out,
-                "format_id={} gtrid_len={} bqual_len={}",
-                x.format_id,
-                x.gtrid.len(),
-                x.bqual.len()
-            );
+            let _ = write!(out, "format_id={} gtrid_len={} bqual_len={}", x.format_id, x.gtrid.len(), x.bqual.len());
             if x.one_phase {
                 out.push_str(" one_phase");
             }

@@ -2,9 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::event::payload::Payload;
-use crate::event::{
-    ChecksumAlg, EventIter, EventType, ParseError, ParseErrorKind, Step, WalkOptions, classify,
-};
+use crate::event::{ChecksumAlg, EventIter, EventType, ParseError, ParseErrorKind, Step, WalkOptions, classify};
 use crate::log::{LogFile, RecoveryMode, Tail};
 
 use super::summary::summarize;
@@ -35,21 +33,14 @@ impl VerifyReport {
             file.path().display(),
             self.events,
             self.bytes,
-            if algs.is_empty() {
-                "-".to_string()
-            } else {
-                algs.join(",")
-            },
+            if algs.is_empty() { "-".to_string() } else { algs.join(",") },
             self.checksummed
         );
         if self.ignorable > 0 {
             s.push_str(&format!(" ignorable={}", self.ignorable));
         }
         if let Tail::Incomplete(inc) = self.tail {
-            s.push_str(&format!(
-                " incomplete-tail at={} available={} needed={}",
-                inc.at, inc.available, inc.needed
-            ));
+            s.push_str(&format!(" incomplete-tail at={} available={} needed={}", inc.at, inc.available, inc.needed));
         }
         s
     }
@@ -61,75 +52,49 @@ impl VerifyReport {
 /// # Errors
 /// The first damage found, with file, offset and event type.
 pub fn verify(file: &LogFile, recovery: RecoveryMode) -> Result<VerifyReport> {
-    let mut r = VerifyReport {
-        events: 0,
-        bytes: 4,
-        checksummed: 0,
-        ignorable: 0,
-        algorithms: Vec::new(),
-        tail: Tail::Clean,
-    };
+    let mut r =
+        VerifyReport { events: 0, bytes: 4, checksummed: 0, ignorable: 0, algorithms: Vec::new(), tail: Tail::Clean };
     let mut scratch = String::new();
     let perr = |e: ParseError| Error::parse(Some(file.path()), e);
-    let tail = file.walk(
-        WalkOptions {
-            verify_checksums: true,
-        },
-        recovery,
-        |ev, fmt| {
-            r.events += 1;
-            r.bytes += ev.size() as u64;
-            r.checksummed += ev.has_checksum() as u64;
-            if !ev.event_type().is_known() {
-                r.ignorable += 1;
-            }
-            if !r.algorithms.contains(&fmt.checksum) {
-                r.algorithms.push(fmt.checksum);
-            }
-            scratch.clear();
-            summarize(&mut scratch, &ev, fmt).map_err(perr)?;
-            classify(&ev, fmt).map_err(perr)?;
-            if ev.event_type() == EventType::TRANSACTION_PAYLOAD {
-                let at = |k| {
-                    perr(ParseError {
-                        kind: k,
-                        at: ev.offset(),
-                        event_type: Some(ev.event_type()),
-                    })
-                };
-                let p = Payload::parse(&ev, fmt).map_err(perr)?;
-                let data = p.decompress().map_err(at)?;
-                let mut it = EventIter::inner(&data, fmt.clone());
-                loop {
-                    match it.next_step() {
-                        Ok(None) => break,
-                        Ok(Some(Step::Event(inner))) => {
-                            if inner.event_type() == EventType::TRANSACTION_PAYLOAD {
-                                return Err(at(ParseErrorKind::NestedPayload));
-                            }
-                            scratch.clear();
-                            summarize(&mut scratch, &inner, fmt).map_err(|e| {
-                                perr(ParseError {
-                                    at: ev.offset(),
-                                    ..e
-                                })
-                            })?;
+    let tail = file.walk(WalkOptions { verify_checksums: true }, recovery, |ev, fmt| {
+        r.events += 1;
+        r.bytes += ev.size() as u64;
+        r.checksummed += ev.has_checksum() as u64;
+        if !ev.event_type().is_known() {
+            r.ignorable += 1;
+        }
+        if !r.algorithms.contains(&fmt.checksum) {
+            r.algorithms.push(fmt.checksum);
+        }
+        scratch.clear();
+        summarize(&mut scratch, &ev, fmt).map_err(perr)?;
+        classify(&ev, fmt).map_err(perr)?;
+        if ev.event_type() == EventType::TRANSACTION_PAYLOAD {
+            let at = |k| perr(ParseError { kind: k, at: ev.offset(), event_type: Some(ev.event_type()) });
+            let p = Payload::parse(&ev, fmt).map_err(perr)?;
+            let data = p.decompress().map_err(at)?;
+            let mut it = EventIter::inner(&data, fmt.clone());
+            loop {
+                match it.next_step() {
+                    Ok(None) => break,
+                    Ok(Some(Step::Event(inner))) => {
+                        if inner.event_type() == EventType::TRANSACTION_PAYLOAD {
+                            return Err(at(ParseErrorKind::NestedPayload));
                         }
-                        Ok(Some(Step::Incomplete(_))) => {
-                            return Err(at(ParseErrorKind::Truncated("payload inner events")));
-                        }
-                        Err(e) => {
-                            return Err(perr(ParseError {
-                                at: ev.offset(),
-                                ..e
-                            }));
-                        }
+                        scratch.clear();
+                        summarize(&mut scratch, &inner, fmt).map_err(|e| perr(ParseError { at: ev.offset(), ..e }))?;
+                    }
+                    Ok(Some(Step::Incomplete(_))) => {
+                        return Err(at(ParseErrorKind::Truncated("payload inner events")));
+                    }
+                    Err(e) => {
+                        return Err(perr(ParseError { at: ev.offset(), ..e }));
                     }
                 }
             }
-            Ok(true)
-        },
-    )?;
+        }
+        Ok(true)
+    })?;
     if file.bytes().len() < 4 {
         r.bytes = 0;
     }

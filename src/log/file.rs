@@ -43,18 +43,12 @@ impl LogFile {
     /// The file cannot be opened or read.
     pub fn open(path: impl AsRef<Path>, access: Access) -> Result<LogFile> {
         let path = path.as_ref();
-        Ok(LogFile {
-            path: path.to_path_buf(),
-            source: Source::open(path, access)?,
-        })
+        Ok(LogFile { path: path.to_path_buf(), source: Source::open(path, access)? })
     }
 
     /// Wraps bytes in memory under a display name (tests, fuzzing).
     pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> LogFile {
-        LogFile {
-            path: name.into(),
-            source: Source::from_vec(bytes),
-        }
+        LogFile { path: name.into(), source: Source::from_vec(bytes) }
     }
 
     /// The file's path.
@@ -83,12 +77,7 @@ impl LogFile {
     /// # Errors
     /// A parse error, a truncated tail under [`RecoveryMode::AbsoluteConsistency`],
     /// or whatever `visit` returns.
-    pub fn walk<'a, F>(
-        &'a self,
-        opts: WalkOptions,
-        mode: RecoveryMode,
-        mut visit: F,
-    ) -> Result<Tail>
+    pub fn walk<'a, F>(&'a self, opts: WalkOptions, mode: RecoveryMode, mut visit: F) -> Result<Tail>
     where
         F: FnMut(RawEvent<'a>, &Format) -> Result<bool>,
     {
@@ -97,9 +86,7 @@ impl LogFile {
             match it.next_step() {
                 Ok(None) => return Ok(Tail::Clean),
                 Ok(Some(Step::Event(ev))) => {
-                    let fmt = it
-                        .format()
-                        .expect("an event is returned only once a format is known");
+                    let fmt = it.format().expect("an event is returned only once a format is known");
                     if !visit(ev, fmt)? {
                         return Ok(Tail::Stopped(ev.end_offset()));
                     }
@@ -117,13 +104,10 @@ impl LogFile {
 
     /// The error for a truncated tail in this file.
     pub fn truncated(&self, inc: Incomplete) -> Error {
-        let ty =
-            crate::event::Header::parse(&self.bytes()[inc.at as usize..]).map(|h| h.event_type);
-        Error::new(ErrorKind::Truncated {
-            available: inc.available,
-            needed: inc.needed,
-        })
-        .with_file(&self.path)
-        .at(inc.at, ty)
+        // The type byte is at offset 4 of the header: known once 5 bytes are there.
+        let ty = self.bytes().get(inc.at as usize + 4).map(|&t| crate::event::EventType(t));
+        Error::new(ErrorKind::Truncated { available: inc.available, needed: inc.needed })
+            .with_file(&self.path)
+            .at(inc.at, ty)
     }
 }

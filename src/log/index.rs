@@ -41,16 +41,7 @@ mod tests {
 
     #[test]
     fn parses_relative_absolute_and_foreign() {
-        let v = parse_index(
-            b"./mysql-bin.000001\n/nonexistent/dir/mysql-bin.000002\r\n\n",
-            Path::new("/d"),
-        );
-        assert_eq!(
-            v,
-            [
-                PathBuf::from("/d/mysql-bin.000001"),
-                PathBuf::from("/d/mysql-bin.000002")
-            ]
-        );
+        let v = parse_index(b"./mysql-bin.000001\n/nonexistent/dir/mysql-bin.000002\r\n\n", Path::new("/d"));
+        assert_eq!(v, [PathBuf::from("/d/mysql-bin.000001"), PathBuf::from("/d/mysql-bin.000002")]);
     }
 }

@@ -45,13 +45,10 @@ impl Source {
     pub fn open(path: &Path, access: Access) -> Result<Source> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let len = usize::try_from(len)
-            .map_err(|_| Error::invalid("file too large for this platform").with_file(path))?;
+        let len =
+            usize::try_from(len).map_err(|_| Error::invalid("file too large for this platform").with_file(path))?;
         if len == 0 {
-            return Ok(Source {
-                inner: Inner::Empty,
-                len: 0,
-            });
+            return Ok(Source { inner: Inner::Empty, len: 0 });
         }
         if access == Access::Mmap {
             // SAFETY: read-only map of a file we never write; see the SIGBUS note above.
@@ -59,32 +56,21 @@ impl Source {
                 Ok(m) => {
                     #[cfg(unix)]
                     let _ = m.advise(memmap2::Advice::Sequential);
-                    return Ok(Source {
-                        inner: Inner::Mmap(m),
-                        len,
-                    });
+                    return Ok(Source { inner: Inner::Mmap(m), len });
                 }
                 Err(_) => { /* fall back to reading */ }
             }
         }
         let mut buf = Vec::with_capacity(len);
-        file.take(len as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::io(path, e))?;
+        file.take(len as u64).read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
         let len = buf.len();
-        Ok(Source {
-            inner: Inner::Buf(buf),
-            len,
-        })
+        Ok(Source { inner: Inner::Buf(buf), len })
     }
 
     /// Wraps bytes already in memory.
     pub fn from_vec(buf: Vec<u8>) -> Source {
         let len = buf.len();
-        Source {
-            inner: Inner::Buf(buf),
-            len,
-        }
+        Source { inner: Inner::Buf(buf), len }
     }
 
     /// The bytes.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls it).
+# Installs what the tests need on a fresh Debian machine, then runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v mariadbd >/dev/null 2>&1 || need_pkgs+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || need_pkgs+=(mariadb-client)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "installing: ${need_pkgs[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    else
+        echo "warning: ${need_pkgs[*]} missing and not root; tests that need a server will fail" >&2
+    fi
+fi
+
+if [ ! -f ../shared/testdata/public/MANIFEST.md ] && [ -z "${BINLOG_DIFF_CORPUS:-}" ]; then
+    echo "warning: public corpus not found at ../shared/testdata/public; golden corpus tests will be skipped" >&2
+fi
+
+cargo test --locked "$@"

@@ -1,0 +1,138 @@
+//! The `binlog-diff` binary: exit codes, error lines, and proof that no
+//! command writes to its inputs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = bin().args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+fn corpus(rel: &str) -> Option<String> {
+    common::corpus_dir().map(|d| d.join(rel).display().to_string())
+}
+
+#[test]
+fn clean_file_exits_zero() {
+    let Some(f) = corpus("mysql-binlog-connector-java/mysql-bin.checksum-crc32") else { return };
+    let (code, out, err) = run(&["verify", &f]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": OK events=303 "), "{out}");
+}
+
+#[test]
+fn not_a_binlog_names_file_and_offset() {
+    let Some(f) = corpus("mysql-binlog-connector-rust/non-binlog") else { return };
+    let (code, out, _) = run(&["verify", &f]);
+    assert_eq!(code, 1);
+    assert_eq!(out.trim(), format!("{f} @ 0: not a binlog file (bad magic number)"));
+    let (code, _, err) = run(&["dump", &f]);
+    assert_eq!(code, 1);
+    assert!(err.contains("@ 0: not a binlog file"), "{err}");
+}
+
+#[test]
+fn corrupt_body_prints_everything_before_then_fails() {
+    let Some(f) = corpus("rust_mysql_common/corrupt-relay-bin.000624") else { return };
+    let (code, out, err) = run(&["dump", &f]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        format!("binlog-diff: {f} @ 91204 (QUERY_EVENT): event body too short for status variables")
+    );
+    assert_eq!(out.lines().count(), 873, "every event before the damage, then the damaged header line");
+    assert!(out.lines().last().unwrap().trim_start().starts_with("91204 QUERY_EVENT"));
+}
+
+#[test]
+fn truncated_tail_is_an_error_unless_allowed() {
+    let Some(f) = corpus("rust_mysql_common/binlog_truncated_prev_gtid_event.000001") else { return };
+    let (code, out, _) = run(&["verify", &f]);
+    assert_eq!(code, 1);
+    assert!(out.contains("@ 120 (PREVIOUS_GTIDS_LOG_EVENT): truncated event: 9 of 19 bytes present"), "{out}");
+    let (code, out, _) = run(&["verify", "--allow-truncated", &f]);
+    assert_eq!(code, 0);
+    assert!(out.contains("incomplete-tail at=120 available=9 needed=19"), "{out}");
+}
+
+#[test]
+fn checksum_damage_is_named() {
+    let Some(f) = corpus("zalora-binlog-parser/mysql-bin.01") else { return };
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[300] ^= 0x40;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("damaged.000001");
+    std::fs::write(&p, &bytes).unwrap();
+    let (code, out, _) = run(&["verify", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("damaged.000001 @ "), "{out}");
+    assert!(out.contains("checksum mismatch: stored 0x"), "{out}");
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(run(&["verify"]).0, 2);
+    assert_eq!(run(&["frobnicate"]).0, 2);
+    assert_eq!(run(&["verify", "/nonexistent/mysql-bin.000001"]).0, 2);
+}
+
+#[test]
+fn json_dump_is_one_object_per_line() {
+    let Some(f) = corpus("rust_mysql_common/mariadb-bin.000001") else { return };
+    let (code, out, _) = run(&["dump", "--json", &f]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 13);
+    assert_eq!(lines[3]["type"], "GTID_EVENT");
+    assert_eq!(lines[3]["offset"], 330);
+}
+
+#[test]
+fn start_and_stop_position() {
+    let Some(f) = corpus("rust_mysql_common/mariadb-bin.000001") else { return };
+    let (_, out, _) = run(&["dump", "--start-position", "330", "--stop-position", "702", &f]);
+    let offs: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(offs, ["330", "372", "476", "612", "671"]);
+}
+
+fn fingerprint(p: &Path) -> (Vec<u8>, std::time::SystemTime) {
+    (std::fs::read(p).unwrap(), std::fs::metadata(p).unwrap().modified().unwrap())
+}
+
+/// Sources are opened read-only and never modified: every corpus file is
+/// byte-identical (and keeps its mtime) after every command ran on it.
+#[test]
+fn commands_never_modify_their_inputs() {
+    let fixtures: Vec<PathBuf> = common::fixtures().into_iter().map(|(_, p)| p).collect();
+    let before: Vec<_> = fixtures.iter().map(|p| fingerprint(p)).collect();
+    let args: Vec<&str> = fixtures.iter().map(|p| p.to_str().unwrap()).collect();
+    for cmd in [
+        &["verify"][..],
+        &["verify", "-j", "--allow-truncated"],
+        &["dump", "--allow-truncated"],
+        &["dump", "--json", "--no-mmap"],
+        &["stats", "--allow-truncated"],
+    ] {
+        for f in &args {
+            let mut a = cmd.to_vec();
+            a.push(f);
+            run(&a);
+        }
+    }
+    run(&[&["verify"][..], &args].concat());
+    let after: Vec<_> = fixtures.iter().map(|p| fingerprint(p)).collect();
+    for ((p, b), a) in fixtures.iter().zip(before).zip(after) {
+        assert!(b == a, "{} changed", p.display());
+    }
+}
