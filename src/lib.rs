@@ -20,9 +20,11 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod diff;
 pub mod error;
 pub mod event;
 pub mod inspect;
 pub mod log;
+pub mod position;
 
 pub use error::{Error, Result};

@@ -63,6 +63,16 @@ impl Format {
         }
     }
 
+    /// Whether events under `other` are encoded the same way (checksum,
+    /// binlog version, post-header lengths): a diff needs a new FDE only
+    /// where this changes.
+    pub fn same_encoding(&self, other: &Format) -> bool {
+        self.checksum == other.checksum
+            && self.binlog_version == other.binlog_version
+            && self.flavor == other.flavor
+            && self.post_header[..self.n_post_header as usize] == other.post_header[..other.n_post_header as usize]
+    }
+
     /// Number of entries in the FDE's post-header table.
     pub fn post_header_count(&self) -> usize {
         self.n_post_header as usize

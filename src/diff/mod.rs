@@ -1,0 +1,8 @@
+//! Diffs: per-replica diff logs, written as valid binlog files, cut only at
+//! transaction boundaries.
+
+pub mod generate;
+pub mod writer;
+
+pub use generate::{CutOptions, Cutter, DiffReport, LeftOut, Source, relay_diff, save_binlog};
+pub use writer::{DiffWriter, Written};

@@ -1,0 +1,11 @@
+//! Positions: typed master and relay coordinates, master coordinates along
+//! relay logs, and the mapping from a target replica's master position to a
+//! relay position on the latest replica.
+
+pub mod coords;
+pub mod cursor;
+pub mod relay_map;
+
+pub use coords::{MasterPos, RelayPos};
+pub use cursor::{MasterCursor, Origin};
+pub use relay_map::{MapOptions, Mapping, find_start};

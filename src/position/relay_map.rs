@@ -1,0 +1,276 @@
+//! Mapping a master coordinate to a relay coordinate on the latest replica:
+//! where, in its relay logs, do the events a target replica lacks begin?
+//!
+//! The answer is the relay offset just after the event whose master end
+//! position equals the target's position (or after the ROTATE that moved
+//! the master coordinate there). MHA's fast path (same master file: count
+//! back from the end of the newest relay log) is used only when verified by
+//! decoding every event from there to the end and checking that their
+//! master positions chain up to the latest position; otherwise the relay
+//! files are scanned, newest first, choosing the file by its header.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::event::{Format, Step, WalkOptions};
+use crate::log::{Access, LogFile, LogName, LogSet, RecoveryMode};
+
+use super::coords::{MasterPos, RelayPos};
+use super::cursor::{MasterCursor, Origin};
+
+/// Outcome of a mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mapping {
+    /// The missing events start here.
+    Found {
+        /// Relay coordinate where the target's missing events begin.
+        start: RelayPos,
+        /// Whether MHA's fast path found it (verified).
+        fast: bool,
+    },
+    /// The target already has everything the latest replica has.
+    AlreadyComplete,
+}
+
+/// Where each relay file starts, in master coordinates, from its header.
+#[derive(Clone, Debug)]
+pub struct RelayFileHead {
+    /// The relay file.
+    pub name: LogName,
+    /// Master coordinate before the file's first master data event, if the
+    /// header or first data event reveals it.
+    pub start: Option<MasterPos>,
+    /// Replica server id (from its FDE).
+    pub own_server_id: Option<u32>,
+}
+
+/// Options for mapping.
+#[derive(Clone, Copy, Debug)]
+pub struct MapOptions {
+    /// The latest replica's server id (MHA's `--server_id`); learned from the
+    /// relay log's first FDE when `None`.
+    pub own_server_id: Option<u32>,
+    /// How to read files.
+    pub access: Access,
+    /// Verify checksums while scanning.
+    pub verify_checksums: bool,
+}
+
+impl Default for MapOptions {
+    fn default() -> Self {
+        MapOptions { own_server_id: None, access: Access::Mmap, verify_checksums: true }
+    }
+}
+
+fn walk_opts(o: &MapOptions) -> WalkOptions {
+    WalkOptions { verify_checksums: o.verify_checksums }
+}
+
+/// Reads a relay file's header: events up to and including the first master
+/// data event, enough to know which master file and position it starts at.
+///
+/// # Errors
+/// The file cannot be read or its header is damaged.
+pub fn read_head(path: &Path, name: &LogName, opts: &MapOptions, inherited: Option<LogName>) -> Result<RelayFileHead> {
+    let lf = LogFile::open(path, opts.access)?;
+    let mut cur = MasterCursor::relay(opts.own_server_id, inherited);
+    let mut start = None;
+    lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+        let before = cur.pos();
+        let origin = cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
+        match origin {
+            Origin::MasterRotate => {
+                start = Some(MasterPos::new(cur.file().cloned().expect("rotate sets a file"), cur.pos().unwrap_or(4)));
+                Ok(true)
+            }
+            Origin::Data => {
+                if start.is_none() {
+                    // No rotate in the header: the first event's end minus its size.
+                    if let (Some(f), Some(end)) = (cur.file(), cur.pos()) {
+                        let s = before.unwrap_or_else(|| end.saturating_sub(ev.size() as u64));
+                        start = Some(MasterPos::new(f.clone(), s));
+                    }
+                }
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
+    })?;
+    Ok(RelayFileHead { name: name.clone(), start, own_server_id: cur.own_server_id() })
+}
+
+/// Finds where `target`'s missing events start in `relay` (the latest
+/// replica's relay logs). `latest` is the latest replica's read position
+/// (`Master_Log_File`, `Read_Master_Log_Pos`), used for the fast path and to
+/// recognise a target that has everything.
+///
+/// # Errors
+/// `Invalid` with "relay position not found" when no relay file holds the
+/// target position (purged relay logs, or a target ahead of the latest), or
+/// a read/parse error naming the file.
+pub fn find_start(
+    relay: &LogSet,
+    target: &MasterPos,
+    latest: Option<&MasterPos>,
+    opts: &MapOptions,
+) -> Result<Mapping> {
+    if latest == Some(target) {
+        return Ok(Mapping::AlreadyComplete);
+    }
+    if let Some(l) = latest {
+        if target > l {
+            return Err(Error::invalid(format!("target position {target} is ahead of the latest replica ({l})")));
+        }
+        if l.file == target.file {
+            if let Some(start) = fast_path(relay, target, l, opts)? {
+                return Ok(Mapping::Found { start, fast: true });
+            }
+        }
+    }
+    slow_path(relay, target, opts)
+}
+
+/// MHA's `relay_size - (latest_rmlp - target_rmlp)`, accepted only if every
+/// event from there to the end decodes and their master positions chain
+/// from `target` to `latest` without leaving the master file.
+fn fast_path(relay: &LogSet, target: &MasterPos, latest: &MasterPos, opts: &MapOptions) -> Result<Option<RelayPos>> {
+    let Some((name, path)) = relay.last() else { return Ok(None) };
+    let lf = LogFile::open(path, opts.access)?;
+    let size = lf.bytes().len() as u64;
+    let Some(start) = size.checked_sub(latest.pos - target.pos) else { return Ok(None) };
+    // We need the format in effect at `start`: read the header events.
+    let mut fmt: Option<Format> = None;
+    let mut header_end = 4;
+    let mut it = lf.events(walk_opts(opts));
+    let mut cur = MasterCursor::relay(opts.own_server_id, None);
+    while let Ok(Some(Step::Event(ev))) = it.next_step() {
+        let f = it.format().expect("format after an event");
+        match cur.advance(&ev, f) {
+            Ok(Origin::Data) | Err(_) => break,
+            Ok(_) => {
+                fmt = Some(f.clone());
+                header_end = ev.end_offset();
+            }
+        }
+    }
+    let (Some(fmt), Some(mfile)) = (fmt, cur.file().cloned()) else { return Ok(None) };
+    if mfile != latest.file || start < header_end {
+        return Ok(None);
+    }
+    if start == size {
+        return Ok(Some(RelayPos::new(name.clone(), start)));
+    }
+    let mut it = crate::event::EventIter::resume(lf.bytes(), start, fmt.clone(), walk_opts(opts));
+    let mut cur = MasterCursor::relay(cur.own_server_id(), Some(mfile));
+    let mut expect = target.pos;
+    loop {
+        match it.next_step() {
+            Ok(None) => break,
+            Ok(Some(Step::Event(ev))) => match cur.advance(&ev, &fmt) {
+                Ok(Origin::Data) => {
+                    // Verbatim copies only: relay size equals master size.
+                    if u64::from(ev.log_pos()) != expect + ev.size() as u64 {
+                        return Ok(None);
+                    }
+                    expect = ev.log_pos().into();
+                }
+                Ok(Origin::Own) => {}
+                _ => return Ok(None), // a master FDE/rotate in the tail: not a plain copy
+            },
+            _ => return Ok(None),
+        }
+    }
+    Ok((expect == latest.pos).then(|| RelayPos::new(name.clone(), start)))
+}
+
+fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Mapping> {
+    let files = relay.files();
+    if files.is_empty() {
+        return Err(Error::invalid("relay position not found: no relay log files"));
+    }
+    // Heads, oldest first, inheriting the master file across files.
+    let mut heads = Vec::with_capacity(files.len());
+    let mut inherited: Option<LogName> = None;
+    let mut own = opts.own_server_id;
+    for (name, path) in files {
+        let o = MapOptions { own_server_id: own, ..*opts };
+        let h = read_head(path, name, &o, inherited.clone())?;
+        own = own.or(h.own_server_id);
+        if let Some(s) = &h.start {
+            inherited = Some(s.file.clone());
+        }
+        heads.push(h);
+    }
+    // The newest file starting at or before the target holds it (or ends at it).
+    let Some(i) = heads.iter().rposition(|h| h.start.as_ref().is_some_and(|s| s <= target)) else {
+        return Err(Error::invalid(format!(
+            "relay position not found: master position {target} is older than the oldest relay log ({}); were relay logs purged?",
+            files[0].0
+        )));
+    };
+    for j in i..files.len() {
+        let o = MapOptions { own_server_id: own, ..*opts };
+        let inherit = heads[..=j].iter().rev().find_map(|h| h.start.as_ref().map(|s| s.file.clone()));
+        match scan_file(&files[j].1, &files[j].0, target, &o, inherit)? {
+            Scan::At(pos) => {
+                // At the very end of the newest file: nothing is missing.
+                let (last, path) = files.last().unwrap();
+                let size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+                if &files[j].0 == last && pos == size {
+                    return Ok(Mapping::AlreadyComplete);
+                }
+                return Ok(Mapping::Found { start: RelayPos::new(files[j].0.clone(), pos), fast: false });
+            }
+            Scan::Passed => break,
+            Scan::NotYet => continue,
+        }
+    }
+    Err(Error::invalid(format!("relay position not found: no event ends at master position {target}")))
+}
+
+enum Scan {
+    At(u64),
+    Passed,
+    NotYet,
+}
+
+fn scan_file(
+    path: &Path,
+    _name: &LogName,
+    target: &MasterPos,
+    opts: &MapOptions,
+    inherit: Option<LogName>,
+) -> Result<Scan> {
+    let lf = LogFile::open(path, opts.access)?;
+    let mut cur = MasterCursor::relay(opts.own_server_id, inherit);
+    let mut result = Scan::NotYet;
+    lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+        let old_file = cur.file().cloned();
+        let origin = cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
+        if !matches!(origin, Origin::Data | Origin::MasterRotate | Origin::MasterMeta) {
+            return Ok(true);
+        }
+        // After a real master ROTATE, the end of the old file and the start
+        // of the new one are the same point.
+        if origin == Origin::MasterRotate && !ev.is_fake_rotate() {
+            if let Some(f) = old_file {
+                if MasterPos::new(f, ev.log_pos().into()) == *target {
+                    result = Scan::At(ev.end_offset());
+                    return Ok(false);
+                }
+            }
+        }
+        let (Some(f), Some(p)) = (cur.file(), cur.pos()) else { return Ok(true) };
+        let here = MasterPos::new(f.clone(), p);
+        if here == *target {
+            result = Scan::At(ev.end_offset());
+            return Ok(false);
+        }
+        if origin == Origin::Data && here > *target {
+            result = Scan::Passed;
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    Ok(result)
+}
