@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod cli;
 pub mod diff;
 pub mod error;
@@ -26,5 +27,6 @@ pub mod event;
 pub mod inspect;
 pub mod log;
 pub mod position;
+pub mod server;
 
 pub use error::{Error, Result};

@@ -84,6 +84,8 @@ enum Cmd {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Plan (and with --write, cut) every replica's diff after a master failure.
+    Diff(DiffArgs),
     /// Events and bytes by type, transactions, partial tail, GTID ranges, timestamps.
     Stats {
         /// Files, read as one stream in the order given.
@@ -98,6 +100,217 @@ enum Cmd {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Apply diff logs to a live server over the MySQL protocol, one whole
+    /// transaction at a time (no mysqlbinlog | mysql). Exit 0 only on a
+    /// verified full apply.
+    Apply(ApplyArgs),
+}
+
+#[derive(Args, Debug)]
+struct ApplyArgs {
+    /// Diff logs (or binlogs), applied in the order given as one stream.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Target host (TCP).
+    #[arg(long)]
+    host: Option<String>,
+    /// Target port.
+    #[arg(long, short = 'P')]
+    port: Option<u16>,
+    /// User (an admin: the applier sets server_id, gtid_seq_no, pseudo_slave_mode, runs BINLOG).
+    /// The password comes from MYSQL_PWD or --defaults-file, never from the command line.
+    #[arg(long, short = 'u')]
+    user: Option<String>,
+    /// Unix socket instead of host and port.
+    #[arg(long, short = 'S')]
+    socket: Option<PathBuf>,
+    /// MySQL defaults file with a [client] password (and user, host, port, socket).
+    #[arg(long)]
+    defaults_file: Option<PathBuf>,
+    /// SET sql_log_bin=0 for the apply session (then the GTID state cannot be verified on MariaDB).
+    #[arg(long)]
+    disable_log_bin: bool,
+    /// Apply even while replication threads run on the target, or across server flavors.
+    #[arg(long)]
+    force: bool,
+    /// Continue after the last committed transaction (state file + the target's GTID state).
+    #[arg(long)]
+    resume: bool,
+    /// A trailing incomplete transaction is reported but does not fail the run.
+    #[arg(long)]
+    allow_partial_tail: bool,
+    /// Refuse unless the target's @@server_id is this.
+    #[arg(long)]
+    expect_server_id: Option<u32>,
+    /// Refuse unless the target's GTID position is this.
+    #[arg(long)]
+    expect_gtid_pos: Option<String>,
+    /// Resume state file (default: FIRST_FILE.apply-state).
+    #[arg(long)]
+    state_file: Option<PathBuf>,
+    /// Write no resume state.
+    #[arg(long, conflicts_with = "resume")]
+    no_state_file: bool,
+    /// Machine-readable report.
+    #[arg(long)]
+    json: bool,
+    /// Do not verify checksums.
+    #[arg(long)]
+    no_verify: bool,
+    /// Read files into memory instead of memory-mapping them.
+    #[arg(long)]
+    no_mmap: bool,
+}
+
+fn run_apply(a: ApplyArgs) -> u8 {
+    let spec = crate::server::ConnSpec {
+        host: a.host.clone(),
+        port: a.port,
+        socket: a.socket.clone(),
+        user: a.user.clone(),
+        password: None,
+    };
+    let spec = match spec.with_password_from_env_or(a.defaults_file.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("binlog-diff: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let opts = crate::apply::ApplyOptions {
+        expect_server_id: a.expect_server_id,
+        expect_gtid_pos: a.expect_gtid_pos.clone(),
+        force: a.force,
+        disable_log_bin: a.disable_log_bin,
+        resume: a.resume,
+        allow_partial_tail: a.allow_partial_tail,
+        verify_checksums: !a.no_verify,
+        access: if a.no_mmap { Access::Read } else { Access::Mmap },
+        state_file: a.state_file.clone(),
+        no_state_file: a.no_state_file,
+    };
+    let print = |r: &crate::apply::ApplyReport| {
+        if a.json {
+            println!("{}", r.to_json());
+        } else {
+            print!("{}", r.to_text());
+        }
+    };
+    match crate::apply::apply(&spec, &a.files, &opts) {
+        Ok(r) => {
+            print(&r);
+            EXIT_OK
+        }
+        Err(f) => {
+            print(&f.report);
+            eprintln!("binlog-diff: apply failed: {}", f.error);
+            if f.report.failure.is_none() && f.report.left_out.is_some() {
+                EXIT_DAMAGED
+            } else {
+                exit_for(&f.error)
+            }
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// A replica from its data directory (relay-log.info, master.info, relay logs): NAME=DIR.
+    #[arg(long = "datadir", value_name = "NAME=DIR")]
+    datadirs: Vec<String>,
+    /// A replica on a live server (SHOW SLAVE STATUS): NAME=HOST:PORT. Its relay
+    /// logs are read from the folder the server reports (this host only).
+    #[arg(long = "live", value_name = "NAME=HOST:PORT")]
+    lives: Vec<String>,
+    /// Replica states from a JSON file (an array of objects, see `--json` output).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// User for --live (password from MYSQL_PWD or --defaults-file; never on the command line).
+    #[arg(long, short = 'u')]
+    user: Option<String>,
+    /// MySQL defaults file with a [client] password for --live.
+    #[arg(long)]
+    defaults_file: Option<PathBuf>,
+    /// The dead master's binlogs: an .index file or a folder.
+    #[arg(long)]
+    master_binlogs: Option<PathBuf>,
+    /// Write every replica's diff into this folder.
+    #[arg(long)]
+    write: Option<PathBuf>,
+    /// Machine-readable plan.
+    #[arg(long)]
+    json: bool,
+    /// Do not verify checksums.
+    #[arg(long)]
+    no_verify: bool,
+}
+
+fn split_named(s: &str) -> crate::error::Result<(&str, &str)> {
+    s.split_once('=').ok_or_else(|| Error::invalid(format!("expected NAME=VALUE, got {s:?}")))
+}
+
+fn binlog_set(p: &std::path::Path) -> crate::error::Result<crate::log::LogSet> {
+    if p.is_file() {
+        return crate::log::LogSet::from_index(p);
+    }
+    let idx = std::fs::read_dir(p)
+        .map_err(|e| Error::io(p, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.extension().is_some_and(|x| x == "index") && !f.to_string_lossy().contains("relay"))
+        .collect::<Vec<_>>();
+    match idx.as_slice() {
+        [one] => crate::log::LogSet::from_index(one),
+        _ => crate::log::LogSet::from_dir(p, "mysql-bin"),
+    }
+}
+
+fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
+    use crate::diff::{CutOptions, Plan, PlanInput};
+    use crate::position::ReplicaState;
+    let mut replicas = Vec::new();
+    if let Some(f) = &a.state {
+        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(f))?;
+        for r in v.as_array().ok_or_else(|| Error::invalid("expected a JSON array").with_file(f))? {
+            replicas.push(ReplicaState::from_json(r).map_err(|e| e.with_file(f))?);
+        }
+    }
+    for d in &a.datadirs {
+        let (name, dir) = split_named(d)?;
+        let dir = std::path::Path::new(dir);
+        let mut st = ReplicaState::from_info_files(name, &dir.join("relay-log.info"), &dir.join("master.info"))?;
+        st.relay_dir.get_or_insert_with(|| dir.to_path_buf());
+        replicas.push(st);
+    }
+    if !a.lives.is_empty() {
+        for l in &a.lives {
+            let (name, addr) = split_named(l)?;
+            let (host, port) =
+                addr.rsplit_once(':').ok_or_else(|| Error::invalid(format!("expected HOST:PORT, got {addr:?}")))?;
+            let spec = crate::server::ConnSpec {
+                host: Some(host.to_string()),
+                port: Some(port.parse().map_err(|_| Error::invalid(format!("bad port in {addr:?}")))?),
+                user: a.user.clone(),
+                ..Default::default()
+            }
+            .with_password_from_env_or(a.defaults_file.as_deref())?;
+            let mut conn = spec.connect()?;
+            replicas.push(crate::server::replica_state(&mut conn, name)?);
+        }
+    }
+    let master_binlogs = a.master_binlogs.as_deref().map(binlog_set).transpose()?;
+    let opts = CutOptions { verify_checksums: !a.no_verify, ..CutOptions::default() };
+    let mut plan = Plan::make(PlanInput { replicas, master_binlogs, opts })?;
+    if let Some(dir) = &a.write {
+        plan.write(dir)?;
+    }
+    if a.json {
+        println!("{}", plan.to_json());
+    } else {
+        print!("{}", plan.to_text());
+    }
+    Ok(())
 }
 
 /// Progress over many files, shown only on a terminal.
@@ -223,6 +436,13 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             }
             code
         }
+        Cmd::Diff(a) => match run_diff(a) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("binlog-diff: {e}");
+                exit_for(&e)
+            }
+        },
         Cmd::Stats { files, json, no_verify, read } => {
             let progress = Progress::new(&files);
             let mut st = Stats::new();
@@ -249,6 +469,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             }
             code
         }
+        Cmd::Apply(a) => run_apply(a),
     };
     ExitCode::from(code)
 }

@@ -123,6 +123,11 @@ impl Cutter {
         Ok(Cutter { w: DiffWriter::create(out)?, rep: DiffReport::default(), opts, open_group: None, segments: 0 })
     }
 
+    /// A cutter that only counts what a diff would hold (for plans).
+    pub fn counting(opts: CutOptions) -> Cutter {
+        Cutter { w: DiffWriter::counting(), rep: DiffReport::default(), opts, open_group: None, segments: 0 }
+    }
+
     /// What has been kept so far.
     pub fn report(&self) -> &DiffReport {
         &self.rep

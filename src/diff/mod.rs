@@ -2,7 +2,9 @@
 //! transaction boundaries.
 
 pub mod generate;
+pub mod plan;
 pub mod writer;
 
 pub use generate::{CutOptions, Cutter, DiffReport, LeftOut, Source, relay_diff, save_binlog};
+pub use plan::{Plan, PlanInput, TargetPlan};
 pub use writer::{DiffWriter, Written};

@@ -15,7 +15,8 @@ use crate::event::{Format, MAGIC, RawEvent, flags};
 pub struct DiffWriter {
     path: PathBuf,
     tmp: PathBuf,
-    out: BufWriter<File>,
+    /// `None` when counting only (a plan's dry run).
+    out: Option<BufWriter<File>>,
     len: u64,
     committed_len: u64,
     events: u64,
@@ -47,7 +48,7 @@ impl DiffWriter {
         let mut w = DiffWriter {
             path: path.to_path_buf(),
             tmp,
-            out: BufWriter::with_capacity(1 << 20, f),
+            out: Some(BufWriter::with_capacity(1 << 20, f)),
             len: 0,
             committed_len: 0,
             events: 0,
@@ -60,8 +61,25 @@ impl DiffWriter {
         Ok(w)
     }
 
+    /// A writer that only counts: nothing touches the disk.
+    pub fn counting() -> DiffWriter {
+        DiffWriter {
+            path: PathBuf::new(),
+            tmp: PathBuf::new(),
+            out: None,
+            len: 4,
+            committed_len: 4,
+            events: 0,
+            committed_events: 0,
+            fmt: None,
+            done: true,
+        }
+    }
+
     fn put(&mut self, b: &[u8]) -> Result<()> {
-        self.out.write_all(b).map_err(|e| Error::io(&self.tmp, e))?;
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(b).map_err(|e| Error::io(&self.tmp, e))?;
+        }
         self.len += b.len() as u64;
         Ok(())
     }
@@ -129,11 +147,13 @@ impl DiffWriter {
     pub fn rollback_to_commit_point(&mut self) -> Result<u64> {
         let dropped = self.len - self.committed_len;
         if dropped > 0 {
-            let tmp = self.tmp.clone();
-            self.out.flush().map_err(|e| Error::io(&tmp, e))?;
-            let f = self.out.get_mut();
-            f.set_len(self.committed_len).map_err(|e| Error::io(&tmp, e))?;
-            f.seek(SeekFrom::Start(self.committed_len)).map_err(|e| Error::io(&tmp, e))?;
+            if let Some(out) = self.out.as_mut() {
+                let tmp = self.tmp.clone();
+                out.flush().map_err(|e| Error::io(&tmp, e))?;
+                let f = out.get_mut();
+                f.set_len(self.committed_len).map_err(|e| Error::io(&tmp, e))?;
+                f.seek(SeekFrom::Start(self.committed_len)).map_err(|e| Error::io(&tmp, e))?;
+            }
             self.len = self.committed_len;
             self.events = self.committed_events;
         }
@@ -159,10 +179,13 @@ impl DiffWriter {
     }
 
     fn finish_inner(&mut self) -> Result<Written> {
-        let tmp = self.tmp.clone();
-        self.out.flush().map_err(|e| Error::io(&tmp, e))?;
         self.rollback_to_commit_point()?;
-        let f = self.out.get_mut();
+        let Some(out) = self.out.as_mut() else {
+            return Ok(Written { bytes: self.committed_len, events: self.committed_events });
+        };
+        let tmp = self.tmp.clone();
+        out.flush().map_err(|e| Error::io(&tmp, e))?;
+        let f = out.get_mut();
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {

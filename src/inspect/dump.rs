@@ -63,9 +63,7 @@ pub fn dump(out: &mut dyn Write, file: &LogFile, opts: &DumpOptions) -> Result<T
             dump_inner(out, file, &ev, fmt, opts, &mut line, rows.as_mut())?;
         }
         if let Some(r) = rows.as_mut() {
-            line.clear();
-            r.print(&mut line, &ev, fmt).map_err(|e| Error::parse(Some(&path), e))?;
-            out.write_all(line.as_bytes()).map_err(io(file))?;
+            print_rows(out, file, r, &ev, fmt, opts.json, ev.offset(), &mut line)?;
         }
         Ok(true)
     })?;
@@ -104,9 +102,7 @@ fn dump_inner(
                 r.map_err(|e| perr(ParseError { at: ev.offset(), ..e }))?;
                 if let Some(r) = rows.as_deref_mut() {
                     r.observe(&inner, fmt).map_err(perr)?;
-                    line.clear();
-                    r.print(line, &inner, fmt).map_err(perr)?;
-                    out.write_all(line.as_bytes()).map_err(io(file))?;
+                    print_rows(out, file, r, &inner, fmt, opts.json, ev.offset(), line)?;
                 }
             }
             Step::Incomplete(_) => {
@@ -117,6 +113,35 @@ fn dump_inner(
                 }));
             }
         }
+    }
+    Ok(())
+}
+
+/// Row values of a rows event: `###` lines as the tools print them (exact
+/// bytes), or in JSON mode one object `{"offset", "rows": [lines]}`.
+#[allow(clippy::too_many_arguments)]
+fn print_rows(
+    out: &mut dyn Write,
+    file: &LogFile,
+    r: &mut RowPrinter,
+    ev: &RawEvent<'_>,
+    fmt: &Format,
+    json: bool,
+    offset: u64,
+    line: &mut String,
+) -> Result<()> {
+    let perr = |e: ParseError| Error::parse(Some(file.path()), e);
+    if json {
+        line.clear();
+        r.print(line, ev, fmt).map_err(perr)?;
+        if !line.is_empty() {
+            let v = serde_json::json!({"offset": offset, "rows": line.lines().collect::<Vec<_>>()});
+            writeln!(out, "{v}").map_err(io(file))?;
+        }
+    } else {
+        let mut raw = Vec::new();
+        r.print_raw(&mut raw, ev, fmt).map_err(perr)?;
+        out.write_all(&raw).map_err(io(file))?;
     }
     Ok(())
 }

@@ -552,8 +552,8 @@ fn parse_rows<'a>(
     })
 }
 
-fn bits(b: Option<&mysql_common::binlog::events::RowsEventData<'_>>, before: bool) -> Vec<bool> {
-    let Some(ev) = b else { return Vec::new() };
+/// A column bitmap of a rows event as bools (empty when the image is absent).
+fn bits(ev: &RowsEventData<'_>, before: bool) -> Vec<bool> {
     let s = if before { ev.columns_before_image() } else { ev.columns_after_image() };
     match s {
         Some(s) => (0..s.len()).map(|i| s[i]).collect(),
@@ -610,9 +610,9 @@ fn print_rows_event(
         Kind::Update => (b"UPDATE", b"### WHERE\n", Some(b"### SET\n")),
     };
     let (cols1, cols2) = match kind {
-        Kind::Write => (bits(Some(&ev), false), Vec::new()),
-        Kind::Delete => (bits(Some(&ev), true), Vec::new()),
-        Kind::Update => (bits(Some(&ev), true), bits(Some(&ev), false)),
+        Kind::Write => (bits(&ev, false), Vec::new()),
+        Kind::Delete => (bits(&ev, true), Vec::new()),
+        Kind::Update => (bits(&ev, true), bits(&ev, false)),
     };
     let mut buf = ParseBuf(rows);
     while !buf.is_empty() {
@@ -1162,14 +1162,15 @@ fn print_value(
             if is_null {
                 return null(out);
             }
-            let (v, _) = decode(buf, ty, meta, is_partial)?;
+            let (v, raw) = decode(buf, ty, meta, is_partial)?;
+            let mut budget = raw.len() + 16;
             match &v {
                 BinlogValue::Jsonb(j) => {
                     let mut text = Vec::new();
-                    json_text(&mut text, j, false, 0)?;
+                    json_text(&mut text, j, false, 0, &mut budget)?;
                     quote(out, &text);
                 }
-                BinlogValue::JsonDiff(d) => print_json_diff(out, d, col_no, ctx)?,
+                BinlogValue::JsonDiff(d) => print_json_diff(out, d, col_no, ctx, &mut budget)?,
                 _ => return Err(E),
             }
         }
@@ -1354,7 +1355,9 @@ fn my_gcvt(x: f64) -> String {
     };
     let have_space = f_len <= width;
     let force_e = decpt <= 0 && width <= 2 - decpt && width >= 3 + exp_len;
-    let use_f = (have_space || (decpt <= width && (decpt >= -1 || (decpt == -2 && (len > 1 || !force_e))) && !force_e))
+    let use_f = (have_space
+        // MySQL also tests `len > 1 || !force_e` for decpt == -2: implied by `!force_e`.
+        || (decpt <= width && (decpt >= -1 || decpt == -2) && !force_e))
         && (!have_space || (decpt > -MAX_DECPT_FOR_F_FORMAT && (decpt <= MAX_DECPT_FOR_F_FORMAT || len > decpt)));
     let mut s = String::new();
     if neg {
@@ -1446,12 +1449,21 @@ fn json_class(v: &jsonb::Value<'_>) -> JsonClass {
 }
 
 /// `wrapper_to_string(wr, buf, json_quoted, pretty = false)`.
-fn json_text(out: &mut Vec<u8>, v: &jsonb::Value<'_>, quoted: bool, depth: usize) -> DecodeResult<()> {
+fn json_text(
+    out: &mut Vec<u8>,
+    v: &jsonb::Value<'_>,
+    quoted: bool,
+    depth: usize,
+    budget: &mut usize,
+) -> DecodeResult<()> {
     use jsonb::Value as J;
     const E: &str = "JSON value";
     if depth > JSON_MAX_DEPTH {
         return Err("JSON nesting");
     }
+    // Value offsets may point to shared data: a hostile document could
+    // expand exponentially. A real one has fewer nodes than bytes.
+    *budget = budget.checked_sub(1).ok_or("JSON value offsets")?;
     let str_or_quoted = |out: &mut Vec<u8>, s: &[u8]| {
         if quoted { json_quote(out, s) } else { out.extend_from_slice(s) }
     };
@@ -1484,10 +1496,10 @@ fn json_text(out: &mut Vec<u8>, v: &jsonb::Value<'_>, quoted: bool, depth: usize
             }
         }
         J::String(s) => str_or_quoted(out, s.str_raw()),
-        J::SmallArray(a) => json_array(out, a.iter(), depth)?,
-        J::LargeArray(a) => json_array(out, a.iter(), depth)?,
-        J::SmallObject(o) => json_object(out, o.iter(), depth)?,
-        J::LargeObject(o) => json_object(out, o.iter(), depth)?,
+        J::SmallArray(a) => json_array(out, a.iter(), depth, budget)?,
+        J::LargeArray(a) => json_array(out, a.iter(), depth, budget)?,
+        J::SmallObject(o) => json_object(out, o.iter(), depth, budget)?,
+        J::LargeObject(o) => json_object(out, o.iter(), depth, budget)?,
         J::Opaque(o) => {
             let data = o.data_raw();
             match o.value_type() {
@@ -1523,6 +1535,7 @@ fn json_array<'a>(
     out: &mut Vec<u8>,
     items: impl Iterator<Item = io::Result<jsonb::Value<'a>>>,
     depth: usize,
+    budget: &mut usize,
 ) -> DecodeResult<()> {
     out.push(b'[');
     for (i, item) in items.enumerate() {
@@ -1530,7 +1543,7 @@ fn json_array<'a>(
             out.extend_from_slice(b", ");
         }
         let item = item.map_err(|_| "JSON value")?;
-        json_text(out, &item, true, depth + 1)?;
+        json_text(out, &item, true, depth + 1, budget)?;
     }
     out.push(b']');
     Ok(())
@@ -1540,6 +1553,7 @@ fn json_object<'a>(
     out: &mut Vec<u8>,
     items: impl Iterator<Item = io::Result<(jsonb::ObjectKey<'a>, jsonb::Value<'a>)>>,
     depth: usize,
+    budget: &mut usize,
 ) -> DecodeResult<()> {
     out.push(b'{');
     for (i, item) in items.enumerate() {
@@ -1549,7 +1563,7 @@ fn json_object<'a>(
         let (k, v) = item.map_err(|_| "JSON value")?;
         json_quote(out, k.value_raw());
         out.extend_from_slice(b": ");
-        json_text(out, &v, true, depth + 1)?;
+        json_text(out, &v, true, depth + 1, budget)?;
     }
     out.push(b'}');
     Ok(())
@@ -1592,7 +1606,13 @@ fn base64(data: &[u8]) -> String {
 
 /// `print_json_diff`: `JSON_REPLACE(@3, '$.a', 1, '$.b', 'x')`, one call per
 /// run of equal operations, nested in reverse order.
-fn print_json_diff(out: &mut Vec<u8>, diffs: &[JsonDiff<'_>], col_no: usize, ctx: Ctx) -> DecodeResult<()> {
+fn print_json_diff(
+    out: &mut Vec<u8>,
+    diffs: &[JsonDiff<'_>],
+    col_no: usize,
+    ctx: Ctx,
+    budget: &mut usize,
+) -> DecodeResult<()> {
     const SEP: &[u8] = b"\n###      ";
     let quote = |out: &mut Vec<u8>, b: &[u8]| match ctx.style {
         RowStyle::MySql => quote_mysql(out, b),
@@ -1629,7 +1649,7 @@ fn print_json_diff(out: &mut Vec<u8>, diffs: &[JsonDiff<'_>], col_no: usize, ctx
             out.extend_from_slice(b", ");
             let v = d.value().ok_or("JSON diff value")?;
             let mut text = Vec::new();
-            json_text(&mut text, v, false, 0)?;
+            json_text(&mut text, v, false, 0, budget)?;
             match json_class(v) {
                 JsonClass::Bare => out.extend_from_slice(&text),
                 JsonClass::Str => quote(out, &text),
@@ -1685,11 +1705,16 @@ mod tests {
         assert_eq!(my_gcvt(0.1), "0.1");
         assert_eq!(my_gcvt(1e15), "1e15");
         assert_eq!(my_gcvt(123456789012345.0), "123456789012345");
-        assert_eq!(my_gcvt(1.5e-7), "1.5e-7");
+        // MySQL keeps the 'f' format down to 1e-15 (MAX_DECPT_FOR_F_FORMAT).
+        assert_eq!(my_gcvt(1.5e-7), "0.00000015");
         assert_eq!(my_gcvt(0.001), "0.001");
         assert_eq!(my_gcvt(-3.25), "-3.25");
         assert_eq!(my_gcvt(1e-14), "0.00000000000001");
-        assert_eq!(my_gcvt(1e-15), "1e-15");
+        assert_eq!(my_gcvt(1e-15), "0.000000000000001");
+        assert_eq!(my_gcvt(1e-16), "1e-16");
+        assert_eq!(my_gcvt(1.5e-300), "1.5e-300");
+        assert_eq!(my_gcvt(1e16), "1e16");
+        assert_eq!(my_gcvt(1234567890123456.7), "1234567890123456.8");
         assert_eq!(my_gcvt(0.0), "0");
     }
 

@@ -5,7 +5,9 @@
 pub mod coords;
 pub mod cursor;
 pub mod relay_map;
+pub mod replica;
 
 pub use coords::{MasterPos, RelayPos};
 pub use cursor::{MasterCursor, Origin};
 pub use relay_map::{MapOptions, Mapping, find_start};
+pub use replica::{ReplicaState, latest, oldest};

@@ -1,0 +1,607 @@
+//! Events to statements, the way mysqlbinlog prints them, one transaction
+//! at a time: a [`Group`] becomes a [`TrxPlan`] (session settings, then the
+//! transaction's statements, then its end) that the executor runs atomically.
+//!
+//! - QUERY: the session context (see [`super::session`]) then the text, as bytes.
+//! - INTVAR / RAND / USER_VAR: `SET INSERT_ID=…`, `SET @@RAND_SEED1=…`, `SET @v:=…`.
+//! - TABLE_MAP + rows events (v1, v2, MariaDB compressed): one `BINLOG '…'`
+//!   per statement (base64 of the raw events), after a `BINLOG` of the FDE
+//!   that describes them whenever the format changes.
+//! - MariaDB GTID: `SET @@session.gtid_domain_id/server_id/gtid_seq_no`;
+//!   MySQL GTID: `SET @@SESSION.GTID_NEXT='uuid:gno'`.
+//! - XID and QUERY `COMMIT` → `COMMIT`; QUERY `ROLLBACK` → `ROLLBACK`; XA
+//!   groups → `XA START … XA END … XA PREPARE` (or `XA COMMIT … ONE PHASE`).
+//! - TRANSACTION_PAYLOAD: decompressed, its events converted in place.
+//! - ANNOTATE_ROWS, ROWS_QUERY, TRANSACTION_CONTEXT, VIEW_CHANGE: skipped.
+//!
+//! Anything else (LOAD DATA events in STATEMENT format, tagged GTIDs) is
+//! refused with an error naming the event, never silently dropped.
+
+use std::fmt;
+
+use crate::event::checksum::compute_crc32;
+use crate::event::payload::Payload;
+use crate::event::views::{
+    MariaGtid, MysqlGtid, Query, QueryKind, RowsHead, UserVar, XaPrepare, format_uuid, intvar, maria_gtid_flags, rand,
+};
+use crate::event::{ChecksumAlg, EventIter, EventType, HEADER_LEN, RawEvent, Step};
+
+use super::session::{ConvError, SessionCtx, TargetInfo, hex, quote_ident};
+use super::stream::{Fde, Group};
+
+/// Where a statement comes from: an event of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Src {
+    /// File index.
+    pub file: usize,
+    /// Offset of the event in its file (of the outer event for payload contents).
+    pub offset: u64,
+    /// Its type.
+    pub ty: EventType,
+}
+
+/// One statement to run.
+#[derive(Clone, Debug)]
+pub(crate) struct Stmt {
+    /// SQL text as bytes (not always UTF-8).
+    pub sql: Vec<u8>,
+    /// The event it comes from.
+    pub src: Src,
+    /// Error code the statement ended with on the master (0: none).
+    pub expect_error: u16,
+}
+
+impl Stmt {
+    fn new(sql: impl Into<Vec<u8>>, src: Src) -> Stmt {
+        Stmt { sql: sql.into(), src, expect_error: 0 }
+    }
+}
+
+/// An XA transaction id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Xid {
+    /// formatID.
+    pub format_id: i32,
+    /// Global transaction id.
+    pub gtrid: Vec<u8>,
+    /// Branch qualifier.
+    pub bqual: Vec<u8>,
+}
+
+impl fmt::Display for Xid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "X'{}',X'{}',{}", hex(&self.gtrid), hex(&self.bqual), self.format_id)
+    }
+}
+
+/// How a group runs on the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Statements as they are (DDL, standalone groups): each is atomic on its own.
+    Plain,
+    /// `BEGIN` … end.
+    Trx,
+    /// `XA START xid` … `XA END xid` … end; with `None` the XA statements
+    /// come verbatim from the events.
+    Xa(Option<Xid>),
+}
+
+/// How a group ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// No closing statement (Plain groups).
+    None,
+    /// `COMMIT`
+    Commit(Src),
+    /// `ROLLBACK` (a group that rolled back on the master, keeping its
+    /// non-transactional changes).
+    Rollback(Src),
+    /// `XA END xid; XA PREPARE xid`
+    XaPrepare(Src, Xid),
+    /// `XA END xid; XA COMMIT xid ONE PHASE`
+    XaOnePhase(Src, Xid),
+}
+
+/// A transaction's identity, for reports, errors and skipping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrxId {
+    /// MariaDB GTID.
+    Maria {
+        /// Domain id.
+        domain: u32,
+        /// Server id.
+        server: u32,
+        /// Sequence number.
+        seq: u64,
+    },
+    /// MySQL GTID.
+    Mysql {
+        /// Source UUID.
+        sid: [u8; 16],
+        /// Transaction number.
+        gno: i64,
+    },
+    /// No GTID: the master coordinate of the group's first event.
+    Position {
+        /// Originating server.
+        server_id: u32,
+        /// Start offset in the master's binlog (0 when unknown).
+        pos: u64,
+    },
+}
+
+impl fmt::Display for TrxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrxId::Maria { domain, server, seq } => write!(f, "GTID {domain}-{server}-{seq}"),
+            TrxId::Mysql { sid, gno } => write!(f, "GTID {}:{gno}", format_uuid(sid)),
+            TrxId::Position { server_id, pos } => write!(f, "master position {pos} (server_id {server_id})"),
+        }
+    }
+}
+
+impl TrxId {
+    /// The GTID text (`0-1-5` or `uuid:5`), if there is one.
+    pub fn gtid(&self) -> Option<String> {
+        match self {
+            TrxId::Maria { domain, server, seq } => Some(format!("{domain}-{server}-{seq}")),
+            TrxId::Mysql { sid, gno } => Some(format!("{}:{gno}", format_uuid(sid))),
+            TrxId::Position { .. } => None,
+        }
+    }
+}
+
+/// One transaction, ready to run.
+#[derive(Clone, Debug)]
+pub(crate) struct TrxPlan {
+    /// Identity.
+    pub id: TrxId,
+    /// Session settings before the transaction starts (GTID, `BINLOG` FDE).
+    pub pre: Vec<Stmt>,
+    /// How it runs.
+    pub kind: Kind,
+    /// The first event (errors in BEGIN are reported there).
+    pub first: Src,
+    /// Statements inside.
+    pub body: Vec<Stmt>,
+    /// Closing statement.
+    pub end: End,
+    /// A MySQL GTID was set with GTID_NEXT.
+    pub sets_gtid_next: bool,
+    /// Events in the group (payload contents included).
+    pub events: u64,
+}
+
+/// Converts one group. On error, the event at fault.
+pub(crate) fn convert(
+    group: &Group<'_>,
+    ctx: &mut SessionCtx,
+    target: &TargetInfo<'_>,
+) -> Result<TrxPlan, (Src, ConvError)> {
+    let first = &group.events[0];
+    let first_src = src_of(first.file, &first.ev);
+    let (id, kind) = identify(group).map_err(|e| (first_src, e))?;
+    let mut c = Conv {
+        ctx,
+        target,
+        plan: TrxPlan {
+            id,
+            pre: Vec::new(),
+            kind,
+            first: first_src,
+            body: Vec::new(),
+            end: End::None,
+            sets_gtid_next: false,
+            events: 0,
+        },
+        rows: None,
+    };
+    for ge in &group.events {
+        let src = src_of(ge.file, &ge.ev);
+        c.event(&ge.ev, &ge.fde, src, false).map_err(|e| (src, e))?;
+    }
+    c.flush_rows();
+    Ok(c.plan)
+}
+
+fn src_of(file: usize, ev: &RawEvent<'_>) -> Src {
+    Src { file, offset: ev.offset(), ty: ev.event_type() }
+}
+
+fn perr(e: crate::event::ParseError) -> ConvError {
+    ConvError(e.kind.to_string())
+}
+
+/// GTID and shape of a group.
+fn identify(group: &Group<'_>) -> Result<(TrxId, Kind), ConvError> {
+    let first = &group.events[0];
+    let fmt = &first.fde.fmt;
+    let ev = &first.ev;
+    let pos_id = || {
+        let lp = ev.log_pos() as u64;
+        let sz = ev.size() as u64;
+        TrxId::Position { server_id: ev.server_id(), pos: if lp >= sz { lp - sz } else { 0 } }
+    };
+    let prepare_xid = || -> Result<Option<Xid>, ConvError> {
+        for e in &group.events {
+            if e.ev.event_type() == EventType::XA_PREPARE {
+                let x = XaPrepare::parse(&e.ev).map_err(perr)?;
+                return Ok(Some(Xid {
+                    format_id: x.format_id as i32,
+                    gtrid: x.gtrid.to_vec(),
+                    bqual: x.bqual.to_vec(),
+                }));
+            }
+        }
+        Ok(None)
+    };
+    // The first statement-level event after a GTID decides the shape.
+    let after = |i: usize| -> Result<Kind, ConvError> {
+        for e in &group.events[i..] {
+            let t = e.ev.event_type();
+            if t.is_query_like() {
+                let q = Query::parse(&e.ev, &e.fde.fmt).map_err(perr)?;
+                return Ok(match q.kind() {
+                    QueryKind::Begin => Kind::Trx,
+                    QueryKind::XaStart => Kind::Xa(prepare_xid()?),
+                    _ => Kind::Plain,
+                });
+            }
+            if t == EventType::TRANSACTION_PAYLOAD {
+                return Ok(Kind::Trx);
+            }
+            if matches!(t, EventType::MARIA_ANNOTATE_ROWS | EventType::ROWS_QUERY) {
+                continue;
+            }
+            return Ok(Kind::Plain);
+        }
+        Ok(Kind::Plain)
+    };
+    match ev.event_type() {
+        EventType::MARIA_GTID => {
+            let g = MariaGtid::parse(ev, fmt).map_err(perr)?;
+            let id = TrxId::Maria { domain: g.domain_id, server: ev.server_id(), seq: g.seq_no };
+            let kind = if g.flags & maria_gtid_flags::PREPARED_XA != 0 {
+                let x = prepare_xid()?.or(maria_gtid_xid(ev, &g));
+                if x.is_none() {
+                    return Err(ConvError("XA group without an XID".into()));
+                }
+                Kind::Xa(x)
+            } else if g.is_standalone() {
+                Kind::Plain
+            } else {
+                Kind::Trx
+            };
+            Ok((id, kind))
+        }
+        EventType::GTID => {
+            let g = MysqlGtid::parse(ev, fmt).map_err(perr)?;
+            Ok((TrxId::Mysql { sid: g.sid, gno: g.gno }, after(1)?))
+        }
+        EventType::ANONYMOUS_GTID => Ok((pos_id(), after(1)?)),
+        _ => Ok((pos_id(), after(0)?)),
+    }
+}
+
+/// The XID a MariaDB GTID event carries with `FL_PREPARED_XA`/`FL_COMPLETED_XA`.
+fn maria_gtid_xid(ev: &RawEvent<'_>, g: &MariaGtid) -> Option<Xid> {
+    let b = ev.body();
+    let mut p = 13 + if g.commit_id.is_some() { 8 } else { 0 };
+    let fid = i32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?);
+    p += 4;
+    let gl = *b.get(p)? as usize;
+    let bl = *b.get(p + 1)? as usize;
+    p += 2;
+    let gtrid = b.get(p..p + gl)?.to_vec();
+    let bqual = b.get(p + gl..p + gl + bl)?.to_vec();
+    Some(Xid { format_id: fid, gtrid, bqual })
+}
+
+struct RowsChunk {
+    text: String,
+    src: Src,
+}
+
+struct Conv<'c, 't> {
+    ctx: &'c mut SessionCtx,
+    target: &'c TargetInfo<'t>,
+    plan: TrxPlan,
+    rows: Option<RowsChunk>,
+}
+
+impl Conv<'_, '_> {
+    fn push(&mut self, s: Stmt) {
+        self.plan.body.push(s);
+    }
+
+    fn flush_rows(&mut self) {
+        if let Some(r) = self.rows.take() {
+            let sql = format!("BINLOG '\n{}'", r.text);
+            self.plan.body.push(Stmt::new(sql, r.src));
+        }
+    }
+
+    fn xa(&self) -> Option<&Xid> {
+        match &self.plan.kind {
+            Kind::Xa(Some(x)) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// Converts one event; `inner` for events inside a TRANSACTION_PAYLOAD.
+    fn event(&mut self, ev: &RawEvent<'_>, fde: &Fde<'_>, src: Src, inner: bool) -> Result<(), ConvError> {
+        let t = ev.event_type();
+        let fmt = &fde.fmt;
+        self.plan.events += 1;
+        let is_rowish = t == EventType::TABLE_MAP || t.is_rows();
+        if !is_rowish {
+            self.flush_rows();
+        }
+        match t {
+            EventType::MARIA_GTID => {
+                let g = MariaGtid::parse(ev, fmt).map_err(perr)?;
+                let mut sets = Vec::new();
+                if self.ctx.gtid_domain != Some(g.domain_id) {
+                    sets.push(format!("@@session.gtid_domain_id={}", g.domain_id));
+                    self.ctx.gtid_domain = Some(g.domain_id);
+                }
+                if self.ctx.server_id != Some(ev.server_id()) {
+                    sets.push(format!("@@session.server_id={}", ev.server_id()));
+                    self.ctx.server_id = Some(ev.server_id());
+                }
+                sets.push(format!("@@session.gtid_seq_no={}", g.seq_no));
+                self.plan.pre.push(Stmt::new(format!("SET {}", sets.join(", ")), src));
+                if let Some(s) = self.ctx.skip_replication(ev.flags(), self.target) {
+                    self.plan.pre.push(Stmt::new(s, src));
+                }
+            }
+            EventType::GTID => {
+                let g = MysqlGtid::parse(ev, fmt).map_err(perr)?;
+                let s = format!("SET @@SESSION.GTID_NEXT='{}:{}'", format_uuid(&g.sid), g.gno);
+                self.plan.pre.push(Stmt::new(s, src));
+                self.plan.sets_gtid_next = true;
+            }
+            EventType::ANONYMOUS_GTID => {}
+            EventType::GTID_TAGGED => return Err(ConvError("tagged GTIDs (MySQL 8.4) are not supported yet".into())),
+            EventType::QUERY | EventType::MARIA_QUERY_COMPRESSED => self.query(ev, fde, src)?,
+            EventType::INTVAR => {
+                let (ty, v) = intvar(ev).map_err(perr)?;
+                let s = match ty {
+                    1 => format!("SET LAST_INSERT_ID={v}"),
+                    2 => format!("SET INSERT_ID={v}"),
+                    _ => return Err(ConvError(format!("INTVAR type {ty}"))),
+                };
+                self.push(Stmt::new(s, src));
+            }
+            EventType::RAND => {
+                let (a, b) = rand(ev).map_err(perr)?;
+                self.push(Stmt::new(format!("SET @@RAND_SEED1={a}, @@RAND_SEED2={b}"), src));
+            }
+            EventType::USER_VAR => {
+                let uv = UserVar::parse(ev).map_err(perr)?;
+                let s = user_var(&uv, self.target)?;
+                if !self.ctx.user_vars.iter().any(|n| n == uv.name) {
+                    self.ctx.user_vars.push(uv.name.to_vec());
+                }
+                self.push(Stmt::new(s, src));
+            }
+            t if t == EventType::TABLE_MAP || t.is_rows() => {
+                if (20..=22).contains(&t.0) {
+                    return Err(ConvError("pre-GA rows events (MySQL 5.1 betas) are not supported".into()));
+                }
+                self.binlog_fde(fde, src);
+                let bytes = binlog_bytes(ev, fmt.checksum, inner);
+                let chunk = self.rows.get_or_insert_with(|| RowsChunk { text: String::new(), src });
+                base64_line(&bytes, &mut chunk.text);
+                if t.is_rows() && RowsHead::parse(ev, fmt).map_err(perr)?.flags & RowsHead::STMT_END != 0 {
+                    self.flush_rows();
+                }
+            }
+            EventType::XID => {
+                self.plan.end = match self.plan.kind {
+                    Kind::Xa(Some(_)) => return Err(ConvError("XID inside an XA group".into())),
+                    _ => End::Commit(src),
+                };
+            }
+            EventType::XA_PREPARE => {
+                let x = XaPrepare::parse(ev).map_err(perr)?;
+                let xid = Xid { format_id: x.format_id as i32, gtrid: x.gtrid.to_vec(), bqual: x.bqual.to_vec() };
+                self.plan.end = if x.one_phase { End::XaOnePhase(src, xid) } else { End::XaPrepare(src, xid) };
+            }
+            EventType::TRANSACTION_PAYLOAD => {
+                if inner {
+                    return Err(ConvError("TRANSACTION_PAYLOAD inside a payload".into()));
+                }
+                let p = Payload::parse(ev, fmt).map_err(perr)?;
+                let data = p.decompress().map_err(|k| ConvError(k.to_string()))?;
+                let mut it = EventIter::inner(&data, fmt.clone());
+                self.plan.events -= 1; // count the inner events instead
+                loop {
+                    match it.next_step() {
+                        Ok(None) => break,
+                        Ok(Some(Step::Event(iev))) => self.event(&iev, fde, src, true)?,
+                        Ok(Some(Step::Incomplete(_))) => return Err(ConvError("payload ends inside an event".into())),
+                        Err(e) => return Err(perr(e)),
+                    }
+                }
+            }
+            EventType::MARIA_ANNOTATE_ROWS
+            | EventType::ROWS_QUERY
+            | EventType::TRANSACTION_CONTEXT
+            | EventType::VIEW_CHANGE
+            | EventType::IGNORABLE => {}
+            EventType::EXECUTE_LOAD_QUERY
+            | EventType::BEGIN_LOAD_QUERY
+            | EventType::APPEND_BLOCK
+            | EventType::CREATE_FILE
+            | EventType::LOAD
+            | EventType::NEW_LOAD
+            | EventType::EXEC_LOAD
+            | EventType::DELETE_FILE => {
+                return Err(ConvError("LOAD DATA in STATEMENT format is not supported by the applier".into()));
+            }
+            t => return Err(ConvError(format!("{t} cannot be applied"))),
+        }
+        Ok(())
+    }
+
+    fn query(&mut self, ev: &RawEvent<'_>, fde: &Fde<'_>, src: Src) -> Result<(), ConvError> {
+        let q = Query::parse(ev, &fde.fmt).map_err(perr)?;
+        let text = q.sql_text().map_err(|k| ConvError(k.to_string()))?;
+        let kind = QueryKind::of(&text);
+        let in_trx = !matches!(self.plan.kind, Kind::Plain);
+        match kind {
+            QueryKind::Begin if in_trx => return Ok(()),
+            QueryKind::Commit if self.plan.kind == Kind::Trx => {
+                self.plan.end = End::Commit(src);
+                return Ok(());
+            }
+            QueryKind::Rollback if self.plan.kind == Kind::Trx => {
+                self.plan.end = End::Rollback(src);
+                return Ok(());
+            }
+            QueryKind::XaStart | QueryKind::XaEnd if self.xa().is_some() => return Ok(()),
+            QueryKind::XaPrepare if self.xa().is_some() => {
+                let x = self.xa().cloned().expect("xa");
+                self.plan.end = End::XaPrepare(src, x);
+                return Ok(());
+            }
+            _ => {}
+        }
+        let flavor = fde.fmt.flavor;
+        for s in self.ctx.query_context(&q, ev.timestamp(), ev.flags(), flavor, self.target)? {
+            self.push(Stmt::new(s, src));
+        }
+        self.push(Stmt { sql: text.into_owned(), src, expect_error: q.error_code });
+        Ok(())
+    }
+
+    /// `BINLOG '<FDE>'` before the first rows event under a new format.
+    fn binlog_fde(&mut self, fde: &Fde<'_>, src: Src) {
+        let key = fde_key(fde);
+        if self.ctx.fde_sent.as_deref() == Some(&key[..]) {
+            return;
+        }
+        let mut text = String::new();
+        base64_line(fde.bytes, &mut text);
+        self.plan.pre.push(Stmt::new(format!("BINLOG '\n{text}'"), Src { file: fde.file, ..src }));
+        self.ctx.fde_sent = Some(key);
+    }
+}
+
+/// What identifies an FDE's encoding: everything but its header and create timestamp.
+fn fde_key(fde: &Fde<'_>) -> Vec<u8> {
+    let b = fde.bytes;
+    let end = if fde.fmt.checksum_aware { b.len().saturating_sub(4) } else { b.len() };
+    let mut k = Vec::with_capacity(end);
+    k.extend_from_slice(b.get(HEADER_LEN..HEADER_LEN + 52).unwrap_or(&[]));
+    k.extend_from_slice(b.get(HEADER_LEN + 56..end).unwrap_or(&[]));
+    k
+}
+
+/// An event's bytes for `BINLOG`: inner payload events carry no checksum,
+/// but the server expects what the FDE says, so one is added.
+fn binlog_bytes<'a>(ev: &RawEvent<'a>, alg: ChecksumAlg, inner: bool) -> std::borrow::Cow<'a, [u8]> {
+    if !(inner && alg == ChecksumAlg::Crc32 && !ev.has_checksum()) {
+        return std::borrow::Cow::Borrowed(ev.as_bytes());
+    }
+    let mut b = ev.as_bytes().to_vec();
+    let size = (b.len() + 4) as u32;
+    b[9..13].copy_from_slice(&size.to_le_bytes());
+    let crc = compute_crc32(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    std::borrow::Cow::Owned(b)
+}
+
+/// `SET @name := value` for a USER_VAR event, typed as mysqlbinlog prints it.
+fn user_var(uv: &UserVar<'_>, target: &TargetInfo<'_>) -> Result<String, ConvError> {
+    let name = quote_ident(uv.name)?;
+    let Some((ty, cs, val, fl)) = uv.value else {
+        return Ok(format!("SET @{name}:=NULL"));
+    };
+    let v = match ty {
+        0 => {
+            let (csn, colln) = target
+                .collations
+                .get(&(cs as u16))
+                .ok_or_else(|| ConvError(format!("user variable {name}: collation id {cs} unknown to the target")))?;
+            format!("_{csn} X'{}' COLLATE `{colln}`", hex(val))
+        }
+        1 => {
+            let b: [u8; 8] = val.try_into().map_err(|_| ConvError("REAL user variable size".into()))?;
+            let f = f64::from_le_bytes(b);
+            if !f.is_finite() {
+                return Err(ConvError(format!("user variable {name}: non-finite REAL")));
+            }
+            format!("{f:e}")
+        }
+        2 => {
+            let b: [u8; 8] = val.try_into().map_err(|_| ConvError("INT user variable size".into()))?;
+            if fl & 1 != 0 { u64::from_le_bytes(b).to_string() } else { i64::from_le_bytes(b).to_string() }
+        }
+        4 => {
+            let d = mysql_common::binlog::decimal::Decimal::read_packed(val, true)
+                .map_err(|e| ConvError(format!("user variable {name}: DECIMAL: {e}")))?;
+            d.to_string()
+        }
+        t => return Err(ConvError(format!("user variable {name}: value type {t}"))),
+    };
+    Ok(format!("SET @{name}:={v}"))
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Appends the base64 of `b` (with padding) and a newline.
+pub(crate) fn base64_line(b: &[u8], out: &mut String) {
+    out.reserve(b.len() / 3 * 4 + 5);
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        out.push(B64[(n >> 18) as usize & 63] as char);
+        out.push(B64[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 { B64[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 2 { B64[n as usize & 63] as char } else { '=' });
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64() {
+        let mut s = String::new();
+        base64_line(b"", &mut s);
+        base64_line(b"f", &mut s);
+        base64_line(b"fo", &mut s);
+        base64_line(b"foo", &mut s);
+        base64_line(b"foob", &mut s);
+        base64_line(b"\xff\xfe\x00", &mut s);
+        assert_eq!(s, "\nZg==\nZm8=\nZm9v\nZm9vYg==\n//4A\n");
+    }
+
+    #[test]
+    fn decimals() {
+        use mysql_common::binlog::decimal::Decimal;
+        for v in ["1.5", "-0.50", "99999999.99", "0.00", "123456789012.5", "-1234567890.123456789", "7", "0.000000001"]
+        {
+            let d: Decimal = v.parse().unwrap();
+            let mut b = Vec::new();
+            let (p, s) = match v.split_once('.') {
+                Some((i, f)) => (i.trim_start_matches('-').len() + f.len(), f.len()),
+                None => (v.len(), 0),
+            };
+            b.push(p as u8);
+            b.push(s as u8);
+            d.write_bin(&mut b).unwrap();
+            let back = Decimal::read_packed(&b[..], true).unwrap();
+            assert_eq!(back.to_string(), v, "{v}");
+        }
+    }
+
+    #[test]
+    fn xid_text() {
+        let x = Xid { format_id: 1, gtrid: b"x1".to_vec(), bqual: vec![] };
+        assert_eq!(x.to_string(), "X'7831',X'',1");
+    }
+}

@@ -1,0 +1,884 @@
+//! Applying diff logs to a live server over the MySQL protocol, natively (no
+//! `mysqlbinlog | mysql` pipe), one whole transaction at a time.
+//!
+//! MHA applies differential logs with `mysqlbinlog FILE | mysql`. On MariaDB
+//! that silently loses transactions (mariadb-binlog's GTID strict mode stops
+//! at a master rotation inside a diff, and the client exits 0 on the short
+//! input). Here every transaction is either applied whole or not at all, and
+//! the run ends with an error that says which transaction failed and why.
+//!
+//! # How
+//!
+//! 1. **Pre-scan** every file (structure, checksums, transaction grouping):
+//!    a damaged file stops the apply before anything touches the server.
+//! 2. **Connect and check** the target: expected server id and GTID position
+//!    (optional), replication threads stopped (unless `force`), enough
+//!    `max_allowed_packet` for the biggest statement (the global value is
+//!    raised for our new session and put back at once).
+//! 3. **Apply** each transaction ([`stream`] yields only whole groups): the
+//!    events are converted to statements as mysqlbinlog prints them
+//!    ([`convert`], [`session`]) and run as `BEGIN … COMMIT`. On any error
+//!    the transaction is rolled back and the run stops with the file, offset
+//!    and type of the failing event, the transaction's GTID (or master
+//!    position) and the server's error text. A trailing incomplete
+//!    transaction is never applied and is reported.
+//! 4. **Verify**: the target's GTID state must hold the last applied GTID of
+//!    every domain (MariaDB) or source (MySQL); the number of committed and
+//!    skipped transactions must equal the number in the files. A short apply
+//!    is an error, never a success.
+//!
+//! Every session setting the applier changes (and the global
+//! `max_allowed_packet`) is put back by a guard on every exit path.
+//!
+//! # Resume
+//!
+//! Progress (file, offset, GTID) is written in batches to a state file next
+//! to the first diff ([`state`]). With `resume`, transactions up to the saved
+//! offset are skipped, and so is every transaction whose GTID the target
+//! already has (MariaDB: seq_no ≤ the target's for that domain and server
+//! in `gtid_binlog_state`/`gtid_slave_pos`; MySQL: in `gtid_executed`), which
+//! makes a lagging (batched) state file safe. Without `resume`, a
+//! transaction the target already has is an error, never a double apply.
+//!
+//! # Limits
+//!
+//! - Changes to non-transactional tables (MyISAM, Aria…) inside a failing
+//!   transaction cannot be rolled back; the error says the transaction was
+//!   rolled back, which holds for transactional engines only.
+//! - A lost connection during `COMMIT` leaves the outcome unknown; the error
+//!   says so and `resume` settles it from the target's GTID state.
+//! - Statement text that is not valid UTF-8 (a latin1 session's literals)
+//!   is sent byte-exact through `EXECUTE IMMEDIATE X'…'` (MariaDB) or
+//!   `PREPARE … FROM @var` (MySQL), as the `mysql` crate only sends `&str`;
+//!   a statement that cannot be prepared then fails with a clear error.
+//! - LOAD DATA in STATEMENT format and MySQL 8.4 tagged GTIDs are refused.
+
+pub mod convert;
+pub(crate) mod guard;
+pub mod report;
+pub mod session;
+pub mod state;
+pub(crate) mod stream;
+pub mod target;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use mysql::prelude::Queryable;
+
+use crate::error::{Error, Result};
+use crate::event::{EventType, Flavor};
+use crate::log::{Access, LogFile};
+use crate::server::ConnSpec;
+
+pub use convert::{TrxId, Xid};
+pub use report::{ApplyReport, Failure, FileReport, LeftOut, ServerError, TrxOutcome, Verification};
+pub use state::{Progress, state_path};
+pub use target::{GtidSet, MariaState};
+
+use convert::{End, Kind, Src, TrxPlan};
+use guard::{MAX_PACKET, PacketGuard, SessionGuard};
+use session::{SessionCtx, TargetInfo, hex};
+use stream::{Group, Item, Stream};
+use target::{Applied, Target};
+
+/// Options for an apply.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Refuse unless the target's `@@server_id` is this.
+    pub expect_server_id: Option<u32>,
+    /// Refuse unless the target's GTID position is this (MariaDB
+    /// `gtid_current_pos`/`gtid_binlog_pos`, MySQL `gtid_executed`).
+    pub expect_gtid_pos: Option<String>,
+    /// Apply even while replication threads run on the target, or the
+    /// input's server flavor differs from the target's.
+    pub force: bool,
+    /// `SET sql_log_bin=0` for the apply session.
+    pub disable_log_bin: bool,
+    /// Continue after what the target already has (state file + GTID state).
+    pub resume: bool,
+    /// A trailing incomplete transaction is reported but is not an error.
+    pub allow_partial_tail: bool,
+    /// Verify event checksums while reading.
+    pub verify_checksums: bool,
+    /// How to read the files.
+    pub access: Access,
+    /// State file (default: [`state_path`] of the files).
+    pub state_file: Option<PathBuf>,
+    /// Write no state file.
+    pub no_state_file: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            expect_server_id: None,
+            expect_gtid_pos: None,
+            force: false,
+            disable_log_bin: false,
+            resume: false,
+            allow_partial_tail: false,
+            verify_checksums: true,
+            access: Access::Mmap,
+            state_file: None,
+            no_state_file: false,
+        }
+    }
+}
+
+/// An apply that did not end in a verified full apply: the error (one line,
+/// with file, offset, event type, transaction and server error where they
+/// apply) and the report of what was done.
+#[derive(Debug)]
+pub struct ApplyFailure {
+    /// What went wrong.
+    pub error: Error,
+    /// What was done before (boxed: it is large).
+    pub report: Box<ApplyReport>,
+}
+
+impl From<ApplyFailure> for Error {
+    fn from(f: ApplyFailure) -> Error {
+        f.error
+    }
+}
+
+/// Applies `files` (in order, as one stream) to the server `spec` names.
+///
+/// # Errors
+/// See [`apply`]; the report is dropped.
+pub fn apply_files(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<ApplyReport> {
+    apply(spec, files, opts).map_err(|f| f.error)
+}
+
+/// Applies `files` to the server `spec` names, raising the global
+/// `max_allowed_packet` for its session when a statement needs it.
+///
+/// # Errors
+/// A damaged input (before anything is applied), a failed safety check, a
+/// failing transaction (rolled back), an incomplete trailing transaction
+/// (unless allowed), or a final state that does not hold what was applied.
+pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<ApplyReport, ApplyFailure> {
+    let started = Instant::now();
+    let label = spec.label();
+    let mut report = ApplyReport::new(files);
+    report.target = label.clone();
+    let fail = |e: Error, report: ApplyReport| ApplyFailure { error: e, report: Box::new(report) };
+    let lfs = match open_files(files, opts) {
+        Ok(l) => l,
+        Err(e) => return Err(fail(e, report)),
+    };
+    let pre = match Prescan::of(&lfs, opts) {
+        Ok(p) => p,
+        Err(e) => return Err(fail(e, report)),
+    };
+    let mut conn = match spec.connect() {
+        Ok(c) => c,
+        Err(e) => return Err(fail(e, report)),
+    };
+    let mut target = match Target::probe(&mut conn, &label) {
+        Ok(t) => t,
+        Err(e) => return Err(fail(e, report)),
+    };
+    if pre.max_packet > target.max_allowed_packet {
+        if pre.max_packet > MAX_PACKET {
+            let e =
+                Error::invalid(format!("a statement needs {} bytes, over the server limit of 1 GiB", pre.max_packet));
+            return Err(fail(e, report));
+        }
+        let r = (|| -> Result<(mysql::Conn, Target)> {
+            let mut g = PacketGuard::raise(conn, target.global_max_allowed_packet, pre.max_packet)?;
+            let mut c2 = spec.connect()?;
+            g.restore(&mut c2)?;
+            let t = Target::probe(&mut c2, &label)?;
+            Ok((c2, t))
+        })();
+        match r {
+            Ok((c, t)) => {
+                conn = c;
+                target = t;
+            }
+            Err(e) => return Err(fail(e, report)),
+        }
+    }
+    let r = run(&mut conn, &label, &lfs, &pre, target, opts, report);
+    r.map(|mut rep| {
+        rep.elapsed = started.elapsed();
+        rep
+    })
+    .map_err(|mut f| {
+        f.report.elapsed = started.elapsed();
+        f
+    })
+}
+
+/// Applies `files` over an open connection (tests, embedding). The
+/// session's `max_allowed_packet` must already be large enough.
+///
+/// # Errors
+/// As [`apply`].
+pub fn apply_with_conn(
+    conn: &mut mysql::Conn,
+    label: &str,
+    files: &[PathBuf],
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyFailure> {
+    let started = Instant::now();
+    let mut report = ApplyReport::new(files);
+    report.target = label.to_string();
+    let fail = |e: Error, report: ApplyReport| ApplyFailure { error: e, report: Box::new(report) };
+    let lfs = match open_files(files, opts) {
+        Ok(l) => l,
+        Err(e) => return Err(fail(e, report)),
+    };
+    let pre = match Prescan::of(&lfs, opts) {
+        Ok(p) => p,
+        Err(e) => return Err(fail(e, report)),
+    };
+    let target = match Target::probe(conn, label) {
+        Ok(t) => t,
+        Err(e) => return Err(fail(e, report)),
+    };
+    if pre.max_packet > target.max_allowed_packet {
+        let e = Error::invalid(format!(
+            "{label}: max_allowed_packet is {} but a statement needs {}",
+            target.max_allowed_packet, pre.max_packet
+        ));
+        return Err(fail(e, report));
+    }
+    let mut r = run(conn, label, &lfs, &pre, target, opts, report);
+    match &mut r {
+        Ok(rep) => rep.elapsed = started.elapsed(),
+        Err(f) => f.report.elapsed = started.elapsed(),
+    }
+    r
+}
+
+fn open_files(files: &[PathBuf], opts: &ApplyOptions) -> Result<Vec<LogFile>> {
+    if files.is_empty() {
+        return Err(Error::invalid("no files to apply"));
+    }
+    files.iter().map(|f| LogFile::open(f, opts.access)).collect()
+}
+
+/// What the pre-scan learns.
+struct Prescan {
+    /// Biggest packet a statement needs (with slack).
+    max_packet: u64,
+    /// Whole groups in the input.
+    groups: u64,
+    /// Groups without a GTID.
+    without_gtid: u64,
+    /// Flavors of the writers (from the FDEs).
+    flavors: Vec<Flavor>,
+}
+
+impl Prescan {
+    fn of(lfs: &[LogFile], opts: &ApplyOptions) -> Result<Prescan> {
+        let mut p = Prescan { max_packet: 0, groups: 0, without_gtid: 0, flavors: Vec::new() };
+        let mut s = Stream::new(lfs, opts.verify_checksums);
+        let need = |n: u64, p: &mut Prescan| p.max_packet = p.max_packet.max(n + 4096);
+        while let Some(it) = s.next_item()? {
+            let Item::Group(g) = it else { continue };
+            p.groups += 1;
+            let f = g.events[0].ev.event_type();
+            if f != EventType::MARIA_GTID && f != EventType::GTID {
+                p.without_gtid += 1;
+            }
+            let mut rows = 0u64;
+            let mut nrows = 0u64;
+            for e in &g.events {
+                if !p.flavors.contains(&e.fde.fmt.flavor) {
+                    p.flavors.push(e.fde.fmt.flavor);
+                }
+                let t = e.ev.event_type();
+                let n = e.ev.size() as u64;
+                if t == EventType::TABLE_MAP || t.is_rows() {
+                    rows += n + 4;
+                    nrows += 1;
+                    need(b64(e.fde.bytes.len() as u64), &mut p);
+                    continue;
+                }
+                if rows > 0 {
+                    need(b64(rows) + nrows, &mut p);
+                    rows = 0;
+                    nrows = 0;
+                }
+                let body = e.ev.body();
+                let text = match t {
+                    EventType::MARIA_QUERY_COMPRESSED => {
+                        // 0x80|lenlen, big-endian length: the decompressed size.
+                        let q = crate::event::views::Query::parse(&e.ev, &e.fde.fmt)
+                            .map_err(|x| Error::parse(Some(lfs[e.file].path()), x))?;
+                        let k = *q.sql.first().unwrap_or(&0) as usize & 7;
+                        q.sql.get(1..1 + k).map(|b| b.iter().fold(0u64, |a, &x| a << 8 | x as u64)).unwrap_or(n)
+                    }
+                    EventType::TRANSACTION_PAYLOAD => {
+                        let pl = crate::event::payload::Payload::parse(&e.ev, &e.fde.fmt)
+                            .map_err(|x| Error::parse(Some(lfs[e.file].path()), x))?;
+                        b64(pl.uncompressed_size)
+                    }
+                    _ => body.len() as u64,
+                };
+                // Non-UTF-8 text goes as hex: twice its size.
+                need(text * 2 + 64, &mut p);
+            }
+            if rows > 0 {
+                need(b64(rows) + nrows, &mut p);
+            }
+        }
+        Ok(p)
+    }
+}
+
+fn b64(n: u64) -> u64 {
+    n.div_ceil(3) * 4 + 64
+}
+
+/// Why a statement failed.
+struct ExecFailure {
+    src: Src,
+    server: Option<ServerError>,
+    message: String,
+    outcome: TrxOutcome,
+}
+
+fn is_lost(e: &mysql::Error) -> bool {
+    match e {
+        mysql::Error::IoError(_) | mysql::Error::CodecError(_) => true,
+        mysql::Error::DriverError(d) => matches!(
+            d,
+            mysql::DriverError::PacketOutOfSync | mysql::DriverError::UnexpectedPacket | mysql::DriverError::Timeout
+        ),
+        // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST
+        mysql::Error::MySqlError(m) => matches!(m.code, 1053 | 1927 | 2006 | 2013),
+        _ => false,
+    }
+}
+
+fn server_error(e: &mysql::Error) -> Option<ServerError> {
+    match e {
+        mysql::Error::MySqlError(m) => {
+            Some(ServerError { code: m.code, state: m.state.clone(), message: m.message.clone() })
+        }
+        _ => None,
+    }
+}
+
+/// Runs one statement, byte-exact.
+fn run_sql(conn: &mut mysql::Conn, sql: &[u8], flavor: Flavor) -> std::result::Result<(), mysql::Error> {
+    if let Ok(s) = std::str::from_utf8(sql) {
+        return conn.query_drop(s);
+    }
+    match flavor {
+        Flavor::MariaDb => conn.query_drop(format!("EXECUTE IMMEDIATE X'{}'", hex(sql))),
+        Flavor::MySql => {
+            conn.query_drop(format!("SET @binlog_diff_stmt=X'{}'", hex(sql)))?;
+            let r = conn
+                .query_drop("PREPARE binlog_diff_stmt FROM @binlog_diff_stmt")
+                .and_then(|_| conn.query_drop("EXECUTE binlog_diff_stmt"));
+            let _ = conn.query_drop("DEALLOCATE PREPARE binlog_diff_stmt");
+            let _ = conn.query_drop("SET @binlog_diff_stmt=NULL");
+            r
+        }
+    }
+}
+
+fn shorten(sql: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&sql[..sql.len().min(120)]).replace(['\n', '\r'], " ");
+    if sql.len() > 120 { format!("{s}…") } else { s }
+}
+
+/// Runs a transaction. On failure, rolls back what it can and says what
+/// became of it; `alive` turns false when the connection is gone.
+fn execute(conn: &mut mysql::Conn, plan: &TrxPlan, flavor: Flavor, alive: &mut bool) -> Result<(), ExecFailure> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Phase {
+        Pre,
+        Body,
+        End,
+    }
+    let mut phase = Phase::Pre;
+    let mut step =
+        |conn: &mut mysql::Conn, sql: &[u8], src: Src, expect: u16, phase: Phase| -> Result<(), ExecFailure> {
+            let r = run_sql(conn, sql, flavor);
+            let err = match r {
+                Ok(()) if expect == 0 => return Ok(()),
+                Ok(()) => {
+                    return Err(ExecFailure {
+                        src,
+                        server: None,
+                        message: format!(
+                            "the master reported error {expect} for `{}`, the target did not",
+                            shorten(sql)
+                        ),
+                        outcome: TrxOutcome::NotStarted,
+                    });
+                }
+                Err(mysql::Error::MySqlError(m)) if expect != 0 && m.code == expect => return Ok(()),
+                Err(e) => e,
+            };
+            let lost = is_lost(&err);
+            if lost {
+                *alive = false;
+            }
+            let outcome = match (lost, phase, &plan.kind) {
+                (_, Phase::Pre, _) => TrxOutcome::NotStarted,
+                (true, Phase::Body, Kind::Trx | Kind::Xa(_)) => TrxOutcome::RolledBackByServer,
+                (true, _, _) => TrxOutcome::Unknown,
+                (false, _, _) => TrxOutcome::RolledBack,
+            };
+            let message = if lost {
+                format!("connection lost: {err} (statement `{}`)", shorten(sql))
+            } else {
+                format!("statement `{}`", shorten(sql))
+            };
+            Err(ExecFailure { src, server: if lost { None } else { server_error(&err) }, message, outcome })
+        };
+
+    let r = (|| -> Result<(), ExecFailure> {
+        for s in &plan.pre {
+            step(conn, &s.sql, s.src, 0, Phase::Pre)?;
+        }
+        phase = Phase::Body;
+        match &plan.kind {
+            Kind::Trx => step(conn, b"BEGIN", plan.first, 0, Phase::Body)?,
+            Kind::Xa(Some(x)) => step(conn, format!("XA START {x}").as_bytes(), plan.first, 0, Phase::Body)?,
+            _ => {}
+        }
+        for s in &plan.body {
+            step(conn, &s.sql, s.src, s.expect_error, if plan.kind == Kind::Plain { Phase::End } else { Phase::Body })?;
+        }
+        phase = Phase::End;
+        match &plan.end {
+            End::Commit(src) => step(conn, b"COMMIT", *src, 0, Phase::End)?,
+            End::Rollback(src) => step(conn, b"ROLLBACK", *src, 0, Phase::End)?,
+            End::XaPrepare(src, x) => {
+                step(conn, format!("XA END {x}").as_bytes(), *src, 0, Phase::Body)?;
+                step(conn, format!("XA PREPARE {x}").as_bytes(), *src, 0, Phase::End)?;
+            }
+            End::XaOnePhase(src, x) => {
+                step(conn, format!("XA END {x}").as_bytes(), *src, 0, Phase::Body)?;
+                step(conn, format!("XA COMMIT {x} ONE PHASE").as_bytes(), *src, 0, Phase::End)?;
+            }
+            End::None => {
+                if plan.kind == Kind::Trx {
+                    step(conn, b"COMMIT", plan.first, 0, Phase::End)?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(mut f) = r {
+        if *alive && phase != Phase::Pre {
+            let ok = match &plan.kind {
+                Kind::Trx => conn.query_drop("ROLLBACK").is_ok(),
+                Kind::Xa(Some(x)) => {
+                    let _ = conn.query_drop(format!("XA END {x}"));
+                    conn.query_drop(format!("XA ROLLBACK {x}")).is_ok()
+                }
+                Kind::Xa(None) => conn.query_drop("ROLLBACK").is_ok(),
+                Kind::Plain => true,
+            };
+            if !ok && f.outcome == TrxOutcome::RolledBack {
+                f.outcome = TrxOutcome::Unknown;
+                f.message.push_str("; the rollback failed too");
+            }
+        }
+        if *alive && plan.sets_gtid_next {
+            let _ = conn.query_drop("SET @@SESSION.GTID_NEXT='AUTOMATIC'");
+        }
+        return Err(f);
+    }
+    if plan.sets_gtid_next {
+        // The next group may carry no GTID: never leave a used GTID_NEXT behind.
+        if let Err(e) = conn.query_drop("SET @@SESSION.GTID_NEXT='AUTOMATIC'") {
+            if is_lost(&e) {
+                *alive = false;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the target already has this transaction.
+fn already_applied(applied: &Applied, id: &TrxId) -> Option<String> {
+    match (applied, id) {
+        (Applied::Maria(st), TrxId::Maria { domain, server, seq }) => st
+            .seq(*domain, *server)
+            .filter(|have| have >= seq)
+            .map(|have| format!("the target's GTID state has {domain}-{server}-{have}")),
+        (Applied::Mysql(set), TrxId::Mysql { sid, gno }) => {
+            let u = crate::event::views::format_uuid(sid);
+            set.contains(&u, *gno).then(|| format!("the target's gtid_executed has {u}:{gno}"))
+        }
+        _ => None,
+    }
+}
+
+fn record_applied(applied: &mut Applied, id: &TrxId) {
+    match (applied, id) {
+        (Applied::Maria(st), TrxId::Maria { domain, server, seq }) => {
+            let e = st.map.entry((*domain, *server)).or_insert(*seq);
+            *e = (*e).max(*seq);
+        }
+        (Applied::Mysql(set), TrxId::Mysql { sid, gno }) => {
+            let u = crate::event::views::format_uuid(sid);
+            set.map.entry((u, String::new())).or_default().push((*gno, *gno));
+        }
+        _ => {}
+    }
+}
+
+fn left_out(lfs: &[LogFile], g: &Group<'_>, extra: Option<(usize, crate::event::Incomplete)>, reason: &str) -> LeftOut {
+    let (file, offset) = if g.events.is_empty() { extra.map(|(f, i)| (f, i.at)).unwrap_or((0, 0)) } else { g.start() };
+    LeftOut {
+        file: lfs[file].path().to_path_buf(),
+        offset,
+        events: g.events.len() as u64,
+        bytes: g.bytes() + extra.map(|(_, i)| i.available).unwrap_or(0),
+        reason: reason.to_string(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    conn: &mut mysql::Conn,
+    label: &str,
+    lfs: &[LogFile],
+    pre: &Prescan,
+    target: Target,
+    opts: &ApplyOptions,
+    mut report: ApplyReport,
+) -> Result<ApplyReport, ApplyFailure> {
+    report.server_version = target.version.clone();
+    report.server_id = target.server_id;
+    let files: Vec<PathBuf> = lfs.iter().map(|l| l.path().to_path_buf()).collect();
+    macro_rules! bail {
+        ($e:expr) => {
+            return Err(ApplyFailure { error: $e, report: Box::new(report) })
+        };
+    }
+    macro_rules! tryf {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(e) => bail!(e),
+            }
+        };
+    }
+
+    // Safety checks.
+    let flavor = target.flavor;
+    if !opts.force {
+        if let Some(f) = pre.flavors.iter().find(|&&f| f != flavor) {
+            bail!(Error::invalid(format!(
+                "{label}: the files were written by {f:?} but the target is {flavor:?} ({}); use --force to apply anyway",
+                target.version
+            )));
+        }
+    }
+    if let Some(want) = opts.expect_server_id {
+        if want != target.server_id {
+            bail!(Error::invalid(format!("{label}: server_id is {}, expected {want}", target.server_id)));
+        }
+    }
+    let running = tryf!(target::running_replication(conn, flavor, label));
+    if !running.is_empty() && !opts.force {
+        bail!(Error::invalid(format!(
+            "{label}: replication is running ({}); stop it first or use --force",
+            running.join("; ")
+        )));
+    }
+    if let Some(p) = &opts.expect_gtid_pos {
+        tryf!(target::check_expected_pos(conn, flavor, label, p));
+    }
+    let mut applied = tryf!(target::read_applied(conn, flavor, label));
+
+    // Resume.
+    let state_path = opts.state_file.clone().unwrap_or_else(|| state::state_path(&files));
+    let ids = state::file_ids(&files);
+    let mut progress =
+        Progress { files: ids.clone(), file: 0, offset: 0, transactions: 0, last_gtid: None, exact: true };
+    let mut resume_from = None;
+    if opts.resume {
+        if let Some(p) = tryf!(Progress::load(&state_path)) {
+            if p.files != ids {
+                bail!(Error::invalid("the resume state is for other files (or they changed)").with_file(&state_path));
+            }
+            if !p.exact && pre.without_gtid > 0 {
+                bail!(
+                    Error::invalid(
+                        "the resume state was not written at a known commit and the input has transactions without \
+                         GTIDs: cannot tell what the target has"
+                    )
+                    .with_file(&state_path)
+                );
+            }
+            resume_from = Some((p.file, p.offset));
+            progress = p;
+            progress.exact = true;
+        } else if pre.without_gtid > 0 {
+            bail!(
+                Error::invalid("--resume: no resume state, and the input has transactions without GTIDs")
+                    .with_file(&state_path)
+            );
+        }
+    }
+    let mut batcher = (!opts.no_state_file).then(|| state::Batcher::new(state_path.clone()));
+    report.state_file = batcher.as_ref().map(|b| b.path.clone());
+    if let Some(b) = batcher.as_mut() {
+        // Fail now, not after the first batch, when the state cannot be written.
+        if let Err(e) = b.finish(&progress) {
+            bail!(Error::invalid(format!("cannot write the resume state ({e}); use --state-file or --no-state-file")));
+        }
+    }
+
+    let info = TargetInfo { vars: &target.var_names, collations: &target.collations };
+    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin));
+    let mut ctx = SessionCtx::default();
+    let mut last: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
+    let mut stream = Stream::new(lfs, opts.verify_checksums);
+    let mut had_gtid_next = false;
+
+    let save_final = |batcher: &mut Option<state::Batcher>, progress: &Progress| -> Result<()> {
+        match batcher {
+            Some(b) => b.finish(progress),
+            None => Ok(()),
+        }
+    };
+
+    loop {
+        let item = match stream.next_item() {
+            Ok(Some(i)) => i,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = save_final(&mut batcher, &progress);
+                bail!(e);
+            }
+        };
+        let g = match item {
+            Item::Group(g) => g,
+            Item::Abandoned(g) => {
+                report.abandoned.push(left_out(
+                    lfs,
+                    &g,
+                    None,
+                    "a new transaction starts before it ends (master restart or re-fetched events); not applied",
+                ));
+                continue;
+            }
+            Item::Incident(ge) => {
+                let _ = save_final(&mut batcher, &progress);
+                let (n, msg) = crate::event::views::incident(&ge.ev, &ge.fde.fmt).unwrap_or((0, b""));
+                bail!(
+                    Error::invalid(format!(
+                        "INCIDENT event {n} ({}): the master reports lost events; stopping before it",
+                        String::from_utf8_lossy(msg)
+                    ))
+                    .with_file(lfs[ge.file].path())
+                    .at(ge.ev.offset(), Some(EventType::INCIDENT))
+                );
+            }
+            Item::Partial { group, incomplete } => {
+                if !group.events.is_empty() || incomplete.is_some() {
+                    let why = if incomplete.is_some() {
+                        "the input ends inside an event of it"
+                    } else {
+                        "the input ends before its commit"
+                    };
+                    report.left_out = Some(left_out(lfs, &group, incomplete, why));
+                }
+                continue;
+            }
+        };
+        let (end_file, end_off) = g.end();
+        if resume_from.is_some_and(|r| (end_file, end_off) <= r) {
+            report.skipped += 1;
+            report.files[end_file].skipped += 1;
+            continue;
+        }
+        let mut tctx = ctx.clone();
+        let plan = match convert::convert(&g, &mut tctx, &info) {
+            Ok(p) => p,
+            Err((src, e)) => {
+                let id = convert_id(&g);
+                report.failure = Some(Failure {
+                    file: files[src.file].clone(),
+                    offset: src.offset,
+                    event_type: src.ty,
+                    trx: id,
+                    server_error: None,
+                    message: e.0,
+                    outcome: TrxOutcome::NotStarted,
+                });
+                let _ = save_final(&mut batcher, &progress);
+                let err = failure_error(&report);
+                bail!(err);
+            }
+        };
+        if let Some(why) = already_applied(&applied, &plan.id) {
+            if opts.resume {
+                report.skipped += 1;
+                report.files[end_file].skipped += 1;
+                continue;
+            }
+            report.failure = Some(Failure {
+                file: files[plan.first.file].clone(),
+                offset: plan.first.offset,
+                event_type: plan.first.ty,
+                trx: plan.id.to_string(),
+                server_error: None,
+                message: format!("already applied on the target ({why}); use --resume to skip applied transactions"),
+                outcome: TrxOutcome::NotStarted,
+            });
+            let _ = save_final(&mut batcher, &progress);
+            let err = failure_error(&report);
+            bail!(err);
+        }
+        had_gtid_next |= plan.sets_gtid_next;
+        let mut alive = guard.alive;
+        let r = execute(guard.conn(), &plan, flavor, &mut alive);
+        guard.alive = alive;
+        match r {
+            Ok(()) => {
+                ctx = tctx;
+                guard.user_vars.clone_from(&ctx.user_vars);
+                report.transactions += 1;
+                report.events += plan.events;
+                report.files[end_file].transactions += 1;
+                report.files[end_file].events += plan.events;
+                record_applied(&mut applied, &plan.id);
+                match &plan.id {
+                    TrxId::Maria { domain, server, .. } => {
+                        last.insert((*domain, server.to_string()), plan.id.clone());
+                    }
+                    TrxId::Mysql { sid, .. } => {
+                        last.insert((0, crate::event::views::format_uuid(sid)), plan.id.clone());
+                    }
+                    TrxId::Position { .. } => {}
+                }
+                progress.file = end_file;
+                progress.offset = end_off;
+                progress.transactions += 1;
+                progress.last_gtid = plan.id.gtid();
+                if let Some(b) = batcher.as_mut() {
+                    if let Err(e) = b.committed(&progress) {
+                        bail!(e);
+                    }
+                }
+            }
+            Err(f) => {
+                progress.exact = f.outcome != TrxOutcome::Unknown;
+                let _ = save_final(&mut batcher, &progress);
+                report.failure = Some(Failure {
+                    file: files[f.src.file].clone(),
+                    offset: f.src.offset,
+                    event_type: f.src.ty,
+                    trx: plan.id.to_string(),
+                    server_error: f.server,
+                    message: f.message,
+                    outcome: f.outcome,
+                });
+                let err = failure_error(&report);
+                bail!(err);
+            }
+        }
+    }
+    if had_gtid_next && guard.alive {
+        let _ = guard.conn().query_drop("SET @@SESSION.GTID_NEXT='AUTOMATIC'");
+    }
+    tryf!(save_final(&mut batcher, &progress));
+    report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
+
+    // Verify.
+    let done = report.transactions + report.skipped;
+    if done != pre.groups {
+        report.verification = Verification::Mismatch(format!(
+            "{done} transactions applied or skipped, but the input has {} complete transactions",
+            pre.groups
+        ));
+    } else if last.is_empty() {
+        report.verification = Verification::Unverifiable(if report.transactions == 0 {
+            "nothing was applied".into()
+        } else {
+            "the input has no GTIDs".into()
+        });
+    } else if flavor == Flavor::MariaDb && (!target.log_bin || opts.disable_log_bin || !target.sql_log_bin) {
+        report.verification =
+            Verification::Unverifiable("binary logging is off for the apply session: no GTID state to check".into());
+    } else {
+        let now = tryf!(target::read_applied(guard.conn(), flavor, label));
+        let missing: Vec<String> =
+            last.values().filter(|id| already_applied(&now, id).is_none()).filter_map(TrxId::gtid).collect();
+        report.verification = if missing.is_empty() {
+            Verification::Verified(format!(
+                "{} transactions; the target's GTID state holds {}",
+                report.transactions,
+                report.last_gtids.join(",")
+            ))
+        } else {
+            Verification::Mismatch(format!("the target's GTID state lacks {}", missing.join(",")))
+        };
+    }
+    guard.restore();
+    drop(guard);
+    if let Verification::Mismatch(m) = &report.verification {
+        let e = Error::invalid(format!("{label}: short or inconsistent apply: {m}"));
+        bail!(e);
+    }
+    if let Some(l) = &report.left_out {
+        if !opts.allow_partial_tail {
+            let e = Error::invalid(format!(
+                "incomplete trailing transaction NOT applied ({} events, {} bytes: {}); all {} complete transactions \
+                 before it were applied",
+                l.events, l.bytes, l.reason, report.transactions
+            ))
+            .with_file(&l.file)
+            .at(l.offset, None);
+            bail!(e);
+        }
+    }
+    Ok(report)
+}
+
+/// The identity of a group whose conversion failed, for the message.
+fn convert_id(g: &Group<'_>) -> String {
+    let first = &g.events[0];
+    match first.ev.event_type() {
+        EventType::MARIA_GTID => crate::event::views::MariaGtid::parse(&first.ev, &first.fde.fmt)
+            .map(|m| format!("GTID {}-{}-{}", m.domain_id, first.ev.server_id(), m.seq_no))
+            .unwrap_or_else(|_| "?".into()),
+        EventType::GTID => crate::event::views::MysqlGtid::parse(&first.ev, &first.fde.fmt)
+            .map(|m| format!("GTID {}:{}", crate::event::views::format_uuid(&m.sid), m.gno))
+            .unwrap_or_else(|_| "?".into()),
+        _ => {
+            let lp = first.ev.log_pos() as u64;
+            let sz = first.ev.size() as u64;
+            format!("master position {} (server_id {})", lp.saturating_sub(sz), first.ev.server_id())
+        }
+    }
+}
+
+/// The one-line error for the report's failure.
+fn failure_error(report: &ApplyReport) -> Error {
+    let f = report.failure.as_ref().expect("failure set");
+    let cause = match &f.server_error {
+        Some(e) => format!("server error {} ({}): {} [{}]", e.code, e.state, e.message, f.message),
+        None => f.message.clone(),
+    };
+    Error::invalid(format!(
+        "{}: {cause}; {}; {} transactions committed before it",
+        f.trx,
+        f.outcome.text(),
+        report.transactions
+    ))
+    .with_file(&f.file)
+    .at(f.offset, Some(f.event_type))
+}
+
+/// For tests and tools: the state file path a run over `files` uses.
+pub fn default_state_file(files: &[PathBuf]) -> PathBuf {
+    state::state_path(files)
+}

@@ -1,0 +1,188 @@
+//! The files to apply as one stream of whole transactions.
+//!
+//! Files are walked in order with one [`TrxGrouper`], so a transaction may
+//! span files (raw relay logs); a diff written by [`crate::diff`] never does.
+//! A group is handed out only once its closing event has been read: the tail
+//! of the last file, if it ends inside a transaction, comes out as
+//! [`Item::Partial`] and is never applied.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::event::{Boundary, Class, EventType, Format, Incomplete, RawEvent, Step, TrxGrouper, WalkOptions, classify};
+use crate::log::LogFile;
+
+/// The FDE in effect: its bytes (for the `BINLOG` statement) and what it says.
+pub(crate) struct Fde<'a> {
+    /// The whole FDE event as stored.
+    pub bytes: &'a [u8],
+    /// Its decoded format.
+    pub fmt: Format,
+    /// File index and offset of the FDE.
+    pub file: usize,
+}
+
+/// One event of a group, with the format that governs it.
+#[derive(Clone)]
+pub(crate) struct GEvent<'a> {
+    /// Index of its file in the stream.
+    pub file: usize,
+    /// The event.
+    pub ev: RawEvent<'a>,
+    /// The FDE in effect.
+    pub fde: Rc<Fde<'a>>,
+    /// Its grouping class.
+    pub class: Class,
+}
+
+/// A transaction (event group), in order, without control events.
+#[derive(Clone, Default)]
+pub(crate) struct Group<'a> {
+    pub events: Vec<GEvent<'a>>,
+}
+
+impl<'a> Group<'a> {
+    /// File index and offset of the first event.
+    pub fn start(&self) -> (usize, u64) {
+        self.events.first().map(|e| (e.file, e.ev.offset())).unwrap_or((0, 0))
+    }
+    /// File index and end offset of the last event: where the next group starts.
+    pub fn end(&self) -> (usize, u64) {
+        self.events.last().map(|e| (e.file, e.ev.end_offset())).unwrap_or((0, 0))
+    }
+    /// Bytes of the group's events.
+    pub fn bytes(&self) -> u64 {
+        self.events.iter().map(|e| e.ev.size() as u64).sum()
+    }
+}
+
+/// What the stream yields.
+pub(crate) enum Item<'a> {
+    /// A whole transaction.
+    Group(Group<'a>),
+    /// An open group that a new group replaced before it closed (a master
+    /// that restarted mid-transaction): never applied, like the SQL thread does.
+    Abandoned(Group<'a>),
+    /// An INCIDENT event: the master says events are missing.
+    Incident(GEvent<'a>),
+    /// The stream ended inside a transaction: its events so far (possibly
+    /// none, when only a cut event is there) and the cut event, if any.
+    Partial { group: Group<'a>, incomplete: Option<(usize, Incomplete)> },
+}
+
+/// Walks files as one stream of groups.
+pub(crate) struct Stream<'a> {
+    files: &'a [LogFile],
+    opts: WalkOptions,
+    idx: usize,
+    iter: Option<crate::event::EventIter<'a>>,
+    fde: Option<Rc<Fde<'a>>>,
+    grouper: TrxGrouper,
+    open: Option<Group<'a>>,
+    queue: VecDeque<Item<'a>>,
+    done: bool,
+}
+
+impl<'a> Stream<'a> {
+    pub fn new(files: &'a [LogFile], verify_checksums: bool) -> Self {
+        Stream {
+            files,
+            opts: WalkOptions { verify_checksums },
+            idx: 0,
+            iter: None,
+            fde: None,
+            grouper: TrxGrouper::new(),
+            open: None,
+            queue: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// Next item, or `None` at the end of the last file.
+    ///
+    /// # Errors
+    /// A damaged file (bad magic, checksum mismatch, malformed body), or a
+    /// file other than the last ending inside an event.
+    pub fn next_item(&mut self) -> Result<Option<Item<'a>>> {
+        loop {
+            if let Some(it) = self.queue.pop_front() {
+                return Ok(Some(it));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            self.advance()?;
+        }
+    }
+
+    fn advance(&mut self) -> Result<()> {
+        if self.idx >= self.files.len() {
+            self.done = true;
+            if let Some(g) = self.open.take() {
+                self.queue.push_back(Item::Partial { group: g, incomplete: None });
+            }
+            return Ok(());
+        }
+        let lf = &self.files[self.idx];
+        let it = self.iter.get_or_insert_with(|| lf.events(self.opts));
+        match it.next_step() {
+            Err(e) => Err(Error::parse(Some(lf.path()), e)),
+            Ok(None) => {
+                self.idx += 1;
+                self.iter = None;
+                Ok(())
+            }
+            Ok(Some(Step::Incomplete(inc))) => {
+                if self.idx + 1 < self.files.len() {
+                    return Err(lf.truncated(inc));
+                }
+                self.done = true;
+                let g = self.open.take().unwrap_or_default();
+                self.queue.push_back(Item::Partial { group: g, incomplete: Some((self.idx, inc)) });
+                self.idx += 1;
+                Ok(())
+            }
+            Ok(Some(Step::Event(ev))) => {
+                let fmt = it.format().expect("format known after an event");
+                if ev.event_type() == EventType::FORMAT_DESCRIPTION {
+                    self.fde = Some(Rc::new(Fde { bytes: ev.as_bytes(), fmt: fmt.clone(), file: self.idx }));
+                }
+                let class = classify(&ev, fmt).map_err(|e| Error::parse(Some(lf.path()), e))?;
+                let fde = self.fde.clone().expect("an FDE precedes every event");
+                let ge = GEvent { file: self.idx, ev, fde, class };
+                self.feed(ge);
+                Ok(())
+            }
+        }
+    }
+
+    fn feed(&mut self, ge: GEvent<'a>) {
+        let role = self.grouper.feed(ge.class);
+        if role.boundary == Boundary::Control {
+            if ge.ev.event_type() == EventType::INCIDENT {
+                self.queue.push_back(Item::Incident(ge));
+            }
+            return;
+        }
+        if role.abandons {
+            if let Some(g) = self.open.take() {
+                self.queue.push_back(Item::Abandoned(g));
+            }
+        }
+        if role.boundary.opens() {
+            if let Some(g) = self.open.take() {
+                // Not reported as abandoning by the grouper (it was between
+                // groups as far as it knows): keep it as its own group.
+                self.queue.push_back(Item::Abandoned(g));
+            }
+            self.open = Some(Group::default());
+        }
+        let g = self.open.get_or_insert_with(Group::default);
+        g.events.push(ge);
+        if role.boundary.closes() {
+            let g = self.open.take().expect("group open");
+            self.queue.push_back(Item::Group(g));
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The server we apply to: what it is, what it has already applied (GTID
+//! state), whether replication is running on it, and its collations.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use mysql::prelude::Queryable;
+
+use crate::error::{Error, Result};
+use crate::event::Flavor;
+
+/// Session variables the applier may change; the guard snapshots and
+/// restores them, and the converter sets only those the target has.
+pub(crate) const SESSION_VARS: &[&str] = &[
+    "sql_log_bin",
+    "pseudo_slave_mode",
+    "max_delayed_threads",
+    "completion_type",
+    "autocommit",
+    "server_id",
+    "gtid_domain_id",
+    "gtid_seq_no",
+    "skip_replication",
+    "sql_mode",
+    "foreign_key_checks",
+    "unique_checks",
+    "sql_auto_is_null",
+    "check_constraint_checks",
+    "sql_if_exists",
+    "explicit_defaults_for_timestamp",
+    "system_versioning_insert_history",
+    "auto_increment_increment",
+    "auto_increment_offset",
+    "character_set_client",
+    "collation_connection",
+    "collation_server",
+    "collation_database",
+    "character_set_collations",
+    "time_zone",
+    "lc_time_names",
+    "pseudo_thread_id",
+    "default_collation_for_utf8mb4",
+    "sql_require_primary_key",
+    "default_table_encryption",
+    "gtid_next",
+    "timestamp",
+];
+
+/// What we know about the target.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub flavor: Flavor,
+    pub version: String,
+    pub server_id: u32,
+    pub log_bin: bool,
+    pub sql_log_bin: bool,
+    pub max_allowed_packet: u64,
+    pub global_max_allowed_packet: u64,
+    /// Snapshot of [`SESSION_VARS`] that exist on the target (lower-case names).
+    pub session_vars: Vec<(String, String)>,
+    pub var_names: HashSet<String>,
+    pub collations: HashMap<u16, (String, String)>,
+}
+
+pub(crate) fn qerr(label: &str, what: &str) -> impl Fn(mysql::Error) -> Error {
+    let p = format!("{label}: {what}");
+    move |e| Error::invalid(format!("{p}: {e}"))
+}
+
+fn s(v: &mysql::Value) -> Option<String> {
+    match v {
+        mysql::Value::NULL => None,
+        mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        mysql::Value::Int(i) => Some(i.to_string()),
+        mysql::Value::UInt(i) => Some(i.to_string()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+/// Row values as optional strings.
+pub(crate) fn row_strings(row: &mysql::Row) -> Vec<Option<String>> {
+    (0..row.len()).map(|i| row.as_ref(i).and_then(s)).collect()
+}
+
+/// A named column of a row.
+pub(crate) fn col(row: &mysql::Row, names: &[&str]) -> Option<String> {
+    let cols = row.columns_ref();
+    for n in names {
+        if let Some(i) = cols.iter().position(|c| c.name_str().eq_ignore_ascii_case(n)) {
+            return row.as_ref(i).and_then(s);
+        }
+    }
+    None
+}
+
+impl Target {
+    /// Reads version, ids, binlog settings, packet limits, session variables and collations.
+    pub fn probe(conn: &mut mysql::Conn, label: &str) -> Result<Target> {
+        let row: mysql::Row = conn
+            .query_first(
+                "SELECT @@version, @@server_id, @@log_bin, @@session.sql_log_bin, @@session.max_allowed_packet, \
+                 @@global.max_allowed_packet",
+            )
+            .map_err(qerr(label, "reading server settings"))?
+            .ok_or_else(|| Error::invalid(format!("{label}: no answer to SELECT @@version")))?;
+        let v = row_strings(&row);
+        let version = v[0].clone().unwrap_or_default();
+        let flavor = if version.contains("MariaDB") { Flavor::MariaDb } else { Flavor::MySql };
+        let num = |i: usize| v[i].as_deref().and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        let server_id = num(1) as u32;
+        let log_bin = num(2) == 1;
+        let sql_log_bin = num(3) == 1;
+        let max_allowed_packet = num(4);
+        let global_max_allowed_packet = num(5);
+
+        let list = SESSION_VARS.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(",");
+        let rows: Vec<mysql::Row> = conn
+            .query(format!("SHOW SESSION VARIABLES WHERE Variable_name IN ({list})"))
+            .map_err(qerr(label, "reading session variables"))?;
+        let mut session_vars = Vec::new();
+        for r in &rows {
+            let v = row_strings(r);
+            if let (Some(n), val) = (v[0].clone(), v.get(1).cloned().flatten()) {
+                session_vars.push((n.to_ascii_lowercase(), val.unwrap_or_default()));
+            }
+        }
+        let var_names = session_vars.iter().map(|(n, _)| n.clone()).collect();
+
+        let rows: Vec<mysql::Row> = conn
+            .query(
+                "SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL",
+            )
+            .map_err(qerr(label, "reading collations"))?;
+        let mut collations = HashMap::new();
+        for r in &rows {
+            let v = row_strings(r);
+            if let (Some(id), Some(cs), Some(co)) = (v[0].as_deref(), v[1].clone(), v[2].clone()) {
+                if let Ok(id) = id.parse::<u16>() {
+                    collations.insert(id, (cs, co));
+                }
+            }
+        }
+        Ok(Target {
+            flavor,
+            version,
+            server_id,
+            log_bin,
+            sql_log_bin,
+            max_allowed_packet,
+            global_max_allowed_packet,
+            session_vars,
+            var_names,
+            collations,
+        })
+    }
+}
+
+/// Running replication threads on the target, as `name: IO=Yes SQL=Yes` lines.
+pub(crate) fn running_replication(conn: &mut mysql::Conn, flavor: Flavor, label: &str) -> Result<Vec<String>> {
+    let tries: &[&str] = match flavor {
+        Flavor::MariaDb => &["SHOW ALL SLAVES STATUS", "SHOW SLAVE STATUS"],
+        Flavor::MySql => &["SHOW REPLICA STATUS", "SHOW SLAVE STATUS"],
+    };
+    let mut last = None;
+    for q in tries {
+        match conn.query::<mysql::Row, _>(*q) {
+            Ok(rows) => {
+                let mut out = Vec::new();
+                for r in &rows {
+                    let io = col(r, &["Slave_IO_Running", "Replica_IO_Running"]).unwrap_or_default();
+                    let sql = col(r, &["Slave_SQL_Running", "Replica_SQL_Running"]).unwrap_or_default();
+                    let name = col(r, &["Connection_name", "Channel_Name"]).unwrap_or_default();
+                    let running = |v: &str| !v.is_empty() && !v.eq_ignore_ascii_case("No");
+                    if running(&io) || running(&sql) {
+                        let n = if name.is_empty() { "default".to_string() } else { name };
+                        out.push(format!("replication connection '{n}': IO thread {io}, SQL thread {sql}"));
+                    }
+                }
+                return Ok(out);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(qerr(label, "reading replica status")(last.expect("tried")))
+}
+
+/// What the target has applied: MariaDB `(domain, server) → seq` or a MySQL GTID set.
+#[derive(Clone, Debug)]
+pub(crate) enum Applied {
+    Maria(MariaState),
+    Mysql(GtidSet),
+}
+
+/// MariaDB GTID positions: highest seq_no per `(domain, server_id)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MariaState {
+    /// `(domain, server) → seq_no`.
+    pub map: BTreeMap<(u32, u32), u64>,
+}
+
+impl MariaState {
+    /// Parses `0-1-12,1-2-5` (any of gtid_binlog_pos/state, gtid_slave_pos…).
+    pub fn parse(s: &str) -> Result<MariaState> {
+        let mut st = MariaState::default();
+        st.add(s)?;
+        Ok(st)
+    }
+
+    /// Adds the entries of a list, keeping the highest seq_no.
+    pub fn add(&mut self, s: &str) -> Result<()> {
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = || Error::invalid(format!("bad MariaDB GTID {part:?}"));
+            let mut it = part.split('-');
+            let d = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+            let sv = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+            let q: u64 = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+            if it.next().is_some() {
+                return Err(bad());
+            }
+            let e = self.map.entry((d, sv)).or_insert(q);
+            *e = (*e).max(q);
+        }
+        Ok(())
+    }
+
+    /// Highest seq_no recorded for `(domain, server)`.
+    pub fn seq(&self, domain: u32, server: u32) -> Option<u64> {
+        self.map.get(&(domain, server)).copied()
+    }
+
+    /// Entries as a sorted `d-s-n` list.
+    pub fn to_text(&self) -> String {
+        self.map.iter().map(|((d, s), n)| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// A MySQL GTID set: `uuid[:tag]` → sorted closed intervals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GtidSet {
+    /// `(uuid lower-case, tag)` → intervals.
+    pub map: BTreeMap<(String, String), Vec<(i64, i64)>>,
+}
+
+impl GtidSet {
+    /// Parses `uuid:1-5:7,uuid2:tag:1-3` (whitespace and newlines allowed).
+    pub fn parse(s: &str) -> Result<GtidSet> {
+        let mut set = GtidSet::default();
+        let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        for part in clean.split(',').filter(|p| !p.is_empty()) {
+            let mut it = part.split(':');
+            let uuid = it.next().unwrap_or_default().to_ascii_lowercase();
+            if uuid.len() != 36 {
+                return Err(Error::invalid(format!("bad GTID set element {part:?}")));
+            }
+            let mut tag = String::new();
+            for seg in it {
+                if seg.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                    let (a, b) = match seg.split_once('-') {
+                        Some((a, b)) => (a, b),
+                        None => (seg, seg),
+                    };
+                    let (a, b) = match (a.parse::<i64>(), b.parse::<i64>()) {
+                        (Ok(a), Ok(b)) => (a, b),
+                        _ => return Err(Error::invalid(format!("bad GTID interval {seg:?}"))),
+                    };
+                    set.map.entry((uuid.clone(), tag.clone())).or_default().push((a, b));
+                } else {
+                    tag = seg.to_ascii_lowercase();
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// Whether `uuid:gno` (untagged) is in the set.
+    pub fn contains(&self, uuid: &str, gno: i64) -> bool {
+        self.map
+            .get(&(uuid.to_ascii_lowercase(), String::new()))
+            .is_some_and(|v| v.iter().any(|&(a, b)| a <= gno && gno <= b))
+    }
+}
+
+/// Reads what the target has applied.
+pub(crate) fn read_applied(conn: &mut mysql::Conn, flavor: Flavor, label: &str) -> Result<Applied> {
+    match flavor {
+        Flavor::MariaDb => {
+            let row: mysql::Row = conn
+                .query_first("SELECT @@global.gtid_binlog_state, @@global.gtid_slave_pos")
+                .map_err(qerr(label, "reading GTID state"))?
+                .ok_or_else(|| Error::invalid(format!("{label}: no GTID state")))?;
+            let v = row_strings(&row);
+            let mut st = MariaState::default();
+            for x in v.iter().flatten() {
+                st.add(x)?;
+            }
+            Ok(Applied::Maria(st))
+        }
+        Flavor::MySql => {
+            let v: Option<Option<String>> =
+                conn.query_first("SELECT @@global.gtid_executed").map_err(qerr(label, "reading gtid_executed"))?;
+            Ok(Applied::Mysql(GtidSet::parse(&v.flatten().unwrap_or_default())?))
+        }
+    }
+}
+
+/// The GTID position an operator expects, compared with the target's.
+pub(crate) fn check_expected_pos(conn: &mut mysql::Conn, flavor: Flavor, label: &str, expect: &str) -> Result<()> {
+    match flavor {
+        Flavor::MariaDb => {
+            let want = MariaState::parse(expect)?;
+            let row: mysql::Row = conn
+                .query_first("SELECT @@global.gtid_current_pos, @@global.gtid_binlog_pos, @@global.gtid_slave_pos")
+                .map_err(qerr(label, "reading GTID positions"))?
+                .ok_or_else(|| Error::invalid(format!("{label}: no GTID position")))?;
+            let v = row_strings(&row);
+            for got in v.iter().flatten() {
+                if MariaState::parse(got)? == want {
+                    return Ok(());
+                }
+            }
+            Err(Error::invalid(format!(
+                "{label}: GTID position is {} (current) / {} (binlog), expected {expect}",
+                v[0].as_deref().unwrap_or(""),
+                v[1].as_deref().unwrap_or("")
+            )))
+        }
+        Flavor::MySql => {
+            let want = GtidSet::parse(expect)?;
+            let v: Option<Option<String>> =
+                conn.query_first("SELECT @@global.gtid_executed").map_err(qerr(label, "reading gtid_executed"))?;
+            let got_s = v.flatten().unwrap_or_default();
+            if GtidSet::parse(&got_s)? == want {
+                Ok(())
+            } else {
+                Err(Error::invalid(format!("{label}: gtid_executed is {got_s}, expected {expect}")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maria_state() {
+        let s = MariaState::parse("0-1-12, 1-2-5,0-3-7,0-1-3").unwrap();
+        assert_eq!(s.seq(0, 1), Some(12));
+        assert_eq!(s.seq(0, 3), Some(7));
+        assert_eq!(s.seq(1, 2), Some(5));
+        assert_eq!(s.seq(2, 2), None);
+        assert_eq!(s.to_text(), "0-1-12,0-3-7,1-2-5");
+        assert!(MariaState::parse("0-1").is_err());
+        assert!(MariaState::parse("").unwrap().map.is_empty());
+    }
+
+    #[test]
+    fn gtid_set() {
+        let s =
+            GtidSet::parse("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:tag:1-3")
+                .unwrap();
+        assert!(s.contains("3e11fa47-71ca-11e1-9e33-c80aa9429562", 5));
+        assert!(s.contains("3e11fa47-71ca-11e1-9e33-c80aa9429562", 7));
+        assert!(!s.contains("3e11fa47-71ca-11e1-9e33-c80aa9429562", 6));
+        assert!(!s.contains("4e11fa47-71ca-11e1-9e33-c80aa9429562", 1));
+        assert!(GtidSet::parse("").unwrap().map.is_empty());
+    }
+}

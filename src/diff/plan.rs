@@ -1,0 +1,282 @@
+//! The failover diff plan: the latest replica, where its relay logs end on a
+//! transaction boundary, and for every replica the range it lacks (a relay
+//! range on the latest replica from the replica's *executed* position, plus
+//! the dead master's binlog tail). `write` cuts every replica's diff in
+//! parallel, one worker per replica, the source files shared read-only.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::log::LogSet;
+use crate::position::{MapOptions, Mapping, MasterPos, RelayPos, ReplicaState, find_start, latest};
+
+use super::generate::{CutOptions, Cutter, DiffReport, LeftOut, Source};
+
+/// Inputs for a plan.
+pub struct PlanInput {
+    /// Every surviving replica's state (with `relay_dir` for the latest).
+    pub replicas: Vec<ReplicaState>,
+    /// The dead master's binlogs, when reachable.
+    pub master_binlogs: Option<LogSet>,
+    /// How to cut.
+    pub opts: CutOptions,
+}
+
+/// One replica's part of the plan.
+#[derive(Clone, Debug)]
+pub struct TargetPlan {
+    /// The replica's state.
+    pub state: ReplicaState,
+    /// Where its missing events start on the latest replica's relay logs
+    /// (`None`: it has everything the latest replica's relay logs hold).
+    pub relay_start: Option<RelayPos>,
+    /// Whether MHA's fast path (verified) found the start.
+    pub fast_path: bool,
+    /// What its diff holds (counted, or as written).
+    pub diff: DiffReport,
+    /// The written file, after [`Plan::write`].
+    pub file: Option<PathBuf>,
+}
+
+/// A whole plan.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Index of the latest replica in `targets`.
+    pub latest: usize,
+    /// Master coordinate where the latest replica's relay logs end on a
+    /// transaction boundary.
+    pub relay_end: MasterPos,
+    /// A transaction the latest replica's relay logs hold only in part.
+    pub relay_partial: Option<LeftOut>,
+    /// What the dead master's binlogs add after `relay_end`.
+    pub master_tail: Option<DiffReport>,
+    /// Per replica.
+    pub targets: Vec<TargetPlan>,
+    relay: LogSet,
+    master_binlogs: Option<LogSet>,
+    opts: CutOptions,
+}
+
+fn relay_set_of(st: &ReplicaState) -> Result<LogSet> {
+    let dir = st.relay_dir.as_ref().ok_or_else(|| Error::invalid(format!("{}: relay log folder unknown", st.name)))?;
+    let base = st.relay_exec.as_ref().map(|r| r.file.base().to_string()).unwrap_or_else(|| "relay-bin".into());
+    LogSet::from_dir(dir, &base)
+}
+
+impl Plan {
+    /// Works out the plan, counting what each diff will hold.
+    ///
+    /// # Errors
+    /// No replicas, the latest replica's relay logs unreadable or damaged, a
+    /// replica whose executed position is not in them (purged relay logs).
+    pub fn make(input: PlanInput) -> Result<Plan> {
+        let li = latest(&input.replicas).ok_or_else(|| Error::invalid("no replicas"))?;
+        let lst = &input.replicas[li];
+        let relay = relay_set_of(lst)?;
+        let map_opts = MapOptions {
+            own_server_id: lst.server_id,
+            access: input.opts.access,
+            verify_checksums: input.opts.verify_checksums,
+        };
+        let cut_opts = CutOptions { own_server_id: lst.server_id, ..input.opts };
+
+        // Where the latest replica's relay logs end on a boundary: cut from its own executed position.
+        let own_start = match find_start(&relay, &lst.exec, Some(&lst.read), &map_opts)? {
+            Mapping::Found { start, .. } => Some(start),
+            Mapping::AlreadyComplete => None,
+        };
+        let (relay_end, relay_partial) = match &own_start {
+            Some(s) => {
+                let mut c = Cutter::counting(cut_opts);
+                c.segment(&relay, &s.file, s.pos, Source::Relay)?;
+                let r = c.report();
+                (r.master_end.clone().unwrap_or_else(|| lst.exec.clone()), r.left_out.clone())
+            }
+            None => (lst.read.clone(), None),
+        };
+        let master_tail = match &input.master_binlogs {
+            Some(m) => {
+                let mut c = Cutter::counting(cut_opts);
+                c.segment(m, &relay_end.file, relay_end.pos, Source::Binlog)?;
+                Some(c.finish()?)
+            }
+            None => None,
+        };
+        let mut plan = Plan {
+            latest: li,
+            relay_end,
+            relay_partial,
+            master_tail,
+            targets: Vec::new(),
+            relay,
+            master_binlogs: input.master_binlogs,
+            opts: cut_opts,
+        };
+        let targets: Result<Vec<TargetPlan>> = input
+            .replicas
+            .par_iter()
+            .map(|st| {
+                let (relay_start, fast) = if st.exec >= plan.relay_end {
+                    (None, false)
+                } else {
+                    match find_start(&plan.relay, &st.exec, Some(&lst.read), &map_opts)
+                        .map_err(|e| Error::invalid(format!("{}: {e}", st.name)))?
+                    {
+                        Mapping::Found { start, fast } => (Some(start), fast),
+                        Mapping::AlreadyComplete => (None, false),
+                    }
+                };
+                let diff = plan.cut(st, relay_start.as_ref(), Cutter::counting(plan.opts))?;
+                Ok(TargetPlan { state: st.clone(), relay_start, fast_path: fast, diff, file: None })
+            })
+            .collect();
+        plan.targets = targets?;
+        Ok(plan)
+    }
+
+    fn cut(&self, st: &ReplicaState, relay_start: Option<&RelayPos>, mut c: Cutter) -> Result<DiffReport> {
+        if let Some(s) = relay_start {
+            c.segment(&self.relay, &s.file, s.pos, Source::Relay)
+                .map_err(|e| Error::invalid(format!("{}: {e}", st.name)))?;
+        }
+        if let Some(m) = &self.master_binlogs {
+            // Continue from where the relay part ended (or where the replica is, if further).
+            let from = if st.exec > self.relay_end { &st.exec } else { &self.relay_end };
+            c.segment(m, &from.file, from.pos, Source::Binlog)
+                .map_err(|e| Error::invalid(format!("{}: {e}", st.name)))?;
+        }
+        c.finish()
+    }
+
+    /// Writes every replica's diff into `dir` as `<name>.diff.binlog`, in parallel.
+    ///
+    /// # Errors
+    /// The first replica whose diff could not be written (the others are still written).
+    pub fn write(&mut self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let results: Vec<Result<(PathBuf, DiffReport)>> = self
+            .targets
+            .par_iter()
+            .map(|t| {
+                let file = dir.join(format!("{}.diff.binlog", sanitize(&t.state.name)));
+                let c = Cutter::create(&file, self.opts)?;
+                let r = self.cut(&t.state, t.relay_start.as_ref(), c)?;
+                Ok((file, r))
+            })
+            .collect();
+        let mut first_err = None;
+        for (t, r) in self.targets.iter_mut().zip(results) {
+            match r {
+                Ok((f, rep)) => {
+                    t.file = Some(f);
+                    t.diff = rep;
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Human-readable plan.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let l = &self.targets[self.latest].state;
+        let _ = writeln!(s, "latest replica: {} (read {}, executed {})", l.name, l.read, l.exec);
+        let _ = writeln!(s, "relay logs end on a transaction boundary at master {}", self.relay_end);
+        if let Some(p) = &self.relay_partial {
+            let _ = writeln!(
+                s,
+                "  partial transaction left out of relay diffs: {} @ {} ({} bytes)",
+                p.file, p.offset, p.bytes
+            );
+        }
+        match &self.master_tail {
+            Some(t) => {
+                let _ = writeln!(
+                    s,
+                    "dead master adds: {} transactions, {} bytes after {}{}",
+                    t.transactions,
+                    t.written.bytes.saturating_sub(4),
+                    self.relay_end,
+                    t.left_out
+                        .as_ref()
+                        .map(|p| format!(
+                            " (partial transaction left out: {} @ {}, {} bytes)",
+                            p.file, p.offset, p.bytes
+                        ))
+                        .unwrap_or_default()
+                );
+            }
+            None => s.push_str("dead master binlogs: not given (its unreplicated tail, if any, is not included)\n"),
+        }
+        for t in &self.targets {
+            let _ = writeln!(s, "replica {}: read {}, executed {}", t.state.name, t.state.read, t.state.exec);
+            match &t.relay_start {
+                Some(r) => {
+                    let _ = writeln!(
+                        s,
+                        "  missing: master {} .. {}; relay on {}: {} .. end ({})",
+                        t.state.exec,
+                        t.diff.master_end.as_ref().map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+                        l.name,
+                        r,
+                        if t.fast_path { "fast path, verified" } else { "scan" }
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "  has every transaction the relay logs hold");
+                }
+            }
+            let _ = writeln!(
+                s,
+                "  diff: {} transactions, {} events, {} bytes{}",
+                t.diff.transactions,
+                t.diff.written.events,
+                t.diff.written.bytes,
+                t.file.as_ref().map(|f| format!(" -> {}", f.display())).unwrap_or_default()
+            );
+        }
+        s
+    }
+
+    /// Machine-readable plan.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let rep = |r: &DiffReport| {
+            json!({
+                "transactions": r.transactions,
+                "events": r.written.events,
+                "bytes": r.written.bytes,
+                "master_start": r.master_start.as_ref().map(|m| m.to_string()),
+                "master_end": r.master_end.as_ref().map(|m| m.to_string()),
+                "left_out": r.left_out.as_ref().map(left_out),
+            })
+        };
+        json!({
+            "latest": self.targets[self.latest].state.name,
+            "relay_end": self.relay_end.to_string(),
+            "relay_partial": self.relay_partial.as_ref().map(left_out),
+            "master_tail": self.master_tail.as_ref().map(rep),
+            "replicas": self.targets.iter().map(|t| json!({
+                "state": t.state.to_json(),
+                "relay_start": t.relay_start.as_ref().map(|r| r.to_string()),
+                "fast_path": t.fast_path,
+                "diff": rep(&t.diff),
+                "file": t.file.as_ref().map(|f| f.display().to_string()),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn left_out(p: &LeftOut) -> serde_json::Value {
+    serde_json::json!({"file": p.file.to_string(), "offset": p.offset, "bytes": p.bytes})
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}

@@ -1,0 +1,189 @@
+//! A replica's replication state: what its IO thread has read and what its
+//! SQL thread has executed, in master coordinates, plus where that is in its
+//! own relay logs. From a live server (`SHOW SLAVE STATUS`, or the
+//! `SHOW REPLICA STATUS` names of MySQL 8.0.22+), from `relay-log.info` and
+//! `master.info`, or from a JSON file for offline use.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::log::LogName;
+use crate::log::info::{read_master_info, read_relay_log_info};
+
+use super::coords::{MasterPos, RelayPos};
+
+/// One replica's replication state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaState {
+    /// A label (host:port, or a name).
+    pub name: String,
+    /// `Master_Log_File` / `Read_Master_Log_Pos`: what the IO thread has read.
+    pub read: MasterPos,
+    /// `Relay_Master_Log_File` / `Exec_Master_Log_Pos`: what the SQL thread has executed.
+    pub exec: MasterPos,
+    /// `Relay_Log_File` / `Relay_Log_Pos`: where `exec` is in its relay logs.
+    pub relay_exec: Option<RelayPos>,
+    /// Folder of its relay logs.
+    pub relay_dir: Option<PathBuf>,
+    /// Its server id, when known.
+    pub server_id: Option<u32>,
+}
+
+fn name(s: &str, what: &str) -> Result<LogName> {
+    LogName::from_path_str(s.trim()).map_err(|e| Error::invalid(format!("{what}: {e}")))
+}
+
+impl ReplicaState {
+    /// From `relay-log.info` (SQL thread) and `master.info` (IO thread).
+    ///
+    /// # Errors
+    /// Unreadable or malformed files.
+    pub fn from_info_files(label: &str, relay_log_info: &Path, master_info: &Path) -> Result<ReplicaState> {
+        let r = read_relay_log_info(relay_log_info)?;
+        let m = read_master_info(master_info)?;
+        let relay_name = r
+            .relay_log_file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::invalid("relay-log.info: no relay log name").with_file(relay_log_info))?;
+        Ok(ReplicaState {
+            name: label.to_string(),
+            read: MasterPos::new(name(&m.master_log_file, "master.info")?, m.read_master_log_pos),
+            exec: MasterPos::new(name(&r.master_log_file, "relay-log.info")?, r.master_log_pos),
+            relay_exec: Some(RelayPos::new(name(relay_name, "relay-log.info")?, r.relay_log_pos)),
+            relay_dir: r.relay_log_file.parent().map(Path::to_path_buf),
+            server_id: None,
+        })
+    }
+
+    /// From one row of `SHOW SLAVE STATUS` / `SHOW REPLICA STATUS`, given as
+    /// a column lookup. Both naming schemes are accepted.
+    ///
+    /// # Errors
+    /// A missing or malformed column.
+    pub fn from_status(label: &str, get: impl Fn(&str) -> Option<String>) -> Result<ReplicaState> {
+        let col = |old: &str, new: &str| -> Result<String> {
+            get(old).or_else(|| get(new)).ok_or_else(|| Error::invalid(format!("replica status has no {old}/{new}")))
+        };
+        let num = |old: &str, new: &str| -> Result<u64> {
+            col(old, new)?.trim().parse().map_err(|_| Error::invalid(format!("replica status: bad {old}")))
+        };
+        let relay_file = col("Relay_Log_File", "Relay_Log_File").ok();
+        Ok(ReplicaState {
+            name: label.to_string(),
+            read: MasterPos::new(
+                name(&col("Master_Log_File", "Source_Log_File")?, "Master_Log_File")?,
+                num("Read_Master_Log_Pos", "Read_Source_Log_Pos")?,
+            ),
+            exec: MasterPos::new(
+                name(&col("Relay_Master_Log_File", "Relay_Source_Log_File")?, "Relay_Master_Log_File")?,
+                num("Exec_Master_Log_Pos", "Exec_Source_Log_Pos")?,
+            ),
+            relay_exec: match relay_file {
+                Some(f) if !f.is_empty() => {
+                    Some(RelayPos::new(name(&f, "Relay_Log_File")?, num("Relay_Log_Pos", "Relay_Log_Pos")?))
+                }
+                _ => None,
+            },
+            relay_dir: None,
+            server_id: None,
+        })
+    }
+
+    /// From JSON: `{"name", "master_log_file", "read_master_log_pos",
+    /// "relay_master_log_file", "exec_master_log_pos", "relay_log_file"?,
+    /// "relay_log_pos"?, "relay_dir"?, "server_id"?}`.
+    ///
+    /// # Errors
+    /// Missing or mistyped fields.
+    pub fn from_json(v: &serde_json::Value) -> Result<ReplicaState> {
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let label = s("name").unwrap_or_else(|| "replica".into());
+        let mut st = ReplicaState::from_status(&label, |k| {
+            let key = k.to_ascii_lowercase();
+            v.get(&key).and_then(|x| match x {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            })
+        })?;
+        st.relay_dir = s("relay_dir").map(PathBuf::from);
+        st.server_id = v.get("server_id").and_then(|x| x.as_u64()).map(|x| x as u32);
+        Ok(st)
+    }
+
+    /// The JSON form read by [`ReplicaState::from_json`].
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "master_log_file": self.read.file.to_string(),
+            "read_master_log_pos": self.read.pos,
+            "relay_master_log_file": self.exec.file.to_string(),
+            "exec_master_log_pos": self.exec.pos,
+            "relay_log_file": self.relay_exec.as_ref().map(|r| r.file.to_string()),
+            "relay_log_pos": self.relay_exec.as_ref().map(|r| r.pos),
+            "relay_dir": self.relay_dir.as_ref().map(|d| d.display().to_string()),
+            "server_id": self.server_id,
+        })
+    }
+}
+
+/// Index of the replica that has read the most (`Master_Log_File`,
+/// `Read_Master_Log_Pos`), ordered numerically by file; ties go to the first.
+pub fn latest(replicas: &[ReplicaState]) -> Option<usize> {
+    (0..replicas.len()).reduce(|a, b| if replicas[b].read > replicas[a].read { b } else { a })
+}
+
+/// Index of the replica that has read the least.
+pub fn oldest(replicas: &[ReplicaState]) -> Option<usize> {
+    (0..replicas.len()).reduce(|a, b| if replicas[b].read < replicas[a].read { b } else { a })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(f: &str, p: u64) -> ReplicaState {
+        ReplicaState::from_status("r", |k| {
+            Some(match k {
+                "Master_Log_File" | "Relay_Master_Log_File" => f.to_string(),
+                "Read_Master_Log_Pos" | "Exec_Master_Log_Pos" => p.to_string(),
+                _ => return None,
+            })
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn latest_orders_files_numerically() {
+        let v = [st("mysql-bin.999999", 900), st("mysql-bin.1000000", 4), st("mysql-bin.999999", 100)];
+        assert_eq!(latest(&v), Some(1));
+        assert_eq!(oldest(&v), Some(2));
+    }
+
+    #[test]
+    fn replica_status_names_of_mysql_8() {
+        let s = ReplicaState::from_status("r", |k| {
+            Some(match k {
+                "Source_Log_File" | "Relay_Source_Log_File" => "binlog.000003".into(),
+                "Read_Source_Log_Pos" => "500".into(),
+                "Exec_Source_Log_Pos" => "400".into(),
+                "Relay_Log_File" => "relay.000002".into(),
+                "Relay_Log_Pos" => "123".into(),
+                _ => return None,
+            })
+        })
+        .unwrap();
+        assert_eq!(s.read.to_string(), "binlog.000003:500");
+        assert_eq!(s.exec.pos, 400);
+        assert_eq!(s.relay_exec.unwrap().to_string(), "relay.000002:123");
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let a = st("mysql-bin.000007", 1234);
+        let b = ReplicaState::from_json(&a.to_json()).unwrap();
+        assert_eq!(a.read, b.read);
+        assert_eq!(a.exec, b.exec);
+    }
+}

@@ -1,0 +1,168 @@
+//! Talking to a live server over the MySQL protocol (the `mysql` crate):
+//! connection settings with a password that never comes from argv and is
+//! never printed, and the replica status the planner needs.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use mysql::prelude::Queryable;
+
+use crate::error::{Error, Result};
+use crate::position::ReplicaState;
+
+/// A password. `Debug` and `Display` never show it.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a password.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The password itself, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// Where and how to connect.
+#[derive(Clone, Debug, Default)]
+pub struct ConnSpec {
+    /// Host (TCP).
+    pub host: Option<String>,
+    /// Port (TCP).
+    pub port: Option<u16>,
+    /// Unix socket, instead of host and port.
+    pub socket: Option<PathBuf>,
+    /// User.
+    pub user: Option<String>,
+    /// Password.
+    pub password: Option<Secret>,
+}
+
+impl ConnSpec {
+    /// Fills the password from `MYSQL_PWD`, or from the `[client]` section
+    /// of a defaults file, when not set.
+    ///
+    /// # Errors
+    /// The defaults file cannot be read.
+    pub fn with_password_from_env_or(mut self, defaults_file: Option<&Path>) -> Result<ConnSpec> {
+        if self.password.is_none() {
+            if let Some(f) = defaults_file {
+                let d = read_defaults_file(f)?;
+                self.password = d.password;
+                self.user = self.user.or(d.user);
+                self.host = self.host.or(d.host);
+                self.port = self.port.or(d.port);
+                self.socket = self.socket.or(d.socket);
+            }
+        }
+        if self.password.is_none() {
+            if let Ok(p) = std::env::var("MYSQL_PWD") {
+                self.password = Some(Secret::new(p));
+            }
+        }
+        Ok(self)
+    }
+
+    /// A label for messages: `host:port` or the socket path.
+    pub fn label(&self) -> String {
+        match (&self.socket, &self.host) {
+            (Some(s), _) => s.display().to_string(),
+            (None, h) => format!("{}:{}", h.as_deref().unwrap_or("localhost"), self.port.unwrap_or(3306)),
+        }
+    }
+
+    /// Opens a connection.
+    ///
+    /// # Errors
+    /// The server cannot be reached or refuses the login.
+    pub fn connect(&self) -> Result<mysql::Conn> {
+        let mut b = mysql::OptsBuilder::new()
+            .user(self.user.clone())
+            .pass(self.password.as_ref().map(|p| p.expose().to_string()))
+            .prefer_socket(false);
+        b = match &self.socket {
+            Some(s) => b.socket(Some(s.display().to_string())),
+            None => b
+                .ip_or_hostname(Some(self.host.clone().unwrap_or_else(|| "127.0.0.1".into())))
+                .tcp_port(self.port.unwrap_or(3306)),
+        };
+        mysql::Conn::new(b).map_err(|e| Error::invalid(format!("{}: cannot connect: {e}", self.label())))
+    }
+}
+
+/// Reads `[client]` settings from a MySQL defaults file.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn read_defaults_file(path: &Path) -> Result<ConnSpec> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut spec = ConnSpec::default();
+    let mut in_client = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_client = matches!(l, "[client]" | "[mysql]" | "[mariadb-client]" | "[client-server]");
+            continue;
+        }
+        if !in_client || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        let Some((k, v)) = l.split_once('=') else { continue };
+        let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
+        match k.trim().replace('_', "-").as_str() {
+            "password" => spec.password = Some(Secret::new(v)),
+            "user" => spec.user = Some(v),
+            "host" => spec.host = Some(v),
+            "port" => spec.port = v.parse().ok(),
+            "socket" => spec.socket = Some(PathBuf::from(v)),
+            _ => {}
+        }
+    }
+    Ok(spec)
+}
+
+/// Reads a replica's state from a live server (`SHOW SLAVE STATUS`, or
+/// `SHOW REPLICA STATUS` where the server has no `SLAVE` form), with its
+/// relay-log folder and server id.
+///
+/// # Errors
+/// The query fails or the server is not a replica.
+pub fn replica_state(conn: &mut mysql::Conn, label: &str) -> Result<ReplicaState> {
+    let qerr = |e: mysql::Error| Error::invalid(format!("{label}: {e}"));
+    let row: Option<mysql::Row> = match conn.query_first("SHOW SLAVE STATUS") {
+        Ok(r) => r,
+        Err(_) => conn.query_first("SHOW REPLICA STATUS").map_err(qerr)?,
+    };
+    let row = row.ok_or_else(|| Error::invalid(format!("{label}: not a replica (no replica status)")))?;
+    let cols: Vec<String> = row.columns_ref().iter().map(|c| c.name_str().to_string()).collect();
+    let get = |k: &str| -> Option<String> {
+        let i = cols.iter().position(|c| c == k)?;
+        match row.as_ref(i)? {
+            mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            mysql::Value::NULL => None,
+            v => Some(v.as_sql(true).trim_matches('\'').to_string()),
+        }
+    };
+    let mut st = ReplicaState::from_status(label, get)?;
+    let (relay_log, relay_index, datadir, server_id): (Option<String>, Option<String>, Option<String>, Option<u32>) =
+        conn.query_first("SELECT @@relay_log, @@relay_log_index, @@datadir, @@server_id")
+            .map_err(qerr)?
+            .unwrap_or((None, None, None, None));
+    st.server_id = server_id;
+    let datadir = datadir.map(PathBuf::from);
+    let from_setting = |s: Option<String>| -> Option<PathBuf> {
+        let p = PathBuf::from(s?);
+        let p = if p.is_absolute() { p } else { datadir.as_ref()?.join(p) };
+        p.parent().map(Path::to_path_buf)
+    };
+    st.relay_dir = from_setting(relay_log).or_else(|| from_setting(relay_index)).or(datadir);
+    Ok(st)
+}
