@@ -16,7 +16,6 @@
 //!   and `mysql-binlog-connector-java/` decodes or gives a `ParseError`, never
 //!   a panic.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use binlog_diff::event::payload::Payload;
