@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_pkgs=()
 command -v mariadbd >/dev/null 2>&1 || need_pkgs+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || need_pkgs+=(mariadb-client)
+# MHA's Perl node tools: the reference our mapping is compared with.
+command -v apply_diff_relay_logs >/dev/null 2>&1 || need_pkgs+=(mha4mysql-node)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "installing: ${need_pkgs[*]}"
