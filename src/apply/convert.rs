@@ -22,7 +22,8 @@ use std::fmt;
 use crate::event::checksum::compute_crc32;
 use crate::event::payload::Payload;
 use crate::event::views::{
-    MariaGtid, MysqlGtid, Query, QueryKind, RowsHead, UserVar, XaPrepare, format_uuid, intvar, maria_gtid_flags, rand,
+    MariaGtid, MysqlGtid, Query, QueryKind, RowsHead, TableMapHead, UserVar, XaPrepare, format_uuid, intvar,
+    maria_gtid_flags, rand,
 };
 use crate::event::{ChecksumAlg, EventIter, EventType, HEADER_LEN, RawEvent, Step};
 
@@ -49,11 +50,13 @@ pub(crate) struct Stmt {
     pub src: Src,
     /// Error code the statement ended with on the master (0: none).
     pub expect_error: u16,
+    /// A readable stand-in for long statements in messages (`BINLOG` ones).
+    pub desc: Option<String>,
 }
 
 impl Stmt {
     fn new(sql: impl Into<Vec<u8>>, src: Src) -> Stmt {
-        Stmt { sql: sql.into(), src, expect_error: 0 }
+        Stmt { sql: sql.into(), src, expect_error: 0, desc: None }
     }
 }
 
@@ -170,6 +173,8 @@ pub(crate) struct TrxPlan {
     pub sets_gtid_next: bool,
     /// Events in the group (payload contents included).
     pub events: u64,
+    /// The group has row events (`BINLOG` statements).
+    pub has_rows: bool,
 }
 
 /// Converts one group. On error, the event at fault.
@@ -193,6 +198,7 @@ pub(crate) fn convert(
             end: End::None,
             sets_gtid_next: false,
             events: 0,
+            has_rows: false,
         },
         rows: None,
     };
@@ -299,7 +305,11 @@ fn maria_gtid_xid(ev: &RawEvent<'_>, g: &MariaGtid) -> Option<Xid> {
 
 struct RowsChunk {
     text: String,
+    /// The first rows event (errors are about rows), else the TABLE_MAP.
     src: Src,
+    rows_seen: bool,
+    /// `db.table EVENT_TYPE` items for messages.
+    what: Vec<String>,
 }
 
 struct Conv<'c, 't> {
@@ -317,7 +327,10 @@ impl Conv<'_, '_> {
     fn flush_rows(&mut self) {
         if let Some(r) = self.rows.take() {
             let sql = format!("BINLOG '\n{}'", r.text);
-            self.plan.body.push(Stmt::new(sql, r.src));
+            let mut st = Stmt::new(sql, r.src);
+            st.desc = Some(format!("BINLOG: {}", r.what.join(", ")));
+            self.plan.body.push(st);
+            self.plan.has_rows = true;
         }
     }
 
@@ -390,8 +403,34 @@ impl Conv<'_, '_> {
                     return Err(ConvError("pre-GA rows events (MySQL 5.1 betas) are not supported".into()));
                 }
                 self.binlog_fde(fde, src);
-                let bytes = binlog_bytes(ev, fmt.checksum, inner);
-                let chunk = self.rows.get_or_insert_with(|| RowsChunk { text: String::new(), src });
+                let bytes = if (166..=171).contains(&t.0) {
+                    // The server refuses compressed rows in BINLOG (mariadb-binlog
+                    // prints them uncompressed too).
+                    std::borrow::Cow::Owned(uncompress_rows(ev, fmt)?)
+                } else {
+                    binlog_bytes(ev, fmt.checksum, inner)
+                };
+                let chunk = self.rows.get_or_insert_with(|| RowsChunk {
+                    text: String::new(),
+                    src,
+                    rows_seen: false,
+                    what: Vec::new(),
+                });
+                if t == EventType::TABLE_MAP {
+                    if let Ok(h) = TableMapHead::parse(ev, fmt) {
+                        chunk.what.push(format!(
+                            "TABLE_MAP {}.{}",
+                            String::from_utf8_lossy(h.db),
+                            String::from_utf8_lossy(h.table)
+                        ));
+                    }
+                } else {
+                    if !chunk.rows_seen {
+                        chunk.src = src;
+                        chunk.rows_seen = true;
+                    }
+                    chunk.what.push(t.to_string());
+                }
                 base64_line(&bytes, &mut chunk.text);
                 if t.is_rows() && RowsHead::parse(ev, fmt).map_err(perr)?.flags & RowsHead::STMT_END != 0 {
                     self.flush_rows();
@@ -511,6 +550,43 @@ fn binlog_bytes<'a>(ev: &RawEvent<'a>, alg: ChecksumAlg, inner: bool) -> std::bo
     let crc = compute_crc32(&b);
     b.extend_from_slice(&crc.to_le_bytes());
     std::borrow::Cow::Owned(b)
+}
+
+/// A MariaDB compressed rows event (166–171) as the plain event it stands
+/// for: same header (type and size changed), post-header, column count and
+/// bitmaps; the row images decompressed; the checksum recomputed.
+fn uncompress_rows(ev: &RawEvent<'_>, fmt: &crate::event::Format) -> Result<Vec<u8>, ConvError> {
+    let t = ev.event_type();
+    let plain = t.uncompressed_rows();
+    let body = ev.body();
+    let bad = |w: &str| ConvError(format!("compressed rows event: {w}"));
+    let ph = fmt.post_header_len(t);
+    let mut p = ph;
+    if (169..=171).contains(&t.0) {
+        // v2: the post-header ends with the length of the extra header (itself included).
+        let v = body.get(ph.saturating_sub(2)..ph).ok_or_else(|| bad("post-header"))?;
+        p += (u16::from_le_bytes([v[0], v[1]]) as usize).saturating_sub(2);
+    }
+    let rest = body.get(p..).ok_or_else(|| bad("header"))?;
+    let mut c = crate::event::bytes::Cursor::new(rest);
+    let ncols = c.packed("column count").map_err(|k| bad(&k.to_string()))? as usize;
+    let used = rest.len() - c.remaining();
+    let images = if matches!(plain.0, 24 | 31) { 2 } else { 1 };
+    let head = p + used + images * ncols.div_ceil(8);
+    let packed = body.get(head..).ok_or_else(|| bad("bitmaps"))?;
+    let rows = crate::event::compress::maria_uncompress(packed).map_err(|k| bad(&k.to_string()))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + head + rows.len() + 4);
+    out.extend_from_slice(&ev.as_bytes()[..HEADER_LEN]);
+    out.extend_from_slice(&body[..head]);
+    out.extend_from_slice(&rows);
+    out[4] = plain.0;
+    let size = (out.len() + if ev.has_checksum() { 4 } else { 0 }) as u32;
+    out[9..13].copy_from_slice(&size.to_le_bytes());
+    if ev.has_checksum() {
+        let crc = compute_crc32(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+    }
+    Ok(out)
 }
 
 /// `SET @name := value` for a USER_VAR event, typed as mysqlbinlog prints it.

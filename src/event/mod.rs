@@ -12,6 +12,7 @@ pub mod fde;
 pub mod header;
 pub mod iter;
 pub mod payload;
+pub mod tagged;
 pub mod trx;
 pub mod types;
 pub mod views;

@@ -115,11 +115,15 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
         EventType::PREVIOUS_GTIDS => {
             let p = PreviousGtids::parse(ev, fmt)?;
             if p.tagged {
-                out.push_str("tagged-encoding");
+                let s = crate::event::tagged::previous_gtids_text(ev)?;
+                let _ = write!(out, "gtids=\"{s}\" tagged-encoding");
             } else {
                 let s = p.to_text().map_err(|k| ParseError { kind: k, at: ev.offset(), event_type: Some(t) })?;
                 let _ = write!(out, "gtids=\"{s}\"");
             }
+        }
+        EventType::GTID_TAGGED => {
+            let _ = write!(out, "gtid={}", crate::event::tagged::gtid_text(ev)?);
         }
         EventType::MARIA_GTID => {
             let g = MariaGtid::parse(ev, fmt)?;
