@@ -22,7 +22,10 @@ fn patched_perl5lib(dir: &Path) -> Option<PathBuf> {
     let src = Path::new("/usr/share/perl5/MHA/NodeUtil.pm");
     let text = std::fs::read_to_string(src).ok()?;
     let fixed = text
-        .replace("sprintf( '%03d%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d%03d', ( $str =~ m/(\\d+)/g )[0,1,2] )")
+        .replace(
+            "sprintf( '%03d%03d%03d', $str =~ m/(\\d+)/g )",
+            "sprintf( '%03d%03d%03d', ( $str =~ m/(\\d+)/g )[0,1,2] )",
+        )
         .replace("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )");
     assert_ne!(text, fixed, "NodeUtil.pm no longer has the lines this test patches");
     let lib = dir.join("perl5");
@@ -132,7 +135,11 @@ fn compare(scenario: &str) {
             (Mha::Start(f, p), Mapping::AlreadyComplete) => {
                 let (last, path) = relay.last().unwrap();
                 let size = std::fs::metadata(path).unwrap().len();
-                assert_eq!((f.as_str(), p), (last.to_string().as_str(), size), "{scenario} {b}: MHA {f}:{p}, ours: already complete");
+                assert_eq!(
+                    (f.as_str(), p),
+                    (last.to_string().as_str(), size),
+                    "{scenario} {b}: MHA {f}:{p}, ours: already complete"
+                );
             }
             (Mha::HasAll, Mapping::Found { start, .. }) => panic!("{scenario} {b}: MHA has-all, ours {start}"),
         }

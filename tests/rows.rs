@@ -63,7 +63,6 @@ fn strip_type_comment(line: &[u8]) -> Vec<u8> {
     line.to_vec()
 }
 
-
 fn show(lines: &[Vec<u8>]) -> String {
     lines.iter().map(|l| String::from_utf8_lossy(l).into_owned() + "\n").collect()
 }

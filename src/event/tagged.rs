@@ -9,8 +9,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use mysql_common::binlog::BinlogCtx;
 use mysql_common::binlog::consts::BinlogVersion;
 use mysql_common::binlog::events::{FormatDescriptionEvent, GtidEvent, PreviousGtidsEvent};
-use mysql_common::proto::MyDeserialize;
 use mysql_common::io::ParseBuf;
+use mysql_common::proto::MyDeserialize;
 
 use super::error::{ParseError, ParseErrorKind};
 use super::iter::RawEvent;
