@@ -86,6 +86,24 @@ enum Cmd {
     },
     /// Plan (and with --write, cut) every replica's diff after a master failure.
     Diff(DiffArgs),
+    /// Map a master position to the relay position where a replica's missing events start.
+    Map {
+        /// The latest replica's relay logs: its relay-bin.index, or the folder holding them.
+        #[arg(long)]
+        relay: PathBuf,
+        /// The target's master position, FILE:POS (its Exec_Master_Log_Pos, or Read_Master_Log_Pos).
+        #[arg(long)]
+        target: String,
+        /// The latest replica's read position, FILE:POS (enables the verified fast path).
+        #[arg(long)]
+        latest: Option<String>,
+        /// The latest replica's server id (else its relay log's first FDE).
+        #[arg(long)]
+        server_id: Option<u32>,
+        /// Do not verify checksums while scanning.
+        #[arg(long)]
+        no_verify: bool,
+    },
     /// Events and bytes by type, transactions, partial tail, GTID ranges, timestamps.
     Stats {
         /// Files, read as one stream in the order given.
@@ -204,11 +222,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
         Err(f) => {
             print(&f.report);
             eprintln!("binlog-diff: apply failed: {}", f.error);
-            if f.report.failure.is_none() && f.report.left_out.is_some() {
-                EXIT_DAMAGED
-            } else {
-                exit_for(&f.error)
-            }
+            if f.report.failure.is_none() && f.report.left_out.is_some() { EXIT_DAMAGED } else { exit_for(&f.error) }
         }
     }
 }
@@ -309,6 +323,42 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
         println!("{}", plan.to_json());
     } else {
         print!("{}", plan.to_text());
+    }
+    Ok(())
+}
+
+fn master_pos(s: &str) -> crate::error::Result<crate::position::MasterPos> {
+    let (f, p) = s.rsplit_once(':').ok_or_else(|| Error::invalid(format!("expected FILE:POS, got {s:?}")))?;
+    let file = f.parse().map_err(|e: crate::log::name::BadLogName| Error::invalid(e.to_string()))?;
+    let pos = p.parse().map_err(|_| Error::invalid(format!("bad position in {s:?}")))?;
+    Ok(crate::position::MasterPos::new(file, pos))
+}
+
+fn run_map(relay: &std::path::Path, target: &str, latest: Option<&str>, server_id: Option<u32>, no_verify: bool) -> crate::error::Result<()> {
+    use crate::position::{MapOptions, Mapping, find_start};
+    let set = if relay.is_dir() {
+        let base = std::fs::read_dir(relay)
+            .map_err(|e| Error::io(relay, e))?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .find_map(|n| n.strip_suffix(".index").filter(|b| b.contains("relay")).map(str::to_string))
+            .unwrap_or_else(|| "relay-bin".into());
+        crate::log::LogSet::from_dir(relay, &base)?
+    } else {
+        crate::log::LogSet::from_index(relay)?
+    };
+    let target = master_pos(target)?;
+    let latest = latest.map(master_pos).transpose()?;
+    let opts = MapOptions { own_server_id: server_id, verify_checksums: !no_verify, ..MapOptions::default() };
+    let t0 = std::time::Instant::now();
+    let m = find_start(&set, &target, latest.as_ref(), &opts)?;
+    let took = t0.elapsed();
+    match m {
+        Mapping::Found { start, fast } => println!(
+            "master {target} -> relay {start} ({}, {:.3} ms)",
+            if fast { "fast path, verified" } else { "scan" },
+            took.as_secs_f64() * 1e3
+        ),
+        Mapping::AlreadyComplete => println!("master {target}: the target already has everything ({:.3} ms)", took.as_secs_f64() * 1e3),
     }
     Ok(())
 }
@@ -437,6 +487,13 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             code
         }
         Cmd::Diff(a) => match run_diff(a) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("binlog-diff: {e}");
+                exit_for(&e)
+            }
+        },
+        Cmd::Map { relay, target, latest, server_id, no_verify } => match run_map(&relay, &target, latest.as_deref(), server_id, no_verify) {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 eprintln!("binlog-diff: {e}");
