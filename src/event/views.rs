@@ -435,9 +435,13 @@ impl<'a> PreviousGtids<'a> {
                 return Err(ParseErrorKind::Truncated("GTID intervals"));
             }
             for _ in 0..k {
+                // Half-open [start, end) with 1 <= start < end.
                 let a = c.u64("interval")? as i64;
                 let b = c.u64("interval")? as i64;
-                if b == a + 1 {
+                if a < 1 || b <= a {
+                    return Err(ParseErrorKind::BadValue("GTID interval"));
+                }
+                if b - a == 1 {
                     out.push_str(&format!(":{a}"));
                 } else {
                     out.push_str(&format!(":{a}-{}", b - 1));
