@@ -1,21 +1,25 @@
 //! Events to statements, the way mysqlbinlog prints them, one transaction
-//! at a time: a [`Group`] becomes a [`TrxPlan`] (session settings, then the
+//! at a time: a `Group` becomes a `TrxPlan` (session settings, then the
 //! transaction's statements, then its end) that the executor runs atomically.
 //!
 //! - QUERY: the session context (see [`super::session`]) then the text, as bytes.
 //! - INTVAR / RAND / USER_VAR: `SET INSERT_ID=…`, `SET @@RAND_SEED1=…`, `SET @v:=…`.
-//! - TABLE_MAP + rows events (v1, v2, MariaDB compressed): one `BINLOG '…'`
-//!   per statement (base64 of the raw events), after a `BINLOG` of the FDE
-//!   that describes them whenever the format changes.
+//! - TABLE_MAP + rows events (v1, v2): one `BINLOG '…'` per statement
+//!   (base64 of the raw events), after a `BINLOG` of the FDE that describes
+//!   them whenever the format changes. MariaDB's compressed rows events are
+//!   sent decompressed (the server refuses them in `BINLOG`, and
+//!   mariadb-binlog prints them decompressed too).
 //! - MariaDB GTID: `SET @@session.gtid_domain_id/server_id/gtid_seq_no`;
-//!   MySQL GTID: `SET @@SESSION.GTID_NEXT='uuid:gno'`.
+//!   MySQL GTID: `SET @@SESSION.GTID_NEXT='uuid[:tag]:gno'`.
+//! - BEGIN_LOAD_QUERY / APPEND_BLOCK / EXECUTE_LOAD_QUERY: `LOAD DATA LOCAL
+//!   INFILE` with the file's blocks served from memory.
 //! - XID and QUERY `COMMIT` → `COMMIT`; QUERY `ROLLBACK` → `ROLLBACK`; XA
 //!   groups → `XA START … XA END … XA PREPARE` (or `XA COMMIT … ONE PHASE`).
 //! - TRANSACTION_PAYLOAD: decompressed, its events converted in place.
 //! - ANNOTATE_ROWS, ROWS_QUERY, TRANSACTION_CONTEXT, VIEW_CHANGE: skipped.
 //!
-//! Anything else (LOAD DATA events in STATEMENT format, tagged GTIDs) is
-//! refused with an error naming the event, never silently dropped.
+//! Anything else (the pre-5.0 LOAD events, pre-GA rows events, unknown
+//! types) is refused with an error naming the event, never silently dropped.
 
 use std::fmt;
 
@@ -52,11 +56,14 @@ pub(crate) struct Stmt {
     pub expect_error: u16,
     /// A readable stand-in for long statements in messages (`BINLOG` ones).
     pub desc: Option<String>,
+    /// For `LOAD DATA LOCAL INFILE`: the file's name in the statement and its
+    /// contents (from BEGIN_LOAD_QUERY and APPEND_BLOCK events).
+    pub infile: Option<(String, std::sync::Arc<Vec<u8>>)>,
 }
 
 impl Stmt {
     fn new(sql: impl Into<Vec<u8>>, src: Src) -> Stmt {
-        Stmt { sql: sql.into(), src, expect_error: 0, desc: None }
+        Stmt { sql: sql.into(), src, expect_error: 0, desc: None, infile: None }
     }
 }
 
@@ -124,6 +131,15 @@ pub enum TrxId {
         /// Transaction number.
         gno: i64,
     },
+    /// MySQL 8.4 tagged GTID.
+    MysqlTagged {
+        /// Source UUID (lower case).
+        uuid: String,
+        /// Tag.
+        tag: String,
+        /// Transaction number.
+        gno: i64,
+    },
     /// No GTID: the master coordinate of the group's first event.
     Position {
         /// Originating server.
@@ -138,6 +154,7 @@ impl fmt::Display for TrxId {
         match self {
             TrxId::Maria { domain, server, seq } => write!(f, "GTID {domain}-{server}-{seq}"),
             TrxId::Mysql { sid, gno } => write!(f, "GTID {}:{gno}", format_uuid(sid)),
+            TrxId::MysqlTagged { uuid, tag, gno } => write!(f, "GTID {uuid}:{tag}:{gno}"),
             TrxId::Position { server_id, pos } => write!(f, "master position {pos} (server_id {server_id})"),
         }
     }
@@ -149,6 +166,7 @@ impl TrxId {
         match self {
             TrxId::Maria { domain, server, seq } => Some(format!("{domain}-{server}-{seq}")),
             TrxId::Mysql { sid, gno } => Some(format!("{}:{gno}", format_uuid(sid))),
+            TrxId::MysqlTagged { uuid, tag, gno } => Some(format!("{uuid}:{tag}:{gno}")),
             TrxId::Position { .. } => None,
         }
     }
@@ -175,6 +193,10 @@ pub(crate) struct TrxPlan {
     pub events: u64,
     /// The group has row events (`BINLOG` statements).
     pub has_rows: bool,
+    /// The source says the group touched transactional tables only
+    /// (MariaDB `FL_TRANSACTIONAL`): a rolled-back attempt left nothing, so
+    /// it may be retried.
+    pub transactional: bool,
 }
 
 /// Converts one group. On error, the event at fault.
@@ -199,8 +221,10 @@ pub(crate) fn convert(
             sets_gtid_next: false,
             events: 0,
             has_rows: false,
+            transactional: false,
         },
         rows: None,
+        loads: std::collections::HashMap::new(),
     };
     for ge in &group.events {
         let src = src_of(ge.file, &ge.ev);
@@ -226,7 +250,7 @@ fn identify(group: &Group<'_>) -> Result<(TrxId, Kind), ConvError> {
     let pos_id = || {
         let lp = ev.log_pos() as u64;
         let sz = ev.size() as u64;
-        TrxId::Position { server_id: ev.server_id(), pos: if lp >= sz { lp - sz } else { 0 } }
+        TrxId::Position { server_id: ev.server_id(), pos: lp.saturating_sub(sz) }
     };
     let prepare_xid = || -> Result<Option<Xid>, ConvError> {
         for e in &group.events {
@@ -284,9 +308,20 @@ fn identify(group: &Group<'_>) -> Result<(TrxId, Kind), ConvError> {
             let g = MysqlGtid::parse(ev, fmt).map_err(perr)?;
             Ok((TrxId::Mysql { sid: g.sid, gno: g.gno }, after(1)?))
         }
+        EventType::GTID_TAGGED => Ok((tagged_id(ev)?, after(1)?)),
         EventType::ANONYMOUS_GTID => Ok((pos_id(), after(1)?)),
         _ => Ok((pos_id(), after(0)?)),
     }
+}
+
+/// The identity of a MySQL 8.4 GTID_TAGGED event.
+fn tagged_id(ev: &RawEvent<'_>) -> Result<TrxId, ConvError> {
+    let text = crate::event::tagged::gtid_text(ev).map_err(perr)?;
+    let bad = || ConvError(format!("tagged GTID {text:?}"));
+    let (head, gno) = text.rsplit_once(':').ok_or_else(bad)?;
+    let gno: i64 = gno.parse().map_err(|_| bad())?;
+    let (uuid, tag) = head.split_once(':').unwrap_or((head, ""));
+    Ok(TrxId::MysqlTagged { uuid: uuid.to_ascii_lowercase(), tag: tag.to_ascii_lowercase(), gno })
 }
 
 /// The XID a MariaDB GTID event carries with `FL_PREPARED_XA`/`FL_COMPLETED_XA`.
@@ -317,6 +352,8 @@ struct Conv<'c, 't> {
     target: &'c TargetInfo<'t>,
     plan: TrxPlan,
     rows: Option<RowsChunk>,
+    /// LOAD DATA file contents by file id.
+    loads: std::collections::HashMap<u32, Vec<u8>>,
 }
 
 impl Conv<'_, '_> {
@@ -363,6 +400,7 @@ impl Conv<'_, '_> {
                     self.ctx.server_id = Some(ev.server_id());
                 }
                 sets.push(format!("@@session.gtid_seq_no={}", g.seq_no));
+                self.plan.transactional = g.flags & maria_gtid_flags::TRANSACTIONAL != 0;
                 self.plan.pre.push(Stmt::new(format!("SET {}", sets.join(", ")), src));
                 if let Some(s) = self.ctx.skip_replication(ev.flags(), self.target) {
                     self.plan.pre.push(Stmt::new(s, src));
@@ -375,7 +413,12 @@ impl Conv<'_, '_> {
                 self.plan.sets_gtid_next = true;
             }
             EventType::ANONYMOUS_GTID => {}
-            EventType::GTID_TAGGED => return Err(ConvError("tagged GTIDs (MySQL 8.4) are not supported yet".into())),
+            EventType::GTID_TAGGED => {
+                let id = tagged_id(ev)?;
+                let text = id.gtid().expect("a GTID");
+                self.plan.pre.push(Stmt::new(format!("SET @@SESSION.GTID_NEXT='{text}'"), src));
+                self.plan.sets_gtid_next = true;
+            }
             EventType::QUERY | EventType::MARIA_QUERY_COMPRESSED => self.query(ev, fde, src)?,
             EventType::INTVAR => {
                 let (ty, v) = intvar(ev).map_err(perr)?;
@@ -469,10 +512,24 @@ impl Conv<'_, '_> {
             | EventType::TRANSACTION_CONTEXT
             | EventType::VIEW_CHANGE
             | EventType::IGNORABLE => {}
-            EventType::EXECUTE_LOAD_QUERY
-            | EventType::BEGIN_LOAD_QUERY
-            | EventType::APPEND_BLOCK
-            | EventType::CREATE_FILE
+            EventType::BEGIN_LOAD_QUERY | EventType::APPEND_BLOCK => {
+                // post-header: file_id u32; body: a block of the file.
+                let (post, data) = ev
+                    .body()
+                    .split_at_checked(fmt.post_header_len(t))
+                    .ok_or_else(|| ConvError("load block shorter than its post-header".into()))?;
+                let id = post
+                    .first_chunk::<4>()
+                    .map(|b| u32::from_le_bytes(*b))
+                    .ok_or_else(|| ConvError("load block without a file id".into()))?;
+                let buf = self.loads.entry(id).or_default();
+                if t == EventType::BEGIN_LOAD_QUERY {
+                    buf.clear();
+                }
+                buf.extend_from_slice(data);
+            }
+            EventType::EXECUTE_LOAD_QUERY => self.execute_load(ev, fde, src)?,
+            EventType::CREATE_FILE
             | EventType::LOAD
             | EventType::NEW_LOAD
             | EventType::EXEC_LOAD
@@ -511,7 +568,41 @@ impl Conv<'_, '_> {
         for s in self.ctx.query_context(&q, ev.timestamp(), ev.flags(), flavor, self.target)? {
             self.push(Stmt::new(s, src));
         }
-        self.push(Stmt { sql: text.into_owned(), src, expect_error: q.error_code });
+        self.push(Stmt { sql: text.into_owned(), src, expect_error: q.error_code, desc: None, infile: None });
+        Ok(())
+    }
+
+    /// EXECUTE_LOAD_QUERY: the LOAD DATA statement rewritten to read the
+    /// file from us (`LOCAL INFILE`), as mysqlbinlog does with a temp file.
+    fn execute_load(&mut self, ev: &RawEvent<'_>, fde: &Fde<'_>, src: Src) -> Result<(), ConvError> {
+        let q = Query::parse(ev, &fde.fmt).map_err(perr)?;
+        // Post-header: the QUERY fields (13 bytes), then file_id u32,
+        // fn_pos_start u32, fn_pos_end u32, dup_handling u8.
+        let b = ev.body();
+        let ext = b.get(13..26).ok_or_else(|| ConvError("EXECUTE_LOAD_QUERY post-header".into()))?;
+        let u = |i: usize| u32::from_le_bytes([ext[i], ext[i + 1], ext[i + 2], ext[i + 3]]);
+        let (id, start, end, dup) = (u(0), u(4) as usize, u(8) as usize, ext[12]);
+        let text = q.sql;
+        if start > end || end > text.len() {
+            return Err(ConvError("EXECUTE_LOAD_QUERY file name position".into()));
+        }
+        let data = self.loads.remove(&id).ok_or_else(|| ConvError(format!("LOAD DATA file {id}: no data block")))?;
+        let name = format!("binlog-diff-load-{id}");
+        let mut sql = text[..start].to_vec();
+        sql.extend_from_slice(format!(" LOCAL INFILE '{name}'").as_bytes());
+        if dup == 2 {
+            sql.extend_from_slice(b" REPLACE");
+        }
+        sql.extend_from_slice(b" INTO");
+        sql.extend_from_slice(&text[end..]);
+        let flavor = fde.fmt.flavor;
+        for s in self.ctx.query_context(&q, ev.timestamp(), ev.flags(), flavor, self.target)? {
+            self.push(Stmt::new(s, src));
+        }
+        let mut st = Stmt::new(sql, src);
+        st.expect_error = q.error_code;
+        st.infile = Some((name, std::sync::Arc::new(data)));
+        self.push(st);
         Ok(())
     }
 
@@ -523,7 +614,16 @@ impl Conv<'_, '_> {
         }
         let mut text = String::new();
         base64_line(fde.bytes, &mut text);
-        self.plan.pre.push(Stmt::new(format!("BINLOG '\n{text}'"), Src { file: fde.file, ..src }));
+        let mut st = Stmt::new(format!("BINLOG '\n{text}'"), Src { file: fde.file, ..src });
+        st.desc = Some("BINLOG: FORMAT_DESCRIPTION_EVENT".into());
+        if self.plan.has_rows || self.rows.is_some() {
+            // The format changes inside the transaction (a group spanning
+            // relay logs): the new FDE goes exactly where it takes effect.
+            self.flush_rows();
+            self.plan.body.push(st);
+        } else {
+            self.plan.pre.push(st);
+        }
         self.ctx.fde_sent = Some(key);
     }
 }
@@ -616,9 +716,18 @@ fn user_var(uv: &UserVar<'_>, target: &TargetInfo<'_>) -> Result<String, ConvErr
             if fl & 1 != 0 { u64::from_le_bytes(b).to_string() } else { i64::from_le_bytes(b).to_string() }
         }
         4 => {
-            let d = mysql_common::binlog::decimal::Decimal::read_packed(val, true)
-                .map_err(|e| ConvError(format!("user variable {name}: DECIMAL: {e}")))?;
-            d.to_string()
+            use mysql_common::binlog::decimal::{Decimal, decimal_bin_size};
+            // precision u8, scale u8, then the binary value. Checked first:
+            // the decoder panics on a scale above the precision.
+            let bad = || ConvError(format!("user variable {name}: malformed DECIMAL"));
+            let (p, sc) = match val {
+                [p, sc, ..] => (*p as usize, *sc as usize),
+                _ => return Err(bad()),
+            };
+            if p == 0 || p > 65 || sc > 38 || sc > p || val.len() < 2 + decimal_bin_size(p, sc) {
+                return Err(bad());
+            }
+            Decimal::read_packed(val, true).map_err(|_| bad())?.to_string()
         }
         t => return Err(ConvError(format!("user variable {name}: value type {t}"))),
     };
@@ -673,6 +782,28 @@ mod tests {
             let back = Decimal::read_packed(&b[..], true).unwrap();
             assert_eq!(back.to_string(), v, "{v}");
         }
+    }
+
+    #[test]
+    fn user_vars() {
+        let vars = std::collections::HashSet::new();
+        let mut colls = std::collections::HashMap::new();
+        colls.insert(8u16, ("latin1".to_string(), "latin1_swedish_ci".to_string()));
+        let t = TargetInfo { vars: &vars, collations: &colls };
+        fn uv(ty: u8, v: &[u8], fl: u8) -> UserVar<'_> {
+            UserVar { name: b"v`x", value: Some((ty, 8, v, fl)) }
+        }
+        assert_eq!(user_var(&uv(0, b"ab", 0), &t).unwrap(), "SET @`v``x`:=_latin1 X'6162' COLLATE `latin1_swedish_ci`");
+        assert_eq!(user_var(&uv(2, &(-5i64).to_le_bytes(), 0), &t).unwrap(), "SET @`v``x`:=-5");
+        assert_eq!(user_var(&uv(2, &u64::MAX.to_le_bytes(), 1), &t).unwrap(), "SET @`v``x`:=18446744073709551615");
+        assert_eq!(user_var(&uv(1, &1.5f64.to_le_bytes(), 0), &t).unwrap(), "SET @`v``x`:=1.5e0");
+        assert_eq!(user_var(&UserVar { name: b"n", value: None }, &t).unwrap(), "SET @`n`:=NULL");
+        // Malformed values are errors, never panics.
+        for bad in [&[5u8, 10, 0][..], &[0, 0], &[70, 2, 0, 0, 0, 0, 0, 0, 0, 0], &[4, 2], &[]] {
+            assert!(user_var(&uv(4, bad, 0), &t).is_err(), "{bad:?}");
+        }
+        assert!(user_var(&uv(1, b"abc", 0), &t).is_err());
+        assert!(user_var(&UserVar { name: b"x", value: Some((0, 99, b"", 0)) }, &t).is_err());
     }
 
     #[test]

@@ -43,10 +43,11 @@ impl<'c> SessionGuard<'c> {
             alive: true,
             restored: false,
         };
+        // MySQL 8.0.26+ renamed pseudo_slave_mode (8.4 dropped the old name).
+        let pseudo =
+            if target.var_names.contains("pseudo_replica_mode") { "pseudo_replica_mode" } else { "pseudo_slave_mode" };
         let mut sets = Vec::new();
-        for (n, v) in
-            [("pseudo_slave_mode", "1"), ("max_delayed_threads", "0"), ("completion_type", "0"), ("autocommit", "1")]
-        {
+        for (n, v) in [(pseudo, "1"), ("max_delayed_threads", "0"), ("completion_type", "0"), ("autocommit", "1")] {
             if target.var_names.contains(n) {
                 sets.push(format!("@@session.{n}={v}"));
             }

@@ -12,10 +12,12 @@
 //! 1. **Pre-scan** every file (structure, checksums, transaction grouping):
 //!    a damaged file stops the apply before anything touches the server.
 //! 2. **Connect and check** the target: expected server id and GTID position
-//!    (optional), replication threads stopped (unless `force`), enough
-//!    `max_allowed_packet` for the biggest statement (the global value is
-//!    raised for our new session and put back at once).
-//! 3. **Apply** each transaction ([`stream`] yields only whole groups): the
+//!    (optional), replication threads stopped (unless `force`), and a
+//!    session `max_allowed_packet` as large as the server gives its own
+//!    replication applier (`slave_max_allowed_packet`, and at least the
+//!    biggest statement): the global value is raised for our new session
+//!    and put back at once.
+//! 3. **Apply** each transaction (`stream` yields only whole groups): the
 //!    events are converted to statements as mysqlbinlog prints them
 //!    ([`convert`], [`session`]) and run as `BEGIN … COMMIT`. On any error
 //!    the transaction is rolled back and the run stops with the file, offset
@@ -25,10 +27,22 @@
 //! 4. **Verify**: the target's GTID state must hold the last applied GTID of
 //!    every domain (MariaDB) or source (MySQL); the number of committed and
 //!    skipped transactions must equal the number in the files. A short apply
-//!    is an error, never a success.
+//!    is an error, never a success. (A MariaDB target that logs rows writes
+//!    nothing for a statement that changed no row, so that transaction's
+//!    GTID cannot reach its state: such transactions are detected right
+//!    after their commit through `@@last_gtid`, reported as "not
+//!    binlogged", and left out of the check.)
 //!
 //! Every session setting the applier changes (and the global
 //! `max_allowed_packet`) is put back by a guard on every exit path.
+//!
+//! The input may also be a group that starts mid-stream: a commit without a
+//! GTID or BEGIN before it (a diff cut inside a transaction) is refused
+//! before anything is applied, since it would commit half a transaction.
+//! Several files are one stream, so a transaction may span files (relay
+//! logs, or MHA's exec→read piece followed by the read→latest diff).
+//!
+//! [`render_sql`] is the dry run: the same statements as a script.
 //!
 //! # Resume
 //!
@@ -36,25 +50,58 @@
 //! to the first diff ([`state`]). With `resume`, transactions up to the saved
 //! offset are skipped, and so is every transaction whose GTID the target
 //! already has (MariaDB: seq_no ≤ the target's for that domain and server
-//! in `gtid_binlog_state`/`gtid_slave_pos`; MySQL: in `gtid_executed`), which
-//! makes a lagging (batched) state file safe. Without `resume`, a
-//! transaction the target already has is an error, never a double apply.
+//! in `gtid_binlog_state`/`gtid_slave_pos` — per server id too, so a local
+//! write on the target with a higher seq_no does not hide a missing master
+//! transaction; `gtid_current_pos` alone would miss what we applied, since
+//! it follows the binlog only for the target's own server id; MySQL: in
+//! `gtid_executed`), which makes a lagging (batched) state file safe.
+//! Without GTIDs only an exactly written state is accepted. Without
+//! `resume`, a transaction the target already has is an error, never a
+//! double apply.
 //!
 //! # Limits
 //!
 //! - Changes to non-transactional tables (MyISAM, Aria…) inside a failing
 //!   transaction cannot be rolled back; the error says the transaction was
 //!   rolled back, which holds for transactional engines only.
-//! - A lost connection during `COMMIT` leaves the outcome unknown; the error
-//!   says so and `resume` settles it from the target's GTID state.
+//! - A lost connection during `COMMIT` (or during a statement that commits on
+//!   its own, DDL) leaves the outcome unknown; the error says so and
+//!   `resume` settles it from the target's GTID state.
 //! - Statement text that is not valid UTF-8 (a latin1 session's literals)
 //!   is sent byte-exact through `EXECUTE IMMEDIATE X'…'` (MariaDB) or
 //!   `PREPARE … FROM @var` (MySQL), as the `mysql` crate only sends `&str`;
 //!   a statement that cannot be prepared then fails with a clear error.
-//! - LOAD DATA in STATEMENT format and MySQL 8.4 tagged GTIDs are refused.
+//! - LOAD DATA in STATEMENT format is replayed through `LOAD DATA LOCAL`
+//!   with the file served from memory: the target needs `local_infile=ON`.
+//! - Temporary tables of different master sessions share the one apply
+//!   session (as with mysqlbinlog): same-named temporary tables of
+//!   concurrent master sessions collide.
+//! - A transaction's statements are built in memory before it runs: a
+//!   1 GiB transaction needs about 1.4 GiB.
+//! - MySQL targets (GTID_NEXT, transaction payloads, tagged GTIDs, the
+//!   `PREPARE` route) are implemented but only checked offline here: the
+//!   tests run MariaDB 10.11.
+//!
+//! # Parallel apply (not built yet)
+//!
+//! `--parallel N` would keep this loop as the single reader and dispatcher
+//! and hand whole `TrxPlan`s to N worker connections (each with its own
+//! `SessionGuard` and session tracker), using the dependency information
+//! the source already recorded: MySQL's logical clock
+//! (`last_committed`/`sequence_number` in the GTID event) or MariaDB's
+//! group-commit id (`commit_id`, `FL_ALLOW_PARALLEL`), exactly as the
+//! servers' own parallel appliers do; DDL and anything without that
+//! information would be a barrier (wait for all workers, run alone). Commit
+//! order would stay the source's (a worker waits for its predecessor before
+//! COMMIT, like `slave_preserve_commit_order`), so resume state, the
+//! "commit, then the next" failure semantics and the GTID check hold as they
+//! are; on the first failure the dispatcher stops, the others finish or
+//! roll back their open transactions, and the error names the first failing
+//! transaction in source order.
 
 pub mod convert;
 pub(crate) mod guard;
+pub mod render;
 pub mod report;
 pub mod session;
 pub mod state;
@@ -73,6 +120,7 @@ use crate::log::{Access, LogFile};
 use crate::server::ConnSpec;
 
 pub use convert::{TrxId, Xid};
+pub use render::render_sql;
 pub use report::{ApplyReport, Failure, FileReport, LeftOut, ServerError, TrxOutcome, Verification};
 pub use state::{Progress, state_path};
 pub use target::{GtidSet, MariaState};
@@ -108,6 +156,9 @@ pub struct ApplyOptions {
     pub state_file: Option<PathBuf>,
     /// Write no state file.
     pub no_state_file: bool,
+    /// Times a transaction is run again after a deadlock or lock wait
+    /// timeout (only transactions the source marks transactional).
+    pub retries: u32,
 }
 
 impl Default for ApplyOptions {
@@ -123,6 +174,7 @@ impl Default for ApplyOptions {
             access: Access::Mmap,
             state_file: None,
             no_state_file: false,
+            retries: 3,
         }
     }
 }
@@ -181,14 +233,17 @@ pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<
         Ok(t) => t,
         Err(e) => return Err(fail(e, report)),
     };
-    if pre.max_packet > target.max_allowed_packet {
-        if pre.max_packet > MAX_PACKET {
-            let e =
-                Error::invalid(format!("a statement needs {} bytes, over the server limit of 1 GiB", pre.max_packet));
-            return Err(fail(e, report));
-        }
+    if pre.max_packet > MAX_PACKET {
+        let e = Error::invalid(format!("a statement needs {} bytes, over the server limit of 1 GiB", pre.max_packet));
+        return Err(fail(e, report));
+    }
+    // Like the server's own replication applier, whose session gets
+    // slave_max_allowed_packet: a statement's *result* (REPEAT, CONCAT…)
+    // may need more than the client default even when its text does not.
+    let want = pre.max_packet.max(target.slave_max_allowed_packet.unwrap_or(MAX_PACKET)).min(MAX_PACKET);
+    if want > target.max_allowed_packet {
         let r = (|| -> Result<(mysql::Conn, Target)> {
-            let mut g = PacketGuard::raise(conn, target.global_max_allowed_packet, pre.max_packet)?;
+            let mut g = PacketGuard::raise(conn, target.global_max_allowed_packet, want)?;
             let mut c2 = spec.connect()?;
             g.restore(&mut c2)?;
             let t = Target::probe(&mut c2, &label)?;
@@ -281,9 +336,10 @@ impl Prescan {
         let need = |n: u64, p: &mut Prescan| p.max_packet = p.max_packet.max(n + 4096);
         while let Some(it) = s.next_item()? {
             let Item::Group(g) = it else { continue };
+            check_group_start(lfs, &g)?;
             p.groups += 1;
             let f = g.events[0].ev.event_type();
-            if f != EventType::MARIA_GTID && f != EventType::GTID {
+            if !matches!(f, EventType::MARIA_GTID | EventType::GTID | EventType::GTID_TAGGED) {
                 p.without_gtid += 1;
             }
             let mut rows = 0u64;
@@ -330,6 +386,41 @@ impl Prescan {
         }
         Ok(p)
     }
+}
+
+/// Refuses a group that is the tail of a transaction whose start is not in
+/// the input (a diff cut from a read position inside a transaction): a
+/// commit with no GTID or BEGIN before it. Applying such a tail on its own
+/// would commit half a transaction.
+fn check_group_start(lfs: &[LogFile], g: &Group<'_>) -> Result<()> {
+    use crate::event::{Class, views::QueryKind};
+    let first = &g.events[0];
+    let opener = matches!(
+        first.class,
+        Class::MysqlGtid | Class::MariaGtid(_) | Class::Query(QueryKind::Begin | QueryKind::XaStart)
+    );
+    if opener {
+        return Ok(());
+    }
+    // Rows events closed by their statement end are a whole statement
+    // (MySQL 5.1 logged MyISAM rows without BEGIN); a commit is not.
+    let last = g.events.last().expect("non-empty group");
+    let tail = matches!(
+        last.class,
+        Class::Xid
+            | Class::XaPrepare
+            | Class::Payload
+            | Class::Query(QueryKind::Commit | QueryKind::Rollback | QueryKind::XaPrepare)
+    );
+    if tail {
+        return Err(Error::invalid(
+            "a commit with no GTID or BEGIN before it: the input starts inside a transaction (apply it together \
+             with the file that holds the transaction's start) or is damaged",
+        )
+        .with_file(lfs[first.file].path())
+        .at(first.ev.offset(), Some(first.ev.event_type())));
+    }
+    Ok(())
 }
 
 fn b64(n: u64) -> u64 {
@@ -390,81 +481,127 @@ fn shorten(sql: &[u8]) -> String {
     if sql.len() > 120 { format!("{s}…") } else { s }
 }
 
+/// Where in a transaction a statement runs (decides what a lost connection means).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Session settings before the transaction starts.
+    Pre,
+    /// Inside BEGIN … (before its end).
+    Body,
+    /// The end (COMMIT, XA PREPARE) or a statement that commits on its own.
+    End,
+}
+
+/// Runs one statement of `plan`; on failure says what it means for the transaction.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    conn: &mut mysql::Conn,
+    plan: &TrxPlan,
+    flavor: Flavor,
+    alive: &mut bool,
+    sql: &[u8],
+    desc: Option<&str>,
+    infile: Option<&(String, std::sync::Arc<Vec<u8>>)>,
+    src: Src,
+    expect: u16,
+    phase: Phase,
+) -> Result<(), ExecFailure> {
+    let shown = || desc.map(str::to_string).unwrap_or_else(|| shorten(sql));
+    let r = match infile {
+        None => run_sql(conn, sql, flavor),
+        Some((name, data)) => {
+            // Serve exactly this file's bytes, and nothing else, for this statement only.
+            let (name, data) = (name.clone(), data.clone());
+            conn.set_local_infile_handler(Some(mysql::LocalInfileHandler::new(move |want, out| {
+                if want != name.as_bytes() {
+                    return Err(std::io::Error::other("unexpected LOCAL INFILE request"));
+                }
+                std::io::Write::write_all(out, &data)
+            })));
+            let r = run_sql(conn, sql, flavor);
+            conn.set_local_infile_handler(None);
+            r
+        }
+    };
+    let err = match r {
+        Ok(()) if expect == 0 => return Ok(()),
+        Ok(()) => {
+            return Err(ExecFailure {
+                src,
+                server: None,
+                message: format!("the master reported error {expect} for `{}`, the target did not", shown()),
+                outcome: TrxOutcome::RolledBack,
+            });
+        }
+        Err(mysql::Error::MySqlError(m)) if expect != 0 && m.code == expect => return Ok(()),
+        Err(e) => e,
+    };
+    let lost = is_lost(&err);
+    if lost {
+        *alive = false;
+    }
+    let outcome = match (lost, phase, &plan.kind) {
+        (_, Phase::Pre, _) => TrxOutcome::NotStarted,
+        (true, Phase::Body, Kind::Trx | Kind::Xa(_)) => TrxOutcome::RolledBackByServer,
+        (true, _, _) => TrxOutcome::Unknown,
+        (false, _, _) => TrxOutcome::RolledBack,
+    };
+    let message = if lost {
+        format!("connection lost: {err} (statement `{}`)", shown())
+    } else {
+        format!("statement `{}`", shown())
+    };
+    Err(ExecFailure { src, server: if lost { None } else { server_error(&err) }, message, outcome })
+}
+
 /// Runs a transaction. On failure, rolls back what it can and says what
 /// became of it; `alive` turns false when the connection is gone.
 fn execute(conn: &mut mysql::Conn, plan: &TrxPlan, flavor: Flavor, alive: &mut bool) -> Result<(), ExecFailure> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Phase {
-        Pre,
-        Body,
-        End,
-    }
     let mut phase = Phase::Pre;
-    let mut step =
-        |conn: &mut mysql::Conn, sql: &[u8], src: Src, expect: u16, phase: Phase| -> Result<(), ExecFailure> {
-            let r = run_sql(conn, sql, flavor);
-            let err = match r {
-                Ok(()) if expect == 0 => return Ok(()),
-                Ok(()) => {
-                    return Err(ExecFailure {
-                        src,
-                        server: None,
-                        message: format!(
-                            "the master reported error {expect} for `{}`, the target did not",
-                            shorten(sql)
-                        ),
-                        outcome: TrxOutcome::NotStarted,
-                    });
-                }
-                Err(mysql::Error::MySqlError(m)) if expect != 0 && m.code == expect => return Ok(()),
-                Err(e) => e,
-            };
-            let lost = is_lost(&err);
-            if lost {
-                *alive = false;
-            }
-            let outcome = match (lost, phase, &plan.kind) {
-                (_, Phase::Pre, _) => TrxOutcome::NotStarted,
-                (true, Phase::Body, Kind::Trx | Kind::Xa(_)) => TrxOutcome::RolledBackByServer,
-                (true, _, _) => TrxOutcome::Unknown,
-                (false, _, _) => TrxOutcome::RolledBack,
-            };
-            let message = if lost {
-                format!("connection lost: {err} (statement `{}`)", shorten(sql))
-            } else {
-                format!("statement `{}`", shorten(sql))
-            };
-            Err(ExecFailure { src, server: if lost { None } else { server_error(&err) }, message, outcome })
-        };
-
     let r = (|| -> Result<(), ExecFailure> {
+        type Infile<'a> = Option<&'a (String, std::sync::Arc<Vec<u8>>)>;
+        let mut run_in =
+            |conn: &mut mysql::Conn,
+             sql: &[u8],
+             desc: Option<&str>,
+             infile: Infile<'_>,
+             src: Src,
+             expect: u16,
+             ph: Phase| { step(conn, plan, flavor, alive, sql, desc, infile, src, expect, ph) };
+        macro_rules! run {
+            ($conn:expr, $sql:expr, $desc:expr, $src:expr, $expect:expr, $ph:expr) => {
+                run_in($conn, $sql, $desc, None, $src, $expect, $ph)
+            };
+        }
         for s in &plan.pre {
-            step(conn, &s.sql, s.src, 0, Phase::Pre)?;
+            run!(conn, &s.sql, s.desc.as_deref(), s.src, 0, Phase::Pre)?;
         }
         phase = Phase::Body;
         match &plan.kind {
-            Kind::Trx => step(conn, b"BEGIN", plan.first, 0, Phase::Body)?,
-            Kind::Xa(Some(x)) => step(conn, format!("XA START {x}").as_bytes(), plan.first, 0, Phase::Body)?,
+            Kind::Trx => run!(conn, b"BEGIN", None, plan.first, 0, Phase::Body)?,
+            Kind::Xa(Some(x)) => run!(conn, format!("XA START {x}").as_bytes(), None, plan.first, 0, Phase::Body)?,
             _ => {}
         }
+        // A statement of a Plain group commits on its own.
+        let body_phase = if plan.kind == Kind::Plain { Phase::End } else { Phase::Body };
         for s in &plan.body {
-            step(conn, &s.sql, s.src, s.expect_error, if plan.kind == Kind::Plain { Phase::End } else { Phase::Body })?;
+            run_in(conn, &s.sql, s.desc.as_deref(), s.infile.as_ref(), s.src, s.expect_error, body_phase)?;
         }
         phase = Phase::End;
         match &plan.end {
-            End::Commit(src) => step(conn, b"COMMIT", *src, 0, Phase::End)?,
-            End::Rollback(src) => step(conn, b"ROLLBACK", *src, 0, Phase::End)?,
+            End::Commit(src) => run!(conn, b"COMMIT", None, *src, 0, Phase::End)?,
+            End::Rollback(src) => run!(conn, b"ROLLBACK", None, *src, 0, Phase::End)?,
             End::XaPrepare(src, x) => {
-                step(conn, format!("XA END {x}").as_bytes(), *src, 0, Phase::Body)?;
-                step(conn, format!("XA PREPARE {x}").as_bytes(), *src, 0, Phase::End)?;
+                run!(conn, format!("XA END {x}").as_bytes(), None, *src, 0, Phase::Body)?;
+                run!(conn, format!("XA PREPARE {x}").as_bytes(), None, *src, 0, Phase::End)?;
             }
             End::XaOnePhase(src, x) => {
-                step(conn, format!("XA END {x}").as_bytes(), *src, 0, Phase::Body)?;
-                step(conn, format!("XA COMMIT {x} ONE PHASE").as_bytes(), *src, 0, Phase::End)?;
+                run!(conn, format!("XA END {x}").as_bytes(), None, *src, 0, Phase::Body)?;
+                run!(conn, format!("XA COMMIT {x} ONE PHASE").as_bytes(), None, *src, 0, Phase::End)?;
             }
             End::None => {
                 if plan.kind == Kind::Trx {
-                    step(conn, b"COMMIT", plan.first, 0, Phase::End)?;
+                    run!(conn, b"COMMIT", None, plan.first, 0, Phase::End)?;
                 }
             }
         }
@@ -513,6 +650,9 @@ fn already_applied(applied: &Applied, id: &TrxId) -> Option<String> {
             let u = crate::event::views::format_uuid(sid);
             set.contains(&u, *gno).then(|| format!("the target's gtid_executed has {u}:{gno}"))
         }
+        (Applied::Mysql(set), TrxId::MysqlTagged { uuid, tag, gno }) => {
+            set.contains_tagged(uuid, tag, *gno).then(|| format!("the target's gtid_executed has {uuid}:{tag}:{gno}"))
+        }
         _ => None,
     }
 }
@@ -526,6 +666,9 @@ fn record_applied(applied: &mut Applied, id: &TrxId) {
         (Applied::Mysql(set), TrxId::Mysql { sid, gno }) => {
             let u = crate::event::views::format_uuid(sid);
             set.map.entry((u, String::new())).or_default().push((*gno, *gno));
+        }
+        (Applied::Mysql(set), TrxId::MysqlTagged { uuid, tag, gno }) => {
+            set.map.entry((uuid.clone(), tag.clone())).or_default().push((*gno, *gno));
         }
         _ => {}
     }
@@ -641,6 +784,12 @@ fn run(
     let mut last: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
     let mut stream = Stream::new(lfs, opts.verify_checksums);
     let mut had_gtid_next = false;
+    // A statement that changes no row is not binlogged under row-based logging:
+    // its GTID cannot reach the target's GTID state (MariaDB). Such groups are
+    // checked right after their commit, and left out of the final check.
+    let logs_binlog = target.log_bin && !opts.disable_log_bin && target.sql_log_bin;
+    let noop_check = flavor == Flavor::MariaDb && logs_binlog && target.binlog_format != "STATEMENT";
+    let mut last_logged: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
 
     let save_final = |batcher: &mut Option<state::Batcher>, progress: &Progress| -> Result<()> {
         match batcher {
@@ -738,9 +887,40 @@ fn run(
             bail!(err);
         }
         had_gtid_next |= plan.sets_gtid_next;
-        let mut alive = guard.alive;
-        let r = execute(guard.conn(), &plan, flavor, &mut alive);
-        guard.alive = alive;
+        let mut plan = plan;
+        let mut attempt = 0;
+        let r = loop {
+            let mut alive = guard.alive;
+            let r = execute(guard.conn(), &plan, flavor, &mut alive);
+            guard.alive = alive;
+            // Like the server's applier (slave_transaction_retries): a deadlock or
+            // lock wait timeout rolled the whole transaction back; when the source
+            // says it touched transactional tables only, running it again is safe.
+            let retry = match &r {
+                Err(f) => {
+                    alive
+                        && plan.transactional
+                        && attempt < opts.retries
+                        && f.outcome == TrxOutcome::RolledBack
+                        && f.server.as_ref().is_some_and(|e| matches!(e.code, 1205 | 1213))
+                }
+                Ok(()) => false,
+            };
+            if !retry {
+                break r;
+            }
+            attempt += 1;
+            report.retries += 1;
+            std::thread::sleep(std::time::Duration::from_millis(100 * attempt as u64));
+            // The failed attempt may have left session settings behind: rebuild
+            // the transaction from an unknown session (every setting explicit).
+            tctx = SessionCtx::default();
+            tctx.user_vars.clone_from(&ctx.user_vars);
+            match convert::convert(&g, &mut tctx, &info) {
+                Ok(p) => plan = p,
+                Err(_) => break r,
+            }
+        };
         match r {
             Ok(()) => {
                 ctx = tctx;
@@ -750,14 +930,33 @@ fn run(
                 report.files[end_file].transactions += 1;
                 report.files[end_file].events += plan.events;
                 record_applied(&mut applied, &plan.id);
-                match &plan.id {
-                    TrxId::Maria { domain, server, .. } => {
-                        last.insert((*domain, server.to_string()), plan.id.clone());
+                let key = match &plan.id {
+                    TrxId::Maria { domain, server, .. } => Some((*domain, server.to_string())),
+                    TrxId::Mysql { sid, .. } => Some((0, crate::event::views::format_uuid(sid))),
+                    TrxId::MysqlTagged { uuid, tag, .. } => Some((0, format!("{uuid}:{tag}"))),
+                    TrxId::Position { .. } => None,
+                };
+                if let Some(key) = key {
+                    last.insert(key.clone(), plan.id.clone());
+                    let mut logged = true;
+                    if noop_check && !plan.has_rows && guard.alive {
+                        // MariaDB's @@last_gtid: what this session last wrote to the binlog.
+                        let g = plan.id.gtid().unwrap_or_default();
+                        match guard.conn().query_first::<Option<String>, _>("SELECT @@session.last_gtid") {
+                            Ok(v) => logged = v.flatten().as_deref() == Some(g.as_str()),
+                            Err(e) if is_lost(&e) => guard.alive = false,
+                            Err(_) => {
+                                if let Ok(Applied::Maria(now)) = target::read_applied(guard.conn(), flavor, label) {
+                                    logged = already_applied(&Applied::Maria(now), &plan.id).is_some();
+                                }
+                            }
+                        }
                     }
-                    TrxId::Mysql { sid, .. } => {
-                        last.insert((0, crate::event::views::format_uuid(sid)), plan.id.clone());
+                    if logged {
+                        last_logged.insert(key, plan.id.clone());
+                    } else if let Some(g) = plan.id.gtid() {
+                        report.not_binlogged.push(g);
                     }
-                    TrxId::Position { .. } => {}
                 }
                 progress.file = end_file;
                 progress.offset = end_off;
@@ -805,18 +1004,23 @@ fn run(
         } else {
             "the input has no GTIDs".into()
         });
-    } else if flavor == Flavor::MariaDb && (!target.log_bin || opts.disable_log_bin || !target.sql_log_bin) {
+    } else if last_logged.is_empty() && flavor == Flavor::MariaDb && logs_binlog {
+        report.verification =
+            Verification::Unverifiable("no applied transaction was binlogged by the target (no row changed)".into());
+    } else if flavor == Flavor::MariaDb && !logs_binlog {
         report.verification =
             Verification::Unverifiable("binary logging is off for the apply session: no GTID state to check".into());
     } else {
         let now = tryf!(target::read_applied(guard.conn(), flavor, label));
+        let check = if flavor == Flavor::MariaDb { &last_logged } else { &last };
         let missing: Vec<String> =
-            last.values().filter(|id| already_applied(&now, id).is_none()).filter_map(TrxId::gtid).collect();
+            check.values().filter(|id| already_applied(&now, id).is_none()).filter_map(TrxId::gtid).collect();
+        let holds: Vec<String> = check.values().filter_map(TrxId::gtid).collect();
         report.verification = if missing.is_empty() {
             Verification::Verified(format!(
                 "{} transactions; the target's GTID state holds {}",
                 report.transactions,
-                report.last_gtids.join(",")
+                holds.join(",")
             ))
         } else {
             Verification::Mismatch(format!("the target's GTID state lacks {}", missing.join(",")))
@@ -868,14 +1072,9 @@ fn failure_error(report: &ApplyReport) -> Error {
         Some(e) => format!("server error {} ({}): {} [{}]", e.code, e.state, e.message, f.message),
         None => f.message.clone(),
     };
-    Error::invalid(format!(
-        "{}: {cause}; {}; {} transactions committed before it",
-        f.trx,
-        f.outcome.text(),
-        report.transactions
-    ))
-    .with_file(&f.file)
-    .at(f.offset, Some(f.event_type))
+    let line =
+        format!("{}: {cause}; {}; {} transactions committed before it", f.trx, f.outcome.text(), report.transactions);
+    Error::invalid(line.replace(['\n', '\r'], " ")).with_file(&f.file).at(f.offset, Some(f.event_type))
 }
 
 /// For tests and tools: the state file path a run over `files` uses.

@@ -124,12 +124,18 @@ pub struct ApplyReport {
     pub events: u64,
     /// Transactions skipped (already on the target).
     pub skipped: u64,
+    /// Attempts run again after a deadlock or lock wait timeout.
+    pub retries: u64,
     /// Incomplete transactions that the input itself abandoned (a master restart).
     pub abandoned: Vec<LeftOut>,
     /// The trailing incomplete transaction, not applied.
     pub left_out: Option<LeftOut>,
     /// Last applied GTID per domain/source.
     pub last_gtids: Vec<String>,
+    /// Committed transactions the target did not write to its binlog: they
+    /// changed no row and the target logs rows (`binlog_format` ROW/MIXED),
+    /// so their GTIDs cannot appear in its GTID state (MariaDB).
+    pub not_binlogged: Vec<String>,
     /// End-state check.
     pub verification: Verification,
     /// Why the apply stopped early.
@@ -150,9 +156,11 @@ impl ApplyReport {
             transactions: 0,
             events: 0,
             skipped: 0,
+            retries: 0,
             abandoned: Vec::new(),
             left_out: None,
             last_gtids: Vec::new(),
+            not_binlogged: Vec::new(),
             verification: Verification::NotRun,
             failure: None,
             state_file: None,
@@ -186,9 +194,19 @@ impl ApplyReport {
         if self.skipped > 0 {
             let _ = write!(s, ", skipped {} already applied", self.skipped);
         }
+        if self.retries > 0 {
+            let _ = write!(s, ", {} retries after deadlocks or lock wait timeouts", self.retries);
+        }
         s.push('\n');
         if !self.last_gtids.is_empty() {
             let _ = writeln!(s, "last GTIDs: {}", self.last_gtids.join(","));
+        }
+        if !self.not_binlogged.is_empty() {
+            let _ = writeln!(
+                s,
+                "committed but not binlogged by the target (no row changed, row-based logging): {}",
+                self.not_binlogged.join(",")
+            );
         }
         for a in &self.abandoned {
             let _ = writeln!(
@@ -254,9 +272,11 @@ impl ApplyReport {
             "transactions": self.transactions,
             "events": self.events,
             "skipped": self.skipped,
+            "retries": self.retries,
             "abandoned": self.abandoned.iter().map(lo).collect::<Vec<_>>(),
             "left_out": self.left_out.as_ref().map(lo),
             "last_gtids": self.last_gtids,
+            "not_binlogged": self.not_binlogged,
             "verification": {"state": vstate, "detail": vdetail},
             "failure": self.failure.as_ref().map(|f| json!({
                 "file": f.file.display().to_string(),
@@ -296,5 +316,6 @@ impl Failure {
             extra,
             self.outcome.text()
         )
+        .replace(['\n', '\r'], " ")
     }
 }

@@ -185,10 +185,11 @@ impl SessionCtx {
             }
         }
 
-        let t = (ts, micro);
+        // No microseconds in the event means .000000, as mysqlbinlog prints it.
+        let t = (ts, micro.filter(|&u| u != 0));
         if self.timestamp != Some(t) {
             self.timestamp = Some(t);
-            match micro {
+            match t.1 {
                 Some(u) => push_set(&mut sets, format!("TIMESTAMP={ts}.{u:06}")),
                 None => push_set(&mut sets, format!("TIMESTAMP={ts}")),
             }

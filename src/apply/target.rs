@@ -13,6 +13,7 @@ use crate::event::Flavor;
 pub(crate) const SESSION_VARS: &[&str] = &[
     "sql_log_bin",
     "pseudo_slave_mode",
+    "pseudo_replica_mode",
     "max_delayed_threads",
     "completion_type",
     "autocommit",
@@ -53,8 +54,12 @@ pub(crate) struct Target {
     pub server_id: u32,
     pub log_bin: bool,
     pub sql_log_bin: bool,
+    /// Session `binlog_format` (upper case).
+    pub binlog_format: String,
     pub max_allowed_packet: u64,
     pub global_max_allowed_packet: u64,
+    /// What the server gives its own replication applier (`slave_max_allowed_packet`).
+    pub slave_max_allowed_packet: Option<u64>,
     /// Snapshot of [`SESSION_VARS`] that exist on the target (lower-case names).
     pub session_vars: Vec<(String, String)>,
     pub var_names: HashSet<String>,
@@ -98,7 +103,7 @@ impl Target {
         let row: mysql::Row = conn
             .query_first(
                 "SELECT @@version, @@server_id, @@log_bin, @@session.sql_log_bin, @@session.max_allowed_packet, \
-                 @@global.max_allowed_packet",
+                 @@global.max_allowed_packet, @@session.binlog_format",
             )
             .map_err(qerr(label, "reading server settings"))?
             .ok_or_else(|| Error::invalid(format!("{label}: no answer to SELECT @@version")))?;
@@ -111,6 +116,10 @@ impl Target {
         let sql_log_bin = num(3) == 1;
         let max_allowed_packet = num(4);
         let global_max_allowed_packet = num(5);
+        let binlog_format = v[6].clone().unwrap_or_default().to_ascii_uppercase();
+
+        let slave_max_allowed_packet =
+            conn.query_first::<Option<u64>, _>("SELECT @@global.slave_max_allowed_packet").ok().flatten().flatten();
 
         let list = SESSION_VARS.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(",");
         let rows: Vec<mysql::Row> = conn
@@ -145,8 +154,10 @@ impl Target {
             server_id,
             log_bin,
             sql_log_bin,
+            binlog_format,
             max_allowed_packet,
             global_max_allowed_packet,
+            slave_max_allowed_packet,
             session_vars,
             var_names,
             collations,
@@ -273,8 +284,13 @@ impl GtidSet {
 
     /// Whether `uuid:gno` (untagged) is in the set.
     pub fn contains(&self, uuid: &str, gno: i64) -> bool {
+        self.contains_tagged(uuid, "", gno)
+    }
+
+    /// Whether `uuid:tag:gno` is in the set (`tag` empty: untagged).
+    pub fn contains_tagged(&self, uuid: &str, tag: &str, gno: i64) -> bool {
         self.map
-            .get(&(uuid.to_ascii_lowercase(), String::new()))
+            .get(&(uuid.to_ascii_lowercase(), tag.to_ascii_lowercase()))
             .is_some_and(|v| v.iter().any(|&(a, b)| a <= gno && gno <= b))
     }
 }

@@ -178,9 +178,33 @@ struct ApplyArgs {
     /// Read files into memory instead of memory-mapping them.
     #[arg(long)]
     no_mmap: bool,
+    /// Print the statements instead of applying them (a dry run: no connection).
+    #[arg(long)]
+    print_sql: bool,
 }
 
 fn run_apply(a: ApplyArgs) -> u8 {
+    if a.print_sql {
+        let opts = crate::apply::ApplyOptions {
+            verify_checksums: !a.no_verify,
+            access: if a.no_mmap { Access::Read } else { Access::Mmap },
+            ..Default::default()
+        };
+        return match crate::apply::render_sql(&a.files, &opts) {
+            Ok(b) => match std::io::stdout().lock().write_all(&b) {
+                Ok(()) => EXIT_OK,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
+                Err(e) => {
+                    eprintln!("binlog-diff: {e}");
+                    EXIT_ERROR
+                }
+            },
+            Err(e) => {
+                eprintln!("binlog-diff: {e}");
+                exit_for(&e)
+            }
+        };
+    }
     let spec = crate::server::ConnSpec {
         host: a.host.clone(),
         port: a.port,
@@ -206,6 +230,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
         access: if a.no_mmap { Access::Read } else { Access::Mmap },
         state_file: a.state_file.clone(),
         no_state_file: a.no_state_file,
+        ..Default::default()
     };
     let print = |r: &crate::apply::ApplyReport| {
         if a.json {
@@ -334,7 +359,13 @@ fn master_pos(s: &str) -> crate::error::Result<crate::position::MasterPos> {
     Ok(crate::position::MasterPos::new(file, pos))
 }
 
-fn run_map(relay: &std::path::Path, target: &str, latest: Option<&str>, server_id: Option<u32>, no_verify: bool) -> crate::error::Result<()> {
+fn run_map(
+    relay: &std::path::Path,
+    target: &str,
+    latest: Option<&str>,
+    server_id: Option<u32>,
+    no_verify: bool,
+) -> crate::error::Result<()> {
     use crate::position::{MapOptions, Mapping, find_start};
     let set = if relay.is_dir() {
         let base = std::fs::read_dir(relay)
@@ -358,7 +389,9 @@ fn run_map(relay: &std::path::Path, target: &str, latest: Option<&str>, server_i
             if fast { "fast path, verified" } else { "scan" },
             took.as_secs_f64() * 1e3
         ),
-        Mapping::AlreadyComplete => println!("master {target}: the target already has everything ({:.3} ms)", took.as_secs_f64() * 1e3),
+        Mapping::AlreadyComplete => {
+            println!("master {target}: the target already has everything ({:.3} ms)", took.as_secs_f64() * 1e3)
+        }
     }
     Ok(())
 }
@@ -493,13 +526,15 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
                 exit_for(&e)
             }
         },
-        Cmd::Map { relay, target, latest, server_id, no_verify } => match run_map(&relay, &target, latest.as_deref(), server_id, no_verify) {
-            Ok(()) => EXIT_OK,
-            Err(e) => {
-                eprintln!("binlog-diff: {e}");
-                exit_for(&e)
+        Cmd::Map { relay, target, latest, server_id, no_verify } => {
+            match run_map(&relay, &target, latest.as_deref(), server_id, no_verify) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("binlog-diff: {e}");
+                    exit_for(&e)
+                }
             }
-        },
+        }
         Cmd::Stats { files, json, no_verify, read } => {
             let progress = Progress::new(&files);
             let mut st = Stats::new();
