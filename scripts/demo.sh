@@ -86,9 +86,16 @@ ls -l "$out"
 
 say "apply"
 if bd apply --help >/dev/null 2>&1; then
+    # One apply per replica, in parallel (as MHA does), each verified.
+    pids=()
     for r in r1 r2 r3; do
-        bd apply --host 127.0.0.1 --port "$(server_port "$r")" --user admin "$out/$r.diff.binlog"
+        bd apply --host 127.0.0.1 --port "$(server_port "$r")" --user admin "$out/$r.diff.binlog" >"$MDB_WORKDIR/apply-$r.log" 2>&1 &
+        pids+=($!)
     done
+    rc=0
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    for r in r1 r2 r3; do echo "-- $r"; cat "$MDB_WORKDIR/apply-$r.log"; done
+    ((rc == 0)) || { echo "an apply failed"; exit 1; }
 else
     echo "(native applier not built yet: applying with mariadb-binlog | mariadb)"
     for r in r1 r2 r3; do
