@@ -100,9 +100,9 @@ enum Cmd {
         /// The latest replica's server id (else its relay log's first FDE).
         #[arg(long)]
         server_id: Option<u32>,
-        /// Do not verify checksums while scanning.
+        /// Also verify checksums of the events read while mapping.
         #[arg(long)]
-        no_verify: bool,
+        verify: bool,
     },
     /// Events and bytes by type, transactions, partial tail, GTID ranges, timestamps.
     Stats {
@@ -364,7 +364,7 @@ fn run_map(
     target: &str,
     latest: Option<&str>,
     server_id: Option<u32>,
-    no_verify: bool,
+    verify: bool,
 ) -> crate::error::Result<()> {
     use crate::position::{MapOptions, Mapping, find_start};
     let set = if relay.is_dir() {
@@ -379,7 +379,7 @@ fn run_map(
     };
     let target = master_pos(target)?;
     let latest = latest.map(master_pos).transpose()?;
-    let opts = MapOptions { own_server_id: server_id, verify_checksums: !no_verify, ..MapOptions::default() };
+    let opts = MapOptions { own_server_id: server_id, verify_checksums: verify, ..MapOptions::default() };
     let t0 = std::time::Instant::now();
     let m = find_start(&set, &target, latest.as_ref(), &opts)?;
     let took = t0.elapsed();
@@ -526,8 +526,8 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
                 exit_for(&e)
             }
         },
-        Cmd::Map { relay, target, latest, server_id, no_verify } => {
-            match run_map(&relay, &target, latest.as_deref(), server_id, no_verify) {
+        Cmd::Map { relay, target, latest, server_id, verify } => {
+            match run_map(&relay, &target, latest.as_deref(), server_id, verify) {
                 Ok(()) => EXIT_OK,
                 Err(e) => {
                     eprintln!("binlog-diff: {e}");

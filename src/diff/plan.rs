@@ -78,7 +78,7 @@ impl Plan {
         let map_opts = MapOptions {
             own_server_id: lst.server_id,
             access: input.opts.access,
-            verify_checksums: input.opts.verify_checksums,
+            verify_checksums: false, // the cuts verify what they copy
         };
         let cut_opts = CutOptions { own_server_id: lst.server_id, ..input.opts };
 
