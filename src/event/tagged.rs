@@ -42,12 +42,68 @@ pub fn gtid_text(ev: &RawEvent<'_>) -> Result<String, ParseError> {
     })
 }
 
+/// Checks that every count in a PREVIOUS_GTIDS body fits the bytes that
+/// follow it: mysql_common sizes its vectors from the counts, and a huge
+/// count aborts the process (an allocation failure is not a panic).
+fn counts_fit(body: &[u8]) -> bool {
+    let mut b = body;
+    let take = |b: &mut &[u8], n: usize| -> bool {
+        if b.len() < n {
+            return false;
+        }
+        *b = &b[n..];
+        true
+    };
+    let Some(h) = b.first_chunk::<8>().map(|h| u64::from_le_bytes(*h)) else { return false };
+    b = &b[8..];
+    let tagged = h >> 56 != 0;
+    let n_sids = if tagged { (h >> 8) & ((1 << 48) - 1) } else { h & ((1 << 56) - 1) };
+    if n_sids > (b.len() / 24) as u64 {
+        return false;
+    }
+    for _ in 0..n_sids {
+        if !take(&mut b, 16) {
+            return false;
+        }
+        if tagged {
+            // MySQL serialization varlen uint: trailing ones of the first byte = extra bytes.
+            let Some(&first) = b.first() else { return false };
+            let n = first.trailing_ones() as usize;
+            let (len, skip) = if n == 8 {
+                match b.get(1..9) {
+                    Some(x) => (u64::from_le_bytes(x.try_into().unwrap()), 9),
+                    None => return false,
+                }
+            } else {
+                let mut raw = [0u8; 8];
+                match b.get(..n + 1) {
+                    Some(x) => raw[..n + 1].copy_from_slice(x),
+                    None => return false,
+                }
+                (u64::from_le_bytes(raw) >> (n + 1), n + 1)
+            };
+            if !take(&mut b, skip) || len > b.len() as u64 || !take(&mut b, len as usize) {
+                return false;
+            }
+        }
+        let Some(k) = b.first_chunk::<8>().map(|k| u64::from_le_bytes(*k)) else { return false };
+        b = &b[8..];
+        if k > (b.len() / 16) as u64 || !take(&mut b, k as usize * 16) {
+            return false;
+        }
+    }
+    true
+}
+
 /// A PREVIOUS_GTIDS set as text, tagged or not: `uuid[:tag]:a-b:c,...`.
 ///
 /// # Errors
 /// A body mysql_common cannot decode.
 pub fn previous_gtids_text(ev: &RawEvent<'_>) -> Result<String, ParseError> {
     let body = ev.body();
+    if !counts_fit(body) {
+        return Err(ParseError::new(ParseErrorKind::Truncated("GTID set"), ev.offset(), Some(ev.event_type())));
+    }
     guarded(ev, "PREVIOUS_GTIDS event", || {
         let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
         let ctx = BinlogCtx::new(19 + body.len(), &fde, ev.event_type().0);
