@@ -9,6 +9,12 @@ command -v mariadbd >/dev/null 2>&1 || need_pkgs+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || need_pkgs+=(mariadb-client)
 # MHA's Perl node tools: the reference our mapping is compared with.
 command -v apply_diff_relay_logs >/dev/null 2>&1 || need_pkgs+=(mha4mysql-node)
+# sshd on a loopback port for the node tool's generate_and_send test.
+command -v sshd >/dev/null 2>&1 || command -v /usr/sbin/sshd >/dev/null 2>&1 || need_pkgs+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need_pkgs+=(openssh-client)
+# The ssh2 crate builds libssh2 against OpenSSL.
+dpkg -s libssl-dev >/dev/null 2>&1 || need_pkgs+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "installing: ${need_pkgs[*]}"

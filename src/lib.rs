@@ -12,6 +12,11 @@
 //! | [`error`] | library error: file + offset + event type | `event` |
 //! | [`log`] | files: mmap or read sources, relay sets, index and info files | `event`, `error` |
 //! | [`inspect`] | offline `dump` / `verify` / `stats` printers | `log`, `event`, `error` |
+//! | [`position`] | typed coordinates, master cursor, master → relay mapping | `log`, `event`, `error` |
+//! | [`diff`] | transaction-safe diff cutting, failover plans | `position` and below |
+//! | [`apply`] | native applier over the MySQL protocol, verified | `diff` and below, [`server`] |
+//! | [`remote`] | SSH file push (ssh2): host key check, key auth, MD5 compare | `error` |
+//! | [`mha`] | MHA 0.58-compatible node tools (multi-call front) | everything |
 //!
 //! Later layers (positions, diffs, applier, remote, MHA front, phase driver)
 //! follow the same rule: `position` → `log`; `diff` → `position`; `apply`,
@@ -26,7 +31,9 @@ pub mod error;
 pub mod event;
 pub mod inspect;
 pub mod log;
+pub mod mha;
 pub mod position;
+pub mod remote;
 pub mod server;
 
 pub use error::{Error, Result};

@@ -122,6 +122,14 @@ enum Cmd {
     /// transaction at a time (no mysqlbinlog | mysql). Exit 0 only on a
     /// verified full apply.
     Apply(ApplyArgs),
+    /// MHA-compatible node tools: `mha <save_binary_logs|apply_diff_relay_logs|purge_relay_logs|filter_mysqlbinlog> ARGS…`,
+    /// or `mha install DIR` (symlinks named after the tools).
+    #[command(disable_help_flag = true)]
+    Mha {
+        /// The tool and its arguments, or `install DIR`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -562,6 +570,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             code
         }
         Cmd::Apply(a) => run_apply(a),
+        Cmd::Mha { args } => crate::mha::subcommand(&args),
     };
     ExitCode::from(code)
 }

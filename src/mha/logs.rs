@@ -1,0 +1,239 @@
+//! Finding the logs the way MHA's `BinlogManager` does (relay-log.info,
+//! relay dir + current file, comma lists of binlog folders), and cutting
+//! them the way MHA's raw mode needs: a diff that starts where MHA says
+//! (even inside a transaction) and, for relay logs, keeps a trailing
+//! incomplete transaction, whose end is in the next `--apply_files` piece.
+//!
+//! Differences from MHA, on purpose:
+//! - files are ordered by the `.index` (numerically when there is none),
+//!   not by the lexically last name in the folder (`x.999999` < `x.1000000`);
+//! - only master data events are copied (see [`crate::diff`]), not the
+//!   source file's header events.
+
+use std::path::{Path, PathBuf};
+
+use crate::diff::{CutOptions, DiffReport, LeftOut, Source};
+use crate::error::{Error, Result};
+use crate::event::{Format, RawEvent, Step, WalkOptions, flags};
+use crate::log::{LogFile, LogName, LogSet};
+use crate::position::{MasterCursor, Origin};
+
+/// A series of logs in one folder, as MHA's `BinlogManager` knows it.
+#[derive(Clone, Debug)]
+pub struct Logs {
+    /// The folder (`{dir}` in MHA's messages).
+    pub dir: PathBuf,
+    /// Its files of the series.
+    pub set: LogSet,
+    /// The current file named by relay-log.info / `--current_relay_log` / `--start_file`.
+    pub current: LogName,
+}
+
+impl Logs {
+    /// The newest file (`{end_log}`).
+    pub fn end(&self) -> &LogName {
+        &self.set.last().expect("a located series has files").0
+    }
+
+    /// The newest file's path.
+    pub fn end_path(&self) -> &Path {
+        &self.set.last().expect("a located series has files").1
+    }
+
+    /// MHA's `init_from_dir_file`: the series of `current` in `dir`.
+    ///
+    /// # Errors
+    /// No file of the series, or the newest one cannot be opened.
+    pub fn from_dir_file(dir: &Path, current: &str) -> Result<Logs> {
+        let current: LogName = current
+            .trim()
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .parse()
+            .map_err(|e: crate::log::name::BadLogName| Error::invalid(format!("{e}")))?;
+        let set = LogSet::from_dir(dir, current.base())?;
+        let Some((_, end)) = set.last() else {
+            return Err(Error::invalid("Failed to get tail of the relay/bin log name!"));
+        };
+        std::fs::File::open(end).map_err(|e| Error::io(end, e))?;
+        Ok(Logs { dir: dir.to_path_buf(), set, current })
+    }
+
+    /// MHA's `init_from_relay_log_info`: the relay file named in
+    /// relay-log.info (a numeric first line is a line count; a relative
+    /// name, `./` stripped, is in `datadir`, default the info file's folder).
+    ///
+    /// # Errors
+    /// Unreadable info file, or no relay log found.
+    pub fn from_relay_log_info(rinfo: &Path, datadir: Option<&Path>) -> Result<Logs> {
+        let text = std::fs::read_to_string(rinfo)
+            .map_err(|_| Error::invalid(format!("Could not open relay-log-info file {}.", rinfo.display())))?;
+        let datadir = datadir
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| rinfo.parent().map(Path::to_path_buf).unwrap_or_default());
+        let file = match crate::log::info::parse_relay_log_info(&text, &datadir) {
+            Ok(r) => r.relay_log_file,
+            Err(_) => {
+                // Only the name matters here (MHA reads nothing else).
+                let mut lines = text.lines();
+                let mut first = lines.next().unwrap_or("").trim();
+                if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
+                    first = lines.next().unwrap_or("").trim();
+                }
+                if first.is_empty() {
+                    return Err(Error::invalid("Coundln't get current relay log name.").with_file(rinfo));
+                }
+                let first = first.strip_prefix("./").unwrap_or(first);
+                let p = Path::new(first);
+                if p.is_absolute() { p.to_path_buf() } else { datadir.join(p) }
+            }
+        };
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        Logs::from_dir_file(&dir, name)
+    }
+}
+
+/// A folder name as MHA prints it (no trailing `/`).
+pub fn show_dir(d: &Path) -> String {
+    let s = d.display().to_string();
+    let t = s.trim_end_matches('/');
+    if t.is_empty() { s } else { t.to_string() }
+}
+
+/// MHA's `find_correct_binlog_dir`: the first folder of a comma list that holds `file`.
+pub fn find_binlog_dir(file: &str, dirs: &str) -> Option<PathBuf> {
+    dirs.split(',').filter(|d| !d.is_empty()).map(PathBuf::from).find(|d| d.join(file).is_file())
+}
+
+/// MHA's `find_correct_binlog_dir_file_from_prefix`: the first folder with
+/// files `prefix.NNNNNN`, and its oldest one.
+pub fn find_binlog_dir_from_prefix(prefix: &str, dirs: &str) -> Option<(PathBuf, String)> {
+    for d in dirs.split(',').filter(|d| !d.is_empty()) {
+        let d = PathBuf::from(d);
+        if let Ok(set) = LogSet::from_dir(&d, prefix) {
+            if let Some((n, _)) = set.files().iter().find(|(_, p)| p.is_file()) {
+                return Some((d, n.to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// Whether a log file is a relay log (its first FDE carries the RELAY_LOG flag).
+pub fn is_relay_log(path: &Path) -> Result<bool> {
+    let lf = LogFile::open(path, crate::log::Access::Read)?;
+    let mut it = lf.events(WalkOptions { verify_checksums: false });
+    match it.next_step() {
+        Ok(Some(Step::Event(ev))) if ev.event_type() == crate::event::EventType::FORMAT_DESCRIPTION => {
+            Ok(ev.flags() & flags::RELAY_LOG != 0)
+        }
+        Ok(_) => Ok(false),
+        Err(e) => Err(Error::parse(Some(path), e)),
+    }
+}
+
+/// What a cut for MHA produced.
+#[derive(Clone, Debug)]
+pub struct Cut {
+    /// The engine's report (whole transactions).
+    pub report: DiffReport,
+    /// A trailing incomplete transaction that was kept in the file
+    /// (relay sources: its end follows in the next apply file).
+    pub kept_tail: Option<LeftOut>,
+    /// Events in the file (the kept tail included).
+    pub events: u64,
+    /// Bytes in the file.
+    pub bytes: u64,
+}
+
+/// Cuts `set` from `first`:`start` to the end into `out`, MHA's way: a
+/// start inside a transaction is accepted; for relay logs a trailing
+/// incomplete transaction is kept (appended after the engine's
+/// boundary-clean cut); for a master's binlog it is left out (never committed).
+///
+/// # Errors
+/// A damaged source, a start that is not an event boundary, an I/O error.
+pub fn cut(set: &LogSet, first: &LogName, start: u64, kind: Source, out: &Path, opts: &CutOptions) -> Result<Cut> {
+    let opts = CutOptions { allow_mid_transaction_start: true, ..*opts };
+    let start = start.max(4);
+    let report = match kind {
+        Source::Relay => {
+            crate::diff::relay_diff(set, &crate::position::RelayPos::new(first.clone(), start), out, &opts)?
+        }
+        Source::Binlog => {
+            crate::diff::save_binlog(set, &crate::position::MasterPos::new(first.clone(), start), out, &opts)?
+        }
+    };
+    let mut c = Cut { events: report.written.events, bytes: report.written.bytes, kept_tail: None, report };
+    if kind == Source::Relay {
+        if let Some(left) = c.report.left_out.clone() {
+            let (ev, by) = append_tail(out, set, &left, &opts)?;
+            c.events += ev;
+            c.bytes += by;
+            c.kept_tail = Some(left);
+        }
+    }
+    Ok(c)
+}
+
+/// The format of the last FDE in a diff file.
+fn last_format(path: &Path) -> Result<Option<Format>> {
+    let lf = LogFile::open(path, crate::log::Access::Read)?;
+    let mut it = lf.events(WalkOptions { verify_checksums: false });
+    let mut fmt = None;
+    while let Some(step) = it.next_step().map_err(|e| Error::parse(Some(path), e))? {
+        if let Step::Event(ev) = step {
+            if ev.event_type() == crate::event::EventType::FORMAT_DESCRIPTION {
+                fmt = it.format().cloned();
+            }
+        }
+    }
+    Ok(fmt)
+}
+
+/// Appends the master data events of a relay set from `left` (the start of
+/// the trailing incomplete transaction the engine cut off) to the end.
+fn append_tail(out: &Path, set: &LogSet, left: &LeftOut, opts: &CutOptions) -> Result<(u64, u64)> {
+    use std::io::Write;
+    let Some(diff_fmt) = last_format(out)? else {
+        return Err(Error::invalid("diff has no format description to continue").with_file(out));
+    };
+    let mut f = std::fs::OpenOptions::new().append(true).open(out).map_err(|e| Error::io(out, e))?;
+    let (mut events, mut bytes) = (0u64, 0u64);
+    let mut cursor = MasterCursor::relay(opts.own_server_id, None);
+    let walk = WalkOptions { verify_checksums: opts.verify_checksums };
+    for (fi, (_, path)) in set.from_name(&left.file).iter().enumerate() {
+        let lf = LogFile::open(path, opts.access)?;
+        let mut it = lf.events(walk);
+        loop {
+            let ev: RawEvent<'_> = match it.next_step().map_err(|e| Error::parse(Some(path), e))? {
+                None | Some(Step::Incomplete(_)) => break,
+                Some(Step::Event(ev)) => ev,
+            };
+            let fmt = it.format().expect("format known after an event");
+            let origin = cursor.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
+            if fi == 0 && ev.offset() < left.offset {
+                continue;
+            }
+            let real_rotate = origin == Origin::MasterRotate && !ev.is_fake_rotate();
+            if !(origin.is_data() || real_rotate) {
+                continue;
+            }
+            if !fmt.same_encoding(&diff_fmt) {
+                return Err(Error::invalid(
+                    "the master's format changes inside the trailing incomplete transaction; cannot keep it",
+                )
+                .with_file(path)
+                .at(ev.offset(), Some(ev.event_type())));
+            }
+            f.write_all(ev.as_bytes()).map_err(|e| Error::io(out, e))?;
+            events += 1;
+            bytes += ev.size() as u64;
+        }
+    }
+    f.sync_all().map_err(|e| Error::io(out, e))?;
+    Ok((events, bytes))
+}

@@ -1,0 +1,596 @@
+//! Pushing files to another host over SSH (the `ssh2` crate, libssh2), the
+//! way MHA's node does it with `ssh`/`scp` and the same options string:
+//! `mkdir -p` the remote folder, copy, then compare the remote `md5sum`
+//! with ours (MHA's `compare_checksum`), up to 3 tries. A Perl node and this
+//! one therefore agree on what a good copy is, so fleets can mix them.
+//!
+//! # Options
+//!
+//! [`SshOptions::parse`] reads the `ssh` command-line options MHA passes in
+//! `--ssh_options` (its `SSH_OPT_ALIVE` plus whatever the manager
+//! configuration adds): `-i FILE`, `-o Key=Value` / `-oKey=Value` / `-o Key Value`
+//! for `IdentityFile`, `UserKnownHostsFile`, `GlobalKnownHostsFile`,
+//! `StrictHostKeyChecking`, `ConnectTimeout`, `ConnectionAttempts`,
+//! `ServerAliveInterval`, `IdentitiesOnly`; everything else (`BatchMode`,
+//! `PasswordAuthentication`, …) is accepted and has no effect, since this
+//! client never prompts and never uses passwords.
+//!
+//! # Host keys
+//!
+//! The server's key is checked against the known-hosts files
+//! (`UserKnownHostsFile`, default `~/.ssh/known_hosts` and
+//! `~/.ssh/known_hosts2`, plus `/etc/ssh/ssh_known_hosts`), `[host]:port`
+//! entries included. `StrictHostKeyChecking=yes` (and the default, which
+//! under BatchMode cannot ask) refuses unknown and changed keys;
+//! `accept-new` accepts unknown keys only; `no` accepts anything. MHA's
+//! default `SSH_OPT_ALIVE` says `StrictHostKeyChecking=no`: then an
+//! unverified key is accepted *and said so* on the log. Known-hosts files
+//! are never written.
+//!
+//! # Authentication
+//!
+//! Public key only: the `-i`/`IdentityFile` keys, then the ssh-agent (unless
+//! `IdentitiesOnly=yes`), then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`
+//! when no identity file was named.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ssh2::{CheckResult, KnownHostFileKind, MethodType, Session};
+
+use crate::error::{Error, Result};
+
+/// What to do with a host key that is not known (OpenSSH's `StrictHostKeyChecking`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// Only known keys (`yes`, and the default under `BatchMode`).
+    Strict,
+    /// Unknown keys accepted, changed keys refused (`accept-new`).
+    AcceptNew,
+    /// Anything accepted, and logged (`no`/`off`).
+    AcceptAny,
+}
+
+/// SSH settings from an `ssh` options string.
+#[derive(Clone, Debug)]
+pub struct SshOptions {
+    /// `-i` / `IdentityFile`, in order.
+    pub identity_files: Vec<PathBuf>,
+    /// `UserKnownHostsFile` (default `~/.ssh/known_hosts`, `~/.ssh/known_hosts2`).
+    pub user_known_hosts: Vec<PathBuf>,
+    /// `GlobalKnownHostsFile` (default `/etc/ssh/ssh_known_hosts`).
+    pub global_known_hosts: Vec<PathBuf>,
+    /// `StrictHostKeyChecking`.
+    pub host_key_policy: HostKeyPolicy,
+    /// `ConnectTimeout` (TCP connect and each SSH step).
+    pub connect_timeout: Option<Duration>,
+    /// `ConnectionAttempts` (TCP connects, one second apart).
+    pub connection_attempts: u32,
+    /// `ServerAliveInterval` (keepalives).
+    pub server_alive_interval: Option<u32>,
+    /// `IdentitiesOnly=yes`: no agent.
+    pub identities_only: bool,
+    /// Options seen and ignored (for `--debug`).
+    pub ignored: Vec<String>,
+}
+
+/// MHA's `$SSH_OPT_ALIVE`, the options used when `--ssh_options` is not given.
+pub const MHA_SSH_OPT_ALIVE: &str = "-o ServerAliveInterval=60 -o ServerAliveCountMax=20 -o StrictHostKeyChecking=no -o ConnectionAttempts=5 -o PasswordAuthentication=no -o BatchMode=yes";
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+fn expand(p: &str) -> PathBuf {
+    match p.strip_prefix("~/") {
+        Some(rest) => home().join(rest),
+        None if p == "~" => home(),
+        None => PathBuf::from(p),
+    }
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        let h = home();
+        SshOptions {
+            identity_files: Vec::new(),
+            user_known_hosts: vec![h.join(".ssh/known_hosts"), h.join(".ssh/known_hosts2")],
+            global_known_hosts: vec![PathBuf::from("/etc/ssh/ssh_known_hosts")],
+            host_key_policy: HostKeyPolicy::Strict,
+            connect_timeout: None,
+            connection_attempts: 1,
+            server_alive_interval: None,
+            identities_only: false,
+            ignored: Vec::new(),
+        }
+    }
+}
+
+impl SshOptions {
+    /// Parses an `ssh` options string (as in MHA's `--ssh_options`).
+    pub fn parse(s: &str) -> SshOptions {
+        let words = split_words(s);
+        let mut o = SshOptions::default();
+        let mut i = 0;
+        while i < words.len() {
+            let w = &words[i];
+            i += 1;
+            let take = |i: &mut usize| -> Option<String> {
+                let v = words.get(*i).cloned();
+                *i += 1;
+                v
+            };
+            if let Some(rest) = w.strip_prefix("-o") {
+                let kv = if rest.is_empty() { take(&mut i).unwrap_or_default() } else { rest.to_string() };
+                let (k, v) = match kv.split_once('=') {
+                    Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
+                    None => {
+                        // "-o Key Value"
+                        let mut parts = kv.splitn(2, char::is_whitespace);
+                        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").trim().to_string())
+                    }
+                };
+                o.set(&k, &v);
+            } else if let Some(rest) = w.strip_prefix("-i") {
+                let f = if rest.is_empty() { take(&mut i).unwrap_or_default() } else { rest.to_string() };
+                o.identity_files.push(expand(&f));
+            } else if w == "-p" || w == "-l" || w == "-F" {
+                o.ignored.push(format!("{w} {}", take(&mut i).unwrap_or_default()));
+            } else {
+                o.ignored.push(w.clone());
+            }
+        }
+        o
+    }
+
+    fn set(&mut self, key: &str, v: &str) {
+        let yes = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "on");
+        match key.to_ascii_lowercase().as_str() {
+            "identityfile" => self.identity_files.push(expand(v)),
+            "userknownhostsfile" => self.user_known_hosts = v.split_whitespace().map(expand).collect(),
+            "globalknownhostsfile" => self.global_known_hosts = v.split_whitespace().map(expand).collect(),
+            "stricthostkeychecking" => {
+                self.host_key_policy = match v.to_ascii_lowercase().as_str() {
+                    "no" | "off" | "false" => HostKeyPolicy::AcceptAny,
+                    "accept-new" => HostKeyPolicy::AcceptNew,
+                    _ => HostKeyPolicy::Strict,
+                }
+            }
+            "connecttimeout" => self.connect_timeout = v.parse().ok().map(Duration::from_secs),
+            "connectionattempts" => self.connection_attempts = v.parse().unwrap_or(1).max(1),
+            "serveraliveinterval" => self.server_alive_interval = v.parse().ok().filter(|&n| n > 0),
+            "identitiesonly" => self.identities_only = yes(v),
+            _ => self.ignored.push(format!("{key}={v}")),
+        }
+    }
+}
+
+/// The output of a remote command.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// Exit status.
+    pub status: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// An authenticated SSH session.
+pub struct Remote {
+    sess: Session,
+    label: String,
+}
+
+fn ssh_err(what: &str, label: &str, e: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("ssh {label}: {what}: {e}"))
+}
+
+fn key_type_name(t: ssh2::HostKeyType) -> &'static str {
+    match t {
+        ssh2::HostKeyType::Rsa => "ssh-rsa",
+        ssh2::HostKeyType::Dss => "ssh-dss",
+        ssh2::HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        ssh2::HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        ssh2::HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        ssh2::HostKeyType::Ed25519 => "ssh-ed25519",
+        ssh2::HostKeyType::Unknown => "unknown",
+    }
+}
+
+/// Host-key types the known-hosts files hold, most wanted first, so the
+/// handshake asks for a key we can check.
+fn known_key_types(files: &[PathBuf]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        for line in text.lines() {
+            let mut w = line.split_whitespace();
+            let first = w.next().unwrap_or("");
+            if first.is_empty() || first.starts_with('#') || first.starts_with('@') {
+                continue;
+            }
+            if let Some(t) = w.next() {
+                let t = t.to_string();
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Remote {
+    /// Connects to `user@host:port`, checks the host key and authenticates.
+    /// `log` receives what a person should know (an unverified host key).
+    ///
+    /// # Errors
+    /// Connection, host key or authentication failure.
+    pub fn connect(user: &str, host: &str, port: u16, opts: &SshOptions, log: &mut dyn FnMut(&str)) -> Result<Remote> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let label = format!("{user}@{bare}:{port}");
+        let addrs: Vec<_> =
+            (bare, port).to_socket_addrs().map_err(|e| ssh_err("cannot resolve host", &label, e))?.collect();
+        let mut last_err = None;
+        let mut tcp = None;
+        'attempts: for attempt in 0..opts.connection_attempts {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            for a in &addrs {
+                let r = match opts.connect_timeout {
+                    Some(t) => TcpStream::connect_timeout(a, t),
+                    None => TcpStream::connect(a),
+                };
+                match r {
+                    Ok(s) => {
+                        tcp = Some(s);
+                        break 'attempts;
+                    }
+                    Err(e) => last_err = Some(e),
+                }
+            }
+        }
+        let tcp = tcp.ok_or_else(|| {
+            ssh_err("cannot connect", &label, last_err.map(|e| e.to_string()).unwrap_or_else(|| "no address".into()))
+        })?;
+        let mut sess = Session::new().map_err(|e| ssh_err("session", &label, e))?;
+        if let Some(t) = opts.connect_timeout {
+            sess.set_timeout(t.as_millis().min(u32::MAX as u128) as u32);
+        }
+        sess.set_tcp_stream(tcp);
+        let files: Vec<PathBuf> = opts.user_known_hosts.iter().chain(&opts.global_known_hosts).cloned().collect();
+        let mut prefs = known_key_types(&files);
+        if !prefs.is_empty() {
+            // Ask for a key type we can check first, then the rest libssh2 supports.
+            if let Ok(all) = sess.supported_algs(MethodType::HostKey) {
+                prefs.retain(|p| all.contains(&p.as_str()));
+                for a in all {
+                    if !prefs.iter().any(|p| p == a) {
+                        prefs.push(a.to_string());
+                    }
+                }
+                let _ = sess.method_pref(MethodType::HostKey, &prefs.join(","));
+            }
+        }
+        sess.handshake().map_err(|e| ssh_err("handshake", &label, e))?;
+        check_host_key(&sess, bare, port, &files, opts.host_key_policy, &label, log)?;
+        if let Some(n) = opts.server_alive_interval {
+            sess.set_keepalive(false, n);
+        }
+        authenticate(&sess, user, opts, &label)?;
+        sess.set_timeout(0);
+        Ok(Remote { sess, label })
+    }
+
+    /// `user@host:port`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Runs a command through the remote user's shell.
+    ///
+    /// # Errors
+    /// The channel fails (not a non-zero exit: see [`Output::status`]).
+    pub fn exec(&self, cmd: &str) -> Result<Output> {
+        let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
+        let mut stdout = String::new();
+        ch.read_to_string(&mut stdout).map_err(|e| ssh_err("read", &self.label, e))?;
+        let mut stderr = String::new();
+        ch.stderr().read_to_string(&mut stderr).map_err(|e| ssh_err("read", &self.label, e))?;
+        ch.wait_close().map_err(|e| ssh_err("close", &self.label, e))?;
+        let status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
+        Ok(Output { status, stdout, stderr })
+    }
+
+    /// Copies `local` to `remote` (scp protocol), mode 0644.
+    ///
+    /// # Errors
+    /// A local read or remote write failure.
+    pub fn upload(&self, local: &Path, remote: &Path) -> Result<()> {
+        let mut f = std::fs::File::open(local).map_err(|e| Error::io(local, e))?;
+        let size = f.metadata().map_err(|e| Error::io(local, e))?.len();
+        let mut ch = self.sess.scp_send(remote, 0o644, size, None).map_err(|e| ssh_err("scp", &self.label, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf).map_err(|e| Error::io(local, e))?;
+            if n == 0 {
+                break;
+            }
+            ch.write_all(&buf[..n]).map_err(|e| ssh_err("scp write", &self.label, e))?;
+        }
+        ch.send_eof().map_err(|e| ssh_err("scp", &self.label, e))?;
+        ch.wait_eof().map_err(|e| ssh_err("scp", &self.label, e))?;
+        ch.close().map_err(|e| ssh_err("scp", &self.label, e))?;
+        ch.wait_close().map_err(|e| ssh_err("scp", &self.label, e))?;
+        Ok(())
+    }
+
+    /// The remote `md5sum` of a file (the first 32 characters of its output, as MHA reads it).
+    ///
+    /// # Errors
+    /// The command fails.
+    pub fn md5sum(&self, remote: &Path) -> Result<String> {
+        let o = self.exec(&format!("md5sum {}", sh_quote(&remote.to_string_lossy())))?;
+        if o.status != 0 {
+            return Err(ssh_err("md5sum", &self.label, format!("exit {}: {}", o.status, o.stderr.trim())));
+        }
+        Ok(o.stdout.chars().take(32).collect())
+    }
+}
+
+fn check_host_key(
+    sess: &Session,
+    host: &str,
+    port: u16,
+    files: &[PathBuf],
+    policy: HostKeyPolicy,
+    label: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let (key, ktype) = sess.host_key().ok_or_else(|| ssh_err("host key", label, "server sent none"))?;
+    let mut kh = sess.known_hosts().map_err(|e| ssh_err("known hosts", label, e))?;
+    let mut read_any = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        // Line by line: libssh2 gives up on a whole file at its first unknown line.
+        for line in text.lines() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') || t.starts_with('@') {
+                continue;
+            }
+            let _ = kh.read_str(t, KnownHostFileKind::OpenSSH);
+        }
+        read_any.push(f.display().to_string());
+    }
+    let r = kh.check_port(host, port, key);
+    let what = key_type_name(ktype);
+    let files_txt = if read_any.is_empty() { "no known-hosts file".to_string() } else { read_any.join(", ") };
+    match (r, policy) {
+        (CheckResult::Match, _) => Ok(()),
+        (CheckResult::Mismatch, HostKeyPolicy::AcceptAny) => {
+            log(&format!(
+                "WARNING: {label}: the {what} host key does NOT match {files_txt}; accepted because StrictHostKeyChecking=no"
+            ));
+            Ok(())
+        }
+        (CheckResult::Mismatch, _) => {
+            Err(ssh_err("host key verification failed", label, format!("the {what} key differs from {files_txt}")))
+        }
+        (_, HostKeyPolicy::Strict) => Err(ssh_err(
+            "host key verification failed",
+            label,
+            format!("no {what} key for this host in {files_txt} (StrictHostKeyChecking)"),
+        )),
+        (_, p) => {
+            log(&format!(
+                "WARNING: {label}: {what} host key not verified (not in {files_txt}); accepted because StrictHostKeyChecking={}",
+                if p == HostKeyPolicy::AcceptNew { "accept-new" } else { "no" }
+            ));
+            Ok(())
+        }
+    }
+}
+
+fn authenticate(sess: &Session, user: &str, opts: &SshOptions, label: &str) -> Result<()> {
+    let mut tried = Vec::new();
+    for f in &opts.identity_files {
+        if sess.userauth_pubkey_file(user, None, f, None).is_ok() && sess.authenticated() {
+            return Ok(());
+        }
+        tried.push(f.display().to_string());
+    }
+    if !opts.identities_only && std::env::var_os("SSH_AUTH_SOCK").is_some() {
+        if sess.userauth_agent(user).is_ok() && sess.authenticated() {
+            return Ok(());
+        }
+        tried.push("ssh-agent".into());
+    }
+    if opts.identity_files.is_empty() {
+        for n in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+            let f = home().join(".ssh").join(n);
+            if f.exists() {
+                if sess.userauth_pubkey_file(user, None, &f, None).is_ok() && sess.authenticated() {
+                    return Ok(());
+                }
+                tried.push(f.display().to_string());
+            }
+        }
+    }
+    Err(ssh_err(
+        "public key authentication failed",
+        label,
+        if tried.is_empty() { "no key to try".to_string() } else { format!("tried {}", tried.join(", ")) },
+    ))
+}
+
+/// MD5 of a local file, as `md5sum` prints it (32 lowercase hex digits).
+///
+/// # Errors
+/// The file cannot be read.
+pub fn md5_file(path: &Path) -> Result<String> {
+    use md5::{Digest, Md5};
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// MHA's `generate_and_send` transfer: `mkdir -p` the remote folder, copy
+/// `local` to `remote` (via a temporary name and `mv -f`), compare MD5s; up
+/// to 3 tries of copy + compare, as `NodeUtil::file_copy`.
+///
+/// # Errors
+/// Connection or `mkdir` failure, or 3 failed tries.
+pub fn push_file(
+    user: &str,
+    host: &str,
+    port: u16,
+    opts: &SshOptions,
+    local: &Path,
+    remote: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let r = Remote::connect(user, host, port, opts, log)?;
+    if let Some(dir) = remote.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let o = r.exec(&format!("mkdir -p {}", sh_quote(&dir.to_string_lossy())))?;
+        if o.status != 0 {
+            return Err(ssh_err(
+                &format!("mkdir -p {}", dir.display()),
+                r.label(),
+                format!("exit {}: {}", o.status, o.stderr.trim()),
+            ));
+        }
+    }
+    let ours = md5_file(local)?;
+    let mut last = None;
+    // Through a temporary name and a rename: when this host is the target
+    // too (the same path on both sides), the file being read is never
+    // truncated under us.
+    let name = remote.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = remote.with_file_name(format!(".{name}.part.{}", std::process::id()));
+    let put = |r: &Remote| -> Result<()> {
+        r.upload(local, &tmp)?;
+        let o =
+            r.exec(&format!("mv -f {} {}", sh_quote(&tmp.to_string_lossy()), sh_quote(&remote.to_string_lossy())))?;
+        if o.status != 0 {
+            return Err(ssh_err("rename", r.label(), format!("exit {}: {}", o.status, o.stderr.trim())));
+        }
+        Ok(())
+    };
+    for _ in 0..3 {
+        let attempt = put(&r).and_then(|()| r.md5sum(remote));
+        match attempt {
+            Ok(theirs) if theirs == ours => return Ok(()),
+            Ok(theirs) => last = Some(format!("md5 mismatch: local {ours}, remote {theirs}")),
+            Err(e) => last = Some(e.to_string()),
+        }
+        log("Failed copy or checksum. Retrying..");
+    }
+    Err(ssh_err("copy failed 3 times", r.label(), last.unwrap_or_default()))
+}
+
+/// Quotes a word for a POSIX shell (remote commands we build ourselves).
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Splits an option string (`--ssh_options`) into words as a shell would:
+/// whitespace separates, single and double quotes group, `\` escapes.
+pub fn split_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut have = false;
+    let mut chars = s.chars();
+    let mut q: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (q, c) {
+            (None, c) if c.is_whitespace() => {
+                if have {
+                    out.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            (None, '\'' | '"') => {
+                q = Some(c);
+                have = true;
+            }
+            (Some(open), c) if c == open => q = None,
+            (None, '\\') | (Some('"'), '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+                have = true;
+            }
+            (_, c) => {
+                cur.push(c);
+                have = true;
+            }
+        }
+    }
+    if have {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mha_options() {
+        let o = SshOptions::parse(&format!(
+            "{MHA_SSH_OPT_ALIVE} -i /k/id_ed25519 -o UserKnownHostsFile=/k/known_hosts -oIdentitiesOnly=yes"
+        ));
+        assert_eq!(o.host_key_policy, HostKeyPolicy::AcceptAny);
+        assert_eq!(o.connection_attempts, 5);
+        assert_eq!(o.server_alive_interval, Some(60));
+        assert_eq!(o.identity_files, [PathBuf::from("/k/id_ed25519")]);
+        assert_eq!(o.user_known_hosts, [PathBuf::from("/k/known_hosts")]);
+        assert!(o.identities_only);
+        assert!(o.ignored.iter().any(|x| x == "BatchMode=yes"));
+        assert_eq!(SshOptions::parse("").host_key_policy, HostKeyPolicy::Strict);
+        assert_eq!(
+            SshOptions::parse("-o 'StrictHostKeyChecking accept-new'").host_key_policy,
+            HostKeyPolicy::AcceptNew
+        );
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            split_words("-o A=1  -i '/p q/k' -o \"B=2 3\" x\\ y"),
+            ["-o", "A=1", "-i", "/p q/k", "-o", "B=2 3", "x y"]
+        );
+        assert_eq!(sh_quote("/var/tmp/a b"), "'/var/tmp/a b'");
+        assert_eq!(sh_quote("/var/tmp/ab"), "/var/tmp/ab");
+    }
+
+    #[test]
+    fn md5_like_md5sum() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x");
+        std::fs::write(&f, b"100\n").unwrap();
+        assert_eq!(md5_file(&f).unwrap(), "919d117956d3135c4c683ff021352f5c"); // echo 100 | md5sum
+        let out = std::process::Command::new("md5sum").arg(&f).output();
+        if let Ok(o) = out {
+            let s = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(&s[..32], md5_file(&f).unwrap());
+        }
+    }
+}
