@@ -59,6 +59,10 @@ pub struct CutOptions {
     pub allow_mid_transaction_start: bool,
     /// The replica's own server id for relay logs (else its first FDE's).
     pub own_server_id: Option<u32>,
+    /// Keep a trailing incomplete transaction (still reported in
+    /// `left_out`): MHA's read→latest piece, whose end follows in the next
+    /// file applied with it. Off for everything that must stand alone.
+    pub keep_partial_tail: bool,
 }
 
 impl Default for CutOptions {
@@ -68,6 +72,7 @@ impl Default for CutOptions {
             access: Access::Mmap,
             allow_mid_transaction_start: false,
             own_server_id: None,
+            keep_partial_tail: false,
         }
     }
 }
@@ -249,7 +254,11 @@ impl Cutter {
             if let Some(g) = self.open_group.take() {
                 self.rep.left_out = Some(g);
             }
-            self.w.rollback_to_commit_point()?;
+            if opts.keep_partial_tail {
+                self.w.commit_point();
+            } else {
+                self.w.rollback_to_commit_point()?;
+            }
         } else {
             self.rep.left_out = None;
         }

@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 
 use crate::diff::{CutOptions, DiffReport, LeftOut, Source};
 use crate::error::{Error, Result};
-use crate::event::{Format, RawEvent, Step, WalkOptions, flags};
+use crate::event::{Step, WalkOptions, flags};
 use crate::log::{LogFile, LogName, LogSet};
-use crate::position::{MasterCursor, Origin};
 
 /// A series of logs in one folder, as MHA's `BinlogManager` knows it.
 #[derive(Clone, Debug)]
@@ -157,7 +156,7 @@ pub struct Cut {
 /// # Errors
 /// A damaged source, a start that is not an event boundary, an I/O error.
 pub fn cut(set: &LogSet, first: &LogName, start: u64, kind: Source, out: &Path, opts: &CutOptions) -> Result<Cut> {
-    let opts = CutOptions { allow_mid_transaction_start: true, ..*opts };
+    let opts = CutOptions { allow_mid_transaction_start: true, keep_partial_tail: kind == Source::Relay, ..*opts };
     let start = start.max(4);
     let report = match kind {
         Source::Relay => {
@@ -167,73 +166,6 @@ pub fn cut(set: &LogSet, first: &LogName, start: u64, kind: Source, out: &Path, 
             crate::diff::save_binlog(set, &crate::position::MasterPos::new(first.clone(), start), out, &opts)?
         }
     };
-    let mut c = Cut { events: report.written.events, bytes: report.written.bytes, kept_tail: None, report };
-    if kind == Source::Relay {
-        if let Some(left) = c.report.left_out.clone() {
-            let (ev, by) = append_tail(out, set, &left, &opts)?;
-            c.events += ev;
-            c.bytes += by;
-            c.kept_tail = Some(left);
-        }
-    }
-    Ok(c)
-}
-
-/// The format of the last FDE in a diff file.
-fn last_format(path: &Path) -> Result<Option<Format>> {
-    let lf = LogFile::open(path, crate::log::Access::Read)?;
-    let mut it = lf.events(WalkOptions { verify_checksums: false });
-    let mut fmt = None;
-    while let Some(step) = it.next_step().map_err(|e| Error::parse(Some(path), e))? {
-        if let Step::Event(ev) = step {
-            if ev.event_type() == crate::event::EventType::FORMAT_DESCRIPTION {
-                fmt = it.format().cloned();
-            }
-        }
-    }
-    Ok(fmt)
-}
-
-/// Appends the master data events of a relay set from `left` (the start of
-/// the trailing incomplete transaction the engine cut off) to the end.
-fn append_tail(out: &Path, set: &LogSet, left: &LeftOut, opts: &CutOptions) -> Result<(u64, u64)> {
-    use std::io::Write;
-    let Some(diff_fmt) = last_format(out)? else {
-        return Err(Error::invalid("diff has no format description to continue").with_file(out));
-    };
-    let mut f = std::fs::OpenOptions::new().append(true).open(out).map_err(|e| Error::io(out, e))?;
-    let (mut events, mut bytes) = (0u64, 0u64);
-    let mut cursor = MasterCursor::relay(opts.own_server_id, None);
-    let walk = WalkOptions { verify_checksums: opts.verify_checksums };
-    for (fi, (_, path)) in set.from_name(&left.file).iter().enumerate() {
-        let lf = LogFile::open(path, opts.access)?;
-        let mut it = lf.events(walk);
-        loop {
-            let ev: RawEvent<'_> = match it.next_step().map_err(|e| Error::parse(Some(path), e))? {
-                None | Some(Step::Incomplete(_)) => break,
-                Some(Step::Event(ev)) => ev,
-            };
-            let fmt = it.format().expect("format known after an event");
-            let origin = cursor.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
-            if fi == 0 && ev.offset() < left.offset {
-                continue;
-            }
-            let real_rotate = origin == Origin::MasterRotate && !ev.is_fake_rotate();
-            if !(origin.is_data() || real_rotate) {
-                continue;
-            }
-            if !fmt.same_encoding(&diff_fmt) {
-                return Err(Error::invalid(
-                    "the master's format changes inside the trailing incomplete transaction; cannot keep it",
-                )
-                .with_file(path)
-                .at(ev.offset(), Some(ev.event_type())));
-            }
-            f.write_all(ev.as_bytes()).map_err(|e| Error::io(out, e))?;
-            events += 1;
-            bytes += ev.size() as u64;
-        }
-    }
-    f.sync_all().map_err(|e| Error::io(out, e))?;
-    Ok((events, bytes))
+    let kept_tail = if kind == Source::Relay { report.left_out.clone() } else { None };
+    Ok(Cut { events: report.written.events, bytes: report.written.bytes, kept_tail, report })
 }
