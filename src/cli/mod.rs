@@ -348,7 +348,7 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
     }
     let master_binlogs = a.master_binlogs.as_deref().map(binlog_set).transpose()?;
     let opts = CutOptions { verify_checksums: !a.no_verify, ..CutOptions::default() };
-    let mut plan = Plan::make(PlanInput { replicas, master_binlogs, opts })?;
+    let mut plan = Plan::make(PlanInput { replicas, master_binlogs, opts, count: a.write.is_none() })?;
     if let Some(dir) = &a.write {
         plan.write(dir)?;
     }

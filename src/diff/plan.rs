@@ -22,6 +22,10 @@ pub struct PlanInput {
     pub master_binlogs: Option<LogSet>,
     /// How to cut.
     pub opts: CutOptions,
+    /// Count what each replica's diff will hold (a dry-run cut per replica).
+    /// Off when the diffs are written next: [`Plan::write`] fills the counts
+    /// from the real cut, and reading every range twice would double the work.
+    pub count: bool,
 }
 
 /// One replica's part of the plan.
@@ -128,7 +132,11 @@ impl Plan {
                         Mapping::AlreadyComplete => (None, false),
                     }
                 };
-                let diff = plan.cut(st, relay_start.as_ref(), Cutter::counting(plan.opts))?;
+                let diff = if input.count {
+                    plan.cut(st, relay_start.as_ref(), Cutter::counting(plan.opts))?
+                } else {
+                    DiffReport::default()
+                };
                 Ok(TargetPlan { state: st.clone(), relay_start, fast_path: fast, diff, file: None })
             })
             .collect();
