@@ -831,6 +831,11 @@ fn decode<'a, 'm>(
 where
     'a: 'm,
 {
+    // mysql_common's DECIMAL decoder overflows on impossible metadata; the
+    // server never writes precision > 65, scale > 30 or scale > precision.
+    if ty == ColumnType::MYSQL_TYPE_NEWDECIMAL && (meta[0] == 0 || meta[0] > 65 || meta[1] > 30 || meta[1] > meta[0]) {
+        return Err("DECIMAL metadata");
+    }
     let start: &'a [u8] = buf.0;
     let mut b: ParseBuf<'m> = ParseBuf(start);
     let v = b.parse::<BinlogValue<'m>>((ty, &meta[..], false, partial)).map_err(|_| "row value")?;
