@@ -117,8 +117,13 @@ fn run(s: Scenario) {
         })
         .collect();
     let master_binlogs = LogSet::from_index(&topo.datadir(MASTER).join("mysql-bin.index")).unwrap();
-    let mut plan =
-        Plan::make(PlanInput { replicas, master_binlogs: Some(master_binlogs), opts: CutOptions::default(), count: true }).unwrap();
+    let mut plan = Plan::make(PlanInput {
+        replicas,
+        master_binlogs: Some(master_binlogs),
+        opts: CutOptions::default(),
+        count: true,
+    })
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     plan.write(dir.path()).unwrap();
     eprintln!("{}", plan.to_text());
