@@ -220,3 +220,76 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
     }
     Ok(())
 }
+
+/// Decodes `ev`'s body as [`summarize`] does, without formatting anything:
+/// the structure check `verify` runs on every event.
+///
+/// # Errors
+/// When the body of a type we decode is malformed.
+pub fn check_body(ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
+    let t = ev.event_type();
+    let err = |k| ParseError { kind: k, at: ev.offset(), event_type: Some(t) };
+    match t {
+        EventType::ROTATE => {
+            views::Rotate::parse(ev, fmt)?;
+        }
+        EventType::QUERY | EventType::EXECUTE_LOAD_QUERY | EventType::MARIA_QUERY_COMPRESSED => {
+            let q = Query::parse(ev, fmt)?;
+            if q.is_compressed() {
+                q.sql_text().map_err(err)?;
+            }
+        }
+        EventType::XID => {
+            views::xid(ev)?;
+        }
+        EventType::GTID | EventType::ANONYMOUS_GTID => {
+            MysqlGtid::parse(ev, fmt)?;
+        }
+        EventType::GTID_TAGGED => {
+            crate::event::tagged::gtid_text(ev)?;
+        }
+        EventType::PREVIOUS_GTIDS => {
+            let p = PreviousGtids::parse(ev, fmt)?;
+            if p.tagged {
+                crate::event::tagged::previous_gtids_text(ev)?;
+            } else {
+                p.to_text().map_err(err)?;
+            }
+        }
+        EventType::MARIA_GTID => {
+            MariaGtid::parse(ev, fmt)?;
+        }
+        EventType::MARIA_GTID_LIST => {
+            MariaGtidList::parse(ev, fmt)?;
+        }
+        EventType::MARIA_BINLOG_CHECKPOINT => {
+            MariaCheckpoint::parse(ev, fmt)?;
+        }
+        EventType::TABLE_MAP => {
+            TableMapHead::parse(ev, fmt)?;
+        }
+        t if t.is_rows() => {
+            RowsHead::parse(ev, fmt)?;
+        }
+        EventType::INTVAR => {
+            views::intvar(ev)?;
+        }
+        EventType::RAND => {
+            views::rand(ev)?;
+        }
+        EventType::USER_VAR => {
+            UserVar::parse(ev)?;
+        }
+        EventType::XA_PREPARE => {
+            XaPrepare::parse(ev)?;
+        }
+        EventType::TRANSACTION_PAYLOAD => {
+            Payload::parse(ev, fmt)?;
+        }
+        EventType::INCIDENT => {
+            views::incident(ev, fmt)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

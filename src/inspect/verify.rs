@@ -5,7 +5,7 @@ use crate::event::payload::Payload;
 use crate::event::{ChecksumAlg, EventIter, EventType, ParseError, ParseErrorKind, Step, WalkOptions, classify};
 use crate::log::{LogFile, RecoveryMode, Tail};
 
-use super::summary::summarize;
+use super::summary::check_body;
 
 /// What a clean verification found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +54,6 @@ impl VerifyReport {
 pub fn verify(file: &LogFile, recovery: RecoveryMode) -> Result<VerifyReport> {
     let mut r =
         VerifyReport { events: 0, bytes: 4, checksummed: 0, ignorable: 0, algorithms: Vec::new(), tail: Tail::Clean };
-    let mut scratch = String::new();
     let perr = |e: ParseError| Error::parse(Some(file.path()), e);
     let tail = file.walk(WalkOptions { verify_checksums: true }, recovery, |ev, fmt| {
         r.events += 1;
@@ -66,8 +65,7 @@ pub fn verify(file: &LogFile, recovery: RecoveryMode) -> Result<VerifyReport> {
         if !r.algorithms.contains(&fmt.checksum) {
             r.algorithms.push(fmt.checksum);
         }
-        scratch.clear();
-        summarize(&mut scratch, &ev, fmt).map_err(perr)?;
+        check_body(&ev, fmt).map_err(perr)?;
         classify(&ev, fmt).map_err(perr)?;
         if ev.event_type() == EventType::TRANSACTION_PAYLOAD {
             let at = |k| perr(ParseError { kind: k, at: ev.offset(), event_type: Some(ev.event_type()) });
@@ -81,8 +79,7 @@ pub fn verify(file: &LogFile, recovery: RecoveryMode) -> Result<VerifyReport> {
                         if inner.event_type() == EventType::TRANSACTION_PAYLOAD {
                             return Err(at(ParseErrorKind::NestedPayload));
                         }
-                        scratch.clear();
-                        summarize(&mut scratch, &inner, fmt).map_err(|e| perr(ParseError { at: ev.offset(), ..e }))?;
+                        check_body(&inner, fmt).map_err(|e| perr(ParseError { at: ev.offset(), ..e }))?;
                     }
                     Ok(Some(Step::Incomplete(_))) => {
                         return Err(at(ParseErrorKind::Truncated("payload inner events")));
