@@ -113,8 +113,8 @@ impl EventType {
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
-            Some(n) => f.write_str(n),
-            None => write!(f, "UNKNOWN_EVENT({})", self.0),
+            Some(n) => f.pad(n),
+            None => f.pad(&format!("UNKNOWN_EVENT({})", self.0)),
         }
     }
 }

@@ -156,15 +156,15 @@ pub(crate) fn event_line(
     inner_of: Option<u64>,
 ) -> Result<(), ParseError> {
     use std::fmt::Write as _;
-    let mut summary = String::new();
-    let res = summarize(&mut summary, ev, fmt);
-    if let Err(e) = &res {
-        if !summary.is_empty() {
-            summary.push(' ');
-        }
-        let _ = write!(summary, "<error: {}>", e.kind);
-    }
     if json {
+        let mut summary = String::new();
+        let res = summarize(&mut summary, ev, fmt);
+        if let Err(e) = &res {
+            if !summary.is_empty() {
+                summary.push(' ');
+            }
+            let _ = write!(summary, "<error: {}>", e.kind);
+        }
         let mut v = serde_json::json!({
             "offset": ev.offset(),
             "type": ev.event_type().to_string(),
@@ -181,25 +181,34 @@ pub(crate) fn event_line(
             v["inner_of"] = o.into();
         }
         let _ = writeln!(line, "{v}");
-    } else {
-        match inner_of {
-            Some(o) => {
-                let _ = write!(line, "{o:>10}+{:<6}", ev.offset());
-            }
-            None => {
-                let _ = write!(line, "{:>10}", ev.offset());
-            }
-        }
-        let _ = writeln!(
-            line,
-            " {:<32} server_id={} size={} log_pos={} flags=0x{:04x} {}",
-            ev.event_type().to_string(),
-            ev.server_id(),
-            ev.size(),
-            ev.log_pos(),
-            ev.flags(),
-            summary
-        );
+        return res;
     }
+    // Text: everything straight into the reused line buffer (no per-event allocation).
+    match inner_of {
+        Some(o) => {
+            let _ = write!(line, "{o:>10}+{:<6}", ev.offset());
+        }
+        None => {
+            let _ = write!(line, "{:>10}", ev.offset());
+        }
+    }
+    let _ = write!(
+        line,
+        " {:<32} server_id={} size={} log_pos={} flags=0x{:04x} ",
+        ev.event_type(),
+        ev.server_id(),
+        ev.size(),
+        ev.log_pos(),
+        ev.flags(),
+    );
+    let start = line.len();
+    let res = summarize(line, ev, fmt);
+    if let Err(e) = &res {
+        if line.len() > start {
+            line.push(' ');
+        }
+        let _ = write!(line, "<error: {}>", e.kind);
+    }
+    line.push('\n');
     res
 }
