@@ -6,30 +6,15 @@
 
 mod common;
 
+use common::fixtures::*;
+
 use std::path::Path;
 
 use binlog_diff::diff::{CutOptions, relay_diff, save_binlog};
-use binlog_diff::event::{EventType, Step, TrxGrouper, WalkOptions, classify};
+use binlog_diff::event::{EventType, Step, WalkOptions};
 use binlog_diff::log::info::read_master_info;
-use binlog_diff::log::{Access, LogFile, LogName, LogSet, RecoveryMode};
+use binlog_diff::log::{Access, LogFile, LogName, LogSet};
 use binlog_diff::position::{MapOptions, Mapping, MasterPos, find_start};
-
-/// Master positions where a transaction ends (plus each file's start).
-fn boundaries(master: &LogSet) -> Vec<MasterPos> {
-    let mut out = Vec::new();
-    for (name, path) in master.files() {
-        let lf = LogFile::open(path, Access::Mmap).unwrap();
-        let mut g = TrxGrouper::new();
-        lf.walk(WalkOptions::default(), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
-            if g.feed(classify(&ev, fmt).unwrap()).boundary.closes() {
-                out.push(MasterPos::new(name.clone(), ev.end_offset()));
-            }
-            Ok(true)
-        })
-        .unwrap();
-    }
-    out
-}
 
 /// Data events of a diff file: (type, bytes), FDEs excluded.
 fn data_events(p: &Path) -> Vec<(EventType, Vec<u8>)> {

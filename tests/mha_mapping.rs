@@ -10,29 +10,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::fixtures::*;
+
+use std::path::Path;
 use std::process::Command;
 
-use binlog_diff::event::{TrxGrouper, WalkOptions, classify};
 use binlog_diff::log::info::read_master_info;
-use binlog_diff::log::{Access, LogFile, LogName, LogSet, RecoveryMode};
+use binlog_diff::log::{LogName, LogSet};
 use binlog_diff::position::{MapOptions, Mapping, MasterPos, find_start};
-
-fn patched_perl5lib(dir: &Path) -> Option<PathBuf> {
-    let src = Path::new("/usr/share/perl5/MHA/NodeUtil.pm");
-    let text = std::fs::read_to_string(src).ok()?;
-    let fixed = text
-        .replace(
-            "sprintf( '%03d%03d%03d', $str =~ m/(\\d+)/g )",
-            "sprintf( '%03d%03d%03d', ( $str =~ m/(\\d+)/g )[0,1,2] )",
-        )
-        .replace("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )");
-    assert_ne!(text, fixed, "NodeUtil.pm no longer has the lines this test patches");
-    let lib = dir.join("perl5");
-    std::fs::create_dir_all(lib.join("MHA")).unwrap();
-    std::fs::write(lib.join("MHA/NodeUtil.pm"), fixed).unwrap();
-    Some(lib)
-}
 
 enum Mha {
     Start(String, u64),
@@ -69,39 +54,6 @@ fn mha_generate(lib: &Path, work: &Path, replica: &Path, latest: &MasterPos, tar
     let f = line.split("start_file:").nth(1).unwrap().split(',').next().unwrap().trim().to_string();
     let p = line.split("start_pos:").nth(1).unwrap().trim().trim_end_matches('.').parse().unwrap();
     Mha::Start(f, p)
-}
-
-/// A relay-log.info naming the fixture's relay log by absolute path (one
-/// fixture records the absolute paths of the machine that made it).
-fn relay_log_info(work: &Path, replica: &Path) -> PathBuf {
-    let orig = binlog_diff::log::info::read_relay_log_info(&replica.join("relay-log.info")).unwrap();
-    let name = orig.relay_log_file.file_name().unwrap();
-    let p = work.join("relay-log.info");
-    let text = format!(
-        "5\n{}\n{}\n{}\n{}\n0\n",
-        replica.join(name).display(),
-        orig.relay_log_pos,
-        orig.master_log_file,
-        orig.master_log_pos
-    );
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn boundaries(master: &LogSet) -> Vec<MasterPos> {
-    let mut out = Vec::new();
-    for (name, path) in master.files() {
-        let lf = LogFile::open(path, Access::Mmap).unwrap();
-        let mut g = TrxGrouper::new();
-        lf.walk(WalkOptions::default(), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
-            if g.feed(classify(&ev, fmt).unwrap()).boundary.closes() {
-                out.push(MasterPos::new(name.clone(), ev.end_offset()));
-            }
-            Ok(true)
-        })
-        .unwrap();
-    }
-    out
 }
 
 fn compare(scenario: &str) {

@@ -19,6 +19,8 @@
 //!   over SSH (see `mha_manager_failover`).
 
 mod common;
+
+use common::fixtures::*;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -227,37 +229,6 @@ fn filter_mysqlbinlog_trims_like_mha() {
 
 // ---------------------------------------------------------------------------
 // Fixtures: agreement with MHA's Perl tool
-
-fn patched_perl5lib(dir: &Path) -> Option<PathBuf> {
-    let src = Path::new("/usr/share/perl5/MHA/NodeUtil.pm");
-    let text = std::fs::read_to_string(src).ok()?;
-    let fixed = text
-        .replace(
-            "sprintf( '%03d%03d%03d', $str =~ m/(\\d+)/g )",
-            "sprintf( '%03d%03d%03d', ( $str =~ m/(\\d+)/g )[0,1,2] )",
-        )
-        .replace("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )");
-    let lib = dir.join("perl5");
-    std::fs::create_dir_all(lib.join("MHA")).unwrap();
-    std::fs::write(lib.join("MHA/NodeUtil.pm"), fixed).unwrap();
-    Some(lib)
-}
-
-/// relay-log.info naming the fixture's relay log by absolute path.
-fn relay_log_info(work: &Path, replica: &Path) -> PathBuf {
-    let orig = binlog_diff::log::info::read_relay_log_info(&replica.join("relay-log.info")).unwrap();
-    let name = orig.relay_log_file.file_name().unwrap();
-    let p = work.join("relay-log.info");
-    let text = format!(
-        "5\n{}\n{}\n{}\n{}\n0\n",
-        replica.join(name).display(),
-        orig.relay_log_pos,
-        orig.master_log_file,
-        orig.master_log_pos
-    );
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 fn start_line(out: &str) -> Option<(String, u64)> {
     let line = out.lines().find(|l| l.contains("Target relay log file/position found."))?;

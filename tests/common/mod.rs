@@ -52,3 +52,4 @@ pub fn fixtures() -> Vec<(String, PathBuf)> {
     out
 }
 pub mod build;
+pub mod fixtures;
