@@ -214,17 +214,8 @@ pub fn apply_files(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> R
 pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<ApplyReport, ApplyFailure> {
     let started = Instant::now();
     let label = spec.label();
-    let mut report = ApplyReport::new(files);
-    report.target = label.clone();
+    let (lfs, pre, report) = prepare(&label, files, opts)?;
     let fail = |e: Error, report: ApplyReport| ApplyFailure { error: e, report: Box::new(report) };
-    let lfs = match open_files(files, opts) {
-        Ok(l) => l,
-        Err(e) => return Err(fail(e, report)),
-    };
-    let pre = match Prescan::of(&lfs, opts) {
-        Ok(p) => p,
-        Err(e) => return Err(fail(e, report)),
-    };
     let mut conn = match spec.connect() {
         Ok(c) => c,
         Err(e) => return Err(fail(e, report)),
@@ -257,15 +248,7 @@ pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<
             Err(e) => return Err(fail(e, report)),
         }
     }
-    let r = run(&mut conn, &label, &lfs, &pre, target, opts, report);
-    r.map(|mut rep| {
-        rep.elapsed = started.elapsed();
-        rep
-    })
-    .map_err(|mut f| {
-        f.report.elapsed = started.elapsed();
-        f
-    })
+    timed(started, run(&mut conn, &label, &lfs, &pre, target, opts, report))
 }
 
 /// Applies `files` over an open connection (tests, embedding). The
@@ -280,17 +263,8 @@ pub fn apply_with_conn(
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyFailure> {
     let started = Instant::now();
-    let mut report = ApplyReport::new(files);
-    report.target = label.to_string();
+    let (lfs, pre, report) = prepare(label, files, opts)?;
     let fail = |e: Error, report: ApplyReport| ApplyFailure { error: e, report: Box::new(report) };
-    let lfs = match open_files(files, opts) {
-        Ok(l) => l,
-        Err(e) => return Err(fail(e, report)),
-    };
-    let pre = match Prescan::of(&lfs, opts) {
-        Ok(p) => p,
-        Err(e) => return Err(fail(e, report)),
-    };
     let target = match Target::probe(conn, label) {
         Ok(t) => t,
         Err(e) => return Err(fail(e, report)),
@@ -302,7 +276,27 @@ pub fn apply_with_conn(
         ));
         return Err(fail(e, report));
     }
-    let mut r = run(conn, label, &lfs, &pre, target, opts, report);
+    timed(started, run(conn, label, &lfs, &pre, target, opts, report))
+}
+
+/// Opens and pre-scans the input before any server is touched; a damaged
+/// input fails here with nothing applied.
+fn prepare(
+    label: &str,
+    files: &[PathBuf],
+    opts: &ApplyOptions,
+) -> Result<(Vec<LogFile>, Prescan, ApplyReport), ApplyFailure> {
+    let mut report = ApplyReport::new(files);
+    report.target = label.to_string();
+    let scanned = open_files(files, opts).and_then(|lfs| Prescan::of(&lfs, opts).map(|pre| (lfs, pre)));
+    match scanned {
+        Ok((lfs, pre)) => Ok((lfs, pre, report)),
+        Err(e) => Err(ApplyFailure { error: e, report: Box::new(report) }),
+    }
+}
+
+/// Stamps the wall time on the report, success or failure.
+fn timed(started: Instant, mut r: Result<ApplyReport, ApplyFailure>) -> Result<ApplyReport, ApplyFailure> {
     match &mut r {
         Ok(rep) => rep.elapsed = started.elapsed(),
         Err(f) => f.report.elapsed = started.elapsed(),

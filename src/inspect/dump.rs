@@ -146,6 +146,21 @@ fn print_rows(
     Ok(())
 }
 
+/// Appends the body summary; on a body error, what could be summarised
+/// followed by `<error: …>`, and returns the error.
+fn summary_or_error(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
+    use std::fmt::Write as _;
+    let start = out.len();
+    let res = summarize(out, ev, fmt);
+    if let Err(e) = &res {
+        if out.len() > start {
+            out.push(' ');
+        }
+        let _ = write!(out, "<error: {}>", e.kind);
+    }
+    res
+}
+
 /// Formats one event line into `line` (newline included). On a body error the
 /// header part is still written, followed by `<error>`.
 pub(crate) fn event_line(
@@ -158,13 +173,7 @@ pub(crate) fn event_line(
     use std::fmt::Write as _;
     if json {
         let mut summary = String::new();
-        let res = summarize(&mut summary, ev, fmt);
-        if let Err(e) = &res {
-            if !summary.is_empty() {
-                summary.push(' ');
-            }
-            let _ = write!(summary, "<error: {}>", e.kind);
-        }
+        let res = summary_or_error(&mut summary, ev, fmt);
         let mut v = serde_json::json!({
             "offset": ev.offset(),
             "type": ev.event_type().to_string(),
@@ -201,14 +210,7 @@ pub(crate) fn event_line(
         ev.log_pos(),
         ev.flags(),
     );
-    let start = line.len();
-    let res = summarize(line, ev, fmt);
-    if let Err(e) = &res {
-        if line.len() > start {
-            line.push(' ');
-        }
-        let _ = write!(line, "<error: {}>", e.kind);
-    }
+    let res = summary_or_error(line, ev, fmt);
     line.push('\n');
     res
 }
