@@ -212,7 +212,7 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
     for j in i..files.len() {
         let o = MapOptions { own_server_id: own, ..*opts };
         let inherit = heads[..=j].iter().rev().find_map(|h| h.start.as_ref().map(|s| s.file.clone()));
-        match scan_file(&files[j].1, &files[j].0, target, &o, inherit)? {
+        match scan_file(&files[j].1, target, &o, inherit)? {
             Scan::At(pos) => {
                 // At the very end of the newest file: nothing is missing.
                 let (last, path) = files.last().unwrap();
@@ -235,13 +235,7 @@ enum Scan {
     NotYet,
 }
 
-fn scan_file(
-    path: &Path,
-    _name: &LogName,
-    target: &MasterPos,
-    opts: &MapOptions,
-    inherit: Option<LogName>,
-) -> Result<Scan> {
+fn scan_file(path: &Path, target: &MasterPos, opts: &MapOptions, inherit: Option<LogName>) -> Result<Scan> {
     let lf = LogFile::open(path, opts.access)?;
     let mut cur = MasterCursor::relay(opts.own_server_id, inherit);
     let mut result = Scan::NotYet;
