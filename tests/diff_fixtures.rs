@@ -113,3 +113,27 @@ fn compressed_master_events_are_decompressed_in_relay_logs() {
     // transactions and positions must still agree.
     scenario("compressed", false);
 }
+
+/// A start that is not an event, or is inside a transaction, is refused
+/// with the file, the offset and the event type; nothing is left behind.
+#[test]
+fn bad_starts_are_refused_with_file_and_offset() {
+    use binlog_diff::position::RelayPos;
+    let dir = common::testdata_dir().join("mariadb/row-crc32/replica");
+    let relay = LogSet::from_index(&dir.join("relay-bin.index")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("d.binlog");
+    let name: LogName = "relay-bin.000002".parse().unwrap();
+    // 1301 is one byte into the GTID event at 1300.
+    let e = relay_diff(&relay, &RelayPos::new(name.clone(), 1301), &out, &CutOptions::default()).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("relay-bin.000002 @ 1342") && msg.contains("position 1301 is not the start of an event"),
+        "{msg}"
+    );
+    // 1496 is the TABLE_MAP inside the transaction opened at 1300.
+    let e = relay_diff(&relay, &RelayPos::new(name, 1496), &out, &CutOptions::default()).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("relay-bin.000002 @ 1496 (TABLE_MAP_EVENT)") && msg.contains("inside a transaction"), "{msg}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no output or temp file left behind");
+}
