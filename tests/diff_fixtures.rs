@@ -137,3 +137,97 @@ fn bad_starts_are_refused_with_file_and_offset() {
     assert!(msg.contains("relay-bin.000002 @ 1496 (TABLE_MAP_EVENT)") && msg.contains("inside a transaction"), "{msg}");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no output or temp file left behind");
 }
+
+/// Every master event end the latest replica has read (not only transaction
+/// boundaries: a target's IO thread can stop between any two events) maps
+/// to a relay position whose diff starts exactly there. The big transaction
+/// spans relay files rotated on size, so some targets are exactly where a
+/// relay file begins, with the event ending there at the end of the
+/// previous file (the case MHA's manager hit: "no event ends at master
+/// position").
+#[test]
+fn every_master_event_end_maps() {
+    for name in ["row-crc32", "stmt-none", "big-trx-relay", "mixed-master-none-replica-crc32"] {
+        let dir = common::testdata_dir().join("mariadb").join(name);
+        let master = LogSet::from_index(&dir.join("master/mysql-bin.index")).unwrap();
+        let relay = LogSet::from_index(&dir.join("replica/relay-bin.index")).unwrap();
+        let mi = read_master_info(&dir.join("replica/master.info")).unwrap();
+        let latest = MasterPos::new(mi.master_log_file.parse::<LogName>().unwrap(), mi.read_master_log_pos);
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = CutOptions { allow_mid_transaction_start: true, keep_partial_tail: true, ..CutOptions::default() };
+        // (type, start, end) of every master event, in order.
+        let mut evs = Vec::new();
+        for (file, path) in master.files() {
+            let lf = LogFile::open(path, Access::Read).unwrap();
+            let mut it = lf.events(WalkOptions::default());
+            while let Some(Step::Event(e)) = it.next_step().unwrap() {
+                let at = |o: u64| MasterPos::new(file.clone(), o);
+                evs.push((e.event_type(), at(e.offset()), at(e.end_offset())));
+            }
+        }
+        // Diffs leave out the master's format and bookkeeping events.
+        let skipped = [
+            EventType::FORMAT_DESCRIPTION,
+            EventType::ROTATE,
+            EventType::STOP,
+            EventType::MARIA_GTID_LIST,
+            EventType::MARIA_BINLOG_CHECKPOINT,
+        ];
+        let mut checked = 0;
+        for (k, (ty, _, end)) in evs.iter().enumerate() {
+            // A replica that reads a ROTATE reports the next file's start, never its end.
+            if [EventType::FORMAT_DESCRIPTION, EventType::ROTATE].contains(ty) || *end > latest {
+                continue;
+            }
+            let m = find_start(&relay, end, Some(&latest), &MapOptions::default())
+                .unwrap_or_else(|err| panic!("{name}: mapping {end} ({ty}): {err}"));
+            let Mapping::Found { start, .. } = m else { continue };
+            // The last master event before the start, in the relay logs, ends
+            // at the target.
+            assert_eq!(
+                master_log_pos_before(&relay, &start),
+                Some(end.pos as u32),
+                "{name}: {end} ({ty}) mapped to {start}"
+            );
+            let out = tmp.path().join("d");
+            let r = relay_diff(&relay, &start, &out, &opts).unwrap_or_else(|err| panic!("{name} {end}: {err}"));
+            let first_kept =
+                evs[k + 1..].iter().find(|(t, s, _)| !skipped.contains(t) && *s < latest).map(|(_, s, _)| s);
+            // The diff starts at the target, or where the next event it keeps
+            // starts (nothing to apply lies between the two).
+            if let (Some(ms), Some(fk)) = (r.master_start.as_ref(), first_kept) {
+                assert!(
+                    end <= ms && ms <= fk,
+                    "{name}: relay diff from {start} for {end} starts at {ms}, next kept {fk}"
+                );
+            }
+            checked += 1;
+        }
+        eprintln!("{name}: {checked} event ends mapped");
+        assert!(checked > 20, "{name}: checked only {checked}");
+    }
+}
+
+/// `log_pos` of the last master event (server id 1, not a fake event)
+/// before `start` in the relay logs, looking back across files.
+fn master_log_pos_before(relay: &LogSet, start: &binlog_diff::position::RelayPos) -> Option<u32> {
+    let files = relay.files();
+    let k = files.iter().position(|(n, _)| *n == start.file)?;
+    for (n, (_, path)) in files[..=k].iter().enumerate().rev() {
+        let lf = LogFile::open(path, Access::Read).unwrap();
+        let mut it = lf.events(WalkOptions::default());
+        let mut last = None;
+        while let Some(Step::Event(e)) = it.next_step().unwrap() {
+            if n == k && e.offset() >= start.pos {
+                break;
+            }
+            if e.server_id() == 1 && e.log_pos() != 0 {
+                last = Some(e.log_pos());
+            }
+        }
+        if last.is_some() {
+            return last;
+        }
+    }
+    None
+}

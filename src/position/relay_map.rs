@@ -202,8 +202,15 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
         }
         heads.push(h);
     }
-    // The newest file starting at or before the target holds it (or ends at it).
-    let Some(i) = heads.iter().rposition(|h| h.start.as_ref().is_some_and(|s| s <= target)) else {
+    // The event ending at the target starts before it, so it is in the newest
+    // file starting *before* the target. A file starting exactly at the target
+    // (a relay log rotated on size between two events of one transaction:
+    // the IO thread stopped there) holds only what comes after it. `<=` is
+    // the fallback for a target that a rotate at the head of a file "ends".
+    let newest = |strict: bool| {
+        heads.iter().rposition(|h| h.start.as_ref().is_some_and(|s| if strict { s < target } else { s <= target }))
+    };
+    let Some(i) = newest(true).or_else(|| newest(false)) else {
         return Err(Error::invalid(format!(
             "relay position not found: master position {target} is older than the oldest relay log ({}); were relay logs purged?",
             files[0].0
