@@ -9,7 +9,9 @@ command -v mariadbd >/dev/null 2>&1 || need_pkgs+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || need_pkgs+=(mariadb-client)
 # MHA's Perl node tools: the reference our mapping is compared with.
 command -v apply_diff_relay_logs >/dev/null 2>&1 || need_pkgs+=(mha4mysql-node)
-# sshd on a loopback port for the node tool's generate_and_send test.
+# MHA's manager: drives a real failover with our node tools (tests/mha_manager.rs).
+command -v masterha_master_switch >/dev/null 2>&1 || need_pkgs+=(mha4mysql-manager)
+# sshd on a loopback port: generate_and_send, and the manager's transport.
 command -v sshd >/dev/null 2>&1 || command -v /usr/sbin/sshd >/dev/null 2>&1 || need_pkgs+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 # The ssh2 crate builds libssh2 against OpenSSL.

@@ -53,3 +53,4 @@ pub fn fixtures() -> Vec<(String, PathBuf)> {
 }
 pub mod build;
 pub mod fixtures;
+pub mod node;
