@@ -62,6 +62,9 @@ struct Scenario {
     batches: Vec<usize>,
     /// Replica 1, 2, 3.
     stops: [Stop; 3],
+    /// Bytes of big transactions the master writes after the first batch
+    /// (a large lag for the replica that stops first).
+    big_lag_bytes: usize,
 }
 
 fn manager_installed() -> bool {
@@ -115,7 +118,7 @@ fn patched_manager_perl5lib(dir: &Path) -> PathBuf {
 }
 
 /// The manager's configuration for the topology.
-fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path) -> PathBuf {
+fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path, client_bindir: Option<&Path>) -> PathBuf {
     let mut cnf = format!(
         "[server default]\nuser={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n\
          ssh_user={}\nssh_port={}\nssh_options=-i {} -o UserKnownHostsFile={} -o IdentitiesOnly=yes\n\
@@ -126,6 +129,9 @@ fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path) -> PathBuf {
         sshd.known_hosts().display(),
         w = work.display(),
     );
+    if let Some(d) = client_bindir {
+        cnf.insert_str(cnf.len() - 1, &format!("client_bindir={}\n", d.display()));
+    }
     for s in topo.servers() {
         cnf += &format!(
             "[server{}]\nhostname=127.0.0.1\nport={}\nremote_workdir={}/{}/mha-work\nmaster_binlog_dir={}\n\n",
@@ -142,11 +148,11 @@ fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path) -> PathBuf {
     p
 }
 
-/// Runs a manager script with the patched modules; PATH puts our links
-/// first, as on the database hosts (the manager runs `apply_diff_relay_logs
-/// --version` locally too).
-fn manager(script: &str, args: &[String], perl5lib: &Path, bin: &Bin) -> (Output, Duration) {
-    let path = format!("{}:{}", bin.dir.path().display(), std::env::var("PATH").unwrap_or_default());
+/// Runs a manager script with the patched modules; PATH puts the node tools
+/// under test first, as on the database hosts (the manager runs
+/// `apply_diff_relay_logs --version` locally too).
+fn manager(script: &str, args: &[String], perl5lib: &Path, tools: &Path) -> (Output, Duration) {
+    let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
     let t0 = Instant::now();
     let o = Command::new(format!("/usr/bin/{script}"))
         .args(args)
@@ -161,29 +167,42 @@ fn all_text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-fn run(s: Scenario) {
-    if !manager_installed() {
-        return;
-    }
-    let bin = Bin::new();
-    let Some(sshd) = Sshd::start(bin.dir.path()) else { return };
-    let work = tempfile::tempdir().unwrap();
-    let perl5lib = patched_manager_perl5lib(work.path());
-    let mut cfg = s.cfg;
+/// What a failover run left behind.
+struct Outcome {
+    /// The manager exited 0 and printed its success line.
+    success: bool,
+    /// Its stdout/stderr and log.
+    report: String,
+    took: Duration,
+    new_master: Option<usize>,
+    /// Per replica: transactions of the master's committed state it lacks
+    /// (or has extra), and whether its checksums equal the master's.
+    lost: Vec<(usize, usize, bool)>,
+    topo: Topology,
+}
+
+/// Sets up the topology and lag of `s`, kills the master, and runs the real
+/// manager with the node tools found in `tools` (first on the ssh
+/// sessions' PATH); `client_bindir` goes into app.cnf (the Perl tools'
+/// mysql/mysqlbinlog).
+fn failover(s: &Scenario, tools: &Path, client_bindir: Option<&Path>, work: &Path) -> Option<Outcome> {
+    let sshd = Sshd::start(tools)?;
+    let perl5lib = patched_manager_perl5lib(work);
+    let mut cfg = s.cfg.clone();
     cfg.replicas = 3;
     let topo = Topology::start(cfg);
-    let app = write_app_cnf(&topo, &sshd, work.path());
+    let app = write_app_cnf(&topo, &sshd, work, client_bindir);
     let conf = format!("--conf={}", app.display());
     let mut w = topo.workload(23);
     w.run(3);
     topo.wait_replicas_caught_up_running();
 
     // The manager's checks, while every replica replicates (they fail otherwise).
-    let (o, _) = manager("masterha_check_ssh", std::slice::from_ref(&conf), &perl5lib, &bin);
+    let (o, _) = manager("masterha_check_ssh", std::slice::from_ref(&conf), &perl5lib, tools);
     let t = all_text(&o);
     // It exits non-zero even on success ("Use of uninitialized value in exit").
     assert!(t.contains("All SSH connection tests passed successfully."), "{}: masterha_check_ssh:\n{t}", s.name);
-    let (o, _) = manager("masterha_check_repl", std::slice::from_ref(&conf), &perl5lib, &bin);
+    let (o, _) = manager("masterha_check_repl", std::slice::from_ref(&conf), &perl5lib, tools);
     let t = all_text(&o);
     assert!(
         o.status.success() && t.contains("MySQL Replication Health is OK."),
@@ -195,6 +214,14 @@ fn run(s: Scenario) {
     let n = s.batches.len();
     for (i, &batch) in s.batches.iter().enumerate() {
         w.run(batch);
+        if i == 0 && s.big_lag_bytes > 0 {
+            // What the first replica to stop will lack, in ~4 MiB transactions.
+            let mut written = 0;
+            while written < s.big_lag_bytes {
+                w.big_transaction(4 << 20);
+                written = topo.binary_logs(MASTER).iter().map(|(_, b)| *b as usize).sum::<usize>();
+            }
+        }
         if i + 1 == n {
             break; // the last batch only the master gets
         }
@@ -232,18 +259,41 @@ fn run(s: Scenario) {
         "--interactive=0".into(),
         conf.clone(),
     ];
-    let (o, took) = manager("masterha_master_switch", &dead, &perl5lib, &bin);
-    let log = std::fs::read_to_string(work.path().join("manager/manager.log")).unwrap_or_default();
+    let (o, took) = manager("masterha_master_switch", &dead, &perl5lib, tools);
+    let log = std::fs::read_to_string(work.join("manager/manager.log")).unwrap_or_default();
     let report = format!("{}\n--- manager.log ---\n{log}", all_text(&o));
-    assert!(o.status.success(), "{}: masterha_master_switch failed:\n{report}", s.name);
-    let new_master = topo
+    let new_master = topo.replicas().find(|&r| {
+        report.contains(&format!("Master failover to 127.0.0.1(127.0.0.1:{}) completed successfully.", topo.port(r)))
+    });
+    let lost = topo
         .replicas()
-        .find(|&r| {
-            report
-                .contains(&format!("Master failover to 127.0.0.1(127.0.0.1:{}) completed successfully.", topo.port(r)))
+        .map(|r| {
+            let have = topo.committed_seq(r);
+            let diff =
+                want_seq.iter().filter(|x| !have.contains(x)).count() + have.len().saturating_sub(want_seq.len());
+            (r, diff, topo.checksum_tables(r, "bd") == want_sum)
         })
-        .unwrap_or_else(|| panic!("{}: no success line:\n{report}", s.name));
-    eprintln!("{report}\n{}: masterha_master_switch took {took:?}; new master: {}", s.name, topo.name(new_master));
+        .collect();
+    Some(Outcome { success: o.status.success() && new_master.is_some(), report, took, new_master, lost, topo })
+}
+
+fn run(s: Scenario) {
+    if !manager_installed() {
+        return;
+    }
+    let bin = Bin::new();
+    let work = tempfile::tempdir().unwrap();
+    let Some(out) = failover(&s, bin.dir.path(), None, work.path()) else { return };
+    let report = &out.report;
+    assert!(out.success, "{}: masterha_master_switch failed:\n{report}", s.name);
+    let new_master = out.new_master.unwrap();
+    let topo = &out.topo;
+    eprintln!(
+        "{report}\n{}: masterha_master_switch took {:?}; new master: {}",
+        s.name,
+        out.took,
+        topo.name(new_master)
+    );
     // Our tools ran, not Debian's Perl ones: only binlog-diff's applier
     // prints "applied N transactions (M events)"; only the Perl one checks
     // the mysql client's version.
@@ -253,10 +303,9 @@ fn run(s: Scenario) {
         s.name
     );
     assert!(!report.contains("MySQL client version is"), "{}: a Perl node tool ran:\n{report}", s.name);
-
-    for r in topo.replicas() {
-        assert_eq!(topo.committed_seq(r), want_seq, "{}: {} committed sequence", s.name, topo.name(r));
-        assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{}: {} checksums", s.name, topo.name(r));
+    for &(r, lost, same) in &out.lost {
+        assert_eq!(lost, 0, "{}: {} lacks {lost} of the master's committed transactions", s.name, topo.name(r));
+        assert!(same, "{}: {} checksums differ from the master's", s.name, topo.name(r));
     }
     // The survivors replicate from the new master.
     topo.sql(new_master, "CREATE TABLE bd.after_failover (id INT PRIMARY KEY, v VARCHAR(20))");
@@ -292,6 +341,7 @@ fn manager_failover_rows_across_files() {
         cfg: cfg(BinlogFormat::Row, BinlogChecksum::Crc32),
         batches: vec![20, 15, 20, 10],
         stops: [Stop::After(2), Stop::MidTransaction(1), Stop::After(0)],
+        big_lag_bytes: 0,
     });
 }
 
@@ -309,18 +359,21 @@ fn manager_failover_matrix() {
         cfg: one_file,
         batches: vec![10, 10, 10, 5],
         stops: [Stop::After(2), Stop::After(1), Stop::After(0)],
+        big_lag_bytes: 0,
     });
     run(Scenario {
         name: "statement-crc32",
         cfg: cfg(BinlogFormat::Statement, BinlogChecksum::Crc32),
         batches: vec![20, 15, 20, 10],
         stops: [Stop::After(2), Stop::After(1), Stop::After(0)],
+        big_lag_bytes: 0,
     });
     run(Scenario {
         name: "rows-no-checksum",
         cfg: cfg(BinlogFormat::Row, BinlogChecksum::None),
         batches: vec![20, 15, 20, 10],
         stops: [Stop::After(2), Stop::MidTransaction(1), Stop::After(0)],
+        big_lag_bytes: 0,
     });
     // The latest replica's relay log ends inside a transaction: the saved
     // master tail starts in its middle.
@@ -329,5 +382,143 @@ fn manager_failover_matrix() {
         cfg: cfg(BinlogFormat::Mixed, BinlogChecksum::Crc32),
         batches: vec![20, 15, 20, 10],
         stops: [Stop::MidTransaction(2), Stop::After(1), Stop::After(0)],
+        big_lag_bytes: 0,
     });
+}
+
+// ---------------------------------------------------------------------------
+// Benchmark: the same failover with MHA's Perl node tools and with ours
+// (benches/mha_compare.sh runs this in release mode).
+
+/// Wrappers under the node tools' names that run `real(tool)` and append
+/// "<tool> <command> <ms> <exit code>" to `timing` (never the arguments:
+/// they hold a password).
+fn timed_tools(dir: &Path, timing: &Path, real: &dyn Fn(&str) -> String) {
+    std::fs::create_dir_all(dir).unwrap();
+    for t in common::node::TOOLS {
+        let script = format!(
+            "#!/bin/sh\ncmd=version\nfor a in \"$@\"; do case \"$a\" in --command=*) cmd=${{a#--command=}};; esac; done\n\
+             t0=$(date +%s%N)\n{real} \"$@\"\nrc=$?\nt1=$(date +%s%N)\n\
+             echo \"{t} $cmd $(( (t1 - t0) / 1000000 )) $rc\" >> '{timing}'\nexit $rc\n",
+            real = real(t),
+            timing = timing.display(),
+        );
+        let p = dir.join(t);
+        std::fs::write(&p, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// `mysql` and `mysqlbinlog` for the Perl tools' `client_bindir`; with
+/// `skip_strict`, mariadb-binlog without its GTID strict mode (as packaged,
+/// the Perl apply loses transactions after a master rotation in a diff).
+fn client_bindir(dir: &Path, skip_strict: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    let flag = if skip_strict { " --skip-gtid-strict-mode" } else { "" };
+    for (name, body) in
+        [("mysql", "exec mariadb \"$@\"".to_string()), ("mysqlbinlog", format!("exec mariadb-binlog{flag} \"$@\""))]
+    {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Per "tool --command=X": (calls, total ms, failures).
+type Timings = std::collections::BTreeMap<String, (u32, u64, u32)>;
+
+/// One benchmark variant: label, success, switch time, transactions missing,
+/// differing replicas, node command timings.
+type Row = (&'static str, bool, Duration, usize, Vec<String>, Timings);
+
+/// Sums the wrappers' timing lines.
+fn timings(path: &Path) -> Timings {
+    let mut m = std::collections::BTreeMap::new();
+    for l in std::fs::read_to_string(path).unwrap_or_default().lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if let [tool, cmd, ms, rc] = f[..] {
+            let e = m.entry(format!("{tool} --command={cmd}")).or_insert((0, 0, 0));
+            e.0 += 1;
+            e.1 += ms.parse::<u64>().unwrap_or(0);
+            e.2 += u32::from(rc != "0");
+        }
+    }
+    m
+}
+
+#[test]
+#[ignore = "benchmark: benches/mha_compare.sh"]
+fn bench_manager_failover() {
+    assert!(manager_installed() && Path::new("/usr/bin/apply_diff_relay_logs").exists(), "MHA not installed");
+    let lag: usize = std::env::var("BENCH_LAG_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let strict_too = std::env::var("BENCH_PERL_AS_PACKAGED").is_ok_and(|v| v == "1");
+    let scenario = || Scenario {
+        name: if lag > 0 { "large-lag" } else { "rows-across-files" },
+        cfg: cfg(BinlogFormat::Row, BinlogChecksum::Crc32),
+        batches: vec![20, 15, 20, 10],
+        stops: [Stop::After(2), Stop::MidTransaction(1), Stop::After(0)],
+        big_lag_bytes: lag,
+    };
+    let bin = Bin::new();
+    let mut variants: Vec<(&str, bool, bool)> = vec![("ours", false, false), ("perl", true, true)];
+    if strict_too {
+        variants.push(("perl-as-packaged", true, false));
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for (label, perl, skip_strict) in variants {
+        let work = tempfile::tempdir().unwrap();
+        let w = work.path();
+        let timing = w.join("timing");
+        let lib = patched_manager_perl5lib(&w.join("node"));
+        let real = |t: &str| {
+            if perl {
+                format!("PERL5LIB='{}' /usr/bin/{t}", lib.display())
+            } else {
+                format!("'{}'", bin.path(t).display())
+            }
+        };
+        timed_tools(&w.join("tools"), &timing, &real);
+        let cb = perl.then(|| {
+            client_bindir(&w.join("client"), skip_strict);
+            w.join("client")
+        });
+        let out = failover(&scenario(), &w.join("tools"), cb.as_deref(), w).expect("sshd");
+        let lost: usize = out.lost.iter().map(|l| l.1).sum();
+        let bad: Vec<String> =
+            out.lost.iter().filter(|l| l.1 > 0 || !l.2).map(|l| out.topo.name(l.0).to_string()).collect();
+        eprintln!(
+            "[{label}] success={} took={:.2}s lost={lost} differing={bad:?}",
+            out.success,
+            out.took.as_secs_f64()
+        );
+        if !out.success || !bad.is_empty() {
+            eprintln!("[{label}] manager report:\n{}", out.report);
+        }
+        rows.push((label, out.success, out.took, lost, bad, timings(&timing)));
+    }
+    println!(
+        "\nmasterha_master_switch --master_state=dead, 1 master + 3 replicas, {} (BENCH_LAG_BYTES={lag})",
+        scenario().name
+    );
+    println!("{:<52} {}", "", rows.iter().map(|r| format!("{:>18}", r.0)).collect::<String>());
+    let line = |what: &str, f: &dyn Fn(&Row) -> String| {
+        println!("{what:<52} {}", rows.iter().map(|r| format!("{:>18}", f(r))).collect::<String>());
+    };
+    line("manager result", &|r| if r.1 { "success".into() } else { "FAILED".into() });
+    line("masterha_master_switch wall time", &|r| format!("{:.2} s", r.2.as_secs_f64()));
+    line("transactions missing on survivors", &|r| r.3.to_string());
+    let mut keys: Vec<String> = rows.iter().flat_map(|r| r.5.keys().cloned()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        line(&k, &|r| match r.5.get(&k) {
+            Some((n, ms, fail)) => format!("{n}x {:.2} s{}", *ms as f64 / 1000.0, if *fail > 0 { "!" } else { "" }),
+            None => "-".into(),
+        });
+    }
+    if rows.len() >= 2 {
+        println!("ratio ours/perl (switch wall time): {:.2}", rows[0].2.as_secs_f64() / rows[1].2.as_secs_f64());
+    }
 }

@@ -202,35 +202,41 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
         }
         heads.push(h);
     }
-    // The event ending at the target starts before it, so it is in the newest
-    // file starting *before* the target. A file starting exactly at the target
-    // (a relay log rotated on size between two events of one transaction:
-    // the IO thread stopped there) holds only what comes after it. `<=` is
-    // the fallback for a target that a rotate at the head of a file "ends".
+    // The newest file starting at or before the target holds the event
+    // ending there, or a header event (a fake rotate) that puts it there, as
+    // MHA reads it. But a relay log rotated on size between two events of one
+    // transaction (where a target's IO thread may have stopped) begins with
+    // only FDEs: the event ending at the target is then at the end of the
+    // previous file, so the newest file starting strictly before the target
+    // is tried next.
     let newest = |strict: bool| {
         heads.iter().rposition(|h| h.start.as_ref().is_some_and(|s| if strict { s < target } else { s <= target }))
     };
-    let Some(i) = newest(true).or_else(|| newest(false)) else {
+    let Some(first) = newest(false) else {
         return Err(Error::invalid(format!(
             "relay position not found: master position {target} is older than the oldest relay log ({}); were relay logs purged?",
             files[0].0
         )));
     };
-    for j in i..files.len() {
-        let o = MapOptions { own_server_id: own, ..*opts };
-        let inherit = heads[..=j].iter().rev().find_map(|h| h.start.as_ref().map(|s| s.file.clone()));
-        match scan_file(&files[j].1, target, &o, inherit)? {
-            Scan::At(pos) => {
-                // At the very end of the newest file: nothing is missing.
-                let (last, path) = files.last().unwrap();
-                let size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
-                if &files[j].0 == last && pos == size {
-                    return Ok(Mapping::AlreadyComplete);
+    let mut tries = vec![first];
+    tries.extend(newest(true).filter(|&i| i != first));
+    for i in tries {
+        for j in i..files.len() {
+            let o = MapOptions { own_server_id: own, ..*opts };
+            let inherit = heads[..=j].iter().rev().find_map(|h| h.start.as_ref().map(|s| s.file.clone()));
+            match scan_file(&files[j].1, target, &o, inherit)? {
+                Scan::At(pos) => {
+                    // At the very end of the newest file: nothing is missing.
+                    let (last, path) = files.last().unwrap();
+                    let size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+                    if &files[j].0 == last && pos == size {
+                        return Ok(Mapping::AlreadyComplete);
+                    }
+                    return Ok(Mapping::Found { start: RelayPos::new(files[j].0.clone(), pos), fast: false });
                 }
-                return Ok(Mapping::Found { start: RelayPos::new(files[j].0.clone(), pos), fast: false });
+                Scan::Passed => break,
+                Scan::NotYet => continue,
             }
-            Scan::Passed => break,
-            Scan::NotYet => continue,
         }
     }
     Err(Error::invalid(format!("relay position not found: no event ends at master position {target}")))

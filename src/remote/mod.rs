@@ -307,39 +307,37 @@ impl Remote {
         Ok(Output { status, stdout, stderr })
     }
 
-    /// Copies `local` to `remote` (scp protocol), mode 0644.
+    /// Streams `local` to the remote command `cmd` on its standard input
+    /// (one remote shell: every extra command costs a shell start-up, which
+    /// with heavy start-up files takes longer than the copy), then collects
+    /// its output.
     ///
     /// # Errors
-    /// A local read or remote write failure.
-    pub fn upload(&self, local: &Path, remote: &Path) -> Result<()> {
+    /// A local read failure, or the channel fails (not a non-zero exit).
+    pub fn exec_with_input(&self, cmd: &str, local: &Path) -> Result<Output> {
         let mut f = std::fs::File::open(local).map_err(|e| Error::io(local, e))?;
-        let size = f.metadata().map_err(|e| Error::io(local, e))?.len();
-        let mut ch = self.sess.scp_send(remote, 0o644, size, None).map_err(|e| ssh_err("scp", &self.label, e))?;
+        let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = f.read(&mut buf).map_err(|e| Error::io(local, e))?;
             if n == 0 {
                 break;
             }
-            ch.write_all(&buf[..n]).map_err(|e| ssh_err("scp write", &self.label, e))?;
+            // A remote command that exits early closes the channel: the
+            // write fails, and the exit status below says why.
+            if ch.write_all(&buf[..n]).is_err() {
+                break;
+            }
         }
-        ch.send_eof().map_err(|e| ssh_err("scp", &self.label, e))?;
-        ch.wait_eof().map_err(|e| ssh_err("scp", &self.label, e))?;
-        ch.close().map_err(|e| ssh_err("scp", &self.label, e))?;
-        ch.wait_close().map_err(|e| ssh_err("scp", &self.label, e))?;
-        Ok(())
-    }
-
-    /// The remote `md5sum` of a file (the first 32 characters of its output, as MHA reads it).
-    ///
-    /// # Errors
-    /// The command fails.
-    pub fn md5sum(&self, remote: &Path) -> Result<String> {
-        let o = self.exec(&format!("md5sum {}", sh_quote(&remote.to_string_lossy())))?;
-        if o.status != 0 {
-            return Err(ssh_err("md5sum", &self.label, format!("exit {}: {}", o.status, o.stderr.trim())));
-        }
-        Ok(o.stdout.chars().take(32).collect())
+        let _ = ch.send_eof();
+        let mut stdout = String::new();
+        ch.read_to_string(&mut stdout).map_err(|e| ssh_err("read", &self.label, e))?;
+        let mut stderr = String::new();
+        ch.stderr().read_to_string(&mut stderr).map_err(|e| ssh_err("read", &self.label, e))?;
+        ch.wait_close().map_err(|e| ssh_err("close", &self.label, e))?;
+        let status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
+        Ok(Output { status, stdout, stderr })
     }
 }
 
@@ -449,7 +447,8 @@ pub fn md5_file(path: &Path) -> Result<String> {
 
 /// MHA's `generate_and_send` transfer: `mkdir -p` the remote folder, copy
 /// `local` to `remote` (via a temporary name and `mv -f`), compare MD5s; up
-/// to 3 tries of copy + compare, as `NodeUtil::file_copy`.
+/// to 3 tries of copy + compare, as `NodeUtil::file_copy`. One remote shell
+/// per try (MHA's scp + ssh md5sum start two or more).
 ///
 /// # Errors
 /// Connection or `mkdir` failure, or 3 failed tries.
@@ -463,37 +462,33 @@ pub fn push_file(
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let r = Remote::connect(user, host, port, opts, log)?;
-    if let Some(dir) = remote.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let o = r.exec(&format!("mkdir -p {}", sh_quote(&dir.to_string_lossy())))?;
-        if o.status != 0 {
-            return Err(ssh_err(
-                &format!("mkdir -p {}", dir.display()),
-                r.label(),
-                format!("exit {}: {}", o.status, o.stderr.trim()),
-            ));
-        }
-    }
     let ours = md5_file(local)?;
     let mut last = None;
     // Through a temporary name and a rename: when this host is the target
     // too (the same path on both sides), the file being read is never
-    // truncated under us.
+    // truncated under us. mkdir, copy, rename and md5sum run in one remote
+    // shell, the file on its standard input.
     let name = remote.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = remote.with_file_name(format!(".{name}.part.{}", std::process::id()));
-    let put = |r: &Remote| -> Result<()> {
-        r.upload(local, &tmp)?;
-        let o =
-            r.exec(&format!("mv -f {} {}", sh_quote(&tmp.to_string_lossy()), sh_quote(&remote.to_string_lossy())))?;
-        if o.status != 0 {
-            return Err(ssh_err("rename", r.label(), format!("exit {}: {}", o.status, o.stderr.trim())));
-        }
-        Ok(())
+    let q = |p: &Path| sh_quote(&p.to_string_lossy());
+    let mkdir = match remote.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => format!("mkdir -p {} && ", q(dir)),
+        None => String::new(),
     };
+    let cmd = format!("{mkdir}cat > {t} && mv -f {t} {f} && md5sum {f}", t = q(&tmp), f = q(remote));
     for _ in 0..3 {
-        let attempt = put(&r).and_then(|()| r.md5sum(remote));
-        match attempt {
-            Ok(theirs) if theirs == ours => return Ok(()),
-            Ok(theirs) => last = Some(format!("md5 mismatch: local {ours}, remote {theirs}")),
+        match r.exec_with_input(&cmd, local) {
+            Ok(o) if o.status == 0 => {
+                let theirs: String = o.stdout.chars().take(32).collect();
+                if theirs == ours {
+                    return Ok(());
+                }
+                last = Some(format!("md5 mismatch: local {ours}, remote {theirs}"));
+            }
+            Ok(o) => {
+                let _ = r.exec(&format!("rm -f {}", q(&tmp)));
+                last = Some(format!("exit {}: {}", o.status, o.stderr.trim()));
+            }
             Err(e) => last = Some(e.to_string()),
         }
         log("Failed copy or checksum. Retrying..");
