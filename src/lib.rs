@@ -17,6 +17,7 @@
 //! | [`apply`] | native applier over the MySQL protocol, verified | `diff` and below, [`server`] |
 //! | [`remote`] | SSH file push (ssh2): host key check, key auth, MD5 compare | `error` |
 //! | [`mha`] | MHA 0.58-compatible node tools (multi-call front) | everything |
+//! | [`phase`] | dead-master failover driver reading MHA's `app.cnf` | everything but `mha`, `cli` |
 //!
 //! Later layers (positions, diffs, applier, remote, MHA front, phase driver)
 //! follow the same rule: `position` → `log`; `diff` → `position`; `apply`,
@@ -32,6 +33,7 @@ pub mod event;
 pub mod inspect;
 pub mod log;
 pub mod mha;
+pub mod phase;
 pub mod position;
 pub mod remote;
 pub mod server;

@@ -122,6 +122,9 @@ enum Cmd {
     /// transaction at a time (no mysqlbinlog | mysql). Exit 0 only on a
     /// verified full apply.
     Apply(ApplyArgs),
+    /// Dead-master failover on MHA's `app.cnf`: check, stop IO threads, wait for SQL threads, plan and cut every
+    /// replica's diff, apply them all natively, re-point the replicas at the new master.
+    Failover(FailoverArgs),
     /// MHA-compatible node tools: `mha <save_binary_logs|apply_diff_relay_logs|purge_relay_logs|filter_mysqlbinlog> ARGS…`,
     /// or `mha install DIR` (symlinks named after the tools).
     #[command(disable_help_flag = true)]
@@ -308,6 +311,61 @@ fn binlog_set(p: &std::path::Path) -> crate::error::Result<crate::log::LogSet> {
     match idx.as_slice() {
         [one] => crate::log::LogSet::from_index(one),
         _ => crate::log::LogSet::from_dir(p, "mysql-bin"),
+    }
+}
+
+/// `binlog-diff failover` arguments.
+#[derive(clap::Args, Debug)]
+struct FailoverArgs {
+    /// MHA application configuration (`[server default]`, `[serverN]`).
+    #[arg(long)]
+    conf: PathBuf,
+    /// MHA global configuration, read before `--conf`.
+    #[arg(long)]
+    global_conf: Option<PathBuf>,
+    /// The dead master's hostname or ip.
+    #[arg(long)]
+    dead_master_host: String,
+    /// The dead master's port (when several servers share its host).
+    #[arg(long)]
+    dead_master_port: Option<u16>,
+    /// The new master, HOST or HOST:PORT (default: the first candidate_master, else the latest replica).
+    #[arg(long)]
+    new_master: Option<String>,
+    /// Folder for the diffs (default: manager_workdir/failover-<time>).
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+    /// Print the plan only; change nothing on any server.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seconds to wait for SQL threads and for replication to start.
+    #[arg(long, default_value_t = 600)]
+    wait_timeout: u64,
+}
+
+fn run_failover(a: FailoverArgs) -> u8 {
+    let new_master = a.new_master.map(|n| match n.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().ok()),
+        _ => (n, None),
+    });
+    let o = crate::phase::FailoverOptions {
+        conf: a.conf,
+        global_conf: a.global_conf,
+        dead_master_host: a.dead_master_host,
+        dead_master_port: a.dead_master_port,
+        new_master,
+        workdir: a.workdir,
+        dry_run: a.dry_run,
+        wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
+    };
+    match crate::phase::failover(&o) {
+        Ok(r) if r.ok() => 0,
+        // MHA's "done, but recovery on slave partially failed".
+        Ok(_) => 10,
+        Err(e) => {
+            eprintln!("binlog-diff failover: {e}");
+            1
+        }
     }
 }
 
@@ -570,6 +628,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             code
         }
         Cmd::Apply(a) => run_apply(a),
+        Cmd::Failover(a) => run_failover(a),
         Cmd::Mha { args } => crate::mha::subcommand(&args),
     };
     ExitCode::from(code)

@@ -1,0 +1,208 @@
+//! MHA's application configuration (`app.cnf`, and optionally the global
+//! `masterha_default.cnf`): `[server default]` applies to every
+//! `[serverN]` section; a section's own lines win.
+//!
+//! Only what the phase driver uses is read; other MHA keys are accepted and
+//! ignored (a typo is therefore not an error, as in MHA). Passwords are kept
+//! as [`Secret`]s and never printed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::server::Secret;
+
+/// One `[serverN]` section, with the defaults applied.
+#[derive(Clone, Debug)]
+pub struct ServerConf {
+    /// The section name (`server1` …).
+    pub name: String,
+    /// `hostname`.
+    pub hostname: String,
+    /// `ip` (default: `hostname`).
+    pub ip: String,
+    /// `port` (default 3306).
+    pub port: u16,
+    /// `user` (default root).
+    pub user: String,
+    /// `password`.
+    pub password: Option<Secret>,
+    /// `repl_user` (default: `user`).
+    pub repl_user: String,
+    /// `repl_password` (default: `password`).
+    pub repl_password: Option<Secret>,
+    /// `master_binlog_dir` (comma list; MHA's default `/var/lib/mysql,/var/log/mysql`).
+    pub master_binlog_dir: Vec<PathBuf>,
+    /// `candidate_master=1`: preferred as the new master.
+    pub candidate_master: bool,
+    /// `no_master=1`: never the new master.
+    pub no_master: bool,
+    /// `ignore_fail=1`: a failure on this server does not fail the run.
+    pub ignore_fail: bool,
+}
+
+/// A whole application configuration.
+#[derive(Clone, Debug)]
+pub struct AppConf {
+    /// `[serverN]` sections, in file order.
+    pub servers: Vec<ServerConf>,
+    /// `manager_workdir` (default `/var/log/masterha`).
+    pub manager_workdir: PathBuf,
+}
+
+type Section = BTreeMap<String, String>;
+
+fn parse_sections(text: &str, path: &Path) -> Result<Vec<(String, Section)>> {
+    let mut out: Vec<(String, Section)> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            out.push((name.trim().to_string(), Section::new()));
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(Error::invalid(format!("line {}: expected key=value or [section], got {line:?}", i + 1))
+                .with_file(path));
+        };
+        let Some((_, sec)) = out.last_mut() else {
+            return Err(Error::invalid(format!("line {}: {k} outside a [section]", i + 1)).with_file(path));
+        };
+        sec.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
+fn flag(v: Option<&String>) -> bool {
+    v.is_some_and(|v| v.trim() != "0" && !v.trim().is_empty())
+}
+
+impl AppConf {
+    /// Reads `app` (and `global` first, when given: `app` wins).
+    ///
+    /// # Errors
+    /// Unreadable file, a malformed line, a bad port, or no server section.
+    pub fn read(app: &Path, global: Option<&Path>) -> Result<AppConf> {
+        let mut default = Section::new();
+        let mut servers: Vec<(String, Section)> = Vec::new();
+        for path in global.into_iter().chain([app]) {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            for (name, sec) in parse_sections(&text, path)? {
+                if name == "server default" {
+                    default.extend(sec);
+                } else if name.starts_with("server") {
+                    match servers.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, s)) => s.extend(sec),
+                        None => servers.push((name, sec)),
+                    }
+                }
+                // [binlogN] sections (binlog servers) are not used here.
+            }
+        }
+        if servers.is_empty() {
+            return Err(Error::invalid("no [serverN] section").with_file(app));
+        }
+        let mut out = Vec::new();
+        for (name, own) in servers {
+            let get = |k: &str| own.get(k).or_else(|| default.get(k));
+            let hostname = get("hostname")
+                .cloned()
+                .ok_or_else(|| Error::invalid(format!("[{name}] has no hostname")).with_file(app))?;
+            let port = match get("port") {
+                Some(p) => p.parse().map_err(|_| Error::invalid(format!("[{name}] bad port {p:?}")).with_file(app))?,
+                None => 3306,
+            };
+            let user = get("user").cloned().unwrap_or_else(|| "root".into());
+            let password = get("password").map(Secret::new);
+            out.push(ServerConf {
+                ip: get("ip").cloned().unwrap_or_else(|| hostname.clone()),
+                hostname,
+                port,
+                repl_user: get("repl_user").cloned().unwrap_or_else(|| user.clone()),
+                repl_password: get("repl_password").map(Secret::new).or_else(|| password.clone()),
+                user,
+                password,
+                master_binlog_dir: get("master_binlog_dir")
+                    .map(String::as_str)
+                    .unwrap_or("/var/lib/mysql,/var/log/mysql")
+                    .split(',')
+                    .map(|d| PathBuf::from(d.trim()))
+                    .collect(),
+                candidate_master: flag(get("candidate_master")),
+                no_master: flag(get("no_master")),
+                ignore_fail: flag(get("ignore_fail")),
+                name,
+            });
+        }
+        let manager_workdir =
+            default.get("manager_workdir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/log/masterha"));
+        Ok(AppConf { servers: out, manager_workdir })
+    }
+
+    /// The server at `host` (hostname or ip) and `port` (any port when `None`
+    /// and only one server matches the host).
+    ///
+    /// # Errors
+    /// None or several match.
+    pub fn find(&self, host: &str, port: Option<u16>) -> Result<&ServerConf> {
+        let m: Vec<&ServerConf> = self
+            .servers
+            .iter()
+            .filter(|s| (s.hostname == host || s.ip == host) && port.is_none_or(|p| s.port == p))
+            .collect();
+        match m[..] {
+            [one] => Ok(one),
+            [] => Err(Error::invalid(format!("no server {host}{} in the configuration", port_s(port)))),
+            _ => Err(Error::invalid(format!("several servers match {host}{}: give the port", port_s(port)))),
+        }
+    }
+}
+
+fn port_s(p: Option<u16>) -> String {
+    p.map(|p| format!(":{p}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_sections_win() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("app.cnf");
+        std::fs::write(
+            &p,
+            "# comment\n[server default]\nuser=admin\npassword=p w'd\nrepl_user=repl\nmaster_binlog_dir=/a, /b\n\
+             manager_workdir=/tmp/m\n\n[server1]\nhostname=db1\nport=3307\n[server2]\nhostname=db2\nip=10.0.0.2\n\
+             candidate_master=1\nuser=other\n[binlog1]\nhostname=b\n",
+        )
+        .unwrap();
+        let c = AppConf::read(&p, None).unwrap();
+        assert_eq!(c.servers.len(), 2);
+        let s1 = &c.servers[0];
+        assert_eq!((s1.hostname.as_str(), s1.ip.as_str(), s1.port, s1.user.as_str()), ("db1", "db1", 3307, "admin"));
+        assert_eq!(s1.password.as_ref().unwrap().expose(), "p w'd");
+        assert_eq!(s1.repl_password.as_ref().unwrap().expose(), "p w'd");
+        assert_eq!(s1.master_binlog_dir, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        let s2 = &c.servers[1];
+        assert_eq!((s2.ip.as_str(), s2.port, s2.user.as_str(), s2.candidate_master), ("10.0.0.2", 3306, "other", true));
+        assert_eq!(c.manager_workdir, PathBuf::from("/tmp/m"));
+        assert_eq!(c.find("10.0.0.2", None).unwrap().name, "server2");
+        assert!(c.find("db9", None).is_err());
+        assert!(!format!("{:?}", c).contains("p w'd"), "passwords never in Debug output");
+    }
+
+    #[test]
+    fn bad_lines_name_the_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("app.cnf");
+        std::fs::write(&p, "[server1]\nhostname=a\nport=x\n").unwrap();
+        let e = AppConf::read(&p, None).unwrap_err().to_string();
+        assert!(e.contains("app.cnf") && e.contains("bad port"), "{e}");
+        std::fs::write(&p, "[server1]\nnonsense\n").unwrap();
+        let e = AppConf::read(&p, None).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+}
