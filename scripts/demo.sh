@@ -2,10 +2,12 @@
 # The main job on an embedded default (README "Run a failover"):
 #   start a real MariaDB topology (1 master + 3 replicas on 127.0.0.1),
 #   make the replicas stop at different positions (across several master
-#   binlog files), SIGKILL the master, then with binlog-diff:
-#   print the plan, cut every replica's diff (relay logs of the latest
-#   replica + the dead master's binlog tail), apply them, and check that
-#   every replica now holds exactly what the master had committed.
+#   binlog files), SIGKILL the master, then `binlog-diff failover` on an MHA
+#   app.cnf: the plan (--dry-run), then the failover itself (every replica's
+#   diff cut from the latest replica's relay logs + the dead master's binlog
+#   tail, applied natively, replicas re-pointed at the new master); check that
+#   every replica holds exactly what the master had committed and that the
+#   others replicate from the new master.
 #
 # Usage: scripts/demo.sh [TRANSACTIONS]   (default 3000)
 # Env:   MDB_KEEP=1 keeps the servers' folders; BINLOG_DIFF=path/to/binary.
@@ -38,8 +40,11 @@ PW="demo-$RANDOM$RANDOM"
 for s in master r1 r2 r3; do
     sql "$s" "SET SESSION sql_log_bin=0; CREATE USER 'admin'@'127.0.0.1' IDENTIFIED BY '$PW'; GRANT ALL ON *.* TO 'admin'@'127.0.0.1' WITH GRANT OPTION;"
 done
-bd() { MYSQL_PWD=$PW "$BINLOG_DIFF" "$@"; }
 for r in r1 r2 r3; do setup_replication "$r" master; done
+# Every server can become the master: each needs the replication account.
+for r in r1 r2 r3; do
+    sql "$r" "SET SESSION sql_log_bin=0; CREATE USER '$MDB_REPL_USER'@'127.0.0.1' IDENTIFIED BY '$MDB_REPL_PASSWORD'; GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '$MDB_REPL_USER'@'127.0.0.1';"
+done
 
 sql master <<'SQL'
 CREATE DATABASE bd CHARACTER SET utf8mb4;
@@ -68,40 +73,31 @@ sql master "SHOW MASTER STATUS"
 expect=$(sql master "CHECKSUM TABLE bd.t, bd.seq EXTENDED" | awk '{print $2}' | paste -sd' ')
 expect_n=$(sql master "SELECT COUNT(*) FROM bd.seq")
 kill_server master
-say "master SIGKILLed; replicas apply what they have read"
-for r in r1 r2 r3; do wait_sql_applied "$r"; sql "$r" "STOP SLAVE"; done
+say "master SIGKILLed"
 for r in r1 r2 r3; do
     printf '%s: ' "$r"; slave_status "$r" | awk -F'\t' '$1=="Master_Log_File"||$1=="Read_Master_Log_Pos"{printf "%s ", $2} END{print ""}'
 done
 
-say "binlog-diff diff (plan)"
-live=()
-for r in r1 r2 r3; do live+=(--live "$r=127.0.0.1:$(server_port "$r")"); done
-bd diff "${live[@]}" -u admin --master-binlogs "$(server_datadir master)"
-
-say "binlog-diff diff --write (cut every replica's diff, in parallel)"
-out=$MDB_WORKDIR/diffs
-bd diff "${live[@]}" -u admin --master-binlogs "$(server_datadir master)" --write "$out" --json >"$MDB_WORKDIR/plan.json"
-ls -l "$out"
-
-say "apply"
-if bd apply --help >/dev/null 2>&1; then
-    # One apply per replica, in parallel (as MHA does), each verified.
-    pids=()
-    for r in r1 r2 r3; do
-        bd apply --host 127.0.0.1 --port "$(server_port "$r")" --user admin "$out/$r.diff.binlog" >"$MDB_WORKDIR/apply-$r.log" 2>&1 &
-        pids+=($!)
+# MHA's application configuration: the same file an MHA manager would use.
+# It holds the passwords (as MHA's does): mode 0600, never printed.
+conf=$MDB_WORKDIR/app.cnf
+(
+    umask 077
+    printf '[server default]\nuser=admin\npassword=%s\nrepl_user=%s\nrepl_password=%s\nmanager_workdir=%s\n\n' \
+        "$PW" "$MDB_REPL_USER" "$MDB_REPL_PASSWORD" "$MDB_WORKDIR/manager"
+    for s in master r1 r2 r3; do
+        printf '[server_%s]\nhostname=127.0.0.1\nport=%s\nmaster_binlog_dir=%s\n\n' "$s" "$(server_port "$s")" "$(server_datadir "$s")"
     done
-    rc=0
-    for p in "${pids[@]}"; do wait "$p" || rc=1; done
-    for r in r1 r2 r3; do echo "-- $r"; cat "$MDB_WORKDIR/apply-$r.log"; done
-    ((rc == 0)) || { echo "an apply failed"; exit 1; }
-else
-    echo "(native applier not built yet: applying with mariadb-binlog | mariadb)"
-    for r in r1 r2 r3; do
-        mariadb-binlog --no-defaults "$out/$r.diff.binlog" | sql "$r"
-    done
-fi
+) >"$conf"
+
+say "binlog-diff failover --dry-run (the plan; nothing changes)"
+"$BINLOG_DIFF" failover --conf "$conf" --dead-master-host 127.0.0.1 --dead-master-port "$(server_port master)" --dry-run
+
+say "binlog-diff failover"
+"$BINLOG_DIFF" failover --conf "$conf" --dead-master-host 127.0.0.1 --dead-master-port "$(server_port master)" \
+    --workdir "$MDB_WORKDIR/diffs" | tee "$MDB_WORKDIR/failover.log"
+new=$(sed -n 's/^Master failover to server_\([a-z0-9]*\)(.*completed successfully.*/\1/p' "$MDB_WORKDIR/failover.log")
+[[ -n $new ]] || { echo "failover did not complete"; exit 1; }
 
 say "check: every replica equals the master's committed state"
 fail=0
@@ -112,6 +108,20 @@ for r in r1 r2 r3; do
         echo "$r: OK ($n transactions, checksums $got)"
     else
         echo "$r: MISMATCH ($n of $expect_n transactions; checksums $got, want $expect)"; fail=1
+    fi
+done
+say "check: the others replicate from the new master ($new)"
+sql "$new" "INSERT INTO bd.seq VALUES (1000000000)"
+for r in r1 r2 r3; do
+    [[ $r == "$new" ]] && continue
+    for _ in $(seq 300); do
+        [[ $(sql "$r" "SELECT COUNT(*) FROM bd.seq WHERE n = 1000000000") == 1 ]] && break
+        sleep 0.1 # polling a condition, bounded
+    done
+    if [[ $(sql "$r" "SELECT COUNT(*) FROM bd.seq WHERE n = 1000000000") == 1 ]]; then
+        echo "$r: replicating from $new"
+    else
+        echo "$r: NOT replicating from $new"; fail=1
     fi
 done
 echo "total time: $((SECONDS - t0)) s"
