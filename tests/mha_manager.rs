@@ -405,11 +405,14 @@ fn timed_tools(dir: &Path, timing: &Path, real: &dyn Fn(&str) -> String) {
             real = real(t),
             timing = timing.display(),
         );
-        let p = dir.join(t);
-        std::fs::write(&p, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(&dir.join(t), &script);
     }
+}
+
+fn write_script(p: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(p, text).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// `mysql` and `mysqlbinlog` for the Perl tools' `client_bindir`; with
@@ -421,10 +424,7 @@ fn client_bindir(dir: &Path, skip_strict: bool) {
     for (name, body) in
         [("mysql", "exec mariadb \"$@\"".to_string()), ("mysqlbinlog", format!("exec mariadb-binlog{flag} \"$@\""))]
     {
-        let p = dir.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(&dir.join(name), &format!("#!/bin/sh\n{body}\n"));
     }
 }
 

@@ -298,6 +298,11 @@ impl Remote {
     pub fn exec(&self, cmd: &str) -> Result<Output> {
         let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
         ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
+        self.collect(ch)
+    }
+
+    /// Reads a finished command's output and exit status.
+    fn collect(&self, mut ch: ssh2::Channel) -> Result<Output> {
         let mut stdout = String::new();
         ch.read_to_string(&mut stdout).map_err(|e| ssh_err("read", &self.label, e))?;
         let mut stderr = String::new();
@@ -331,13 +336,7 @@ impl Remote {
             }
         }
         let _ = ch.send_eof();
-        let mut stdout = String::new();
-        ch.read_to_string(&mut stdout).map_err(|e| ssh_err("read", &self.label, e))?;
-        let mut stderr = String::new();
-        ch.stderr().read_to_string(&mut stderr).map_err(|e| ssh_err("read", &self.label, e))?;
-        ch.wait_close().map_err(|e| ssh_err("close", &self.label, e))?;
-        let status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
-        Ok(Output { status, stdout, stderr })
+        self.collect(ch)
     }
 }
 
