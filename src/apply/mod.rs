@@ -100,7 +100,9 @@
 //! transaction in source order.
 
 pub mod convert;
+pub(crate) mod depend;
 pub(crate) mod guard;
+pub(crate) mod parallel;
 pub mod render;
 pub mod report;
 pub mod session;
@@ -159,6 +161,11 @@ pub struct ApplyOptions {
     /// Times a transaction is run again after a deadlock or lock wait
     /// timeout (only transactions the source marks transactional).
     pub retries: u32,
+    /// Worker connections: 1 applies serially over one connection; more
+    /// run independent transactions side by side, committing in source
+    /// order (see "Parallel apply"). Only [`apply`] (which can open
+    /// connections) runs in parallel.
+    pub parallel: usize,
 }
 
 impl Default for ApplyOptions {
@@ -175,6 +182,7 @@ impl Default for ApplyOptions {
             state_file: None,
             no_state_file: false,
             retries: 3,
+            parallel: 1,
         }
     }
 }
@@ -214,7 +222,7 @@ pub fn apply_files(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> R
 pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<ApplyReport, ApplyFailure> {
     let started = Instant::now();
     let label = spec.label();
-    let (lfs, pre, report) = prepare(&label, files, opts)?;
+    let (lfs, pre, mut report) = prepare(&label, files, opts)?;
     let fail = |e: Error, report: ApplyReport| ApplyFailure { error: e, report: Box::new(report) };
     let mut conn = match spec.connect() {
         Ok(c) => c,
@@ -232,23 +240,35 @@ pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<
     // slave_max_allowed_packet: a statement's *result* (REPEAT, CONCAT…)
     // may need more than the client default even when its text does not.
     let want = pre.max_packet.max(target.slave_max_allowed_packet.unwrap_or(MAX_PACKET)).min(MAX_PACKET);
+    let n_workers = if opts.parallel > 1 { opts.parallel } else { 0 };
+    let connect_all = |n: usize| -> Result<Vec<mysql::Conn>> { (0..n).map(|_| spec.connect()).collect() };
+    let workers;
     if want > target.max_allowed_packet {
-        let r = (|| -> Result<(mysql::Conn, Target)> {
+        // Every connection opened while the global value is raised keeps it.
+        let r = (|| -> Result<(mysql::Conn, Target, Vec<mysql::Conn>)> {
             let mut g = PacketGuard::raise(conn, target.global_max_allowed_packet, want)?;
             let mut c2 = spec.connect()?;
+            let w = connect_all(n_workers);
             g.restore(&mut c2)?;
             let t = Target::probe(&mut c2, &label)?;
-            Ok((c2, t))
+            Ok((c2, t, w?))
         })();
         match r {
-            Ok((c, t)) => {
+            Ok((c, t, w)) => {
                 conn = c;
                 target = t;
+                workers = w;
             }
             Err(e) => return Err(fail(e, report)),
         }
+    } else {
+        match connect_all(n_workers) {
+            Ok(w) => workers = w,
+            Err(e) => return Err(fail(e, report)),
+        }
     }
-    timed(started, run(&mut conn, &label, &lfs, &pre, target, opts, report))
+    report.parallel = n_workers.max(1);
+    timed(started, run(&mut conn, &label, &lfs, &pre, target, opts, report, workers))
 }
 
 /// Applies `files` over an open connection (tests, embedding). The
@@ -276,7 +296,7 @@ pub fn apply_with_conn(
         ));
         return Err(fail(e, report));
     }
-    timed(started, run(conn, label, &lfs, &pre, target, opts, report))
+    timed(started, run(conn, label, &lfs, &pre, target, opts, report, Vec::new()))
 }
 
 /// Opens and pre-scans the input before any server is touched; a damaged
@@ -427,6 +447,19 @@ struct ExecFailure {
     server: Option<ServerError>,
     message: String,
     outcome: TrxOutcome,
+    /// The commit hook stopped the transaction (parallel apply).
+    held: Option<Hold>,
+}
+
+/// What a parallel worker's hook says before a transaction's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hold {
+    /// Its turn: commit.
+    Go,
+    /// An earlier transaction failed: roll back.
+    Stop,
+    /// An earlier transaction waits for a lock this one holds: roll back, run again later.
+    Retry,
 }
 
 fn is_lost(e: &mysql::Error) -> bool {
@@ -525,6 +558,7 @@ fn step(
                 server: None,
                 message: format!("the master reported error {expect} for `{}`, the target did not", shown()),
                 outcome: TrxOutcome::RolledBack,
+                held: None,
             });
         }
         Err(mysql::Error::MySqlError(m)) if expect != 0 && m.code == expect => return Ok(()),
@@ -545,13 +579,35 @@ fn step(
     } else {
         format!("statement `{}`", shown())
     };
-    Err(ExecFailure { src, server: if lost { None } else { server_error(&err) }, message, outcome })
+    Err(ExecFailure { src, server: if lost { None } else { server_error(&err) }, message, outcome, held: None })
 }
 
 /// Runs a transaction. On failure, rolls back what it can and says what
 /// became of it; `alive` turns false when the connection is gone.
 fn execute(conn: &mut mysql::Conn, plan: &TrxPlan, flavor: Flavor, alive: &mut bool) -> Result<(), ExecFailure> {
+    execute_with(conn, plan, flavor, alive, &mut |_| Hold::Go)
+}
+
+/// [`execute`], asking `hold` before the transaction's end (before its
+/// first statement for a group whose statements commit on their own).
+fn execute_with(
+    conn: &mut mysql::Conn,
+    plan: &TrxPlan,
+    flavor: Flavor,
+    alive: &mut bool,
+    hold: &mut dyn FnMut(&mut mysql::Conn) -> Hold,
+) -> Result<(), ExecFailure> {
     let mut phase = Phase::Pre;
+    let held = |h: Hold, src: Src| ExecFailure {
+        src,
+        server: None,
+        message: match h {
+            Hold::Stop => "an earlier transaction failed".into(),
+            _ => "an earlier transaction waits for a row lock it holds".into(),
+        },
+        outcome: if plan.kind == Kind::Plain { TrxOutcome::NotStarted } else { TrxOutcome::RolledBack },
+        held: Some(h),
+    };
     let r = (|| -> Result<(), ExecFailure> {
         type Infile<'a> = Option<&'a (String, std::sync::Arc<Vec<u8>>)>;
         let mut run_in =
@@ -578,8 +634,20 @@ fn execute(conn: &mut mysql::Conn, plan: &TrxPlan, flavor: Flavor, alive: &mut b
         }
         // A statement of a Plain group commits on its own.
         let body_phase = if plan.kind == Kind::Plain { Phase::End } else { Phase::Body };
+        if plan.kind == Kind::Plain {
+            match hold(conn) {
+                Hold::Go => {}
+                h => return Err(held(h, plan.first)),
+            }
+        }
         for s in &plan.body {
             run_in(conn, &s.sql, s.desc.as_deref(), s.infile.as_ref(), s.src, s.expect_error, body_phase)?;
+        }
+        if plan.kind != Kind::Plain {
+            match hold(conn) {
+                Hold::Go => {}
+                h => return Err(held(h, plan.first)),
+            }
         }
         phase = Phase::End;
         match &plan.end {
@@ -688,6 +756,7 @@ fn run(
     target: Target,
     opts: &ApplyOptions,
     mut report: ApplyReport,
+    workers: Vec<mysql::Conn>,
 ) -> Result<ApplyReport, ApplyFailure> {
     report.server_version = target.version.clone();
     report.server_id = target.server_id;
@@ -772,25 +841,40 @@ fn run(
         }
     }
 
-    let info = TargetInfo { vars: &target.var_names, collations: &target.collations };
-    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin));
-    let mut ctx = SessionCtx::default();
-    let mut last: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
-    let mut stream = Stream::new(lfs, opts.verify_checksums);
-    let mut had_gtid_next = false;
     // A statement that changes no row is not binlogged under row-based logging:
     // its GTID cannot reach the target's GTID state (MariaDB). Such groups are
     // checked right after their commit, and left out of the final check.
     let logs_binlog = target.log_bin && !opts.disable_log_bin && target.sql_log_bin;
     let noop_check = flavor == Flavor::MariaDb && logs_binlog && target.binlog_format != "STATEMENT";
-    let mut last_logged: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
-
     let save_final = |batcher: &mut Option<state::Batcher>, progress: &Progress| -> Result<()> {
         match batcher {
             Some(b) => b.finish(progress),
             None => Ok(()),
         }
     };
+
+    if !workers.is_empty() {
+        let env = parallel::Env { label, lfs, files: &files, target: &target, opts, resume_from, noop_check };
+        let book = parallel::Book { report, progress, batcher, last: BTreeMap::new(), last_logged: BTreeMap::new() };
+        let (book, r) = parallel::run_loop(conn, workers, &env, applied, book);
+        let parallel::Book { report: rep, progress, mut batcher, last, last_logged } = book;
+        report = rep;
+        let saved = save_final(&mut batcher, &progress);
+        tryf!(r);
+        tryf!(saved);
+        report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
+        let end = Ending { flavor, logs_binlog, groups: pre.groups, last: &last, last_logged: &last_logged };
+        tryf!(end.check(conn, label, opts, &mut report));
+        return Ok(report);
+    }
+
+    let info = TargetInfo { vars: &target.var_names, collations: &target.collations };
+    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin));
+    let mut ctx = SessionCtx::default();
+    let mut last: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
+    let mut stream = Stream::new(lfs, opts.verify_checksums);
+    let mut had_gtid_next = false;
+    let mut last_logged: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
 
     loop {
         let item = match stream.next_item() {
@@ -924,13 +1008,7 @@ fn run(
                 report.files[end_file].transactions += 1;
                 report.files[end_file].events += plan.events;
                 record_applied(&mut applied, &plan.id);
-                let key = match &plan.id {
-                    TrxId::Maria { domain, server, .. } => Some((*domain, server.to_string())),
-                    TrxId::Mysql { sid, .. } => Some((0, crate::event::views::format_uuid(sid))),
-                    TrxId::MysqlTagged { uuid, tag, .. } => Some((0, format!("{uuid}:{tag}"))),
-                    TrxId::Position { .. } => None,
-                };
-                if let Some(key) = key {
+                if let Some(key) = key_of(&plan.id) {
                     last.insert(key.clone(), plan.id.clone());
                     let mut logged = true;
                     if noop_check && !plan.has_rows && guard.alive {
@@ -985,60 +1063,91 @@ fn run(
     tryf!(save_final(&mut batcher, &progress));
     report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
 
-    // Verify.
-    let done = report.transactions + report.skipped;
-    if done != pre.groups {
-        report.verification = Verification::Mismatch(format!(
-            "{done} transactions applied or skipped, but the input has {} complete transactions",
-            pre.groups
-        ));
-    } else if last.is_empty() {
-        report.verification = Verification::Unverifiable(if report.transactions == 0 {
-            "nothing was applied".into()
-        } else {
-            "the input has no GTIDs".into()
-        });
-    } else if last_logged.is_empty() && flavor == Flavor::MariaDb && logs_binlog {
-        report.verification =
-            Verification::Unverifiable("no applied transaction was binlogged by the target (no row changed)".into());
-    } else if flavor == Flavor::MariaDb && !logs_binlog {
-        report.verification =
-            Verification::Unverifiable("binary logging is off for the apply session: no GTID state to check".into());
-    } else {
-        let now = tryf!(target::read_applied(guard.conn(), flavor, label));
-        let check = if flavor == Flavor::MariaDb { &last_logged } else { &last };
-        let missing: Vec<String> =
-            check.values().filter(|id| already_applied(&now, id).is_none()).filter_map(TrxId::gtid).collect();
-        let holds: Vec<String> = check.values().filter_map(TrxId::gtid).collect();
-        report.verification = if missing.is_empty() {
-            Verification::Verified(format!(
-                "{} transactions; the target's GTID state holds {}",
-                report.transactions,
-                holds.join(",")
-            ))
-        } else {
-            Verification::Mismatch(format!("the target's GTID state lacks {}", missing.join(",")))
-        };
-    }
+    let end = Ending { flavor, logs_binlog, groups: pre.groups, last: &last, last_logged: &last_logged };
+    let checked = end.check(guard.conn(), label, opts, &mut report);
     guard.restore();
     drop(guard);
-    if let Verification::Mismatch(m) = &report.verification {
-        let e = Error::invalid(format!("{label}: short or inconsistent apply: {m}"));
-        bail!(e);
-    }
-    if let Some(l) = &report.left_out {
-        if !opts.allow_partial_tail {
-            let e = Error::invalid(format!(
-                "incomplete trailing transaction NOT applied ({} events, {} bytes: {}); all {} complete transactions \
-                 before it were applied",
-                l.events, l.bytes, l.reason, report.transactions
-            ))
-            .with_file(&l.file)
-            .at(l.offset, None);
-            bail!(e);
-        }
-    }
+    tryf!(checked);
     Ok(report)
+}
+
+/// The end of a run: what must hold once every transaction was handled.
+struct Ending<'e> {
+    flavor: Flavor,
+    logs_binlog: bool,
+    /// Whole groups in the input.
+    groups: u64,
+    last: &'e BTreeMap<(u32, String), TrxId>,
+    last_logged: &'e BTreeMap<(u32, String), TrxId>,
+}
+
+impl Ending<'_> {
+    /// Verifies the target's GTID state and the counts (into
+    /// `report.verification`) and refuses a short apply or an unapplied tail.
+    fn check(&self, conn: &mut mysql::Conn, label: &str, opts: &ApplyOptions, report: &mut ApplyReport) -> Result<()> {
+        let (flavor, logs_binlog, last, last_logged) = (self.flavor, self.logs_binlog, self.last, self.last_logged);
+        let done = report.transactions + report.skipped;
+        if done != self.groups {
+            report.verification = Verification::Mismatch(format!(
+                "{done} transactions applied or skipped, but the input has {} complete transactions",
+                self.groups
+            ));
+        } else if last.is_empty() {
+            report.verification = Verification::Unverifiable(if report.transactions == 0 {
+                "nothing was applied".into()
+            } else {
+                "the input has no GTIDs".into()
+            });
+        } else if last_logged.is_empty() && flavor == Flavor::MariaDb && logs_binlog {
+            report.verification = Verification::Unverifiable(
+                "no applied transaction was binlogged by the target (no row changed)".into(),
+            );
+        } else if flavor == Flavor::MariaDb && !logs_binlog {
+            report.verification = Verification::Unverifiable(
+                "binary logging is off for the apply session: no GTID state to check".into(),
+            );
+        } else {
+            let now = target::read_applied(conn, flavor, label)?;
+            let check = if flavor == Flavor::MariaDb { last_logged } else { last };
+            let missing: Vec<String> =
+                check.values().filter(|id| already_applied(&now, id).is_none()).filter_map(TrxId::gtid).collect();
+            let holds: Vec<String> = check.values().filter_map(TrxId::gtid).collect();
+            report.verification = if missing.is_empty() {
+                Verification::Verified(format!(
+                    "{} transactions; the target's GTID state holds {}",
+                    report.transactions,
+                    holds.join(",")
+                ))
+            } else {
+                Verification::Mismatch(format!("the target's GTID state lacks {}", missing.join(",")))
+            };
+        }
+        if let Verification::Mismatch(m) = &report.verification {
+            return Err(Error::invalid(format!("{label}: short or inconsistent apply: {m}")));
+        }
+        if let Some(l) = &report.left_out {
+            if !opts.allow_partial_tail {
+                return Err(Error::invalid(format!(
+                    "incomplete trailing transaction NOT applied ({} events, {} bytes: {}); all {} complete \
+                     transactions before it were applied",
+                    l.events, l.bytes, l.reason, report.transactions
+                ))
+                .with_file(&l.file)
+                .at(l.offset, None));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The GTID state key of a transaction: `(domain, server)` or `(0, source)`.
+fn key_of(id: &TrxId) -> Option<(u32, String)> {
+    match id {
+        TrxId::Maria { domain, server, .. } => Some((*domain, server.to_string())),
+        TrxId::Mysql { sid, .. } => Some((0, crate::event::views::format_uuid(sid))),
+        TrxId::MysqlTagged { uuid, tag, .. } => Some((0, format!("{uuid}:{tag}"))),
+        TrxId::Position { .. } => None,
+    }
 }
 
 /// The identity of a group whose conversion failed, for the message.

@@ -189,6 +189,10 @@ struct ApplyArgs {
     /// Print the statements instead of applying them (a dry run: no connection).
     #[arg(long)]
     print_sql: bool,
+    /// Worker connections: independent transactions (write sets, the source's group commits) run side by
+    /// side, commits stay in source order; DDL and statements run alone.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
 }
 
 fn run_apply(a: ApplyArgs) -> u8 {
@@ -238,6 +242,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
         access: if a.no_mmap { Access::Read } else { Access::Mmap },
         state_file: a.state_file.clone(),
         no_state_file: a.no_state_file,
+        parallel: a.parallel as usize,
         ..Default::default()
     };
     let print = |r: &crate::apply::ApplyReport| {
