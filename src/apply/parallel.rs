@@ -25,7 +25,9 @@ use super::session::{SessionCtx, TargetInfo};
 use super::state::{Batcher, Progress};
 use super::stream::{Group, Item, Stream};
 use super::target::{Applied, Target};
-use super::{ApplyOptions, ExecFailure, Hold, already_applied, execute_with, is_lost, key_of, left_out, record_applied};
+use super::{
+    ApplyOptions, ExecFailure, Hold, already_applied, execute_with, is_lost, key_of, left_out, record_applied,
+};
 
 /// What the commits update, in commit order.
 pub(crate) struct Book {
@@ -347,12 +349,7 @@ fn run_job(
         };
         let mut alive = guard.alive;
         let others = |st: &State| -> Vec<u32> {
-            st.running
-                .iter()
-                .zip(&st.conn_ids)
-                .filter(|(r, _)| r.is_some_and(|s| s < seq))
-                .map(|(_, id)| *id)
-                .collect()
+            st.running.iter().zip(&st.conn_ids).filter(|(r, _)| r.is_some_and(|s| s < seq)).map(|(_, id)| *id).collect()
         };
         let mut hold = |conn: &mut mysql::Conn| -> Hold {
             let mut st = shared.lock();
@@ -525,7 +522,8 @@ impl LockProbe {
              JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
              JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
              WHERE b.trx_mysql_thread_id = CONNECTION_ID()";
-        const COARSE: &str = "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'";
+        const COARSE: &str =
+            "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'";
         let r = if self.coarse { conn.query::<u64, _>(COARSE) } else { conn.query::<u64, _>(EXACT) };
         let waiting = match r {
             Ok(v) => v,

@@ -348,7 +348,10 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
             }
             .with_password_from_env_or(a.defaults_file.as_deref())?;
             let mut conn = spec.connect()?;
-            replicas.push(crate::server::replica_state(&mut conn, name)?);
+            let mut st = crate::server::replica_state(&mut conn, name)?;
+            st.host = spec.host.clone();
+            st.port = spec.port;
+            replicas.push(st);
         }
     }
     let master_binlogs = a.master_binlogs.as_deref().map(binlog_set).transpose()?;
