@@ -102,6 +102,7 @@
 pub mod convert;
 pub(crate) mod depend;
 pub(crate) mod guard;
+pub mod multi;
 pub(crate) mod parallel;
 pub mod render;
 pub mod report;
@@ -122,6 +123,7 @@ use crate::log::{Access, LogFile};
 use crate::server::ConnSpec;
 
 pub use convert::{TrxId, Xid};
+pub use multi::{Counters, PlanTarget, apply_plan, plan_targets};
 pub use render::render_sql;
 pub use report::{ApplyReport, Failure, FileReport, LeftOut, ServerError, TrxOutcome, Verification};
 pub use state::{Progress, state_path};
@@ -166,6 +168,8 @@ pub struct ApplyOptions {
     /// order (see "Parallel apply"). Only [`apply`] (which can open
     /// connections) runs in parallel.
     pub parallel: usize,
+    /// Live progress counters (transactions committed or skipped, of all).
+    pub counters: Option<std::sync::Arc<Counters>>,
 }
 
 impl Default for ApplyOptions {
@@ -183,6 +187,7 @@ impl Default for ApplyOptions {
             no_state_file: false,
             retries: 3,
             parallel: 1,
+            counters: None,
         }
     }
 }
@@ -761,6 +766,7 @@ fn run(
     report.server_version = target.version.clone();
     report.server_id = target.server_id;
     let files: Vec<PathBuf> = lfs.iter().map(|l| l.path().to_path_buf()).collect();
+    Counters::set_total(&opts.counters, pre.groups);
     macro_rules! bail {
         ($e:expr) => {
             return Err(ApplyFailure { error: $e, report: Box::new(report) })
@@ -923,6 +929,7 @@ fn run(
         let (end_file, end_off) = g.end();
         if resume_from.is_some_and(|r| (end_file, end_off) <= r) {
             report.skipped += 1;
+            Counters::tick(&opts.counters);
             report.files[end_file].skipped += 1;
             continue;
         }
@@ -948,6 +955,7 @@ fn run(
         if let Some(why) = already_applied(&applied, &plan.id) {
             if opts.resume {
                 report.skipped += 1;
+                Counters::tick(&opts.counters);
                 report.files[end_file].skipped += 1;
                 continue;
             }
@@ -1004,6 +1012,7 @@ fn run(
                 ctx = tctx;
                 guard.user_vars.clone_from(&ctx.user_vars);
                 report.transactions += 1;
+                Counters::tick(&opts.counters);
                 report.events += plan.events;
                 report.files[end_file].transactions += 1;
                 report.files[end_file].events += plan.events;

@@ -224,6 +224,7 @@ fn dispatch<'a>(
         if env.resume_from.is_some_and(|r| end <= r) {
             let mut st = shared.lock();
             st.book.report.skipped += 1;
+            super::Counters::tick(&env.opts.counters);
             st.book.report.files[end.0].skipped += 1;
             continue;
         }
@@ -233,6 +234,7 @@ fn dispatch<'a>(
                 if env.opts.resume {
                     let mut st = shared.lock();
                     st.book.report.skipped += 1;
+                    super::Counters::tick(&env.opts.counters);
                     st.book.report.files[end.0].skipped += 1;
                     continue;
                 }
@@ -384,6 +386,7 @@ fn run_job(
                 *ctx = tctx;
                 guard.user_vars.clone_from(&ctx.user_vars);
                 committed(shared, i, &plan, job.end, not_logged);
+                super::Counters::tick(&env.opts.counters);
                 return;
             }
             Err(f) => {
@@ -552,11 +555,14 @@ struct TableKeys {
     related: Vec<u64>,
 }
 
+/// `(database, table)` as the table map names them.
+type TableName = (Vec<u8>, Vec<u8>);
+
 /// Learns each transaction's [`Info`]: GTID flags, logical clock, write set.
 struct Analyzer {
     rows: RowPrinter,
     /// `None`: the table cannot be tracked (not InnoDB, unknown): its transactions run alone.
-    tables: HashMap<(Vec<u8>, Vec<u8>), Option<Arc<TableKeys>>>,
+    tables: HashMap<TableName, Option<Arc<TableKeys>>>,
 }
 
 fn table_hash(db: &[u8], name: &[u8]) -> u64 {
