@@ -982,3 +982,29 @@ fn apply_plan_to_every_replica() {
         assert_eq!(topo.committed_seq(r), l.want_seq, "replica {r}");
     }
 }
+
+/// The check a parallel worker runs while it waits for its turn: does an
+/// earlier worker wait for a row lock this session holds? (A cycle InnoDB
+/// cannot see: the holder waits for the waiter's commit in our client.)
+#[test]
+fn parallel_worker_sees_an_earlier_one_waiting_for_its_lock() {
+    use mysql::prelude::Queryable;
+    let topo = twins();
+    topo.sql(MASTER, "CREATE DATABASE lk; CREATE TABLE lk.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB");
+    topo.sql(MASTER, "INSERT INTO lk.t VALUES (1, 0), (2, 0)");
+    let mut holder = topo.conn(MASTER);
+    let mut waiter = topo.conn(MASTER);
+    let waiter_id: u32 = waiter.query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    let other_id: u32 = topo.conn(MASTER).query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    holder.query_drop("BEGIN").unwrap();
+    holder.query_drop("UPDATE lk.t SET v = 1 WHERE id = 1").unwrap();
+    assert!(!apply::waits_for_my_locks(&mut holder, &[waiter_id]), "nobody waits yet");
+    let t = std::thread::spawn(move || waiter.query_drop("UPDATE lk.t SET v = 2 WHERE id = 1").map(|_| waiter));
+    let seen =
+        poll_until(Duration::from_secs(30), || apply::waits_for_my_locks(&mut holder, &[waiter_id]).then_some(()));
+    assert!(seen.is_some(), "the waiting session was not seen");
+    assert!(!apply::waits_for_my_locks(&mut holder, &[other_id]), "a session that does not wait");
+    holder.query_drop("ROLLBACK").unwrap();
+    t.join().unwrap().unwrap();
+    assert_eq!(topo.query_value(MASTER, "SELECT v FROM lk.t WHERE id = 1").as_deref(), Some("2"));
+}

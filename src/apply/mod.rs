@@ -82,22 +82,65 @@
 //!   `PREPARE` route) are implemented but only checked offline here: the
 //!   tests run MariaDB 10.11.
 //!
-//! # Parallel apply (not built yet)
+//! # Parallel apply (`parallel` > 1)
 //!
-//! `--parallel N` would keep this loop as the single reader and dispatcher
-//! and hand whole `TrxPlan`s to N worker connections (each with its own
-//! `SessionGuard` and session tracker), using the dependency information
-//! the source already recorded: MySQL's logical clock
-//! (`last_committed`/`sequence_number` in the GTID event) or MariaDB's
-//! group-commit id (`commit_id`, `FL_ALLOW_PARALLEL`), exactly as the
-//! servers' own parallel appliers do; DDL and anything without that
-//! information would be a barrier (wait for all workers, run alone). Commit
-//! order would stay the source's (a worker waits for its predecessor before
-//! COMMIT, like `slave_preserve_commit_order`), so resume state, the
-//! "commit, then the next" failure semantics and the GTID check hold as they
-//! are; on the first failure the dispatcher stops, the others finish or
-//! roll back their open transactions, and the error names the first failing
-//! transaction in source order.
+//! The loop above stays the single reader: it pre-scans, skips what the
+//! target has, and hands whole groups to N worker connections (each with
+//! its own `SessionGuard` and session tracker, converting its groups
+//! itself). What may overlap is decided in `depend.rs` from what the source
+//! recorded and what the rows say:
+//!
+//! - **write sets**, as MySQL's WRITESET tracking: a hash of every primary
+//!   and unique key value in the row images (key columns looked up once per
+//!   table in the target's `information_schema`; tables linked by foreign
+//!   keys, and tables without a key, count as a whole); two transactions
+//!   sharing a hash run one after the other. This is what makes a
+//!   single-writer master's stream (one transaction per group commit)
+//!   parallel;
+//! - MariaDB's group-commit id (`FL_GROUP_COMMIT_ID` with
+//!   `FL_ALLOW_PARALLEL`) and MySQL's `last_committed`/`sequence_number`
+//!   (the latter checked offline only here); the smaller bound wins;
+//! - **barriers** run alone, after everything before them committed and
+//!   before anything after them starts: DDL, statement-format groups (any
+//!   QUERY but BEGIN/COMMIT), groups that are not transactional
+//!   (`FL_TRANSACTIONAL` unset, or a table whose engine is not InnoDB),
+//!   XA, and anything without that information (no GTID event, an unknown
+//!   table, a row image that cannot be decoded). Table look-ups are redone
+//!   after a barrier (it may have been DDL).
+//!
+//! Commits happen in source order: a worker that has run a transaction's
+//! statements waits until every earlier transaction committed before its
+//! COMMIT (like `slave_preserve_commit_order`). So resume state, GTID order
+//! on the target and the final GTID check are those of a serial run.
+//!
+//! Conflicts the dependency tracking misses (case-insensitive keys, a
+//! cascade two foreign keys away, gap locks) are caught the way MariaDB's
+//! optimistic parallel replication catches them: a transaction that fails
+//! while an earlier one has not committed is rolled back and run again once
+//! it is the head of the commit order; only a failure at the head is a
+//! failure (retried after deadlocks and lock wait timeouts as in a serial
+//! run). A worker waiting for its turn checks every 50 ms whether an
+//! earlier worker waits for a row lock it holds (InnoDB's
+//! `INNODB_LOCK_WAITS`; MySQL 8, which lacks it: any earlier worker in
+//! LOCK WAIT), a cycle InnoDB cannot see: it rolls back and runs again in
+//! turn. Barriers are never run beside anything, so nothing
+//! non-transactional is ever rolled back by this.
+//!
+//! On the first failure (in source order) nothing more commits: the
+//! others roll back their open transactions, and the error names the first
+//! failing transaction, as in a serial run.
+//!
+//! Limits: commits are one round trip each, one after the other, so the
+//! gain is bounded by the time a COMMIT takes on the target; minimal row
+//! images (`binlog_row_image=MINIMAL`) without a whole key in an image make
+//! that transaction wait for all earlier ones; `apply_with_conn` (one
+//! connection) is always serial.
+//!
+//! # Several replicas
+//!
+//! [`apply_plan`] applies every replica's diff of a failover plan (the JSON
+//! of `binlog-diff diff --json --write DIR`, with each replica's host and
+//! port) on its own thread; one failure never stops the others.
 
 pub mod convert;
 pub(crate) mod depend;
@@ -124,6 +167,8 @@ use crate::server::ConnSpec;
 
 pub use convert::{TrxId, Xid};
 pub use multi::{Counters, PlanTarget, apply_plan, plan_targets};
+#[doc(hidden)]
+pub use parallel::waits_for_my_locks;
 pub use render::render_sql;
 pub use report::{ApplyReport, Failure, FileReport, LeftOut, ServerError, TrxOutcome, Verification};
 pub use state::{Progress, state_path};

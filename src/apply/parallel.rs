@@ -357,11 +357,12 @@ fn run_job(
             let mut st = shared.lock();
             let mut waited = Instant::now();
             loop {
-                if st.next_commit == seq {
-                    return Hold::Go;
-                }
+                // Stop first: after a state-file error nothing more commits, not even the head.
                 if st.stop {
                     return Hold::Stop;
+                }
+                if st.next_commit == seq {
+                    return Hold::Go;
                 }
                 st = shared.cv.wait_timeout(st, Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner()).0;
                 if waited.elapsed() >= Duration::from_millis(50) {
@@ -508,6 +509,13 @@ fn committed(shared: &Shared, i: usize, plan: &convert::TrxPlan, end: (usize, u6
         st.stop = true;
     }
     shared.cv.notify_all();
+}
+
+/// Whether a session in `others` (connection ids) waits for a row lock this
+/// session holds, as a waiting parallel worker asks it (a test hook).
+#[doc(hidden)]
+pub fn waits_for_my_locks(conn: &mut mysql::Conn, others: &[u32]) -> bool {
+    LockProbe::default().blocks(conn, others)
 }
 
 /// Asks the server whether a transaction of an earlier worker waits for a
