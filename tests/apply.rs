@@ -1000,9 +1000,23 @@ fn parallel_worker_sees_an_earlier_one_waiting_for_its_lock() {
     holder.query_drop("UPDATE lk.t SET v = 1 WHERE id = 1").unwrap();
     assert!(!apply::waits_for_my_locks(&mut holder, &[waiter_id]), "nobody waits yet");
     let t = std::thread::spawn(move || waiter.query_drop("UPDATE lk.t SET v = 2 WHERE id = 1").map(|_| waiter));
-    let seen =
-        poll_until(Duration::from_secs(30), || apply::waits_for_my_locks(&mut holder, &[waiter_id]).then_some(()));
-    assert!(seen.is_some(), "the waiting session was not seen");
+    // First the server must show the waiter waiting (a loaded machine may take a while) ...
+    let waiting = format!(
+        "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' \
+         AND trx_mysql_thread_id = {waiter_id}"
+    );
+    poll_until(Duration::from_secs(120), || (topo.query_value(MASTER, &waiting).as_deref() == Some("1")).then_some(()))
+        .expect("the second session waits for the row lock");
+    // ... then the holder's check sees it at once.
+    if !apply::waits_for_my_locks(&mut holder, &[waiter_id]) {
+        for q in [
+            "SELECT * FROM information_schema.INNODB_LOCK_WAITS",
+            "SELECT trx_id, trx_state, trx_mysql_thread_id FROM information_schema.INNODB_TRX",
+        ] {
+            eprintln!("{q}: {:?}", holder.query::<mysql::Row, _>(q));
+        }
+        panic!("the waiting session {waiter_id} was not seen");
+    }
     assert!(!apply::waits_for_my_locks(&mut holder, &[other_id]), "a session that does not wait");
     holder.query_drop("ROLLBACK").unwrap();
     t.join().unwrap().unwrap();
