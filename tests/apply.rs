@@ -995,6 +995,8 @@ fn parallel_worker_sees_an_earlier_one_waiting_for_its_lock() {
     let mut holder = topo.conn(MASTER);
     let mut waiter = topo.conn(MASTER);
     let waiter_id: u32 = waiter.query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    // Wait as long as the check may take on a loaded machine (the default 50 s was seen to run out).
+    waiter.query_drop("SET SESSION innodb_lock_wait_timeout = 1000").unwrap();
     let other_id: u32 = topo.conn(MASTER).query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
     holder.query_drop("BEGIN").unwrap();
     holder.query_drop("UPDATE lk.t SET v = 1 WHERE id = 1").unwrap();
@@ -1005,8 +1007,19 @@ fn parallel_worker_sees_an_earlier_one_waiting_for_its_lock() {
         "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' \
          AND trx_mysql_thread_id = {waiter_id}"
     );
-    poll_until(Duration::from_secs(120), || (topo.query_value(MASTER, &waiting).as_deref() == Some("1")).then_some(()))
-        .expect("the second session waits for the row lock");
+    let r = poll_until(Duration::from_secs(300), || {
+        (topo.query_value(MASTER, &waiting).as_deref() == Some("1")).then_some(())
+    });
+    if r.is_none() {
+        let trx = topo
+            .query_rows(MASTER, "SELECT trx_state, trx_mysql_thread_id, trx_query FROM information_schema.INNODB_TRX");
+        let pl = topo.query_rows(MASTER, "SELECT ID, COMMAND, STATE, INFO FROM information_schema.PROCESSLIST");
+        let ended = t.is_finished().then(|| t.join().map(|r| r.map(|_| ()).map_err(|e| e.to_string())));
+        panic!(
+            "the second session ({waiter_id}) does not wait for the row lock: trx {trx:?}, processlist {pl:?}, \
+             its statement: {ended:?}"
+        );
+    }
     // ... then the holder's check sees it at once.
     if !apply::waits_for_my_locks(&mut holder, &[waiter_id]) {
         for q in [
