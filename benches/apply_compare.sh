@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #
 # benches/apply_compare.sh -- the native applier (`binlog-diff apply`,
-# serial) vs MHA's way (`mariadb-binlog FILES | mariadb --binary-mode`) on
-# the same diff of at least 300 MiB, each applied to a fresh server.
+# serial, `--parallel 2` and `--parallel 4`) vs MHA's way
+# (`mariadb-binlog FILES | mariadb --binary-mode`) on the same diff of at
+# least 300 MiB, each applied to a fresh server.
 #
 # Usage:  benches/apply_compare.sh
 #
@@ -24,16 +25,20 @@
 #      1 GiB buffer pool), one server running at a time:
 #        pipe:  mariadb-binlog FILES | mariadb --binary-mode -uroot --socket=S
 #        ours:  binlog-diff apply --socket S --user root FILES
-#      (round 2 runs ours first). Every server's CHECKSUM TABLE and
-#      gtid_binlog_pos must equal the master's.
-#   4. Print wall times, MB/s, events/s, transactions/s and the ratio; for
-#      every run also the CPU time of the server and of the client side
-#      (GNU time) and the statements the server received (`Questions`).
+#        par2:  binlog-diff apply --parallel 2 --socket S --user root FILES
+#        par4:  binlog-diff apply --parallel 4 --socket S --user root FILES
+#      (even rounds run them in the reverse order). Every server's CHECKSUM
+#      TABLE and gtid_binlog_pos must equal the master's.
+#   4. Print wall times, MB/s, events/s, transactions/s and the ratios to
+#      the pipe; for every run also the CPU time of the server and of the
+#      client side (GNU time) and the statements the server received
+#      (`Questions`).
 #
 # Environment
 #   BENCH_DIR        cache directory (default /tmp/binlog-diff-bench-apply)
 #   BENCH_MIN_BYTES  binlog bytes to generate (default 330000000, > 300 MiB)
 #   BENCH_RUNS       rounds (default 2; fresh servers every time)
+#   BENCH_WHO        what to run (default "pipe ours par2 par4")
 #   BENCH_REGEN=1    discard the cached binlog and generate again
 #   PORT_BASE        first TCP port tried for the servers (default 33606)
 #
@@ -232,7 +237,9 @@ apply_on() {
             timed "$MDB_WORKDIR/$name.cpu2" mariadb --no-defaults --binary-mode -uroot --socket="$sock" >"$MDB_WORKDIR/$name.out" 2>&1 ||
             { cat "$MDB_WORKDIR/$name.out" >&2; die "$name: mariadb-binlog | mariadb failed"; }
     else
-        timed "$MDB_WORKDIR/$name.cpu1" "$BIN" apply --socket "$sock" --user root --state-file "$MDB_WORKDIR/$name.state" "${FILES[@]}" \
+        local par=()
+        [[ $who == par* ]] && par=(--parallel "${who#par}")
+        timed "$MDB_WORKDIR/$name.cpu1" "$BIN" apply "${par[@]}" --socket "$sock" --user root --state-file "$MDB_WORKDIR/$name.state" "${FILES[@]}" \
             >"$MDB_WORKDIR/$name.out" 2>&1 ||
             { cat "$MDB_WORKDIR/$name.out" >&2; die "$name: binlog-diff apply failed"; }
         echo "0 0" >"$MDB_WORKDIR/$name.cpu2"
@@ -263,13 +270,12 @@ DETAIL=()
 CHECKED=()
 OURS_REPORT=
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r -a WHO <<<"${BENCH_WHO:-pipe ours par2 par4}"
 for ((round = 1; round <= RUNS; round++)); do
     if ((round % 2)); then
-        apply_on pipe
-        apply_on ours
+        for who in "${WHO[@]}"; do apply_on "$who"; done
     else
-        apply_on ours
-        apply_on pipe
+        for ((i = ${#WHO[@]} - 1; i >= 0; i--)); do apply_on "${WHO[i]}"; done
     fi
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -283,20 +289,26 @@ for f in "${FILES[@]}"; do printf '   %12d  %s\n' "$(stat -c %s "$f")" "$f"; don
 echo
 echo "== apply to a fresh server, best of $RUNS (each on its own fresh server; $(nproc) cores, load average $LOAD_START at start, $LOAD_END at end)"
 printf '   %-48s %9s %8s %10s %9s   %s\n' command seconds "MB/s" "events/s" "trx/s" "all runs (s)"
-for who in pipe ours; do
+for who in "${WHO[@]}"; do
     case $who in
         pipe) label="mariadb-binlog | mariadb --binary-mode" ;;
         ours) label="binlog-diff apply (serial)" ;;
+        par*) label="binlog-diff apply --parallel ${who#par}" ;;
     esac
     awk -v l="$label" -v t="${BEST[$who]}" -v b="$TOTAL" -v ev="$EVENTS" -v tx="$TRX" -v all="${ALL[$who]}" \
         'BEGIN { printf "   %-48s %9.3f %8.1f %10.0f %9.0f   %s\n", l, t, b / t / 1e6, ev / t, tx / t, all }'
 done
 echo
-awk -v a="${BEST[ours]}" -v b="${BEST[pipe]}" 'BEGIN {
-    printf "== ratio ours / pipe (wall time): %.2f  (< 1 means ours is faster; pipe / ours = %.2fx)\n", a / b, b / a }'
+if [[ -n ${BEST[pipe]:-} ]]; then
+    for who in "${WHO[@]}"; do
+        [[ $who == pipe ]] && continue
+        awk -v w="$who" -v a="${BEST[$who]}" -v b="${BEST[pipe]}" 'BEGIN {
+            printf "== ratio %s / pipe (wall time): %.2f  (pipe / %s = %.2fx faster)\n", w, a / b, w, b / a }'
+    done
+fi
 echo
 echo "== every run: wall time, CPU seconds of the server (mariadbd) and of the client side"
-echo "   (pipe: mariadb-binlog + mariadb; ours: binlog-diff), statements the server received"
+echo "   (pipe: mariadb-binlog + mariadb; ours/parN: binlog-diff), statements the server received"
 printf '   %-8s %-5s %9s %12s %12s %12s\n' server who wall server-cpu client-cpu statements
 for d in "${DETAIL[@]}"; do echo "   $d"; done
 echo

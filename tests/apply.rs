@@ -795,3 +795,243 @@ fn lock_wait_timeout_is_retried() {
     mariadb_binlog_pipe(&topo, 1, &files);
     assert_twins_equal(&topo);
 }
+
+/// A master and three replicas: replicas 1 and 2 stop reading at the same
+/// point, the master goes on (`more` steps), replica 3 reads everything,
+/// the master is SIGKILLed. Then `binlog-diff diff --live … --write DIR
+/// --json` (the CLI, as an operator runs it) writes every replica's diff
+/// and the plan JSON. Returns the topology, the master's checksums of every
+/// table, and the plan file.
+struct Lagging {
+    topo: Topology,
+    want: BTreeMap<String, u64>,
+    want_seq: Vec<u64>,
+    plan: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn lagging(format: support::topology::BinlogFormat, before: usize, more: usize, mixed: bool) -> Lagging {
+    let topo = Topology::start(TopologyConfig { replicas: 3, binlog_format: format, ..Default::default() });
+    let mut w = topo.workload(11);
+    w.run(before);
+    topo.catch_up_then_stop_io(1);
+    topo.catch_up_then_stop_io(2);
+    if mixed {
+        w.run_mixed(more);
+    } else {
+        w.run(more);
+    }
+    topo.wait_io_read_all(3);
+    let want_seq = topo.committed_seq(MASTER);
+    let want = all_checksums(&topo, MASTER);
+    topo.kill_master();
+    for r in topo.replicas() {
+        topo.wait_sql_idle(r);
+        topo.stop_slave(r);
+    }
+    assert_ne!(topo.committed_seq(1), want_seq, "replica 1 must lag");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Command::new(BIN);
+    c.args(["diff", "--user", ADMIN_USER, "--json", "--write"]).arg(dir.path().join("diffs"));
+    for r in topo.replicas() {
+        c.args(["--live", &format!("r{r}=127.0.0.1:{}", topo.port(r))]);
+    }
+    c.arg("--master-binlogs").arg(topo.datadir(MASTER).join("mysql-bin.index"));
+    let out = c.env("MYSQL_PWD", ADMIN_PASSWORD).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "diff: {}", String::from_utf8_lossy(&out.stderr));
+    let plan = dir.path().join("plan.json");
+    std::fs::write(&plan, &out.stdout).unwrap();
+    Lagging { topo, want, want_seq, plan, _dir: dir }
+}
+
+/// The plan's diff file for replica `name`.
+fn plan_file(plan: &Path, name: &str) -> PathBuf {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(plan).unwrap()).unwrap();
+    let r = v["replicas"].as_array().unwrap().iter().find(|r| r["state"]["name"] == name).unwrap();
+    PathBuf::from(r["file"].as_str().unwrap())
+}
+
+/// Serial on replica 1, `--parallel 4` on replica 2, the same diff: every
+/// table's checksum and the GTID state end up identical (and equal to the
+/// master's data).
+fn serial_vs_parallel(format: support::topology::BinlogFormat, mixed: bool) -> String {
+    let l = lagging(format, 30, 400, mixed);
+    let topo = &l.topo;
+    let tmp = tempfile::tempdir().unwrap();
+    let (d1, d2) = (plan_file(&l.plan, "r1"), plan_file(&l.plan, "r2"));
+    let s1 = tmp.path().join("s1.json");
+    let out = cli(topo, 1, &["--state-file", s1.to_str().unwrap()], &[d1]);
+    assert!(out.status.success(), "serial apply failed");
+    let s2 = tmp.path().join("s2.json");
+    let out = cli(topo, 2, &["--parallel", "4", "--state-file", s2.to_str().unwrap()], &[d2]);
+    assert!(out.status.success(), "parallel apply failed");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("verified:") && stdout.contains("parallel: 4 workers"), "{stdout}");
+    let (a, b) = (all_checksums(topo, 1), all_checksums(topo, 2));
+    assert_eq!(a, b, "serial and parallel applies differ");
+    assert_eq!(a, l.want, "not the master's data");
+    assert_eq!(topo.committed_seq(2), l.want_seq);
+    for v in ["gtid_binlog_pos", "gtid_binlog_state", "gtid_current_pos"] {
+        assert_eq!(topo.variable(1, v), topo.variable(2, v), "{v}");
+    }
+    stdout
+}
+
+#[test]
+fn parallel_matches_serial_row() {
+    let out = serial_vs_parallel(support::topology::BinlogFormat::Row, false);
+    // A single-writer master: one transaction per group commit, so what ran
+    // side by side did so on write sets; only the DDL-free ROW stream runs.
+    assert!(out.contains(" 0 transactions ran alone"), "{out}");
+}
+
+#[test]
+fn parallel_matches_serial_mixed_with_barriers() {
+    // MIXED: statements (DDL, MyISAM writes) are barriers, row transactions overlap.
+    let out = serial_vs_parallel(support::topology::BinlogFormat::Mixed, true);
+    assert!(!out.contains(" 0 transactions ran alone"), "{out}");
+}
+
+#[test]
+fn parallel_matches_serial_statement() {
+    // Everything a statement: every transaction a barrier, same result.
+    serial_vs_parallel(support::topology::BinlogFormat::Statement, true);
+}
+
+/// A duplicate key in the middle of a parallel apply: non-zero exit, the
+/// error names the diff, the failing event and transaction; nothing of it
+/// and nothing after it is applied, everything before it is; `--resume`
+/// (in parallel) completes with the master's data.
+#[test]
+fn parallel_duplicate_key_then_resume() {
+    let l = lagging(support::topology::BinlogFormat::Row, 20, 300, false);
+    let topo = &l.topo;
+    let have = topo.committed_seq(1);
+    let missing: Vec<u64> = l.want_seq.iter().copied().filter(|s| !have.contains(s)).collect();
+    let k = missing[missing.len() / 2];
+    topo.sql(1, format!("SET sql_log_bin=0; INSERT INTO bd.seq VALUES ({k}); SET sql_log_bin=1"));
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("state.json");
+    let st = st.to_str().unwrap();
+    let diff = plan_file(&l.plan, "r1");
+    let out = cli(topo, 1, &["--parallel", "4", "--state-file", st], std::slice::from_ref(&diff));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().find(|l| l.contains("apply failed")).expect("error line");
+    for want in
+        [diff.to_str().unwrap(), " @ ", "WRITE_ROWS_EVENT", "GTID 0-1-", "1062", &format!("'{k}'"), "rolled back"]
+    {
+        assert!(line.contains(want), "error line lacks {want:?}: {line}");
+    }
+    // Exactly what came before it: nothing of it, nothing after it.
+    let before: Vec<u64> = l.want_seq.iter().copied().filter(|&s| s <= k).collect();
+    assert_eq!(topo.committed_seq(1), before);
+    assert_eq!(topo.query_value(1, format!("SELECT COUNT(*) FROM bd.t WHERE seq_n = {k}")).as_deref(), Some("0"));
+    // The failing GTID is the next one after the target's position.
+    let pos = topo.variable(1, "gtid_binlog_pos");
+    let next: u64 = pos.rsplit('-').next().unwrap().parse::<u64>().unwrap() + 1;
+    assert!(line.contains(&format!("GTID 0-1-{next}:")), "{line} (target at {pos})");
+
+    topo.sql(1, format!("SET sql_log_bin=0; DELETE FROM bd.seq WHERE n = {k}; SET sql_log_bin=1"));
+    let out = cli(topo, 1, &["--parallel", "4", "--state-file", st, "--resume"], std::slice::from_ref(&diff));
+    assert!(out.status.success());
+    assert_eq!(all_checksums(topo, 1), l.want);
+    assert_eq!(topo.committed_seq(1), l.want_seq);
+}
+
+/// `apply --plan`: every replica's diff from the plan JSON, each on its own
+/// thread (host and port from the plan, password from MYSQL_PWD); all end
+/// with the master's data. A replica that fails does not stop the others.
+#[test]
+fn apply_plan_to_every_replica() {
+    let l = lagging(support::topology::BinlogFormat::Row, 20, 200, false);
+    let topo = &l.topo;
+    // Replica 2 gets a conflicting row: its apply fails, the others go on.
+    let have = topo.committed_seq(2);
+    let k = *l.want_seq.iter().rev().find(|s| !have.contains(s)).unwrap();
+    topo.sql(2, format!("SET sql_log_bin=0; INSERT INTO bd.seq VALUES ({k}); SET sql_log_bin=1"));
+    let run = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["apply", "--user", ADMIN_USER, "--plan"])
+            .arg(&l.plan)
+            .args(extra)
+            .env("MYSQL_PWD", ADMIN_PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        eprintln!(
+            "apply --plan {extra:?} -> {:?}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let out = run(&["--parallel", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("r1: ok") && stdout.contains("r3: ok"), "{stdout}");
+    assert!(stdout.contains("r2: FAILED") && stdout.contains("1062"), "{stdout}");
+    assert_eq!(all_checksums(topo, 1), l.want);
+    assert_eq!(all_checksums(topo, 3), l.want);
+    topo.sql(2, format!("SET sql_log_bin=0; DELETE FROM bd.seq WHERE n = {k}; SET sql_log_bin=1"));
+    let out = run(&["--resume"]);
+    assert!(out.status.success());
+    for r in topo.replicas() {
+        assert_eq!(all_checksums(topo, r), l.want, "replica {r}");
+        assert_eq!(topo.committed_seq(r), l.want_seq, "replica {r}");
+    }
+}
+
+/// The check a parallel worker runs while it waits for its turn: does an
+/// earlier worker wait for a row lock this session holds? (A cycle InnoDB
+/// cannot see: the holder waits for the waiter's commit in our client.)
+#[test]
+fn parallel_worker_sees_an_earlier_one_waiting_for_its_lock() {
+    use mysql::prelude::Queryable;
+    let topo = twins();
+    topo.sql(MASTER, "CREATE DATABASE lk; CREATE TABLE lk.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB");
+    topo.sql(MASTER, "INSERT INTO lk.t VALUES (1, 0), (2, 0)");
+    let mut holder = topo.conn(MASTER);
+    let mut waiter = topo.conn(MASTER);
+    let waiter_id: u32 = waiter.query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    // Wait as long as the check may take on a loaded machine (the default 50 s was seen to run out).
+    waiter.query_drop("SET SESSION innodb_lock_wait_timeout = 1000").unwrap();
+    let other_id: u32 = topo.conn(MASTER).query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    holder.query_drop("BEGIN").unwrap();
+    holder.query_drop("UPDATE lk.t SET v = 1 WHERE id = 1").unwrap();
+    assert!(!apply::waits_for_my_locks(&mut holder, &[waiter_id]), "nobody waits yet");
+    let t = std::thread::spawn(move || waiter.query_drop("UPDATE lk.t SET v = 2 WHERE id = 1").map(|_| waiter));
+    // First the server must show the waiter waiting (a loaded machine may take a while) ...
+    let waiting = format!(
+        "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' \
+         AND trx_mysql_thread_id = {waiter_id}"
+    );
+    let r = poll_until(Duration::from_secs(300), || {
+        (topo.query_value(MASTER, &waiting).as_deref() == Some("1")).then_some(())
+    });
+    if r.is_none() {
+        let trx = topo
+            .query_rows(MASTER, "SELECT trx_state, trx_mysql_thread_id, trx_query FROM information_schema.INNODB_TRX");
+        let pl = topo.query_rows(MASTER, "SELECT ID, COMMAND, STATE, INFO FROM information_schema.PROCESSLIST");
+        let ended = t.is_finished().then(|| t.join().map(|r| r.map(|_| ()).map_err(|e| e.to_string())));
+        panic!(
+            "the second session ({waiter_id}) does not wait for the row lock: trx {trx:?}, processlist {pl:?}, \
+             its statement: {ended:?}"
+        );
+    }
+    // ... then the holder's check sees it at once.
+    if !apply::waits_for_my_locks(&mut holder, &[waiter_id]) {
+        for q in [
+            "SELECT * FROM information_schema.INNODB_LOCK_WAITS",
+            "SELECT trx_id, trx_state, trx_mysql_thread_id FROM information_schema.INNODB_TRX",
+        ] {
+            eprintln!("{q}: {:?}", holder.query::<mysql::Row, _>(q));
+        }
+        panic!("the waiting session {waiter_id} was not seen");
+    }
+    assert!(!apply::waits_for_my_locks(&mut holder, &[other_id]), "a session that does not wait");
+    holder.query_drop("ROLLBACK").unwrap();
+    t.join().unwrap().unwrap();
+    assert_eq!(topo.query_value(MASTER, "SELECT v FROM lk.t WHERE id = 1").as_deref(), Some("2"));
+}

@@ -243,7 +243,7 @@ fn perr(e: crate::event::ParseError) -> ConvError {
 }
 
 /// GTID and shape of a group.
-fn identify(group: &Group<'_>) -> Result<(TrxId, Kind), ConvError> {
+pub(crate) fn identify(group: &Group<'_>) -> Result<(TrxId, Kind), ConvError> {
     let first = &group.events[0];
     let fmt = &first.fde.fmt;
     let ev = &first.ev;

@@ -82,25 +82,71 @@
 //!   `PREPARE` route) are implemented but only checked offline here: the
 //!   tests run MariaDB 10.11.
 //!
-//! # Parallel apply (not built yet)
+//! # Parallel apply (`parallel` > 1)
 //!
-//! `--parallel N` would keep this loop as the single reader and dispatcher
-//! and hand whole `TrxPlan`s to N worker connections (each with its own
-//! `SessionGuard` and session tracker), using the dependency information
-//! the source already recorded: MySQL's logical clock
-//! (`last_committed`/`sequence_number` in the GTID event) or MariaDB's
-//! group-commit id (`commit_id`, `FL_ALLOW_PARALLEL`), exactly as the
-//! servers' own parallel appliers do; DDL and anything without that
-//! information would be a barrier (wait for all workers, run alone). Commit
-//! order would stay the source's (a worker waits for its predecessor before
-//! COMMIT, like `slave_preserve_commit_order`), so resume state, the
-//! "commit, then the next" failure semantics and the GTID check hold as they
-//! are; on the first failure the dispatcher stops, the others finish or
-//! roll back their open transactions, and the error names the first failing
-//! transaction in source order.
+//! The loop above stays the single reader: it pre-scans, skips what the
+//! target has, and hands whole groups to N worker connections (each with
+//! its own `SessionGuard` and session tracker, converting its groups
+//! itself). What may overlap is decided in `depend.rs` from what the source
+//! recorded and what the rows say:
+//!
+//! - **write sets**, as MySQL's WRITESET tracking: a hash of every primary
+//!   and unique key value in the row images (key columns looked up once per
+//!   table in the target's `information_schema`; tables linked by foreign
+//!   keys, and tables without a key, count as a whole); two transactions
+//!   sharing a hash run one after the other. This is what makes a
+//!   single-writer master's stream (one transaction per group commit)
+//!   parallel;
+//! - MariaDB's group-commit id (`FL_GROUP_COMMIT_ID` with
+//!   `FL_ALLOW_PARALLEL`) and MySQL's `last_committed`/`sequence_number`
+//!   (the latter checked offline only here); the smaller bound wins;
+//! - **barriers** run alone, after everything before them committed and
+//!   before anything after them starts: DDL, statement-format groups (any
+//!   QUERY but BEGIN/COMMIT), groups that are not transactional
+//!   (`FL_TRANSACTIONAL` unset, or a table whose engine is not InnoDB),
+//!   XA, and anything without that information (no GTID event, an unknown
+//!   table, a row image that cannot be decoded). Table look-ups are redone
+//!   after a barrier (it may have been DDL).
+//!
+//! Commits happen in source order: a worker that has run a transaction's
+//! statements waits until every earlier transaction committed before its
+//! COMMIT (like `slave_preserve_commit_order`). So resume state, GTID order
+//! on the target and the final GTID check are those of a serial run.
+//!
+//! Conflicts the dependency tracking misses (case-insensitive keys, a
+//! cascade two foreign keys away, gap locks) are caught the way MariaDB's
+//! optimistic parallel replication catches them: a transaction that fails
+//! while an earlier one has not committed is rolled back and run again once
+//! it is the head of the commit order; only a failure at the head is a
+//! failure (retried after deadlocks and lock wait timeouts as in a serial
+//! run). A worker waiting for its turn checks every 50 ms whether an
+//! earlier worker waits for a row lock it holds (InnoDB's
+//! `INNODB_LOCK_WAITS`; MySQL 8, which lacks it: any earlier worker in
+//! LOCK WAIT), a cycle InnoDB cannot see: it rolls back and runs again in
+//! turn. Barriers are never run beside anything, so nothing
+//! non-transactional is ever rolled back by this.
+//!
+//! On the first failure (in source order) nothing more commits: the
+//! others roll back their open transactions, and the error names the first
+//! failing transaction, as in a serial run.
+//!
+//! Limits: commits are one round trip each, one after the other, so the
+//! gain is bounded by the time a COMMIT takes on the target; minimal row
+//! images (`binlog_row_image=MINIMAL`) without a whole key in an image make
+//! that transaction wait for all earlier ones; `apply_with_conn` (one
+//! connection) is always serial.
+//!
+//! # Several replicas
+//!
+//! [`apply_plan`] applies every replica's diff of a failover plan (the JSON
+//! of `binlog-diff diff --json --write DIR`, with each replica's host and
+//! port) on its own thread; one failure never stops the others.
 
 pub mod convert;
+pub(crate) mod depend;
 pub(crate) mod guard;
+pub mod multi;
+pub(crate) mod parallel;
 pub mod render;
 pub mod report;
 pub mod session;
@@ -120,6 +166,9 @@ use crate::log::{Access, LogFile};
 use crate::server::ConnSpec;
 
 pub use convert::{TrxId, Xid};
+pub use multi::{Counters, PlanTarget, apply_plan, plan_targets};
+#[doc(hidden)]
+pub use parallel::waits_for_my_locks;
 pub use render::render_sql;
 pub use report::{ApplyReport, Failure, FileReport, LeftOut, ServerError, TrxOutcome, Verification};
 pub use state::{Progress, state_path};
@@ -159,6 +208,13 @@ pub struct ApplyOptions {
     /// Times a transaction is run again after a deadlock or lock wait
     /// timeout (only transactions the source marks transactional).
     pub retries: u32,
+    /// Worker connections: 1 applies serially over one connection; more
+    /// run independent transactions side by side, committing in source
+    /// order (see "Parallel apply"). Only [`apply`] (which can open
+    /// connections) runs in parallel.
+    pub parallel: usize,
+    /// Live progress counters (transactions committed or skipped, of all).
+    pub counters: Option<std::sync::Arc<Counters>>,
 }
 
 impl Default for ApplyOptions {
@@ -175,6 +231,8 @@ impl Default for ApplyOptions {
             state_file: None,
             no_state_file: false,
             retries: 3,
+            parallel: 1,
+            counters: None,
         }
     }
 }
@@ -214,7 +272,7 @@ pub fn apply_files(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> R
 pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<ApplyReport, ApplyFailure> {
     let started = Instant::now();
     let label = spec.label();
-    let (lfs, pre, report) = prepare(&label, files, opts)?;
+    let (lfs, pre, mut report) = prepare(&label, files, opts)?;
     let fail = |e: Error, report: ApplyReport| ApplyFailure { error: e, report: Box::new(report) };
     let mut conn = match spec.connect() {
         Ok(c) => c,
@@ -232,23 +290,35 @@ pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<
     // slave_max_allowed_packet: a statement's *result* (REPEAT, CONCAT…)
     // may need more than the client default even when its text does not.
     let want = pre.max_packet.max(target.slave_max_allowed_packet.unwrap_or(MAX_PACKET)).min(MAX_PACKET);
+    let n_workers = if opts.parallel > 1 { opts.parallel } else { 0 };
+    let connect_all = |n: usize| -> Result<Vec<mysql::Conn>> { (0..n).map(|_| spec.connect()).collect() };
+    let workers;
     if want > target.max_allowed_packet {
-        let r = (|| -> Result<(mysql::Conn, Target)> {
+        // Every connection opened while the global value is raised keeps it.
+        let r = (|| -> Result<(mysql::Conn, Target, Vec<mysql::Conn>)> {
             let mut g = PacketGuard::raise(conn, target.global_max_allowed_packet, want)?;
             let mut c2 = spec.connect()?;
+            let w = connect_all(n_workers);
             g.restore(&mut c2)?;
             let t = Target::probe(&mut c2, &label)?;
-            Ok((c2, t))
+            Ok((c2, t, w?))
         })();
         match r {
-            Ok((c, t)) => {
+            Ok((c, t, w)) => {
                 conn = c;
                 target = t;
+                workers = w;
             }
             Err(e) => return Err(fail(e, report)),
         }
+    } else {
+        match connect_all(n_workers) {
+            Ok(w) => workers = w,
+            Err(e) => return Err(fail(e, report)),
+        }
     }
-    timed(started, run(&mut conn, &label, &lfs, &pre, target, opts, report))
+    report.parallel = n_workers.max(1);
+    timed(started, run(&mut conn, &label, &lfs, &pre, target, opts, report, workers))
 }
 
 /// Applies `files` over an open connection (tests, embedding). The
@@ -276,7 +346,7 @@ pub fn apply_with_conn(
         ));
         return Err(fail(e, report));
     }
-    timed(started, run(conn, label, &lfs, &pre, target, opts, report))
+    timed(started, run(conn, label, &lfs, &pre, target, opts, report, Vec::new()))
 }
 
 /// Opens and pre-scans the input before any server is touched; a damaged
@@ -427,6 +497,19 @@ struct ExecFailure {
     server: Option<ServerError>,
     message: String,
     outcome: TrxOutcome,
+    /// The commit hook stopped the transaction (parallel apply).
+    held: Option<Hold>,
+}
+
+/// What a parallel worker's hook says before a transaction's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hold {
+    /// Its turn: commit.
+    Go,
+    /// An earlier transaction failed: roll back.
+    Stop,
+    /// An earlier transaction waits for a lock this one holds: roll back, run again later.
+    Retry,
 }
 
 fn is_lost(e: &mysql::Error) -> bool {
@@ -525,6 +608,7 @@ fn step(
                 server: None,
                 message: format!("the master reported error {expect} for `{}`, the target did not", shown()),
                 outcome: TrxOutcome::RolledBack,
+                held: None,
             });
         }
         Err(mysql::Error::MySqlError(m)) if expect != 0 && m.code == expect => return Ok(()),
@@ -545,13 +629,35 @@ fn step(
     } else {
         format!("statement `{}`", shown())
     };
-    Err(ExecFailure { src, server: if lost { None } else { server_error(&err) }, message, outcome })
+    Err(ExecFailure { src, server: if lost { None } else { server_error(&err) }, message, outcome, held: None })
 }
 
 /// Runs a transaction. On failure, rolls back what it can and says what
 /// became of it; `alive` turns false when the connection is gone.
 fn execute(conn: &mut mysql::Conn, plan: &TrxPlan, flavor: Flavor, alive: &mut bool) -> Result<(), ExecFailure> {
+    execute_with(conn, plan, flavor, alive, &mut |_| Hold::Go)
+}
+
+/// [`execute`], asking `hold` before the transaction's end (before its
+/// first statement for a group whose statements commit on their own).
+fn execute_with(
+    conn: &mut mysql::Conn,
+    plan: &TrxPlan,
+    flavor: Flavor,
+    alive: &mut bool,
+    hold: &mut dyn FnMut(&mut mysql::Conn) -> Hold,
+) -> Result<(), ExecFailure> {
     let mut phase = Phase::Pre;
+    let held = |h: Hold, src: Src| ExecFailure {
+        src,
+        server: None,
+        message: match h {
+            Hold::Stop => "an earlier transaction failed".into(),
+            _ => "an earlier transaction waits for a row lock it holds".into(),
+        },
+        outcome: if plan.kind == Kind::Plain { TrxOutcome::NotStarted } else { TrxOutcome::RolledBack },
+        held: Some(h),
+    };
     let r = (|| -> Result<(), ExecFailure> {
         type Infile<'a> = Option<&'a (String, std::sync::Arc<Vec<u8>>)>;
         let mut run_in =
@@ -578,8 +684,20 @@ fn execute(conn: &mut mysql::Conn, plan: &TrxPlan, flavor: Flavor, alive: &mut b
         }
         // A statement of a Plain group commits on its own.
         let body_phase = if plan.kind == Kind::Plain { Phase::End } else { Phase::Body };
+        if plan.kind == Kind::Plain {
+            match hold(conn) {
+                Hold::Go => {}
+                h => return Err(held(h, plan.first)),
+            }
+        }
         for s in &plan.body {
             run_in(conn, &s.sql, s.desc.as_deref(), s.infile.as_ref(), s.src, s.expect_error, body_phase)?;
+        }
+        if plan.kind != Kind::Plain {
+            match hold(conn) {
+                Hold::Go => {}
+                h => return Err(held(h, plan.first)),
+            }
         }
         phase = Phase::End;
         match &plan.end {
@@ -688,10 +806,12 @@ fn run(
     target: Target,
     opts: &ApplyOptions,
     mut report: ApplyReport,
+    workers: Vec<mysql::Conn>,
 ) -> Result<ApplyReport, ApplyFailure> {
     report.server_version = target.version.clone();
     report.server_id = target.server_id;
     let files: Vec<PathBuf> = lfs.iter().map(|l| l.path().to_path_buf()).collect();
+    Counters::set_total(&opts.counters, pre.groups);
     macro_rules! bail {
         ($e:expr) => {
             return Err(ApplyFailure { error: $e, report: Box::new(report) })
@@ -772,25 +892,40 @@ fn run(
         }
     }
 
-    let info = TargetInfo { vars: &target.var_names, collations: &target.collations };
-    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin));
-    let mut ctx = SessionCtx::default();
-    let mut last: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
-    let mut stream = Stream::new(lfs, opts.verify_checksums);
-    let mut had_gtid_next = false;
     // A statement that changes no row is not binlogged under row-based logging:
     // its GTID cannot reach the target's GTID state (MariaDB). Such groups are
     // checked right after their commit, and left out of the final check.
     let logs_binlog = target.log_bin && !opts.disable_log_bin && target.sql_log_bin;
     let noop_check = flavor == Flavor::MariaDb && logs_binlog && target.binlog_format != "STATEMENT";
-    let mut last_logged: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
-
     let save_final = |batcher: &mut Option<state::Batcher>, progress: &Progress| -> Result<()> {
         match batcher {
             Some(b) => b.finish(progress),
             None => Ok(()),
         }
     };
+
+    if !workers.is_empty() {
+        let env = parallel::Env { label, lfs, files: &files, target: &target, opts, resume_from, noop_check };
+        let book = parallel::Book { report, progress, batcher, last: BTreeMap::new(), last_logged: BTreeMap::new() };
+        let (book, r) = parallel::run_loop(conn, workers, &env, applied, book);
+        let parallel::Book { report: rep, progress, mut batcher, last, last_logged } = book;
+        report = rep;
+        let saved = save_final(&mut batcher, &progress);
+        tryf!(r);
+        tryf!(saved);
+        report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
+        let end = Ending { flavor, logs_binlog, groups: pre.groups, last: &last, last_logged: &last_logged };
+        tryf!(end.check(conn, label, opts, &mut report));
+        return Ok(report);
+    }
+
+    let info = TargetInfo { vars: &target.var_names, collations: &target.collations };
+    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin));
+    let mut ctx = SessionCtx::default();
+    let mut last: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
+    let mut stream = Stream::new(lfs, opts.verify_checksums);
+    let mut had_gtid_next = false;
+    let mut last_logged: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
 
     loop {
         let item = match stream.next_item() {
@@ -839,6 +974,7 @@ fn run(
         let (end_file, end_off) = g.end();
         if resume_from.is_some_and(|r| (end_file, end_off) <= r) {
             report.skipped += 1;
+            Counters::tick(&opts.counters);
             report.files[end_file].skipped += 1;
             continue;
         }
@@ -864,6 +1000,7 @@ fn run(
         if let Some(why) = already_applied(&applied, &plan.id) {
             if opts.resume {
                 report.skipped += 1;
+                Counters::tick(&opts.counters);
                 report.files[end_file].skipped += 1;
                 continue;
             }
@@ -920,17 +1057,12 @@ fn run(
                 ctx = tctx;
                 guard.user_vars.clone_from(&ctx.user_vars);
                 report.transactions += 1;
+                Counters::tick(&opts.counters);
                 report.events += plan.events;
                 report.files[end_file].transactions += 1;
                 report.files[end_file].events += plan.events;
                 record_applied(&mut applied, &plan.id);
-                let key = match &plan.id {
-                    TrxId::Maria { domain, server, .. } => Some((*domain, server.to_string())),
-                    TrxId::Mysql { sid, .. } => Some((0, crate::event::views::format_uuid(sid))),
-                    TrxId::MysqlTagged { uuid, tag, .. } => Some((0, format!("{uuid}:{tag}"))),
-                    TrxId::Position { .. } => None,
-                };
-                if let Some(key) = key {
+                if let Some(key) = key_of(&plan.id) {
                     last.insert(key.clone(), plan.id.clone());
                     let mut logged = true;
                     if noop_check && !plan.has_rows && guard.alive {
@@ -985,60 +1117,91 @@ fn run(
     tryf!(save_final(&mut batcher, &progress));
     report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
 
-    // Verify.
-    let done = report.transactions + report.skipped;
-    if done != pre.groups {
-        report.verification = Verification::Mismatch(format!(
-            "{done} transactions applied or skipped, but the input has {} complete transactions",
-            pre.groups
-        ));
-    } else if last.is_empty() {
-        report.verification = Verification::Unverifiable(if report.transactions == 0 {
-            "nothing was applied".into()
-        } else {
-            "the input has no GTIDs".into()
-        });
-    } else if last_logged.is_empty() && flavor == Flavor::MariaDb && logs_binlog {
-        report.verification =
-            Verification::Unverifiable("no applied transaction was binlogged by the target (no row changed)".into());
-    } else if flavor == Flavor::MariaDb && !logs_binlog {
-        report.verification =
-            Verification::Unverifiable("binary logging is off for the apply session: no GTID state to check".into());
-    } else {
-        let now = tryf!(target::read_applied(guard.conn(), flavor, label));
-        let check = if flavor == Flavor::MariaDb { &last_logged } else { &last };
-        let missing: Vec<String> =
-            check.values().filter(|id| already_applied(&now, id).is_none()).filter_map(TrxId::gtid).collect();
-        let holds: Vec<String> = check.values().filter_map(TrxId::gtid).collect();
-        report.verification = if missing.is_empty() {
-            Verification::Verified(format!(
-                "{} transactions; the target's GTID state holds {}",
-                report.transactions,
-                holds.join(",")
-            ))
-        } else {
-            Verification::Mismatch(format!("the target's GTID state lacks {}", missing.join(",")))
-        };
-    }
+    let end = Ending { flavor, logs_binlog, groups: pre.groups, last: &last, last_logged: &last_logged };
+    let checked = end.check(guard.conn(), label, opts, &mut report);
     guard.restore();
     drop(guard);
-    if let Verification::Mismatch(m) = &report.verification {
-        let e = Error::invalid(format!("{label}: short or inconsistent apply: {m}"));
-        bail!(e);
-    }
-    if let Some(l) = &report.left_out {
-        if !opts.allow_partial_tail {
-            let e = Error::invalid(format!(
-                "incomplete trailing transaction NOT applied ({} events, {} bytes: {}); all {} complete transactions \
-                 before it were applied",
-                l.events, l.bytes, l.reason, report.transactions
-            ))
-            .with_file(&l.file)
-            .at(l.offset, None);
-            bail!(e);
-        }
-    }
+    tryf!(checked);
     Ok(report)
+}
+
+/// The end of a run: what must hold once every transaction was handled.
+struct Ending<'e> {
+    flavor: Flavor,
+    logs_binlog: bool,
+    /// Whole groups in the input.
+    groups: u64,
+    last: &'e BTreeMap<(u32, String), TrxId>,
+    last_logged: &'e BTreeMap<(u32, String), TrxId>,
+}
+
+impl Ending<'_> {
+    /// Verifies the target's GTID state and the counts (into
+    /// `report.verification`) and refuses a short apply or an unapplied tail.
+    fn check(&self, conn: &mut mysql::Conn, label: &str, opts: &ApplyOptions, report: &mut ApplyReport) -> Result<()> {
+        let (flavor, logs_binlog, last, last_logged) = (self.flavor, self.logs_binlog, self.last, self.last_logged);
+        let done = report.transactions + report.skipped;
+        if done != self.groups {
+            report.verification = Verification::Mismatch(format!(
+                "{done} transactions applied or skipped, but the input has {} complete transactions",
+                self.groups
+            ));
+        } else if last.is_empty() {
+            report.verification = Verification::Unverifiable(if report.transactions == 0 {
+                "nothing was applied".into()
+            } else {
+                "the input has no GTIDs".into()
+            });
+        } else if last_logged.is_empty() && flavor == Flavor::MariaDb && logs_binlog {
+            report.verification = Verification::Unverifiable(
+                "no applied transaction was binlogged by the target (no row changed)".into(),
+            );
+        } else if flavor == Flavor::MariaDb && !logs_binlog {
+            report.verification = Verification::Unverifiable(
+                "binary logging is off for the apply session: no GTID state to check".into(),
+            );
+        } else {
+            let now = target::read_applied(conn, flavor, label)?;
+            let check = if flavor == Flavor::MariaDb { last_logged } else { last };
+            let missing: Vec<String> =
+                check.values().filter(|id| already_applied(&now, id).is_none()).filter_map(TrxId::gtid).collect();
+            let holds: Vec<String> = check.values().filter_map(TrxId::gtid).collect();
+            report.verification = if missing.is_empty() {
+                Verification::Verified(format!(
+                    "{} transactions; the target's GTID state holds {}",
+                    report.transactions,
+                    holds.join(",")
+                ))
+            } else {
+                Verification::Mismatch(format!("the target's GTID state lacks {}", missing.join(",")))
+            };
+        }
+        if let Verification::Mismatch(m) = &report.verification {
+            return Err(Error::invalid(format!("{label}: short or inconsistent apply: {m}")));
+        }
+        if let Some(l) = &report.left_out {
+            if !opts.allow_partial_tail {
+                return Err(Error::invalid(format!(
+                    "incomplete trailing transaction NOT applied ({} events, {} bytes: {}); all {} complete \
+                     transactions before it were applied",
+                    l.events, l.bytes, l.reason, report.transactions
+                ))
+                .with_file(&l.file)
+                .at(l.offset, None));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The GTID state key of a transaction: `(domain, server)` or `(0, source)`.
+fn key_of(id: &TrxId) -> Option<(u32, String)> {
+    match id {
+        TrxId::Maria { domain, server, .. } => Some((*domain, server.to_string())),
+        TrxId::Mysql { sid, .. } => Some((0, crate::event::views::format_uuid(sid))),
+        TrxId::MysqlTagged { uuid, tag, .. } => Some((0, format!("{uuid}:{tag}"))),
+        TrxId::Position { .. } => None,
+    }
 }
 
 /// The identity of a group whose conversion failed, for the message.

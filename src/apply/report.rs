@@ -126,6 +126,15 @@ pub struct ApplyReport {
     pub skipped: u64,
     /// Attempts run again after a deadlock or lock wait timeout.
     pub retries: u64,
+    /// Worker connections (1: serial).
+    pub parallel: usize,
+    /// Parallel apply: transactions run again, in turn, after they ran
+    /// beside an earlier transaction they conflicted with (an error, or a
+    /// row lock the earlier one needed).
+    pub reruns: u64,
+    /// Parallel apply: transactions that ran alone (DDL, statements,
+    /// non-transactional tables, no dependency information).
+    pub barriers: u64,
     /// Incomplete transactions that the input itself abandoned (a master restart).
     pub abandoned: Vec<LeftOut>,
     /// The trailing incomplete transaction, not applied.
@@ -157,6 +166,9 @@ impl ApplyReport {
             events: 0,
             skipped: 0,
             retries: 0,
+            parallel: 1,
+            reruns: 0,
+            barriers: 0,
             abandoned: Vec::new(),
             left_out: None,
             last_gtids: Vec::new(),
@@ -198,6 +210,13 @@ impl ApplyReport {
             let _ = write!(s, ", {} retries after deadlocks or lock wait timeouts", self.retries);
         }
         s.push('\n');
+        if self.parallel > 1 {
+            let _ = writeln!(
+                s,
+                "parallel: {} workers, {} transactions ran alone, {} run again after a conflict with an earlier one",
+                self.parallel, self.barriers, self.reruns
+            );
+        }
         if !self.last_gtids.is_empty() {
             let _ = writeln!(s, "last GTIDs: {}", self.last_gtids.join(","));
         }
@@ -273,6 +292,9 @@ impl ApplyReport {
             "events": self.events,
             "skipped": self.skipped,
             "retries": self.retries,
+            "parallel": self.parallel,
+            "reruns": self.reruns,
+            "barriers": self.barriers,
             "abandoned": self.abandoned.iter().map(lo).collect::<Vec<_>>(),
             "left_out": self.left_out.as_ref().map(lo),
             "last_gtids": self.last_gtids,

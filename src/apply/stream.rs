@@ -7,7 +7,7 @@
 //! [`Item::Partial`] and is never applied.
 
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::event::{Boundary, Class, EventType, Format, Incomplete, RawEvent, Step, TrxGrouper, WalkOptions, classify};
@@ -31,7 +31,7 @@ pub(crate) struct GEvent<'a> {
     /// The event.
     pub ev: RawEvent<'a>,
     /// The FDE in effect.
-    pub fde: Rc<Fde<'a>>,
+    pub fde: Arc<Fde<'a>>,
     /// Its grouping class.
     pub class: Class,
 }
@@ -77,7 +77,7 @@ pub(crate) struct Stream<'a> {
     opts: WalkOptions,
     idx: usize,
     iter: Option<crate::event::EventIter<'a>>,
-    fde: Option<Rc<Fde<'a>>>,
+    fde: Option<Arc<Fde<'a>>>,
     grouper: TrxGrouper,
     open: Option<Group<'a>>,
     queue: VecDeque<Item<'a>>,
@@ -146,7 +146,7 @@ impl<'a> Stream<'a> {
             Ok(Some(Step::Event(ev))) => {
                 let fmt = it.format().expect("format known after an event");
                 if ev.event_type() == EventType::FORMAT_DESCRIPTION {
-                    self.fde = Some(Rc::new(Fde { bytes: ev.as_bytes(), fmt: fmt.clone(), file: self.idx }));
+                    self.fde = Some(Arc::new(Fde { bytes: ev.as_bytes(), fmt: fmt.clone(), file: self.idx }));
                 }
                 let class = classify(&ev, fmt).map_err(|e| Error::parse(Some(lf.path()), e))?;
                 let fde = self.fde.clone().expect("an FDE precedes every event");

@@ -138,8 +138,12 @@ enum Cmd {
 #[derive(Args, Debug)]
 struct ApplyArgs {
     /// Diff logs (or binlogs), applied in the order given as one stream.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "plan")]
     files: Vec<PathBuf>,
+    /// Apply every replica's diff of a plan (the JSON of `diff --live NAME=HOST:PORT … --write DIR --json`)
+    /// to that replica, all at once; a failing replica does not stop the others.
+    #[arg(long, conflicts_with_all = ["files", "host", "port", "socket", "state_file", "print_sql", "expect_server_id", "expect_gtid_pos"])]
+    plan: Option<PathBuf>,
     /// Target host (TCP).
     #[arg(long)]
     host: Option<String>,
@@ -192,9 +196,16 @@ struct ApplyArgs {
     /// Print the statements instead of applying them (a dry run: no connection).
     #[arg(long)]
     print_sql: bool,
+    /// Worker connections: independent transactions (write sets, the source's group commits) run side by
+    /// side, commits stay in source order; DDL and statements run alone.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
 }
 
 fn run_apply(a: ApplyArgs) -> u8 {
+    if let Some(plan) = a.plan.clone() {
+        return run_apply_plan(&a, &plan);
+    }
     if a.print_sql {
         let opts = crate::apply::ApplyOptions {
             verify_checksums: !a.no_verify,
@@ -241,6 +252,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
         access: if a.no_mmap { Access::Read } else { Access::Mmap },
         state_file: a.state_file.clone(),
         no_state_file: a.no_state_file,
+        parallel: a.parallel as usize,
         ..Default::default()
     };
     let print = |r: &crate::apply::ApplyReport| {
@@ -261,6 +273,131 @@ fn run_apply(a: ApplyArgs) -> u8 {
             if f.report.failure.is_none() && f.report.left_out.is_some() { EXIT_DAMAGED } else { exit_for(&f.error) }
         }
     }
+}
+
+/// `apply --plan`: every replica at once, a progress bar each on a terminal.
+fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let setup = || -> crate::error::Result<_> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(path))?;
+        let targets = crate::apply::plan_targets(&v, path)?;
+        let base = crate::server::ConnSpec { user: a.user.clone(), ..Default::default() }
+            .with_password_from_env_or(a.defaults_file.as_deref())?;
+        Ok((targets, base))
+    };
+    let (targets, base) = match setup() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("binlog-diff: {e}");
+            return exit_for(&e);
+        }
+    };
+    let opts = crate::apply::ApplyOptions {
+        force: a.force,
+        disable_log_bin: a.disable_log_bin,
+        resume: a.resume,
+        allow_partial_tail: a.allow_partial_tail,
+        verify_checksums: !a.no_verify,
+        access: if a.no_mmap { Access::Read } else { Access::Mmap },
+        no_state_file: a.no_state_file,
+        parallel: a.parallel as usize,
+        ..Default::default()
+    };
+    let counters: Vec<Arc<crate::apply::Counters>> = targets.iter().map(|_| Arc::default()).collect();
+    let bars = std::io::stderr().is_terminal().then(|| {
+        let mp = indicatif::MultiProgress::new();
+        let style = indicatif::ProgressStyle::with_template("{prefix:>12} {bar:40} {pos}/{len} trx {per_sec} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let bars: Vec<indicatif::ProgressBar> = targets
+            .iter()
+            .map(|t| {
+                let b = mp.add(indicatif::ProgressBar::new(t.transactions).with_style(style.clone()));
+                b.set_prefix(t.name.clone());
+                b
+            })
+            .collect();
+        (mp, bars)
+    });
+    if bars.is_none() {
+        for t in &targets {
+            eprintln!(
+                "{}: applying {} to {}:{} ({} transactions)",
+                t.name,
+                t.file.display(),
+                t.host,
+                t.port,
+                t.transactions
+            );
+        }
+    }
+    let results = std::thread::scope(|sc| {
+        let h = sc.spawn(|| crate::apply::apply_plan(&targets, &base, &opts, &counters));
+        // Display only: the bars follow the counters until every apply ended.
+        while !h.is_finished() {
+            if let Some((_, bars)) = &bars {
+                for (b, c) in bars.iter().zip(&counters) {
+                    let total = c.total.load(Ordering::Relaxed);
+                    if total > 0 {
+                        b.set_length(total);
+                    }
+                    b.set_position(c.done.load(Ordering::Relaxed));
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        h.join()
+    });
+    let Ok(results) = results else {
+        eprintln!("binlog-diff: the plan's apply threads panicked");
+        return EXIT_ERROR;
+    };
+    let mut code = EXIT_OK;
+    let mut json = Vec::new();
+    for (i, (t, r)) in targets.iter().zip(&results).enumerate() {
+        let ok = r.is_ok();
+        if let Some((_, bars)) = &bars {
+            let b = &bars[i];
+            b.set_position(counters[i].done.load(Ordering::Relaxed));
+            b.finish_with_message(if ok { "ok" } else { "FAILED" });
+        } else {
+            eprintln!("{}: {}", t.name, if ok { "done" } else { "FAILED" });
+        }
+        let (report, err) = match r {
+            Ok(rep) => (rep, None),
+            Err(f) => {
+                code = code.max(exit_for(&f.error));
+                (&*f.report, Some(&f.error))
+            }
+        };
+        if a.json {
+            json.push(serde_json::json!({
+                "name": t.name, "host": t.host, "port": t.port, "file": t.file.display().to_string(),
+                "ok": ok, "error": err.map(|e| e.to_string()), "report": report.to_json(),
+            }));
+        } else {
+            println!("== {} ({}:{}, {})", t.name, t.host, t.port, t.file.display());
+            for l in report.to_text().lines() {
+                println!("   {l}");
+            }
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::Value::Array(json));
+    } else {
+        println!("== summary");
+        for (t, r) in targets.iter().zip(&results) {
+            match r {
+                Ok(rep) => {
+                    println!("{}: ok: {} transactions applied, {} skipped", t.name, rep.transactions, rep.skipped)
+                }
+                Err(f) => println!("{}: FAILED: {}", t.name, f.error),
+            }
+        }
+    }
+    code
 }
 
 #[derive(Args, Debug)]
@@ -401,7 +538,10 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
             }
             .with_password_from_env_or(a.defaults_file.as_deref())?;
             let mut conn = spec.connect()?;
-            replicas.push(crate::server::replica_state(&mut conn, name)?);
+            let mut st = crate::server::replica_state(&mut conn, name)?;
+            st.host = spec.host.clone();
+            st.port = spec.port;
+            replicas.push(st);
         }
     }
     let master_binlogs = a.master_binlogs.as_deref().map(binlog_set).transpose()?;

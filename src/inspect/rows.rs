@@ -255,6 +255,42 @@ impl RowPrinter {
         }
     }
 
+    /// Calls `f` with every row image of a rows event (an update's before
+    /// and after images one by one): the table it changes and, per column,
+    /// the value's stored bytes as the row image holds them (length prefix
+    /// included). Nothing is formatted; the parallel applier hashes key
+    /// columns from it (write sets). Other events are ignored.
+    ///
+    /// # Errors
+    /// A rows event whose table map is unknown, a column type that cannot
+    /// be decoded, or a malformed row image.
+    pub fn for_each_image(
+        &mut self,
+        ev: &RawEvent<'_>,
+        fmt: &Format,
+        mut f: impl FnMut(&TableRef<'_>, &[Cell<'_>]),
+    ) -> Result<(), ParseError> {
+        let ty = ev.event_type();
+        if !is_printable_rows(ty) {
+            return Ok(());
+        }
+        let plain = ty.uncompressed_rows();
+        let body: Cow<'_, [u8]> = if plain != ty {
+            Cow::Owned(uncompress_rows_body(ev.body(), ty, fmt).map_err(|k| at(ev, k))?)
+        } else {
+            Cow::Borrowed(ev.body())
+        };
+        self.ensure_fde(fmt);
+        let fde = &self.fde.as_ref().expect("just built").1;
+        let tables = &self.tables;
+        let res = catch_unwind(AssertUnwindSafe(|| walk_images(&body, plain, fde, tables, &mut f)));
+        match res {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(what)) => Err(bad(ev, what)),
+            Err(_) => Err(bad(ev, "row image")),
+        }
+    }
+
     fn clear_tables(&mut self) {
         self.tables.clear();
         if self.tables.capacity() > 256 {
@@ -748,6 +784,100 @@ fn print_extra_row_info(out: &mut Vec<u8>, body: &[u8], plain: EventType, fmt: &
             }
         }
     }
+}
+
+/// One column of a row image, for [`RowPrinter::for_each_image`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell<'a> {
+    /// Not in this image (its column bitmap leaves it out).
+    Absent,
+    /// SQL NULL.
+    Null,
+    /// The stored bytes.
+    Value(&'a [u8]),
+}
+
+/// The table a rows event changes, from its TABLE_MAP.
+#[derive(Clone, Copy, Debug)]
+pub struct TableRef<'t> {
+    /// Database name.
+    pub db: &'t [u8],
+    /// Table name.
+    pub name: &'t [u8],
+    /// Columns in the table map.
+    pub columns: usize,
+}
+
+fn walk_images(
+    body: &[u8],
+    plain: EventType,
+    fde: &FormatDescriptionEvent<'_>,
+    tables: &HashMap<u64, Table>,
+    f: &mut dyn FnMut(&TableRef<'_>, &[Cell<'_>]),
+) -> DecodeResult<()> {
+    const E: &str = "row image";
+    let ev = parse_rows(body, plain, fde).map_err(|_| "rows event")?;
+    let table = tables.get(&ev.table_id()).ok_or("rows event for an unknown table")?;
+    let tref = TableRef { db: &table.db, name: &table.name, columns: table.cols.len() };
+    let update = matches!(plain.0, 24 | 31 | 39);
+    let partial = plain == EventType::PARTIAL_UPDATE_ROWS;
+    let (cols1, cols2) = match plain.0 {
+        23 | 30 => (bits(&ev, false), Vec::new()),
+        25 | 32 => (bits(&ev, true), Vec::new()),
+        _ => (bits(&ev, true), bits(&ev, false)),
+    };
+    let json_count = table.cols.iter().filter(|c| c.raw == ColumnType::MYSQL_TYPE_JSON as u8).count();
+    let mut buf = ParseBuf(ev.rows_data());
+    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(table.cols.len());
+    while !buf.is_empty() {
+        let row_start = buf.len();
+        for (img, cols) in [(0, &cols1), (1, &cols2)] {
+            if img == 1 && !update {
+                break;
+            }
+            let partial_ai = partial && img == 1;
+            let mut partial_bits: Option<&[u8]> = None;
+            if partial_ai {
+                let opts = buf.checked_eat_lenenc_int().ok_or(E)?;
+                if opts & 1 != 0 {
+                    partial_bits = Some(buf.checked_eat(json_count.div_ceil(8)).ok_or(E)?);
+                }
+            }
+            let n_set = cols.iter().filter(|&&b| b).count();
+            let nulls = buf.checked_eat(n_set.div_ceil(8)).ok_or(E)?;
+            cells.clear();
+            let (mut json_i, mut image_i) = (0usize, 0usize);
+            for (i, col) in table.cols.iter().enumerate() {
+                let is_partial = if col.raw == ColumnType::MYSQL_TYPE_JSON as u8 {
+                    let b = partial_bits.is_some_and(|p| p.get(json_i / 8).is_some_and(|x| x >> (json_i % 8) & 1 == 1));
+                    json_i += 1;
+                    b
+                } else {
+                    false
+                };
+                if !cols.get(i).copied().unwrap_or(false) {
+                    cells.push(Cell::Absent);
+                    continue;
+                }
+                let is_null = nulls.get(image_i / 8).is_none_or(|x| x >> (image_i % 8) & 1 == 1);
+                image_i += 1;
+                if is_null {
+                    cells.push(Cell::Null);
+                    continue;
+                }
+                let (Some(ty), Some(meta)) = (col.ty, col.meta.as_ref()) else {
+                    return Err("column type");
+                };
+                let (_, raw) = decode(&mut buf, ty, meta, is_partial)?;
+                cells.push(Cell::Value(raw));
+            }
+            f(&tref, &cells);
+        }
+        if buf.len() == row_start {
+            return Err(E); // no progress: a malformed event would loop forever
+        }
+    }
+    Ok(())
 }
 
 /// `Rows_log_event::print_verbose_one_row`: the clause line, then one line

@@ -27,6 +27,10 @@ pub struct ReplicaState {
     pub relay_dir: Option<PathBuf>,
     /// Its server id, when known.
     pub server_id: Option<u32>,
+    /// Where its server listens (a live replica), for `apply --plan`.
+    pub host: Option<String>,
+    /// Its TCP port.
+    pub port: Option<u16>,
 }
 
 fn name(s: &str, what: &str) -> Result<LogName> {
@@ -53,6 +57,8 @@ impl ReplicaState {
             relay_exec: Some(RelayPos::new(name(relay_name, "relay-log.info")?, r.relay_log_pos)),
             relay_dir: r.relay_log_file.parent().map(Path::to_path_buf),
             server_id: None,
+            host: None,
+            port: None,
         })
     }
 
@@ -87,12 +93,14 @@ impl ReplicaState {
             },
             relay_dir: None,
             server_id: None,
+            host: None,
+            port: None,
         })
     }
 
     /// From JSON: `{"name", "master_log_file", "read_master_log_pos",
     /// "relay_master_log_file", "exec_master_log_pos", "relay_log_file"?,
-    /// "relay_log_pos"?, "relay_dir"?, "server_id"?}`.
+    /// "relay_log_pos"?, "relay_dir"?, "server_id"?, "host"?, "port"?}`.
     ///
     /// # Errors
     /// Missing or mistyped fields.
@@ -109,6 +117,8 @@ impl ReplicaState {
         })?;
         st.relay_dir = s("relay_dir").map(PathBuf::from);
         st.server_id = v.get("server_id").and_then(|x| x.as_u64()).map(|x| x as u32);
+        st.host = s("host");
+        st.port = v.get("port").and_then(|x| x.as_u64()).and_then(|x| u16::try_from(x).ok());
         Ok(st)
     }
 
@@ -124,6 +134,8 @@ impl ReplicaState {
             "relay_log_pos": self.relay_exec.as_ref().map(|r| r.pos),
             "relay_dir": self.relay_dir.as_ref().map(|d| d.display().to_string()),
             "server_id": self.server_id,
+            "host": self.host,
+            "port": self.port,
         })
     }
 }
@@ -185,5 +197,10 @@ mod tests {
         let b = ReplicaState::from_json(&a.to_json()).unwrap();
         assert_eq!(a.read, b.read);
         assert_eq!(a.exec, b.exec);
+        let mut c = a.clone();
+        c.host = Some("127.0.0.1".into());
+        c.port = Some(3307);
+        let d = ReplicaState::from_json(&c.to_json()).unwrap();
+        assert_eq!((d.host.as_deref(), d.port), (Some("127.0.0.1"), Some(3307)));
     }
 }

@@ -1,0 +1,750 @@
+//! `--parallel N`: one reader/dispatcher (the caller's thread) and N worker
+//! connections, commits in source order. See the module docs of
+//! [`super`] ("Parallel apply") for the rules; [`super::depend`] decides
+//! what may overlap.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
+
+use mysql::prelude::Queryable;
+
+use crate::error::{Error, Result};
+use crate::event::views::{MariaGtid, MysqlGtid, Query, QueryKind, maria_gtid_flags};
+use crate::event::{EventType, Flavor};
+use crate::inspect::rows::{Cell, RowPrinter};
+use crate::log::LogFile;
+
+use super::convert::{self, TrxId};
+use super::depend::{Info, Scheduler, Slot};
+use super::guard::SessionGuard;
+use super::report::{ApplyReport, Failure, TrxOutcome};
+use super::session::{SessionCtx, TargetInfo};
+use super::state::{Batcher, Progress};
+use super::stream::{Group, Item, Stream};
+use super::target::{Applied, Target};
+use super::{
+    ApplyOptions, ExecFailure, Hold, already_applied, execute_with, is_lost, key_of, left_out, record_applied,
+};
+
+/// What the commits update, in commit order.
+pub(crate) struct Book {
+    pub report: ApplyReport,
+    pub progress: Progress,
+    pub batcher: Option<Batcher>,
+    pub last: BTreeMap<(u32, String), TrxId>,
+    pub last_logged: BTreeMap<(u32, String), TrxId>,
+}
+
+/// What the run set up before the loop.
+pub(crate) struct Env<'x> {
+    pub label: &'x str,
+    pub lfs: &'x [LogFile],
+    pub files: &'x [PathBuf],
+    pub target: &'x Target,
+    pub opts: &'x ApplyOptions,
+    pub resume_from: Option<(usize, u64)>,
+    /// Check `@@last_gtid` after commits of groups without rows (see `run`).
+    pub noop_check: bool,
+}
+
+struct Job<'a> {
+    slot: Slot,
+    group: Group<'a>,
+    end: (usize, u64),
+}
+
+struct State {
+    /// Transactions `0..next_commit` (in dispatch order) have committed.
+    next_commit: u64,
+    /// A failure: nothing more commits.
+    stop: bool,
+    /// Per worker: the transaction it runs and its connection id.
+    running: Vec<Option<u64>>,
+    conn_ids: Vec<u32>,
+    book: Book,
+    /// An error that is not a transaction's (state file, worker setup).
+    error: Option<Error>,
+}
+
+struct Shared {
+    st: Mutex<State>,
+    cv: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A worker that panicked left consistent counters behind: keep going.
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `done` holds or the run stops; returns whether it holds.
+    fn wait(&self, done: impl Fn(&State) -> bool) -> bool {
+        let mut g = self.lock();
+        loop {
+            if done(&g) {
+                return true;
+            }
+            if g.stop {
+                return false;
+            }
+            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn set_error(&self, e: Error) {
+        let mut g = self.lock();
+        if !g.stop {
+            g.error = Some(e);
+        }
+        g.stop = true;
+        self.cv.notify_all();
+    }
+}
+
+/// Something the dispatcher met that ends the run once everything before
+/// it has committed.
+enum Deferred {
+    Failure(Failure),
+    Error(Error),
+}
+
+/// Runs the apply loop with `workers`; `main` serves the dispatcher's
+/// schema look-ups. On failure the report says which transaction failed.
+pub(crate) fn run_loop(
+    main: &mut mysql::Conn,
+    workers: Vec<mysql::Conn>,
+    env: &Env<'_>,
+    applied: Applied,
+    book: Book,
+) -> (Book, Result<()>) {
+    let n = workers.len();
+    let shared = Shared {
+        st: Mutex::new(State {
+            next_commit: 0,
+            stop: false,
+            running: vec![None; n],
+            conn_ids: vec![0; n],
+            book,
+            error: None,
+        }),
+        cv: Condvar::new(),
+    };
+    let (tx, rx) = mpsc::sync_channel::<Job<'_>>(n * 4);
+    let rx = Mutex::new(rx);
+    let deferred = std::thread::scope(|sc| {
+        for (i, conn) in workers.into_iter().enumerate() {
+            let (shared, rx) = (&shared, &rx);
+            sc.spawn(move || worker(i, conn, shared, rx, env));
+        }
+        let d = dispatch(main, &shared, tx, env, applied);
+        if d.is_some() {
+            // Stop reading, but let everything already handed out commit first.
+            shared.cv.notify_all();
+        }
+        d
+    });
+    let st = shared.st.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut book = st.book;
+    let mut result = Ok(());
+    if let Some(e) = st.error {
+        result = Err(e);
+    } else if book.report.failure.is_some() {
+        result = Err(super::failure_error(&book.report));
+    } else if let Some(d) = deferred {
+        match d {
+            Deferred::Failure(f) => {
+                book.report.failure = Some(f);
+                result = Err(super::failure_error(&book.report));
+            }
+            Deferred::Error(e) => result = Err(e),
+        }
+    }
+    (book, result)
+}
+
+fn dispatch<'a>(
+    main: &mut mysql::Conn,
+    shared: &Shared,
+    tx: mpsc::SyncSender<Job<'a>>,
+    env: &Env<'a>,
+    mut applied: Applied,
+) -> Option<Deferred> {
+    let lfs = env.lfs;
+    let mut stream = Stream::new(lfs, env.opts.verify_checksums);
+    let mut sched = Scheduler::new(1 << 20);
+    let mut an = Analyzer::new();
+    loop {
+        if shared.lock().stop {
+            return None;
+        }
+        let item = match stream.next_item() {
+            Ok(Some(i)) => i,
+            Ok(None) => return None,
+            Err(e) => return Some(Deferred::Error(e)),
+        };
+        let g = match item {
+            Item::Group(g) => g,
+            Item::Abandoned(g) => {
+                let lo = left_out(
+                    lfs,
+                    &g,
+                    None,
+                    "a new transaction starts before it ends (master restart or re-fetched events); not applied",
+                );
+                shared.lock().book.report.abandoned.push(lo);
+                continue;
+            }
+            Item::Incident(ge) => {
+                let (n, msg) = crate::event::views::incident(&ge.ev, &ge.fde.fmt).unwrap_or((0, b""));
+                return Some(Deferred::Error(
+                    Error::invalid(format!(
+                        "INCIDENT event {n} ({}): the master reports lost events; stopping before it",
+                        String::from_utf8_lossy(msg)
+                    ))
+                    .with_file(lfs[ge.file].path())
+                    .at(ge.ev.offset(), Some(EventType::INCIDENT)),
+                ));
+            }
+            Item::Partial { group, incomplete } => {
+                if !group.events.is_empty() || incomplete.is_some() {
+                    let why = if incomplete.is_some() {
+                        "the input ends inside an event of it"
+                    } else {
+                        "the input ends before its commit"
+                    };
+                    shared.lock().book.report.left_out = Some(left_out(lfs, &group, incomplete, why));
+                }
+                continue;
+            }
+        };
+        let end = g.end();
+        if env.resume_from.is_some_and(|r| end <= r) {
+            let mut st = shared.lock();
+            st.book.report.skipped += 1;
+            super::Counters::tick(&env.opts.counters);
+            st.book.report.files[end.0].skipped += 1;
+            continue;
+        }
+        let id = convert::identify(&g).ok().map(|(id, _)| id);
+        if let Some(id) = &id {
+            if let Some(why) = already_applied(&applied, id) {
+                if env.opts.resume {
+                    let mut st = shared.lock();
+                    st.book.report.skipped += 1;
+                    super::Counters::tick(&env.opts.counters);
+                    st.book.report.files[end.0].skipped += 1;
+                    continue;
+                }
+                let first = &g.events[0];
+                return Some(Deferred::Failure(Failure {
+                    file: env.files[first.file].clone(),
+                    offset: first.ev.offset(),
+                    event_type: first.ev.event_type(),
+                    trx: id.to_string(),
+                    server_error: None,
+                    message: format!(
+                        "already applied on the target ({why}); use --resume to skip applied transactions"
+                    ),
+                    outcome: TrxOutcome::NotStarted,
+                }));
+            }
+            record_applied(&mut applied, id);
+        }
+        // A group that cannot be identified fails in its worker, alone.
+        let info = if id.is_some() { an.analyze(main, &g) } else { Info::barrier() };
+        let slot = sched.schedule(&info);
+        if slot.barrier {
+            shared.lock().book.report.barriers += 1;
+        }
+        if tx.send(Job { slot, group: g, end }).is_err() {
+            return None;
+        }
+        if slot.barrier {
+            // It may change tables (DDL): look them up again once it has committed.
+            if !shared.wait(|s| s.next_commit > slot.seq) {
+                return None;
+            }
+            an.forget_tables();
+        }
+    }
+}
+
+fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, rx: &Mutex<mpsc::Receiver<Job<'a>>>, env: &Env<'a>) {
+    let next = || rx.lock().unwrap_or_else(|e| e.into_inner()).recv().ok();
+    match conn.query_first::<u32, _>("SELECT CONNECTION_ID()") {
+        Ok(Some(id)) => shared.lock().conn_ids[i] = id,
+        Ok(None) => {}
+        Err(e) => shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label))),
+    }
+    let mut guard = match SessionGuard::begin(&mut conn, env.target, env.opts.disable_log_bin) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label)));
+            None
+        }
+    };
+    let mut ctx = SessionCtx::default();
+    let mut locks = LockProbe::default();
+    while let Some(job) = next() {
+        let Some(g) = guard.as_mut() else { continue };
+        // After a failure the queue is drained so the dispatcher never blocks on it.
+        if !g.alive || !shared.wait(|s| s.next_commit >= job.slot.after) {
+            continue;
+        }
+        run_job(i, g, &mut ctx, &mut locks, &job, shared, env);
+    }
+    if let Some(mut g) = guard {
+        g.restore();
+    }
+}
+
+/// Runs one transaction until it commits, fails at the head of the commit
+/// order, or the run stops.
+fn run_job(
+    i: usize,
+    guard: &mut SessionGuard<'_>,
+    ctx: &mut SessionCtx,
+    locks: &mut LockProbe,
+    job: &Job<'_>,
+    shared: &Shared,
+    env: &Env<'_>,
+) {
+    let seq = job.slot.seq;
+    let flavor = env.target.flavor;
+    let info = TargetInfo { vars: &env.target.var_names, collations: &env.target.collations };
+    let mut fresh = false;
+    let mut head_attempts = 0u32;
+    loop {
+        let head = {
+            let mut st = shared.lock();
+            st.running[i] = Some(seq);
+            st.next_commit == seq
+        };
+        let mut tctx = if fresh {
+            // A failed attempt may have left session settings behind: every setting explicit.
+            let mut t = SessionCtx::default();
+            t.user_vars.clone_from(&ctx.user_vars);
+            t
+        } else {
+            ctx.clone()
+        };
+        let plan = match convert::convert(&job.group, &mut tctx, &info) {
+            Ok(p) => p,
+            Err((src, e)) => {
+                if shared.wait(|s| s.next_commit == seq) {
+                    let f = Failure {
+                        file: env.files[src.file].clone(),
+                        offset: src.offset,
+                        event_type: src.ty,
+                        trx: super::convert_id(&job.group),
+                        server_error: None,
+                        message: e.0,
+                        outcome: TrxOutcome::NotStarted,
+                    };
+                    fail(shared, f, true);
+                }
+                return;
+            }
+        };
+        let mut alive = guard.alive;
+        let others = |st: &State| -> Vec<u32> {
+            st.running.iter().zip(&st.conn_ids).filter(|(r, _)| r.is_some_and(|s| s < seq)).map(|(_, id)| *id).collect()
+        };
+        let mut hold = |conn: &mut mysql::Conn| -> Hold {
+            let mut st = shared.lock();
+            let mut waited = Instant::now();
+            loop {
+                // Stop first: after a state-file error nothing more commits, not even the head.
+                if st.stop {
+                    return Hold::Stop;
+                }
+                if st.next_commit == seq {
+                    return Hold::Go;
+                }
+                st = shared.cv.wait_timeout(st, Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner()).0;
+                if waited.elapsed() >= Duration::from_millis(50) {
+                    // Waiting for an earlier transaction that may be waiting for
+                    // a row lock this one holds: InnoDB cannot see that cycle.
+                    let earlier = others(&st);
+                    drop(st);
+                    if !earlier.is_empty() && locks.blocks(conn, &earlier) {
+                        return Hold::Retry;
+                    }
+                    waited = Instant::now();
+                    st = shared.lock();
+                }
+            }
+        };
+        let r = execute_with(guard.conn(), &plan, flavor, &mut alive, &mut hold);
+        guard.alive = alive;
+        match r {
+            Ok(()) => {
+                // Still the head: nothing else commits until next_commit moves.
+                let not_logged = env.noop_check && !plan.has_rows && alive && !logged_by(guard, &plan, flavor, env);
+                *ctx = tctx;
+                guard.user_vars.clone_from(&ctx.user_vars);
+                committed(shared, i, &plan, job.end, not_logged);
+                super::Counters::tick(&env.opts.counters);
+                return;
+            }
+            Err(f) => {
+                if f.held == Some(Hold::Stop) {
+                    shared.lock().running[i] = None;
+                    return;
+                }
+                let conflict = f.held == Some(Hold::Retry) || !head;
+                let retry_at_head = head
+                    && alive
+                    && plan.transactional
+                    && head_attempts < env.opts.retries
+                    && f.outcome == TrxOutcome::RolledBack
+                    && f.server.as_ref().is_some_and(|e| matches!(e.code, 1205 | 1213));
+                if alive && f.outcome == TrxOutcome::RolledBack && (conflict || retry_at_head) {
+                    // It ran beside earlier transactions (or gave way to one):
+                    // run it again once it is the head, like MariaDB's
+                    // optimistic parallel replication.
+                    if !shared.wait(|s| s.next_commit == seq) {
+                        shared.lock().running[i] = None;
+                        return;
+                    }
+                    let mut st = shared.lock();
+                    if conflict {
+                        st.book.report.reruns += 1;
+                    } else {
+                        st.book.report.retries += 1;
+                        head_attempts += 1;
+                    }
+                    drop(st);
+                    if !conflict {
+                        std::thread::sleep(Duration::from_millis(100 * head_attempts as u64));
+                    }
+                    fresh = true;
+                    continue;
+                }
+                // A real failure: reported once every earlier transaction committed.
+                if shared.wait(|s| s.next_commit == seq) {
+                    fail(shared, exec_failure(env, &plan.id, f), true);
+                } else {
+                    shared.lock().running[i] = None;
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn exec_failure(env: &Env<'_>, id: &TrxId, f: ExecFailure) -> Failure {
+    Failure {
+        file: env.files[f.src.file].clone(),
+        offset: f.src.offset,
+        event_type: f.src.ty,
+        trx: id.to_string(),
+        server_error: f.server,
+        message: f.message,
+        outcome: f.outcome,
+    }
+}
+
+/// Whether the target binlogged a group without rows (MariaDB `@@last_gtid`).
+fn logged_by(guard: &mut SessionGuard<'_>, plan: &convert::TrxPlan, flavor: Flavor, env: &Env<'_>) -> bool {
+    let g = plan.id.gtid().unwrap_or_default();
+    match guard.conn().query_first::<Option<String>, _>("SELECT @@session.last_gtid") {
+        Ok(v) => v.flatten().as_deref() == Some(g.as_str()),
+        Err(e) if is_lost(&e) => {
+            guard.alive = false;
+            true
+        }
+        Err(_) => match super::target::read_applied(guard.conn(), flavor, env.label) {
+            Ok(a @ Applied::Maria(_)) => already_applied(&a, &plan.id).is_some(),
+            _ => true,
+        },
+    }
+}
+
+fn fail(shared: &Shared, f: Failure, exact: bool) {
+    let mut st = shared.lock();
+    if !st.stop {
+        st.book.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
+        st.book.report.failure = Some(f);
+    }
+    st.stop = true;
+    shared.cv.notify_all();
+}
+
+/// The bookkeeping of a commit (by the head, in commit order).
+fn committed(shared: &Shared, i: usize, plan: &convert::TrxPlan, end: (usize, u64), not_logged: bool) {
+    let mut st = shared.lock();
+    let b = &mut st.book;
+    b.report.transactions += 1;
+    b.report.events += plan.events;
+    b.report.files[end.0].transactions += 1;
+    b.report.files[end.0].events += plan.events;
+    if let Some(key) = key_of(&plan.id) {
+        b.last.insert(key.clone(), plan.id.clone());
+        if not_logged {
+            if let Some(g) = plan.id.gtid() {
+                b.report.not_binlogged.push(g);
+            }
+        } else {
+            b.last_logged.insert(key, plan.id.clone());
+        }
+    }
+    b.progress.file = end.0;
+    b.progress.offset = end.1;
+    b.progress.transactions += 1;
+    b.progress.last_gtid = plan.id.gtid();
+    let saved = match b.batcher.as_mut() {
+        Some(bt) => bt.committed(&b.progress),
+        None => Ok(()),
+    };
+    st.next_commit += 1;
+    st.running[i] = None;
+    if let Err(e) = saved {
+        if !st.stop {
+            st.error = Some(e);
+        }
+        st.stop = true;
+    }
+    shared.cv.notify_all();
+}
+
+/// Whether a session in `others` (connection ids) waits for a row lock this
+/// session holds, as a waiting parallel worker asks it (a test hook).
+#[doc(hidden)]
+pub fn waits_for_my_locks(conn: &mut mysql::Conn, others: &[u32]) -> bool {
+    LockProbe::default().blocks(conn, others)
+}
+
+/// Asks the server whether a transaction of an earlier worker waits for a
+/// row lock held by this session.
+#[derive(Default)]
+struct LockProbe {
+    /// `information_schema.INNODB_LOCK_WAITS` is missing (MySQL 8): fall
+    /// back to "an earlier worker waits for some lock".
+    coarse: bool,
+}
+
+impl LockProbe {
+    fn blocks(&mut self, conn: &mut mysql::Conn, earlier: &[u32]) -> bool {
+        const EXACT: &str = "SELECT r.trx_mysql_thread_id FROM information_schema.INNODB_LOCK_WAITS w \
+             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
+             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+             WHERE b.trx_mysql_thread_id = CONNECTION_ID()";
+        const COARSE: &str =
+            "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'";
+        let r = if self.coarse { conn.query::<u64, _>(COARSE) } else { conn.query::<u64, _>(EXACT) };
+        let waiting = match r {
+            Ok(v) => v,
+            Err(e) if !self.coarse && !is_lost(&e) => {
+                self.coarse = true;
+                conn.query::<u64, _>(COARSE).unwrap_or_default()
+            }
+            // Unknown: say nothing; a real cycle still ends in a lock wait timeout.
+            Err(_) => return false,
+        };
+        waiting.iter().any(|w| earlier.iter().any(|&e| e as u64 == *w))
+    }
+}
+
+/// What the dispatcher needs to know of a table to hash its keys.
+#[derive(Debug)]
+struct TableKeys {
+    /// Hash of `db.table`.
+    id: u64,
+    /// Columns on the target (must match the table map).
+    columns: usize,
+    /// Column positions (from 0) of the primary key and every unique key.
+    keys: Vec<Vec<usize>>,
+    /// Tables linked to it by foreign keys: each side conflicts with the
+    /// whole other table (a child row needs its parent row).
+    related: Vec<u64>,
+}
+
+/// `(database, table)` as the table map names them.
+type TableName = (Vec<u8>, Vec<u8>);
+
+/// Learns each transaction's [`Info`]: GTID flags, logical clock, write set.
+struct Analyzer {
+    rows: RowPrinter,
+    /// `None`: the table cannot be tracked (not InnoDB, unknown): its transactions run alone.
+    tables: HashMap<TableName, Option<Arc<TableKeys>>>,
+}
+
+fn table_hash(db: &[u8], name: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    db.hash(&mut h);
+    name.hash(&mut h);
+    h.finish()
+}
+
+impl Analyzer {
+    fn new() -> Analyzer {
+        Analyzer { rows: RowPrinter::new(), tables: HashMap::new() }
+    }
+
+    fn forget_tables(&mut self) {
+        self.tables.clear();
+    }
+
+    fn analyze(&mut self, conn: &mut mysql::Conn, g: &Group<'_>) -> Info {
+        let first = &g.events[0];
+        let fmt = &first.fde.fmt;
+        let mut info = Info::default();
+        match first.ev.event_type() {
+            EventType::MARIA_GTID => {
+                let Ok(m) = MariaGtid::parse(&first.ev, fmt) else { return Info::barrier() };
+                let alone = maria_gtid_flags::STANDALONE
+                    | maria_gtid_flags::DDL
+                    | maria_gtid_flags::PREPARED_XA
+                    | maria_gtid_flags::COMPLETED_XA;
+                // Not transactional: a rolled-back attempt would leave changes behind.
+                if m.flags & alone != 0 || m.flags & maria_gtid_flags::TRANSACTIONAL == 0 {
+                    return Info::barrier();
+                }
+                if m.flags & maria_gtid_flags::ALLOW_PARALLEL != 0 {
+                    info.group = m.commit_id;
+                }
+            }
+            EventType::GTID | EventType::ANONYMOUS_GTID => {
+                let Ok(m) = MysqlGtid::parse(&first.ev, fmt) else { return Info::barrier() };
+                info.clock = m.logical_clock;
+            }
+            _ => return Info::barrier(),
+        }
+        let mut keys = Vec::new();
+        let mut known = true;
+        let Analyzer { rows, tables } = self;
+        for e in &g.events[1..] {
+            let t = e.ev.event_type();
+            let fmt = &e.fde.fmt;
+            match t {
+                EventType::QUERY | EventType::MARIA_QUERY_COMPRESSED => {
+                    let Ok(q) = Query::parse(&e.ev, fmt) else { return Info::barrier() };
+                    let Ok(text) = q.sql_text() else { return Info::barrier() };
+                    if !matches!(QueryKind::of(&text), QueryKind::Begin | QueryKind::Commit) {
+                        return Info::barrier();
+                    }
+                }
+                EventType::XID | EventType::MARIA_ANNOTATE_ROWS | EventType::ROWS_QUERY | EventType::IGNORABLE => {}
+                EventType::TABLE_MAP => {
+                    if rows.observe(&e.ev, fmt).is_err() {
+                        return Info::barrier();
+                    }
+                }
+                t if t.is_rows() => {
+                    if rows.observe(&e.ev, fmt).is_err() {
+                        return Info::barrier();
+                    }
+                    let mut usable = true;
+                    let r = rows.for_each_image(&e.ev, fmt, |tr, cells| {
+                        if !usable {
+                            return;
+                        }
+                        let tk = tables
+                            .entry((tr.db.to_vec(), tr.name.to_vec()))
+                            .or_insert_with(|| table_keys(conn, tr.db, tr.name).map(Arc::new));
+                        let Some(tk) = tk.as_ref().filter(|tk| tk.columns == tr.columns) else {
+                            usable = false;
+                            return;
+                        };
+                        if tk.keys.is_empty() || !tk.related.is_empty() {
+                            keys.push(tk.id);
+                            keys.extend_from_slice(&tk.related);
+                            return;
+                        }
+                        let mut any = false;
+                        for (k, cols) in tk.keys.iter().enumerate() {
+                            let mut h = DefaultHasher::new();
+                            tk.id.hash(&mut h);
+                            k.hash(&mut h);
+                            let whole = cols.iter().all(|&c| match cells.get(c) {
+                                Some(Cell::Value(v)) => {
+                                    v.hash(&mut h);
+                                    true
+                                }
+                                _ => false, // NULLs never collide; absent: unknown
+                            });
+                            if whole {
+                                keys.push(h.finish());
+                                any = true;
+                            }
+                        }
+                        // No whole key in this image (a minimal image): what it touches is unknown.
+                        known &= any;
+                    });
+                    if r.is_err() || !usable {
+                        return Info::barrier();
+                    }
+                }
+                _ => return Info::barrier(),
+            }
+        }
+        if known {
+            keys.sort_unstable();
+            keys.dedup();
+            info.keys = Some(keys);
+        }
+        info
+    }
+}
+
+/// Looks a table up on the target: engine, column count, unique keys
+/// (without prefix parts), foreign keys. `None` when it cannot be tracked.
+fn table_keys(conn: &mut mysql::Conn, db: &[u8], name: &[u8]) -> Option<TableKeys> {
+    let (dbs, names) = (std::str::from_utf8(db).ok()?, std::str::from_utf8(name).ok()?);
+    let (engine, columns): (Option<String>, u64) = conn
+        .exec_first(
+            "SELECT t.ENGINE, (SELECT COUNT(*) FROM information_schema.COLUMNS c \
+             WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME) \
+             FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?",
+            (dbs, names),
+        )
+        .ok()??;
+    if !engine.is_some_and(|e| e.eq_ignore_ascii_case("InnoDB")) {
+        return None;
+    }
+    let rows: Vec<(String, u64, Option<u64>)> = conn
+        .exec(
+            "SELECT s.INDEX_NAME, c.ORDINAL_POSITION, s.SUB_PART FROM information_schema.STATISTICS s \
+             JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME \
+             AND c.COLUMN_NAME = s.COLUMN_NAME \
+             WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.NON_UNIQUE = 0 ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX",
+            (dbs, names),
+        )
+        .ok()?;
+    let mut by_index: BTreeMap<String, Option<Vec<usize>>> = BTreeMap::new();
+    for (index, pos, sub) in rows {
+        let e = by_index.entry(index).or_insert_with(|| Some(Vec::new()));
+        match (e.as_mut(), sub, pos.checked_sub(1)) {
+            // A prefix of a column is not the value the row image holds.
+            (Some(v), None, Some(p)) => v.push(p as usize),
+            _ => *e = None,
+        }
+    }
+    let keys: Vec<Vec<usize>> = by_index.into_values().flatten().filter(|v| !v.is_empty()).collect();
+    let fks: Vec<(String, String, String, String)> = conn
+        .exec(
+            "SELECT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME \
+             FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_NAME IS NOT NULL \
+             AND ((TABLE_SCHEMA = ? AND TABLE_NAME = ?) OR (REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?))",
+            (dbs, names, dbs, names),
+        )
+        .ok()?;
+    let id = table_hash(db, name);
+    let mut related = Vec::new();
+    for (a, b, c, d) in fks {
+        for h in [table_hash(a.as_bytes(), b.as_bytes()), table_hash(c.as_bytes(), d.as_bytes())] {
+            if h != id && !related.contains(&h) {
+                related.push(h);
+            }
+        }
+        // A self-reference still makes the table one unit.
+        if related.is_empty() {
+            related.push(id);
+        }
+    }
+    Some(TableKeys { id, columns: columns as usize, keys, related })
+}
