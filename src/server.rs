@@ -71,6 +71,22 @@ impl ConnSpec {
         Ok(self)
     }
 
+    /// [`with_password_from_env_or`](Self::with_password_from_env_or), then,
+    /// with `prompt` and still no password, asks for it on the terminal
+    /// (echo off), as `mysql -p` does.
+    ///
+    /// # Errors
+    /// The defaults file cannot be read, or the terminal cannot be read.
+    pub fn with_password(self, defaults_file: Option<&Path>, prompt: bool) -> Result<ConnSpec> {
+        let mut s = self.with_password_from_env_or(defaults_file)?;
+        if prompt && s.password.is_none() {
+            let p = rpassword::prompt_password("Enter password: ")
+                .map_err(|e| Error::invalid(format!("cannot read the password from the terminal: {e}")))?;
+            s.password = Some(Secret::new(p));
+        }
+        Ok(s)
+    }
+
     /// A label for messages: `host:port` or the socket path.
     pub fn label(&self) -> String {
         match (&self.socket, &self.host) {

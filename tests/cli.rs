@@ -136,3 +136,47 @@ fn commands_never_modify_their_inputs() {
         assert!(b == a, "{} changed", p.display());
     }
 }
+
+/// `-p` asks for the password on the terminal (echo off), as `mysql -p`
+/// does; without a terminal it says so. The terminal is a pty from
+/// util-linux `script`; the answer is typed only once the prompt shows.
+#[test]
+fn password_prompt_on_a_terminal() {
+    use std::io::{Read, Write};
+    let exe = env!("CARGO_BIN_EXE_binlog-diff");
+    // No terminal: a clear error, no password read from stdin.
+    let o = bin()
+        .args(["diff", "--live", "r=127.0.0.1:1", "-u", "x", "-p"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("cannot read the password from the terminal"), "{err}");
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("!!!!!!!! SKIPPED: util-linux `script` not installed !!!!!!!!");
+        return;
+    }
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{exe} diff --live r=127.0.0.1:1 -u x -p"), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("Enter password: ") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"sekret-pw\n").unwrap();
+    out.read_to_end(&mut seen).unwrap();
+    drop(stdin);
+    child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    // The password was taken (the connection is what fails), and not echoed.
+    assert!(text.contains("127.0.0.1:1: cannot connect"), "{text}");
+    assert!(!text.contains("sekret-pw"), "password echoed: {text}");
+}

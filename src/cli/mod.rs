@@ -160,6 +160,9 @@ struct ApplyArgs {
     /// MySQL defaults file with a [client] password (and user, host, port, socket).
     #[arg(long)]
     defaults_file: Option<PathBuf>,
+    /// Ask for the password on the terminal when MYSQL_PWD and --defaults-file give none.
+    #[arg(long, short = 'p')]
+    ask_password: bool,
     /// SET sql_log_bin=0 for the apply session (then the GTID state cannot be verified on MariaDB).
     #[arg(long)]
     disable_log_bin: bool,
@@ -234,7 +237,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
         user: a.user.clone(),
         password: None,
     };
-    let spec = match spec.with_password_from_env_or(a.defaults_file.as_deref()) {
+    let spec = match spec.with_password(a.defaults_file.as_deref(), a.ask_password) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("binlog-diff: {e}");
@@ -285,7 +288,7 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
             serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(path))?;
         let targets = crate::apply::plan_targets(&v, path)?;
         let base = crate::server::ConnSpec { user: a.user.clone(), ..Default::default() }
-            .with_password_from_env_or(a.defaults_file.as_deref())?;
+            .with_password(a.defaults_file.as_deref(), a.ask_password)?;
         Ok((targets, base))
     };
     let (targets, base) = match setup() {
@@ -418,6 +421,9 @@ struct DiffArgs {
     /// MySQL defaults file with a [client] password for --live.
     #[arg(long)]
     defaults_file: Option<PathBuf>,
+    /// Ask for the password on the terminal when MYSQL_PWD and --defaults-file give none.
+    #[arg(long, short = 'p')]
+    ask_password: bool,
     /// The dead master's binlogs: an .index file or a folder.
     #[arg(long)]
     master_binlogs: Option<PathBuf>,
@@ -536,7 +542,7 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
                 user: a.user.clone(),
                 ..Default::default()
             }
-            .with_password_from_env_or(a.defaults_file.as_deref())?;
+            .with_password(a.defaults_file.as_deref(), a.ask_password)?;
             let mut conn = spec.connect()?;
             let mut st = crate::server::replica_state(&mut conn, name)?;
             st.host = spec.host.clone();
