@@ -66,6 +66,12 @@ impl LogFile {
         self.source.is_mapped()
     }
 
+    /// The file opened read-only, when its bytes are mapped from it (not
+    /// for [`Access::Read`] or bytes given in memory).
+    pub fn mapped_file(&self) -> Option<&std::fs::File> {
+        self.source.file()
+    }
+
     /// A raw walk from the magic.
     pub fn events(&self, opts: WalkOptions) -> EventIter<'_> {
         EventIter::new(self.bytes(), opts)

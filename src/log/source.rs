@@ -24,6 +24,9 @@ pub enum Access {
 pub struct Source {
     inner: Inner,
     len: usize,
+    /// The open file, kept with a map so its bytes can also be copied
+    /// in-kernel (`copy_file_range`) rather than through the map.
+    file: Option<File>,
 }
 
 enum Inner {
@@ -48,7 +51,7 @@ impl Source {
         let len =
             usize::try_from(len).map_err(|_| Error::invalid("file too large for this platform").with_file(path))?;
         if len == 0 {
-            return Ok(Source { inner: Inner::Empty, len: 0 });
+            return Ok(Source { inner: Inner::Empty, len: 0, file: None });
         }
         if access == Access::Mmap {
             // SAFETY: read-only map of a file we never write; see the SIGBUS note above.
@@ -56,7 +59,7 @@ impl Source {
                 Ok(m) => {
                     #[cfg(unix)]
                     let _ = m.advise(memmap2::Advice::Sequential);
-                    return Ok(Source { inner: Inner::Mmap(m), len });
+                    return Ok(Source { inner: Inner::Mmap(m), len, file: Some(file) });
                 }
                 Err(_) => { /* fall back to reading */ }
             }
@@ -64,13 +67,13 @@ impl Source {
         let mut buf = Vec::with_capacity(len);
         file.take(len as u64).read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
         let len = buf.len();
-        Ok(Source { inner: Inner::Buf(buf), len })
+        Ok(Source { inner: Inner::Buf(buf), len, file: None })
     }
 
     /// Wraps bytes already in memory.
     pub fn from_vec(buf: Vec<u8>) -> Source {
         let len = buf.len();
-        Source { inner: Inner::Buf(buf), len }
+        Source { inner: Inner::Buf(buf), len, file: None }
     }
 
     /// The bytes.
@@ -85,5 +88,11 @@ impl Source {
     /// Whether the bytes are memory-mapped.
     pub fn is_mapped(&self) -> bool {
         matches!(self.inner, Inner::Mmap(_))
+    }
+
+    /// The file (read-only) when the bytes are mapped from it: the first
+    /// [`Source::as_slice`]`.len()` bytes of it are those bytes.
+    pub fn file(&self) -> Option<&File> {
+        self.file.as_ref()
     }
 }
