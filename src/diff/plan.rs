@@ -155,7 +155,6 @@ impl Plan {
     /// (fsynced) concurrently, so the device flushes them together.
     fn cut_all(&self, mut cutters: Vec<Result<Cutter>>) -> Vec<Result<DiffReport>> {
         let named = |t: &TargetPlan, e: Error| Error::invalid(format!("{}: {e}", t.state.name));
-        let t0 = std::time::Instant::now(); // TIMING-TMP
         let mut idx = Vec::new();
         let mut joins = Vec::new();
         for (i, (c, t)) in cutters.iter_mut().zip(&self.targets).enumerate() {
@@ -186,18 +185,13 @@ impl Plan {
                 }
             }
         }
-        let t1 = std::time::Instant::now(); // TIMING-TMP
         // One thread per file: the fsyncs wait on the device, not the CPU.
-        let r = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             let hs: Vec<_> = cutters.into_iter().map(|c| s.spawn(move || c?.finish())).collect();
             hs.into_iter()
                 .map(|h| h.join().unwrap_or_else(|_| Err(Error::invalid("diff writer thread panicked"))))
                 .collect()
-        });
-        if std::env::var_os("BD_TIMING").is_some() {
-            eprintln!("TIMING pass {:.3} finish {:.3}", (t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64());
-        } // TIMING-TMP
-        r
+        })
     }
 
     /// Writes every replica's diff into `dir` as `<name>.diff.binlog`, in one shared pass.

@@ -68,7 +68,7 @@ impl LogFile {
 
     /// The file opened read-only, when its bytes are mapped from it (not
     /// for [`Access::Read`] or bytes given in memory).
-    pub fn mapped_file(&self) -> Option<&std::fs::File> {
+    pub fn mapped_file(&self) -> Option<&std::sync::Arc<std::fs::File>> {
         self.source.file()
     }
 

@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -26,7 +27,7 @@ pub struct Source {
     len: usize,
     /// The open file, kept with a map so its bytes can also be copied
     /// in-kernel (`copy_file_range`) rather than through the map.
-    file: Option<File>,
+    file: Option<Arc<File>>,
 }
 
 enum Inner {
@@ -59,7 +60,7 @@ impl Source {
                 Ok(m) => {
                     #[cfg(unix)]
                     let _ = m.advise(memmap2::Advice::Sequential);
-                    return Ok(Source { inner: Inner::Mmap(m), len, file: Some(file) });
+                    return Ok(Source { inner: Inner::Mmap(m), len, file: Some(Arc::new(file)) });
                 }
                 Err(_) => { /* fall back to reading */ }
             }
@@ -92,7 +93,7 @@ impl Source {
 
     /// The file (read-only) when the bytes are mapped from it: the first
     /// [`Source::as_slice`]`.len()` bytes of it are those bytes.
-    pub fn file(&self) -> Option<&File> {
+    pub fn file(&self) -> Option<&Arc<File>> {
         self.file.as_ref()
     }
 }
