@@ -66,10 +66,9 @@ impl LogFile {
         self.source.is_mapped()
     }
 
-    /// The file opened read-only, when its bytes are mapped from it (not
-    /// for [`Access::Read`] or bytes given in memory).
-    pub fn mapped_file(&self) -> Option<&std::sync::Arc<std::fs::File>> {
-        self.source.file()
+    /// A handle on the bytes that may outlive this `LogFile` and cross threads.
+    pub fn shared_bytes(&self) -> super::source::SharedBytes {
+        self.source.shared()
     }
 
     /// A raw walk from the magic.

@@ -23,17 +23,39 @@ pub enum Access {
 
 /// A file's bytes, mapped or read, up to the length seen at open.
 pub struct Source {
-    inner: Inner,
+    inner: Arc<Inner>,
     len: usize,
-    /// The open file, kept with a map so its bytes can also be copied
-    /// in-kernel (`copy_file_range`) rather than through the map.
-    file: Option<Arc<File>>,
+}
+
+/// A handle on a [`Source`]'s bytes that may outlive it and cross threads
+/// (a diff's copier writes runs of them while the walk moves on).
+#[derive(Clone)]
+pub struct SharedBytes {
+    inner: Arc<Inner>,
+    len: usize,
+}
+
+impl SharedBytes {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        self.inner.slice(self.len)
+    }
 }
 
 enum Inner {
     Mmap(memmap2::Mmap),
     Buf(Vec<u8>),
     Empty,
+}
+
+impl Inner {
+    fn slice(&self, len: usize) -> &[u8] {
+        match self {
+            Inner::Mmap(m) => &m[..len],
+            Inner::Buf(b) => &b[..len],
+            Inner::Empty => &[],
+        }
+    }
 }
 
 impl Source {
@@ -52,7 +74,7 @@ impl Source {
         let len =
             usize::try_from(len).map_err(|_| Error::invalid("file too large for this platform").with_file(path))?;
         if len == 0 {
-            return Ok(Source { inner: Inner::Empty, len: 0, file: None });
+            return Ok(Source { inner: Arc::new(Inner::Empty), len: 0 });
         }
         if access == Access::Mmap {
             // SAFETY: read-only map of a file we never write; see the SIGBUS note above.
@@ -60,7 +82,7 @@ impl Source {
                 Ok(m) => {
                     #[cfg(unix)]
                     let _ = m.advise(memmap2::Advice::Sequential);
-                    return Ok(Source { inner: Inner::Mmap(m), len, file: Some(Arc::new(file)) });
+                    return Ok(Source { inner: Arc::new(Inner::Mmap(m)), len });
                 }
                 Err(_) => { /* fall back to reading */ }
             }
@@ -68,32 +90,27 @@ impl Source {
         let mut buf = Vec::with_capacity(len);
         file.take(len as u64).read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
         let len = buf.len();
-        Ok(Source { inner: Inner::Buf(buf), len, file: None })
+        Ok(Source { inner: Arc::new(Inner::Buf(buf)), len })
     }
 
     /// Wraps bytes already in memory.
     pub fn from_vec(buf: Vec<u8>) -> Source {
         let len = buf.len();
-        Source { inner: Inner::Buf(buf), len, file: None }
+        Source { inner: Arc::new(Inner::Buf(buf)), len }
     }
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
-        match &self.inner {
-            Inner::Mmap(m) => &m[..self.len],
-            Inner::Buf(b) => &b[..self.len],
-            Inner::Empty => &[],
-        }
+        self.inner.slice(self.len)
     }
 
     /// Whether the bytes are memory-mapped.
     pub fn is_mapped(&self) -> bool {
-        matches!(self.inner, Inner::Mmap(_))
+        matches!(*self.inner, Inner::Mmap(_))
     }
 
-    /// The file (read-only) when the bytes are mapped from it: the first
-    /// [`Source::as_slice`]`.len()` bytes of it are those bytes.
-    pub fn file(&self) -> Option<&Arc<File>> {
-        self.file.as_ref()
+    /// A handle on the same bytes (no copy).
+    pub fn shared(&self) -> SharedBytes {
+        SharedBytes { inner: Arc::clone(&self.inner), len: self.len }
     }
 }
