@@ -524,3 +524,47 @@ fn writer_runs_and_rollbacks() {
     assert!(w.finish().is_err(), "finishing with a run never written");
     assert!(std::fs::read_dir(tmp.path()).unwrap().all(|e| e.unwrap().file_name() != "c"));
 }
+
+/// Runs longer than the writer's run limit (8 MiB), writeback steps (64 MiB)
+/// and a trailing incomplete transaction cut off after its bytes were
+/// handed to the copier: a synthetic 70 MiB binlog of 1 MiB statements,
+/// shared vs alone, byte for byte.
+#[test]
+fn large_runs_and_a_cut_off_tail() {
+    use common::build::{event, fde, file, query_body};
+    // No checksums: a debug build would spend its time on CRCs, and they are not what is tested here.
+    let q = |sql: &[u8]| event(2, 1, 0, 0, &query_body("d", sql), false);
+    let mut big = b"INSERT INTO t VALUES ".to_vec();
+    big.resize(1 << 20, b'0');
+    let mut evs = vec![fde(1, "10.11.6-MariaDB-log", false, 0)];
+    for _ in 0..34 {
+        evs.extend([q(b"BEGIN"), q(&big), q(&big), q(b"COMMIT")]);
+    }
+    evs.extend([q(b"BEGIN"), q(&big), q(&big)]); // never committed
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bin");
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.join("mysql-bin.000001");
+    std::fs::write(&path, file(&evs)).unwrap();
+    let set = LogSet::from_files([path]).unwrap();
+    let name: LogName = "mysql-bin.000001".parse().unwrap();
+    // Offsets of the BEGINs of transactions 0, 5 and 30 (each is 4 events).
+    let mut offsets = vec![4u64];
+    for e in &evs {
+        offsets.push(offsets.last().unwrap() + e.len() as u64);
+    }
+    let starts: Vec<Start> = [1usize, 21, 121].iter().map(|&i| (name.clone(), offsets[i])).collect();
+    for opts in [CutOptions::default(), MHA] {
+        let r = reference((&set, Source::Binlog), &starts, None, opts, tmp.path());
+        let s = shared((&set, Source::Binlog), &starts, None, opts, tmp.path());
+        let (ok, failed) = same("synthetic 70 MiB", &starts, &r, &s);
+        assert_eq!((ok, failed), (3, 0));
+        let (rep, bytes) = s[0].as_ref().unwrap();
+        assert_eq!(rep.transactions, 34);
+        assert!(rep.left_out.is_some(), "the last transaction is incomplete");
+        let whole: usize = 4 + evs[..1 + 34 * 4].iter().map(Vec::len).sum::<usize>();
+        let tail: usize = evs[1 + 34 * 4..].iter().map(Vec::len).sum();
+        let want = if opts.keep_partial_tail { whole + tail } else { whole };
+        assert_eq!(bytes.len(), want, "the incomplete tail is cut off unless kept");
+    }
+}
