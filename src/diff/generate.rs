@@ -180,6 +180,12 @@ pub struct Join<'c> {
 /// A cutter that fails stops; the others go on.
 ///
 /// Returns one result per join, in order.
+///
+/// # Errors
+/// Per join, as [`Cutter::segment`]: its first file missing, a start past
+/// the end of that file, not on an event or inside a transaction, a damaged
+/// source in its range (file, offset, event type), or the diff's writer
+/// gone. A damaged file fails every cutter whose range includes it.
 pub fn shared_segment(set: &LogSet, kind: Source, joins: Vec<Join<'_>>) -> Vec<Result<()>> {
     let n = joins.len();
     let mut results: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
@@ -260,8 +266,7 @@ impl<'c> Lane<'c> {
         self.err.get_or_insert(e);
     }
 
-    /// One event of file `name` (`src`: its bytes; `class`: its classification).
-    #[allow(clippy::too_many_arguments)]
+    /// One event of file `name` (`src`: that file; `class`: the event's classification).
     fn feed(
         &mut self,
         name: &LogName,
