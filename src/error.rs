@@ -79,6 +79,22 @@ impl Error {
     pub fn location(&self) -> &Location {
         &self.0.1
     }
+    /// The same error again, for reporting one failure to several callers
+    /// (an I/O error keeps its OS code, or else its kind and message).
+    pub(crate) fn duplicate(&self) -> Error {
+        let kind = match &self.0.0 {
+            ErrorKind::Io(e) => ErrorKind::Io(match e.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::new(e.kind(), e.to_string()),
+            }),
+            ErrorKind::Parse(k) => ErrorKind::Parse(*k),
+            ErrorKind::Truncated { available, needed } => {
+                ErrorKind::Truncated { available: *available, needed: *needed }
+            }
+            ErrorKind::Invalid(m) => ErrorKind::Invalid(m.clone()),
+        };
+        Error(Box::new((kind, self.0.1.clone())))
+    }
 }
 
 impl fmt::Display for ErrorKind {

@@ -11,7 +11,9 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::event::{Boundary, ChecksumAlg, Format, RawEvent, Step, TrxGrouper, WalkOptions, classify};
+use crate::event::{
+    Boundary, ChecksumAlg, Class, Format, ParseError, RawEvent, Step, TrxGrouper, WalkOptions, classify,
+};
 use crate::log::{Access, LogFile, LogName, LogSet};
 use crate::position::{MasterCursor, MasterPos, Origin, RelayPos};
 
@@ -145,127 +147,8 @@ impl Cutter {
     /// # Errors
     /// See [`relay_diff`].
     pub fn segment(&mut self, set: &LogSet, first: &LogName, start: u64, kind: Source) -> Result<()> {
-        let files = set.from_name(first);
-        if files.first().map(|f| &f.0) != Some(first) {
-            return Err(Error::invalid(format!("log file {first} not found")));
-        }
-        let opts = self.opts;
-        let first_segment = self.segments == 0;
-        self.segments += 1;
-        // The state at `start` is learned by walking the first file from its beginning.
-        let mut grouper = TrxGrouper::mid_stream();
-        let mut cursor = match kind {
-            Source::Relay => MasterCursor::relay(opts.own_server_id, None),
-            Source::Binlog => MasterCursor::binlog(first.clone()),
-        };
-        let mut started = false;
-        let mut copied_any = false;
-        // The master format in effect, written before the next copied event when it changed.
-        let mut master_fde: Option<(Vec<u8>, Format)> = None;
-        let walk = WalkOptions { verify_checksums: opts.verify_checksums };
-        for (fi, (name, path)) in files.iter().enumerate() {
-            if fi > 0 && kind == Source::Binlog {
-                cursor = MasterCursor::binlog(name.clone());
-            }
-            let perr = |e| Error::parse(Some(path), e);
-            let lf = LogFile::open(path, opts.access)?;
-            let len = lf.bytes().len() as u64;
-            if fi == 0 && start > len {
-                return Err(
-                    Error::invalid(format!("start position {start} is past the end of the file")).with_file(path)
-                );
-            }
-            let mut it = lf.events(walk);
-            loop {
-                let ev = match it.next_step().map_err(perr)? {
-                    None => break,
-                    Some(Step::Event(ev)) => ev,
-                    Some(Step::Incomplete(_)) if fi + 1 == files.len() => {
-                        self.rep.truncated_tail = true;
-                        break;
-                    }
-                    Some(Step::Incomplete(inc)) => return Err(lf.truncated(inc)),
-                };
-                let fmt = it.format().expect("format known after an event");
-                if !started {
-                    if ev.offset() == start {
-                        started = true;
-                    } else if ev.offset() > start {
-                        return Err(Error::invalid(format!("position {start} is not the start of an event"))
-                            .with_file(path)
-                            .at(ev.offset(), Some(ev.event_type())));
-                    }
-                }
-                let before = cursor.file().cloned().zip(cursor.pos());
-                let origin = cursor.advance(&ev, fmt).map_err(perr)?;
-                if origin == Origin::MasterFde {
-                    master_fde = Some((ev.as_bytes().to_vec(), fmt.clone()));
-                }
-                let role = grouper.feed(classify(&ev, fmt).map_err(perr)?);
-                let real_rotate = origin == Origin::MasterRotate && !ev.is_fake_rotate();
-                if !started || !(origin.is_data() || real_rotate) {
-                    continue;
-                }
-                if !copied_any {
-                    copied_any = true;
-                    if self.rep.master_start.is_none() {
-                        self.rep.master_start = before.map(|(f, p)| MasterPos::new(f, p));
-                    }
-                    let mid = !matches!(role.boundary, Boundary::Open | Boundary::OpenClose | Boundary::Control);
-                    if mid && !(first_segment && opts.allow_mid_transaction_start) {
-                        return Err(Error::invalid(format!(
-                            "position {start} is inside a transaction; a diff must start on a transaction boundary"
-                        ))
-                        .with_file(path)
-                        .at(ev.offset(), Some(ev.event_type())));
-                    }
-                    self.rep.starts_mid_transaction |= mid;
-                }
-                if let Some((bytes, f)) = master_fde.take() {
-                    let has_crc = f.checksum_aware && f.checksum == ChecksumAlg::Crc32;
-                    let fde = RawEvent::new(0, &bytes, has_crc).map_err(perr)?;
-                    self.w.set_format(&fde, &f)?;
-                }
-                if self.w.format().is_none() {
-                    return Err(Error::invalid("no master format description before the first event").with_file(path));
-                }
-                self.w.copy(&ev)?;
-                if role.boundary.opens() || (self.open_group.is_none() && grouper.in_group()) {
-                    self.open_group = Some(LeftOut { file: name.clone(), offset: ev.offset(), bytes: 0 });
-                }
-                if let Some(g) = self.open_group.as_mut() {
-                    g.bytes += ev.size() as u64;
-                }
-                if role.boundary.closes() {
-                    self.rep.transactions += 1;
-                }
-                if !grouper.in_group() {
-                    self.open_group = None;
-                    self.w.commit_point();
-                    self.rep.master_end = cursor.file().cloned().zip(cursor.pos()).map(|(f, p)| MasterPos::new(f, p));
-                }
-            }
-            if fi == 0 && !started && start != len {
-                return Err(Error::invalid(format!("position {start} is not the start of an event")).with_file(path));
-            }
-            started = true; // later files are copied whole
-        }
-        if grouper.in_group() {
-            if let Some(g) = self.open_group.take() {
-                self.rep.left_out = Some(g);
-            }
-            if opts.keep_partial_tail {
-                self.w.commit_point();
-            } else {
-                self.w.rollback_to_commit_point()?;
-            }
-        } else {
-            self.rep.left_out = None;
-        }
-        if self.rep.master_end.is_none() {
-            self.rep.master_end = self.rep.master_start.clone();
-        }
-        Ok(())
+        let mut r = shared_segment(set, kind, vec![Join { cutter: self, first: first.clone(), start }]);
+        r.pop().unwrap_or(Ok(()))
     }
 
     /// Finishes the file (fsync, rename).
@@ -277,4 +160,289 @@ impl Cutter {
         rep.written = self.w.finish()?;
         Ok(rep)
     }
+}
+
+/// Where one cutter joins a shared pass over a log set.
+pub struct Join<'c> {
+    /// The diff being built.
+    pub cutter: &'c mut Cutter,
+    /// File where its part starts.
+    pub first: LogName,
+    /// Offset in `first` (an event boundary).
+    pub start: u64,
+}
+
+/// Appends `set` to several diffs in one pass: each cutter from its own start
+/// to the end, as [`Cutter::segment`] would, byte for byte. Nested ranges
+/// (replicas that lag by different amounts) are read, checked and
+/// classified once; every event is handed to each cutter whose range has
+/// begun, and each keeps its own transaction state, format and commit point.
+/// A cutter that fails stops; the others go on.
+///
+/// Returns one result per join, in order.
+///
+/// # Errors
+/// Per join, as [`Cutter::segment`]: its first file missing, a start past
+/// the end of that file, not on an event or inside a transaction, a damaged
+/// source in its range (file, offset, event type), or the diff's writer
+/// gone. A damaged file fails every cutter whose range includes it.
+pub fn shared_segment(set: &LogSet, kind: Source, joins: Vec<Join<'_>>) -> Vec<Result<()>> {
+    let n = joins.len();
+    let mut results: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
+    // Cutters that read files differently cannot share a walk: one pass per way of reading.
+    type Group<'c> = ((bool, Access), Vec<(usize, Join<'c>)>);
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for (i, j) in joins.into_iter().enumerate() {
+        let key = (j.cutter.opts.verify_checksums, j.cutter.opts.access);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push((i, j)),
+            None => groups.push((key, vec![(i, j)])),
+        }
+    }
+    for ((verify, access), g) in groups {
+        let (idx, lanes): (Vec<usize>, Vec<Lane<'_>>) =
+            g.into_iter().map(|(i, j)| (i, Lane::new(set, kind, j))).unzip();
+        for (i, r) in idx.into_iter().zip(pass(set, kind, verify, access, lanes)) {
+            results[i] = Some(r);
+        }
+    }
+    results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+}
+
+/// One cutter's state in a segment: what a walk of its own range would keep.
+struct Lane<'c> {
+    c: &'c mut Cutter,
+    /// Index in the set's files of its first file.
+    first_fi: usize,
+    start: u64,
+    first_segment: bool,
+    // The state at `start` is learned by walking its first file from the beginning.
+    grouper: TrxGrouper,
+    cursor: MasterCursor,
+    started: bool,
+    copied_any: bool,
+    /// The master format in effect, written before the next copied event when it changed.
+    master_fde: Option<(Vec<u8>, Format)>,
+    /// Why it stopped; it takes no further events.
+    err: Option<Error>,
+}
+
+impl<'c> Lane<'c> {
+    fn new(set: &LogSet, kind: Source, j: Join<'c>) -> Lane<'c> {
+        let files = set.files();
+        let first_fi = files.partition_point(|(n, _)| n < &j.first);
+        let err = match files.get(first_fi) {
+            Some((n, _)) if *n == j.first => None,
+            _ => Some(Error::invalid(format!("log file {} not found", j.first))),
+        };
+        let first_segment = j.cutter.segments == 0;
+        if err.is_none() {
+            j.cutter.segments += 1;
+        }
+        let cursor = match kind {
+            Source::Relay => MasterCursor::relay(j.cutter.opts.own_server_id, None),
+            Source::Binlog => MasterCursor::binlog(j.first),
+        };
+        Lane {
+            c: j.cutter,
+            first_fi,
+            start: j.start,
+            first_segment,
+            grouper: TrxGrouper::mid_stream(),
+            cursor,
+            started: false,
+            copied_any: false,
+            master_fde: None,
+            err,
+        }
+    }
+
+    /// Takes events of file `fi`.
+    fn active(&self, fi: usize) -> bool {
+        self.err.is_none() && self.first_fi <= fi
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.err.get_or_insert(e);
+    }
+
+    /// One event of file `name` (`src`: that file; `class`: the event's classification).
+    fn feed(
+        &mut self,
+        name: &LogName,
+        path: &Path,
+        src: &LogFile,
+        ev: &RawEvent<'_>,
+        fmt: &Format,
+        class: std::result::Result<Class, ParseError>,
+    ) -> Result<()> {
+        let perr = |e| Error::parse(Some(path), e);
+        let start = self.start;
+        let opts = self.c.opts;
+        if !self.started {
+            if ev.offset() == start {
+                self.started = true;
+            } else if ev.offset() > start {
+                return Err(Error::invalid(format!("position {start} is not the start of an event"))
+                    .with_file(path)
+                    .at(ev.offset(), Some(ev.event_type())));
+            }
+        }
+        let before = self.cursor.file().cloned().zip(self.cursor.pos());
+        let origin = self.cursor.advance(ev, fmt).map_err(perr)?;
+        if origin == Origin::MasterFde {
+            self.master_fde = Some((ev.as_bytes().to_vec(), fmt.clone()));
+        }
+        let role = self.grouper.feed(class.map_err(perr)?);
+        let real_rotate = origin == Origin::MasterRotate && !ev.is_fake_rotate();
+        if !self.started || !(origin.is_data() || real_rotate) {
+            return Ok(());
+        }
+        let c = &mut *self.c;
+        if !self.copied_any {
+            self.copied_any = true;
+            if c.rep.master_start.is_none() {
+                c.rep.master_start = before.map(|(f, p)| MasterPos::new(f, p));
+            }
+            let mid = !matches!(role.boundary, Boundary::Open | Boundary::OpenClose | Boundary::Control);
+            if mid && !(self.first_segment && opts.allow_mid_transaction_start) {
+                return Err(Error::invalid(format!(
+                    "position {start} is inside a transaction; a diff must start on a transaction boundary"
+                ))
+                .with_file(path)
+                .at(ev.offset(), Some(ev.event_type())));
+            }
+            c.rep.starts_mid_transaction |= mid;
+        }
+        if let Some((bytes, f)) = self.master_fde.take() {
+            let has_crc = f.checksum_aware && f.checksum == ChecksumAlg::Crc32;
+            let fde = RawEvent::new(0, &bytes, has_crc).map_err(perr)?;
+            c.w.flush_from(src)?;
+            c.w.set_format(&fde, &f)?;
+        }
+        if c.w.format().is_none() {
+            return Err(Error::invalid("no master format description before the first event").with_file(path));
+        }
+        c.w.copy_from(src, ev)?;
+        if role.boundary.opens() || (c.open_group.is_none() && self.grouper.in_group()) {
+            c.open_group = Some(LeftOut { file: name.clone(), offset: ev.offset(), bytes: 0 });
+        }
+        if let Some(g) = c.open_group.as_mut() {
+            g.bytes += ev.size() as u64;
+        }
+        if role.boundary.closes() {
+            c.rep.transactions += 1;
+        }
+        if !self.grouper.in_group() {
+            c.open_group = None;
+            c.w.commit_point();
+            c.rep.master_end = self.cursor.file().cloned().zip(self.cursor.pos()).map(|(f, p)| MasterPos::new(f, p));
+        }
+        Ok(())
+    }
+
+    /// After the last file: cut off (or keep) a trailing open transaction.
+    fn end(self) -> Result<()> {
+        if let Some(e) = self.err {
+            return Err(e);
+        }
+        let c = self.c;
+        if self.grouper.in_group() {
+            if let Some(g) = c.open_group.take() {
+                c.rep.left_out = Some(g);
+            }
+            if c.opts.keep_partial_tail {
+                c.w.commit_point();
+            } else {
+                c.w.rollback_to_commit_point()?;
+            }
+        } else {
+            c.rep.left_out = None;
+        }
+        if c.rep.master_end.is_none() {
+            c.rep.master_end = c.rep.master_start.clone();
+        }
+        Ok(())
+    }
+}
+
+/// The walk shared by `lanes`: every file from the earliest lane's first,
+/// each event checked and classified once.
+fn pass(set: &LogSet, kind: Source, verify: bool, access: Access, mut lanes: Vec<Lane<'_>>) -> Vec<Result<()>> {
+    let files = set.files();
+    let walk = WalkOptions { verify_checksums: verify };
+    let begin = lanes.iter().filter(|l| l.err.is_none()).map(|l| l.first_fi).min().unwrap_or(files.len());
+    for (fi, (name, path)) in files.iter().enumerate().skip(begin) {
+        if !lanes.iter().any(|l| l.active(fi)) {
+            if lanes.iter().all(|l| l.err.is_some()) {
+                break;
+            }
+            continue;
+        }
+        if kind == Source::Binlog {
+            for l in lanes.iter_mut().filter(|l| l.active(fi) && l.first_fi < fi) {
+                l.cursor = MasterCursor::binlog(name.clone());
+            }
+        }
+        let lf = match LogFile::open(path, access) {
+            Ok(lf) => lf,
+            Err(e) => {
+                for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                    l.fail(e.duplicate());
+                }
+                continue;
+            }
+        };
+        let len = lf.bytes().len() as u64;
+        for l in lanes.iter_mut().filter(|l| l.active(fi) && l.first_fi == fi && l.start > len) {
+            let start = l.start;
+            l.fail(Error::invalid(format!("start position {start} is past the end of the file")).with_file(path));
+        }
+        let mut it = lf.events(walk);
+        loop {
+            let ev = match it.next_step() {
+                Ok(None) => break,
+                Ok(Some(Step::Event(ev))) => ev,
+                Ok(Some(Step::Incomplete(_))) if fi + 1 == files.len() => {
+                    for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                        l.c.rep.truncated_tail = true;
+                    }
+                    break;
+                }
+                Ok(Some(Step::Incomplete(inc))) => {
+                    for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                        l.fail(lf.truncated(inc));
+                    }
+                    break;
+                }
+                Err(e) => {
+                    for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                        l.fail(Error::parse(Some(path), e));
+                    }
+                    break;
+                }
+            };
+            let Some(fmt) = it.format() else { break };
+            let class = classify(&ev, fmt);
+            for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                if let Err(e) = l.feed(name, path, &lf, &ev, fmt, class) {
+                    l.fail(e);
+                }
+            }
+        }
+        for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+            if let Err(e) = l.c.w.flush_from(&lf) {
+                l.fail(e);
+                continue;
+            }
+            if l.first_fi == fi {
+                if !l.started && l.start != len {
+                    let start = l.start;
+                    l.fail(Error::invalid(format!("position {start} is not the start of an event")).with_file(path));
+                }
+                l.started = true; // later files are copied whole
+            }
+        }
+    }
+    lanes.into_iter().map(Lane::end).collect()
 }

@@ -5,6 +5,6 @@ pub mod generate;
 pub mod plan;
 pub mod writer;
 
-pub use generate::{CutOptions, Cutter, DiffReport, LeftOut, Source, relay_diff, save_binlog};
+pub use generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Source, relay_diff, save_binlog, shared_segment};
 pub use plan::{Plan, PlanInput, TargetPlan};
 pub use writer::{DiffWriter, Written};

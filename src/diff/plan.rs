@@ -1,8 +1,9 @@
 //! The failover diff plan: the latest replica, where its relay logs end on a
 //! transaction boundary, and for every replica the range it lacks (a relay
 //! range on the latest replica from the replica's *executed* position, plus
-//! the dead master's binlog tail). `write` cuts every replica's diff in
-//! parallel, one worker per replica, the source files shared read-only.
+//! the dead master's binlog tail). `write` cuts every replica's diff in one
+//! shared pass over the sources (the ranges are nested suffixes of the same
+//! stream), the source files shared read-only.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::log::LogSet;
 use crate::position::{MapOptions, Mapping, MasterPos, RelayPos, ReplicaState, find_start, latest};
 
-use super::generate::{CutOptions, Cutter, DiffReport, LeftOut, Source};
+use super::generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Source, shared_segment};
 
 /// Inputs for a plan.
 pub struct PlanInput {
@@ -132,52 +133,81 @@ impl Plan {
                         Mapping::AlreadyComplete => (None, false),
                     }
                 };
-                let diff = if input.count {
-                    plan.cut(st, relay_start.as_ref(), Cutter::counting(plan.opts))?
-                } else {
-                    DiffReport::default()
-                };
+                let diff = DiffReport::default();
                 Ok(TargetPlan { state: st.clone(), relay_start, fast_path: fast, diff, file: None })
             })
             .collect();
         plan.targets = targets?;
+        if input.count {
+            let cutters = plan.targets.iter().map(|_| Ok(Cutter::counting(plan.opts))).collect();
+            let counts = plan.cut_all(cutters);
+            for (t, r) in plan.targets.iter_mut().zip(counts) {
+                t.diff = r?;
+            }
+        }
         Ok(plan)
     }
 
-    fn cut(&self, st: &ReplicaState, relay_start: Option<&RelayPos>, mut c: Cutter) -> Result<DiffReport> {
-        if let Some(s) = relay_start {
-            c.segment(&self.relay, &s.file, s.pos, Source::Relay)
-                .map_err(|e| Error::invalid(format!("{}: {e}", st.name)))?;
+    /// Cuts every target's diff, `cutters[i]` for `targets[i]`: one pass
+    /// over the latest replica's relay logs feeds every target from its own
+    /// start (the ranges are nested: all run to the end of the same logs),
+    /// then one pass over the master's binlogs. The files are then finished
+    /// (fsynced) concurrently, so the device flushes them together.
+    fn cut_all(&self, mut cutters: Vec<Result<Cutter>>) -> Vec<Result<DiffReport>> {
+        let named = |t: &TargetPlan, e: Error| Error::invalid(format!("{}: {e}", t.state.name));
+        let mut idx = Vec::new();
+        let mut joins = Vec::new();
+        for (i, (c, t)) in cutters.iter_mut().zip(&self.targets).enumerate() {
+            if let (Ok(c), Some(s)) = (c.as_mut(), t.relay_start.as_ref()) {
+                joins.push(Join { cutter: c, first: s.file.clone(), start: s.pos });
+                idx.push(i);
+            }
+        }
+        for (i, r) in idx.into_iter().zip(shared_segment(&self.relay, Source::Relay, joins)) {
+            if let Err(e) = r {
+                cutters[i] = Err(named(&self.targets[i], e));
+            }
         }
         if let Some(m) = &self.master_binlogs {
-            // Continue from where the relay part ended (or where the replica is, if further).
-            let from = if st.exec > self.relay_end { &st.exec } else { &self.relay_end };
-            c.segment(m, &from.file, from.pos, Source::Binlog)
-                .map_err(|e| Error::invalid(format!("{}: {e}", st.name)))?;
+            let mut idx = Vec::new();
+            let mut joins = Vec::new();
+            for (i, (c, t)) in cutters.iter_mut().zip(&self.targets).enumerate() {
+                if let Ok(c) = c.as_mut() {
+                    // Continue from where the relay part ended (or where the replica is, if further).
+                    let from = if t.state.exec > self.relay_end { &t.state.exec } else { &self.relay_end };
+                    joins.push(Join { cutter: c, first: from.file.clone(), start: from.pos });
+                    idx.push(i);
+                }
+            }
+            for (i, r) in idx.into_iter().zip(shared_segment(m, Source::Binlog, joins)) {
+                if let Err(e) = r {
+                    cutters[i] = Err(named(&self.targets[i], e));
+                }
+            }
         }
-        c.finish()
+        // One thread per file: the fsyncs wait on the device, not the CPU.
+        std::thread::scope(|s| {
+            let hs: Vec<_> = cutters.into_iter().map(|c| s.spawn(move || c?.finish())).collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::invalid("diff writer thread panicked"))))
+                .collect()
+        })
     }
 
-    /// Writes every replica's diff into `dir` as `<name>.diff.binlog`, in parallel.
+    /// Writes every replica's diff into `dir` as `<name>.diff.binlog`, in one shared pass.
     ///
     /// # Errors
     /// The first replica whose diff could not be written (the others are still written).
     pub fn write(&mut self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let results: Vec<Result<(PathBuf, DiffReport)>> = self
-            .targets
-            .par_iter()
-            .map(|t| {
-                let file = dir.join(format!("{}.diff.binlog", sanitize(&t.state.name)));
-                let c = Cutter::create(&file, self.opts)?;
-                let r = self.cut(&t.state, t.relay_start.as_ref(), c)?;
-                Ok((file, r))
-            })
-            .collect();
+        let files: Vec<PathBuf> =
+            self.targets.iter().map(|t| dir.join(format!("{}.diff.binlog", sanitize(&t.state.name)))).collect();
+        let cutters = files.iter().map(|f| Cutter::create(f, self.opts)).collect();
+        let results = self.cut_all(cutters);
         let mut first_err = None;
-        for (t, r) in self.targets.iter_mut().zip(results) {
+        for ((t, f), r) in self.targets.iter_mut().zip(files).zip(results) {
             match r {
-                Ok((f, rep)) => {
+                Ok(rep) => {
                     t.file = Some(f);
                     t.diff = rep;
                 }

@@ -66,6 +66,11 @@ impl LogFile {
         self.source.is_mapped()
     }
 
+    /// A handle on the bytes that may outlive this `LogFile` and cross threads.
+    pub fn shared_bytes(&self) -> super::source::SharedBytes {
+        self.source.shared()
+    }
+
     /// A raw walk from the magic.
     pub fn events(&self, opts: WalkOptions) -> EventIter<'_> {
         EventIter::new(self.bytes(), opts)

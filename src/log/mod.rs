@@ -11,4 +11,4 @@ pub mod source;
 pub use file::{LogFile, RecoveryMode, Tail};
 pub use name::LogName;
 pub use relay::LogSet;
-pub use source::{Access, Source};
+pub use source::{Access, SharedBytes, Source};

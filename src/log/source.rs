@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -22,14 +23,39 @@ pub enum Access {
 
 /// A file's bytes, mapped or read, up to the length seen at open.
 pub struct Source {
-    inner: Inner,
+    inner: Arc<Inner>,
     len: usize,
+}
+
+/// A handle on a [`Source`]'s bytes that may outlive it and cross threads
+/// (a diff's copier writes runs of them while the walk moves on).
+#[derive(Clone)]
+pub struct SharedBytes {
+    inner: Arc<Inner>,
+    len: usize,
+}
+
+impl SharedBytes {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        self.inner.slice(self.len)
+    }
 }
 
 enum Inner {
     Mmap(memmap2::Mmap),
     Buf(Vec<u8>),
     Empty,
+}
+
+impl Inner {
+    fn slice(&self, len: usize) -> &[u8] {
+        match self {
+            Inner::Mmap(m) => &m[..len],
+            Inner::Buf(b) => &b[..len],
+            Inner::Empty => &[],
+        }
+    }
 }
 
 impl Source {
@@ -48,7 +74,7 @@ impl Source {
         let len =
             usize::try_from(len).map_err(|_| Error::invalid("file too large for this platform").with_file(path))?;
         if len == 0 {
-            return Ok(Source { inner: Inner::Empty, len: 0 });
+            return Ok(Source { inner: Arc::new(Inner::Empty), len: 0 });
         }
         if access == Access::Mmap {
             // SAFETY: read-only map of a file we never write; see the SIGBUS note above.
@@ -56,7 +82,7 @@ impl Source {
                 Ok(m) => {
                     #[cfg(unix)]
                     let _ = m.advise(memmap2::Advice::Sequential);
-                    return Ok(Source { inner: Inner::Mmap(m), len });
+                    return Ok(Source { inner: Arc::new(Inner::Mmap(m)), len });
                 }
                 Err(_) => { /* fall back to reading */ }
             }
@@ -64,26 +90,27 @@ impl Source {
         let mut buf = Vec::with_capacity(len);
         file.take(len as u64).read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
         let len = buf.len();
-        Ok(Source { inner: Inner::Buf(buf), len })
+        Ok(Source { inner: Arc::new(Inner::Buf(buf)), len })
     }
 
     /// Wraps bytes already in memory.
     pub fn from_vec(buf: Vec<u8>) -> Source {
         let len = buf.len();
-        Source { inner: Inner::Buf(buf), len }
+        Source { inner: Arc::new(Inner::Buf(buf)), len }
     }
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
-        match &self.inner {
-            Inner::Mmap(m) => &m[..self.len],
-            Inner::Buf(b) => &b[..self.len],
-            Inner::Empty => &[],
-        }
+        self.inner.slice(self.len)
     }
 
     /// Whether the bytes are memory-mapped.
     pub fn is_mapped(&self) -> bool {
-        matches!(self.inner, Inner::Mmap(_))
+        matches!(*self.inner, Inner::Mmap(_))
+    }
+
+    /// A handle on the same bytes (no copy).
+    pub fn shared(&self) -> SharedBytes {
+        SharedBytes { inner: Arc::clone(&self.inner), len: self.len }
     }
 }
