@@ -81,7 +81,7 @@ fn failover_from_app_cnf() {
 
     // The real one.
     let diffs = work.path().join("diffs");
-    let (code, out) = failover(&conf, &topo, &["--workdir", diffs.to_str().unwrap()]);
+    let (code, out) = failover(&conf, &topo, &["--workdir", diffs.to_str().unwrap(), "--parallel", "4"]);
     eprintln!("{out}");
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains(ADMIN_PASSWORD) && !out.contains(REPL_PASSWORD), "a password in the output");

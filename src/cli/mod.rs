@@ -484,6 +484,9 @@ struct FailoverArgs {
     /// Seconds to wait for SQL threads and for replication to start.
     #[arg(long, default_value_t = 600)]
     wait_timeout: u64,
+    /// Apply each replica's diff on N connections (see `apply --parallel`).
+    #[arg(long, default_value_t = 0)]
+    parallel: usize,
 }
 
 fn run_failover(a: FailoverArgs) -> u8 {
@@ -500,6 +503,7 @@ fn run_failover(a: FailoverArgs) -> u8 {
         workdir: a.workdir,
         dry_run: a.dry_run,
         wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
+        parallel: a.parallel,
     };
     match crate::phase::failover(&o) {
         Ok(r) if r.ok() => 0,

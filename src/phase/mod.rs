@@ -66,6 +66,8 @@ pub struct FailoverOptions {
     pub dry_run: bool,
     /// Bound for waiting on SQL threads and replication start.
     pub wait_timeout: Duration,
+    /// Connections per replica for the apply (`apply --parallel`; 0 or 1: serial).
+    pub parallel: usize,
 }
 
 /// How a failover ended, per server.
@@ -273,7 +275,7 @@ pub fn failover(o: &FailoverOptions) -> Result<FailoverReport> {
                 sc.spawn(move || match f {
                     None => Ok("nothing to apply".to_string()),
                     Some(f) => {
-                        let opts = ApplyOptions::default();
+                        let opts = ApplyOptions { parallel: o.parallel, ..Default::default() };
                         match apply(&sp, std::slice::from_ref(f), &opts) {
                             Ok(r) => Ok(format!("applied {} transactions ({} events)", r.transactions, r.events)),
                             Err(e) => Err(format!("apply failed: {}", e.error)),
