@@ -15,16 +15,9 @@ use std::process::{Command, Stdio};
 use binlog_diff::diff::{CutOptions, Plan, PlanInput};
 use binlog_diff::log::LogSet;
 use binlog_diff::server::{ConnSpec, Secret, replica_state};
-use support::topology::{ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, Topology, TopologyConfig};
-
-/// How a replica stops reading.
-#[derive(Clone, Copy)]
-enum Stop {
-    /// After the master's k-th batch, on a transaction boundary.
-    After(usize),
-    /// Inside a big transaction written after batch k.
-    MidTransaction(usize),
-}
+use support::topology::{
+    ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, Stop, Topology, TopologyConfig,
+};
 
 struct Scenario {
     cfg: TopologyConfig,
@@ -66,24 +59,7 @@ fn run(s: Scenario) {
     let topo = Topology::start(cfg);
     let mut w = topo.workload(7);
     let n = s.batches.len();
-    let mut mid_trx = Vec::new();
-    for (i, &batch) in s.batches.iter().enumerate() {
-        w.run(batch);
-        if i + 1 == n {
-            break; // the last batch only the master gets
-        }
-        for (r, stop) in s.stops.iter().enumerate() {
-            match *stop {
-                Stop::After(k) if k == i => {
-                    topo.catch_up_then_stop_io(r + 1);
-                }
-                Stop::MidTransaction(k) if k == i => {
-                    mid_trx.push(topo.stop_io_thread_mid_transaction(r + 1, &mut w, 256 << 10, 16 << 10));
-                }
-                _ => {}
-            }
-        }
-    }
+    let mid_trx = topo.run_with_stops(&mut w, &s.batches, &s.stops, |_, _| {});
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
     assert_eq!(want_seq.len(), w.committed().len(), "the master committed every transaction");

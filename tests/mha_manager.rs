@@ -42,18 +42,9 @@ use std::time::{Duration, Instant};
 
 use common::node::{Bin, Sshd, whoami};
 use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, REPL_PASSWORD, REPL_USER, Topology,
+    ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology,
     TopologyConfig, poll_until,
 };
-
-/// How a replica stops reading from the master.
-#[derive(Clone, Copy, Debug)]
-enum Stop {
-    /// After the master's k-th batch, on a transaction boundary.
-    After(usize),
-    /// Inside a big transaction written after batch k.
-    MidTransaction(usize),
-}
 
 struct Scenario {
     name: &'static str,
@@ -211,34 +202,17 @@ fn failover(s: &Scenario, tools: &Path, client_bindir: Option<&Path>, work: &Pat
     );
 
     // Lag: replicas stop reading at different points.
-    let n = s.batches.len();
-    for (i, &batch) in s.batches.iter().enumerate() {
-        w.run(batch);
-        if i + 1 == n {
-            break; // the last batch only the master gets
-        }
-        for (r, stop) in s.stops.iter().enumerate() {
-            match *stop {
-                Stop::After(k) if k == i => {
-                    topo.catch_up_then_stop_io(r + 1);
-                }
-                Stop::MidTransaction(k) if k == i => {
-                    topo.stop_io_thread_mid_transaction(r + 1, &mut w, 256 << 10, 16 << 10);
-                }
-                _ => {}
-            }
-        }
+    topo.run_with_stops(&mut w, &s.batches, &s.stops, |i, w| {
         if i == 0 && s.big_lag_bytes > 0 {
             // What the replicas that stopped after the first batch lack, in
             // ~4 MiB transactions (~10 MiB of binlog each: hex literals).
-            let before: usize = topo.binary_logs(MASTER).iter().map(|(_, b)| *b as usize).sum();
-            let mut written = 0;
-            while written < s.big_lag_bytes {
+            let size = || topo.binary_logs(MASTER).iter().map(|(_, b)| *b as usize).sum::<usize>();
+            let before = size();
+            while size() - before < s.big_lag_bytes {
                 w.big_transaction(4 << 20);
-                written = topo.binary_logs(MASTER).iter().map(|(_, b)| *b as usize).sum::<usize>() - before;
             }
         }
-    }
+    });
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
     assert_eq!(want_seq.len(), w.committed().len(), "the master committed every transaction");

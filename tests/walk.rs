@@ -9,7 +9,10 @@ use common::build::{event, fde, file, query_body, rotate_body};
 
 const ON: WalkOptions = WalkOptions { verify_checksums: true };
 
-fn walk(data: &[u8]) -> (Vec<(u64, EventType, Vec<u8>)>, Option<Step<'_>>, Option<ParseErrorKind>) {
+/// Events (offset, type, bytes), the step that ended the walk, the error kind.
+type Walked<'a> = (Vec<(u64, EventType, Vec<u8>)>, Option<Step<'a>>, Option<ParseErrorKind>);
+
+fn walk(data: &[u8]) -> Walked<'_> {
     let mut it = EventIter::new(data, ON);
     let mut evs = Vec::new();
     loop {

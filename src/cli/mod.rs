@@ -205,6 +205,23 @@ struct ApplyArgs {
     parallel: u16,
 }
 
+fn apply_options(a: &ApplyArgs) -> crate::apply::ApplyOptions {
+    crate::apply::ApplyOptions {
+        expect_server_id: a.expect_server_id,
+        expect_gtid_pos: a.expect_gtid_pos.clone(),
+        force: a.force,
+        disable_log_bin: a.disable_log_bin,
+        resume: a.resume,
+        allow_partial_tail: a.allow_partial_tail,
+        verify_checksums: !a.no_verify,
+        access: if a.no_mmap { Access::Read } else { Access::Mmap },
+        state_file: a.state_file.clone(),
+        no_state_file: a.no_state_file,
+        parallel: a.parallel as usize,
+        ..Default::default()
+    }
+}
+
 fn run_apply(a: ApplyArgs) -> u8 {
     if let Some(plan) = a.plan.clone() {
         return run_apply_plan(&a, &plan);
@@ -244,20 +261,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let opts = crate::apply::ApplyOptions {
-        expect_server_id: a.expect_server_id,
-        expect_gtid_pos: a.expect_gtid_pos.clone(),
-        force: a.force,
-        disable_log_bin: a.disable_log_bin,
-        resume: a.resume,
-        allow_partial_tail: a.allow_partial_tail,
-        verify_checksums: !a.no_verify,
-        access: if a.no_mmap { Access::Read } else { Access::Mmap },
-        state_file: a.state_file.clone(),
-        no_state_file: a.no_state_file,
-        parallel: a.parallel as usize,
-        ..Default::default()
-    };
+    let opts = apply_options(&a);
     let print = |r: &crate::apply::ApplyReport| {
         if a.json {
             println!("{}", r.to_json());
@@ -298,17 +302,8 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
             return exit_for(&e);
         }
     };
-    let opts = crate::apply::ApplyOptions {
-        force: a.force,
-        disable_log_bin: a.disable_log_bin,
-        resume: a.resume,
-        allow_partial_tail: a.allow_partial_tail,
-        verify_checksums: !a.no_verify,
-        access: if a.no_mmap { Access::Read } else { Access::Mmap },
-        no_state_file: a.no_state_file,
-        parallel: a.parallel as usize,
-        ..Default::default()
-    };
+    // (--plan conflicts with the per-target options: they stay unset.)
+    let opts = apply_options(a);
     let counters: Vec<Arc<crate::apply::Counters>> = targets.iter().map(|_| Arc::default()).collect();
     let bars = std::io::stderr().is_terminal().then(|| {
         let mp = indicatif::MultiProgress::new();

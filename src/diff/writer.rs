@@ -431,6 +431,7 @@ impl DiffWriter {
     }
 
     /// Bytes written so far.
+    #[allow(clippy::len_without_is_empty)] // bytes written so far, not a container
     pub fn len(&self) -> u64 {
         self.len
     }

@@ -758,6 +758,16 @@ pub struct BinlogEvent {
     pub info: String,
 }
 
+/// How a replica stops reading from the master, for
+/// [`Topology::run_with_stops`].
+#[derive(Clone, Copy, Debug)]
+pub enum Stop {
+    /// After the master's k-th batch, on a transaction boundary.
+    After(usize),
+    /// Inside a big transaction (256 KiB) written after batch k.
+    MidTransaction(usize),
+}
+
 /// Result of [`Topology::stop_io_thread_mid_transaction`].
 #[derive(Clone, Debug)]
 pub struct MidTrxStop {
@@ -1605,6 +1615,39 @@ impl Topology {
     pub fn catch_up_then_stop_io(&self, replica: usize) -> SlaveStatus {
         self.wait_io_read_all(replica);
         self.stop_io_thread(replica)
+    }
+
+    /// Runs the workload in `batches`; after batch `i`, replica `r + 1`
+    /// stops reading as `stops[r]` says (a [`Stop`] naming batch `i`), then
+    /// `between(i, w)` runs. The last batch only the master gets. Returns the
+    /// mid-transaction stops made.
+    pub fn run_with_stops(
+        &self,
+        w: &mut Workload,
+        batches: &[usize],
+        stops: &[Stop],
+        mut between: impl FnMut(usize, &mut Workload),
+    ) -> Vec<MidTrxStop> {
+        let mut mid = Vec::new();
+        for (i, &batch) in batches.iter().enumerate() {
+            w.run(batch);
+            if i + 1 == batches.len() {
+                break;
+            }
+            for (r, stop) in stops.iter().enumerate() {
+                match *stop {
+                    Stop::After(k) if k == i => {
+                        self.catch_up_then_stop_io(r + 1);
+                    }
+                    Stop::MidTransaction(k) if k == i => {
+                        mid.push(self.stop_io_thread_mid_transaction(r + 1, w, 256 << 10, 16 << 10));
+                    }
+                    _ => {}
+                }
+            }
+            between(i, w);
+        }
+        mid
     }
 
     /// Leave `replica`'s relay log ending in the middle of a transaction: the
