@@ -797,6 +797,36 @@ fn left_out(lfs: &[LogFile], g: &Group<'_>, extra: Option<(usize, crate::event::
     }
 }
 
+/// A group cut short by the start of another (reported, never applied).
+pub(crate) fn abandoned(lfs: &[LogFile], g: &Group<'_>) -> LeftOut {
+    left_out(lfs, g, None, "a new transaction starts before it ends (master restart or re-fetched events); not applied")
+}
+
+/// The input's trailing incomplete transaction, if it has any bytes.
+pub(crate) fn partial_tail(
+    lfs: &[LogFile],
+    g: &Group<'_>,
+    incomplete: Option<(usize, crate::event::Incomplete)>,
+) -> Option<LeftOut> {
+    if g.events.is_empty() && incomplete.is_none() {
+        return None;
+    }
+    let why =
+        if incomplete.is_some() { "the input ends inside an event of it" } else { "the input ends before its commit" };
+    Some(left_out(lfs, g, incomplete, why))
+}
+
+/// The error an INCIDENT event stops the apply with.
+pub(crate) fn incident_error(lfs: &[LogFile], ge: &stream::GEvent<'_>) -> Error {
+    let (n, msg) = crate::event::views::incident(&ge.ev, &ge.fde.fmt).unwrap_or((0, b""));
+    Error::invalid(format!(
+        "INCIDENT event {n} ({}): the master reports lost events; stopping before it",
+        String::from_utf8_lossy(msg)
+    ))
+    .with_file(lfs[ge.file].path())
+    .at(ge.ev.offset(), Some(EventType::INCIDENT))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run(
     conn: &mut mysql::Conn,
@@ -939,34 +969,16 @@ fn run(
         let g = match item {
             Item::Group(g) => g,
             Item::Abandoned(g) => {
-                report.abandoned.push(left_out(
-                    lfs,
-                    &g,
-                    None,
-                    "a new transaction starts before it ends (master restart or re-fetched events); not applied",
-                ));
+                report.abandoned.push(abandoned(lfs, &g));
                 continue;
             }
             Item::Incident(ge) => {
                 let _ = save_final(&mut batcher, &progress);
-                let (n, msg) = crate::event::views::incident(&ge.ev, &ge.fde.fmt).unwrap_or((0, b""));
-                bail!(
-                    Error::invalid(format!(
-                        "INCIDENT event {n} ({}): the master reports lost events; stopping before it",
-                        String::from_utf8_lossy(msg)
-                    ))
-                    .with_file(lfs[ge.file].path())
-                    .at(ge.ev.offset(), Some(EventType::INCIDENT))
-                );
+                bail!(incident_error(lfs, &ge));
             }
             Item::Partial { group, incomplete } => {
-                if !group.events.is_empty() || incomplete.is_some() {
-                    let why = if incomplete.is_some() {
-                        "the input ends inside an event of it"
-                    } else {
-                        "the input ends before its commit"
-                    };
-                    report.left_out = Some(left_out(lfs, &group, incomplete, why));
+                if let Some(lo) = partial_tail(lfs, &group, incomplete) {
+                    report.left_out = Some(lo);
                 }
                 continue;
             }

@@ -26,7 +26,8 @@ use super::state::{Batcher, Progress};
 use super::stream::{Group, Item, Stream};
 use super::target::{Applied, Target};
 use super::{
-    ApplyOptions, ExecFailure, Hold, already_applied, execute_with, is_lost, key_of, left_out, record_applied,
+    ApplyOptions, ExecFailure, Hold, abandoned, already_applied, execute_with, incident_error, is_lost, key_of,
+    partial_tail, record_applied,
 };
 
 /// What the commits update, in commit order.
@@ -188,34 +189,13 @@ fn dispatch<'a>(
         let g = match item {
             Item::Group(g) => g,
             Item::Abandoned(g) => {
-                let lo = left_out(
-                    lfs,
-                    &g,
-                    None,
-                    "a new transaction starts before it ends (master restart or re-fetched events); not applied",
-                );
-                shared.lock().book.report.abandoned.push(lo);
+                shared.lock().book.report.abandoned.push(abandoned(lfs, &g));
                 continue;
             }
-            Item::Incident(ge) => {
-                let (n, msg) = crate::event::views::incident(&ge.ev, &ge.fde.fmt).unwrap_or((0, b""));
-                return Some(Deferred::Error(
-                    Error::invalid(format!(
-                        "INCIDENT event {n} ({}): the master reports lost events; stopping before it",
-                        String::from_utf8_lossy(msg)
-                    ))
-                    .with_file(lfs[ge.file].path())
-                    .at(ge.ev.offset(), Some(EventType::INCIDENT)),
-                ));
-            }
+            Item::Incident(ge) => return Some(Deferred::Error(incident_error(lfs, &ge))),
             Item::Partial { group, incomplete } => {
-                if !group.events.is_empty() || incomplete.is_some() {
-                    let why = if incomplete.is_some() {
-                        "the input ends inside an event of it"
-                    } else {
-                        "the input ends before its commit"
-                    };
-                    shared.lock().book.report.left_out = Some(left_out(lfs, &group, incomplete, why));
+                if let Some(lo) = partial_tail(lfs, &group, incomplete) {
+                    shared.lock().book.report.left_out = Some(lo);
                 }
                 continue;
             }
