@@ -715,22 +715,36 @@ fn load_data_statement_format() {
     assert_eq!(topo.query_value(1, "SELECT COUNT(*) FROM ld.t").as_deref(), Some("20001"));
 }
 
-/// The target shuts down while a transaction is open: clear error, nothing
-/// of that transaction after the restart, `--resume` finishes the job.
-#[test]
-fn server_shutdown_mid_transaction() {
-    let files = master_binlogs("row-crc32");
-    let topo = twins();
-    let tmp = tempfile::tempdir().unwrap();
-    let st = tmp.path().join("state.json");
-    let st = st.to_str().unwrap().to_string();
-    assert!(cli(&topo, MASTER, &["--state-file", &st], &files[..1]).status.success());
-    let mut locker = topo.conn(MASTER);
+/// What [`apply_second_file_blocked`] leaves running.
+struct Blocked {
+    /// Holds the row lock the applier waits for.
+    locker: mysql::Conn,
+    /// The applier, blocked inside its first transaction of the second file.
+    child: std::process::Child,
+    /// Its state file.
+    st2: String,
+}
+
+/// Applies the first file, then starts the CLI on the rest while another
+/// session holds a row lock it needs (optionally with a global
+/// `innodb_lock_wait_timeout` first); returns once the applier is blocked.
+fn apply_second_file_blocked(
+    topo: &Topology,
+    files: &[PathBuf],
+    tmp: &Path,
+    lock_wait_timeout: Option<u32>,
+) -> Blocked {
     use mysql::prelude::Queryable;
+    let st = tmp.join("state.json").to_str().unwrap().to_string();
+    assert!(cli(topo, MASTER, &["--state-file", &st], &files[..1]).status.success());
+    if let Some(t) = lock_wait_timeout {
+        topo.sql(MASTER, format!("SET GLOBAL innodb_lock_wait_timeout = {t}"));
+    }
+    let mut locker = topo.conn(MASTER);
     locker.query_drop("BEGIN").unwrap();
     locker.query_drop("SELECT * FROM fx.t1 WHERE id = 1 FOR UPDATE").unwrap();
-    let st2 = tmp.path().join("state2.json").to_str().unwrap().to_string();
-    let child = cli_cmd(&topo, MASTER, &["--state-file", &st2], &files[1..])
+    let st2 = tmp.join("state2.json").to_str().unwrap().to_string();
+    let child = cli_cmd(topo, MASTER, &["--state-file", &st2], &files[1..])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -741,6 +755,17 @@ fn server_shutdown_mid_transaction() {
             .next()
     })
     .expect("the applier's blocked statement");
+    Blocked { locker, child, st2 }
+}
+
+/// The target shuts down while a transaction is open: clear error, nothing
+/// of that transaction after the restart, `--resume` finishes the job.
+#[test]
+fn server_shutdown_mid_transaction() {
+    let files = master_binlogs("row-crc32");
+    let topo = twins();
+    let tmp = tempfile::tempdir().unwrap();
+    let Blocked { locker, child, st2 } = apply_second_file_blocked(&topo, &files, tmp.path(), None);
     // Shut down while the applier still waits inside 0-1-12 (the lock is held).
     topo.shutdown(MASTER);
     drop(locker);
@@ -765,25 +790,8 @@ fn lock_wait_timeout_is_retried() {
     let files = master_binlogs("row-crc32");
     let topo = twins();
     let tmp = tempfile::tempdir().unwrap();
-    let st = tmp.path().join("state.json").to_str().unwrap().to_string();
-    assert!(cli(&topo, MASTER, &["--state-file", &st], &files[..1]).status.success());
-    topo.sql(MASTER, "SET GLOBAL innodb_lock_wait_timeout = 1");
-    let mut locker = topo.conn(MASTER);
+    let Blocked { mut locker, child, .. } = apply_second_file_blocked(&topo, &files, tmp.path(), Some(1));
     use mysql::prelude::Queryable;
-    locker.query_drop("BEGIN").unwrap();
-    locker.query_drop("SELECT * FROM fx.t1 WHERE id = 1 FOR UPDATE").unwrap();
-    let st2 = tmp.path().join("state2.json").to_str().unwrap().to_string();
-    let child = cli_cmd(&topo, MASTER, &["--state-file", &st2], &files[1..])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    poll_until(Duration::from_secs(30), || {
-        topo.query_rows(MASTER, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'BINLOG%'")
-            .into_iter()
-            .next()
-    })
-    .expect("the applier's blocked statement");
     std::thread::sleep(Duration::from_millis(1600)); // the first attempt times out after 1 s
     locker.query_drop("ROLLBACK").unwrap();
     let out = child.wait_with_output().unwrap();

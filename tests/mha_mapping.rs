@@ -57,15 +57,8 @@ fn mha_generate(lib: &Path, work: &Path, replica: &Path, latest: &MasterPos, tar
 }
 
 fn compare(scenario: &str) {
-    if Command::new("apply_diff_relay_logs").arg("--version").output().is_err() {
-        eprintln!("\n!!!!!!!! SKIPPED: mha4mysql-node (apply_diff_relay_logs) not installed !!!!!!!!\n");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(lib) = patched_perl5lib(tmp.path()) else {
-        eprintln!("\n!!!!!!!! SKIPPED: /usr/share/perl5/MHA/NodeUtil.pm not found !!!!!!!!\n");
-        return;
-    };
+    let Some(lib) = mha_node_perl5lib(tmp.path()) else { return };
     let dir = common::testdata_dir().join("mariadb").join(scenario);
     let replica = dir.join("replica");
     let master = LogSet::from_index(&dir.join("master/mysql-bin.index")).unwrap();

@@ -25,6 +25,20 @@ pub fn patched_perl5lib(dir: &Path) -> Option<PathBuf> {
     Some(lib)
 }
 
+/// [`patched_perl5lib`] when MHA's Perl node tools are installed; `None`,
+/// with a loud message, when they are not.
+pub fn mha_node_perl5lib(dir: &Path) -> Option<PathBuf> {
+    if std::process::Command::new("apply_diff_relay_logs").arg("--version").output().is_err() {
+        eprintln!("\n!!!!!!!! SKIPPED: mha4mysql-node (apply_diff_relay_logs) not installed !!!!!!!!\n");
+        return None;
+    }
+    let lib = patched_perl5lib(dir);
+    if lib.is_none() {
+        eprintln!("\n!!!!!!!! SKIPPED: /usr/share/perl5/MHA/NodeUtil.pm not found !!!!!!!!\n");
+    }
+    lib
+}
+
 /// A relay-log.info naming the fixture's relay log by absolute path (one
 /// fixture records the absolute paths of the machine that made it).
 pub fn relay_log_info(work: &Path, replica: &Path) -> PathBuf {
