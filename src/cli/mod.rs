@@ -407,7 +407,7 @@ struct DiffArgs {
     /// logs are read from the folder the server reports (this host only).
     #[arg(long = "live", value_name = "NAME=HOST:PORT")]
     lives: Vec<String>,
-    /// Replica states from a JSON file (an array of objects, see `--json` output).
+    /// Replica states from a JSON file (an array of objects, see `--json` output); `-`: standard input.
     #[arg(long)]
     state: Option<PathBuf>,
     /// User for --live (password from MYSQL_PWD or --defaults-file; never on the command line).
@@ -482,6 +482,27 @@ struct FailoverArgs {
     /// Apply each replica's diff on N connections (see `apply --parallel`).
     #[arg(long, default_value_t = 0)]
     parallel: usize,
+    /// Fail over although some replica still replicates from the master (it is unreachable from here, not dead).
+    #[arg(long)]
+    force: bool,
+    /// Seconds to wait for every replica's IO thread to lose the master.
+    #[arg(long, default_value_t = 30)]
+    detect_wait: u64,
+    /// Seconds bounding each MySQL control connection's connect, read and write.
+    #[arg(long, default_value_t = 30)]
+    mysql_timeout: u64,
+    /// Seconds bounding each step on a remote host (a cut, a save, a fetch) and each hook script.
+    #[arg(long, default_value_t = 600)]
+    step_timeout: u64,
+    /// binlog-diff on the remote hosts (a path, or a name on their PATH); its version must equal ours.
+    #[arg(long, default_value = "binlog-diff")]
+    remote_binary: String,
+    /// Copy this binary to each remote host's workdir (remote_workdir) and run that copy.
+    #[arg(long)]
+    push_binary: bool,
+    /// Write a JSON report of the run here (phases and timings, positions, new master, diffs, results, losses).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 fn run_failover(a: FailoverArgs) -> u8 {
@@ -499,6 +520,13 @@ fn run_failover(a: FailoverArgs) -> u8 {
         dry_run: a.dry_run,
         wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
         parallel: a.parallel,
+        force: a.force,
+        detect_wait: std::time::Duration::from_secs(a.detect_wait),
+        mysql_timeout: std::time::Duration::from_secs(a.mysql_timeout),
+        step_timeout: std::time::Duration::from_secs(a.step_timeout),
+        remote_binary: a.remote_binary,
+        push_binary: a.push_binary,
+        json: a.json,
     };
     match crate::phase::failover(&o) {
         Ok(r) if r.ok() => 0,
@@ -516,7 +544,14 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
     use crate::position::ReplicaState;
     let mut replicas = Vec::new();
     if let Some(f) = &a.state {
-        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        // `-`: the states on standard input (how the phase driver sends them to a remote host).
+        let text = if f.as_os_str() == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| Error::io(f, e))?;
+            s
+        } else {
+            std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?
+        };
         let v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(f))?;
         for r in v.as_array().ok_or_else(|| Error::invalid("expected a JSON array").with_file(f))? {
@@ -564,10 +599,7 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
 }
 
 fn master_pos(s: &str) -> crate::error::Result<crate::position::MasterPos> {
-    let (f, p) = s.rsplit_once(':').ok_or_else(|| Error::invalid(format!("expected FILE:POS, got {s:?}")))?;
-    let file = f.parse().map_err(|e: crate::log::name::BadLogName| Error::invalid(e.to_string()))?;
-    let pos = p.parse().map_err(|_| Error::invalid(format!("bad position in {s:?}")))?;
-    Ok(crate::position::MasterPos::new(file, pos))
+    s.parse()
 }
 
 fn run_map(

@@ -39,6 +39,26 @@ pub struct ServerConf {
     pub no_master: bool,
     /// `ignore_fail=1`: a failure on this server does not fail the run.
     pub ignore_fail: bool,
+    /// `ssh_user` (default: the user running the driver).
+    pub ssh_user: String,
+    /// `ssh_host` (default: `hostname`).
+    pub ssh_host: String,
+    /// `ssh_port` (default 22).
+    pub ssh_port: u16,
+    /// `ssh_options`: `ssh` command-line options (`-i KEY`, `-o UserKnownHostsFile=…`).
+    pub ssh_options: String,
+    /// `ssh_connection_timeout` (seconds, default 5, as MHA).
+    pub ssh_connection_timeout: u64,
+    /// `remote_workdir` (default `/var/tmp`).
+    pub remote_workdir: PathBuf,
+    /// `master_pid_file` (passed to `shutdown_script`).
+    pub master_pid_file: Option<String>,
+    /// `master_ip_failover_script`.
+    pub master_ip_failover_script: Option<String>,
+    /// `shutdown_script`.
+    pub shutdown_script: Option<String>,
+    /// `report_script`.
+    pub report_script: Option<String>,
 }
 
 /// A whole application configuration.
@@ -48,6 +68,10 @@ pub struct AppConf {
     pub servers: Vec<ServerConf>,
     /// `manager_workdir` (default `/var/log/masterha`).
     pub manager_workdir: PathBuf,
+    /// `manager_log`: where the run's log is appended (besides stdout).
+    pub manager_log: Option<PathBuf>,
+    /// The application configuration file (passed to `report_script --conf`).
+    pub path: PathBuf,
 }
 
 type Section = BTreeMap<String, String>;
@@ -115,6 +139,19 @@ impl AppConf {
                 None => 3306,
             };
             let user = get("user").cloned().unwrap_or_else(|| "root".into());
+            let num = |k: &str, d: u64| -> Result<u64> {
+                match get(k) {
+                    Some(v) => {
+                        v.trim().parse().map_err(|_| Error::invalid(format!("[{name}] bad {k} {v:?}")).with_file(app))
+                    }
+                    None => Ok(d),
+                }
+            };
+            let ssh_port = u16::try_from(num("ssh_port", 22)?)
+                .map_err(|_| Error::invalid(format!("[{name}] bad ssh_port")).with_file(app))?;
+            let ssh_connection_timeout = num("ssh_connection_timeout", 5)?;
+            let opt = |k: &str| get(k).filter(|v| !v.trim().is_empty()).cloned();
+            let own_host = hostname.clone();
             let password = get("password").map(Secret::new);
             out.push(ServerConf {
                 ip: get("ip").cloned().unwrap_or_else(|| hostname.clone()),
@@ -133,12 +170,23 @@ impl AppConf {
                 candidate_master: flag(get("candidate_master")),
                 no_master: flag(get("no_master")),
                 ignore_fail: flag(get("ignore_fail")),
+                ssh_user: opt("ssh_user").unwrap_or_else(current_user),
+                ssh_host: opt("ssh_host").unwrap_or_else(|| own_host.clone()),
+                ssh_port,
+                ssh_options: opt("ssh_options").unwrap_or_default(),
+                ssh_connection_timeout,
+                remote_workdir: PathBuf::from(opt("remote_workdir").unwrap_or_else(|| "/var/tmp".into())),
+                master_pid_file: opt("master_pid_file"),
+                master_ip_failover_script: opt("master_ip_failover_script"),
+                shutdown_script: opt("shutdown_script"),
+                report_script: opt("report_script"),
                 name,
             });
         }
         let manager_workdir =
             default.get("manager_workdir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/log/masterha"));
-        Ok(AppConf { servers: out, manager_workdir })
+        let manager_log = default.get("manager_log").filter(|v| !v.trim().is_empty()).map(PathBuf::from);
+        Ok(AppConf { servers: out, manager_workdir, manager_log, path: app.to_path_buf() })
     }
 
     /// The server at `host` (hostname or ip) and `port` (any port when `None`
@@ -158,6 +206,19 @@ impl AppConf {
             _ => Err(Error::invalid(format!("several servers match {host}{}: give the port", port_s(port)))),
         }
     }
+}
+
+/// The user running this process (MHA's default `ssh_user`).
+fn current_user() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; it is
+    // read at once, before any other call could overwrite it.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned();
+        }
+    }
+    std::env::var("USER").unwrap_or_else(|_| "root".into())
 }
 
 fn port_s(p: Option<u16>) -> String {
@@ -189,6 +250,9 @@ mod tests {
         let s2 = &c.servers[1];
         assert_eq!((s2.ip.as_str(), s2.port, s2.user.as_str(), s2.candidate_master), ("10.0.0.2", 3306, "other", true));
         assert_eq!(c.manager_workdir, PathBuf::from("/tmp/m"));
+        assert_eq!((s1.ssh_host.as_str(), s1.ssh_port, s1.ssh_connection_timeout), ("db1", 22, 5));
+        assert_eq!(s1.remote_workdir, PathBuf::from("/var/tmp"));
+        assert!(s1.master_ip_failover_script.is_none() && !s1.ssh_user.is_empty());
         assert_eq!(c.find("10.0.0.2", None).unwrap().name, "server2");
         assert!(c.find("db9", None).is_err());
         assert!(!format!("{:?}", c).contains("p w'd"), "passwords never in Debug output");

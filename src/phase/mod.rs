@@ -1,51 +1,62 @@
 //! The phase driver: a dead-master failover run by binlog-diff itself,
-//! reading MHA's `app.cnf`, in MHA's phases (non-GTID path):
+//! reading MHA's `app.cnf`, in MHA's phases (non-GTID path), across hosts.
 //!
-//! 1. **Configuration check**: every server of the configuration; the dead
-//!    master must not answer; every other server must replicate from it.
-//! 2. **Dead master shutdown**: `STOP SLAVE IO_THREAD` everywhere (no
-//!    shutdown or IP-failover scripts are run: fence the master yourself).
-//! 3. **Master recovery**: wait until every replica's SQL thread has applied
-//!    what it read, stop it, read the states; the latest replica; the dead
-//!    master's binlogs when its `master_binlog_dir` is on this host; one
-//!    [`Plan`] cuts every replica's diff in parallel from its *executed*
-//!    position on the latest replica's relay logs plus the master's tail
-//!    (transaction-complete, fsynced); the new master (`--new-master`, else
-//!    the first `candidate_master`, else the latest replica; never
-//!    `no_master`).
-//! 4. **Apply and re-point**: every replica applies its own diff with the
-//!    native applier, all at once (each verified: a short apply is a
-//!    failure); the new master's `SHOW MASTER STATUS` afterwards is where the
-//!    others start; `CHANGE MASTER TO` it and `START SLAVE` on each.
-//! 5. **New master cleanup**: `RESET SLAVE ALL`, `read_only=0` on it; the
-//!    replicas' threads are checked running.
+//! Servers are reached over MySQL (status, stops, apply, re-pointing) and
+//! their files only through their host ([`Host`]): this machine when the
+//! host is loopback or our own name, else one SSH session per host (host key
+//! checked, key authentication), opened once in phase 1 and reused. On each
+//! host the work is done by our own binary (`--remote-binary`, or pushed
+//! with `--push-binary`; its version must equal ours).
 //!
-//! Unlike MHA, every replica gets its own diff from the latest replica's
-//! relay logs (not exec→read + read→latest pieces), so no piece can start
-//! or end inside a transaction.
+//! 1. **Configuration check**: the dead master must not answer over MySQL
+//!    *and* every replica's IO thread must have lost it (orchestrator's
+//!    DeadMaster); while some replica still replicates from it, the run is
+//!    refused (an unreachable master is not a dead one) unless `--force`.
+//!    Each replica's evidence is printed. Every replica must replicate from
+//!    the dead master. SSH to every host; our binary's version there.
+//! 2. **Dead master shutdown**: `master_ip_failover_script --command=stop|stopssh`
+//!    and `shutdown_script` with MHA's arguments and exit codes (a failing
+//!    hook aborts before anything changed); then `STOP SLAVE IO_THREAD`.
+//! 3. **Master recovery**: every SQL thread applies what it read and stops;
+//!    the latest replica; on *its* host, one shared pass cuts every
+//!    replica's diff from its executed position to where the relay logs end
+//!    on a transaction boundary (`binlog-diff diff --state - --write`); on
+//!    the dead master's host, when it still answers SSH, its binlog tail from
+//!    that boundary (`save_binary_logs`); both streamed back here (MD5
+//!    checked). When the dead master's host is gone, the run says what cannot
+//!    be recovered. The new master: `--new-master`, else the first
+//!    `candidate_master`, else the latest replica; never `no_master`.
+//! 4. **Apply and re-point**: every replica applies its relay diff and the
+//!    master tail natively, all at once, each verified; the new master gets
+//!    `master_ip_failover_script --command=start` and `read_only=0`; the others
+//!    `CHANGE MASTER TO` its coordinates and start replicating (checked).
+//! 5. **Cleanup**: `RESET SLAVE ALL` on the new master; `report_script`;
+//!    the JSON report (`--json FILE`).
 //!
-//! # Limits
-//! Servers' files must be on this host: the latest replica's relay logs
-//! (found through `@@relay_log`/`@@datadir`) and, to save its tail, the dead
-//! master's binlogs. A dead master whose binlogs are elsewhere is recovered
-//! up to what the latest replica read (said so). Remote hosts over SSH are
-//! not driven yet: run binlog-diff as MHA's node tools under MHA's manager
-//! for that.
+//! Every wait is bounded: MySQL control connections by `--mysql-timeout`,
+//! each SSH step by `--step-timeout`, SQL threads and replication start by
+//! `--wait-timeout`; an expired wait is an error naming the host and step.
 
 pub mod config;
+pub mod hooks;
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
+use serde_json::{Value, json};
 
 use crate::apply::{ApplyOptions, apply};
-use crate::diff::{CutOptions, Plan, PlanInput};
 use crate::error::{Error, Result};
-use crate::log::LogSet;
+use crate::position::{ReplicaState, latest};
+use crate::remote::{Host, SshOptions};
+use crate::server::status::{Dialect, SourceAddr, Status, binlog_coords, replica_status, wait_for};
 use crate::server::{ConnSpec, replica_state};
 
 pub use config::{AppConf, ServerConf};
+use hooks::HookExit;
 
 /// What to do.
 #[derive(Clone, Debug)]
@@ -60,7 +71,7 @@ pub struct FailoverOptions {
     pub dead_master_port: Option<u16>,
     /// The new master (hostname or ip, port).
     pub new_master: Option<(String, Option<u16>)>,
-    /// Where diffs go (default: `manager_workdir/failover-<timestamp>`).
+    /// Where diffs go on this host (default: `manager_workdir/failover-<timestamp>`).
     pub workdir: Option<PathBuf>,
     /// Print the plan and stop: nothing on any server is changed.
     pub dry_run: bool,
@@ -68,26 +79,88 @@ pub struct FailoverOptions {
     pub wait_timeout: Duration,
     /// Connections per replica for the apply (`apply --parallel`; 0 or 1: serial).
     pub parallel: usize,
+    /// Go on although some replica still replicates from the master.
+    pub force: bool,
+    /// How long to wait for every replica's IO thread to lose the master.
+    pub detect_wait: Duration,
+    /// Bound for each MySQL control connection's connect, read and write.
+    pub mysql_timeout: Duration,
+    /// Bound for each SSH step (a remote cut, a save, a fetch, a hook).
+    pub step_timeout: Duration,
+    /// Our binary on the remote hosts.
+    pub remote_binary: String,
+    /// Push the running binary to each remote host's workdir first.
+    pub push_binary: bool,
+    /// Write the JSON report here.
+    pub json: Option<PathBuf>,
 }
 
-/// How a failover ended, per server.
+impl Default for FailoverOptions {
+    fn default() -> Self {
+        FailoverOptions {
+            conf: PathBuf::new(),
+            global_conf: None,
+            dead_master_host: String::new(),
+            dead_master_port: None,
+            new_master: None,
+            workdir: None,
+            dry_run: false,
+            wait_timeout: Duration::from_secs(600),
+            parallel: 0,
+            force: false,
+            detect_wait: Duration::from_secs(30),
+            mysql_timeout: Duration::from_secs(30),
+            step_timeout: Duration::from_secs(600),
+            remote_binary: "binlog-diff".into(),
+            push_binary: false,
+            json: None,
+        }
+    }
+}
+
+/// How a failover ended.
 #[derive(Debug, Default)]
 pub struct FailoverReport {
     /// The new master's section name.
     pub new_master: Option<String>,
     /// Per replica: section name and what happened (`Ok` or the error text).
     pub replicas: Vec<(String, std::result::Result<String, String>)>,
+    /// What the run knows it could not recover.
+    pub unrecoverable: Vec<String>,
+    /// The whole report, as written by `--json`.
+    pub json: Value,
 }
 
 impl FailoverReport {
-    /// Every server recovered.
+    /// Every server recovered (what the dead master alone had may still be
+    /// lost: see `unrecoverable`).
     pub fn ok(&self) -> bool {
         self.new_master.is_some() && self.replicas.iter().all(|r| r.1.is_ok())
     }
 }
 
-fn say(s: &str) {
-    println!("{s}");
+/// The run's log: stdout, and `manager_log` when set.
+struct Log {
+    file: Mutex<Option<std::fs::File>>,
+}
+
+impl Log {
+    fn say(&self, s: &str) {
+        println!("{s}");
+        if let Some(f) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            let _ = writeln!(f, "{s}");
+        }
+    }
+}
+
+/// A surviving replica.
+struct Replica {
+    conf: ServerConf,
+    conn: mysql::Conn,
+    dialect: Dialect,
+    status: Status,
+    host: std::result::Result<Host, String>,
+    bin: Option<String>,
 }
 
 fn spec(s: &ServerConf) -> ConnSpec {
@@ -104,31 +177,7 @@ fn label(s: &ServerConf) -> String {
     format!("{}({}:{})", s.name, s.ip, s.port)
 }
 
-/// `SHOW SLAVE STATUS` as (column, value) pairs (`None`: not a replica).
-fn slave_status(conn: &mut mysql::Conn) -> Result<Option<Vec<(String, String)>>> {
-    let row: Option<mysql::Row> =
-        conn.query_first("SHOW SLAVE STATUS").map_err(|e| Error::invalid(format!("SHOW SLAVE STATUS: {e}")))?;
-    Ok(row.map(|row| {
-        let cols: Vec<String> = row.columns_ref().iter().map(|c| c.name_str().to_string()).collect();
-        cols.into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let v = match row.as_ref(i) {
-                    Some(mysql::Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-                    Some(mysql::Value::NULL) | None => String::new(),
-                    Some(v) => v.as_sql(true).trim_matches('\'').to_string(),
-                };
-                (c, v)
-            })
-            .collect()
-    }))
-}
-
-fn col<'a>(st: &'a [(String, String)], k: &str) -> &'a str {
-    st.iter().find(|(c, _)| c == k).map(|(_, v)| v.as_str()).unwrap_or("")
-}
-
-fn run_sql(conn: &mut mysql::Conn, who: &str, q: &str) -> Result<()> {
+fn sql(conn: &mut mysql::Conn, who: &str, q: &str) -> Result<()> {
     conn.query_drop(q).map_err(|e| Error::invalid(format!("{who}: {q}: {e}")))
 }
 
@@ -137,232 +186,733 @@ fn is_local(host: &str) -> bool {
         || std::fs::read_to_string("/etc/hostname").is_ok_and(|h| h.trim() == host)
 }
 
-/// Waits until the SQL thread has applied everything the IO thread read
-/// (or idles inside a transaction the IO thread cut), then stops it.
-fn settle(conn: &mut mysql::Conn, who: &str, timeout: Duration) -> Result<()> {
-    let t0 = Instant::now();
-    loop {
-        let st = slave_status(conn)?.ok_or_else(|| Error::invalid(format!("{who}: no longer a replica")))?;
-        let done = (col(&st, "Relay_Master_Log_File"), col(&st, "Exec_Master_Log_Pos"))
-            == (col(&st, "Master_Log_File"), col(&st, "Read_Master_Log_Pos"));
-        let idle = col(&st, "Slave_SQL_Running_State").contains("read all relay log");
-        if col(&st, "Slave_SQL_Running") != "Yes" || done || idle {
-            if col(&st, "Last_SQL_Errno") != "0" && !col(&st, "Last_SQL_Errno").is_empty() {
-                return Err(Error::invalid(format!("{who}: SQL thread error: {}", col(&st, "Last_SQL_Error"))));
-            }
-            return run_sql(conn, who, "STOP SLAVE");
-        }
-        if t0.elapsed() > timeout {
-            return Err(Error::invalid(format!("{who}: the SQL thread did not catch up in {timeout:?}")));
-        }
-        std::thread::sleep(Duration::from_millis(100));
+/// Opens `s`'s host: this machine, or an SSH session from its `ssh_*` settings.
+fn open_host(s: &ServerConf, log: &Log) -> std::result::Result<Host, String> {
+    if is_local(&s.ssh_host) {
+        return Ok(Host::Local);
     }
+    let opts = SshOptions::parse(&s.ssh_options);
+    let t = Duration::from_secs(s.ssh_connection_timeout.max(1));
+    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, &mut |m| log.say(&format!("  {m}")))
+        .map_err(|e| e.to_string())
+}
+
+/// Runs our binary on `host` (`args` after the binary), failing on a
+/// non-zero exit unless `ok_codes` holds it.
+fn node(
+    host: &Host,
+    bin: &str,
+    step: &str,
+    args: &[String],
+    input: &[u8],
+    t: Duration,
+    ok_codes: &[i32],
+) -> Result<crate::remote::Output> {
+    let mut argv = vec![bin.to_string()];
+    argv.extend(args.iter().cloned());
+    let o = host.run(step, &argv, input, t)?;
+    if o.status != 0 && !ok_codes.contains(&o.status) {
+        return Err(Error::invalid(format!(
+            "{step} on {}: exit {}: {}",
+            host.label(),
+            o.status,
+            o.stderr.trim().lines().last().unwrap_or(o.stdout.trim())
+        )));
+    }
+    Ok(o)
+}
+
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 /// Runs the failover.
 ///
 /// # Errors
-/// A configuration, connection or planning failure before anything was
-/// applied. Failures while applying or re-pointing a replica are in the
-/// report (the others go on, as MHA's phase 4 does).
+/// A configuration, detection, connection, hook or planning failure before
+/// anything was applied, or a new master that could not be recovered.
+/// Failures while applying or re-pointing another replica are in the
+/// report (the others go on, as MHA's phase 4 does). With `json`, the
+/// report is written in every case.
 pub fn failover(o: &FailoverOptions) -> Result<FailoverReport> {
-    let t0 = Instant::now();
-    let conf = AppConf::read(&o.conf, o.global_conf.as_deref())?;
-    say("* Phase 1: Configuration Check Phase..");
-    let dead = conf.find(&o.dead_master_host, o.dead_master_port)?.clone();
-    if spec(&dead).connect().is_ok() {
-        return Err(Error::invalid(format!(
-            "the master {} answers: this is not a dead-master failover (stop it first)",
-            label(&dead)
-        )));
-    }
-    say(&format!("  Dead master: {} does not answer.", label(&dead)));
-    let mut alive = Vec::new();
-    for s in conf.servers.iter().filter(|s| s.name != dead.name) {
-        let mut c = spec(s).connect()?;
-        let st = slave_status(&mut c)?.ok_or_else(|| Error::invalid(format!("{}: not a replica", label(s))))?;
-        let port_ok = col(&st, "Master_Port") == dead.port.to_string();
-        let host_ok = [dead.ip.as_str(), dead.hostname.as_str()].contains(&col(&st, "Master_Host"));
-        if !(port_ok && host_ok) {
-            return Err(Error::invalid(format!(
-                "{} replicates from {}:{}, not from the dead master",
-                label(s),
-                col(&st, "Master_Host"),
-                col(&st, "Master_Port")
-            )));
-        }
-        say(&format!("  Alive replica: {}", label(s)));
-        alive.push((s.clone(), c));
-    }
-    if alive.is_empty() {
-        return Err(Error::invalid("no replica to fail over to"));
-    }
-
-    if !o.dry_run {
-        say("* Phase 2: Dead Master Shutdown Phase..");
-        say("  (no shutdown or IP failover script: fence the dead master yourself)");
-        for (s, c) in &mut alive {
-            run_sql(c, &label(s), "STOP SLAVE IO_THREAD")?;
-        }
-    }
-
-    say("* Phase 3: Master Recovery Phase..");
-    let mut replicas = Vec::new();
-    for (s, c) in &mut alive {
-        if !o.dry_run {
-            settle(c, &label(s), o.wait_timeout)?;
-        }
-        replicas.push(replica_state(c, &s.name)?);
-    }
-    for r in &replicas {
-        say(&format!("  {}: read {} executed {}", r.name, r.read, r.exec));
-    }
-    let latest_read = replicas.iter().map(|r| r.read.clone()).max().expect("one replica at least");
-    let master_binlogs = if is_local(&dead.ip) || is_local(&dead.hostname) {
-        let base = latest_read.file.base().to_string();
-        dead.master_binlog_dir.iter().find_map(|d| LogSet::from_dir(d, &base).ok().filter(|s| !s.files().is_empty()))
-    } else {
-        None
+    let mut run = Run { o, phases: Vec::new(), report: FailoverReport::default(), doc: json!({}), log: None };
+    let r = run.go();
+    run.doc["phases"] = Value::Array(run.phases.iter().map(|(n, s)| json!({"phase": n, "seconds": s})).collect());
+    run.doc["result"] = match &r {
+        Ok(()) if run.report.ok() => json!("success"),
+        Ok(()) => json!("partial"),
+        Err(e) => json!({"error": e.to_string()}),
     };
-    match &master_binlogs {
-        Some(_) => say("  The dead master's binlogs are readable here: its tail is saved."),
-        None => say("  The dead master's binlogs are not reachable from here: recovering up to the latest replica."),
+    run.doc["unrecoverable"] = json!(run.report.unrecoverable);
+    if let Some(p) = &o.json {
+        let text = serde_json::to_string_pretty(&run.doc).unwrap_or_default() + "\n";
+        crate::log::write_atomically(p, text.as_bytes())?;
     }
-    let workdir = match &o.workdir {
-        Some(w) => w.clone(),
-        None => conf.manager_workdir.join(format!(
-            "failover-{}",
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-        )),
-    };
-    let mut plan = Plan::make(PlanInput { replicas, master_binlogs, opts: CutOptions::default(), count: o.dry_run })?;
-    if !o.dry_run {
-        std::fs::create_dir_all(&workdir).map_err(|e| Error::io(&workdir, e))?;
-        plan.write(&workdir)?;
-    }
-    print!("{}", plan.to_text());
-
-    let pick = |s: &ServerConf| alive.iter().position(|(a, _)| a.name == s.name);
-    let new_idx = match &o.new_master {
-        Some((h, p)) => {
-            let s = conf.find(h, *p)?;
-            pick(s).ok_or_else(|| Error::invalid(format!("{} is not an alive replica", label(s))))?
-        }
-        None => alive
-            .iter()
-            .position(|(s, _)| s.candidate_master && !s.no_master)
-            .or_else(|| (!alive[plan.latest].0.no_master).then_some(plan.latest))
-            .or_else(|| alive.iter().position(|(s, _)| !s.no_master))
-            .ok_or_else(|| Error::invalid("every replica is no_master"))?,
-    };
-    let new_master = alive[new_idx].0.clone();
-    say(&format!("  New master: {}", label(&new_master)));
-    let mut report = FailoverReport::default();
-    if o.dry_run {
-        say("Dry run: nothing changed.");
-        report.new_master = Some(new_master.name.clone());
-        return Ok(report);
-    }
-
-    say("* Phase 4: Applying every replica's diff (in parallel) and re-pointing..");
-    let files: Vec<Option<PathBuf>> = plan.targets.iter().map(|t| t.file.clone()).collect();
-    let results: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
-        let hs: Vec<_> = alive
-            .iter()
-            .zip(&files)
-            .map(|((s, _), f)| {
-                let sp = spec(s);
-                sc.spawn(move || match f {
-                    None => Ok("nothing to apply".to_string()),
-                    Some(f) => {
-                        let opts = ApplyOptions { parallel: o.parallel, ..Default::default() };
-                        match apply(&sp, std::slice::from_ref(f), &opts) {
-                            Ok(r) => Ok(format!("applied {} transactions ({} events)", r.transactions, r.events)),
-                            Err(e) => Err(format!("apply failed: {}", e.error)),
-                        }
-                    }
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("apply panicked".into()))).collect()
-    });
-    for ((s, _), r) in alive.iter().zip(&results) {
-        match r {
-            Ok(m) => say(&format!("  {}: {m}", label(s))),
-            Err(m) => say(&format!("  {}: FAILED: {m}", label(s))),
-        }
-    }
-    if let Err(e) = &results[new_idx] {
-        return Err(Error::invalid(format!(
-            "the new master {} could not be recovered ({e}); the other replicas applied their diffs but were not \
-             re-pointed: fix it and re-run `binlog-diff apply --resume` on it, or pick another with --new-master",
-            label(&new_master)
-        )));
-    }
-    let (file, pos): (String, u64) = {
-        let c = &mut alive[new_idx].1;
-        let row: Option<mysql::Row> = c.query_first("SHOW MASTER STATUS").map_err(|e| Error::invalid(e.to_string()))?;
-        let row = row.ok_or_else(|| Error::invalid(format!("{}: binary logging is off", label(&new_master))))?;
-        (row.get(0).unwrap_or_default(), row.get(1).unwrap_or_default())
-    };
-    say(&format!("  New master {} at {file}:{pos}", label(&new_master)));
-    for (i, ((s, c), r)) in alive.iter_mut().zip(results).enumerate() {
-        if i == new_idx {
-            continue;
-        }
-        let r = r.and_then(|applied| {
-            let repl_pw = new_master.repl_password.as_ref().or(s.repl_password.as_ref());
-            let q = format!(
-                "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', MASTER_PASSWORD='{}', \
-                 MASTER_LOG_FILE='{}', MASTER_LOG_POS={pos}",
-                sql_str(&new_master.ip),
-                new_master.port,
-                sql_str(&s.repl_user),
-                sql_str(repl_pw.map(|p| p.expose()).unwrap_or("")),
-                sql_str(&file),
-            );
-            // MariaDB: classic positions, as the old master's replication was.
-            let q = if c.server_version().0 >= 10 { format!("{q}, MASTER_USE_GTID=no") } else { q };
-            // The statement holds the replication password: errors quote it without.
-            c.query_drop(&q).map_err(|e| format!("CHANGE MASTER TO {}: {e}", label(&new_master)))?;
-            c.query_drop("START SLAVE").map_err(|e| format!("START SLAVE: {e}"))?;
-            let t0 = Instant::now();
-            loop {
-                let st = slave_status(c).map_err(|e| e.to_string())?.unwrap_or_default();
-                if col(&st, "Slave_IO_Running") == "Yes" && col(&st, "Slave_SQL_Running") == "Yes" {
-                    break;
-                }
-                if t0.elapsed() > o.wait_timeout || !col(&st, "Last_IO_Error").is_empty() {
-                    return Err(format!("replication did not start: {}", col(&st, "Last_IO_Error")));
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Ok(format!("{applied}; replicating from {}", label(&new_master)))
-        });
-        match &r {
-            Ok(m) => say(&format!("  {}: {m}", label(s))),
-            Err(m) => say(&format!("  {}: FAILED: {m}", label(s))),
-        }
-        let r = if s.ignore_fail { r.or_else(|e| Ok(format!("failed, ignored (ignore_fail): {e}"))) } else { r };
-        report.replicas.push((s.name.clone(), r));
-    }
-
-    say("* Phase 5: New master cleanup phase..");
-    let c = &mut alive[new_idx].1;
-    run_sql(c, &label(&new_master), "STOP SLAVE")?;
-    run_sql(c, &label(&new_master), "RESET SLAVE ALL")?;
-    run_sql(c, &label(&new_master), "SET GLOBAL read_only=0")?;
-    report.new_master = Some(new_master.name.clone());
-    say(&format!(
-        "Master failover to {} {} in {:.1}s. Diffs: {}",
-        label(&new_master),
-        if report.ok() { "completed successfully" } else { "done, but recovery on some replicas failed" },
-        t0.elapsed().as_secs_f64(),
-        workdir.display()
-    ));
-    Ok(report)
+    run.report.json = run.doc;
+    r.map(|()| run.report)
 }
 
-fn sql_str(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\'', "\\'")
+struct Run<'a> {
+    o: &'a FailoverOptions,
+    phases: Vec<(String, f64)>,
+    report: FailoverReport,
+    doc: Value,
+    log: Option<Log>,
+}
+
+impl Run<'_> {
+    fn say(&self, s: &str) {
+        match &self.log {
+            Some(l) => l.say(s),
+            None => println!("{s}"),
+        }
+    }
+
+    fn phase_done(&mut self, name: &str, t: Instant) {
+        self.phases.push((name.to_string(), secs(t.elapsed())));
+    }
+
+    fn go(&mut self) -> Result<()> {
+        let o = self.o;
+        let t_all = Instant::now();
+        let conf = AppConf::read(&o.conf, o.global_conf.as_deref())?;
+        let file = match &conf.manager_log {
+            Some(p) => {
+                Some(std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| Error::io(p, e))?)
+            }
+            None => None,
+        };
+        self.log = Some(Log { file: Mutex::new(file) });
+
+        // ---- Phase 1 ------------------------------------------------------
+        let t = Instant::now();
+        self.say("* Phase 1: Configuration Check Phase..");
+        let dead = conf.find(&o.dead_master_host, o.dead_master_port)?.clone();
+        self.doc["dead_master"] = json!({"name": dead.name, "host": dead.ip, "port": dead.port});
+        let short = o.mysql_timeout.min(Duration::from_secs(10));
+        match spec(&dead).connect_within(short) {
+            Ok(_) => {
+                return Err(Error::invalid(format!(
+                    "the master {} answers: this is not a dead-master failover",
+                    label(&dead)
+                )));
+            }
+            Err(e) => self.say(&format!("  Dead master {}: MySQL does not answer ({e}).", label(&dead))),
+        }
+        let mut alive: Vec<Replica> = Vec::new();
+        let mut skipped = Vec::new();
+        for s in conf.servers.iter().filter(|s| s.name != dead.name) {
+            let r = (|| -> Result<Replica> {
+                let mut c = spec(s).connect_within(o.mysql_timeout)?;
+                let d = Dialect::of(&mut c)?;
+                let st =
+                    replica_status(&mut c, d)?.ok_or_else(|| Error::invalid(format!("{}: not a replica", label(s))))?;
+                let (mh, mp) = st.master();
+                if mp != dead.port || ![dead.ip.as_str(), dead.hostname.as_str()].contains(&mh.as_str()) {
+                    return Err(Error::invalid(format!(
+                        "{} replicates from {mh}:{mp}, not from the dead master",
+                        label(s)
+                    )));
+                }
+                Ok(Replica {
+                    conf: s.clone(),
+                    conn: c,
+                    dialect: d,
+                    status: st,
+                    host: Err("not opened".into()),
+                    bin: None,
+                })
+            })();
+            match r {
+                Ok(r) => alive.push(r),
+                Err(e) if s.ignore_fail => {
+                    self.say(&format!("  {}: skipped (ignore_fail): {e}", label(s)));
+                    skipped.push(json!({"name": s.name, "why": e.to_string()}));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if alive.is_empty() {
+            return Err(Error::invalid("no replica to fail over to"));
+        }
+        self.detect(&dead, &mut alive)?;
+
+        // Hosts: one SSH session each, opened in parallel (the dead master's may fail: its host may be gone).
+        let log = self.log.as_ref().expect("set above");
+        let (dead_host, hosts): (std::result::Result<Host, String>, Vec<std::result::Result<Host, String>>) =
+            std::thread::scope(|sc| {
+                let dh = sc.spawn(|| open_host(&dead, log));
+                let hs: Vec<_> = alive.iter().map(|r| sc.spawn(|| open_host(&r.conf, log))).collect();
+                (
+                    dh.join().unwrap_or_else(|_| Err("panicked".into())),
+                    hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("panicked".into()))).collect(),
+                )
+            });
+        for (r, h) in alive.iter_mut().zip(hosts) {
+            r.host = h;
+        }
+        let run_dir = format!(
+            "binlog-diff-{}-{}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            std::process::id()
+        );
+        for r in &mut alive {
+            let push = r.conf.remote_workdir.join(&run_dir);
+            let b = match &r.host {
+                Ok(h) => h
+                    .node(&o.remote_binary, o.push_binary.then_some(push.as_path()), o.step_timeout)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.clone()),
+            };
+            match b {
+                Ok(b) => {
+                    self.say(&format!(
+                        "  {}: host {} answers, {b} {}",
+                        label(&r.conf),
+                        r.host.as_ref().map(Host::label).unwrap_or_default(),
+                        crate::remote::host::our_version()
+                    ));
+                    r.bin = Some(b);
+                }
+                Err(e) => self.say(&format!("  {}: host not usable: {e}", label(&r.conf))),
+            }
+        }
+        let mut dead_ssh = dead_host.as_ref().is_ok();
+        let dead_bin = match &dead_host {
+            Ok(h) => {
+                let push = dead.remote_workdir.join(&run_dir);
+                match h.node(&o.remote_binary, o.push_binary.then_some(push.as_path()), o.step_timeout) {
+                    Ok(b) => {
+                        self.say(&format!("  Dead master's host {} answers SSH.", h.label()));
+                        Some(b)
+                    }
+                    Err(e) => {
+                        self.say(&format!(
+                            "  Dead master's host {} answers SSH, but our binary does not run there: {e}",
+                            h.label()
+                        ));
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                self.say(&format!("  Dead master's host is not reachable over SSH: {e}"));
+                None
+            }
+        };
+        self.doc["dead_master"]["ssh"] = json!(if dead_ssh { "reachable" } else { "unreachable" });
+        self.doc["skipped"] = json!(skipped);
+        self.phase_done("configuration check", t);
+
+        // ---- Phase 2 ------------------------------------------------------
+        let t = Instant::now();
+        if !o.dry_run {
+            self.say("* Phase 2: Dead Master Shutdown Phase..");
+            if let Some(script) = &dead.master_ip_failover_script {
+                let args = hooks::ip_stop_args(&dead, dead_ssh);
+                self.say(&format!("  Executing master IP deactivation script: {}", hooks::shown(script, &args)));
+                match hooks::run(script, &args, o.step_timeout) {
+                    HookExit::Ok => self.say("  done."),
+                    HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
+                    HookExit::Failed(m) => {
+                        return Err(Error::invalid(format!(
+                            "master_ip_failover_script failed ({m}): nothing was changed"
+                        )));
+                    }
+                }
+            } else {
+                self.say("  master_ip_failover_script is not set: fence the dead master's address yourself.");
+            }
+            if let Some(script) = &dead.shutdown_script {
+                let args = hooks::shutdown_args(&dead, dead_ssh);
+                self.say(&format!("  Executing SHUTDOWN script: {}", hooks::shown(script, &args)));
+                match hooks::run(script, &args, o.step_timeout) {
+                    HookExit::Ok => {
+                        self.say("  Power off done: the dead master's host is gone, its binlogs with it.");
+                        dead_ssh = false;
+                    }
+                    HookExit::Ten => self.say("  SSH reachable. Shutting down mysqld done."),
+                    HookExit::Failed(m) => {
+                        return Err(Error::invalid(format!("shutdown_script failed ({m}): nothing was changed")));
+                    }
+                }
+            } else {
+                self.say("  shutdown_script is not set.");
+            }
+            for r in &mut alive {
+                sql(&mut r.conn, &label(&r.conf), r.dialect.stop_io_thread())?;
+            }
+            self.phase_done("dead master shutdown", t);
+        }
+
+        // ---- Phase 3 ------------------------------------------------------
+        let t = Instant::now();
+        self.say("* Phase 3: Master Recovery Phase..");
+        let mut states: Vec<ReplicaState> = Vec::new();
+        for r in &mut alive {
+            let who = label(&r.conf);
+            if !o.dry_run {
+                let (conn, d) = (&mut r.conn, r.dialect);
+                wait_for(o.wait_timeout, &format!("{who}: the SQL thread applying what it read"), || {
+                    let st = replica_status(conn, d)?
+                        .ok_or_else(|| Error::invalid(format!("{who}: no longer a replica")))?;
+                    if let Some(e) = st.sql_error() {
+                        return Err(Error::invalid(format!("{who}: SQL thread error {e}")));
+                    }
+                    Ok((!st.sql_running() || st.sql_settled()).then_some(()))
+                })?;
+                sql(&mut r.conn, &who, r.dialect.stop_replica())?;
+            }
+            let mut st = replica_state(&mut r.conn, &r.conf.name)?;
+            st.host = Some(r.conf.ip.clone());
+            st.port = Some(r.conf.port);
+            self.say(&format!("  {}: read {} executed {}", r.conf.name, st.read, st.exec));
+            states.push(st);
+        }
+        self.doc["replicas"] = Value::Array(
+            alive
+                .iter()
+                .zip(&states)
+                .map(|(r, s)| {
+                    json!({"name": r.conf.name, "host": r.conf.ip, "port": r.conf.port, "read": s.read.to_string(),
+                           "exec": s.exec.to_string(), "io_thread": r.status.get("Slave_IO_Running"),
+                           "last_io_error": r.status.io_error()})
+                })
+                .collect(),
+        );
+        let li = latest(&states).expect("one replica at least");
+        let lr = &alive[li];
+        self.say(&format!("  Latest replica: {} (read {})", label(&lr.conf), states[li].read));
+        let lhost = lr.host.as_ref().map_err(|e| {
+            Error::invalid(format!("the latest replica {}'s relay logs are out of reach: {e}", label(&lr.conf)))
+        })?;
+        let lbin = lr.bin.clone().ok_or_else(|| {
+            Error::invalid(format!("the latest replica {}'s host cannot run binlog-diff (see above)", label(&lr.conf)))
+        })?;
+        let workdir = match &o.workdir {
+            Some(w) => w.clone(),
+            None => conf.manager_workdir.join(format!("failover-{run_dir}")),
+        };
+        std::fs::create_dir_all(&workdir).map_err(|e| Error::io(&workdir, e))?;
+        let rdir = |h: &Host, s: &ServerConf| -> PathBuf {
+            match h {
+                Host::Local => workdir.clone(),
+                Host::Ssh(_) => s.remote_workdir.join(&run_dir),
+            }
+        };
+
+        // The cut, on the latest replica's host: one shared pass for every replica.
+        let state_json = serde_json::to_vec(&states.iter().map(ReplicaState::to_json).collect::<Vec<_>>())
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        let cut_dir = rdir(lhost, &lr.conf).join("diffs");
+        let mut args: Vec<String> = vec!["diff".into(), "--state".into(), "-".into(), "--json".into()];
+        if !o.dry_run {
+            args.extend(["--write".into(), cut_dir.to_string_lossy().into_owned()]);
+        }
+        let tc = Instant::now();
+        let out = node(lhost, &lbin, "cut the diffs", &args, &state_json, o.step_timeout, &[])?;
+        let plan: Value = serde_json::from_str(&out.stdout).map_err(|e| {
+            Error::invalid(format!("the cut on {} printed no plan ({e}): {}", lhost.label(), out.stderr.trim()))
+        })?;
+        let relay_end = plan["relay_end"].as_str().unwrap_or_default().to_string();
+        self.say(&format!(
+            "  Cut on {} in {:.2}s: the relay logs end on a transaction boundary at master {relay_end}",
+            lhost.label(),
+            tc.elapsed().as_secs_f64()
+        ));
+        if let Some(p) = plan["relay_partial"].as_object() {
+            self.say(&format!(
+                "  The latest replica holds a transaction only in part ({} @ {}, {} bytes): it must come from the dead master.",
+                p["file"], p["offset"], p["bytes"]
+            ));
+        }
+
+        // The dead master's tail, on its own host, from that boundary.
+        let mut tail: Option<(PathBuf, String)> = None;
+        let (ef, ep) = relay_end.rsplit_once(':').unwrap_or(("", "0"));
+        if let (true, Ok(h), Some(b)) = (dead_ssh, &dead_host, &dead_bin) {
+            let dirs: Vec<String> = dead.master_binlog_dir.iter().map(|d| d.to_string_lossy().into_owned()).collect();
+            let out_file = rdir(h, &dead).join("master-tail.binlog");
+            if o.dry_run {
+                self.say(&format!("  Would save the dead master's binlogs from {relay_end} on {}.", h.label()));
+            } else {
+                let ts = Instant::now();
+                if let Host::Ssh(_) = h {
+                    let parent = out_file.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                    h.run("mkdir", &["mkdir".into(), "-p".into(), parent], b"", o.step_timeout)?;
+                }
+                let a = vec![
+                    "mha".into(),
+                    "save_binary_logs".into(),
+                    "--command=save".into(),
+                    format!("--start_file={ef}"),
+                    format!("--start_pos={ep}"),
+                    format!("--binlog_dir={}", dirs.join(",")),
+                    format!("--output_file={}", out_file.display()),
+                ];
+                match node(h, b, "save the dead master's binlog tail", &a, b"", o.step_timeout, &[10]) {
+                    Ok(out) if out.status == 10 => self.say("  The dead master has nothing after the latest replica."),
+                    Ok(out) => {
+                        let saved = out.stdout.lines().find(|l| l.contains("Saved ")).unwrap_or("").trim().to_string();
+                        let local = h.fetch(&out_file, &workdir, o.step_timeout)?;
+                        self.say(&format!(
+                            "  Dead master's tail saved on {} in {:.2}s: {saved}",
+                            h.label(),
+                            ts.elapsed().as_secs_f64()
+                        ));
+                        tail = Some((local, saved));
+                    }
+                    Err(e) => self.say(&format!("  Could not save the dead master's tail: {e}")),
+                }
+            }
+        }
+        if tail.is_none() && !o.dry_run {
+            let why = if dead_ssh { "could not be saved" } else { "its host is not reachable" };
+            let m = format!(
+                "whatever the dead master {} committed after {relay_end} ({why}): the survivors end where the latest replica's relay logs end",
+                label(&dead)
+            );
+            self.say(&format!("  NOT RECOVERABLE: {m}"));
+            self.report.unrecoverable.push(m);
+            if let Some(p) = plan["relay_partial"].as_object() {
+                let m = format!(
+                    "the transaction the latest replica read only in part ({} @ {}, {} bytes), after master {relay_end}",
+                    p["file"], p["offset"], p["bytes"]
+                );
+                self.say(&format!("  NOT RECOVERABLE: {m}"));
+                self.report.unrecoverable.push(m);
+            }
+        }
+
+        // Bring every replica's relay diff here.
+        let mut diffs: Vec<Option<PathBuf>> = Vec::new();
+        let mut diff_docs = Vec::new();
+        let tf = Instant::now();
+        let empty = Vec::new();
+        let targets = plan["replicas"].as_array().unwrap_or(&empty);
+        for (r, st) in alive.iter().zip(&states) {
+            let t = targets.iter().find(|t| t["state"]["name"] == json!(st.name));
+            let d = t.map(|t| &t["diff"]).cloned().unwrap_or(Value::Null);
+            let txs = d["transactions"].as_u64().unwrap_or(0);
+            self.say(&format!(
+                "  {}: {} transactions, {} bytes from the relay logs ({} .. {})",
+                r.conf.name,
+                txs,
+                d["bytes"],
+                d["master_start"].as_str().unwrap_or("-"),
+                d["master_end"].as_str().unwrap_or("-")
+            ));
+            let file = match (o.dry_run, txs, t.and_then(|t| t["file"].as_str())) {
+                (false, 1.., Some(f)) => Some(lhost.fetch(Path::new(f), &workdir, o.step_timeout)?),
+                _ => None,
+            };
+            diff_docs.push(json!({"replica": r.conf.name, "relay_diff": d, "file": file.as_ref().map(|f| f.display().to_string())}));
+            diffs.push(file);
+        }
+        if !o.dry_run {
+            self.say(&format!("  Diffs here in {}: {:.2}s", workdir.display(), tf.elapsed().as_secs_f64()));
+        }
+        self.doc["latest"] = json!(lr.conf.name);
+        self.doc["relay_end"] = json!(relay_end);
+        self.doc["master_tail"] = match &tail {
+            Some((f, saved)) => json!({"file": f.display().to_string(), "from": relay_end, "saved": saved}),
+            None => Value::Null,
+        };
+        self.doc["diffs"] = json!(diff_docs);
+
+        // The new master.
+        let pick = |s: &ServerConf| alive.iter().position(|r| r.conf.name == s.name);
+        let (new_idx, why) = match &o.new_master {
+            Some((h, p)) => {
+                let s = conf.find(h, *p)?;
+                (
+                    pick(s).ok_or_else(|| Error::invalid(format!("{} is not an alive replica", label(s))))?,
+                    "--new-master",
+                )
+            }
+            None => match alive.iter().position(|r| r.conf.candidate_master && !r.conf.no_master) {
+                Some(i) => (i, "the first candidate_master"),
+                None if !alive[li].conf.no_master => (li, "the latest replica"),
+                None => (
+                    alive
+                        .iter()
+                        .position(|r| !r.conf.no_master)
+                        .ok_or_else(|| Error::invalid("every replica is no_master"))?,
+                    "the first replica that is not no_master",
+                ),
+            },
+        };
+        let new_master = alive[new_idx].conf.clone();
+        self.say(&format!("  New master: {} ({why})", label(&new_master)));
+        self.doc["new_master"] =
+            json!({"name": new_master.name, "host": new_master.ip, "port": new_master.port, "why": why});
+        self.phase_done("master recovery", t);
+        if o.dry_run {
+            self.say("Dry run: nothing changed.");
+            self.report.new_master = Some(new_master.name.clone());
+            return Ok(());
+        }
+
+        // ---- Phase 4 ------------------------------------------------------
+        let t = Instant::now();
+        self.say("* Phase 4: Applying every replica's diff (in parallel) and re-pointing..");
+        // Each replica: its relay diff (up to the boundary), then the master's tail (from it).
+        let boundary: Option<crate::position::MasterPos> = relay_end.parse().ok();
+        let mut files: Vec<Vec<PathBuf>> = Vec::new();
+        for (i, (r, st)) in alive.iter().zip(&states).enumerate() {
+            let mut f: Vec<PathBuf> = diffs[i].iter().cloned().collect();
+            if let Some((tf, _)) = &tail {
+                if boundary.as_ref().is_some_and(|b| st.exec > *b) {
+                    // Cannot happen with a sane latest replica: say so rather than apply twice.
+                    self.say(&format!(
+                        "  {}: executed past {relay_end}: the dead master's tail is not applied to it",
+                        r.conf.name
+                    ));
+                } else {
+                    f.push(tf.clone());
+                }
+            }
+            files.push(f);
+        }
+        let results: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = alive
+                .iter()
+                .zip(&files)
+                .map(|(r, f)| {
+                    let sp = spec(&r.conf);
+                    sc.spawn(move || {
+                        if f.is_empty() {
+                            return Ok("nothing to apply".to_string());
+                        }
+                        let opts = ApplyOptions { parallel: o.parallel, ..Default::default() };
+                        let t = Instant::now();
+                        match apply(&sp, f, &opts) {
+                            Ok(r) => Ok(format!(
+                                "applied {} transactions ({} events) in {:.2}s",
+                                r.transactions,
+                                r.events,
+                                t.elapsed().as_secs_f64()
+                            )),
+                            Err(e) => Err(format!("apply failed: {}", e.error)),
+                        }
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("apply panicked".into()))).collect()
+        });
+        for (r, res) in alive.iter().zip(&results) {
+            match res {
+                Ok(m) => self.say(&format!("  {}: {m}", label(&r.conf))),
+                Err(m) => self.say(&format!("  {}: FAILED: {m}", label(&r.conf))),
+            }
+        }
+        self.doc["applied"] = Value::Array(
+            alive
+                .iter()
+                .zip(&results)
+                .zip(&files)
+                .map(|((r, res), f)| {
+                    json!({"replica": r.conf.name, "files": f.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                           "ok": res.is_ok(), "result": match res { Ok(m) | Err(m) => m }})
+                })
+                .collect(),
+        );
+        if let Err(e) = &results[new_idx] {
+            return Err(Error::invalid(format!(
+                "the new master {} could not be recovered ({e}); the other replicas applied their diffs but were not \
+                 re-pointed: fix it and re-run `binlog-diff apply --resume` on it, or pick another with --new-master",
+                label(&new_master)
+            )));
+        }
+        let (file, pos) = {
+            let r = &mut alive[new_idx];
+            binlog_coords(&mut r.conn, r.dialect)?
+                .ok_or_else(|| Error::invalid(format!("{}: binary logging is off", label(&new_master))))?
+        };
+        self.say(&format!("  New master {} at {file}:{pos}", label(&new_master)));
+        self.doc["new_master"]["binlog"] = json!(format!("{file}:{pos}"));
+        if let Some(script) = &new_master.master_ip_failover_script {
+            let args = hooks::ip_start_args(&dead, &new_master, dead_ssh);
+            self.say(&format!("  Executing master IP activate script: {}", hooks::shown(script, &args)));
+            match hooks::run(script, &args, o.step_timeout) {
+                HookExit::Ok => self.say("  OK."),
+                HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
+                HookExit::Failed(m) => {
+                    return Err(Error::invalid(format!(
+                        "master_ip_failover_script --command=start failed ({m}): {} has every transaction but \
+                         takes no writes; the others were not re-pointed",
+                        label(&new_master)
+                    )));
+                }
+            }
+        }
+        sql(&mut alive[new_idx].conn, &label(&new_master), "SET GLOBAL read_only=0")?;
+        let to = SourceAddr { host: new_master.ip.clone(), port: new_master.port, user: String::new(), password: None };
+        let wait = o.wait_timeout;
+        let repointed: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = alive
+                .iter_mut()
+                .zip(results)
+                .enumerate()
+                .filter(|(i, _)| *i != new_idx)
+                .map(|(_, (r, res))| {
+                    let to = SourceAddr {
+                        user: r.conf.repl_user.clone(),
+                        password: new_master.repl_password.clone().or_else(|| r.conf.repl_password.clone()),
+                        ..to.clone()
+                    };
+                    let nm = label(&new_master);
+                    let file = &file;
+                    sc.spawn(move || {
+                        let applied = res?;
+                        let d = r.dialect;
+                        // The statement holds the replication password: errors quote it without.
+                        r.conn
+                            .query_drop(d.change_source_to_pos(&to, file, pos))
+                            .map_err(|e| format!("CHANGE MASTER TO {nm}: {e}"))?;
+                        r.conn.query_drop(d.start_replica()).map_err(|e| format!("{}: {e}", d.start_replica()))?;
+                        let conn = &mut r.conn;
+                        wait_for(wait, "replication from the new master", || {
+                            let st = replica_status(conn, d)?.unwrap_or_default();
+                            if let Some(e) = st.io_error().or_else(|| st.sql_error()) {
+                                return Err(Error::invalid(e));
+                            }
+                            Ok((st.io_running() && st.sql_running()).then_some(()))
+                        })
+                        .map_err(|e| format!("replication did not start: {e}"))?;
+                        Ok(format!("{applied}; replicating from {nm}"))
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("panicked".into()))).collect()
+        });
+        let others: Vec<&Replica> = alive.iter().enumerate().filter(|(i, _)| *i != new_idx).map(|(_, r)| r).collect();
+        let mut new_slaves = Vec::new();
+        for (r, res) in others.iter().zip(repointed) {
+            match &res {
+                Ok(m) => {
+                    self.say(&format!("  {}: {m}", label(&r.conf)));
+                    new_slaves.push(r.conf.hostname.clone());
+                }
+                Err(m) => self.say(&format!("  {}: FAILED: {m}", label(&r.conf))),
+            }
+            let res = if r.conf.ignore_fail {
+                res.or_else(|e| Ok(format!("failed, ignored (ignore_fail): {e}")))
+            } else {
+                res
+            };
+            self.report.replicas.push((r.conf.name.clone(), res));
+        }
+        self.doc["repointed"] = Value::Array(
+            self.report
+                .replicas
+                .iter()
+                .map(|(n, r)| json!({"replica": n, "ok": r.is_ok(), "result": match r { Ok(m) | Err(m) => m }}))
+                .collect(),
+        );
+        self.phase_done("apply and re-point", t);
+
+        // ---- Phase 5 ------------------------------------------------------
+        let t = Instant::now();
+        self.say("* Phase 5: New master cleanup phase..");
+        {
+            let r = &mut alive[new_idx];
+            let who = label(&new_master);
+            sql(&mut r.conn, &who, r.dialect.stop_replica())?;
+            sql(&mut r.conn, &who, r.dialect.reset_replica_all())?;
+        }
+        self.report.new_master = Some(new_master.name.clone());
+        // The remote run folders: the diffs are here now.
+        for (h, s) in alive
+            .iter()
+            .filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)))
+            .chain(dead_host.as_ref().ok().map(|h| (h, &dead)))
+        {
+            if let Host::Ssh(_) = h {
+                let d = s.remote_workdir.join(&run_dir);
+                let _ = h.run(
+                    "cleanup",
+                    &["rm".into(), "-rf".into(), "--".into(), d.to_string_lossy().into_owned()],
+                    b"",
+                    o.step_timeout,
+                );
+            }
+        }
+        let outcome =
+            if self.report.ok() { "completed successfully" } else { "done, but recovery on some replicas failed" };
+        let subject = format!("MySQL Master failover {}", label(&dead));
+        let body = format!("Master {} is down! Failover to {} {outcome}.", label(&dead), label(&new_master));
+        if let Some(script) = &dead.report_script {
+            let args = hooks::report_args(&dead, Some((&new_master, &new_slaves)), &conf.path, &subject, &body);
+            self.say(&format!("  Executing report script: {}", hooks::shown(script, &args)));
+            if let HookExit::Failed(m) = hooks::run(script, &args, o.step_timeout) {
+                self.say(&format!("  report_script failed: {m}"));
+            }
+        }
+        self.phase_done("cleanup", t);
+        self.say(&format!(
+            "Master failover to {} {outcome} in {:.1}s. Diffs: {}",
+            label(&new_master),
+            t_all.elapsed().as_secs_f64(),
+            workdir.display()
+        ));
+        Ok(())
+    }
+
+    /// The master is dead only if we cannot reach it *and* every replica has
+    /// lost it too: waits up to `detect_wait` for the IO threads to notice.
+    fn detect(&mut self, dead: &ServerConf, alive: &mut [Replica]) -> Result<()> {
+        let t0 = Instant::now();
+        loop {
+            let mut still = Vec::new();
+            for r in alive.iter_mut() {
+                r.status = replica_status(&mut r.conn, r.dialect)?.unwrap_or_default();
+                if r.status.io_running() {
+                    still.push(label(&r.conf));
+                }
+            }
+            if still.is_empty() || t0.elapsed() >= self.o.detect_wait {
+                let ev: Vec<Value> = alive
+                    .iter()
+                    .map(|r| {
+                        json!({"replica": r.conf.name, "io_thread": r.status.get("Slave_IO_Running"),
+                               "last_io_error": r.status.io_error()})
+                    })
+                    .collect();
+                for r in alive.iter() {
+                    self.say(&format!(
+                        "  Evidence: {}: IO thread {}{}",
+                        label(&r.conf),
+                        r.status.get("Slave_IO_Running"),
+                        r.status.io_error().map(|e| format!(", last IO error {e}")).unwrap_or_default()
+                    ));
+                }
+                self.doc["dead_master"]["evidence"] = json!(ev);
+                if still.is_empty() {
+                    self.say(&format!(
+                        "  DeadMaster: {} is unreachable from here and from every replica.",
+                        label(dead)
+                    ));
+                    self.doc["dead_master"]["verdict"] = json!("dead");
+                    return Ok(());
+                }
+                self.doc["dead_master"]["verdict"] = json!("unreachable");
+                if self.o.force {
+                    self.say(&format!(
+                        "  UnreachableMaster: {} still replicate from it; going on (--force).",
+                        still.join(", ")
+                    ));
+                    return Ok(());
+                }
+                return Err(Error::invalid(format!(
+                    "UnreachableMaster: {} does not answer here, but {} still replicate from it (waited {:?}): \
+                     it is not dead; nothing was changed (--force to fail over anyway)",
+                    label(dead),
+                    still.join(", "),
+                    self.o.detect_wait
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }

@@ -32,6 +32,19 @@ impl MasterPos {
     }
 }
 
+impl std::str::FromStr for MasterPos {
+    type Err = crate::error::Error;
+
+    /// `FILE:POS`, e.g. `mysql-bin.000045:1006227`.
+    fn from_str(s: &str) -> crate::error::Result<MasterPos> {
+        use crate::error::Error;
+        let (f, p) = s.rsplit_once(':').ok_or_else(|| Error::invalid(format!("expected FILE:POS, got {s:?}")))?;
+        let file = f.parse().map_err(|e: crate::log::name::BadLogName| Error::invalid(e.to_string()))?;
+        let pos = p.parse().map_err(|_| Error::invalid(format!("bad position in {s:?}")))?;
+        Ok(MasterPos::new(file, pos))
+    }
+}
+
 impl RelayPos {
     /// A relay coordinate.
     pub fn new(file: LogName, pos: u64) -> Self {

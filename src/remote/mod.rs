@@ -40,6 +40,9 @@ use std::time::Duration;
 
 use ssh2::{CheckResult, KnownHostFileKind, MethodType, Session};
 
+pub mod host;
+pub use host::Host;
+
 use crate::error::{Error, Result};
 
 /// What to do with a host key that is not known (OpenSSH's `StrictHostKeyChecking`).
@@ -312,6 +315,51 @@ impl Remote {
         Ok(Output { status, stdout, stderr })
     }
 
+    /// Bounds every following blocking step of this session (a read, a
+    /// write, a channel open) by `t`; zero: unbounded.
+    pub fn set_timeout(&self, t: Duration) {
+        self.sess.set_timeout(t.as_millis().min(u32::MAX as u128) as u32);
+    }
+
+    /// Runs `cmd` with `input` on its standard input, then collects its output.
+    ///
+    /// # Errors
+    /// The channel fails (not a non-zero exit).
+    pub fn exec_with_bytes(&self, cmd: &str, input: &[u8]) -> Result<Output> {
+        let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
+        // A command that exits early closes the channel; its status says why.
+        let _ = ch.write_all(input);
+        let _ = ch.send_eof();
+        self.collect(ch)
+    }
+
+    /// Runs `cmd` and streams its standard output into `out` (a remote file
+    /// sent back with `cat`); returns the exit status, the bytes copied and
+    /// the standard error.
+    ///
+    /// # Errors
+    /// The channel fails, or `out` cannot be written.
+    pub fn exec_to(&self, cmd: &str, out: &mut dyn Write) -> Result<(i32, u64, String)> {
+        let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n_all = 0u64;
+        loop {
+            let n = ch.read(&mut buf).map_err(|e| ssh_err("read", &self.label, e))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n]).map_err(|e| Error::invalid(format!("writing what {} sent: {e}", self.label)))?;
+            n_all += n as u64;
+        }
+        let mut stderr = String::new();
+        ch.stderr().read_to_string(&mut stderr).map_err(|e| ssh_err("read", &self.label, e))?;
+        ch.wait_close().map_err(|e| ssh_err("close", &self.label, e))?;
+        let status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
+        Ok((status, n_all, stderr))
+    }
+
     /// Streams `local` to the remote command `cmd` on its standard input
     /// (one remote shell: every extra command costs a shell start-up, which
     /// with heavy start-up files takes longer than the copy), then collects
@@ -460,39 +508,52 @@ pub fn push_file(
     remote: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    let r = Remote::connect(user, host, port, opts, log)?;
-    let ours = md5_file(local)?;
-    let mut last = None;
-    // Through a temporary name and a rename: when this host is the target
-    // too (the same path on both sides), the file being read is never
-    // truncated under us. mkdir, copy, rename and md5sum run in one remote
-    // shell, the file on its standard input.
-    let name = remote.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = remote.with_file_name(format!(".{name}.part.{}", std::process::id()));
-    let q = |p: &Path| sh_quote(&p.to_string_lossy());
-    let mkdir = match remote.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => format!("mkdir -p {} && ", q(dir)),
-        None => String::new(),
-    };
-    let cmd = format!("{mkdir}cat > {t} && mv -f {t} {f} && md5sum {f}", t = q(&tmp), f = q(remote));
-    for _ in 0..3 {
-        match r.exec_with_input(&cmd, local) {
-            Ok(o) if o.status == 0 => {
-                let theirs: String = o.stdout.chars().take(32).collect();
-                if theirs == ours {
-                    return Ok(());
+    Remote::connect(user, host, port, opts, log)?.push(local, remote, false, log)
+}
+
+impl Remote {
+    /// Copies `local` to `remote` on this session as [`push_file`] does
+    /// (temporary name, rename, MD5 compared, 3 tries); `executable` makes
+    /// the copy mode 755 before the rename.
+    ///
+    /// # Errors
+    /// `mkdir` failure or 3 failed tries.
+    pub fn push(&self, local: &Path, remote: &Path, executable: bool, log: &mut dyn FnMut(&str)) -> Result<()> {
+        let r = self;
+        let ours = md5_file(local)?;
+        let mut last = None;
+        // Through a temporary name and a rename: when this host is the target
+        // too (the same path on both sides), the file being read is never
+        // truncated under us. mkdir, copy, rename and md5sum run in one remote
+        // shell, the file on its standard input.
+        let name = remote.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = remote.with_file_name(format!(".{name}.part.{}", std::process::id()));
+        let q = |p: &Path| sh_quote(&p.to_string_lossy());
+        let mkdir = match remote.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => format!("mkdir -p {} && ", q(dir)),
+            None => String::new(),
+        };
+        let chmod = if executable { format!("chmod 755 {} && ", q(&tmp)) } else { String::new() };
+        let cmd = format!("{mkdir}cat > {t} && {chmod}mv -f {t} {f} && md5sum {f}", t = q(&tmp), f = q(remote));
+        for _ in 0..3 {
+            match r.exec_with_input(&cmd, local) {
+                Ok(o) if o.status == 0 => {
+                    let theirs: String = o.stdout.chars().take(32).collect();
+                    if theirs == ours {
+                        return Ok(());
+                    }
+                    last = Some(format!("md5 mismatch: local {ours}, remote {theirs}"));
                 }
-                last = Some(format!("md5 mismatch: local {ours}, remote {theirs}"));
+                Ok(o) => {
+                    let _ = r.exec(&format!("rm -f {}", q(&tmp)));
+                    last = Some(format!("exit {}: {}", o.status, o.stderr.trim()));
+                }
+                Err(e) => last = Some(e.to_string()),
             }
-            Ok(o) => {
-                let _ = r.exec(&format!("rm -f {}", q(&tmp)));
-                last = Some(format!("exit {}: {}", o.status, o.stderr.trim()));
-            }
-            Err(e) => last = Some(e.to_string()),
+            log("Failed copy or checksum. Retrying..");
         }
-        log("Failed copy or checksum. Retrying..");
+        Err(ssh_err("copy failed 3 times", r.label(), last.unwrap_or_default()))
     }
-    Err(ssh_err("copy failed 3 times", r.label(), last.unwrap_or_default()))
 }
 
 /// Quotes a word for a POSIX shell (remote commands we build ourselves).

@@ -1,9 +1,14 @@
 //! Talking to a live server over the MySQL protocol (the `mysql` crate):
 //! connection settings with a password that never comes from argv and is
-//! never printed, and the replica status the planner needs.
+//! never printed, and the replica status the planner needs. [`status`]
+//! holds the SQL dialect (chosen by version) and every replication
+//! statement the driver sends.
+
+pub mod status;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use mysql::prelude::Queryable;
 
@@ -95,15 +100,32 @@ impl ConnSpec {
         }
     }
 
-    /// Opens a connection.
+    /// Opens a connection (TCP connect bounded by 30 s).
     ///
     /// # Errors
     /// The server cannot be reached or refuses the login.
     pub fn connect(&self) -> Result<mysql::Conn> {
-        let mut b = mysql::OptsBuilder::new()
-            .user(self.user.clone())
-            .pass(self.password.as_ref().map(|p| p.expose().to_string()))
-            .prefer_socket(false);
+        self.connect_with(mysql::OptsBuilder::new().tcp_connect_timeout(Some(Duration::from_secs(30))))
+    }
+
+    /// Opens a control connection whose connect, reads and writes are each
+    /// bounded by `timeout`: a dead or cut-off server is an error within
+    /// that time, never a hang.
+    ///
+    /// # Errors
+    /// The server cannot be reached in time or refuses the login.
+    pub fn connect_within(&self, timeout: Duration) -> Result<mysql::Conn> {
+        self.connect_with(
+            mysql::OptsBuilder::new()
+                .tcp_connect_timeout(Some(timeout))
+                .read_timeout(Some(timeout))
+                .write_timeout(Some(timeout)),
+        )
+    }
+
+    fn connect_with(&self, b: mysql::OptsBuilder) -> Result<mysql::Conn> {
+        let mut b =
+            b.user(self.user.clone()).pass(self.password.as_ref().map(|p| p.expose().to_string())).prefer_socket(false);
         b = match &self.socket {
             Some(s) => b.socket(Some(s.display().to_string())),
             None => b

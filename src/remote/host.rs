@@ -1,0 +1,223 @@
+//! A server's host as the phase driver sees it: this machine, or one
+//! reached over one persistent, authenticated SSH session (host key checked
+//! against known_hosts, key authentication only), reused across phases.
+//! Remote work runs our own binary on that host ([`Host::node`]); files come
+//! back streamed over the channel ([`Host::fetch`]), checked by MD5.
+//!
+//! Every step is bounded: a remote command that does not finish within its
+//! timeout is an error naming the host and the step, never a hang.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Output, Remote, SshOptions, md5_file, sh_quote};
+use crate::error::{Error, Result};
+
+/// Where commands run.
+pub enum Host {
+    /// This machine.
+    Local,
+    /// Another machine over SSH.
+    Ssh(Remote),
+}
+
+/// The version string every binlog-diff prints for `--version`.
+pub fn our_version() -> String {
+    format!("binlog-diff {}", env!("CARGO_PKG_VERSION"))
+}
+
+impl Host {
+    /// Connects to `user@host:port` with `opts`, each step bounded by
+    /// `timeout` (when `opts` sets no `ConnectTimeout`).
+    ///
+    /// # Errors
+    /// Connection, host key or authentication failure.
+    pub fn ssh(
+        user: &str,
+        host: &str,
+        port: u16,
+        opts: &SshOptions,
+        timeout: Duration,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Host> {
+        let mut o = opts.clone();
+        o.connect_timeout.get_or_insert(timeout);
+        Ok(Host::Ssh(Remote::connect(user, host, port, &o, log)?))
+    }
+
+    /// `local` or `user@host:port`.
+    pub fn label(&self) -> String {
+        match self {
+            Host::Local => "local".into(),
+            Host::Ssh(r) => r.label().to_string(),
+        }
+    }
+
+    /// Runs `argv` (each word quoted for the remote shell) with `input` on
+    /// its standard input, within `timeout`. `step` names the step in errors.
+    ///
+    /// # Errors
+    /// The command cannot be started, the channel fails, or it runs out of
+    /// time (a local command is then killed). A non-zero exit is not an
+    /// error: see [`Output::status`].
+    pub fn run(&self, step: &str, argv: &[String], input: &[u8], timeout: Duration) -> Result<Output> {
+        match self {
+            Host::Ssh(r) => {
+                let cmd = argv.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
+                r.set_timeout(timeout);
+                let o = r.exec_with_bytes(&cmd, input);
+                r.set_timeout(Duration::ZERO);
+                o.map_err(|e| Error::invalid(format!("{step} on {}: {e}", r.label())))
+            }
+            Host::Local => run_local(step, argv, input, timeout),
+        }
+    }
+
+    /// Brings `remote` (a file on this host) to `local_dir`, returning the
+    /// path to use: the file itself when the host is this machine; else a
+    /// copy streamed over the channel, fsynced and renamed into place,
+    /// whose MD5 equals the remote `md5sum`.
+    ///
+    /// # Errors
+    /// The remote file cannot be read, the copy fails or differs, or the
+    /// time runs out.
+    pub fn fetch(&self, remote: &Path, local_dir: &Path, timeout: Duration) -> Result<PathBuf> {
+        let r = match self {
+            Host::Local => return Ok(remote.to_path_buf()),
+            Host::Ssh(r) => r,
+        };
+        let name =
+            remote.file_name().ok_or_else(|| Error::invalid(format!("fetch {}: not a file", remote.display())))?;
+        let dest = local_dir.join(name);
+        let tmp = local_dir.join(format!(".{}.part", name.to_string_lossy()));
+        let q = sh_quote(&remote.to_string_lossy());
+        let step = |e: String| Error::invalid(format!("fetch {} from {}: {e}", remote.display(), r.label()));
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        r.set_timeout(timeout);
+        let res = (|| {
+            let (status, _bytes, stderr) = r.exec_to(&format!("cat -- {q}"), &mut f)?;
+            if status != 0 {
+                return Err(step(format!("cat exited {status}: {}", stderr.trim())));
+            }
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            let o = r.exec(&format!("md5sum -- {q}"))?;
+            let theirs: String = o.stdout.chars().take(32).collect();
+            let ours = md5_file(&tmp)?;
+            if o.status != 0 || theirs != ours {
+                return Err(step(format!("md5 differs: local {ours}, remote {theirs:?} (exit {})", o.status)));
+            }
+            Ok(())
+        })();
+        r.set_timeout(Duration::ZERO);
+        if let Err(e) = res {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
+        Ok(dest)
+    }
+
+    /// Our binary on this host: `path` as given, or (with `push`) a copy of
+    /// the running binary pushed to `push_dir`. Its version must equal ours.
+    ///
+    /// # Errors
+    /// The push fails, the binary does not run there, or its version differs.
+    pub fn node(&self, path: &str, push: Option<&Path>, timeout: Duration) -> Result<String> {
+        let bin = match (self, push) {
+            (Host::Ssh(r), Some(dir)) => {
+                let me = std::env::current_exe().map_err(|e| Error::invalid(format!("our own binary: {e}")))?;
+                let dest = dir.join("binlog-diff");
+                r.set_timeout(timeout);
+                let res = r.push(&me, &dest, true, &mut |_| {});
+                r.set_timeout(Duration::ZERO);
+                res.map_err(|e| Error::invalid(format!("push binary to {}: {e}", r.label())))?;
+                dest.to_string_lossy().into_owned()
+            }
+            (Host::Local, _) => match std::env::current_exe() {
+                Ok(me) if path == "binlog-diff" => me.to_string_lossy().into_owned(),
+                _ => path.to_string(),
+            },
+            _ => path.to_string(),
+        };
+        let o = self.run("version check", &[bin.clone(), "--version".into()], b"", timeout)?;
+        let theirs = o.stdout.trim();
+        if o.status != 0 || theirs != our_version() {
+            return Err(Error::invalid(format!(
+                "{}: {bin} --version says {:?} (exit {}{}), this driver is {:?}: install the same binlog-diff there, \
+                 or pass --push-binary",
+                self.label(),
+                theirs,
+                o.status,
+                if o.stderr.trim().is_empty() { String::new() } else { format!(": {}", o.stderr.trim()) },
+                our_version()
+            )));
+        }
+        Ok(bin)
+    }
+}
+
+fn run_local(step: &str, argv: &[String], input: &[u8], timeout: Duration) -> Result<Output> {
+    let err =
+        |e: std::io::Error| Error::invalid(format!("{step}: {}: {e}", argv.first().map(String::as_str).unwrap_or("")));
+    let (prog, args) = argv.split_first().ok_or_else(|| Error::invalid(format!("{step}: empty command")))?;
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(err)?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut out = child.stdout.take().expect("piped");
+    let mut errs = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let ereader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = errs.read_to_string(&mut s);
+        s
+    });
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(err)? {
+            break st;
+        }
+        if t0.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::invalid(format!("{step}: {prog} did not finish in {timeout:?} (killed)")));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = writer.join();
+    let stdout = reader.join().unwrap_or_default();
+    let stderr = ereader.join().unwrap_or_default();
+    Ok(Output { status: status.code().unwrap_or(-1), stdout, stderr })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_run_feeds_stdin_and_bounds_time() {
+        let h = Host::Local;
+        let o = h.run("t", &["cat".into()], b"hello", Duration::from_secs(10)).unwrap();
+        assert_eq!((o.status, o.stdout.as_str()), (0, "hello"));
+        let e = h.run("sleepy step", &["sleep".into(), "5".into()], b"", Duration::from_millis(200)).unwrap_err();
+        assert!(e.to_string().contains("sleepy step") && e.to_string().contains("killed"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x");
+        std::fs::write(&f, b"1").unwrap();
+        assert_eq!(h.fetch(&f, Path::new("/nonexistent"), Duration::from_secs(1)).unwrap(), f);
+    }
+}

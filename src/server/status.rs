@@ -1,0 +1,271 @@
+//! The SQL dialect of a server (MariaDB 10.x, MySQL 5.7/8.0, MySQL 8.4's
+//! new names), chosen once from its version, and the replica status read
+//! through it. Every replication statement the driver sends is built here,
+//! so no other module spells `SLAVE` or `REPLICA`.
+
+use std::time::{Duration, Instant};
+
+use mysql::prelude::Queryable;
+
+use crate::error::{Error, Result};
+use crate::server::Secret;
+
+/// Which statement names a server takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// MariaDB 10.x / 11.x: `SHOW SLAVE STATUS`, `CHANGE MASTER TO … MASTER_USE_GTID`.
+    MariaDb,
+    /// MySQL before 8.0.22: the `SLAVE` / `MASTER` names only.
+    MySqlLegacy,
+    /// MySQL 8.0.22 … 8.3: both names; we send the new `REPLICA` ones
+    /// (`CHANGE REPLICATION SOURCE TO` from 8.0.23).
+    MySql80,
+    /// MySQL 8.4 and later: only the new names (`SHOW BINARY LOG STATUS`).
+    MySql84,
+}
+
+impl Dialect {
+    /// From `SELECT VERSION()` (e.g. `10.11.6-MariaDB-0+deb12u1`, `8.0.36`, `8.4.0`).
+    pub fn from_version(v: &str) -> Dialect {
+        if v.to_ascii_lowercase().contains("mariadb") {
+            return Dialect::MariaDb;
+        }
+        let mut n =
+            v.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse::<u32>().unwrap_or(0));
+        let (a, b, c) = (n.next().unwrap_or(0), n.next().unwrap_or(0), n.next().unwrap_or(0));
+        match (a, b, c) {
+            (a, _, _) if a >= 9 => Dialect::MySql84,
+            (8, b, _) if b >= 4 => Dialect::MySql84,
+            (8, 0, c) if c >= 23 => Dialect::MySql80,
+            (8, b, _) if b >= 1 => Dialect::MySql80,
+            _ => Dialect::MySqlLegacy,
+        }
+    }
+
+    /// Reads the dialect of a connected server.
+    ///
+    /// # Errors
+    /// The query fails.
+    pub fn of(conn: &mut mysql::Conn) -> Result<Dialect> {
+        let v: Option<String> =
+            conn.query_first("SELECT VERSION()").map_err(|e| Error::invalid(format!("SELECT VERSION(): {e}")))?;
+        Ok(Dialect::from_version(&v.unwrap_or_default()))
+    }
+
+    fn new_names(self) -> bool {
+        matches!(self, Dialect::MySql80 | Dialect::MySql84)
+    }
+
+    /// `SHOW SLAVE STATUS` / `SHOW REPLICA STATUS`.
+    pub fn show_replica_status(self) -> &'static str {
+        if self.new_names() { "SHOW REPLICA STATUS" } else { "SHOW SLAVE STATUS" }
+    }
+    /// Stops the IO (receiver) thread only.
+    pub fn stop_io_thread(self) -> &'static str {
+        if self.new_names() { "STOP REPLICA IO_THREAD" } else { "STOP SLAVE IO_THREAD" }
+    }
+    /// Stops both threads.
+    pub fn stop_replica(self) -> &'static str {
+        if self.new_names() { "STOP REPLICA" } else { "STOP SLAVE" }
+    }
+    /// Starts both threads.
+    pub fn start_replica(self) -> &'static str {
+        if self.new_names() { "START REPLICA" } else { "START SLAVE" }
+    }
+    /// Forgets the replication source entirely (the new master's cleanup).
+    pub fn reset_replica_all(self) -> &'static str {
+        if self.new_names() { "RESET REPLICA ALL" } else { "RESET SLAVE ALL" }
+    }
+    /// The server's own binlog coordinates.
+    pub fn show_master_status(self) -> &'static str {
+        if self == Dialect::MySql84 { "SHOW BINARY LOG STATUS" } else { "SHOW MASTER STATUS" }
+    }
+
+    /// `CHANGE MASTER TO` (or `CHANGE REPLICATION SOURCE TO`) a source at a
+    /// file position. MariaDB gets `MASTER_USE_GTID=no`: positional, as the
+    /// old topology was. The statement holds the password: never log it.
+    pub fn change_source_to_pos(self, to: &SourceAddr, file: &str, pos: u64) -> String {
+        let q = sql_str;
+        if self.new_names() {
+            format!(
+                "CHANGE REPLICATION SOURCE TO SOURCE_HOST='{}', SOURCE_PORT={}, SOURCE_USER='{}', SOURCE_PASSWORD='{}', \
+                 SOURCE_LOG_FILE='{}', SOURCE_LOG_POS={pos}",
+                q(&to.host),
+                to.port,
+                q(&to.user),
+                q(to.password.as_ref().map(Secret::expose).unwrap_or("")),
+                q(file)
+            )
+        } else {
+            let base = format!(
+                "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', MASTER_PASSWORD='{}', \
+                 MASTER_LOG_FILE='{}', MASTER_LOG_POS={pos}",
+                q(&to.host),
+                to.port,
+                q(&to.user),
+                q(to.password.as_ref().map(Secret::expose).unwrap_or("")),
+                q(file)
+            );
+            if self == Dialect::MariaDb { format!("{base}, MASTER_USE_GTID=no") } else { base }
+        }
+    }
+}
+
+/// Where a replica is pointed.
+#[derive(Clone, Debug)]
+pub struct SourceAddr {
+    /// Host or ip.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Replication user.
+    pub user: String,
+    /// Its password.
+    pub password: Option<Secret>,
+}
+
+/// Quotes a string for a single-quoted SQL literal.
+pub fn sql_str(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+/// One row of the replica status, columns by name (both naming schemes).
+#[derive(Clone, Debug, Default)]
+pub struct Status(Vec<(String, String)>);
+
+impl Status {
+    /// A column's value (`""` when absent or NULL). Old and new names are
+    /// both tried (`Master_Host` / `Source_Host`, `Slave_IO_Running` /
+    /// `Replica_IO_Running`, …).
+    pub fn get(&self, k: &str) -> &str {
+        let alt = k
+            .replace("Master_Log_File", "Source_Log_File")
+            .replace("Master_Log_Pos", "Source_Log_Pos")
+            .replace("Master_", "Source_")
+            .replace("Slave_", "Replica_");
+        self.0.iter().find(|(c, _)| c == k || *c == alt).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+    /// The IO thread is connected to its master.
+    pub fn io_running(&self) -> bool {
+        self.get("Slave_IO_Running") == "Yes"
+    }
+    /// The SQL thread runs.
+    pub fn sql_running(&self) -> bool {
+        self.get("Slave_SQL_Running") == "Yes"
+    }
+    /// The master's host and port as the replica has them.
+    pub fn master(&self) -> (String, u16) {
+        (self.get("Master_Host").to_string(), self.get("Master_Port").parse().unwrap_or(0))
+    }
+    /// The SQL thread has executed everything the IO thread read, or waits
+    /// for more inside a transaction the IO thread cut.
+    pub fn sql_settled(&self) -> bool {
+        let done = (self.get("Relay_Master_Log_File"), self.get("Exec_Master_Log_Pos"))
+            == (self.get("Master_Log_File"), self.get("Read_Master_Log_Pos"));
+        done || self.get("Slave_SQL_Running_State").contains("read all relay log")
+    }
+    /// The SQL thread's last error, if any.
+    pub fn sql_error(&self) -> Option<String> {
+        let n = self.get("Last_SQL_Errno");
+        (!n.is_empty() && n != "0").then(|| format!("{n}: {}", self.get("Last_SQL_Error")))
+    }
+    /// The IO thread's last error, if any.
+    pub fn io_error(&self) -> Option<String> {
+        let n = self.get("Last_IO_Errno");
+        (!n.is_empty() && n != "0").then(|| format!("{n}: {}", self.get("Last_IO_Error")))
+    }
+}
+
+/// Reads the replica status (`None`: the server is not a replica).
+///
+/// # Errors
+/// The query fails.
+pub fn replica_status(conn: &mut mysql::Conn, d: Dialect) -> Result<Option<Status>> {
+    let q = d.show_replica_status();
+    let row: Option<mysql::Row> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
+    Ok(row.map(|row| {
+        let cols: Vec<String> = row.columns_ref().iter().map(|c| c.name_str().to_string()).collect();
+        Status(
+            cols.into_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let v = match row.as_ref(i) {
+                        Some(mysql::Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+                        Some(mysql::Value::NULL) | None => String::new(),
+                        Some(v) => v.as_sql(true).trim_matches('\'').to_string(),
+                    };
+                    (c, v)
+                })
+                .collect(),
+        )
+    }))
+}
+
+/// The server's own binlog coordinates (`None`: binary logging is off).
+///
+/// # Errors
+/// The query fails.
+pub fn binlog_coords(conn: &mut mysql::Conn, d: Dialect) -> Result<Option<(String, u64)>> {
+    let q = d.show_master_status();
+    let row: Option<mysql::Row> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
+    Ok(row.map(|r| (r.get(0).unwrap_or_default(), r.get(1).unwrap_or_default())))
+}
+
+/// Polls `f` every 100 ms until it yields, or `timeout` passes.
+///
+/// # Errors
+/// `f` fails, or the time runs out (`what` names the wait).
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f()? {
+            return Ok(v);
+        }
+        if t0.elapsed() > timeout {
+            return Err(Error::invalid(format!("{what}: not done after {timeout:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_by_version() {
+        assert_eq!(Dialect::from_version("10.11.6-MariaDB-0+deb12u1-log"), Dialect::MariaDb);
+        assert_eq!(Dialect::from_version("5.7.44-log"), Dialect::MySqlLegacy);
+        assert_eq!(Dialect::from_version("8.0.21"), Dialect::MySqlLegacy);
+        assert_eq!(Dialect::from_version("8.0.36"), Dialect::MySql80);
+        assert_eq!(Dialect::from_version("8.4.0"), Dialect::MySql84);
+        assert_eq!(Dialect::from_version("9.1.0"), Dialect::MySql84);
+    }
+
+    #[test]
+    fn statements_per_dialect() {
+        let to = SourceAddr { host: "db2".into(), port: 3307, user: "r'pl".into(), password: Some(Secret::new("p")) };
+        assert_eq!(
+            Dialect::MariaDb.change_source_to_pos(&to, "mysql-bin.000002", 4),
+            "CHANGE MASTER TO MASTER_HOST='db2', MASTER_PORT=3307, MASTER_USER='r\\'pl', MASTER_PASSWORD='p', \
+             MASTER_LOG_FILE='mysql-bin.000002', MASTER_LOG_POS=4, MASTER_USE_GTID=no"
+        );
+        assert!(Dialect::MySqlLegacy.change_source_to_pos(&to, "b.1", 4).ends_with("MASTER_LOG_POS=4"));
+        assert!(
+            Dialect::MySql84
+                .change_source_to_pos(&to, "b.1", 4)
+                .starts_with("CHANGE REPLICATION SOURCE TO SOURCE_HOST='db2'")
+        );
+        assert_eq!(Dialect::MySql84.show_master_status(), "SHOW BINARY LOG STATUS");
+        assert_eq!(Dialect::MySql80.show_master_status(), "SHOW MASTER STATUS");
+        assert_eq!(Dialect::MySql80.reset_replica_all(), "RESET REPLICA ALL");
+        assert_eq!(Dialect::MariaDb.stop_io_thread(), "STOP SLAVE IO_THREAD");
+    }
+
+    #[test]
+    fn status_reads_both_names() {
+        let s = Status(vec![("Replica_IO_Running".into(), "Yes".into()), ("Source_Port".into(), "3306".into())]);
+        assert!(s.io_running());
+        assert_eq!(s.master().1, 3306);
+    }
+}
