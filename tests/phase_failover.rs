@@ -72,7 +72,7 @@ fn failover_from_app_cnf() {
     let before: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
     let (code, out) = failover(&conf, &topo, &["--dry-run"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("Dry run: nothing changed.") && out.contains("latest replica: server2"), "{out}");
+    assert!(out.contains("Dry run: nothing changed.") && out.contains("Latest replica: server2"), "{out}");
     for r in topo.replicas() {
         let st = topo.slave_status(r);
         assert_eq!(st.raw.get("Master_Port").map(String::as_str), Some(&*topo.port(MASTER).to_string()));

@@ -383,7 +383,7 @@ impl Run<'_> {
                 let push = dead.remote_workdir.join(&run_dir);
                 match h.node(&o.remote_binary, o.push_binary.then_some(push.as_path()), o.step_timeout) {
                     Ok(b) => {
-                        self.say(&format!("  Dead master's host {} answers SSH.", h.label()));
+                        self.say(&format!("  Dead master's host ({}) is reachable: its binlog tail can be saved.", h.label()));
                         Some(b)
                     }
                     Err(e) => {

@@ -50,7 +50,7 @@ impl Host {
     /// `local` or `user@host:port`.
     pub fn label(&self) -> String {
         match self {
-            Host::Local => "local".into(),
+            Host::Local => "this host".into(),
             Host::Ssh(r) => r.label().to_string(),
         }
     }
