@@ -76,25 +76,44 @@ pub struct AppConf {
 
 type Section = BTreeMap<String, String>;
 
+/// Sections in file order, through the `rust-ini` crate set to MHA's
+/// `Config::Tiny` reading: `key=value` split at the first `=`, both
+/// trimmed; `#`/`;` start a comment only at the beginning of a line (a
+/// password may hold them); no quoting or escapes (quotes and backslashes
+/// are part of the value); a key repeated in a section: the last one wins;
+/// a section repeated: merged.
 fn parse_sections(text: &str, path: &Path) -> Result<Vec<(String, Section)>> {
-    let mut out: Vec<(String, Section)> = Vec::new();
+    // Config::Tiny's line grammar first, so a bad line is named exactly (the
+    // crate would read a key across lines until it meets `=` or `:`).
     for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+        let l = raw.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') || (l.starts_with('[') && l.ends_with(']')) {
             continue;
         }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            out.push((name.trim().to_string(), Section::new()));
-            continue;
+        match l.find('=') {
+            Some(eq) if eq > 0 && !l[..eq].contains(':') => {}
+            _ => {
+                return Err(Error::invalid(format!("line {}: expected key=value or [section], got {l:?}", i + 1))
+                    .with_file(path));
+            }
         }
-        let Some((k, v)) = line.split_once('=') else {
-            return Err(Error::invalid(format!("line {}: expected key=value or [section], got {line:?}", i + 1))
-                .with_file(path));
+    }
+    let opt = ini::ParseOption { enabled_quote: false, enabled_escape: false, ..Default::default() };
+    let doc = ini::Ini::load_from_str_opt(text, opt)
+        .map_err(|e| Error::invalid(format!("line {}: {}", e.line + 1, e.msg)).with_file(path))?;
+    let mut out: Vec<(String, Section)> = Vec::new();
+    for (name, props) in doc.iter() {
+        let Some(name) = name else {
+            if let Some((k, _)) = props.iter().next() {
+                return Err(Error::invalid(format!("{k} outside a [section]")).with_file(path));
+            }
+            continue;
         };
-        let Some((_, sec)) = out.last_mut() else {
-            return Err(Error::invalid(format!("line {}: {k} outside a [section]", i + 1)).with_file(path));
-        };
-        sec.insert(k.trim().to_string(), v.trim().to_string());
+        let mut sec = Section::new();
+        for (k, v) in props.iter() {
+            sec.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        out.push((name.trim().to_string(), sec));
     }
     Ok(out)
 }
@@ -256,6 +275,37 @@ mod tests {
         assert_eq!(c.find("10.0.0.2", None).unwrap().name, "server2");
         assert!(c.find("db9", None).is_err());
         assert!(!format!("{:?}", c).contains("p w'd"), "passwords never in Debug output");
+    }
+
+    #[test]
+    fn mha_quirks() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("app.cnf");
+        std::fs::write(
+            &p,
+            "; MHA\n[server default]\npassword = a#b;c=\"d\\e\n  ssh_options=-i /k/id -o UserKnownHostsFile=/k/kh\n\
+             ssh_port=2222\nremote_workdir=/data/tmp\nmaster_ip_failover_script=/usr/local/bin/ip_failover --vip=10.0.0.9\n\
+             [server1]\nhostname=db1\nport=3307\nport=3308\n[server2]\nhostname=db2\n[server1]\ncandidate_master=1\n\
+             ssh_host=jump1\n",
+        )
+        .unwrap();
+        let c = AppConf::read(&p, None).unwrap();
+        assert_eq!(c.servers.len(), 2, "a repeated section is merged");
+        let s1 = &c.servers[0];
+        assert_eq!(s1.password.as_ref().unwrap().expose(), "a#b;c=\"d\\e", "no inline comments, quotes or escapes");
+        assert_eq!(s1.port, 3308, "the last value wins");
+        assert!(s1.candidate_master);
+        assert_eq!((s1.ssh_host.as_str(), s1.ssh_port), ("jump1", 2222));
+        assert_eq!(s1.ssh_options, "-i /k/id -o UserKnownHostsFile=/k/kh");
+        assert_eq!(s1.remote_workdir, PathBuf::from("/data/tmp"));
+        assert_eq!(s1.master_ip_failover_script.as_deref(), Some("/usr/local/bin/ip_failover --vip=10.0.0.9"));
+        assert_eq!(c.servers[1].ssh_host, "db2", "ssh_host defaults to hostname");
+        // The global configuration is read first; the application's wins.
+        let g = d.path().join("masterha_default.cnf");
+        std::fs::write(&g, "[server default]\nssh_port=22\nmanager_workdir=/g\nuser=g\n").unwrap();
+        let c = AppConf::read(&p, Some(&g)).unwrap();
+        assert_eq!((c.servers[0].ssh_port, c.servers[0].user.as_str()), (2222, "g"));
+        assert_eq!(c.manager_workdir, PathBuf::from("/g"));
     }
 
     #[test]
