@@ -337,65 +337,62 @@ impl Run<'_> {
         }
         self.detect(&dead, &mut alive)?;
 
-        // Hosts: one SSH session each, opened in parallel (the dead master's may fail: its host may be gone).
-        let log = self.log.as_ref().expect("set above");
-        let (dead_host, hosts): (std::result::Result<Host, String>, Vec<std::result::Result<Host, String>>) =
-            std::thread::scope(|sc| {
-                let dh = sc.spawn(|| open_host(&dead, log));
-                let hs: Vec<_> = alive.iter().map(|r| sc.spawn(|| open_host(&r.conf, log))).collect();
-                (
-                    dh.join().unwrap_or_else(|_| Err("panicked".into())),
-                    hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("panicked".into()))).collect(),
-                )
-            });
-        for (r, h) in alive.iter_mut().zip(hosts) {
-            r.host = h;
-        }
+        // Hosts: one SSH session each and our binary there, in parallel (the
+        // dead master's may fail: its host may be gone).
         let run_dir = format!(
             "binlog-diff-{}-{}",
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             std::process::id()
         );
-        for r in &mut alive {
-            let push = r.conf.remote_workdir.join(&run_dir);
-            let b = match &r.host {
-                Ok(h) => h
-                    .node(&o.remote_binary, o.push_binary.then_some(push.as_path()), o.step_timeout)
-                    .map_err(|e| e.to_string()),
+        let log = self.log.as_ref().expect("set above");
+        let open = |s: &ServerConf| -> (std::result::Result<Host, String>, std::result::Result<String, String>) {
+            let h = open_host(s, log);
+            let b = match &h {
+                Ok(h) => {
+                    let push = s.remote_workdir.join(&run_dir);
+                    h.node(&o.remote_binary, o.push_binary.then_some(push.as_path()), o.step_timeout)
+                        .map_err(|e| e.to_string())
+                }
                 Err(e) => Err(e.clone()),
             };
-            match b {
-                Ok(b) => {
-                    self.say(&format!(
-                        "  {}: host {} answers, {b} {}",
-                        label(&r.conf),
-                        r.host.as_ref().map(Host::label).unwrap_or_default(),
-                        crate::remote::host::our_version()
-                    ));
-                    r.bin = Some(b);
-                }
+            (h, b)
+        };
+        let ((dead_host, dead_bin), hosts) = std::thread::scope(|sc| {
+            let dh = sc.spawn(|| open(&dead));
+            let hs: Vec<_> = alive.iter().map(|r| sc.spawn(|| open(&r.conf))).collect();
+            let failed = || (Err("panicked".to_string()), Err("panicked".to_string()));
+            (
+                dh.join().unwrap_or_else(|_| failed()),
+                hs.into_iter().map(|h| h.join().unwrap_or_else(|_| failed())).collect::<Vec<_>>(),
+            )
+        });
+        for (r, (h, b)) in alive.iter_mut().zip(hosts) {
+            match &b {
+                Ok(b) => self.say(&format!(
+                    "  {}: host {} reachable, {b} is {}",
+                    label(&r.conf),
+                    h.as_ref().map(Host::label).unwrap_or_default(),
+                    crate::remote::host::our_version()
+                )),
                 Err(e) => self.say(&format!("  {}: host not usable: {e}", label(&r.conf))),
             }
+            r.host = h;
+            r.bin = b.ok();
         }
-        let mut dead_ssh = dead_host.as_ref().is_ok();
-        let dead_bin = match &dead_host {
-            Ok(h) => {
-                let push = dead.remote_workdir.join(&run_dir);
-                match h.node(&o.remote_binary, o.push_binary.then_some(push.as_path()), o.step_timeout) {
-                    Ok(b) => {
-                        self.say(&format!("  Dead master's host ({}) is reachable: its binlog tail can be saved.", h.label()));
-                        Some(b)
-                    }
-                    Err(e) => {
-                        self.say(&format!(
-                            "  Dead master's host {} answers SSH, but our binary does not run there: {e}",
-                            h.label()
-                        ));
-                        None
-                    }
-                }
+        let mut dead_ssh = dead_host.is_ok();
+        let dead_bin = match (&dead_host, dead_bin) {
+            (Ok(h), Ok(b)) => {
+                self.say(&format!("  Dead master's host ({}) is reachable: its binlog tail can be saved.", h.label()));
+                Some(b)
             }
-            Err(e) => {
+            (Ok(h), Err(e)) => {
+                self.say(&format!(
+                    "  Dead master's host {} answers SSH, but our binary does not run there: {e}",
+                    h.label()
+                ));
+                None
+            }
+            (Err(e), _) => {
                 self.say(&format!("  Dead master's host is not reachable over SSH: {e}"));
                 None
             }
