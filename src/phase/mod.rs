@@ -257,7 +257,7 @@ struct Run<'a> {
     phases: Vec<(String, f64)>,
     report: FailoverReport,
     doc: Value,
-    log: Option<Log>,
+    log: Option<std::sync::Arc<Log>>,
 }
 
 impl Run<'_> {
@@ -282,14 +282,49 @@ impl Run<'_> {
             }
             None => None,
         };
-        self.log = Some(Log { file: Mutex::new(file) });
+        self.log = Some(std::sync::Arc::new(Log { file: Mutex::new(file) }));
 
         // ---- Phase 1 ------------------------------------------------------
         let t = Instant::now();
         self.say("* Phase 1: Configuration Check Phase..");
         let dead = conf.find(&o.dead_master_host, o.dead_master_port)?.clone();
         self.doc["dead_master"] = json!({"name": dead.name, "host": dead.ip, "port": dead.port});
-        let short = o.mysql_timeout.min(Duration::from_secs(10));
+        // Hosts: one SSH session each and our binary there, opened in the
+        // background while the MySQL checks run (the dead master's may fail:
+        // its host may be gone; a cut-off host costs its connect timeout once).
+        let run_dir = format!(
+            "binlog-diff-{}-{}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            std::process::id()
+        );
+        type Opened = (std::result::Result<Host, String>, std::result::Result<String, String>);
+        let opening: Vec<(String, std::thread::JoinHandle<Opened>)> = conf
+            .servers
+            .iter()
+            .map(|conf_s| {
+                let (s, log, rd, bin, push, st) = (
+                    conf_s.clone(),
+                    self.log.clone().expect("set above"),
+                    run_dir.clone(),
+                    o.remote_binary.clone(),
+                    o.push_binary,
+                    o.step_timeout,
+                );
+                let h = std::thread::spawn(move || {
+                    let h = open_host(&s, &log);
+                    let b = match &h {
+                        Ok(h) => {
+                            let push_dir = s.remote_workdir.join(&rd);
+                            h.node(&bin, push.then_some(push_dir.as_path()), st).map_err(|e| e.to_string())
+                        }
+                        Err(e) => Err(e.clone()),
+                    };
+                    (h, b)
+                });
+                (conf_s.name.clone(), h)
+            })
+            .collect();
+        let short = o.mysql_timeout.min(Duration::from_secs(4));
         match spec(&dead).connect_within(short) {
             Ok(_) => {
                 return Err(Error::invalid(format!(
@@ -337,35 +372,18 @@ impl Run<'_> {
         }
         self.detect(&dead, &mut alive)?;
 
-        // Hosts: one SSH session each and our binary there, in parallel (the
-        // dead master's may fail: its host may be gone).
-        let run_dir = format!(
-            "binlog-diff-{}-{}",
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-            std::process::id()
-        );
-        let log = self.log.as_ref().expect("set above");
-        let open = |s: &ServerConf| -> (std::result::Result<Host, String>, std::result::Result<String, String>) {
-            let h = open_host(s, log);
-            let b = match &h {
-                Ok(h) => {
-                    let push = s.remote_workdir.join(&run_dir);
-                    h.node(&o.remote_binary, o.push_binary.then_some(push.as_path()), o.step_timeout)
-                        .map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.clone()),
-            };
-            (h, b)
+        let mut opened: Vec<(String, Opened)> = opening
+            .into_iter()
+            .map(|(n, h)| (n, h.join().unwrap_or_else(|_| (Err("panicked".into()), Err("panicked".into())))))
+            .collect();
+        let mut take = |name: &str| -> Opened {
+            match opened.iter().position(|(n, _)| n == name) {
+                Some(i) => opened.swap_remove(i).1,
+                None => (Err("not opened".into()), Err("not opened".into())),
+            }
         };
-        let ((dead_host, dead_bin), hosts) = std::thread::scope(|sc| {
-            let dh = sc.spawn(|| open(&dead));
-            let hs: Vec<_> = alive.iter().map(|r| sc.spawn(|| open(&r.conf))).collect();
-            let failed = || (Err("panicked".to_string()), Err("panicked".to_string()));
-            (
-                dh.join().unwrap_or_else(|_| failed()),
-                hs.into_iter().map(|h| h.join().unwrap_or_else(|_| failed())).collect::<Vec<_>>(),
-            )
-        });
+        let (dead_host, dead_bin) = take(&dead.name);
+        let hosts: Vec<Opened> = alive.iter().map(|r| take(&r.conf.name)).collect();
         for (r, (h, b)) in alive.iter_mut().zip(hosts) {
             match &b {
                 Ok(b) => self.say(&format!(
