@@ -7,6 +7,9 @@
 //!
 //! * [`topology`]: real MariaDB master + replicas on 127.0.0.1 (temp
 //!   datadirs, always torn down), replication helpers and a seeded workload.
+//! * [`netns`]: network namespaces, a bridge and per-host sshd setup for
+//!   `TopologyConfig { netns: true, .. }` (every server its own "host").
 #![allow(dead_code)]
 
+pub mod netns;
 pub mod topology;

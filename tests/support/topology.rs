@@ -87,6 +87,64 @@
 //!
 //! Passwords never appear on a command line: clients use the `mysql` crate.
 //!
+//! # Netns topologies: every server its own "host"
+//!
+//! With `TopologyConfig { netns: true, .. }` (needs root; see
+//! [`netns::available`]) each server runs in its own Linux network
+//! namespace with its own address, like a separate machine:
+//!
+//! * Addresses: the topology takes one free /27 slice of 192.0.2.0/24
+//!   (flock'd, see [`netns`]); a bridge in the root namespace gets `.1` of
+//!   the slice, the master `.2`, replica `r` `.2+r`.  [`Topology::host_ip`]
+//!   gives the address ("127.0.0.1" in plain topologies), [`Topology::port`]
+//!   is 3306 for every server.  Every connection of the harness (sql(),
+//!   slave_status(), the workload, ...) goes from the root namespace to
+//!   `<ip>:3306` through the bridge; replicas replicate from
+//!   `MASTER_HOST=<master ip>, MASTER_PORT=3306`.  mariadbd is started with
+//!   `--bind-address=<ip> --port=3306 --report-host=<ip> --report-port=3306`
+//!   and `--slave-net-timeout=5` (so a dead or cut-off master is noticed in
+//!   seconds; MASTER_CONNECT_RETRY is 1 in every topology; override with
+//!   `replica_options`).  The template's `root`@`%` and `repl`@`%` cover
+//!   192.0.2.x.
+//! * Processes: mariadbd and sshd run under `ip netns exec <ns>`, which
+//!   execs them: [`Topology::pid`] / [`Topology::sshd_pid`] are the
+//!   servers' own pids (checked at start via `/proc/<pid>/comm`), so
+//!   [`Topology::kill_master`] SIGKILLs mariadbd only and the host's sshd
+//!   keeps answering ("mysqld dead, host alive").
+//! * ssh: one sshd per host on `<ip>:22` (own ed25519 host key, key-only,
+//!   `PermitRootLogin prohibit-password`, `UsePAM no`, `StrictModes no`,
+//!   `PidFile none`, `LogLevel ERROR`, `SetEnv PATH=<ssh_path>:<system
+//!   dirs>`), files in `<server dir>/sshd/`, log in `<server dir>/sshd.log`.
+//!   One client key ([`Topology::ssh_key`]) for the current user
+//!   ([`Topology::ssh_user`]) and one `known_hosts`
+//!   ([`Topology::known_hosts`], `<ip> ssh-ed25519 <key>` per host), both in
+//!   `$TMPDIR/binlog-diff-netns-ssh-XXXXXX/` (outside the root dir, so
+//!   [`Topology::hidden_command`] keeps them).  [`Topology::ssh_options`] is
+//!   the option string for MHA's `ssh_options=`; [`Topology::ssh`] builds
+//!   an ssh command.  [`Topology::host_dir`] (`<server dir>/work`) is a
+//!   remote_workdir per host.
+//! * Faults: [`Topology::cut_link`] / [`Topology::restore_link`] (the host's
+//!   veth on the bridge down/up: nobody reaches its mysqld or sshd, packets
+//!   vanish), [`Topology::stop_sshd`] / [`Topology::start_sshd`],
+//!   [`Topology::kill`] (mariadbd only).
+//! * [`Topology::hidden_command`]: run a program (the driver under test) in
+//!   a mount namespace where the topology's root dir is an empty tmpfs, so
+//!   the servers' files are reachable only over ssh.
+//! * Teardown (Drop, also when unwinding): mariadbd as above, then the
+//!   sshds, then [`netns::Net`]'s teardown (TCP sockets to the slice
+//!   destroyed, leftovers inside the namespaces killed by pid, veths,
+//!   bridge and namespaces deleted, slice released).  Names carry the owner
+//!   pid (`bdt<pid>-<slice>...`), and every start reaps those of dead owners.
+//! * Only loopback and the slice's addresses on our own bridge are ever
+//!   used (see [`netns`] for why nothing can leave elsewhere).
+//! * Not isolated: the filesystem.  The hosts share it with the test
+//!   process (a session on one host could read another host's datadir; the
+//!   harness itself reads them all directly).  Use
+//!   [`Topology::hidden_command`] to make sure a driver does not.
+//!
+//! `topology.env` gets `<NAME>_IP`, `_NETNS`, `_SSHD_PID`, `_HOST_DIR`,
+//! `SUBNET`, `SSH_USER`, `SSH_KEY`, `KNOWN_HOSTS`.
+//!
 //! # MariaDB 10.11 behaviour seen through this harness
 //!
 //! * Every master binlog rotation rotates the replica's relay log *twice*:
@@ -124,9 +182,10 @@
 //! * [`TopologyConfig::from_env`] reads `BINLOG_DIFF_REPLICAS`,
 //!   `BINLOG_DIFF_BINLOG_FORMAT`, `BINLOG_DIFF_BINLOG_CHECKSUM`,
 //!   `BINLOG_DIFF_MAX_BINLOG_SIZE`, `BINLOG_DIFF_MAX_RELAY_LOG_SIZE`,
-//!   `BINLOG_DIFF_GTID`.
+//!   `BINLOG_DIFF_GTID`, `BINLOG_DIFF_NETNS`.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
@@ -140,6 +199,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Value};
+
+use super::netns;
 
 /// Index of the master in every `server: usize` argument; replicas are
 /// `1..=replicas` (see [`Topology::replicas`]).
@@ -167,7 +228,7 @@ pub const WORKLOAD_DB: &str = "bd";
 // ---------------------------------------------------------------------------
 // libc bits (std links libc anyway; no crate needed for three functions)
 
-mod sys {
+pub(crate) mod sys {
     use std::ffi::c_int;
 
     unsafe extern "C" {
@@ -317,6 +378,16 @@ pub struct TopologyConfig {
     pub start_replication: bool,
     /// Bound for each server to accept connections.
     pub ready_timeout: Duration,
+    /// Run every server as its own "host": own network namespace and
+    /// address in 192.0.2.0/24, mariadbd on `<ip>:3306`, an sshd on
+    /// `<ip>:22` (see "Netns topologies" in the module doc).  Needs root.
+    /// Default false (127.0.0.1, random ports, no sshd).
+    pub netns: bool,
+    /// netns only: directories put before the system dirs in the `PATH` of
+    /// ssh sessions on every host (e.g. where the node tools are).  (sshd's
+    /// `SetEnv PATH=`; root's `~/.bashrc`, which bash reads for ssh
+    /// commands, may still put its own dirs in front.)
+    pub ssh_path: Vec<PathBuf>,
 }
 
 impl Default for TopologyConfig {
@@ -333,6 +404,8 @@ impl Default for TopologyConfig {
             replica_options: Vec::new(),
             start_replication: true,
             ready_timeout: WAIT_TIMEOUT,
+            netns: false,
+            ssh_path: Vec::new(),
         }
     }
 }
@@ -345,7 +418,7 @@ impl TopologyConfig {
     /// Defaults overridden by `BINLOG_DIFF_REPLICAS`, `BINLOG_DIFF_BINLOG_FORMAT`
     /// (ROW/STATEMENT/MIXED), `BINLOG_DIFF_BINLOG_CHECKSUM` (CRC32/NONE),
     /// `BINLOG_DIFF_MAX_BINLOG_SIZE`, `BINLOG_DIFF_MAX_RELAY_LOG_SIZE` (bytes),
-    /// `BINLOG_DIFF_GTID=1`.  Panics on unparsable values.
+    /// `BINLOG_DIFF_GTID=1`, `BINLOG_DIFF_NETNS=1`.  Panics on unparsable values.
     pub fn from_env() -> Self {
         let mut c = TopologyConfig::default();
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
@@ -365,6 +438,7 @@ impl TopologyConfig {
             c.max_relay_log_size = v.parse().expect("BINLOG_DIFF_MAX_RELAY_LOG_SIZE");
         }
         c.use_gtid = env_flag("BINLOG_DIFF_GTID");
+        c.netns = env_flag("BINLOG_DIFF_NETNS");
         c
     }
 
@@ -380,6 +454,12 @@ impl TopologyConfig {
             self.max_relay_log_size
         );
         assert!(self.replicas <= 32, "{} replicas? be reasonable", self.replicas);
+        assert!(
+            !self.netns || self.replicas < netns::MAX_HOSTS,
+            "a netns topology has at most {} replicas (one /27 slice), not {}",
+            netns::MAX_HOSTS - 1,
+            self.replicas
+        );
     }
 }
 
@@ -848,6 +928,10 @@ struct Server {
     name: String,
     server_id: u32,
     port: u16,
+    /// "127.0.0.1", or the host's address in a netns topology.
+    ip: String,
+    /// netns topologies: the host's network namespace.
+    ns: Option<String>,
     dir: PathBuf,
     datadir: PathBuf,
     socket: PathBuf,
@@ -858,7 +942,44 @@ struct Server {
     /// SIGTERM while still starting up may ignore it (observed under load:
     /// it kept running), so teardown SIGKILLs servers that never got ready.
     ready: AtomicBool,
+    /// netns topologies: the host's sshd (`ip netns exec` execs it: this is
+    /// sshd's own pid).
+    sshd: Mutex<Option<Child>>,
 }
+
+/// The network side of a netns topology.
+struct NetState {
+    net: netns::Net,
+    /// ssh client key and known_hosts: outside the topology's root, so that
+    /// [`Topology::hidden_command`] does not hide them.
+    ssh_dir: PathBuf,
+    user: String,
+}
+
+impl NetState {
+    fn create(cfg: &TopologyConfig) -> NetState {
+        if let Err(e) = netns::available() {
+            panic!("TopologyConfig {{ netns: true }}: {e}");
+        }
+        let net = netns::Net::create(cfg.replicas + 1).unwrap_or_else(|e| panic!("netns topology: {e}"));
+        let ssh_dir = tempfile::Builder::new()
+            .prefix(netns::SSH_DIR_PREFIX)
+            .tempdir()
+            .expect("create ssh client temp dir")
+            .keep();
+        fs::write(ssh_dir.join("owner.pid"), format!("{}\n", std::process::id())).unwrap();
+        let o = Command::new("id").arg("-un").output().expect("id -un");
+        let user = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        assert!(o.status.success() && !user.is_empty(), "id -un: {o:?}");
+        NetState { net, ssh_dir, user }
+    }
+}
+
+/// Runs its arguments with the directory `$2` hidden under an empty tmpfs
+/// (`$1` is mount(8)); see [`Topology::hidden_command`].
+const HIDE_SCRIPT: &str = r#""$1" -t tmpfs -o size=1m,mode=0700 binlog-diff-hidden "$2" || { echo "hidden_command: cannot hide $2" >&2; exit 125; }
+shift 2
+exec "$@""#;
 
 /// A running master + replicas.  All methods take `&self` and panic (with
 /// the tail of the server's error log) on unexpected errors; `try_*`
@@ -870,6 +991,8 @@ pub struct Topology {
     keep: bool,
     servers: Vec<Server>,
     start_time: Duration,
+    /// Some for netns topologies.
+    net: Option<NetState>,
 }
 
 impl Topology {
@@ -886,16 +1009,27 @@ impl Topology {
         if keep {
             fs::write(root.join("KEEP"), "BINLOG_DIFF_KEEP=1\n").unwrap();
         }
-        let mut topo = Topology { cfg, root, keep, servers: Vec::new(), start_time: Duration::ZERO };
+        let mut topo = Topology { cfg, root, keep, servers: Vec::new(), start_time: Duration::ZERO, net: None };
+        if topo.cfg.netns {
+            topo.net = Some(NetState::create(&topo.cfg));
+        }
         let mut used_ports = Vec::new();
         for i in 0..=topo.cfg.replicas {
             let name = if i == MASTER { "master".to_string() } else { format!("replica{i}") };
             let dir = topo.root.join(&name);
-            let port = pick_port(&used_ports);
-            used_ports.push(port);
+            let (port, ip, ns) = match &topo.net {
+                Some(n) => (3306, n.net.host(i).ip.to_string(), Some(n.net.host(i).ns.clone())),
+                None => {
+                    let port = pick_port(&used_ports);
+                    used_ports.push(port);
+                    (port, "127.0.0.1".to_string(), None)
+                }
+            };
             topo.servers.push(Server {
                 server_id: i as u32 + 1,
                 port,
+                ip,
+                ns,
                 datadir: dir.join("data"),
                 socket: dir.join("mysql.sock"),
                 error_log: dir.join("error.log"),
@@ -904,9 +1038,13 @@ impl Topology {
                 child: Mutex::new(None),
                 conn: Mutex::new(None),
                 ready: AtomicBool::new(false),
+                sshd: Mutex::new(None),
             });
             topo.prepare_datadir(i, &template.datadir);
             topo.spawn(i);
+        }
+        if topo.net.is_some() {
+            topo.start_sshds();
         }
         // servers start in parallel; wait for each (retrying a lost port race)
         for i in 0..topo.servers.len() {
@@ -914,7 +1052,7 @@ impl Topology {
             loop {
                 match topo.wait_ready(i) {
                     Ok(()) => break,
-                    Err(msg) if attempt < 4 && topo.port_conflict(i) => {
+                    Err(msg) if attempt < 4 && topo.net.is_none() && topo.port_conflict(i) => {
                         attempt += 1;
                         eprintln!("[topology] {}: port {} taken, retrying ({msg})", topo.servers[i].name, topo.port(i));
                         let port = pick_port(&used_ports);
@@ -925,6 +1063,18 @@ impl Topology {
                         topo.spawn(i);
                     }
                     Err(msg) => topo.fail(i, msg),
+                }
+            }
+        }
+        if topo.net.is_some() {
+            for i in 0..topo.servers.len() {
+                if let Err(msg) = topo.wait_sshd(i) {
+                    topo.fail(i, msg);
+                }
+                // `ip netns exec` execs: the pids we hold are the servers' own
+                for (pid, want) in [(topo.pid(i), "mariadbd"), (topo.sshd_pid(i), "sshd")] {
+                    let comm = pid.and_then(|p| fs::read_to_string(format!("/proc/{p}/comm")).ok());
+                    assert_eq!(comm.as_deref().map(str::trim), Some(want), "{}: pid {pid:?}", topo.name(i));
                 }
             }
         }
@@ -962,7 +1112,7 @@ impl Topology {
             format!("--log-error={}", s.error_log.display()),
             format!("--tmpdir={}", s.dir.join("tmp").display()),
             format!("--port={}", s.port),
-            "--bind-address=127.0.0.1".into(),
+            format!("--bind-address={}", s.ip),
             "--user=root".into(),
             format!("--server-id={}", s.server_id),
             format!("--log-bin={d}/mysql-bin"),
@@ -977,7 +1127,7 @@ impl Topology {
             format!("--binlog-checksum={}", c.binlog_checksum.as_str()),
             format!("--max-binlog-size={}", c.max_binlog_size),
             format!("--max-relay-log-size={}", c.max_relay_log_size),
-            "--report-host=127.0.0.1".into(),
+            format!("--report-host={}", s.ip),
             format!("--report-port={}", s.port),
             format!("--innodb-buffer-pool-size={INNODB_BUFFER_POOL_SIZE}"),
             format!("--innodb-log-file-size={INNODB_LOG_FILE_SIZE}"),
@@ -992,6 +1142,11 @@ impl Topology {
             "--aria-pagecache-buffer-size=8M".into(),
             "--max-connections=64".into(),
         ];
+        if self.net.is_some() {
+            // notice a dead or unreachable master within seconds (heartbeat:
+            // half of it); extra_options/replica_options may override
+            a.push("--slave-net-timeout=5".into());
+        }
         a.extend(c.extra_options.iter().cloned());
         a.extend(if i == MASTER { c.master_options.iter() } else { c.replica_options.iter() }.cloned());
         a
@@ -1002,7 +1157,10 @@ impl Topology {
         let args = self.server_args(i);
         fs::write(s.dir.join("options"), args.join("\n") + "\n").unwrap();
         let out = fs::OpenOptions::new().create(true).append(true).open(s.dir.join("stdout.log")).unwrap();
-        let mut cmd = Command::new(mariadbd_path());
+        let mut cmd = match &self.net {
+            Some(n) => n.net.command_in(i, mariadbd_path()),
+            None => Command::new(mariadbd_path()),
+        };
         cmd.args(&args).stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out);
         // SAFETY: the closure only calls prctl (async-signal-safe).
         unsafe {
@@ -1125,6 +1283,21 @@ impl Topology {
                 pid,
                 self.datadir(i).display()
             );
+            if let Some(ns) = self.netns_name(i) {
+                let sshd = self.sshd_pid(i).map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                o += &format!(" ip={} netns={ns} sshd={sshd}", self.host_ip(i));
+            }
+        }
+        if let Some(n) = &self.net {
+            o += &format!(
+                "\n  netns: subnet {} bridge {} ({}); ssh {}@<ip>, key {}, known_hosts {}",
+                n.net.subnet(),
+                n.net.bridge(),
+                n.net.bridge_ip(),
+                n.user,
+                self.ssh_key().display(),
+                self.known_hosts().display()
+            );
         }
         o
     }
@@ -1147,6 +1320,23 @@ impl Topology {
                 s.datadir.display(),
                 s.socket.display(),
                 s.error_log.display()
+            );
+            if let Some(ns) = &s.ns {
+                o += &format!(
+                    "{n}_IP={}\n{n}_NETNS={ns}\n{n}_SSHD_PID={}\n{n}_HOST_DIR={}\n",
+                    s.ip,
+                    self.sshd_pid(i).map(|p| p.to_string()).unwrap_or_default(),
+                    self.host_dir(i).display()
+                );
+            }
+        }
+        if let Some(n) = &self.net {
+            o += &format!(
+                "SUBNET={}\nSSH_USER={}\nSSH_KEY={}\nKNOWN_HOSTS={}\n",
+                n.net.subnet(),
+                n.user,
+                self.ssh_key().display(),
+                self.known_hosts().display()
             );
         }
         fs::write(self.root.join("topology.env"), o).unwrap();
@@ -1174,7 +1364,7 @@ impl Topology {
     /// Connection options for the admin user over TCP.
     pub fn opts(&self, server: usize) -> Opts {
         OptsBuilder::new()
-            .ip_or_hostname(Some("127.0.0.1"))
+            .ip_or_hostname(Some(self.host_ip(server)))
             .tcp_port(self.port(server))
             .user(Some(ADMIN_USER))
             .pass(Some(ADMIN_PASSWORD))
@@ -1437,8 +1627,9 @@ impl Topology {
         self.sql(
             replica,
             format!(
-                "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = {}, \
+                "CHANGE MASTER TO MASTER_HOST = {}, MASTER_PORT = {}, MASTER_USER = {}, \
                  MASTER_PASSWORD = {}, MASTER_CONNECT_RETRY = 1, {start}",
+                sql_quote(&self.servers[source].ip),
                 self.port(source),
                 sql_quote(REPL_USER),
                 sql_quote(REPL_PASSWORD)
@@ -1724,6 +1915,266 @@ impl Topology {
         MidTrxStop { seq, trx_start, trx_end, status }
     }
 
+    // -- netns topologies: hosts, ssh, links ------------------------------------
+
+    /// True for a netns topology ([`TopologyConfig::netns`]).
+    pub fn is_netns(&self) -> bool {
+        self.net.is_some()
+    }
+
+    /// The server's address: its host's 192.0.2.x in a netns topology, else
+    /// "127.0.0.1".  Connect to `host_ip(i):port(i)`.
+    pub fn host_ip(&self, server: usize) -> String {
+        self.servers[server].ip.clone()
+    }
+
+    fn net_state(&self) -> &NetState {
+        self.net.as_ref().expect("not a netns topology (TopologyConfig { netns: true, .. })")
+    }
+
+    /// The network (bridge, namespaces, slice) of a netns topology.
+    pub fn net(&self) -> Option<&netns::Net> {
+        self.net.as_ref().map(|n| &n.net)
+    }
+
+    /// The host's network namespace (netns topologies).
+    pub fn netns_name(&self, server: usize) -> Option<&str> {
+        self.servers[server].ns.as_deref()
+    }
+
+    /// Private key (ed25519, no passphrase) accepted by every host's sshd.
+    pub fn ssh_key(&self) -> PathBuf {
+        self.net_state().ssh_dir.join("id_ed25519")
+    }
+
+    /// `known_hosts` with every host's key, as `<ip> ssh-ed25519 <key>`.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.net_state().ssh_dir.join("known_hosts")
+    }
+
+    /// The login for ssh (the current user, `id -un`).
+    pub fn ssh_user(&self) -> String {
+        self.net_state().user.clone()
+    }
+
+    /// ssh client options, one string (no path contains whitespace):
+    /// `-i KEY -o UserKnownHostsFile=KH -o GlobalKnownHostsFile=/dev/null
+    /// -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes
+    /// -o ConnectTimeout=5` (e.g. MHA's `ssh_options=`).
+    pub fn ssh_options(&self) -> String {
+        self.ssh_args().join(" ")
+    }
+
+    /// [`ssh_options`](Self::ssh_options) as separate arguments.
+    pub fn ssh_args(&self) -> Vec<String> {
+        let (key, kh) = (self.ssh_key().display().to_string(), self.known_hosts().display().to_string());
+        assert!(!key.contains(char::is_whitespace) && !kh.contains(char::is_whitespace), "{key} {kh}");
+        [
+            "-i",
+            &key,
+            "-o",
+            &format!("UserKnownHostsFile={kh}"),
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "ConnectTimeout=5",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// `ssh -F none <ssh_args> user@<host ip> remote_command` (no user ssh
+    /// config is read).
+    pub fn ssh(&self, server: usize, remote_command: &str) -> Command {
+        let mut c = Command::new(netns::tool("ssh"));
+        c.args(["-F", "none"])
+            .args(self.ssh_args())
+            .arg(format!("{}@{}", self.ssh_user(), self.host_ip(server)))
+            .arg(remote_command)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// A directory for the host's remote_workdir: `<server dir>/work`
+    /// (created; in netns and plain topologies alike).
+    pub fn host_dir(&self, server: usize) -> PathBuf {
+        let d = self.servers[server].dir.join("work");
+        fs::create_dir_all(&d).unwrap_or_else(|e| panic!("create {}: {e}", d.display()));
+        d
+    }
+
+    /// pid of the host's sshd if it is running.
+    pub fn sshd_pid(&self, server: usize) -> Option<u32> {
+        let mut g = lock(&self.servers[server].sshd);
+        let c = g.as_mut()?;
+        match c.try_wait() {
+            Ok(None) => Some(c.id()),
+            _ => None,
+        }
+    }
+
+    /// Last `lines` lines of the host's sshd log (`<server dir>/sshd.log`).
+    pub fn sshd_log_tail(&self, server: usize, lines: usize) -> String {
+        let text = fs::read_to_string(self.servers[server].dir.join("sshd.log"))
+            .unwrap_or_else(|e| format!("(no sshd log: {e})"));
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Host keys, configs, known_hosts, client key; spawn every sshd.
+    fn start_sshds(&self) {
+        let n = self.net_state();
+        let client_key = n.ssh_dir.join("id_ed25519");
+        let mut keygens = vec![netns::spawn_keygen(&client_key, "binlog-diff-netns-client")];
+        for s in &self.servers {
+            let d = s.dir.join("sshd");
+            fs::create_dir_all(&d).unwrap();
+            fs::create_dir_all(s.dir.join("work")).unwrap();
+            keygens.push(netns::spawn_keygen(&d.join("ssh_host_ed25519_key"), &format!("binlog-diff-{}", s.name)));
+        }
+        netns::wait_keygens(keygens);
+        let client_pub = fs::read_to_string(n.ssh_dir.join("id_ed25519.pub")).unwrap();
+        let path = netns::session_path(&self.cfg.ssh_path);
+        let mut known_hosts = String::new();
+        for s in &self.servers {
+            let d = s.dir.join("sshd");
+            fs::write(d.join("authorized_keys"), &client_pub).unwrap();
+            let ip: std::net::Ipv4Addr = s.ip.parse().unwrap();
+            fs::write(d.join("sshd_config"), netns::sshd_config(&d, ip, &path)).unwrap();
+            known_hosts += &format!("{} {}\n", s.ip, netns::public_key(&d.join("ssh_host_ed25519_key.pub")));
+        }
+        fs::write(self.known_hosts(), known_hosts).unwrap();
+        let _ = fs::create_dir_all("/run/sshd"); // sshd's privilege separation dir
+        for i in 0..self.servers.len() {
+            self.spawn_sshd(i);
+        }
+    }
+
+    fn spawn_sshd(&self, i: usize) {
+        let s = &self.servers[i];
+        let out = fs::OpenOptions::new().create(true).append(true).open(s.dir.join("sshd.log")).unwrap();
+        let mut cmd = self.net_state().net.command_in(i, "/usr/sbin/sshd");
+        cmd.args(["-D", "-e", "-f"])
+            .arg(s.dir.join("sshd").join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        // SAFETY: the closure only calls prctl (async-signal-safe).
+        unsafe {
+            cmd.pre_exec(sys::set_parent_death_signal);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn sshd for {}: {e}", s.name));
+        let mut pids = fs::OpenOptions::new().create(true).append(true).open(self.root.join("pids")).unwrap();
+        writeln!(pids, "{} {}-sshd", child.id(), s.name).unwrap();
+        *lock(&s.sshd) = Some(child);
+    }
+
+    /// Poll until the host's sshd accepts TCP connections on `<ip>:22`.
+    fn wait_sshd(&self, i: usize) -> Result<(), String> {
+        let s = &self.servers[i];
+        let ip: std::net::Ipv4Addr = s.ip.parse().unwrap();
+        let deadline = Instant::now() + self.cfg.ready_timeout;
+        loop {
+            if let Some(status) = lock(&s.sshd).as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Err(format!("{}: sshd exited ({status}):\n{}", s.name, self.sshd_log_tail(i, 20)));
+            }
+            if netns::ssh_answers(ip, Duration::from_secs(1)) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("{}: sshd not answering on {ip}:22:\n{}", s.name, self.sshd_log_tail(i, 20)));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Kill (SIGKILL) the host's sshd only; mariadbd keeps running.
+    /// Sessions already open (sshd's children) are not killed, as with a
+    /// real sshd.
+    pub fn stop_sshd(&self, server: usize) {
+        self.net_state();
+        let mut g = lock(&self.servers[server].sshd);
+        if let Some(c) = g.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        *g = None;
+    }
+
+    /// Start the host's sshd again (after [`stop_sshd`](Self::stop_sshd));
+    /// waits until it answers.
+    pub fn start_sshd(&self, server: usize) {
+        assert!(self.sshd_pid(server).is_none(), "{}: sshd is still running", self.name(server));
+        self.spawn_sshd(server);
+        if let Err(msg) = self.wait_sshd(server) {
+            self.fail(server, msg);
+        }
+    }
+
+    /// Cut the host off the network: its veth on the bridge goes down, so
+    /// neither the test process nor any other host reaches its mysqld or
+    /// sshd (packets are dropped: connects time out, open connections
+    /// hang).  The harness's cached connection to it is dropped.  The
+    /// processes keep running.
+    pub fn cut_link(&self, server: usize) {
+        let n = self.net_state();
+        self.forget_conn(server);
+        n.net.set_link(server, false).unwrap_or_else(|e| self.fail(server, e));
+        let st = n.net.link_state(server);
+        assert_eq!(st, "down", "{}: link state after cut", self.name(server));
+    }
+
+    /// Undo [`cut_link`](Self::cut_link); waits until the link is up.
+    pub fn restore_link(&self, server: usize) {
+        let n = self.net_state();
+        n.net.set_link(server, true).unwrap_or_else(|e| self.fail(server, e));
+        if poll_until(Duration::from_secs(10), || (n.net.link_state(server) == "up").then_some(())).is_none() {
+            self.fail(
+                server,
+                format!("{}: link not up 10 s after restore: {}", self.name(server), n.net.link_state(server)),
+            );
+        }
+    }
+
+    /// True while the host's link is cut.
+    pub fn link_is_cut(&self, server: usize) -> bool {
+        self.net_state().net.link_state(server) != "up"
+    }
+
+    /// `ip netns exec <host's namespace> program`: run a command on the host.
+    pub fn in_netns(&self, server: usize, program: impl AsRef<OsStr>) -> Command {
+        self.net_state().net.command_in(server, program)
+    }
+
+    /// A command that runs `program` (plus the arguments the caller adds) in
+    /// a new private mount namespace in which this topology's root directory
+    /// ([`root`](Self::root): every datadir, binlog, relay log, socket, host
+    /// dir) is covered by an empty tmpfs.  A driver run this way can reach
+    /// the servers' files only over ssh (and their data only over TCP).
+    /// The ssh key and known_hosts live outside the root, so they stay
+    /// visible.  (Honest limits: a process could still look through
+    /// `/proc/<server pid>/root/...`; and a current directory inside the root
+    /// stays usable, so don't set one there.)  Works for plain topologies too.
+    ///
+    /// It is `unshare --mount --propagation private -- /bin/sh -c SCRIPT
+    /// hidden MOUNT ROOT program [args...]`: arguments pass through as
+    /// separate argv entries (`exec "$@"`), no quoting needed.  Exit status
+    /// 125 if the tmpfs cannot be mounted.
+    pub fn hidden_command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut c = Command::new(netns::tool("unshare"));
+        c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", HIDE_SCRIPT, "hidden_command"])
+            .arg(netns::tool("mount"))
+            .arg(&self.root)
+            .arg(program);
+        c
+    }
+
     // -- process control -------------------------------------------------------
 
     fn forget_conn(&self, server: usize) {
@@ -1796,6 +2247,16 @@ impl Drop for Topology {
                     self.servers[i].error_log.display(),
                     self.error_log_tail(i, 20)
                 );
+                if self.net.is_some() {
+                    eprintln!(
+                        "----- {} sshd log, last 10 lines -----\n{}",
+                        self.servers[i].name,
+                        self.sshd_log_tail(i, 10)
+                    );
+                }
+            }
+            if self.net.is_some() {
+                eprintln!("{}", self.describe());
             }
         }
         for i in 0..self.servers.len() {
@@ -1820,6 +2281,30 @@ impl Drop for Topology {
                     let _ = c.kill();
                     let _ = c.wait();
                 }
+            }
+        }
+        if let Some(mut n) = self.net.take() {
+            // sshds (SIGTERM, bounded wait, SIGKILL), then the network: what
+            // is still inside the namespaces (e.g. ssh sessions), veths,
+            // bridge, namespaces
+            for s in &self.servers {
+                if let Some(c) = lock(&s.sshd).as_mut() {
+                    if c.try_wait().ok().flatten().is_none() {
+                        sys::signal(c.id(), sys::SIGTERM);
+                    }
+                }
+            }
+            for s in &self.servers {
+                if let Some(c) = lock(&s.sshd).as_mut() {
+                    if poll_until(Duration::from_secs(5), || c.try_wait().ok().flatten()).is_none() {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                    }
+                }
+            }
+            n.net.teardown();
+            if !self.keep {
+                let _ = fs::remove_dir_all(&n.ssh_dir);
             }
         }
         if self.keep {
