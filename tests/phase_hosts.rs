@@ -1,0 +1,325 @@
+//! `binlog-diff failover` across really separate hosts: every server runs in
+//! its own network namespace (its own mariadbd and sshd on port 22, own host
+//! key, addresses from 192.0.2.0/24 on a bridge the harness makes), and the
+//! driver runs in a mount namespace in which every server's files are
+//! hidden, so whatever it reads of relay logs and binlogs came over ssh.
+//!
+//! - `mysqld_killed_host_alive` (CI): the master's mysqld is SIGKILLed, its
+//!   host still answers ssh: its binlog tail is saved there and streamed
+//!   back; every survivor equals the master's committed state (zero loss);
+//!   MHA's hooks are called with MHA's arguments (scripts record argv); the
+//!   JSON report holds every phase.
+//! - `master_host_cut_off`: the master's link goes down: survivors are
+//!   recovered up to the latest replica, the loss is reported.
+//! - `driver_cut_off_from_a_live_master`: only the driver cannot reach the
+//!   master while the replicas still replicate: refused, nothing changed.
+//! - `unreachable_replica_with_ignore_fail`: one replica's host is cut off
+//!   and marked `ignore_fail`: the others are recovered.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::topology::{
+    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, REPL_USER, Topology, TopologyConfig, poll_until,
+};
+
+fn netns_topology(replicas: usize) -> Option<Topology> {
+    if let Err(e) = support::netns::available() {
+        if std::env::var_os("CI").is_some() {
+            panic!("network namespaces are needed in CI: {e}");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED: network namespaces not available: {e} !!!!!!!!\n");
+        return None;
+    }
+    Some(Topology::start(TopologyConfig { replicas, max_binlog_size: 16 << 10, netns: true, ..Default::default() }))
+}
+
+/// An executable script that appends its argv (one line per call) to `log`
+/// and exits `code`.
+fn recorder(dir: &Path, name: &str, code: i32) -> PathBuf {
+    let p = dir.join(name);
+    let log = dir.join(format!("{name}.calls"));
+    std::fs::write(&p, format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexit {code}\n", log.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn calls(dir: &Path, name: &str) -> Vec<String> {
+    std::fs::read_to_string(dir.join(format!("{name}.calls"))).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+/// MHA's app.cnf for the topology: every server by its own address, ssh
+/// with the harness's key and known_hosts (host keys checked).
+fn app_cnf(topo: &Topology, work: &Path, default_extra: &str, per_server: &dyn Fn(usize) -> String) -> PathBuf {
+    let mut cnf = format!(
+        "[server default]\nuser={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\n\
+         repl_password={REPL_PASSWORD}\nmanager_workdir={}\nmanager_log={}\nssh_user={}\n\
+         ssh_options={}\n{default_extra}\n",
+        work.join("manager").display(),
+        work.join("manager.log").display(),
+        topo.ssh_user(),
+        topo.ssh_options(),
+    );
+    for s in topo.servers() {
+        cnf += &format!(
+            "[server{}]\nhostname={}\nport={}\nmaster_binlog_dir={}\nremote_workdir={}\n{}\n",
+            s + 1,
+            topo.host_ip(s),
+            topo.port(s),
+            topo.datadir(s).display(),
+            topo.host_dir(s).display(),
+            per_server(s)
+        );
+    }
+    let p = work.join("app.cnf");
+    std::fs::write(&p, cnf).unwrap();
+    p
+}
+
+/// Runs the driver where the servers' files are hidden.
+fn failover(topo: &Topology, conf: &Path, extra: &[&str]) -> (i32, String) {
+    let mut c: Command = topo.hidden_command(env!("CARGO_BIN_EXE_binlog-diff"));
+    c.arg("failover").arg("--conf").arg(conf).args(["--dead-master-host", &topo.host_ip(MASTER)]).args(extra);
+    let o = c.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), text)
+}
+
+/// Lag across several master binlog files; replica 2 stopped inside a
+/// transaction; a tail only the master has. Returns the master's committed
+/// state before the kill.
+fn lagging(topo: &Topology) -> (Vec<u64>, std::collections::BTreeMap<String, u64>) {
+    let mut w = topo.workload(41);
+    w.run(20);
+    topo.catch_up_then_stop_io(3);
+    w.run(15);
+    topo.stop_io_thread_mid_transaction(2, &mut w, 256 << 10, 16 << 10);
+    w.run(20);
+    topo.catch_up_then_stop_io(1);
+    w.run(10); // only the master has these
+    (topo.committed_seq(MASTER), topo.checksum_tables(MASTER, "bd"))
+}
+
+fn restart_io_threads(topo: &Topology) {
+    for r in topo.replicas() {
+        topo.sql(r, "START SLAVE IO_THREAD"); // "Connecting", as after a real crash
+    }
+}
+
+fn assert_replicating_from(topo: &Topology, new_master: usize) {
+    assert!(topo.try_slave_status(new_master).unwrap().is_none(), "RESET SLAVE ALL on the new master");
+    topo.sql(new_master, "CREATE TABLE bd.after_failover (id INT PRIMARY KEY)");
+    topo.sql(new_master, "INSERT INTO bd.after_failover VALUES (1)");
+    let want = topo.checksum_tables(new_master, "bd");
+    for r in topo.replicas().filter(|&r| r != new_master) {
+        let got = poll_until(Duration::from_secs(60), || (topo.checksum_tables(r, "bd") == want).then_some(()));
+        assert!(got.is_some(), "{} replicates from the new master: {}", topo.name(r), topo.slave_status(r));
+    }
+}
+
+#[test]
+fn mysqld_killed_host_alive() {
+    let Some(topo) = netns_topology(3) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let hooks = work.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let ip_script = recorder(&hooks, "ip_failover", 0);
+    let shutdown = recorder(&hooks, "shutdown", 10); // "ssh reachable, mysqld stopped"
+    let report = recorder(&hooks, "report", 0);
+    let extra = format!(
+        "master_ip_failover_script={}\nshutdown_script={}\nreport_script={}\nmaster_pid_file=/run/m.pid\n",
+        ip_script.display(),
+        shutdown.display(),
+        report.display()
+    );
+    let conf = app_cnf(&topo, work.path(), &extra, &|_| String::new());
+    let (want_seq, want_sum) = lagging(&topo);
+    topo.kill_master();
+    restart_io_threads(&topo);
+
+    // The driver cannot see any server's files.
+    let hidden = topo.hidden_command("ls").arg(topo.datadir(1)).output().unwrap();
+    assert!(!hidden.status.success() || hidden.stdout.is_empty(), "datadirs hidden from the driver");
+
+    let json = work.path().join("report.json");
+    let (code, out) = failover(
+        &topo,
+        &conf,
+        &["--push-binary", "--workdir", work.path().join("diffs").to_str().unwrap(), "--json", json.to_str().unwrap()],
+    );
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains(ADMIN_PASSWORD) && !out.contains(REPL_PASSWORD), "a password in the output");
+    assert!(out.contains("DeadMaster"), "{out}");
+    assert!(out.contains("Dead master's tail saved on"), "the tail came over ssh: {out}");
+    assert!(!out.contains("NOT RECOVERABLE"), "{out}");
+    let master_ip = topo.host_ip(MASTER);
+    let new_master = 1; // the latest replica
+    assert!(
+        out.contains(&format!("Master failover to server2({}:3306) completed successfully", topo.host_ip(1))),
+        "{out}"
+    );
+    for r in topo.replicas() {
+        assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
+        assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
+    }
+    assert_replicating_from(&topo, new_master);
+
+    // Hooks: MHA's arguments, in MHA's order.
+    let ssh_user = topo.ssh_user();
+    assert_eq!(
+        calls(&hooks, "ip_failover"),
+        [
+            format!(
+                "--orig_master_host={master_ip} --orig_master_ip={master_ip} --orig_master_port=3306 --command=stopssh --ssh_user={ssh_user}"
+            ),
+            format!(
+                "--command=start --ssh_user={ssh_user} --orig_master_host={master_ip} --orig_master_ip={master_ip} \
+                 --orig_master_port=3306 --new_master_host={n} --new_master_ip={n} --new_master_port=3306 \
+                 --new_master_user={ADMIN_USER} --new_master_password={ADMIN_PASSWORD}",
+                n = topo.host_ip(1)
+            ),
+        ]
+    );
+    assert_eq!(
+        calls(&hooks, "shutdown"),
+        [format!(
+            "--command=stopssh --ssh_user={ssh_user} --host={master_ip} --ip={master_ip} --port=3306 --pid_file=/run/m.pid"
+        )]
+    );
+    let rep = calls(&hooks, "report");
+    assert_eq!(rep.len(), 1);
+    assert!(
+        rep[0].starts_with(&format!(
+            "--orig_master_host={master_ip} --new_master_host={} --new_slave_hosts={},{} --conf={} --subject=",
+            topo.host_ip(1),
+            topo.host_ip(2),
+            topo.host_ip(3),
+            conf.display()
+        )),
+        "{rep:?}"
+    );
+    let log = std::fs::read_to_string(work.path().join("manager.log")).unwrap();
+    assert!(
+        log.contains("--new_master_password=xxx") && !log.contains(ADMIN_PASSWORD),
+        "manager_log masks the password"
+    );
+
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["result"], "success", "{doc:#}");
+    assert_eq!(doc["dead_master"]["verdict"], "dead");
+    assert_eq!(doc["dead_master"]["ssh"], "reachable");
+    assert_eq!(doc["new_master"]["name"], "server2");
+    assert!(doc["master_tail"]["file"].is_string());
+    assert_eq!(doc["phases"].as_array().unwrap().len(), 5, "{doc:#}");
+    assert_eq!(doc["applied"].as_array().unwrap().len(), 3);
+    assert!(doc["unrecoverable"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn master_host_cut_off() {
+    let Some(topo) = netns_topology(3) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let conf = app_cnf(&topo, work.path(), "", &|_| String::new());
+    let mut w = topo.workload(42);
+    w.run(20);
+    topo.catch_up_then_stop_io(3);
+    w.run(15);
+    topo.catch_up_then_stop_io(2);
+    w.run(20);
+    topo.catch_up_then_stop_io(1);
+    // What the latest replica read is what can be recovered; the master alone has the rest.
+    let want_seq = topo.committed_seq(MASTER);
+    let want_sum = topo.checksum_tables(MASTER, "bd");
+    w.run(5);
+    topo.cut_link(MASTER);
+    restart_io_threads(&topo);
+
+    let json = work.path().join("report.json");
+    let (code, out) = failover(&topo, &conf, &["--push-binary", "--json", json.to_str().unwrap()]);
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("NOT RECOVERABLE"), "the loss is reported: {out}");
+    for r in topo.replicas() {
+        assert_eq!(topo.committed_seq(r), want_seq, "{} equals what the latest replica read", topo.name(r));
+        assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
+    }
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["dead_master"]["ssh"], "unreachable");
+    assert!(!doc["unrecoverable"].as_array().unwrap().is_empty(), "{doc:#}");
+    assert_replicating_from(&topo, 1);
+}
+
+/// A blackhole route to one host in the driver's (the root) namespace:
+/// the driver cannot reach it, the other hosts still can over the bridge.
+/// Within the topology's own /27, so it drops packets, never reroutes them.
+struct Blackhole(String);
+
+impl Blackhole {
+    fn new(ip: &str) -> Blackhole {
+        let o = Command::new("ip").args(["route", "add", "blackhole", &format!("{ip}/32")]).output().unwrap();
+        assert!(o.status.success(), "ip route add blackhole: {}", String::from_utf8_lossy(&o.stderr));
+        Blackhole(ip.to_string())
+    }
+}
+
+impl Drop for Blackhole {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["route", "del", "blackhole", &format!("{}/32", self.0)]).output();
+    }
+}
+
+#[test]
+fn driver_cut_off_from_a_live_master() {
+    let Some(topo) = netns_topology(2) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let conf = app_cnf(&topo, work.path(), "", &|_| String::new());
+    let mut w = topo.workload(43);
+    w.run(10);
+    let before: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
+    // Only the driver's way to the master is cut: a blackhole route in the
+    // driver's namespace; the replicas reach it over the bridge.
+    let cut = Blackhole::new(&topo.host_ip(MASTER));
+    let json = work.path().join("report.json");
+    let (code, out) = failover(&topo, &conf, &["--detect-wait", "2", "--json", json.to_str().unwrap()]);
+    eprintln!("{out}");
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("UnreachableMaster") && out.contains("nothing was changed"), "{out}");
+    for (i, r) in topo.replicas().enumerate() {
+        let st = topo.slave_status(r);
+        assert!(st.io_yes() && st.sql_yes(), "{} still replicates", topo.name(r));
+        assert!(st.read_pos() >= before[i]);
+    }
+    drop(cut);
+    // Still replicating: a new write reaches both.
+    w.run(2);
+    let want = topo.committed_seq(MASTER);
+    for r in topo.replicas() {
+        assert!(poll_until(Duration::from_secs(60), || (topo.committed_seq(r) == want).then_some(())).is_some());
+    }
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["dead_master"]["verdict"], "unreachable", "{doc:#}");
+}
+
+#[test]
+fn unreachable_replica_with_ignore_fail() {
+    let Some(topo) = netns_topology(3) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let conf = app_cnf(&topo, work.path(), "", &|s| if s == 3 { "ignore_fail=1\n".into() } else { String::new() });
+    let (want_seq, want_sum) = lagging(&topo);
+    topo.kill_master();
+    restart_io_threads(&topo);
+    topo.cut_link(3);
+    let (code, out) = failover(&topo, &conf, &["--push-binary", "--mysql-timeout", "5"]);
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("server4") && out.contains("skipped (ignore_fail)"), "{out}");
+    for r in [1, 2] {
+        assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
+        assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
+    }
+}
