@@ -14,6 +14,9 @@ command -v masterha_master_switch >/dev/null 2>&1 || need_pkgs+=(mha4mysql-manag
 # sshd on a loopback port: generate_and_send, and the manager's transport.
 command -v sshd >/dev/null 2>&1 || command -v /usr/sbin/sshd >/dev/null 2>&1 || need_pkgs+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need_pkgs+=(openssh-client)
+# Test hosts in network namespaces (tests/phase_hosts.rs): ip, ss; unshare and mount (util-linux).
+command -v ip >/dev/null 2>&1 || command -v /usr/sbin/ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v unshare >/dev/null 2>&1 || need_pkgs+=(util-linux)
 # The ssh2 crate builds libssh2 against OpenSSL.
 dpkg -s libssl-dev >/dev/null 2>&1 || need_pkgs+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)

@@ -166,7 +166,7 @@ use crate::log::{Access, LogFile};
 use crate::server::ConnSpec;
 
 pub use convert::{TrxId, Xid};
-pub use multi::{Counters, PlanTarget, apply_plan, plan_targets};
+pub use multi::{Bars, Counters, PlanTarget, apply_plan, plan_targets};
 #[doc(hidden)]
 pub use parallel::waits_for_my_locks;
 pub use render::render_sql;

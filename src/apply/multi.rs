@@ -128,6 +128,61 @@ pub fn apply_plan(
     })
 }
 
+/// A progress bar per apply on standard error, drawn only when it is a
+/// terminal (piped output stays quiet), following each apply's [`Counters`].
+pub struct Bars {
+    bars: Vec<indicatif::ProgressBar>,
+    _mp: indicatif::MultiProgress,
+}
+
+impl Bars {
+    /// One bar per `(name, expected transactions)`; `None` off a terminal.
+    pub fn new(items: &[(String, u64)]) -> Option<Bars> {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let mp = indicatif::MultiProgress::new();
+        let style = indicatif::ProgressStyle::with_template("{prefix:>12} {bar:40} {pos}/{len} trx {per_sec} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let bars = items
+            .iter()
+            .map(|(name, n)| {
+                let b = mp.add(indicatif::ProgressBar::new(*n).with_style(style.clone()));
+                b.set_prefix(name.clone());
+                b
+            })
+            .collect();
+        Some(Bars { bars, _mp: mp })
+    }
+
+    /// Redraws from the counters (display only) every 100 ms until `done()`.
+    pub fn follow(&self, counters: &[Arc<Counters>], done: impl Fn() -> bool) {
+        while !done() {
+            self.update(counters);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn update(&self, counters: &[Arc<Counters>]) {
+        for (b, c) in self.bars.iter().zip(counters) {
+            let total = c.total.load(Ordering::Relaxed);
+            if total > 0 {
+                b.set_length(total);
+            }
+            b.set_position(c.done.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Ends bar `i` with `ok` or `FAILED`.
+    pub fn finish(&self, i: usize, counters: &[Arc<Counters>], ok: bool) {
+        if let (Some(b), Some(c)) = (self.bars.get(i), counters.get(i)) {
+            b.set_position(c.done.load(Ordering::Relaxed));
+            b.finish_with_message(if ok { "ok" } else { "FAILED" });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

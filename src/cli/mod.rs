@@ -285,7 +285,6 @@ fn run_apply(a: ApplyArgs) -> u8 {
 /// `apply --plan`: every replica at once, a progress bar each on a terminal.
 fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
     use std::sync::Arc;
-    use std::sync::atomic::Ordering;
     let setup = || -> crate::error::Result<_> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let v: serde_json::Value =
@@ -305,20 +304,8 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
     // (--plan conflicts with the per-target options: they stay unset.)
     let opts = apply_options(a);
     let counters: Vec<Arc<crate::apply::Counters>> = targets.iter().map(|_| Arc::default()).collect();
-    let bars = std::io::stderr().is_terminal().then(|| {
-        let mp = indicatif::MultiProgress::new();
-        let style = indicatif::ProgressStyle::with_template("{prefix:>12} {bar:40} {pos}/{len} trx {per_sec} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        let bars: Vec<indicatif::ProgressBar> = targets
-            .iter()
-            .map(|t| {
-                let b = mp.add(indicatif::ProgressBar::new(t.transactions).with_style(style.clone()));
-                b.set_prefix(t.name.clone());
-                b
-            })
-            .collect();
-        (mp, bars)
-    });
+    let items: Vec<(String, u64)> = targets.iter().map(|t| (t.name.clone(), t.transactions)).collect();
+    let bars = crate::apply::Bars::new(&items);
     if bars.is_none() {
         for t in &targets {
             eprintln!(
@@ -333,18 +320,8 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
     }
     let results = std::thread::scope(|sc| {
         let h = sc.spawn(|| crate::apply::apply_plan(&targets, &base, &opts, &counters));
-        // Display only: the bars follow the counters until every apply ended.
-        while !h.is_finished() {
-            if let Some((_, bars)) = &bars {
-                for (b, c) in bars.iter().zip(&counters) {
-                    let total = c.total.load(Ordering::Relaxed);
-                    if total > 0 {
-                        b.set_length(total);
-                    }
-                    b.set_position(c.done.load(Ordering::Relaxed));
-                }
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        if let Some(b) = &bars {
+            b.follow(&counters, || h.is_finished());
         }
         h.join()
     });
@@ -356,10 +333,8 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
     let mut json = Vec::new();
     for (i, (t, r)) in targets.iter().zip(&results).enumerate() {
         let ok = r.is_ok();
-        if let Some((_, bars)) = &bars {
-            let b = &bars[i];
-            b.set_position(counters[i].done.load(Ordering::Relaxed));
-            b.finish_with_message(if ok { "ok" } else { "FAILED" });
+        if let Some(b) = &bars {
+            b.finish(i, &counters, ok);
         } else {
             eprintln!("{}: {}", t.name, if ok { "done" } else { "FAILED" });
         }

@@ -689,17 +689,22 @@ impl Run<'_> {
             }
             files.push(f);
         }
+        // A bar per replica on a terminal (quiet when piped); totals come from the applier's own count.
+        let counters: Vec<std::sync::Arc<crate::apply::Counters>> = alive.iter().map(|_| Default::default()).collect();
+        let bars = crate::apply::Bars::new(&alive.iter().map(|r| (r.conf.name.clone(), 0)).collect::<Vec<_>>());
         let results: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
             let hs: Vec<_> = alive
                 .iter()
                 .zip(&files)
-                .map(|(r, f)| {
+                .zip(&counters)
+                .map(|((r, f), c)| {
                     let sp = spec(&r.conf);
                     sc.spawn(move || {
                         if f.is_empty() {
                             return Ok("nothing to apply".to_string());
                         }
-                        let opts = ApplyOptions { parallel: o.parallel, ..Default::default() };
+                        let opts =
+                            ApplyOptions { parallel: o.parallel, counters: Some(c.clone()), ..Default::default() };
                         let t = Instant::now();
                         match apply(&sp, f, &opts) {
                             Ok(r) => Ok(format!(
@@ -713,8 +718,16 @@ impl Run<'_> {
                     })
                 })
                 .collect();
+            if let Some(b) = &bars {
+                b.follow(&counters, || hs.iter().all(|h| h.is_finished()));
+            }
             hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("apply panicked".into()))).collect()
         });
+        if let Some(b) = &bars {
+            for (i, r) in results.iter().enumerate() {
+                b.finish(i, &counters, r.is_ok());
+            }
+        }
         for (r, res) in alive.iter().zip(&results) {
             match res {
                 Ok(m) => self.say(&format!("  {}: {m}", label(&r.conf))),
