@@ -153,6 +153,17 @@ impl Log {
     }
 }
 
+/// The dead master's tail as saved on its host and brought here.
+struct Saved {
+    /// Where it starts (master coordinate).
+    from: String,
+    /// The local copy (`None`: nothing after `from`).
+    file: Option<PathBuf>,
+    /// What the save printed about it.
+    line: String,
+    secs: f64,
+}
+
 /// A surviving replica.
 struct Replica {
     conf: ServerConf,
@@ -187,13 +198,13 @@ fn is_local(host: &str) -> bool {
 }
 
 /// Opens `s`'s host: this machine, or an SSH session from its `ssh_*` settings.
-fn open_host(s: &ServerConf, log: &Log) -> std::result::Result<Host, String> {
+fn open_host(s: &ServerConf, step_timeout: Duration, log: &Log) -> std::result::Result<Host, String> {
     if is_local(&s.ssh_host) {
         return Ok(Host::Local);
     }
     let opts = SshOptions::parse(&s.ssh_options);
     let t = Duration::from_secs(s.ssh_connection_timeout.max(1));
-    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, &mut |m| log.say(&format!("  {m}")))
+    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, &mut |m| log.say(&format!("  {m}")))
         .map_err(|e| e.to_string())
 }
 
@@ -311,7 +322,7 @@ impl Run<'_> {
                     o.step_timeout,
                 );
                 let h = std::thread::spawn(move || {
-                    let h = open_host(&s, &log);
+                    let h = open_host(&s, st, &log);
                     let b = match &h {
                         Ok(h) => {
                             let push_dir = s.remote_workdir.join(&rd);
@@ -516,7 +527,9 @@ impl Run<'_> {
             }
         };
 
-        // The cut, on the latest replica's host: one shared pass for every replica.
+        // The cut, on the latest replica's host (one shared pass for every
+        // replica), and beside it the dead master's tail, on its own host;
+        // then every file streamed back here, in parallel.
         let state_json = serde_json::to_vec(&states.iter().map(ReplicaState::to_json).collect::<Vec<_>>())
             .map_err(|e| Error::invalid(e.to_string()))?;
         let cut_dir = rdir(lhost, &lr.conf).join("diffs");
@@ -524,16 +537,78 @@ impl Run<'_> {
         if !o.dry_run {
             args.extend(["--write".into(), cut_dir.to_string_lossy().into_owned()]);
         }
+        let saver = match (dead_ssh && !o.dry_run, &dead_host, &dead_bin) {
+            (true, Ok(h), Some(b)) => Some((h, b.as_str())),
+            _ => None,
+        };
+        let dirs: Vec<String> = dead.master_binlog_dir.iter().map(|d| d.to_string_lossy().into_owned()).collect();
+        // The tail goes beside the run folder, which exists only where the binary was pushed.
+        let tail_file = |h: &Host| match h {
+            Host::Local => workdir.join("master-tail.binlog"),
+            Host::Ssh(_) => dead.remote_workdir.join(format!("{run_dir}-master-tail.binlog")),
+        };
+        let save = |h: &Host, b: &str, from: &str| -> Result<Saved> {
+            let t = Instant::now();
+            let (f, p) = from.rsplit_once(':').unwrap_or(("", "0"));
+            let out_file = tail_file(h);
+            let a = vec![
+                "mha".into(),
+                "save_binary_logs".into(),
+                "--command=save".into(),
+                format!("--start_file={f}"),
+                format!("--start_pos={p}"),
+                format!("--binlog_dir={}", dirs.join(",")),
+                format!("--output_file={}", out_file.display()),
+            ];
+            let out = node(h, b, "save the dead master's binlog tail", &a, b"", o.step_timeout, &[10])?;
+            if out.status == 10 {
+                return Ok(Saved { from: from.to_string(), file: None, line: String::new(), secs: secs(t.elapsed()) });
+            }
+            let line = out.stdout.lines().find(|l| l.contains("Saved ")).unwrap_or("").trim().to_string();
+            let file = h.fetch(&out_file, &workdir)?;
+            Ok(Saved { from: from.to_string(), file: Some(file), line, secs: secs(t.elapsed()) })
+        };
+        // The latest replica's SQL thread executed all it read: its executed
+        // position is where its relay logs end on a boundary, unless the cut
+        // says otherwise (then the tail is saved again from there).
+        let guess = states[li].exec.to_string();
         let tc = Instant::now();
-        let out = node(lhost, &lbin, "cut the diffs", &args, &state_json, o.step_timeout, &[])?;
-        let plan: Value = serde_json::from_str(&out.stdout).map_err(|e| {
-            Error::invalid(format!("the cut on {} printed no plan ({e}): {}", lhost.label(), out.stderr.trim()))
-        })?;
+        let (cut, saved) = std::thread::scope(|sc| {
+            let saving = saver.map(|(h, b)| sc.spawn(|| save(h, b, &guess)));
+            let cut = (|| -> Result<(Value, f64, Vec<Option<PathBuf>>)> {
+                let out = node(lhost, &lbin, "cut the diffs", &args, &state_json, o.step_timeout, &[])?;
+                let plan: Value = serde_json::from_str(&out.stdout).map_err(|e| {
+                    Error::invalid(format!("the cut on {} printed no plan ({e}): {}", lhost.label(), out.stderr.trim()))
+                })?;
+                let cut_secs = secs(tc.elapsed());
+                let wanted: Vec<Option<String>> = states
+                    .iter()
+                    .map(|st| {
+                        let t = plan["replicas"].as_array()?.iter().find(|t| t["state"]["name"] == json!(st.name))?;
+                        let txs = t["diff"]["transactions"].as_u64().unwrap_or(0);
+                        (!o.dry_run && txs > 0).then(|| t["file"].as_str().map(str::to_string)).flatten()
+                    })
+                    .collect();
+                let files = std::thread::scope(|fs| {
+                    let hs: Vec<_> = wanted
+                        .iter()
+                        .map(|w| w.as_ref().map(|f| fs.spawn(|| lhost.fetch(Path::new(f), &workdir))))
+                        .collect();
+                    hs.into_iter()
+                        .map(|h| {
+                            h.map(|h| h.join().unwrap_or_else(|_| Err(Error::invalid("fetch panicked")))).transpose()
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })?;
+                Ok((plan, cut_secs, files))
+            })();
+            (cut, saving.map(|h| h.join().unwrap_or_else(|_| Err(Error::invalid("save panicked")))))
+        });
+        let (plan, cut_secs, diffs) = cut?;
         let relay_end = plan["relay_end"].as_str().unwrap_or_default().to_string();
         self.say(&format!(
-            "  Cut on {} in {:.2}s: the relay logs end on a transaction boundary at master {relay_end}",
+            "  Cut on {} in {cut_secs:.2}s: the relay logs end on a transaction boundary at master {relay_end}",
             lhost.label(),
-            tc.elapsed().as_secs_f64()
         ));
         if let Some(p) = plan["relay_partial"].as_object() {
             self.say(&format!(
@@ -541,47 +616,33 @@ impl Run<'_> {
                 p["file"], p["offset"], p["bytes"]
             ));
         }
-
-        // The dead master's tail, on its own host, from that boundary.
-        let mut tail: Option<(PathBuf, String)> = None;
-        let (ef, ep) = relay_end.rsplit_once(':').unwrap_or(("", "0"));
-        if let (true, Ok(h), Some(b)) = (dead_ssh, &dead_host, &dead_bin) {
-            let dirs: Vec<String> = dead.master_binlog_dir.iter().map(|d| d.to_string_lossy().into_owned()).collect();
-            let out_file = rdir(h, &dead).join("master-tail.binlog");
-            if o.dry_run {
-                self.say(&format!("  Would save the dead master's binlogs from {relay_end} on {}.", h.label()));
-            } else {
-                let ts = Instant::now();
-                if let Host::Ssh(_) = h {
-                    let parent = out_file.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-                    h.run("mkdir", &["mkdir".into(), "-p".into(), parent], b"", o.step_timeout)?;
-                }
-                let a = vec![
-                    "mha".into(),
-                    "save_binary_logs".into(),
-                    "--command=save".into(),
-                    format!("--start_file={ef}"),
-                    format!("--start_pos={ep}"),
-                    format!("--binlog_dir={}", dirs.join(",")),
-                    format!("--output_file={}", out_file.display()),
-                ];
-                match node(h, b, "save the dead master's binlog tail", &a, b"", o.step_timeout, &[10]) {
-                    Ok(out) if out.status == 10 => self.say("  The dead master has nothing after the latest replica."),
-                    Ok(out) => {
-                        let saved = out.stdout.lines().find(|l| l.contains("Saved ")).unwrap_or("").trim().to_string();
-                        let local = h.fetch(&out_file, &workdir, o.step_timeout)?;
-                        self.say(&format!(
-                            "  Dead master's tail saved on {} in {:.2}s: {saved}",
-                            h.label(),
-                            ts.elapsed().as_secs_f64()
-                        ));
-                        tail = Some((local, saved));
-                    }
-                    Err(e) => self.say(&format!("  Could not save the dead master's tail: {e}")),
-                }
+        let saved = match (saved, saver) {
+            (Some(Ok(sv)), Some((h, b))) if sv.from != relay_end => {
+                self.say(&format!("  The tail was saved from {}; saving it again from {relay_end}.", sv.from));
+                Some(save(h, b, &relay_end))
             }
+            (s, _) => s,
+        };
+        let mut tail: Option<(PathBuf, String)> = None;
+        let mut nothing_after = false;
+        match (saved, saver) {
+            (Some(Ok(sv)), Some((h, _))) => match sv.file {
+                Some(f) => {
+                    self.say(&format!("  Dead master's tail saved on {} in {:.2}s: {}", h.label(), sv.secs, sv.line));
+                    tail = Some((f, sv.line));
+                }
+                None => {
+                    self.say("  The dead master has nothing after the latest replica.");
+                    nothing_after = true;
+                }
+            },
+            (Some(Err(e)), _) => self.say(&format!("  Could not save the dead master's tail: {e}")),
+            _ if o.dry_run && dead_ssh => {
+                self.say(&format!("  Would save the dead master's binlogs from {relay_end} on its host."));
+            }
+            _ => {}
         }
-        if tail.is_none() && !o.dry_run {
+        if !o.dry_run && tail.is_none() && !nothing_after {
             let why = if dead_ssh { "could not be saved" } else { "its host is not reachable" };
             let m = format!(
                 "whatever the dead master {} committed after {relay_end} ({why}): the survivors end where the latest replica's relay logs end",
@@ -599,33 +660,31 @@ impl Run<'_> {
             }
         }
 
-        // Bring every replica's relay diff here.
-        let mut diffs: Vec<Option<PathBuf>> = Vec::new();
         let mut diff_docs = Vec::new();
-        let tf = Instant::now();
-        let empty = Vec::new();
-        let targets = plan["replicas"].as_array().unwrap_or(&empty);
-        for (r, st) in alive.iter().zip(&states) {
-            let t = targets.iter().find(|t| t["state"]["name"] == json!(st.name));
-            let d = t.map(|t| &t["diff"]).cloned().unwrap_or(Value::Null);
-            let txs = d["transactions"].as_u64().unwrap_or(0);
+        let targets = plan["replicas"].as_array().cloned().unwrap_or_default();
+        for (i, (r, st)) in alive.iter().zip(&states).enumerate() {
+            let d = targets
+                .iter()
+                .find(|t| t["state"]["name"] == json!(st.name))
+                .map(|t| t["diff"].clone())
+                .unwrap_or(Value::Null);
             self.say(&format!(
                 "  {}: {} transactions, {} bytes from the relay logs ({} .. {})",
                 r.conf.name,
-                txs,
+                d["transactions"].as_u64().unwrap_or(0),
                 d["bytes"],
                 d["master_start"].as_str().unwrap_or("-"),
                 d["master_end"].as_str().unwrap_or("-")
             ));
-            let file = match (o.dry_run, txs, t.and_then(|t| t["file"].as_str())) {
-                (false, 1.., Some(f)) => Some(lhost.fetch(Path::new(f), &workdir, o.step_timeout)?),
-                _ => None,
-            };
-            diff_docs.push(json!({"replica": r.conf.name, "relay_diff": d, "file": file.as_ref().map(|f| f.display().to_string())}));
-            diffs.push(file);
+            diff_docs.push(json!({"replica": r.conf.name, "relay_diff": d,
+                                  "file": diffs[i].as_ref().map(|f| f.display().to_string())}));
         }
         if !o.dry_run {
-            self.say(&format!("  Diffs here in {}: {:.2}s", workdir.display(), tf.elapsed().as_secs_f64()));
+            self.say(&format!(
+                "  Diffs here in {} ({:.2}s since the cut began)",
+                workdir.display(),
+                tc.elapsed().as_secs_f64()
+            ));
         }
         self.doc["latest"] = json!(lr.conf.name);
         self.doc["relay_end"] = json!(relay_end);
@@ -850,22 +909,21 @@ impl Run<'_> {
             sql(&mut r.conn, &who, r.dialect.reset_replica_all())?;
         }
         self.report.new_master = Some(new_master.name.clone());
-        // The remote run folders: the diffs are here now.
-        for (h, s) in alive
-            .iter()
-            .filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)))
-            .chain(dead_host.as_ref().ok().map(|h| (h, &dead)))
-        {
-            if let Host::Ssh(_) = h {
-                let d = s.remote_workdir.join(&run_dir);
-                let _ = h.run(
-                    "cleanup",
-                    &["rm".into(), "-rf".into(), "--".into(), d.to_string_lossy().into_owned()],
-                    b"",
-                    o.step_timeout,
-                );
+        // The remote run folders and the tail: every file is here now (in parallel: one shell each).
+        std::thread::scope(|sc| {
+            for (h, s) in alive
+                .iter()
+                .filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)))
+                .chain(dead_host.as_ref().ok().map(|h| (h, &dead)))
+            {
+                if let Host::Ssh(_) = h {
+                    let d = s.remote_workdir.join(&run_dir).to_string_lossy().into_owned();
+                    let argv =
+                        vec!["rm".into(), "-rf".into(), "--".into(), d.clone(), format!("{d}-master-tail.binlog")];
+                    sc.spawn(move || h.run("cleanup", &argv, b"", o.step_timeout));
+                }
             }
-        }
+        });
         let outcome =
             if self.report.ok() { "completed successfully" } else { "done, but recovery on some replicas failed" };
         let subject = format!("MySQL Master failover {}", label(&dead));
@@ -878,10 +936,12 @@ impl Run<'_> {
             }
         }
         self.phase_done("cleanup", t);
+        let per_phase: Vec<String> = self.phases.iter().map(|(n, s)| format!("{n} {s:.2}s")).collect();
         self.say(&format!(
-            "Master failover to {} {outcome} in {:.1}s. Diffs: {}",
+            "Master failover to {} {outcome} in {:.1}s ({}). Diffs: {}",
             label(&new_master),
             t_all.elapsed().as_secs_f64(),
+            per_phase.join(", "),
             workdir.display()
         ));
         Ok(())

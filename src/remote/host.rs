@@ -29,8 +29,10 @@ pub fn our_version() -> String {
 }
 
 impl Host {
-    /// Connects to `user@host:port` with `opts`, each step bounded by
-    /// `timeout` (when `opts` sets no `ConnectTimeout`).
+    /// Connects to `user@host:port` with `opts` (the connection bounded by
+    /// `connect_timeout` when `opts` sets no `ConnectTimeout`); afterwards
+    /// every blocking step of the session (a read while a remote command
+    /// runs, a write, a channel open) is bounded by `step_timeout`.
     ///
     /// # Errors
     /// Connection, host key or authentication failure.
@@ -39,12 +41,15 @@ impl Host {
         host: &str,
         port: u16,
         opts: &SshOptions,
-        timeout: Duration,
+        connect_timeout: Duration,
+        step_timeout: Duration,
         log: &mut dyn FnMut(&str),
     ) -> Result<Host> {
         let mut o = opts.clone();
-        o.connect_timeout.get_or_insert(timeout);
-        Ok(Host::Ssh(Remote::connect(user, host, port, &o, log)?))
+        o.connect_timeout.get_or_insert(connect_timeout);
+        let r = Remote::connect(user, host, port, &o, log)?;
+        r.set_timeout(step_timeout);
+        Ok(Host::Ssh(r))
     }
 
     /// `local` or `user@host:port`.
@@ -56,7 +61,8 @@ impl Host {
     }
 
     /// Runs `argv` (each word quoted for the remote shell) with `input` on
-    /// its standard input, within `timeout`. `step` names the step in errors.
+    /// its standard input: over SSH bounded by the session's step timeout, on
+    /// this host within `timeout`. `step` names the step in errors.
     ///
     /// # Errors
     /// The command cannot be started, the channel fails, or it runs out of
@@ -66,10 +72,7 @@ impl Host {
         match self {
             Host::Ssh(r) => {
                 let cmd = argv.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
-                r.set_timeout(timeout);
-                let o = r.exec_with_bytes(&cmd, input);
-                r.set_timeout(Duration::ZERO);
-                o.map_err(|e| Error::invalid(format!("{step} on {}: {e}", r.label())))
+                r.exec_with_bytes(&cmd, input).map_err(|e| Error::invalid(format!("{step} on {}: {e}", r.label())))
             }
             Host::Local => run_local(step, argv, input, timeout),
         }
@@ -83,7 +86,7 @@ impl Host {
     /// # Errors
     /// The remote file cannot be read, the copy fails or differs, or the
     /// time runs out.
-    pub fn fetch(&self, remote: &Path, local_dir: &Path, timeout: Duration) -> Result<PathBuf> {
+    pub fn fetch(&self, remote: &Path, local_dir: &Path) -> Result<PathBuf> {
         let r = match self {
             Host::Local => return Ok(remote.to_path_buf()),
             Host::Ssh(r) => r,
@@ -95,22 +98,20 @@ impl Host {
         let q = sh_quote(&remote.to_string_lossy());
         let step = |e: String| Error::invalid(format!("fetch {} from {}: {e}", remote.display(), r.label()));
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        r.set_timeout(timeout);
         let res = (|| {
-            let (status, _bytes, stderr) = r.exec_to(&format!("cat -- {q}"), &mut f)?;
+            // One remote shell: the bytes on stdout, then their MD5 on stderr.
+            let (status, _bytes, stderr) = r.exec_to(&format!("cat -- {q} && md5sum -- {q} >&2"), &mut f)?;
             if status != 0 {
-                return Err(step(format!("cat exited {status}: {}", stderr.trim())));
+                return Err(step(format!("exit {status}: {}", stderr.trim())));
             }
             f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-            let o = r.exec(&format!("md5sum -- {q}"))?;
-            let theirs: String = o.stdout.chars().take(32).collect();
+            let theirs: String = stderr.trim().chars().take(32).collect();
             let ours = md5_file(&tmp)?;
-            if o.status != 0 || theirs != ours {
-                return Err(step(format!("md5 differs: local {ours}, remote {theirs:?} (exit {})", o.status)));
+            if theirs != ours {
+                return Err(step(format!("md5 differs: local {ours}, remote {theirs:?}")));
             }
             Ok(())
         })();
-        r.set_timeout(Duration::ZERO);
         if let Err(e) = res {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
@@ -129,10 +130,8 @@ impl Host {
             (Host::Ssh(r), Some(dir)) => {
                 let me = std::env::current_exe().map_err(|e| Error::invalid(format!("our own binary: {e}")))?;
                 let dest = dir.join("binlog-diff");
-                r.set_timeout(timeout);
-                let res = r.push(&me, &dest, true, &mut |_| {});
-                r.set_timeout(Duration::ZERO);
-                res.map_err(|e| Error::invalid(format!("push binary to {}: {e}", r.label())))?;
+                r.push(&me, &dest, true, &mut |_| {})
+                    .map_err(|e| Error::invalid(format!("push binary to {}: {e}", r.label())))?;
                 dest.to_string_lossy().into_owned()
             }
             (Host::Local, _) => match std::env::current_exe() {
@@ -218,6 +217,6 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("x");
         std::fs::write(&f, b"1").unwrap();
-        assert_eq!(h.fetch(&f, Path::new("/nonexistent"), Duration::from_secs(1)).unwrap(), f);
+        assert_eq!(h.fetch(&f, Path::new("/nonexistent")).unwrap(), f);
     }
 }
