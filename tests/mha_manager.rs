@@ -11,12 +11,8 @@
 //!   known_hosts file in `ssh_options`.
 //!
 //! The manager's own Perl is patched for this machine, in a private copy on
-//! `PERL5LIB` (the system files are never touched): `MHA::NodeUtil`'s
-//! version parsing dies on current Perl ("Redundant argument in sprintf":
-//! `sprintf('%03d%03d%03d', @all_numbers_of_the_version)`), so the copy
-//! takes only the first three (two) numbers; and `MHA::SlaveUtil`'s
-//! `SELECT @@global.super_read_only` (absent on MariaDB) is wrapped so that
-//! an error means "off". Our node side needs no patch.
+//! `PERL5LIB` (tests/common/mha.rs says what and why). Our node side needs
+//! no patch.
 //!
 //! The test runs `masterha_check_ssh` and `masterha_check_repl` while
 //! replication runs, makes the replicas stop at different points spanning
@@ -37,9 +33,11 @@ mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::mha::{
+    Timings, all_text, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
+};
 use common::node::{Bin, Sshd, whoami};
 use support::topology::{
     ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology,
@@ -56,56 +54,6 @@ struct Scenario {
     /// Bytes of big transactions the master writes after the first batch
     /// (a large lag for the replica that stops first).
     big_lag_bytes: usize,
-}
-
-fn manager_installed() -> bool {
-    let ok = ["/usr/bin/masterha_master_switch", "/usr/share/perl5/MHA/MasterFailover.pm"]
-        .iter()
-        .all(|p| Path::new(p).exists());
-    // CI installs it (scripts/test.sh): there, its absence is a failure.
-    assert!(ok || std::env::var_os("CI").is_none(), "mha4mysql-manager is not installed (CI)");
-    if !ok {
-        eprintln!("\n!!!!!!!! SKIPPED: mha4mysql-manager not installed (scripts/test.sh installs it) !!!!!!!!\n");
-    }
-    ok
-}
-
-/// Private copies of the manager-side Perl modules that do not survive this
-/// machine (see the module docs), first on `PERL5LIB`.
-fn patched_manager_perl5lib(dir: &Path) -> PathBuf {
-    let lib = dir.join("perl5");
-    std::fs::create_dir_all(lib.join("MHA")).unwrap();
-    let patch = |module: &str, edits: &[(&str, &str)]| {
-        let text = std::fs::read_to_string(format!("/usr/share/perl5/MHA/{module}")).unwrap();
-        let mut fixed = text.clone();
-        for (from, to) in edits {
-            assert!(fixed.contains(from), "MHA/{module} no longer has the line this test patches: {from}");
-            fixed = fixed.replace(from, to);
-        }
-        std::fs::write(lib.join("MHA").join(module), fixed).unwrap();
-    };
-    patch(
-        "NodeUtil.pm",
-        &[
-            (
-                "sprintf( '%03d%03d%03d', $str =~ m/(\\d+)/g )",
-                "sprintf( '%03d%03d%03d', ( $str =~ m/(\\d+)/g )[0,1,2] )",
-            ),
-            ("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )"),
-        ],
-    );
-    patch(
-        "BinlogManager.pm",
-        &[("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )")],
-    );
-    patch(
-        "SlaveUtil.pm",
-        &[(
-            "  $sth->execute();\n  my $href = $sth->fetchrow_hashref;\n  if ( $href->{Value} == '1' ) {",
-            "  # MariaDB has no super_read_only: an error means off.\n  eval { $sth->execute(); };\n  return (0, 0) if ($@);\n  my $href = $sth->fetchrow_hashref;\n  if ( $href->{Value} == '1' ) {",
-        )],
-    );
-    lib
 }
 
 /// The manager's configuration for the topology.
@@ -137,25 +85,6 @@ fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path, client_bindir: Optio
     std::fs::create_dir_all(work.join("manager")).unwrap();
     std::fs::write(&p, cnf).unwrap();
     p
-}
-
-/// Runs a manager script with the patched modules; PATH puts the node tools
-/// under test first, as on the database hosts (the manager runs
-/// `apply_diff_relay_logs --version` locally too).
-fn manager(script: &str, args: &[String], perl5lib: &Path, tools: &Path) -> (Output, Duration) {
-    let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
-    let t0 = Instant::now();
-    let o = Command::new(format!("/usr/bin/{script}"))
-        .args(args)
-        .env("PERL5LIB", perl5lib)
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    (o, t0.elapsed())
-}
-
-fn all_text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// What a failover run left behind.
@@ -366,63 +295,9 @@ fn manager_failover_matrix() {
 // Benchmark: the same failover with MHA's Perl node tools and with ours
 // (benches/mha_compare.sh runs this in release mode).
 
-/// Wrappers under the node tools' names that run `real(tool)` and append
-/// "<tool> <command> <ms> <exit code>" to `timing` (never the arguments:
-/// they hold a password).
-fn timed_tools(dir: &Path, timing: &Path, real: &dyn Fn(&str) -> String) {
-    std::fs::create_dir_all(dir).unwrap();
-    for t in common::node::TOOLS {
-        let script = format!(
-            "#!/bin/sh\ncmd=version\nfor a in \"$@\"; do case \"$a\" in --command=*) cmd=${{a#--command=}};; esac; done\n\
-             t0=$(date +%s%N)\n{real} \"$@\"\nrc=$?\nt1=$(date +%s%N)\n\
-             echo \"{t} $cmd $(( (t1 - t0) / 1000000 )) $rc\" >> '{timing}'\nexit $rc\n",
-            real = real(t),
-            timing = timing.display(),
-        );
-        write_script(&dir.join(t), &script);
-    }
-}
-
-fn write_script(p: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(p, text).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// `mysql` and `mysqlbinlog` for the Perl tools' `client_bindir`; with
-/// `skip_strict`, mariadb-binlog without its GTID strict mode (as packaged,
-/// the Perl apply loses transactions after a master rotation in a diff).
-fn client_bindir(dir: &Path, skip_strict: bool) {
-    std::fs::create_dir_all(dir).unwrap();
-    let flag = if skip_strict { " --skip-gtid-strict-mode" } else { "" };
-    for (name, body) in
-        [("mysql", "exec mariadb \"$@\"".to_string()), ("mysqlbinlog", format!("exec mariadb-binlog{flag} \"$@\""))]
-    {
-        write_script(&dir.join(name), &format!("#!/bin/sh\n{body}\n"));
-    }
-}
-
-/// Per "tool --command=X": (calls, total ms, failures).
-type Timings = std::collections::BTreeMap<String, (u32, u64, u32)>;
-
 /// One benchmark variant: label, success, switch time, transactions missing,
 /// differing replicas, node command timings.
 type Row = (&'static str, bool, Duration, usize, Vec<String>, Timings);
-
-/// Sums the wrappers' timing lines.
-fn timings(path: &Path) -> Timings {
-    let mut m = std::collections::BTreeMap::new();
-    for l in std::fs::read_to_string(path).unwrap_or_default().lines() {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        if let [tool, cmd, ms, rc] = f[..] {
-            let e = m.entry(format!("{tool} --command={cmd}")).or_insert((0, 0, 0));
-            e.0 += 1;
-            e.1 += ms.parse::<u64>().unwrap_or(0);
-            e.2 += u32::from(rc != "0");
-        }
-    }
-    m
-}
 
 #[test]
 #[ignore = "benchmark: benches/mha_compare.sh"]

@@ -53,4 +53,5 @@ pub fn fixtures() -> Vec<(String, PathBuf)> {
 }
 pub mod build;
 pub mod fixtures;
+pub mod mha;
 pub mod node;
