@@ -86,17 +86,6 @@ pub(crate) fn row_strings(row: &mysql::Row) -> Vec<Option<String>> {
     (0..row.len()).map(|i| row.as_ref(i).and_then(s)).collect()
 }
 
-/// A named column of a row.
-pub(crate) fn col(row: &mysql::Row, names: &[&str]) -> Option<String> {
-    let cols = row.columns_ref();
-    for n in names {
-        if let Some(i) = cols.iter().position(|c| c.name_str().eq_ignore_ascii_case(n)) {
-            return row.as_ref(i).and_then(s);
-        }
-    }
-    None
-}
-
 impl Target {
     /// Reads version, ids, binlog settings, packet limits, session variables and collations.
     pub fn probe(conn: &mut mysql::Conn, label: &str) -> Result<Target> {
@@ -167,31 +156,23 @@ impl Target {
 
 /// Running replication threads on the target, as `name: IO=Yes SQL=Yes` lines.
 pub(crate) fn running_replication(conn: &mut mysql::Conn, flavor: Flavor, label: &str) -> Result<Vec<String>> {
-    let tries: &[&str] = match flavor {
-        Flavor::MariaDb => &["SHOW ALL SLAVES STATUS", "SHOW SLAVE STATUS"],
-        Flavor::MySql => &["SHOW REPLICA STATUS", "SHOW SLAVE STATUS"],
+    use crate::server::status::{Dialect, all_replica_statuses};
+    let d = match flavor {
+        Flavor::MariaDb => Dialect::MariaDb,
+        Flavor::MySql => Dialect::of(conn)?,
     };
-    let mut last = None;
-    for q in tries {
-        match conn.query::<mysql::Row, _>(*q) {
-            Ok(rows) => {
-                let mut out = Vec::new();
-                for r in &rows {
-                    let io = col(r, &["Slave_IO_Running", "Replica_IO_Running"]).unwrap_or_default();
-                    let sql = col(r, &["Slave_SQL_Running", "Replica_SQL_Running"]).unwrap_or_default();
-                    let name = col(r, &["Connection_name", "Channel_Name"]).unwrap_or_default();
-                    let running = |v: &str| !v.is_empty() && !v.eq_ignore_ascii_case("No");
-                    if running(&io) || running(&sql) {
-                        let n = if name.is_empty() { "default".to_string() } else { name };
-                        out.push(format!("replication connection '{n}': IO thread {io}, SQL thread {sql}"));
-                    }
-                }
-                return Ok(out);
-            }
-            Err(e) => last = Some(e),
+    let rows =
+        all_replica_statuses(conn, d).map_err(|e| Error::invalid(format!("{label}: reading replica status: {e}")))?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let (io, sql) = (r.get("Slave_IO_Running"), r.get("Slave_SQL_Running"));
+        let running = |v: &str| !v.is_empty() && !v.eq_ignore_ascii_case("No");
+        if running(io) || running(sql) {
+            let name = r.opt("Connection_name").or_else(|| r.opt("Channel_Name")).unwrap_or_else(|| "default".into());
+            out.push(format!("replication connection '{name}': IO thread {io}, SQL thread {sql}"));
         }
     }
-    Err(qerr(label, "reading replica status")(last.expect("tried")))
+    Ok(out)
 }
 
 /// What the target has applied: MariaDB `(domain, server) → seq` or a MySQL GTID set.

@@ -370,15 +370,12 @@ struct SuperReadOnly {
 
 impl SuperReadOnly {
     fn check(conn: &mut mysql::Conn) -> SuperReadOnly {
-        let v: Option<Option<String>> = conn.query_first("SELECT @@global.super_read_only").ok();
-        let on = matches!(v, Some(Some(ref s)) if s == "1" || s.eq_ignore_ascii_case("on"));
-        SuperReadOnly { was_on: on }
+        SuperReadOnly { was_on: crate::server::status::super_read_only(conn) == Some(true) }
     }
     fn disable(&self, conn: &mut mysql::Conn) -> Res<()> {
         if self.was_on {
             out("    Disabling super_read_only (read_only stays ON)..");
-            conn.query_drop("SET GLOBAL super_read_only=0")
-                .and_then(|_| conn.query_drop("SET GLOBAL read_only=1"))
+            crate::server::status::set_super_read_only(conn, false)
                 .map_err(|e| Croak::new(format!("disabling super_read_only failed: {e}\n")))?;
             out(" done.\n");
         }
@@ -387,7 +384,7 @@ impl SuperReadOnly {
     fn restore(&self, conn: &mut mysql::Conn) {
         if self.was_on {
             out("    Enabling super_read_only again..");
-            match conn.query_drop("SET GLOBAL super_read_only=1") {
+            match crate::server::status::set_super_read_only(conn, true) {
                 Ok(()) => out(" done.\n"),
                 Err(e) => out(&format!(" FAILED: {e}\n")),
             }

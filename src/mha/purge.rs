@@ -26,6 +26,7 @@ use mysql::prelude::Queryable;
 use super::getopt::{Kind, Spec};
 use super::logs::{Logs, show_dir};
 use super::{Croak, Res, out};
+use crate::server::status::{Dialect, replica_status};
 use crate::server::{ConnSpec, Secret};
 
 const SPECS: &[Spec] = &[
@@ -135,10 +136,8 @@ fn run(a: &Args) -> Res<()> {
     };
     let spec = spec.with_password_from_env_or(a.defaults_file.as_deref())?;
     let mut conn = spec.connect().map_err(|e| Croak::new(format!(" Failed to get DB Handle on {}! {e}\n", a.host)))?;
-    let is_slave = conn
-        .query::<mysql::Row, _>("SHOW SLAVE STATUS")
-        .map(|rows| rows.len() == 1)
-        .map_err(|e| Croak::new(format!("SHOW SLAVE STATUS: {e}\n")))?;
+    let dialect = Dialect::of(&mut conn).map_err(|e| Croak::new(format!("{e}\n")))?;
+    let is_slave = replica_status(&mut conn, dialect).map_err(|e| Croak::new(format!("{e}\n")))?.is_some();
     if !is_slave {
         return Err(Croak::new(" Target mysql server is not defined as replication slave.\n"));
     }
@@ -233,10 +232,9 @@ fn purge_under_lock(conn: &mut mysql::Conn, logs: &Logs) -> Res<usize> {
 
 /// Relay files on disk older than the SQL thread's current one.
 fn older_than_sql_thread(conn: &mut mysql::Conn, logs: &Logs) -> Res<usize> {
-    let row: Option<mysql::Row> =
-        conn.query_first("SHOW SLAVE STATUS").map_err(|e| Croak::new(format!("SHOW SLAVE STATUS: {e}\n")))?;
-    let Some(row) = row else { return Ok(0) };
-    let name: Option<String> = row.get_opt::<String, _>("Relay_Log_File").and_then(|r| r.ok());
+    let d = Dialect::of(conn).map_err(|e| Croak::new(format!("{e}\n")))?;
+    let Some(row) = replica_status(conn, d).map_err(|e| Croak::new(format!("{e}\n")))? else { return Ok(0) };
+    let name: Option<String> = row.opt("Relay_Log_File");
     let Some(cur) = name.and_then(|n| crate::log::LogName::from_path_str(&n).ok()) else { return Ok(0) };
     let fresh = crate::log::LogSet::from_dir(&logs.dir, cur.base()).map_err(Croak::from)?;
     Ok(fresh.files().iter().filter(|(n, p)| *n < cur && p.is_file()).count())

@@ -52,7 +52,7 @@ use crate::apply::{ApplyOptions, apply};
 use crate::error::{Error, Result};
 use crate::position::{ReplicaState, latest};
 use crate::remote::{Host, SshOptions};
-use crate::server::status::{Dialect, SourceAddr, Status, binlog_coords, replica_status, wait_for};
+use crate::server::status::{Dialect, SourceAddr, Status, binlog_coords, replica_status, set_read_only, wait_for};
 use crate::server::{ConnSpec, replica_state};
 
 pub use config::{AppConf, ServerConf};
@@ -398,7 +398,7 @@ impl Run<'_> {
         for (r, (h, b)) in alive.iter_mut().zip(hosts) {
             match &b {
                 Ok(b) => self.say(&format!(
-                    "  {}: host {} reachable, {b} is {}",
+                    "  {}: on {}, {b} is {}",
                     label(&r.conf),
                     h.as_ref().map(Host::label).unwrap_or_default(),
                     crate::remote::host::our_version()
@@ -833,7 +833,8 @@ impl Run<'_> {
                 }
             }
         }
-        sql(&mut alive[new_idx].conn, &label(&new_master), "SET GLOBAL read_only=0")?;
+        set_read_only(&mut alive[new_idx].conn, false)
+            .map_err(|e| Error::invalid(format!("{}: {e}", label(&new_master))))?;
         let to = SourceAddr { host: new_master.ip.clone(), port: new_master.port, user: String::new(), password: None };
         let wait = o.wait_timeout;
         let repointed: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {

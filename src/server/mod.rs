@@ -175,21 +175,10 @@ pub fn read_defaults_file(path: &Path) -> Result<ConnSpec> {
 /// The query fails or the server is not a replica.
 pub fn replica_state(conn: &mut mysql::Conn, label: &str) -> Result<ReplicaState> {
     let qerr = |e: mysql::Error| Error::invalid(format!("{label}: {e}"));
-    let row: Option<mysql::Row> = match conn.query_first("SHOW SLAVE STATUS") {
-        Ok(r) => r,
-        Err(_) => conn.query_first("SHOW REPLICA STATUS").map_err(qerr)?,
-    };
-    let row = row.ok_or_else(|| Error::invalid(format!("{label}: not a replica (no replica status)")))?;
-    let cols: Vec<String> = row.columns_ref().iter().map(|c| c.name_str().to_string()).collect();
-    let get = |k: &str| -> Option<String> {
-        let i = cols.iter().position(|c| c == k)?;
-        match row.as_ref(i)? {
-            mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
-            mysql::Value::NULL => None,
-            v => Some(v.as_sql(true).trim_matches('\'').to_string()),
-        }
-    };
-    let mut st = ReplicaState::from_status(label, get)?;
+    let d = status::Dialect::of(conn)?;
+    let row = status::replica_status(conn, d)?
+        .ok_or_else(|| Error::invalid(format!("{label}: not a replica (no replica status)")))?;
+    let mut st = ReplicaState::from_status(label, |k| row.opt(k))?;
     let (relay_log, relay_index, datadir, server_id): (Option<String>, Option<String>, Option<String>, Option<u32>) =
         conn.query_first("SELECT @@relay_log, @@relay_log_index, @@datadir, @@server_id")
             .map_err(qerr)?

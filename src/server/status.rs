@@ -183,7 +183,22 @@ impl Status {
 pub fn replica_status(conn: &mut mysql::Conn, d: Dialect) -> Result<Option<Status>> {
     let q = d.show_replica_status();
     let row: Option<mysql::Row> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    Ok(row.map(|row| {
+    Ok(row.as_ref().map(Status::from_row))
+}
+
+/// Every replication connection's status: MariaDB's named (multi-source)
+/// connections too (`SHOW ALL SLAVES STATUS`, with `Connection_name`).
+///
+/// # Errors
+/// The query fails.
+pub fn all_replica_statuses(conn: &mut mysql::Conn, d: Dialect) -> Result<Vec<Status>> {
+    let q = if d == Dialect::MariaDb { "SHOW ALL SLAVES STATUS" } else { d.show_replica_status() };
+    let rows: Vec<mysql::Row> = conn.query(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
+    Ok(rows.iter().map(Status::from_row).collect())
+}
+
+impl Status {
+    fn from_row(row: &mysql::Row) -> Status {
         let cols: Vec<String> = row.columns_ref().iter().map(|c| c.name_str().to_string()).collect();
         Status(
             cols.into_iter()
@@ -198,7 +213,12 @@ pub fn replica_status(conn: &mut mysql::Conn, d: Dialect) -> Result<Option<Statu
                 })
                 .collect(),
         )
-    }))
+    }
+
+    /// A column's value, `None` when absent or empty (both naming schemes).
+    pub fn opt(&self, k: &str) -> Option<String> {
+        Some(self.get(k)).filter(|v| !v.is_empty()).map(str::to_string)
+    }
 }
 
 /// The server's own binlog coordinates (`None`: binary logging is off).
@@ -209,6 +229,35 @@ pub fn binlog_coords(conn: &mut mysql::Conn, d: Dialect) -> Result<Option<(Strin
     let q = d.show_master_status();
     let row: Option<mysql::Row> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
     Ok(row.map(|r| (r.get(0).unwrap_or_default(), r.get(1).unwrap_or_default())))
+}
+
+/// `@@global.super_read_only`: `None` where the server has no such variable (MariaDB).
+pub fn super_read_only(conn: &mut mysql::Conn) -> Option<bool> {
+    let v: Option<Option<String>> = conn.query_first("SELECT @@global.super_read_only").ok();
+    v.flatten().map(|s| s == "1" || s.eq_ignore_ascii_case("on"))
+}
+
+/// Sets `super_read_only`; turning it off keeps `read_only=1`, so ordinary
+/// users still cannot write.
+///
+/// # Errors
+/// The statement fails.
+pub fn set_super_read_only(conn: &mut mysql::Conn, on: bool) -> Result<()> {
+    let r = if on {
+        conn.query_drop("SET GLOBAL super_read_only=1")
+    } else {
+        conn.query_drop("SET GLOBAL super_read_only=0").and_then(|_| conn.query_drop("SET GLOBAL read_only=1"))
+    };
+    r.map_err(|e| Error::invalid(format!("setting super_read_only={}: {e}", u8::from(on))))
+}
+
+/// `SET GLOBAL read_only=…` (on MySQL, `read_only=0` also clears `super_read_only`).
+///
+/// # Errors
+/// The statement fails.
+pub fn set_read_only(conn: &mut mysql::Conn, on: bool) -> Result<()> {
+    let q = if on { "SET GLOBAL read_only=1" } else { "SET GLOBAL read_only=0" };
+    conn.query_drop(q).map_err(|e| Error::invalid(format!("{q}: {e}")))
 }
 
 /// Polls `f` every 100 ms until it yields, or `timeout` passes.
