@@ -121,6 +121,18 @@ fn assert_replicating_from(topo: &Topology, new_master: usize) {
     }
 }
 
+/// Nothing of a run (pushed binary, diffs, the tail) is left on any host.
+fn assert_no_run_files(topo: &Topology) {
+    for s in topo.servers() {
+        let left: Vec<_> = std::fs::read_dir(topo.host_dir(s))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|n| n.starts_with("binlog-diff-"))
+            .collect();
+        assert!(left.is_empty(), "{} keeps {left:?}", topo.name(s));
+    }
+}
+
 #[test]
 fn mysqld_killed_host_alive() {
     let Some(topo) = netns_topology(3) else { return };
@@ -145,6 +157,19 @@ fn mysqld_killed_host_alive() {
     let hidden = topo.hidden_command("ls").arg(topo.datadir(1)).output().unwrap();
     assert!(!hidden.status.success() || hidden.stdout.is_empty(), "datadirs hidden from the driver");
 
+    // A dry run across the hosts: the plan, nothing changed, nothing left on them.
+    let before: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
+    let (code, out) = failover(&topo, &conf, &["--push-binary", "--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Dry run: nothing changed.") && out.contains("Latest replica: server2"), "{out}");
+    assert!(calls(&hooks, "ip_failover").is_empty(), "no hook runs in a dry run");
+    for r in topo.replicas() {
+        let st = topo.slave_status(r);
+        assert!(st.io_yes() || st.raw.get("Slave_IO_Running").map(String::as_str) == Some("Connecting"));
+        assert_eq!(st.read_pos(), before[r - 1]);
+    }
+    assert_no_run_files(&topo);
+
     let json = work.path().join("report.json");
     let (code, out) = failover(
         &topo,
@@ -168,6 +193,7 @@ fn mysqld_killed_host_alive() {
         assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
     }
     assert_replicating_from(&topo, new_master);
+    assert_no_run_files(&topo);
 
     // Hooks: MHA's arguments, in MHA's order.
     let ssh_user = topo.ssh_user();

@@ -233,6 +233,20 @@ fn node(
     Ok(o)
 }
 
+/// Removes this run's folder (a pushed binary, the cut diffs) and the saved
+/// tail from every remote host, in parallel: every file is here now.
+fn remove_run_files<'a>(hosts: impl Iterator<Item = (&'a Host, &'a ServerConf)>, run_dir: &str, t: Duration) {
+    std::thread::scope(|sc| {
+        for (h, s) in hosts {
+            if let Host::Ssh(_) = h {
+                let d = s.remote_workdir.join(run_dir).to_string_lossy().into_owned();
+                let argv = vec!["rm".into(), "-rf".into(), "--".into(), d.clone(), format!("{d}-master-tail.binlog")];
+                sc.spawn(move || h.run("cleanup", &argv, b"", t));
+            }
+        }
+    });
+}
+
 fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
@@ -722,6 +736,8 @@ impl Run<'_> {
             json!({"name": new_master.name, "host": new_master.ip, "port": new_master.port, "why": why});
         self.phase_done("master recovery", t);
         if o.dry_run {
+            let hosts = alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
+            remove_run_files(hosts.chain(dead_host.as_ref().ok().map(|h| (h, &dead))), &run_dir, o.step_timeout);
             self.say("Dry run: nothing changed.");
             self.report.new_master = Some(new_master.name.clone());
             return Ok(());
@@ -910,21 +926,8 @@ impl Run<'_> {
             sql(&mut r.conn, &who, r.dialect.reset_replica_all())?;
         }
         self.report.new_master = Some(new_master.name.clone());
-        // The remote run folders and the tail: every file is here now (in parallel: one shell each).
-        std::thread::scope(|sc| {
-            for (h, s) in alive
-                .iter()
-                .filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)))
-                .chain(dead_host.as_ref().ok().map(|h| (h, &dead)))
-            {
-                if let Host::Ssh(_) = h {
-                    let d = s.remote_workdir.join(&run_dir).to_string_lossy().into_owned();
-                    let argv =
-                        vec!["rm".into(), "-rf".into(), "--".into(), d.clone(), format!("{d}-master-tail.binlog")];
-                    sc.spawn(move || h.run("cleanup", &argv, b"", o.step_timeout));
-                }
-            }
-        });
+        let hosts = alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
+        remove_run_files(hosts.chain(dead_host.as_ref().ok().map(|h| (h, &dead))), &run_dir, o.step_timeout);
         let outcome =
             if self.report.ok() { "completed successfully" } else { "done, but recovery on some replicas failed" };
         let subject = format!("MySQL Master failover {}", label(&dead));
