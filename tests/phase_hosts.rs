@@ -315,6 +315,8 @@ fn driver_cut_off_from_a_live_master() {
     eprintln!("{out}");
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("UnreachableMaster") && out.contains("nothing was changed"), "{out}");
+    let log = std::fs::read_to_string(work.path().join("manager.log")).unwrap();
+    assert!(log.contains("Evidence: server2") && log.contains("UnreachableMaster"), "manager_log has the run:\n{log}");
     for (i, r) in topo.replicas().enumerate() {
         let st = topo.slave_status(r);
         assert!(st.io_yes() && st.sql_yes(), "{} still replicates", topo.name(r));

@@ -485,9 +485,17 @@ fn run_failover(a: FailoverArgs) -> u8 {
         Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().ok()),
         _ => (n, None),
     });
+    // Resolved inputs: the configuration, and where the log goes (MHA's manager_log).
+    let conf = match crate::phase::AppConf::read(&a.conf, a.global_conf.as_deref())
+        .and_then(|c| crate::phase::log_to(c.manager_log.as_deref()).map(|()| c))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("binlog-diff failover: {e}");
+            return 1;
+        }
+    };
     let o = crate::phase::FailoverOptions {
-        conf: a.conf,
-        global_conf: a.global_conf,
         dead_master_host: a.dead_master_host,
         dead_master_port: a.dead_master_port,
         new_master,
@@ -503,12 +511,13 @@ fn run_failover(a: FailoverArgs) -> u8 {
         push_binary: a.push_binary,
         json: a.json,
     };
-    match crate::phase::failover(&o) {
+    match crate::phase::failover(&o, &conf) {
         Ok(r) if r.ok() => 0,
         // MHA's "done, but recovery on slave partially failed".
         Ok(_) => 10,
         Err(e) => {
-            eprintln!("binlog-diff failover: {e}");
+            // Through the log: standard error, and MHA's manager_log.
+            tracing::error!("binlog-diff failover: {e}");
             1
         }
     }

@@ -40,7 +40,6 @@
 pub mod config;
 pub mod hooks;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -61,10 +60,6 @@ use hooks::HookExit;
 /// What to do.
 #[derive(Clone, Debug)]
 pub struct FailoverOptions {
-    /// MHA application configuration.
-    pub conf: PathBuf,
-    /// MHA global configuration, read first.
-    pub global_conf: Option<PathBuf>,
     /// The dead master's hostname or ip.
     pub dead_master_host: String,
     /// Its port, when several servers share the host.
@@ -98,8 +93,6 @@ pub struct FailoverOptions {
 impl Default for FailoverOptions {
     fn default() -> Self {
         FailoverOptions {
-            conf: PathBuf::new(),
-            global_conf: None,
             dead_master_host: String::new(),
             dead_master_port: None,
             new_master: None,
@@ -139,18 +132,38 @@ impl FailoverReport {
     }
 }
 
-/// The run's log: stdout, and `manager_log` when set.
-struct Log {
-    file: Mutex<Option<std::fs::File>>,
+/// One line of the run's log, as a `tracing` event (target
+/// `binlog_diff::phase`): the front decides where it goes (the terminal, and
+/// MHA's `manager_log`; see [`log_to`]).
+fn say(s: &str) {
+    tracing::info!("{s}");
 }
 
-impl Log {
-    fn say(&self, s: &str) {
-        println!("{s}");
-        if let Some(f) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            let _ = writeln!(f, "{s}");
-        }
-    }
+/// Sends the driver's log to standard output (the lines only; errors to
+/// standard error) and, when
+/// `manager_log` is given, appends it there with timestamps. Installs a
+/// global subscriber: call it once, from a front.
+///
+/// # Errors
+/// The log file cannot be opened.
+pub fn log_to(manager_log: Option<&Path>) -> Result<()> {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    use tracing_subscriber::prelude::*;
+    let file = match manager_log {
+        Some(p) => Some(std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| Error::io(p, e))?),
+        None => None,
+    };
+    let stdout = tracing_subscriber::fmt::layer()
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .with_ansi(false)
+        // Errors to standard error, the rest to standard output.
+        .with_writer(std::io::stderr.with_max_level(tracing::Level::ERROR).or_else(std::io::stdout));
+    let file =
+        file.map(|f| tracing_subscriber::fmt::layer().with_target(false).with_ansi(false).with_writer(Mutex::new(f)));
+    let _ = tracing_subscriber::registry().with(stdout).with(file).try_init();
+    Ok(())
 }
 
 /// The dead master's tail as saved on its host and brought here.
@@ -198,13 +211,13 @@ fn is_local(host: &str) -> bool {
 }
 
 /// Opens `s`'s host: this machine, or an SSH session from its `ssh_*` settings.
-fn open_host(s: &ServerConf, step_timeout: Duration, log: &Log) -> std::result::Result<Host, String> {
+fn open_host(s: &ServerConf, step_timeout: Duration) -> std::result::Result<Host, String> {
     if is_local(&s.ssh_host) {
         return Ok(Host::Local);
     }
     let opts = SshOptions::parse(&s.ssh_options);
     let t = Duration::from_secs(s.ssh_connection_timeout.max(1));
-    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, &mut |m| log.say(&format!("  {m}")))
+    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, &mut |m| say(&format!("  {m}")))
         .map_err(|e| e.to_string())
 }
 
@@ -259,9 +272,9 @@ fn secs(d: Duration) -> f64 {
 /// Failures while applying or re-pointing another replica are in the
 /// report (the others go on, as MHA's phase 4 does). With `json`, the
 /// report is written in every case.
-pub fn failover(o: &FailoverOptions) -> Result<FailoverReport> {
-    let mut run = Run { o, phases: Vec::new(), report: FailoverReport::default(), doc: json!({}), log: None };
-    let r = run.go();
+pub fn failover(o: &FailoverOptions, conf: &AppConf) -> Result<FailoverReport> {
+    let mut run = Run { o, phases: Vec::new(), report: FailoverReport::default(), doc: json!({}) };
+    let r = run.go(conf);
     run.doc["phases"] = Value::Array(run.phases.iter().map(|(n, s)| json!({"phase": n, "seconds": s})).collect());
     run.doc["result"] = match &r {
         Ok(()) if run.report.ok() => json!("success"),
@@ -282,32 +295,20 @@ struct Run<'a> {
     phases: Vec<(String, f64)>,
     report: FailoverReport,
     doc: Value,
-    log: Option<std::sync::Arc<Log>>,
 }
 
 impl Run<'_> {
     fn say(&self, s: &str) {
-        match &self.log {
-            Some(l) => l.say(s),
-            None => println!("{s}"),
-        }
+        say(s);
     }
 
     fn phase_done(&mut self, name: &str, t: Instant) {
         self.phases.push((name.to_string(), secs(t.elapsed())));
     }
 
-    fn go(&mut self) -> Result<()> {
+    fn go(&mut self, conf: &AppConf) -> Result<()> {
         let o = self.o;
         let t_all = Instant::now();
-        let conf = AppConf::read(&o.conf, o.global_conf.as_deref())?;
-        let file = match &conf.manager_log {
-            Some(p) => {
-                Some(std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| Error::io(p, e))?)
-            }
-            None => None,
-        };
-        self.log = Some(std::sync::Arc::new(Log { file: Mutex::new(file) }));
 
         // ---- Phase 1 ------------------------------------------------------
         let t = Instant::now();
@@ -327,16 +328,10 @@ impl Run<'_> {
             .servers
             .iter()
             .map(|conf_s| {
-                let (s, log, rd, bin, push, st) = (
-                    conf_s.clone(),
-                    self.log.clone().expect("set above"),
-                    run_dir.clone(),
-                    o.remote_binary.clone(),
-                    o.push_binary,
-                    o.step_timeout,
-                );
+                let (s, rd, bin, push, st) =
+                    (conf_s.clone(), run_dir.clone(), o.remote_binary.clone(), o.push_binary, o.step_timeout);
                 let h = std::thread::spawn(move || {
-                    let h = open_host(&s, st, &log);
+                    let h = open_host(&s, st);
                     let b = match &h {
                         Ok(h) => {
                             let push_dir = s.remote_workdir.join(&rd);
