@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::log::LogSet;
+use crate::log::{LogKind, LogSet};
 use crate::position::{MapOptions, Mapping, MasterPos, RelayPos, ReplicaState, find_start, latest};
 
 use super::generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Start, shared_segment};
@@ -66,8 +66,10 @@ pub struct Plan {
 
 fn relay_set_of(st: &ReplicaState) -> Result<LogSet> {
     let dir = st.relay_dir.as_ref().ok_or_else(|| Error::invalid(format!("{}: relay log folder unknown", st.name)))?;
-    let base = st.relay_exec.as_ref().map(|r| r.file.base().to_string()).unwrap_or_else(|| "relay-bin".into());
-    LogSet::from_dir(dir, &base)
+    match &st.relay_exec {
+        Some(r) => LogSet::from_dir(dir, r.file.base()),
+        None => LogSet::discover(dir, LogKind::Relay),
+    }
 }
 
 impl Plan {

@@ -72,23 +72,9 @@ impl Logs {
             .filter(|d| !d.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| rinfo.parent().map(Path::to_path_buf).unwrap_or_default());
-        let file = match crate::log::info::parse_relay_log_info(&text, &datadir) {
-            Ok(r) => r.relay_log_file,
-            Err(_) => {
-                // Only the name matters here (MHA reads nothing else).
-                let mut lines = text.lines();
-                let mut first = lines.next().unwrap_or("").trim();
-                if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
-                    first = lines.next().unwrap_or("").trim();
-                }
-                if first.is_empty() {
-                    return Err(Error::invalid("Coundln't get current relay log name.").with_file(rinfo));
-                }
-                let first = first.strip_prefix("./").unwrap_or(first);
-                let p = Path::new(first);
-                if p.is_absolute() { p.to_path_buf() } else { datadir.join(p) }
-            }
-        };
+        // Only the name matters here (MHA reads nothing else).
+        let file = crate::log::info::relay_log_path(&text, &datadir)
+            .ok_or_else(|| Error::invalid("Coundln't get current relay log name.").with_file(rinfo))?;
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
         Logs::from_dir_file(&dir, name)
