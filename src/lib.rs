@@ -8,14 +8,14 @@
 //!
 //! | module | what | may use |
 //! |---|---|---|
-//! | [`event`] | pure: header, checksum, FDE, typed views, fused walk, transaction grouping | nothing |
+//! | [`event`] | pure: header, checksum, FDE, typed views, row images (TABLE_MAP decoding), fused walk, transaction grouping | nothing |
 //! | [`error`] | library error: file + offset + event type | `event` |
 //! | [`log`] | files: mmap or read sources, relay sets, index and info files | `event`, `error` |
 //! | [`inspect`] | offline `dump` / `verify` / `stats` printers | `log`, `event`, `error` |
 //! | [`position`] | typed coordinates, master cursor, master → relay mapping | `log`, `event`, `error` |
 //! | [`diff`] | transaction-safe diff cutting, failover plans | `position` and below |
 //! | [`server`] | MySQL connections (bounded), replica status, the SQL dialect by version: the only place replication SQL is spelled | `position`, `error` |
-//! | [`apply`] | native applier over the MySQL protocol, verified | `diff` and below, [`server`] |
+//! | [`apply`] | native applier over the MySQL protocol, verified | `diff`, `position`, `log`, `event`, `error`, [`server`]; not `inspect` |
 //! | [`remote`] | hosts: this machine or one ssh2 session (host key check, key auth); run our binary there, fetch and push files (MD5) | `error` |
 //! | [`mha`] | MHA 0.58-compatible node tools (multi-call front) | everything |
 //! | [`phase`] | failover driver across hosts reading MHA's `app.cnf` (hooks, detection, JSON report) | everything but `mha`, `cli` |
@@ -24,6 +24,8 @@
 //! Later layers (positions, diffs, applier, remote, MHA front, phase driver)
 //! follow the same rule: `position` → `log`; `diff` → `position`; `apply`,
 //! `remote` → `diff`; `mha`, `phase` → everything. `main.rs` only dispatches.
+//! A unit test below checks the `crate::` imports of the first layers
+//! against this table.
 
 #![warn(missing_docs)]
 
@@ -41,3 +43,67 @@ pub mod remote;
 pub mod server;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod layers {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The `crate::x` modules named outside comments in `text`.
+    fn crate_uses(text: &str, out: &mut BTreeSet<String>) {
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.starts_with("//") {
+                continue;
+            }
+            for (i, _) in line.match_indices("crate::") {
+                let rest = &line[i + "crate::".len()..];
+                let names: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(group) => group.split([',', '}']).map(str::trim).collect(),
+                    None => vec![rest],
+                };
+                for n in names {
+                    let end = n.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(n.len());
+                    if end > 0 {
+                        out.insert(n[..end].to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    fn walk(p: &Path, out: &mut BTreeSet<String>) {
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).unwrap() {
+                walk(&e.unwrap().path(), out);
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            crate_uses(&std::fs::read_to_string(p).unwrap(), out);
+        }
+    }
+
+    #[test]
+    fn imports_follow_the_layer_table() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let table: &[(&str, &[&str])] = &[
+            ("event", &[]),
+            ("error", &["event"]),
+            ("log", &["event", "error"]),
+            ("inspect", &["log", "event", "error"]),
+            ("position", &["log", "event", "error"]),
+            ("diff", &["position", "log", "event", "error"]),
+            ("server", &["position", "error"]),
+            ("apply", &["diff", "position", "log", "event", "error", "server"]),
+            ("remote", &["error"]),
+        ];
+        for (module, allowed) in table {
+            let mut used = BTreeSet::new();
+            let dir = src.join(module);
+            let path = if dir.is_dir() { dir } else { src.join(format!("{module}.rs")) };
+            walk(&path, &mut used);
+            used.remove(*module);
+            let bad: Vec<_> = used.iter().filter(|u| !allowed.contains(&u.as_str())).collect();
+            assert!(bad.is_empty(), "{module} uses {bad:?}; the layer table allows {allowed:?}");
+        }
+    }
+}

@@ -17,7 +17,7 @@ use common::fixtures::*;
 use std::path::{Path, PathBuf};
 
 use binlog_diff::diff::{
-    CutOptions, Cutter, DiffReport, DiffWriter, Join, LeftOut, Plan, PlanInput, Source, shared_segment,
+    self, CutOptions, Cutter, DiffReport, DiffWriter, Join, LeftOut, Plan, PlanInput, Source, shared_segment,
 };
 use binlog_diff::error::{Error, Result};
 use binlog_diff::event::{Boundary, ChecksumAlg, Format, RawEvent, Step, TrxGrouper, WalkOptions, classify};
@@ -243,9 +243,11 @@ fn shared(
         let joins: Vec<Join<'_>> = cutters
             .iter_mut()
             .zip(at)
-            .filter_map(|(c, (f, s))| c.as_mut().map(|c| Join { cutter: c, first: f.clone(), start: *s }))
+            .filter_map(|(c, (f, s))| {
+                c.as_mut().map(|c| Join { cutter: c, start: diff::Start::new(kind, f.clone(), *s) })
+            })
             .collect();
-        let rs = shared_segment(set, kind, joins);
+        let rs = shared_segment(set, joins);
         assert_eq!(rs.len(), live.len(), "one result per join");
         for (i, r) in live.into_iter().zip(rs) {
             if let Err(e) = r {
@@ -399,8 +401,11 @@ fn mixed_options_and_failures_stay_per_cutter() {
         .collect();
     let paths: Vec<PathBuf> = (0..starts.len()).map(|i| tmp.path().join(format!("shared-{i}"))).collect();
     let mut cutters: Vec<Cutter> = paths.iter().zip(&optss).map(|(p, o)| Cutter::create(p, *o).unwrap()).collect();
-    let joins = cutters.iter_mut().zip(&starts).map(|(c, (f, s))| Join { cutter: c, first: f.clone(), start: *s });
-    let rs = shared_segment(&relay, Source::Relay, joins.collect());
+    let joins = cutters
+        .iter_mut()
+        .zip(&starts)
+        .map(|(c, (f, s))| Join { cutter: c, start: diff::Start::new(Source::Relay, f.clone(), *s) });
+    let rs = shared_segment(&relay, joins.collect());
     let s: Vec<Outcome> =
         cutters.into_iter().zip(rs).zip(&paths).map(|((c, r), p)| outcome(r.and_then(|()| c.finish()), p)).collect();
     let (ok, failed) = same("row-crc32 mixed options", &starts, &r, &s);

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
+use crate::event::rows::{Cell, RowDecoder};
 use crate::event::views::{MariaGtid, MysqlGtid, Query, QueryKind, maria_gtid_flags};
 use crate::event::{EventType, Flavor};
-use crate::inspect::rows::{Cell, RowPrinter};
 use crate::log::LogFile;
 
 use super::convert::{self, TrxId};
@@ -548,7 +548,7 @@ type TableName = (Vec<u8>, Vec<u8>);
 
 /// Learns each transaction's [`Info`]: GTID flags, logical clock, write set.
 struct Analyzer {
-    rows: RowPrinter,
+    rows: RowDecoder,
     /// `None`: the table cannot be tracked (not InnoDB, unknown): its transactions run alone.
     tables: HashMap<TableName, Option<Arc<TableKeys>>>,
 }
@@ -562,7 +562,7 @@ fn table_hash(db: &[u8], name: &[u8]) -> u64 {
 
 impl Analyzer {
     fn new() -> Analyzer {
-        Analyzer { rows: RowPrinter::new(), tables: HashMap::new() }
+        Analyzer { rows: RowDecoder::new(), tables: HashMap::new() }
     }
 
     fn forget_tables(&mut self) {

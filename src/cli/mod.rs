@@ -88,7 +88,7 @@ enum Cmd {
     Diff(DiffArgs),
     /// Map a master position to the relay position where a replica's missing events start.
     Map {
-        /// The latest replica's relay logs: its relay-bin.index, or the folder holding them.
+        /// The latest replica's relay logs: its relay-bin.index, relay-log.info, one of them, or the folder holding them.
         #[arg(long)]
         relay: PathBuf,
         /// The target's master position, FILE:POS (its Exec_Master_Log_Pos, or Read_Master_Log_Pos).
@@ -394,7 +394,7 @@ struct DiffArgs {
     /// Ask for the password on the terminal when MYSQL_PWD and --defaults-file give none.
     #[arg(long, short = 'p')]
     ask_password: bool,
-    /// The dead master's binlogs: an .index file or a folder.
+    /// The dead master's binlogs: an .index file, one of them, or a folder.
     #[arg(long)]
     master_binlogs: Option<PathBuf>,
     /// Write every replica's diff into this folder.
@@ -410,21 +410,6 @@ struct DiffArgs {
 
 fn split_named(s: &str) -> crate::error::Result<(&str, &str)> {
     s.split_once('=').ok_or_else(|| Error::invalid(format!("expected NAME=VALUE, got {s:?}")))
-}
-
-fn binlog_set(p: &std::path::Path) -> crate::error::Result<crate::log::LogSet> {
-    if p.is_file() {
-        return crate::log::LogSet::from_index(p);
-    }
-    let idx = std::fs::read_dir(p)
-        .map_err(|e| Error::io(p, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|f| f.extension().is_some_and(|x| x == "index") && !f.to_string_lossy().contains("relay"))
-        .collect::<Vec<_>>();
-    match idx.as_slice() {
-        [one] => crate::log::LogSet::from_index(one),
-        _ => crate::log::LogSet::from_dir(p, "mysql-bin"),
-    }
 }
 
 /// `binlog-diff failover` arguments.
@@ -568,7 +553,11 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
             replicas.push(st);
         }
     }
-    let master_binlogs = a.master_binlogs.as_deref().map(binlog_set).transpose()?;
+    let master_binlogs = a
+        .master_binlogs
+        .as_deref()
+        .map(|p| crate::log::LogSet::discover(p, crate::log::LogKind::Binlog))
+        .transpose()?;
     let opts = CutOptions { verify_checksums: !a.no_verify, ..CutOptions::default() };
     let mut plan = Plan::make(PlanInput { replicas, master_binlogs, opts, count: a.write.is_none() })?;
     if let Some(dir) = &a.write {
@@ -594,16 +583,7 @@ fn run_map(
     verify: bool,
 ) -> crate::error::Result<()> {
     use crate::position::{MapOptions, Mapping, find_start};
-    let set = if relay.is_dir() {
-        let base = std::fs::read_dir(relay)
-            .map_err(|e| Error::io(relay, e))?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .find_map(|n| n.strip_suffix(".index").filter(|b| b.contains("relay")).map(str::to_string))
-            .unwrap_or_else(|| "relay-bin".into());
-        crate::log::LogSet::from_dir(relay, &base)?
-    } else {
-        crate::log::LogSet::from_index(relay)?
-    };
+    let set = crate::log::LogSet::discover(relay, crate::log::LogKind::Relay)?;
     let target = master_pos(target)?;
     let latest = latest.map(master_pos).transpose()?;
     let opts = MapOptions { own_server_id: server_id, verify_checksums: verify, ..MapOptions::default() };

@@ -88,6 +88,63 @@ pub enum Source {
     Binlog,
 }
 
+/// Where a segment starts (an event boundary), and so which kind of source
+/// it reads: a relay-log coordinate, or a coordinate in a master's binlogs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A relay-log file and offset: the replica's own events are skipped.
+    Relay(RelayPos),
+    /// A master binlog file and offset: every event is the master's.
+    Binlog(MasterPos),
+}
+
+impl Start {
+    /// A start in a source whose kind is only known at run time (a file
+    /// that may be a relay log or a binlog).
+    pub fn new(kind: Source, file: LogName, pos: u64) -> Start {
+        match kind {
+            Source::Relay => Start::Relay(RelayPos::new(file, pos)),
+            Source::Binlog => Start::Binlog(MasterPos::new(file, pos)),
+        }
+    }
+
+    /// The kind of source.
+    pub fn source(&self) -> Source {
+        match self {
+            Start::Relay(_) => Source::Relay,
+            Start::Binlog(_) => Source::Binlog,
+        }
+    }
+
+    /// The file where it starts.
+    pub fn file(&self) -> &LogName {
+        match self {
+            Start::Relay(p) => &p.file,
+            Start::Binlog(p) => &p.file,
+        }
+    }
+
+    /// The offset in [`Start::file`].
+    pub fn pos(&self) -> u64 {
+        match self {
+            Start::Relay(p) => p.pos,
+            Start::Binlog(p) => p.pos,
+        }
+    }
+}
+
+impl From<RelayPos> for Start {
+    fn from(p: RelayPos) -> Start {
+        Start::Relay(p)
+    }
+}
+
+impl From<MasterPos> for Start {
+    fn from(p: MasterPos) -> Start {
+        Start::Binlog(p)
+    }
+}
+
 /// The latest replica's (or a target's own) relay logs from `start` to the
 /// end, written to `out`.
 ///
@@ -96,7 +153,7 @@ pub enum Source {
 /// boundary, a start inside a transaction unless allowed, or an I/O error.
 pub fn relay_diff(relay: &LogSet, start: &RelayPos, out: &Path, opts: &CutOptions) -> Result<DiffReport> {
     let mut c = Cutter::create(out, *opts)?;
-    c.segment(relay, &start.file, start.pos, Source::Relay)?;
+    c.segment(relay, Start::Relay(start.clone()))?;
     c.finish()
 }
 
@@ -107,7 +164,7 @@ pub fn relay_diff(relay: &LogSet, start: &RelayPos, out: &Path, opts: &CutOption
 /// As [`relay_diff`]; also when `from` is not where an event starts.
 pub fn save_binlog(binlogs: &LogSet, from: &MasterPos, out: &Path, opts: &CutOptions) -> Result<DiffReport> {
     let mut c = Cutter::create(out, *opts)?;
-    c.segment(binlogs, &from.file, from.pos, Source::Binlog)?;
+    c.segment(binlogs, Start::Binlog(from.clone()))?;
     c.finish()
 }
 
@@ -140,14 +197,14 @@ impl Cutter {
         &self.rep
     }
 
-    /// Appends `set` from file `first` at offset `start` to the end. A
-    /// transaction left open at the end of the segment is cut off (and
-    /// reported) so the next segment starts on a boundary.
+    /// Appends `set` from `start` to the end, reading it as `start`'s kind
+    /// of source. A transaction left open at the end of the segment is cut
+    /// off (and reported) so the next segment starts on a boundary.
     ///
     /// # Errors
     /// See [`relay_diff`].
-    pub fn segment(&mut self, set: &LogSet, first: &LogName, start: u64, kind: Source) -> Result<()> {
-        let mut r = shared_segment(set, kind, vec![Join { cutter: self, first: first.clone(), start }]);
+    pub fn segment(&mut self, set: &LogSet, start: Start) -> Result<()> {
+        let mut r = shared_segment(set, vec![Join { cutter: self, start }]);
         r.pop().unwrap_or(Ok(()))
     }
 
@@ -166,10 +223,9 @@ impl Cutter {
 pub struct Join<'c> {
     /// The diff being built.
     pub cutter: &'c mut Cutter,
-    /// File where its part starts.
-    pub first: LogName,
-    /// Offset in `first` (an event boundary).
-    pub start: u64,
+    /// Where its part starts (an event boundary), and which kind of source
+    /// the set is read as for it.
+    pub start: Start,
 }
 
 /// Appends `set` to several diffs in one pass: each cutter from its own start
@@ -177,7 +233,8 @@ pub struct Join<'c> {
 /// (replicas that lag by different amounts) are read, checked and
 /// classified once; every event is handed to each cutter whose range has
 /// begun, and each keeps its own transaction state, format and commit point.
-/// A cutter that fails stops; the others go on.
+/// A cutter that fails stops; the others go on. Joins that read the set as
+/// different kinds of source (relay logs, binlogs) get a pass each.
 ///
 /// Returns one result per join, in order.
 ///
@@ -186,22 +243,21 @@ pub struct Join<'c> {
 /// the end of that file, not on an event or inside a transaction, a damaged
 /// source in its range (file, offset, event type), or the diff's writer
 /// gone. A damaged file fails every cutter whose range includes it.
-pub fn shared_segment(set: &LogSet, kind: Source, joins: Vec<Join<'_>>) -> Vec<Result<()>> {
+pub fn shared_segment(set: &LogSet, joins: Vec<Join<'_>>) -> Vec<Result<()>> {
     let n = joins.len();
     let mut results: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
     // Cutters that read files differently cannot share a walk: one pass per way of reading.
-    type Group<'c> = ((bool, Access), Vec<(usize, Join<'c>)>);
+    type Group<'c> = ((Source, bool, Access), Vec<(usize, Join<'c>)>);
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (i, j) in joins.into_iter().enumerate() {
-        let key = (j.cutter.opts.verify_checksums, j.cutter.opts.access);
+        let key = (j.start.source(), j.cutter.opts.verify_checksums, j.cutter.opts.access);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push((i, j)),
             None => groups.push((key, vec![(i, j)])),
         }
     }
-    for ((verify, access), g) in groups {
-        let (idx, lanes): (Vec<usize>, Vec<Lane<'_>>) =
-            g.into_iter().map(|(i, j)| (i, Lane::new(set, kind, j))).unzip();
+    for ((kind, verify, access), g) in groups {
+        let (idx, lanes): (Vec<usize>, Vec<Lane<'_>>) = g.into_iter().map(|(i, j)| (i, Lane::new(set, j))).unzip();
         for (i, r) in idx.into_iter().zip(pass(set, kind, verify, access, lanes)) {
             results[i] = Some(r);
         }
@@ -228,25 +284,27 @@ struct Lane<'c> {
 }
 
 impl<'c> Lane<'c> {
-    fn new(set: &LogSet, kind: Source, j: Join<'c>) -> Lane<'c> {
+    fn new(set: &LogSet, j: Join<'c>) -> Lane<'c> {
         let files = set.files();
-        let first_fi = files.partition_point(|(n, _)| n < &j.first);
+        let first = j.start.file();
+        let first_fi = files.partition_point(|(n, _)| n < first);
         let err = match files.get(first_fi) {
-            Some((n, _)) if *n == j.first => None,
-            _ => Some(Error::invalid(format!("log file {} not found", j.first))),
+            Some((n, _)) if n == first => None,
+            _ => Some(Error::invalid(format!("log file {first} not found"))),
         };
         let first_segment = j.cutter.segments == 0;
         if err.is_none() {
             j.cutter.segments += 1;
         }
-        let cursor = match kind {
-            Source::Relay => MasterCursor::relay(j.cutter.opts.own_server_id, None),
-            Source::Binlog => MasterCursor::binlog(j.first),
+        let start = j.start.pos();
+        let cursor = match j.start {
+            Start::Relay(_) => MasterCursor::relay(j.cutter.opts.own_server_id, None),
+            Start::Binlog(p) => MasterCursor::binlog(p.file),
         };
         Lane {
             c: j.cutter,
             first_fi,
-            start: j.start,
+            start,
             first_segment,
             grouper: TrxGrouper::mid_stream(),
             cursor,

@@ -5,6 +5,8 @@ pub mod generate;
 pub mod plan;
 pub mod writer;
 
-pub use generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Source, relay_diff, save_binlog, shared_segment};
+pub use generate::{
+    CutOptions, Cutter, DiffReport, Join, LeftOut, Source, Start, relay_diff, save_binlog, shared_segment,
+};
 pub use plan::{Plan, PlanInput, TargetPlan};
 pub use writer::{DiffWriter, Written};

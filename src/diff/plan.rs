@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::log::LogSet;
+use crate::log::{LogKind, LogSet};
 use crate::position::{MapOptions, Mapping, MasterPos, RelayPos, ReplicaState, find_start, latest};
 
-use super::generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Source, shared_segment};
+use super::generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Start, shared_segment};
 
 /// Inputs for a plan.
 pub struct PlanInput {
@@ -66,8 +66,10 @@ pub struct Plan {
 
 fn relay_set_of(st: &ReplicaState) -> Result<LogSet> {
     let dir = st.relay_dir.as_ref().ok_or_else(|| Error::invalid(format!("{}: relay log folder unknown", st.name)))?;
-    let base = st.relay_exec.as_ref().map(|r| r.file.base().to_string()).unwrap_or_else(|| "relay-bin".into());
-    LogSet::from_dir(dir, &base)
+    match &st.relay_exec {
+        Some(r) => LogSet::from_dir(dir, r.file.base()),
+        None => LogSet::discover(dir, LogKind::Relay),
+    }
 }
 
 impl Plan {
@@ -95,7 +97,7 @@ impl Plan {
         let (relay_end, relay_partial) = match &own_start {
             Some(s) => {
                 let mut c = Cutter::counting(cut_opts);
-                c.segment(&relay, &s.file, s.pos, Source::Relay)?;
+                c.segment(&relay, Start::Relay(s.clone()))?;
                 let r = c.report();
                 (r.master_end.clone().unwrap_or_else(|| lst.exec.clone()), r.left_out.clone())
             }
@@ -104,7 +106,7 @@ impl Plan {
         let master_tail = match &input.master_binlogs {
             Some(m) => {
                 let mut c = Cutter::counting(cut_opts);
-                c.segment(m, &relay_end.file, relay_end.pos, Source::Binlog)?;
+                c.segment(m, Start::Binlog(relay_end.clone()))?;
                 Some(c.finish()?)
             }
             None => None,
@@ -159,11 +161,11 @@ impl Plan {
         let mut joins = Vec::new();
         for (i, (c, t)) in cutters.iter_mut().zip(&self.targets).enumerate() {
             if let (Ok(c), Some(s)) = (c.as_mut(), t.relay_start.as_ref()) {
-                joins.push(Join { cutter: c, first: s.file.clone(), start: s.pos });
+                joins.push(Join { cutter: c, start: Start::Relay(s.clone()) });
                 idx.push(i);
             }
         }
-        for (i, r) in idx.into_iter().zip(shared_segment(&self.relay, Source::Relay, joins)) {
+        for (i, r) in idx.into_iter().zip(shared_segment(&self.relay, joins)) {
             if let Err(e) = r {
                 cutters[i] = Err(named(&self.targets[i], e));
             }
@@ -175,11 +177,11 @@ impl Plan {
                 if let Ok(c) = c.as_mut() {
                     // Continue from where the relay part ended (or where the replica is, if further).
                     let from = if t.state.exec > self.relay_end { &t.state.exec } else { &self.relay_end };
-                    joins.push(Join { cutter: c, first: from.file.clone(), start: from.pos });
+                    joins.push(Join { cutter: c, start: Start::Binlog(from.clone()) });
                     idx.push(i);
                 }
             }
-            for (i, r) in idx.into_iter().zip(shared_segment(m, Source::Binlog, joins)) {
+            for (i, r) in idx.into_iter().zip(shared_segment(m, joins)) {
                 if let Err(e) = r {
                     cutters[i] = Err(named(&self.targets[i], e));
                 }

@@ -1,5 +1,9 @@
 //! A bounds-checked little-endian cursor over an event body. Every read
-//! returns `Err(Truncated(field))` instead of panicking.
+//! returns `Err(Truncated(field))` instead of panicking: `take` checks the
+//! length once, and byteorder's `LittleEndian` reads then get a slice of
+//! exactly their width (their own slicing is a check LLVM folds away).
+
+use byteorder::{ByteOrder, LittleEndian};
 
 use super::error::ParseErrorKind;
 
@@ -41,25 +45,19 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn u16(&mut self, what: &'static str) -> R<u16> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
+        Ok(LittleEndian::read_u16(self.take(2, what)?))
     }
 
     pub(crate) fn u32(&mut self, what: &'static str) -> R<u32> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(LittleEndian::read_u32(self.take(4, what)?))
     }
 
     pub(crate) fn u48(&mut self, what: &'static str) -> R<u64> {
-        let b = self.take(6, what)?;
-        Ok(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], 0, 0]))
+        Ok(LittleEndian::read_u48(self.take(6, what)?))
     }
 
     pub(crate) fn u64(&mut self, what: &'static str) -> R<u64> {
-        let b = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
+        Ok(LittleEndian::read_u64(self.take(8, what)?))
     }
 
     /// MySQL's length-encoded integer (`net_field_length_ll`).
@@ -69,11 +67,42 @@ impl<'a> Cursor<'a> {
             0..=250 => first as u64,
             251 => return Err(ParseErrorKind::BadValue(what)), // NULL marker: not valid here
             252 => self.u16(what)? as u64,
-            253 => {
-                let b = self.take(3, what)?;
-                u32::from_le_bytes([b[0], b[1], b[2], 0]) as u64
-            }
+            253 => LittleEndian::read_u24(self.take(3, what)?) as u64,
             _ => self.u64(what)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn little_endian_reads_and_truncation() {
+        let b = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+        let mut c = Cursor::new(&b);
+        assert_eq!(c.u8("a"), Ok(0x01));
+        assert_eq!(c.u16("b"), Ok(0x0302));
+        assert_eq!(c.u32("c"), Ok(0x0706_0504));
+        assert_eq!(c.u48("d"), Ok(0x0d0c_0b0a_0908));
+        assert_eq!(c.u64("e"), Ok(0x1514_1312_1110_0f0e));
+        assert_eq!(c.remaining(), 0);
+        assert_eq!(c.u16("f"), Err(ParseErrorKind::Truncated("f")));
+
+        let mut c = Cursor::new(&[0xff, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(c.u64("short"), Err(ParseErrorKind::Truncated("short")));
+        assert_eq!(c.remaining(), 7, "a failed read consumes nothing");
+    }
+
+    #[test]
+    fn packed_integers() {
+        let p = |b: &[u8]| Cursor::new(b).packed("n");
+        assert_eq!(p(&[250]), Ok(250));
+        assert_eq!(p(&[251]), Err(ParseErrorKind::BadValue("n")));
+        assert_eq!(p(&[252, 0x34, 0x12]), Ok(0x1234));
+        assert_eq!(p(&[253, 0x56, 0x34, 0x12]), Ok(0x12_3456));
+        assert_eq!(p(&[253, 0x56, 0x34]), Err(ParseErrorKind::Truncated("n")));
+        assert_eq!(p(&[254, 1, 2, 3, 4, 5, 6, 7, 0x80]), Ok(0x8007_0605_0403_0201));
+        assert_eq!(p(&[]), Err(ParseErrorKind::Truncated("n")));
     }
 }

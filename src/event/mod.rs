@@ -12,6 +12,7 @@ pub mod fde;
 pub mod header;
 pub mod iter;
 pub mod payload;
+pub mod rows;
 pub mod tagged;
 pub mod trx;
 pub mod types;

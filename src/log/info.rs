@@ -62,6 +62,24 @@ pub fn parse_relay_log_info(text: &str, datadir: &Path) -> Result<RelayLogInfo> 
     })
 }
 
+/// The relay-log file a `relay-log.info` names, however the rest of it
+/// reads (only the name is needed to find the series): the first line, or
+/// the second when the first is a line count; `./` stripped, a relative
+/// name resolved against `datadir`. `None` when there is no name.
+pub fn relay_log_path(text: &str, datadir: &Path) -> Option<PathBuf> {
+    let mut lines = text.lines();
+    let mut first = lines.next().unwrap_or("").trim();
+    if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
+        first = lines.next().unwrap_or("").trim();
+    }
+    if first.is_empty() {
+        return None;
+    }
+    let first = first.strip_prefix("./").unwrap_or(first);
+    let p = Path::new(first);
+    Some(if p.is_absolute() { p.to_path_buf() } else { datadir.join(p) })
+}
+
 /// Reads `relay-log.info` (relative names resolved against its folder).
 ///
 /// # Errors
@@ -118,6 +136,15 @@ mod tests {
         let t = "./relay-bin.000002\n4\nmysql-bin.000001\n120\n";
         let r = parse_relay_log_info(t, Path::new("/dd")).unwrap();
         assert_eq!(r.relay_log_file, PathBuf::from("/dd/relay-bin.000002"));
+    }
+
+    #[test]
+    fn relay_log_name_only() {
+        let d = Path::new("/dd");
+        assert_eq!(relay_log_path("./relay-bin.000002\n4\n", d), Some(PathBuf::from("/dd/relay-bin.000002")));
+        assert_eq!(relay_log_path("7\n/x/r.000009\ngarbage\n", d), Some(PathBuf::from("/x/r.000009")));
+        assert_eq!(relay_log_path("7\n\n", d), None);
+        assert_eq!(relay_log_path("", d), None);
     }
 
     #[test]

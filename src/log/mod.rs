@@ -10,7 +10,7 @@ pub mod source;
 
 pub use file::{LogFile, RecoveryMode, Tail};
 pub use name::LogName;
-pub use relay::LogSet;
+pub use relay::{LogKind, LogSet};
 pub use source::{Access, SharedBytes, Source};
 
 /// Writes `bytes` to `path` through a temporary file in the same folder,

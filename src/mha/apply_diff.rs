@@ -18,7 +18,7 @@ use mysql::prelude::Queryable;
 use super::getopt::{Kind, Opts, Spec};
 use super::logs::{Logs, cut, show_dir};
 use super::{Croak, Res, out};
-use crate::diff::{CutOptions, Source};
+use crate::diff::{CutOptions, Start};
 use crate::log::LogName;
 use crate::position::{MapOptions, Mapping, MasterPos, RelayPos, find_start};
 use crate::remote::{MHA_SSH_OPT_ALIVE, SshOptions};
@@ -335,7 +335,7 @@ fn generate_and_send(c: &Ctx, send: bool) -> Res<()> {
     ));
     let opts =
         CutOptions { own_server_id: o.int("server_id").and_then(|s| u32::try_from(s).ok()), ..CutOptions::default() };
-    let cutres = cut(&logs.set, &start.file, start.pos, Source::Relay, &diff, &opts)?;
+    let cutres = cut(&logs.set, &Start::Relay(start), &diff, &opts)?;
     super::save::print_cut(&cutres, &diff);
     if cutres.events == 0 {
         // MHA fails here ("has no effective data events", exit 1); an empty

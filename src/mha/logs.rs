@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diff::{CutOptions, DiffReport, LeftOut, Source};
+use crate::diff::{CutOptions, DiffReport, LeftOut, Source, Start};
 use crate::error::{Error, Result};
 use crate::event::{Step, WalkOptions, flags};
 use crate::log::{LogFile, LogName, LogSet};
@@ -72,23 +72,9 @@ impl Logs {
             .filter(|d| !d.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| rinfo.parent().map(Path::to_path_buf).unwrap_or_default());
-        let file = match crate::log::info::parse_relay_log_info(&text, &datadir) {
-            Ok(r) => r.relay_log_file,
-            Err(_) => {
-                // Only the name matters here (MHA reads nothing else).
-                let mut lines = text.lines();
-                let mut first = lines.next().unwrap_or("").trim();
-                if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
-                    first = lines.next().unwrap_or("").trim();
-                }
-                if first.is_empty() {
-                    return Err(Error::invalid("Coundln't get current relay log name.").with_file(rinfo));
-                }
-                let first = first.strip_prefix("./").unwrap_or(first);
-                let p = Path::new(first);
-                if p.is_absolute() { p.to_path_buf() } else { datadir.join(p) }
-            }
-        };
+        // Only the name matters here (MHA reads nothing else).
+        let file = crate::log::info::relay_log_path(&text, &datadir)
+            .ok_or_else(|| Error::invalid("Coundln't get current relay log name.").with_file(rinfo))?;
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
         Logs::from_dir_file(&dir, name)
@@ -148,23 +134,21 @@ pub struct Cut {
     pub bytes: u64,
 }
 
-/// Cuts `set` from `first`:`start` to the end into `out`, MHA's way: a
-/// start inside a transaction is accepted; for relay logs a trailing
-/// incomplete transaction is kept (appended after the engine's
-/// boundary-clean cut); for a master's binlog it is left out (never committed).
+/// Cuts `set` from `start` to the end into `out`, MHA's way: a start
+/// inside a transaction is accepted (and one before the first event is
+/// taken as the first event); for relay logs a trailing incomplete
+/// transaction is kept (appended after the engine's boundary-clean cut); for
+/// a master's binlog it is left out (never committed).
 ///
 /// # Errors
 /// A damaged source, a start that is not an event boundary, an I/O error.
-pub fn cut(set: &LogSet, first: &LogName, start: u64, kind: Source, out: &Path, opts: &CutOptions) -> Result<Cut> {
+pub fn cut(set: &LogSet, start: &Start, out: &Path, opts: &CutOptions) -> Result<Cut> {
+    let kind = start.source();
     let opts = CutOptions { allow_mid_transaction_start: true, keep_partial_tail: kind == Source::Relay, ..*opts };
-    let start = start.max(4);
-    let report = match kind {
-        Source::Relay => {
-            crate::diff::relay_diff(set, &crate::position::RelayPos::new(first.clone(), start), out, &opts)?
-        }
-        Source::Binlog => {
-            crate::diff::save_binlog(set, &crate::position::MasterPos::new(first.clone(), start), out, &opts)?
-        }
+    let start = Start::new(kind, start.file().clone(), start.pos().max(4));
+    let report = match &start {
+        Start::Relay(p) => crate::diff::relay_diff(set, p, out, &opts)?,
+        Start::Binlog(p) => crate::diff::save_binlog(set, p, out, &opts)?,
     };
     let kept_tail = if kind == Source::Relay { report.left_out.clone() } else { None };
     Ok(Cut { events: report.written.events, bytes: report.written.bytes, kept_tail, report })

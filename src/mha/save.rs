@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::getopt::{Kind, Opts, Spec};
 use super::logs::{Logs, cut, find_binlog_dir, find_binlog_dir_from_prefix, is_relay_log, show_dir};
 use super::{Croak, Res, out};
-use crate::diff::{CutOptions, Source};
+use crate::diff::{CutOptions, Source, Start};
 
 /// Nothing after the start position (`$EVENT_NOT_EXIST`).
 pub const EXIT_EVENT_NOT_EXIST: u8 = 10;
@@ -191,7 +191,7 @@ fn save(logs: &Logs, start_pos: i64, output: &Path, debug: bool) -> Res<u8> {
             if kind == Source::Relay { "relay logs: the replica's own events are skipped" } else { "binary logs" }
         ));
     }
-    let c = cut(&logs.set, &first, start, kind, output, &CutOptions::default())?;
+    let c = cut(&logs.set, &Start::new(kind, first, start), output, &CutOptions::default())?;
     print_cut(&c, output);
     if c.events == 0 {
         out(&format!(" {} has no effective data events.\n", output.display()));
