@@ -143,6 +143,8 @@ fn commands_never_modify_their_inputs() {
 #[test]
 fn password_prompt_on_a_terminal() {
     use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::process::CommandExt;
     let exe = env!("CARGO_BIN_EXE_binlog-diff");
     // No terminal: a clear error, no password read from stdin.
     let o = bin()
@@ -152,31 +154,60 @@ fn password_prompt_on_a_terminal() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("cannot read the password from the terminal"), "{err}");
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("!!!!!!!! SKIPPED: util-linux `script` not installed !!!!!!!!");
-        return;
+    // A pseudo-terminal of our own, the child's controlling terminal, so the
+    // test can see when echo goes off (the terminal settings are shared by
+    // both ends) and type only then: typing right after the prompt races
+    // the child turning echo off.
+    let (mut master, slave) = {
+        let (mut m, mut sl) = (0, 0);
+        // SAFETY: openpty writes two fds into the locals; the null pointers are allowed.
+        let r = unsafe { libc::openpty(&mut m, &mut sl, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(r, 0, "openpty");
+        // SAFETY: both fds were just opened and are owned here.
+        unsafe { (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(sl)) }
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["diff", "--live", "r=127.0.0.1:1", "-u", "x", "-p"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
-    let mut child = Command::new("script")
-        .args(["-qec", &format!("{exe} diff --live r=127.0.0.1:1 -u x -p"), "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
+    let mut child = cmd.spawn().unwrap();
+    // The command holds copies of the child's ends: without them, reading the master ends when the child exits.
+    drop(cmd);
+    drop(slave);
+    let echo_off = || {
+        // SAFETY: tcgetattr fills a zeroed termios for a valid fd.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        unsafe { libc::tcgetattr(master.as_raw_fd(), &mut t) == 0 && t.c_lflag & libc::ECHO == 0 }
+    };
+    let t0 = std::time::Instant::now();
+    while !echo_off() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(60), "echo never went off");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    master.write_all(b"sekret-pw\n").unwrap();
+    assert!(child.wait().unwrap().code().is_some());
     let mut seen = Vec::new();
-    let mut buf = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("Enter password: ") {
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+    // Reading the master after the child exited ends with EIO: everything before it is the output.
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
         seen.extend_from_slice(&buf[..n]);
     }
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"sekret-pw\n").unwrap();
-    out.read_to_end(&mut seen).unwrap();
-    drop(stdin);
-    child.wait().unwrap();
     let text = String::from_utf8_lossy(&seen);
     // The password was taken (the connection is what fails), and not echoed.
+    assert!(text.contains("Enter password: "), "the prompt: {text}");
     assert!(text.contains("127.0.0.1:1: cannot connect"), "{text}");
     assert!(!text.contains("sekret-pw"), "password echoed: {text}");
 }
