@@ -177,6 +177,9 @@ struct Saved {
     secs: f64,
 }
 
+/// What one replica applies: its relay diff on the latest replica's host, the master's tail here.
+type ApplyInput<'a> = (Option<&'a Path>, Option<&'a Path>);
+
 /// A surviving replica.
 struct Replica {
     conf: ServerConf,
@@ -589,31 +592,20 @@ impl Run<'_> {
                 let plan: Value = serde_json::from_str(&out.stdout).map_err(|e| {
                     Error::invalid(format!("the cut on {} printed no plan ({e}): {}", lhost.label(), out.stderr.trim()))
                 })?;
-                let cut_secs = secs(tc.elapsed());
-                let wanted: Vec<Option<String>> = states
+                // Each replica's diff on the latest replica's host (none when it holds no transaction).
+                let cut_files: Vec<Option<PathBuf>> = states
                     .iter()
                     .map(|st| {
                         let t = plan["replicas"].as_array()?.iter().find(|t| t["state"]["name"] == json!(st.name))?;
                         let txs = t["diff"]["transactions"].as_u64().unwrap_or(0);
-                        (!o.dry_run && txs > 0).then(|| t["file"].as_str().map(str::to_string)).flatten()
+                        (!o.dry_run && txs > 0).then(|| t["file"].as_str().map(PathBuf::from)).flatten()
                     })
                     .collect();
-                let files = std::thread::scope(|fs| {
-                    let hs: Vec<_> = wanted
-                        .iter()
-                        .map(|w| w.as_ref().map(|f| fs.spawn(|| lhost.fetch(Path::new(f), &workdir))))
-                        .collect();
-                    hs.into_iter()
-                        .map(|h| {
-                            h.map(|h| h.join().unwrap_or_else(|_| Err(Error::invalid("fetch panicked")))).transpose()
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })?;
-                Ok((plan, cut_secs, files))
+                Ok((plan, secs(tc.elapsed()), cut_files))
             })();
             (cut, saving.map(|h| h.join().unwrap_or_else(|_| Err(Error::invalid("save panicked")))))
         });
-        let (plan, cut_secs, diffs) = cut?;
+        let (plan, cut_secs, cut_files) = cut?;
         let relay_end = plan["relay_end"].as_str().unwrap_or_default().to_string();
         self.say(&format!(
             "  Cut on {} in {cut_secs:.2}s: the relay logs end on a transaction boundary at master {relay_end}",
@@ -686,14 +678,7 @@ impl Run<'_> {
                 d["master_end"].as_str().unwrap_or("-")
             ));
             diff_docs.push(json!({"replica": r.conf.name, "relay_diff": d,
-                                  "file": diffs[i].as_ref().map(|f| f.display().to_string())}));
-        }
-        if !o.dry_run {
-            self.say(&format!(
-                "  Diffs here in {} ({:.2}s since the cut began)",
-                workdir.display(),
-                tc.elapsed().as_secs_f64()
-            ));
+                                  "cut_on_latest": cut_files[i].as_ref().map(|f| f.display().to_string())}));
         }
         self.doc["latest"] = json!(lr.conf.name);
         self.doc["relay_end"] = json!(relay_end);
@@ -743,45 +728,61 @@ impl Run<'_> {
         self.say("* Phase 4: Applying every replica's diff (in parallel) and re-pointing..");
         // Each replica: its relay diff (up to the boundary), then the master's tail (from it).
         let boundary: Option<crate::position::MasterPos> = relay_end.parse().ok();
-        let mut files: Vec<Vec<PathBuf>> = Vec::new();
-        for (i, (r, st)) in alive.iter().zip(&states).enumerate() {
-            let mut f: Vec<PathBuf> = diffs[i].iter().cloned().collect();
-            if let Some((tf, _)) = &tail {
-                if boundary.as_ref().is_some_and(|b| st.exec > *b) {
-                    // Cannot happen with a sane latest replica: say so rather than apply twice.
-                    self.say(&format!(
-                        "  {}: executed past {relay_end}: the dead master's tail is not applied to it",
-                        r.conf.name
-                    ));
-                } else {
-                    f.push(tf.clone());
-                }
-            }
-            files.push(f);
-        }
+        let tail_file = tail.as_ref().map(|(f, _)| f.clone());
+        let inputs: Vec<std::result::Result<ApplyInput, String>> = states
+            .iter()
+            .zip(&cut_files)
+            .map(|(st, cf)| match (&tail_file, &boundary) {
+                // Cannot happen with a sane latest replica: fail it rather than apply twice or leave a gap.
+                (Some(_), Some(b)) if st.exec > *b => Err(format!(
+                    "executed {} past the boundary {relay_end} where the dead master's tail starts: not recovered",
+                    st.exec
+                )),
+                _ => Ok((cf.as_deref(), tail_file.as_deref())),
+            })
+            .collect();
         // A bar per replica on a terminal (quiet when piped); totals come from the applier's own count.
         let counters: Vec<std::sync::Arc<crate::apply::Counters>> = alive.iter().map(|_| Default::default()).collect();
         let bars = crate::apply::Bars::new(&alive.iter().map(|r| (r.conf.name.clone(), 0)).collect::<Vec<_>>());
+        let applied_files: Vec<Mutex<Vec<PathBuf>>> = alive.iter().map(|_| Mutex::new(Vec::new())).collect();
+        // Each replica on its own: its diff streamed here, then applied at
+        // once (a small diff does not wait for a big one to arrive).
         let results: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
             let hs: Vec<_> = alive
                 .iter()
-                .zip(&files)
+                .zip(&inputs)
                 .zip(&counters)
-                .map(|((r, f), c)| {
+                .zip(&applied_files)
+                .map(|(((r, input), c), keep)| {
                     let sp = spec(&r.conf);
+                    let workdir = &workdir;
                     sc.spawn(move || {
+                        let (cut, tail) = input.clone()?;
+                        let t = Instant::now();
+                        let mut f = Vec::new();
+                        if let Some(cf) = cut {
+                            f.push(lhost.fetch(cf, workdir).map_err(|e| e.to_string())?);
+                        }
+                        f.extend(tail.map(Path::to_path_buf));
+                        *keep.lock().unwrap_or_else(|p| p.into_inner()) = f.clone();
                         if f.is_empty() {
                             return Ok("nothing to apply".to_string());
                         }
+                        let fetched = t.elapsed().as_secs_f64();
                         let opts =
                             ApplyOptions { parallel: o.parallel, counters: Some(c.clone()), ..Default::default() };
                         let t = Instant::now();
-                        match apply(&sp, f, &opts) {
+                        match apply(&sp, &f, &opts) {
                             Ok(r) => Ok(format!(
-                                "applied {} transactions ({} events) in {:.2}s",
+                                "applied {} transactions ({} events) in {:.2}s{}",
                                 r.transactions,
                                 r.events,
-                                t.elapsed().as_secs_f64()
+                                t.elapsed().as_secs_f64(),
+                                if cut.is_some() && !matches!(lhost, Host::Local) {
+                                    format!(" (its diff fetched in {fetched:.2}s)")
+                                } else {
+                                    String::new()
+                                }
                             )),
                             Err(e) => Err(format!("apply failed: {}", e.error)),
                         }
@@ -793,6 +794,8 @@ impl Run<'_> {
             }
             hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("apply panicked".into()))).collect()
         });
+        let files: Vec<Vec<PathBuf>> =
+            applied_files.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
         if let Some(b) = &bars {
             for (i, r) in results.iter().enumerate() {
                 b.finish(i, &counters, r.is_ok());

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Output, Remote, SshOptions, md5_file, sh_quote};
+use super::{Output, Remote, SshOptions, sh_quote};
 use crate::error::{Error, Result};
 
 /// Where commands run.
@@ -97,16 +97,19 @@ impl Host {
         let tmp = local_dir.join(format!(".{}.part", name.to_string_lossy()));
         let q = sh_quote(&remote.to_string_lossy());
         let step = |e: String| Error::invalid(format!("fetch {} from {}: {e}", remote.display(), r.label()));
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut w = Md5Writer { f, h: <md5::Md5 as md5::Digest>::new() };
         let res = (|| {
-            // One remote shell: the bytes on stdout, then their MD5 on stderr.
-            let (status, _bytes, stderr) = r.exec_to(&format!("cat -- {q} && md5sum -- {q} >&2"), &mut f)?;
+            // One remote shell: the bytes on stdout and, computed beside
+            // them from the same (cached) file, their MD5 on stderr.
+            let cmd = format!("md5sum -- {q} >&2 & m=$!; cat -- {q} || exit 1; wait $m");
+            let (status, _bytes, stderr) = r.exec_to(&cmd, &mut w)?;
             if status != 0 {
                 return Err(step(format!("exit {status}: {}", stderr.trim())));
             }
-            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            w.f.sync_all().map_err(|e| Error::io(&tmp, e))?;
             let theirs: String = stderr.trim().chars().take(32).collect();
-            let ours = md5_file(&tmp)?;
+            let ours: String = md5::Digest::finalize(w.h.clone()).iter().map(|b| format!("{b:02x}")).collect();
             if theirs != ours {
                 return Err(step(format!("md5 differs: local {ours}, remote {theirs:?}")));
             }
@@ -154,6 +157,23 @@ impl Host {
             )));
         }
         Ok(bin)
+    }
+}
+
+/// A file being written and the MD5 of what was written to it.
+struct Md5Writer {
+    f: std::fs::File,
+    h: md5::Md5,
+}
+
+impl Write for Md5Writer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.f.write(b)?;
+        md5::Digest::update(&mut self.h, &b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.f.flush()
     }
 }
 
