@@ -37,6 +37,8 @@
 #                         the hosts share this machine's filesystem), run in
 #                         a mount namespace where every server's files are
 #                         hidden (all it reads of them comes over ssh).
+#   ours --parallel 4     as --remote-binary, each replica's diff applied
+#                         on 4 connections (apply --parallel).
 #   ours --push-binary    the same, copying the binary to every host first.
 #
 # Printed: result, wall time SIGKILL -> done (and of it the command alone),

@@ -408,7 +408,7 @@ fn bench_failover_hosts() {
     let s = scenario(lag);
     let mut rows: Vec<Row> = Vec::new();
     let mut want_first: Option<Want> = None;
-    let mut variants = vec!["MHA + Perl node", "ours --remote-binary"];
+    let mut variants = vec!["MHA + Perl node", "ours --remote-binary", "ours --parallel 4"];
     if push_too {
         variants.push("ours --push-binary");
     }
@@ -436,8 +436,13 @@ fn bench_failover_hosts() {
             }
             (run, detail, names(&topo), want)
         } else {
-            let how: &[&str] =
-                if label.ends_with("--push-binary") { &["--push-binary"] } else { &["--remote-binary", BIN] };
+            let how: &[&str] = if label.ends_with("--push-binary") {
+                &["--push-binary"]
+            } else if label.ends_with("--parallel 4") {
+                &["--remote-binary", BIN, "--parallel", "4"]
+            } else {
+                &["--remote-binary", BIN]
+            };
             let (topo, want) = prepare(&s, Vec::new());
             let run = run_driver(&topo, w, how);
             let doc: serde_json::Value =
