@@ -796,6 +796,16 @@ impl Run<'_> {
         });
         let files: Vec<Vec<PathBuf>> =
             applied_files.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
+        // Every file is here now: the hosts' run files go, beside the re-pointing.
+        let mut sessions: Vec<(Host, ServerConf)> = alive
+            .iter_mut()
+            .filter_map(|r| std::mem::replace(&mut r.host, Err("closed".into())).ok().map(|h| (h, r.conf.clone())))
+            .collect();
+        sessions.extend(dead_host.ok().map(|h| (h, dead.clone())));
+        let cleanup = {
+            let (run_dir, t) = (run_dir.clone(), o.step_timeout);
+            std::thread::spawn(move || remove_run_files(sessions.iter().map(|(h, s)| (h, s)), &run_dir, t))
+        };
         if let Some(b) = &bars {
             for (i, r) in results.iter().enumerate() {
                 b.finish(i, &counters, r.is_ok());
@@ -924,8 +934,7 @@ impl Run<'_> {
             sql(&mut r.conn, &who, r.dialect.reset_replica_all())?;
         }
         self.report.new_master = Some(new_master.name.clone());
-        let hosts = alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
-        remove_run_files(hosts.chain(dead_host.as_ref().ok().map(|h| (h, &dead))), &run_dir, o.step_timeout);
+        let _ = cleanup.join();
         let outcome =
             if self.report.ok() { "completed successfully" } else { "done, but recovery on some replicas failed" };
         let subject = format!("MySQL Master failover {}", label(&dead));
