@@ -211,3 +211,36 @@ fn password_prompt_on_a_terminal() {
     assert!(text.contains("127.0.0.1:1: cannot connect"), "{text}");
     assert!(!text.contains("sekret-pw"), "password echoed: {text}");
 }
+
+/// A transaction cut short by the start of *another* one (a torn relay log
+/// followed by the master's tail) is an error naming where it starts, never
+/// dropped silently; cut short by the *same* transaction starting again (a
+/// re-fetch), the cut copy is dropped and the whole one applied.
+#[test]
+fn cut_short_transaction_is_an_error_unless_refetched() {
+    let src = common::testdata_dir().join("mariadb/row-crc32/master/mysql-bin.000002");
+    let b = std::fs::read(&src).unwrap();
+    // Offsets from its dump: FDE 4..256; GTID 0-1-12 at 385..1062; GTID 0-1-13 at 1062..1369.
+    let d = tempfile::tempdir().unwrap();
+    let torn = d.path().join("torn.binlog");
+    std::fs::write(&torn, &b[..1222]).unwrap(); // ends inside 0-1-13, after its TABLE_MAP
+    let with = |name: &str, body: &[u8]| {
+        let p = d.path().join(name);
+        std::fs::write(&p, [&b[..256], body].concat()).unwrap();
+        p
+    };
+    let other = with("other.binlog", &b[385..1062]); // 0-1-12 whole
+    let again = with("again.binlog", &b[1062..1369]); // 0-1-13 whole
+
+    let o = bin().args(["apply", "--print-sql"]).arg(&torn).arg(&other).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "a cut-short transaction followed by another must fail");
+    assert!(err.contains("torn.binlog") && err.contains("1062") && err.contains("0-1-13"), "{err}");
+    assert!(err.contains("cut short"), "{err}");
+
+    let o = bin().args(["apply", "--print-sql"]).arg(&torn).arg(&again).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("re-fetched copy of the next transaction"), "{out}");
+    assert_eq!(out.matches("GTID 0-1-13").count(), 1, "applied once: {out}");
+}

@@ -797,9 +797,26 @@ fn left_out(lfs: &[LogFile], g: &Group<'_>, extra: Option<(usize, crate::event::
     }
 }
 
-/// A group cut short by the start of another (reported, never applied).
+/// A group cut short by the same transaction starting again (reported, never applied).
 pub(crate) fn abandoned(lfs: &[LogFile], g: &Group<'_>) -> LeftOut {
-    left_out(lfs, g, None, "a new transaction starts before it ends (master restart or re-fetched events); not applied")
+    left_out(lfs, g, None, "re-fetched: the same transaction starts again and follows whole; this copy is not applied")
+}
+
+/// A group cut short by another transaction: its end is missing from the
+/// input. Dropping it would lose a transaction the master may have
+/// committed, so the apply stops before it (nothing of it applied).
+pub(crate) fn abandoned_error(lfs: &[LogFile], g: &Group<'_>) -> Error {
+    let (fi, off) = g.start();
+    let id =
+        convert::identify(g).map(|(id, _)| id.to_string()).unwrap_or_else(|_| "an unidentified transaction".into());
+    let first = g.events.first().map(|e| e.ev.event_type());
+    Error::invalid(format!(
+        "{id} ({} bytes) is cut short by the start of another transaction: its end is missing from the input \
+         (a torn relay log?); stopping before it, nothing of it applied — take it whole from the master's binlog",
+        g.bytes()
+    ))
+    .with_file(lfs[fi].path())
+    .at(off, first)
 }
 
 /// The input's trailing incomplete transaction, if it has any bytes.
@@ -968,9 +985,13 @@ fn run(
         };
         let g = match item {
             Item::Group(g) => g,
-            Item::Abandoned(g) => {
+            Item::Refetched(g) => {
                 report.abandoned.push(abandoned(lfs, &g));
                 continue;
+            }
+            Item::Abandoned(g) => {
+                let _ = save_final(&mut batcher, &progress);
+                bail!(abandoned_error(lfs, &g));
             }
             Item::Incident(ge) => {
                 let _ = save_final(&mut batcher, &progress);

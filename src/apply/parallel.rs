@@ -26,8 +26,8 @@ use super::state::{Batcher, Progress};
 use super::stream::{Group, Item, Stream};
 use super::target::{Applied, Target};
 use super::{
-    ApplyOptions, ExecFailure, Hold, abandoned, already_applied, execute_with, incident_error, is_lost, key_of,
-    partial_tail, record_applied,
+    ApplyOptions, ExecFailure, Hold, abandoned, abandoned_error, already_applied, execute_with, incident_error,
+    is_lost, key_of, partial_tail, record_applied,
 };
 
 /// What the commits update, in commit order.
@@ -188,10 +188,11 @@ fn dispatch<'a>(
         };
         let g = match item {
             Item::Group(g) => g,
-            Item::Abandoned(g) => {
+            Item::Refetched(g) => {
                 shared.lock().book.report.abandoned.push(abandoned(lfs, &g));
                 continue;
             }
+            Item::Abandoned(g) => return Some(Deferred::Error(abandoned_error(lfs, &g))),
             Item::Incident(ge) => return Some(Deferred::Error(incident_error(lfs, &ge))),
             Item::Partial { group, incomplete } => {
                 if let Some(lo) = partial_tail(lfs, &group, incomplete) {

@@ -91,10 +91,16 @@ pub fn render_sql(files: &[PathBuf], opts: &ApplyOptions) -> Result<Vec<u8>> {
                     out.extend_from_slice(b"SET @@SESSION.GTID_NEXT='AUTOMATIC'/*!*/;\n");
                 }
             }
-            Item::Abandoned(g) => {
+            Item::Refetched(g) => {
                 let (f, o) = g.start();
-                let _ = writeln!(out, "# {} @ {}: abandoned incomplete transaction, not applied", path(f), o);
+                let _ = writeln!(
+                    out,
+                    "# {} @ {}: re-fetched copy of the next transaction, cut short: not applied",
+                    path(f),
+                    o
+                );
             }
+            Item::Abandoned(g) => return Err(super::abandoned_error(&lfs, &g)),
             Item::Incident(ge) => {
                 return Err(Error::invalid("INCIDENT event: the master reports lost events")
                     .with_file(lfs[ge.file].path())

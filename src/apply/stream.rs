@@ -61,9 +61,15 @@ impl<'a> Group<'a> {
 pub(crate) enum Item<'a> {
     /// A whole transaction.
     Group(Group<'a>),
-    /// An open group that a new group replaced before it closed (a master
-    /// that restarted mid-transaction): never applied, like the SQL thread does.
+    /// An open group that a new group replaced before it closed, and the
+    /// new group is not the same transaction again: its end is missing from
+    /// the input (a torn relay log, a master that restarted mid-transaction).
+    /// Nothing proves it never committed, so the apply stops before it.
     Abandoned(Group<'a>),
+    /// An open group followed by the same transaction (same GTID, or same
+    /// master position) from its start: a re-fetch; the whole copy follows,
+    /// so the cut one is dropped, as the SQL thread does.
+    Refetched(Group<'a>),
     /// An INCIDENT event: the master says events are missing.
     Incident(GEvent<'a>),
     /// The stream ended inside a transaction: its events so far (possibly
@@ -165,17 +171,19 @@ impl<'a> Stream<'a> {
             }
             return;
         }
-        if role.abandons {
+        // A new group while one is open (reported by the grouper, or an open
+        // group it thought was between groups): the open one ends here.
+        if role.abandons || role.boundary.opens() {
             if let Some(g) = self.open.take() {
-                self.queue.push_back(Item::Abandoned(g));
+                let again = Group { events: vec![ge.clone()] };
+                let same = matches!(
+                    (super::convert::identify(&g), super::convert::identify(&again)),
+                    (Ok((a, _)), Ok((b, _))) if a == b
+                );
+                self.queue.push_back(if same { Item::Refetched(g) } else { Item::Abandoned(g) });
             }
         }
         if role.boundary.opens() {
-            if let Some(g) = self.open.take() {
-                // Not reported as abandoning by the grouper (it was between
-                // groups as far as it knows): keep it as its own group.
-                self.queue.push_back(Item::Abandoned(g));
-            }
             self.open = Some(Group::default());
         }
         let g = self.open.get_or_insert_with(Group::default);
