@@ -915,3 +915,60 @@ fn generate_and_send_over_ssh() {
     assert_eq!(code(&o), 1, "{:?}", text(&o));
     assert!(text(&o).1.contains("public key authentication failed"), "{:?}", text(&o));
 }
+
+/// Issue 13's defect: the latest replica's relay log torn shorter than its
+/// status claims (a crash of its host). `generate` must not keep the cut
+/// transaction saying "its end follows in the next apply file" — the
+/// manager saves the master's tail from the claimed read position, past
+/// that transaction's start — but fail, naming it, and leave no diff.
+#[test]
+fn generate_refuses_a_torn_relay_log() {
+    let b = Bin::new();
+    let w = tempfile::tempdir().unwrap();
+    let rep = w.path().join("replica");
+    std::fs::create_dir_all(&rep).unwrap();
+    let orig = common::testdata_dir().join("mariadb/row-crc32/replica");
+    for e in std::fs::read_dir(&orig).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), rep.join(e.file_name())).unwrap();
+    }
+    let last = rep.join("relay-bin.000004");
+    let whole = std::fs::read(&last).unwrap();
+    let rinfo = common::fixtures::relay_log_info(w.path(), &rep);
+    // The replica claims mysql-bin.000002:1369; relay-bin.000004 holds GTID
+    // 0-1-13 at 1361..1668 (master 1062..1369); its ANNOTATE_ROWS spans 1403..1475.
+    let run = |name: &str| {
+        let diff = w.path().join(format!("{name}.binlog"));
+        let o = b.run(
+            "apply_diff_relay_logs",
+            &[
+                "--command=generate".to_string(),
+                "--latest_mlf=mysql-bin.000002".into(),
+                "--latest_rmlp=1369".into(),
+                "--target_mlf=mysql-bin.000002".into(),
+                "--target_rmlp=1062".into(),
+                "--server_id=2".into(),
+                format!("--workdir={}", w.path().display()),
+                format!("--relay_log_info={}", rinfo.display()),
+                format!("--relay_dir={}/", rep.display()),
+                format!("--diff_file_readtolatest={}", diff.display()),
+            ],
+        );
+        (o, diff)
+    };
+    for (cut_at, what) in [(1450, "the last file ends inside an event"), (1475, "they end inside a transaction")] {
+        std::fs::write(&last, &whole[..cut_at]).unwrap();
+        let (o, diff) = run(&format!("torn{cut_at}"));
+        let (out, err) = text(&o);
+        assert_eq!(code(&o), 1, "torn at {cut_at}: {out}{err}");
+        assert!(err.contains("torn") && err.contains(what), "{err}");
+        assert!(err.contains("relay-bin.000004 @ 1361") && err.contains("mysql-bin.000002:1369"), "{err}");
+        assert!(!out.contains("its end follows"), "{out}");
+        assert!(!diff.exists(), "no diff left behind");
+    }
+    // Whole, it generates as before.
+    std::fs::write(&last, &whole).unwrap();
+    let (o, diff) = run("whole");
+    assert_eq!(code(&o), 0, "{:?}", text(&o));
+    assert!(diff.exists());
+}

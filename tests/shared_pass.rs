@@ -128,6 +128,7 @@ impl RefCutter {
                     return Err(Error::invalid("no master format description before the first event").with_file(path));
                 }
                 self.w.copy(&ev)?;
+                self.rep.data_end = cursor.file().cloned().zip(cursor.pos()).map(|(f, p)| MasterPos::new(f, p));
                 if role.boundary.opens() || (self.open_group.is_none() && grouper.in_group()) {
                     self.open_group = Some(LeftOut { file: name.clone(), offset: ev.offset(), bytes: 0 });
                 }

@@ -48,6 +48,10 @@ pub struct DiffReport {
     pub left_out: Option<LeftOut>,
     /// The last source file ended inside an event (truncated).
     pub truncated_tail: bool,
+    /// Master coordinate after the last master data event read (kept or
+    /// not): where the source's master data ends. A replica whose status
+    /// claims more was read than this has a torn relay log.
+    pub data_end: Option<MasterPos>,
 }
 
 /// Options for cutting diffs.
@@ -382,6 +386,7 @@ impl<'c> Lane<'c> {
             return Err(Error::invalid("no master format description before the first event").with_file(path));
         }
         c.w.copy_from(src, ev)?;
+        c.rep.data_end = self.cursor.file().cloned().zip(self.cursor.pos()).map(|(f, p)| MasterPos::new(f, p));
         if role.boundary.opens() || (c.open_group.is_none() && self.grouper.in_group()) {
             c.open_group = Some(LeftOut { file: name.clone(), offset: ev.offset(), bytes: 0 });
         }

@@ -336,6 +336,12 @@ fn generate_and_send(c: &Ctx, send: bool) -> Res<()> {
     let opts =
         CutOptions { own_server_id: o.int("server_id").and_then(|s| u32::try_from(s).ok()), ..CutOptions::default() };
     let cutres = cut(&logs.set, &Start::Relay(start), &diff, &opts)?;
+    let num = |n: &str| o.int(n).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+    let latest = MasterPos::new(mlf(o, "latest_mlf")?, num("latest_rmlp"));
+    if let Err(e) = super::save::refuse_torn(&cutres, Some(&latest)) {
+        let _ = std::fs::remove_file(&diff);
+        return Err(e);
+    }
     super::save::print_cut(&cutres, &diff);
     if cutres.events == 0 {
         // MHA fails here ("has no effective data events", exit 1); an empty

@@ -202,6 +202,42 @@ fn save(logs: &Logs, start_pos: i64, output: &Path, debug: bool) -> Res<u8> {
     Ok(0)
 }
 
+/// Refuses a relay-log cut whose source is torn: its last file ends inside
+/// an event, or it ends inside a transaction short of what the replica
+/// claims to have read (`latest`, its Read_Master_Log_Pos). The manager
+/// saves the master's tail from that claimed position, so the rest of that
+/// transaction would be in no file it applies: saying "its end follows"
+/// would lose a committed transaction. Names the transaction and the
+/// master range at risk.
+///
+/// # Errors
+/// The croak, exit 1.
+pub(crate) fn refuse_torn(c: &super::logs::Cut, latest: Option<&crate::position::MasterPos>) -> Res<()> {
+    let r = &c.report;
+    let short = match (&c.kept_tail, latest, &r.data_end) {
+        (Some(_), Some(l), Some(end)) => end != l,
+        _ => false,
+    };
+    if !(r.truncated_tail || short) {
+        return Ok(());
+    }
+    let trx = c
+        .kept_tail
+        .as_ref()
+        .or(r.left_out.as_ref())
+        .map(|t| format!("the transaction starting at {} @ {} ({} bytes here)", t.file, t.offset, t.bytes))
+        .unwrap_or_else(|| "the last transaction".into());
+    let read = r.data_end.as_ref().map(|m| m.to_string()).unwrap_or_else(|| "?".into());
+    let claimed = latest.map(|m| m.to_string()).unwrap_or_else(|| "?".into());
+    Err(Croak::new(format!(
+        "ERROR: the relay logs are torn: {}; their master data ends at {read} but the replica claims to have read \
+         up to {claimed}. {trx} is at risk: the master's tail is saved from {claimed}, so its rest is in no file \
+         that would be applied. Refusing to generate a diff that would lose it; take it from the dead master's \
+         binlog from its start (binlog-diff failover does), or repair the relay log.\n",
+        if r.truncated_tail { "the last file ends inside an event" } else { "they end inside a transaction" }
+    )))
+}
+
 /// Prints what a cut holds (shared with `apply_diff_relay_logs`).
 pub(crate) fn print_cut(c: &super::logs::Cut, output: &Path) {
     let r = &c.report;
