@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, REPL_USER, Topology, TopologyConfig, poll_until,
+    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology, TopologyConfig, poll_until,
 };
 
 fn app_cnf(topo: &Topology, work: &Path) -> std::path::PathBuf {
@@ -54,13 +54,9 @@ fn failover_from_app_cnf() {
     let work = tempfile::tempdir().unwrap();
     let conf = app_cnf(&topo, work.path());
     let mut w = topo.workload(31);
-    w.run(20);
-    topo.catch_up_then_stop_io(3);
-    w.run(15);
-    topo.stop_io_thread_mid_transaction(2, &mut w, 256 << 10, 16 << 10);
-    w.run(20);
-    topo.catch_up_then_stop_io(1);
-    w.run(10); // only the master has these
+    // Replica 3 stops first, replica 2 inside a transaction, replica 1 last; the last batch only the master gets.
+    let stops = [Stop::After(2), Stop::MidTransaction(1), Stop::After(0)];
+    topo.run_with_stops(&mut w, &[20, 15, 20, 10], &stops, |_, _| {});
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
     topo.kill_master();

@@ -23,7 +23,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, REPL_USER, Topology, TopologyConfig, poll_until,
+    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology, TopologyConfig, poll_until,
 };
 
 fn netns_topology(replicas: usize) -> Option<Topology> {
@@ -94,13 +94,9 @@ fn failover(topo: &Topology, conf: &Path, extra: &[&str]) -> (i32, String) {
 /// state before the kill.
 fn lagging(topo: &Topology) -> (Vec<u64>, std::collections::BTreeMap<String, u64>) {
     let mut w = topo.workload(41);
-    w.run(20);
-    topo.catch_up_then_stop_io(3);
-    w.run(15);
-    topo.stop_io_thread_mid_transaction(2, &mut w, 256 << 10, 16 << 10);
-    w.run(20);
-    topo.catch_up_then_stop_io(1);
-    w.run(10); // only the master has these
+    // The last batch only the master gets.
+    let stops = [Stop::After(2), Stop::MidTransaction(1), Stop::After(0)];
+    topo.run_with_stops(&mut w, &[20, 15, 20, 10], &stops, |_, _| {});
     (topo.committed_seq(MASTER), topo.checksum_tables(MASTER, "bd"))
 }
 
