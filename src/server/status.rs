@@ -86,28 +86,17 @@ impl Dialect {
     /// old topology was. The statement holds the password: never log it.
     pub fn change_source_to_pos(self, to: &SourceAddr, file: &str, pos: u64) -> String {
         let q = sql_str;
-        if self.new_names() {
-            format!(
-                "CHANGE REPLICATION SOURCE TO SOURCE_HOST='{}', SOURCE_PORT={}, SOURCE_USER='{}', SOURCE_PASSWORD='{}', \
-                 SOURCE_LOG_FILE='{}', SOURCE_LOG_POS={pos}",
-                q(&to.host),
-                to.port,
-                q(&to.user),
-                q(to.password.as_ref().map(Secret::expose).unwrap_or("")),
-                q(file)
-            )
-        } else {
-            let base = format!(
-                "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', MASTER_PASSWORD='{}', \
-                 MASTER_LOG_FILE='{}', MASTER_LOG_POS={pos}",
-                q(&to.host),
-                to.port,
-                q(&to.user),
-                q(to.password.as_ref().map(Secret::expose).unwrap_or("")),
-                q(file)
-            );
-            if self == Dialect::MariaDb { format!("{base}, MASTER_USE_GTID=no") } else { base }
-        }
+        let (stmt, k) =
+            if self.new_names() { ("CHANGE REPLICATION SOURCE TO", "SOURCE") } else { ("CHANGE MASTER TO", "MASTER") };
+        let base = format!(
+            "{stmt} {k}_HOST='{}', {k}_PORT={}, {k}_USER='{}', {k}_PASSWORD='{}', {k}_LOG_FILE='{}', {k}_LOG_POS={pos}",
+            q(&to.host),
+            to.port,
+            q(&to.user),
+            q(to.password.as_ref().map(Secret::expose).unwrap_or("")),
+            q(file)
+        );
+        if self == Dialect::MariaDb { format!("{base}, MASTER_USE_GTID=no") } else { base }
     }
 }
 
