@@ -769,8 +769,16 @@ impl Run<'_> {
                             return Ok("nothing to apply".to_string());
                         }
                         let fetched = t.elapsed().as_secs_f64();
-                        let opts =
-                            ApplyOptions { parallel: o.parallel, counters: Some(c.clone()), ..Default::default() };
+                        // Its own state file: the master's tail is one file that
+                        // several replicas apply at once, and the default state
+                        // path sits beside the first input.
+                        let state_file = workdir.join(format!("{}.apply-state", r.conf.name.replace('/', "_")));
+                        let opts = ApplyOptions {
+                            parallel: o.parallel,
+                            counters: Some(c.clone()),
+                            state_file: Some(state_file),
+                            ..Default::default()
+                        };
                         let t = Instant::now();
                         match apply(&sp, &f, &opts) {
                             Ok(r) => Ok(format!(

@@ -183,6 +183,11 @@ pub struct Output {
 
 /// An authenticated SSH session.
 pub struct Remote {
+    /// Finished channels, freed only with the session: ssh2 frees a dropped
+    /// channel without taking the session's lock (rust-lang/ssh2-rs#322), so
+    /// a drop racing another thread's read on the same session corrupts the
+    /// transport ("transport read"). Declared before `sess`: dropped first.
+    done: std::sync::Mutex<Vec<ssh2::Channel>>,
     sess: Session,
     label: String,
 }
@@ -286,7 +291,13 @@ impl Remote {
         }
         authenticate(&sess, user, opts, &label)?;
         sess.set_timeout(0);
-        Ok(Remote { sess, label })
+        Ok(Remote { done: std::sync::Mutex::new(Vec::new()), sess, label })
+    }
+
+    /// Opens a channel that is kept, not freed, when dropped (see `done`).
+    fn channel(&self) -> Result<Kept<'_>> {
+        let ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        Ok(Kept { ch: Some(ch), done: &self.done })
     }
 
     /// `user@host:port`.
@@ -299,13 +310,13 @@ impl Remote {
     /// # Errors
     /// The channel fails (not a non-zero exit: see [`Output::status`]).
     pub fn exec(&self, cmd: &str) -> Result<Output> {
-        let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        let mut ch = self.channel()?;
         ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
         self.collect(ch)
     }
 
     /// Reads a finished command's output and exit status.
-    fn collect(&self, mut ch: ssh2::Channel) -> Result<Output> {
+    fn collect(&self, mut ch: Kept<'_>) -> Result<Output> {
         let mut stdout = String::new();
         ch.read_to_string(&mut stdout).map_err(|e| ssh_err("read", &self.label, e))?;
         let mut stderr = String::new();
@@ -326,7 +337,7 @@ impl Remote {
     /// # Errors
     /// The channel fails (not a non-zero exit).
     pub fn exec_with_bytes(&self, cmd: &str, input: &[u8]) -> Result<Output> {
-        let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        let mut ch = self.channel()?;
         ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
         // A command that exits early closes the channel; its status says why.
         let _ = ch.write_all(input);
@@ -341,7 +352,7 @@ impl Remote {
     /// # Errors
     /// The channel fails, or `out` cannot be written.
     pub fn exec_to(&self, cmd: &str, out: &mut dyn Write) -> Result<(i32, u64, String)> {
-        let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        let mut ch = self.channel()?;
         ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
         let mut buf = vec![0u8; 1 << 20];
         let mut n_all = 0u64;
@@ -369,7 +380,7 @@ impl Remote {
     /// A local read failure, or the channel fails (not a non-zero exit).
     pub fn exec_with_input(&self, cmd: &str, local: &Path) -> Result<Output> {
         let mut f = std::fs::File::open(local).map_err(|e| Error::io(local, e))?;
-        let mut ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
+        let mut ch = self.channel()?;
         ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
@@ -385,6 +396,33 @@ impl Remote {
         }
         let _ = ch.send_eof();
         self.collect(ch)
+    }
+}
+
+/// A channel handed to [`Remote::done`] when dropped.
+struct Kept<'a> {
+    ch: Option<ssh2::Channel>,
+    done: &'a std::sync::Mutex<Vec<ssh2::Channel>>,
+}
+
+impl std::ops::Deref for Kept<'_> {
+    type Target = ssh2::Channel;
+    fn deref(&self) -> &ssh2::Channel {
+        self.ch.as_ref().expect("present until drop")
+    }
+}
+
+impl std::ops::DerefMut for Kept<'_> {
+    fn deref_mut(&mut self) -> &mut ssh2::Channel {
+        self.ch.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for Kept<'_> {
+    fn drop(&mut self) {
+        if let Some(ch) = self.ch.take() {
+            self.done.lock().unwrap_or_else(|p| p.into_inner()).push(ch);
+        }
     }
 }
 
