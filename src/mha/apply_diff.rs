@@ -11,7 +11,7 @@
 //! - `apply`: `--apply_files` applied as one stream by the native applier,
 //!   verified; exit 22 on any failure.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mysql::prelude::Queryable;
 
@@ -84,44 +84,100 @@ const USAGE: &str = "Usage:
     (binlog-diff: raw mode only; --handle_raw_binlog=0 is refused.)
 ";
 
-struct Ctx {
-    o: Opts,
+/// The options, resolved once: MHA's `||=` defaults applied (an absent,
+/// empty or `0` value takes the default), values Perl sees as false are
+/// `None`, numbers typed. Every command reads only this.
+struct Args {
+    command: String,
+    raw: bool,
+    target_version: Option<String>,
+    manager_version: Option<String>,
+    client_dirs: bool,
+    debug: bool,
+    workdir: PathBuf,
+    // Relay logs: a folder plus the current file, or relay-log.info.
+    relay_dir: Option<PathBuf>,
+    current_relay_log: Option<String>,
+    relay_log_info: Option<PathBuf>,
+    datadir: Option<PathBuf>,
+    // The target replica.
+    slave_host: String,
+    slave_ip: Option<String>,
+    slave_port: u16,
+    slave_user: String,
+    slave_pass: String,
+    // Positions (`find`, `generate`).
+    server_id: Option<u32>,
+    latest_mlf: Option<String>,
+    latest_rmlp: Option<u64>,
+    target_mlf: Option<String>,
+    target_rmlp: Option<u64>,
+    // `generate_and_send`.
+    diff_file: Option<PathBuf>,
+    scp_user: String,
+    scp_host: Option<String>,
+    scp_port: u16,
     ssh: SshOptions,
+    // `apply`.
+    apply_files: Option<String>,
+    timestamp: Option<String>,
+    disable_log_bin: bool,
+    no_apply: bool,
+}
+
+impl Args {
+    fn from_opts(o: &Opts) -> Args {
+        let text = |k: &str| o.truthy(k).map(str::to_string);
+        let path = |k: &str| o.truthy(k).map(PathBuf::from);
+        let port = |k: &str, d: u16| o.int(k).filter(|&p| p != 0).and_then(|p| u16::try_from(p).ok()).unwrap_or(d);
+        let pos = |k: &str| o.int(k).filter(|&p| p != 0).and_then(|p| u64::try_from(p).ok());
+        Args {
+            command: o.get("command").unwrap_or("").to_string(),
+            raw: o.int("handle_raw_binlog").is_none_or(|v| v != 0),
+            target_version: text("target_version"),
+            manager_version: text("manager_version"),
+            client_dirs: o.has("client_bindir") || o.has("client_libdir"),
+            debug: o.has("debug"),
+            workdir: PathBuf::from(o.or("workdir", "/var/tmp")),
+            relay_dir: path("relay_dir"),
+            current_relay_log: text("current_relay_log"),
+            relay_log_info: path("relay_log_info"),
+            // Perl: `$opt{datadir} ||= $opt{relay_dir}`.
+            datadir: path("datadir").or_else(|| path("relay_dir")),
+            slave_host: o.or("slave_host", "127.0.0.1"),
+            slave_ip: text("slave_ip"),
+            slave_port: port("slave_port", 3306),
+            slave_user: o.or("slave_user", "root"),
+            slave_pass: o.or("slave_pass", ""),
+            server_id: o.int("server_id").filter(|&s| s != 0).and_then(|s| u32::try_from(s).ok()),
+            latest_mlf: text("latest_mlf"),
+            latest_rmlp: pos("latest_rmlp"),
+            target_mlf: text("target_mlf"),
+            target_rmlp: pos("target_rmlp"),
+            diff_file: path("diff_file_readtolatest"),
+            scp_user: o.or("scp_user", "root"),
+            scp_host: text("scp_host"),
+            scp_port: port("scp_port", 22),
+            ssh: SshOptions::parse(o.truthy("ssh_options").unwrap_or(MHA_SSH_OPT_ALIVE)),
+            apply_files: text("apply_files"),
+            timestamp: text("timestamp"),
+            disable_log_bin: o.int("disable_log_bin").unwrap_or(0) != 0,
+            no_apply: o.has("no_apply"),
+        }
+    }
 }
 
 /// Runs `apply_diff_relay_logs` with `args`; returns the exit status.
 pub fn main(args: &[String]) -> u8 {
-    let mut o = match super::parse_or_usage(SPECS, args, USAGE) {
+    let o = match super::parse_or_usage(SPECS, args, USAGE) {
         Ok(o) => o,
         Err(code) => return code,
     };
-    for (k, d) in [
-        ("command", ""),
-        ("scp_user", "root"),
-        ("scp_port", "22"),
-        ("slave_user", "root"),
-        ("slave_pass", ""),
-        ("slave_host", "127.0.0.1"),
-        ("slave_port", "3306"),
-        ("target_rmlp", "0"),
-        ("workdir", "/var/tmp"),
-        ("timestamp", "0"),
-    ] {
-        let v = o.or(k, d);
-        o.set(k, v);
-    }
-    if o.truthy("datadir").is_none() {
-        if let Some(r) = o.get("relay_dir").map(str::to_string) {
-            o.set("datadir", r);
-        }
-    }
-    let ssh = SshOptions::parse(o.truthy("ssh_options").unwrap_or(MHA_SSH_OPT_ALIVE));
     if o.has("version") {
         out(&format!("apply_diff_relay_logs version {}.\n", super::VERSION));
         return 0;
     }
-    let ctx = Ctx { o, ssh };
-    match run(&ctx) {
+    match run(&Args::from_opts(&o)) {
         Ok(()) => 0,
         Err(c) => {
             let msg = if c.msg.ends_with('\n') { c.msg } else { format!("{}\n", c.msg) };
@@ -131,18 +187,16 @@ pub fn main(args: &[String]) -> u8 {
     }
 }
 
-fn run(c: &Ctx) -> Res<()> {
-    let o = &c.o;
-    if let Some(v) = o.truthy("manager_version") {
+fn run(a: &Args) -> Res<()> {
+    if let Some(v) = &a.manager_version {
         super::check_manager_version(v)?;
     }
-    let raw = o.int("handle_raw_binlog").is_none_or(|v| v != 0);
-    let command = o.get("command").unwrap_or("");
-    if !raw || command == "test" || command == "apply" {
-        if o.truthy("target_version").is_none() {
+    let command = a.command.as_str();
+    if !a.raw || command == "test" || command == "apply" {
+        if a.target_version.is_none() {
             return Err(Croak::new("--target_version=<mysql_version> must be set.\n"));
         }
-        if !raw {
+        if !a.raw {
             return Err(Croak::new(
                 "--handle_raw_binlog=0 (mysqlbinlog text output) is not supported by this node (binlog-diff): \
                  diffs are binlog files applied by its own applier. Set handle_raw_binlog=1 for this server in \
@@ -150,24 +204,24 @@ fn run(c: &Ctx) -> Res<()> {
             ));
         }
     }
-    if o.has("client_bindir") || o.has("client_libdir") {
-        debug(o, "--client_bindir/--client_libdir ignored: no client binaries are run");
+    if a.client_dirs {
+        debug(a, "--client_bindir/--client_libdir ignored: no client binaries are run");
     }
-    super::create_dir_if(Path::new(o.get("workdir").unwrap_or("/var/tmp")))?;
+    super::create_dir_if(&a.workdir)?;
     match command {
-        "test" => check(c),
-        "generate" | "generate_and_send" => generate_and_send(c, command == "generate_and_send"),
+        "test" => check(a),
+        "generate" | "generate_and_send" => generate_and_send(a, command == "generate_and_send"),
         "find" => {
-            let logs = relay_logs(o)?;
-            match find_starting(o, &logs)? {
+            let logs = relay_logs(a)?;
+            match find_starting(a, &logs)? {
                 Found::Start(_) | Found::HasAll => {}
             }
             out("Target relay log FOUND!\n");
             Ok(())
         }
         "apply" => {
-            let (host, ip) = slave_host(o)?;
-            apply(c, &host, &ip)?;
+            let ip = slave_ip(a)?;
+            apply(a, &ip)?;
             out("Applying log files succeeded.\n");
             Ok(())
         }
@@ -177,19 +231,19 @@ fn run(c: &Ctx) -> Res<()> {
     }
 }
 
-fn debug(o: &Opts, s: &str) {
-    if o.has("debug") {
+fn debug(a: &Args, s: &str) {
+    if a.debug {
         out(&format!("  [debug] {s}\n"));
     }
 }
 
 /// MHA's `check_set_relay_dir_endlog`.
-fn relay_logs(o: &Opts) -> Res<Logs> {
-    let logs = match (o.truthy("relay_dir"), o.truthy("current_relay_log"), o.truthy("relay_log_info")) {
-        (Some(dir), Some(cur), _) => Logs::from_dir_file(Path::new(dir), cur)?,
+fn relay_logs(a: &Args) -> Res<Logs> {
+    let logs = match (&a.relay_dir, &a.current_relay_log, &a.relay_log_info) {
+        (Some(dir), Some(cur), _) => Logs::from_dir_file(dir, cur)?,
         (_, _, Some(rinfo)) => {
-            out(&format!("    Opening {rinfo} ..."));
-            let l = Logs::from_relay_log_info(Path::new(rinfo), o.truthy("datadir").map(Path::new))?;
+            out(&format!("    Opening {} ...", rinfo.display()));
+            let l = Logs::from_relay_log_info(rinfo, a.datadir.as_deref())?;
             out(" ok.\n");
             l
         }
@@ -203,32 +257,29 @@ fn relay_logs(o: &Opts) -> Res<Logs> {
     Ok(logs)
 }
 
-/// MHA's `check_slave_host`: the host, and its IP (`--slave_ip` or resolved).
-fn slave_host(o: &Opts) -> Res<(String, String)> {
-    let host = o.truthy("slave_host").ok_or_else(|| Croak::new("--slave_host must be set.\n"))?.to_string();
-    let ip = match o.truthy("slave_ip") {
-        Some(ip) => ip.to_string(),
-        None => super::get_ip(&host)?,
-    };
-    Ok((host, ip))
+/// MHA's `check_slave_host`: the target's IP (`--slave_ip` or resolved).
+fn slave_ip(a: &Args) -> Res<String> {
+    match &a.slave_ip {
+        Some(ip) => Ok(ip.clone()),
+        None => super::get_ip(&a.slave_host),
+    }
 }
 
 /// The target replica's account, unescaped as MHA does.
-fn conn_spec(o: &Opts, ip: &str) -> ConnSpec {
-    let user = super::shell::account_value(o.get("slave_user").unwrap_or("root"));
-    let pass = super::shell::account_value(o.get("slave_pass").unwrap_or(""));
+fn conn_spec(a: &Args, ip: &str) -> ConnSpec {
+    let user = super::shell::account_value(&a.slave_user);
+    let pass = super::shell::account_value(&a.slave_pass);
     ConnSpec {
         host: Some(ip.trim_start_matches('[').trim_end_matches(']').to_string()),
-        port: o.int("slave_port").and_then(|p| u16::try_from(p).ok()).or(Some(3306)),
+        port: Some(a.slave_port),
         socket: None,
         user: Some(user),
         password: Some(Secret::new(pass)),
     }
 }
 
-fn mlf(o: &Opts, name: &str) -> Res<LogName> {
-    let v = o.get(name).unwrap_or("");
-    v.parse().map_err(|e: crate::log::name::BadLogName| Croak::new(format!("--{name}: {e}\n")))
+fn mlf(v: Option<&str>, name: &str) -> Res<LogName> {
+    v.unwrap_or("").parse().map_err(|e: crate::log::name::BadLogName| Croak::new(format!("--{name}: {e}\n")))
 }
 
 enum Found {
@@ -237,27 +288,25 @@ enum Found {
 }
 
 /// MHA's `find_starting_relay_log`.
-fn find_starting(o: &Opts, logs: &Logs) -> Res<Found> {
-    if o.truthy("latest_mlf").is_none() {
+fn find_starting(a: &Args, logs: &Logs) -> Res<Found> {
+    let Some(latest_mlf) = a.latest_mlf.as_deref() else {
         return Err(Croak::new("--latest_mlf (my latest master log file name) must be set.\n"));
-    }
-    if o.truthy("target_mlf").is_none() {
+    };
+    let Some(target_mlf) = a.target_mlf.as_deref() else {
         return Err(Croak::new("--target_mlf (target master log file name) must be set.\n"));
-    }
-    if o.truthy("target_rmlp").is_none() {
+    };
+    let Some(target_rmlp) = a.target_rmlp else {
         return Err(Croak::new("--target_rmlp (target master read log pos) must be set.\n"));
-    }
-    if o.truthy("latest_rmlp").is_none() {
+    };
+    let Some(latest_rmlp) = a.latest_rmlp else {
         return Err(Croak::new("--latest_rmlp (latest master read log pos) must be set.\n"));
-    }
-    let server_id = o.int("server_id").filter(|&s| s != 0);
-    let Some(server_id) = server_id else {
+    };
+    let Some(server_id) = a.server_id else {
         return Err(Croak::new("--server_id (my server id) must be set.\n"));
     };
-    let num = |n: &str| o.int(n).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
-    let target = MasterPos::new(mlf(o, "target_mlf")?, num("target_rmlp"));
-    let latest = MasterPos::new(mlf(o, "latest_mlf")?, num("latest_rmlp"));
-    let opts = MapOptions { own_server_id: u32::try_from(server_id).ok(), ..MapOptions::default() };
+    let target = MasterPos::new(mlf(Some(target_mlf), "target_mlf")?, target_rmlp);
+    let latest = MasterPos::new(mlf(Some(latest_mlf), "latest_mlf")?, latest_rmlp);
+    let opts = MapOptions { own_server_id: Some(server_id), ..MapOptions::default() };
     let t0 = std::time::Instant::now();
     let m = find_start(&logs.set, &target, Some(&latest), &opts).map_err(|e| {
         out("Target pos NOT found!\n");
@@ -271,7 +320,7 @@ fn find_starting(o: &Opts, logs: &Logs) -> Res<Found> {
             } else {
                 out(" Fast relay log position search failed. Reading relay logs to find..\n");
             }
-            debug(o, &format!("mapping took {:.3} ms", t0.elapsed().as_secs_f64() * 1e3));
+            debug(a, &format!("mapping took {:.3} ms", t0.elapsed().as_secs_f64() * 1e3));
             Ok(Found::HasAll)
         }
         Mapping::Found { start, fast } => {
@@ -294,7 +343,7 @@ fn find_starting(o: &Opts, logs: &Logs) -> Res<Found> {
                 shown.file, shown.pos
             ));
             debug(
-                o,
+                a,
                 &format!(
                     "mapping took {:.3} ms ({})",
                     t0.elapsed().as_secs_f64() * 1e3,
@@ -306,20 +355,18 @@ fn find_starting(o: &Opts, logs: &Logs) -> Res<Found> {
     }
 }
 
-fn generate_and_send(c: &Ctx, send: bool) -> Res<()> {
-    let o = &c.o;
-    let (scp_user, scp_host) = (o.truthy("scp_user"), o.truthy("scp_host"));
-    if send && (scp_user.is_none() || scp_host.is_none()) {
+fn generate_and_send(a: &Args, send: bool) -> Res<()> {
+    if send && a.scp_host.is_none() {
         return Err(Croak::new("ERROR: --scp_user and --scp_host must be set.\n"));
     }
-    let diff = o
-        .truthy("diff_file_readtolatest")
+    let diff = a
+        .diff_file
+        .clone()
         .ok_or_else(|| Croak::new("ERROR: --diff_file_readtolatest=<Diff file name> must be set.\n"))?;
-    let diff = PathBuf::from(diff);
     super::create_dir_if(&super::dirname(&diff.to_string_lossy()))?;
     super::drop_file_if(&diff)?;
-    let logs = relay_logs(o)?;
-    let start = match find_starting(o, &logs)? {
+    let logs = relay_logs(a)?;
+    let start = match find_starting(a, &logs)? {
         Found::HasAll => {
             out("Target slave has received all relay logs.\n");
             return Ok(());
@@ -333,11 +380,10 @@ fn generate_and_send(c: &Ctx, send: bool) -> Res<()> {
         logs.end(),
         diff.display()
     ));
-    let opts =
-        CutOptions { own_server_id: o.int("server_id").and_then(|s| u32::try_from(s).ok()), ..CutOptions::default() };
+    let opts = CutOptions { own_server_id: a.server_id, ..CutOptions::default() };
     let cutres = cut(&logs.set, &Start::Relay(start), &diff, &opts)?;
-    let num = |n: &str| o.int(n).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
-    let latest = MasterPos::new(mlf(o, "latest_mlf")?, num("latest_rmlp"));
+    // find_starting has checked both.
+    let latest = MasterPos::new(mlf(a.latest_mlf.as_deref(), "latest_mlf")?, a.latest_rmlp.unwrap_or(0));
     if let Err(e) = super::save::refuse_torn(&cutres, Some(&latest)) {
         let _ = std::fs::remove_file(&diff);
         return Err(e);
@@ -353,12 +399,11 @@ fn generate_and_send(c: &Ctx, send: bool) -> Res<()> {
     if !send {
         return Ok(());
     }
-    let (user, host) = (scp_user.unwrap_or("root"), scp_host.unwrap_or(""));
-    let port = o.int("scp_port").and_then(|p| u16::try_from(p).ok()).unwrap_or(22);
+    let (user, host, port) = (a.scp_user.as_str(), a.scp_host.as_deref().unwrap_or(""), a.scp_port);
     let me = super::hostname();
     let me = if me.contains(':') { format!("[{me}]") } else { me };
     let mut log = |s: &str| out(&format!(" {s}\n"));
-    match crate::remote::push_file(user, host, port, &c.ssh, &diff, &diff, &mut log) {
+    match crate::remote::push_file(user, host, port, &a.ssh, &diff, &diff, &mut log) {
         Ok(()) => {
             out(&format!(" scp {me}:{} to {user}@{host}({port}) succeeded.\n", diff.display()));
             Ok(())
@@ -399,14 +444,13 @@ impl SuperReadOnly {
 }
 
 /// MHA's `check`.
-fn check(c: &Ctx) -> Res<()> {
-    let o = &c.o;
+fn check(a: &Args) -> Res<()> {
     out("  Checking slave recovery environment settings..\n");
-    let logs = relay_logs(o)?;
+    let logs = relay_logs(a)?;
     out(&format!("    Temporary relay log file is {}/{}\n", show_dir(&logs.dir), logs.end()));
-    let (host, ip) = slave_host(o)?;
-    let spec = conn_spec(o, &ip);
-    let port = spec.port.unwrap_or(3306);
+    let ip = slave_ip(a)?;
+    let spec = conn_spec(a, &ip);
+    let (host, port) = (&a.slave_host, a.slave_port);
     out("    Checking if super_read_only is defined and turned on..");
     let mut conn = spec.connect().map_err(|e| Croak::new(format!("{e}\n")))?;
     let sro = SuperReadOnly::check(&mut conn);
@@ -440,11 +484,11 @@ fn check(c: &Ctx) -> Res<()> {
         Err(e) => return Err(Croak::from(crate::Error::parse(Some(logs.end_path()), e))),
     }
     out(" done.\n");
-    if let (Some(user), Some(shost)) = (o.truthy("scp_user"), o.truthy("scp_host")) {
-        let sport = o.int("scp_port").and_then(|p| u16::try_from(p).ok()).unwrap_or(22);
+    if let Some(shost) = &a.scp_host {
+        let (user, sport) = (&a.scp_user, a.scp_port);
         out(&format!("    Testing connecting to remote slave {shost}({sport}) via ssh.."));
         let mut log = |s: &str| out(&format!("\n    {s}"));
-        let r = crate::remote::Remote::connect(user, shost, sport, &c.ssh, &mut log)
+        let r = crate::remote::Remote::connect(user, shost, sport, &a.ssh, &mut log)
             .and_then(|r| r.exec("exit 0"))
             .map_err(|e| Croak::new(format!("ssh failed: {e}\n")))?;
         if r.status != 0 {
@@ -456,9 +500,8 @@ fn check(c: &Ctx) -> Res<()> {
 }
 
 /// MHA's `apply`: the files, in order, as one stream, on the target.
-fn apply(c: &Ctx, host: &str, ip: &str) -> Res<()> {
-    let o = &c.o;
-    let files = o.truthy("apply_files").ok_or_else(|| Croak::new("ERROR: --apply_files must be set.\n"))?;
+fn apply(a: &Args, ip: &str) -> Res<()> {
+    let files = a.apply_files.as_deref().ok_or_else(|| Croak::new("ERROR: --apply_files must be set.\n"))?;
     let files: Vec<PathBuf> = files.split(',').filter(|f| !f.is_empty()).map(PathBuf::from).collect();
     if files.is_empty() {
         return Err(Croak::new("ERROR: --apply_files must be set.\n"));
@@ -468,18 +511,18 @@ fn apply(c: &Ctx, host: &str, ip: &str) -> Res<()> {
             return Err(Croak::new(format!("ERROR: {} not found!\n", f.display())));
         }
     }
-    if o.has("no_apply") {
+    if a.no_apply {
         return Ok(());
     }
-    let port = o.get("slave_port").unwrap_or("3306");
-    let date = match o.truthy("timestamp") {
-        Some(t) => t.to_string(),
+    let (host, port) = (&a.slave_host, a.slave_port);
+    let date = match &a.timestamp {
+        Some(t) => t.clone(),
         None => super::current_time().replace(['-', ' ', ':'], ""),
     };
-    let workdir = PathBuf::from(o.get("workdir").unwrap_or("/var/tmp"));
+    let workdir = &a.workdir;
     let err_log = workdir.join(format!("relay_log_apply_for_{host}_{port}_{date}_err.log"));
     let state = workdir.join(format!("relay_log_apply_for_{host}_{port}_{date}.apply-state"));
-    let spec = conn_spec(o, ip);
+    let spec = conn_spec(a, ip);
     let fail = |msg: String, report: Option<String>| -> Croak {
         if let Some(r) = &report {
             let _ = std::fs::write(&err_log, r);
@@ -503,7 +546,7 @@ fn apply(c: &Ctx, host: &str, ip: &str) -> Res<()> {
         names.join(",")
     ));
     let opts = crate::apply::ApplyOptions {
-        disable_log_bin: o.int("disable_log_bin").unwrap_or(0) != 0,
+        disable_log_bin: a.disable_log_bin,
         // A trailing incomplete transaction never committed anywhere we can
         // see (MHA's mysql client rolls it back too): reported, not applied.
         allow_partial_tail: true,
