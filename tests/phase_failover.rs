@@ -99,3 +99,77 @@ fn failover_from_app_cnf() {
         assert!(got.is_some(), "{} replicates from the new master: {}", topo.name(r), topo.slave_status(r));
     }
 }
+
+/// Issue 13's fault: the driver SIGKILLed in phase 4 (one replica's apply
+/// is blocked on a table lock, after it committed part of its diff), then
+/// run again. The rerun skips what the first run committed (the targets'
+/// GTID state says so) and applies the rest: nothing twice (the diff holds
+/// non-idempotent MyISAM `hits = hits + 1` updates, so a repeat would show
+/// in the checksums), nothing lost.
+#[test]
+fn failover_killed_mid_apply_then_rerun() {
+    let topo = Topology::start(TopologyConfig { replicas: 2, max_binlog_size: 16 << 10, ..Default::default() });
+    let work = tempfile::tempdir().unwrap();
+    let conf = app_cnf(&topo, work.path());
+    let mut w = topo.workload(47);
+    // Replica 2 stops after the first batch and then lacks: mixed writes, a
+    // big transaction (into bd.big, which the test will lock), more mixed
+    // writes, the second batch and the master-only tail.
+    topo.run_with_stops(&mut w, &[10, 20, 10], &[Stop::After(1), Stop::After(0)], |i, w| {
+        if i == 0 {
+            w.run_mixed(30);
+            w.big_transaction(64 << 10);
+            w.run_mixed(30);
+        }
+    });
+    let want_seq = topo.committed_seq(MASTER);
+    let want_sum = topo.checksum_tables(MASTER, "bd");
+    topo.kill_master();
+    for r in topo.replicas() {
+        topo.sql(r, "START SLAVE IO_THREAD");
+    }
+    let lagging = 2;
+    let had = topo.committed_seq(lagging).len();
+    let mut locker = topo.conn(lagging);
+    mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
+
+    let diffs = work.path().join("diffs");
+    let log = std::fs::File::create(work.path().join("first-run.log")).unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
+        .arg("failover")
+        .arg("--conf")
+        .arg(&conf)
+        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
+        .arg("--workdir")
+        .arg(&diffs)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let blocked = poll_until(Duration::from_secs(120), || {
+        let waiting = topo.query_rows(
+            lagging,
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%' \
+             AND ID <> CONNECTION_ID()",
+        );
+        (!waiting.is_empty()).then_some(())
+    });
+    let first_log = || std::fs::read_to_string(work.path().join("first-run.log")).unwrap_or_default();
+    assert!(blocked.is_some(), "the apply on {} never waited for bd.big: {}", topo.name(lagging), first_log());
+    let part = topo.committed_seq(lagging).len();
+    assert!(part > had, "nothing applied before the lock ({had} before, {part} now): {}", first_log());
+    first.kill().unwrap();
+    first.wait().unwrap();
+    mysql::prelude::Queryable::query_drop(&mut locker, "UNLOCK TABLES").unwrap();
+    drop(locker);
+    assert_ne!(topo.committed_seq(lagging), want_seq, "the first run was cut short");
+
+    let (code, out) = failover(&conf, &topo, &["--workdir", diffs.to_str().unwrap()]);
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("it already had (an earlier run's)"), "the rerun skipped what the first applied: {out}");
+    for r in topo.replicas() {
+        assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
+        assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums (a repeated MyISAM update?)", topo.name(r));
+    }
+}

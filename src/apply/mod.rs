@@ -195,6 +195,10 @@ pub struct ApplyOptions {
     pub disable_log_bin: bool,
     /// Continue after what the target already has (state file + GTID state).
     pub resume: bool,
+    /// Skip, rather than fail on, transactions whose GTID the target
+    /// already has: a rerun of an interrupted failover. Unlike `resume` it
+    /// needs no state file; transactions without a GTID are applied.
+    pub skip_applied: bool,
     /// A trailing incomplete transaction is reported but is not an error.
     pub allow_partial_tail: bool,
     /// Verify event checksums while reading.
@@ -225,6 +229,7 @@ impl Default for ApplyOptions {
             force: false,
             disable_log_bin: false,
             resume: false,
+            skip_applied: false,
             allow_partial_tail: false,
             verify_checksums: true,
             access: Access::Mmap,
@@ -1031,7 +1036,7 @@ fn run(
             }
         };
         if let Some(why) = already_applied(&applied, &plan.id) {
-            if opts.resume {
+            if opts.resume || opts.skip_applied {
                 report.skipped += 1;
                 Counters::tick(&opts.counters);
                 report.files[end_file].skipped += 1;

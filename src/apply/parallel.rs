@@ -212,7 +212,7 @@ fn dispatch<'a>(
         let id = convert::identify(&g).ok().map(|(id, _)| id);
         if let Some(id) = &id {
             if let Some(why) = already_applied(&applied, id) {
-                if env.opts.resume {
+                if env.opts.resume || env.opts.skip_applied {
                     let mut st = shared.lock();
                     st.book.report.skipped += 1;
                     super::Counters::tick(&env.opts.counters);

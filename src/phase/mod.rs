@@ -777,14 +777,22 @@ impl Run<'_> {
                             parallel: o.parallel,
                             counters: Some(c.clone()),
                             state_file: Some(state_file),
+                            // A rerun after an interrupted failover: what an earlier
+                            // run committed is in the target's GTID state.
+                            skip_applied: true,
                             ..Default::default()
                         };
                         let t = Instant::now();
                         match apply(&sp, &f, &opts) {
                             Ok(r) => Ok(format!(
-                                "applied {} transactions ({} events) in {:.2}s{}",
+                                "applied {} transactions ({} events){} in {:.2}s{}",
                                 r.transactions,
                                 r.events,
+                                if r.skipped > 0 {
+                                    format!(", skipped {} it already had (an earlier run's)", r.skipped)
+                                } else {
+                                    String::new()
+                                },
                                 t.elapsed().as_secs_f64(),
                                 if cut.is_some() && !matches!(lhost, Host::Local) {
                                     format!(" (its diff fetched in {fetched:.2}s)")
