@@ -972,3 +972,66 @@ fn generate_refuses_a_torn_relay_log() {
     assert_eq!(code(&o), 0, "{:?}", text(&o));
     assert!(diff.exists());
 }
+
+/// Issue 13's fault: the output folder fills up (a 4 KiB tmpfs in a private
+/// mount namespace). `save_binary_logs` and `apply_diff_relay_logs
+/// --command=generate` fail with the OS error naming the file, exit 1, and
+/// leave no file behind (not even their temporary one); the source logs are
+/// byte-identical afterwards.
+#[test]
+fn a_full_output_disk_leaves_no_half_file() {
+    let unshare = Command::new("unshare").args(["-m", "true"]).status();
+    if !unshare.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: no private mount namespace here (needs root and unshare)");
+        return;
+    }
+    let b = Bin::new();
+    let w = tempfile::tempdir().unwrap();
+    let fx = common::testdata_dir().join("mariadb/big-trx-relay");
+    let rep = w.path().join("replica");
+    std::fs::create_dir_all(&rep).unwrap();
+    for e in std::fs::read_dir(fx.join("replica")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), rep.join(e.file_name())).unwrap();
+    }
+    let rinfo = common::fixtures::relay_log_info(w.path(), &rep);
+    let digest = |d: &Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let (master_before, relay_before) = (digest(&fx.join("master")), digest(&rep));
+    let full = w.path().join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    let q = |p: &Path| binlog_diff::remote::sh_quote(&p.to_string_lossy());
+    // Both in one namespace: mount, run, list what is left, all before the mount goes.
+    let script = format!(
+        "mount -t tmpfs -o size=4k tmpfs {full} || exit 99\n\
+         {save} --command=save --binlog_dir={mdir} --start_file=mysql-bin.000001 --start_pos=4 \
+           --output_file={full}/tail.binlog; echo \"save rc=$?\"\n\
+         {gen} --command=generate --latest_mlf=mysql-bin.000001 --latest_rmlp=20680 \
+           --target_mlf=mysql-bin.000001 --target_rmlp=927 --server_id=2 --workdir={work} \
+           --relay_log_info={rinfo} --relay_dir={rdir}/ --diff_file_readtolatest={full}/diff.binlog; \
+           echo \"generate rc=$?\"\n\
+         echo left: $(ls -A {full})\n",
+        full = q(&full),
+        save = q(&b.path("save_binary_logs")),
+        gen = q(&b.path("apply_diff_relay_logs")),
+        mdir = q(&fx.join("master")),
+        work = q(w.path()),
+        rinfo = q(&rinfo),
+        rdir = q(&rep),
+    );
+    let o = Command::new("unshare").args(["-m", "sh", "-c", &script]).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("save rc=1") && out.contains("generate rc=1"), "{out}{err}");
+    assert_eq!(err.matches("No space left on device").count(), 2, "{err}");
+    assert!(err.contains(&format!("{}/.tail.binlog", full.display())), "names the file: {err}");
+    assert!(out.contains("left: \n") || out.trim_end().ends_with("left:"), "no file left: {out}");
+    assert!(digest(&fx.join("master")) == master_before && digest(&rep) == relay_before, "sources changed");
+}
