@@ -173,3 +173,79 @@ fn failover_killed_mid_apply_then_rerun() {
         assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums (a repeated MyISAM update?)", topo.name(r));
     }
 }
+
+/// Issue 13's fault: a replica's mysqld dies during phase 4 (SIGKILLed while
+/// its apply waits on a table lock). The others are recovered and follow
+/// the new master; the run says which replica failed and why, its JSON
+/// report marks it, and it exits 10 (MHA's "done, but recovery on some
+/// slaves failed").
+#[test]
+fn a_replica_dying_in_phase_4_is_reported_the_rest_recovered() {
+    let topo = Topology::start(TopologyConfig { replicas: 3, max_binlog_size: 16 << 10, ..Default::default() });
+    let work = tempfile::tempdir().unwrap();
+    let conf = app_cnf(&topo, work.path());
+    let mut w = topo.workload(53);
+    // Replica 3 lags the most (its diff holds a big transaction into bd.big).
+    topo.run_with_stops(&mut w, &[10, 20, 10], &[Stop::After(1), Stop::After(1), Stop::After(0)], |i, w| {
+        if i == 0 {
+            w.run(10);
+            w.big_transaction(64 << 10);
+        }
+    });
+    let want_seq = topo.committed_seq(MASTER);
+    let want_sum = topo.checksum_tables(MASTER, "bd");
+    topo.kill_master();
+    for r in topo.replicas() {
+        topo.sql(r, "START SLAVE IO_THREAD");
+    }
+    let dying = 3;
+    let mut locker = topo.conn(dying);
+    mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
+    let report = work.path().join("report.json");
+    let log = std::fs::File::create(work.path().join("run.log")).unwrap();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
+        .arg("failover")
+        .arg("--conf")
+        .arg(&conf)
+        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
+        .arg("--workdir")
+        .arg(work.path().join("diffs"))
+        .arg("--json")
+        .arg(&report)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let out = || std::fs::read_to_string(work.path().join("run.log")).unwrap_or_default();
+    let blocked = poll_until(Duration::from_secs(120), || {
+        let waiting = topo.query_rows(
+            dying,
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%' \
+             AND ID <> CONNECTION_ID()",
+        );
+        (!waiting.is_empty()).then_some(())
+    });
+    assert!(blocked.is_some(), "the apply on {} never waited for bd.big: {}", topo.name(dying), out());
+    drop(locker);
+    topo.kill(dying);
+    let status = run.wait().unwrap();
+    let out = out();
+    eprintln!("{out}");
+    assert_eq!(status.code(), Some(10), "{out}");
+    assert!(out.contains("done, but recovery on some replicas failed"), "{out}");
+    let name = format!("server{}", dying + 1);
+    assert!(out.lines().any(|l| l.contains(&name) && l.contains("FAILED: apply failed")), "{out}");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let applied = doc["applied"].as_array().expect("applied in the report");
+    let mine = applied.iter().find(|a| a["replica"] == name.as_str()).expect("the dying replica in the report");
+    assert_eq!(mine["ok"], false, "{mine}");
+    let new_master = 1;
+    assert!(out.contains(&format!("Master failover to server2(127.0.0.1:{})", topo.port(new_master))), "{out}");
+    for r in [1, 2] {
+        assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
+        assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
+    }
+    topo.sql(new_master, "INSERT INTO bd.seq VALUES (1000000)");
+    let got = poll_until(Duration::from_secs(60), || topo.committed_seq(2).contains(&1000000).then_some(()));
+    assert!(got.is_some(), "server3 follows the new master: {}", topo.slave_status(2));
+}
