@@ -1035,3 +1035,105 @@ fn a_full_output_disk_leaves_no_half_file() {
     assert!(out.contains("left: \n") || out.trim_end().ends_with("left:"), "no file left: {out}");
     assert!(digest(&fx.join("master")) == master_before && digest(&rep) == relay_before, "sources changed");
 }
+
+/// Issue 13: sources are never modified by the commands that read logs to
+/// cut or map (not only dump/verify/stats, see tests/cli.rs): `map`,
+/// `diff --write`, `save_binary_logs` (master and relay logs),
+/// `apply_diff_relay_logs` find/generate leave every fixture file
+/// byte-identical with its mtime (`filter_mysqlbinlog` reads only text on
+/// its standard input). (`purge_relay_logs` deletes
+/// relay logs by design; the failover's dead-master binlogs are checked by
+/// tests/trials.rs.)
+#[test]
+fn cutting_and_mapping_never_modify_their_sources() {
+    let b = Bin::new();
+    let w = tempfile::tempdir().unwrap();
+    let fx = common::testdata_dir().join("mariadb/big-trx-relay");
+    let (mdir, rdir) = (fx.join("master"), fx.join("replica"));
+    let fingerprint = || {
+        let mut v: Vec<_> = [&mdir, &rdir]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).unwrap())
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                let m = std::fs::metadata(&p).unwrap();
+                (p.clone(), std::fs::read(&p).unwrap(), m.modified().unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = fingerprint();
+    let rinfo = common::fixtures::relay_log_info(w.path(), &rdir);
+    let bd = env!("CARGO_BIN_EXE_binlog-diff");
+    let run = |what: &str, o: Output| {
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{what}: {out}{err}");
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    run(
+        "map",
+        Command::new(bd)
+            .args(["map", "--verify", "--target", "mysql-bin.000001:927", "--latest", "mysql-bin.000001:20680"])
+            .arg("--relay")
+            .arg(&rinfo)
+            .output()
+            .unwrap(),
+    );
+    let state = serde_json::json!([{
+        "name": "r1", "master_log_file": "mysql-bin.000001", "read_master_log_pos": 927,
+        "relay_master_log_file": "mysql-bin.000001", "exec_master_log_pos": 927,
+    }, {
+        "name": "latest", "master_log_file": "mysql-bin.000001", "read_master_log_pos": 20680,
+        "relay_master_log_file": "mysql-bin.000001", "exec_master_log_pos": 20680,
+        "relay_dir": rdir.display().to_string(), "server_id": 2,
+    }]);
+    let state_file = w.path().join("state.json");
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    run(
+        "diff --write",
+        Command::new(bd)
+            .arg("diff")
+            .arg("--state")
+            .arg(&state_file)
+            .arg("--master-binlogs")
+            .arg(&mdir)
+            .arg("--write")
+            .arg(w.path().join("diffs"))
+            .output()
+            .unwrap(),
+    );
+    let q = |p: &Path| p.display().to_string();
+    for (i, args) in [
+        s(&["--command=save", "--start_file=mysql-bin.000001", "--start_pos=927", &format!("--binlog_dir={}", q(&mdir))]),
+        s(&["--command=save", "--start_file=relay-bin.000003", "--start_pos=4", &format!("--relay_log_info={}", q(&rinfo))]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut a = args;
+        a.push(format!("--output_file={}/saved{i}.binlog", q(w.path())));
+        run("save_binary_logs", b.run("save_binary_logs", &a));
+    }
+    let common_args = |cmd: &str| {
+        s(&[
+            cmd,
+            "--latest_mlf=mysql-bin.000001",
+            "--latest_rmlp=20680",
+            "--target_mlf=mysql-bin.000001",
+            "--target_rmlp=927",
+            "--server_id=2",
+            &format!("--workdir={}", q(w.path())),
+            &format!("--relay_log_info={}", q(&rinfo)),
+            &format!("--relay_dir={}/", q(&rdir)),
+            &format!("--diff_file_readtolatest={}/gen.binlog", q(w.path())),
+        ])
+    };
+    run("find", b.run("apply_diff_relay_logs", &common_args("--command=find")));
+    run("generate", b.run("apply_diff_relay_logs", &common_args("--command=generate")));
+    let after = fingerprint();
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert!(b == a, "{} changed", b.0.display());
+    }
+}
