@@ -38,7 +38,7 @@ use std::time::Duration;
 use common::mha::{
     Timings, all_text, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
 };
-use common::node::{Bin, Sshd, whoami};
+use common::node::{Bin, Sshd};
 use support::topology::{
     ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology,
     TopologyConfig, poll_until,
@@ -58,33 +58,11 @@ struct Scenario {
 
 /// The manager's configuration for the topology.
 fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path, client_bindir: Option<&Path>) -> PathBuf {
-    let mut cnf = format!(
-        "[server default]\nuser={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n\
-         ssh_user={}\nssh_port={}\nssh_options=-i {} -o UserKnownHostsFile={} -o IdentitiesOnly=yes\n\
-         manager_workdir={w}/manager\nmanager_log={w}/manager/manager.log\nping_interval=1\n\n",
-        whoami(),
-        sshd.port,
-        sshd.key().display(),
-        sshd.known_hosts().display(),
-        w = work.display(),
+    let servers: Vec<_> = topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
+    let accounts = format!(
+        "user={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n"
     );
-    if let Some(d) = client_bindir {
-        cnf.insert_str(cnf.len() - 1, &format!("client_bindir={}\n", d.display()));
-    }
-    for s in topo.servers() {
-        cnf += &format!(
-            "[server{}]\nhostname=127.0.0.1\nport={}\nremote_workdir={}/{}/mha-work\nmaster_binlog_dir={}\n\n",
-            s + 1,
-            topo.port(s),
-            work.display(),
-            topo.name(s),
-            topo.datadir(s).display(),
-        );
-    }
-    let p = work.join("app.cnf");
-    std::fs::create_dir_all(work.join("manager")).unwrap();
-    std::fs::write(&p, cnf).unwrap();
-    p
+    common::mha::app_cnf(&servers, &accounts, sshd, work, client_bindir)
 }
 
 /// What a failover run left behind.

@@ -7,9 +7,11 @@
 //! after a random batch, at most one inside a big transaction), writes in
 //! between (DDL, a non-transactional MyISAM table, big transactions that
 //! span relay-log files), a tail only the master has; then SIGKILLs the
-//! master and runs `binlog-diff failover` (serial or `--parallel 4`).
+//! master and runs `binlog-diff failover` (serial or `--parallel 4`) or, in
+//! a quarter of the positional trials, MHA's own manager
+//! (`masterha_master_switch --master_state=dead`) with our node tools.
 //!
-//! Pass, per trial: exit 0, nothing reported unrecoverable (the dead
+//! Pass, per trial: success, nothing reported unrecoverable (the dead
 //! master's binlogs are readable here, so nothing may be), every survivor's
 //! committed sequence and table checksums equal the master's committed
 //! state before the kill (never a half transaction: the sequence table and
@@ -22,6 +24,7 @@
 //! failing trial is reported with its seed and the rest still run.
 //! `scripts/trials.sh N SEED` runs them on a release build.
 
+mod common;
 mod support;
 
 use std::collections::BTreeMap;
@@ -50,6 +53,9 @@ struct Plan {
     mixed: Vec<usize>,
     big: Vec<usize>,
     parallel: bool,
+    /// MHA's manager (`masterha_master_switch --master_state=dead`) with our
+    /// node tools instead of `binlog-diff failover` (positional topologies).
+    mha: bool,
 }
 
 impl Plan {
@@ -79,6 +85,7 @@ impl Plan {
         let mixed = (0..n).map(|_| if r.chance(40) { r.range(3, 15) as usize } else { 0 }).collect();
         let big = (0..n).map(|_| if r.chance(20) { (r.range(64, 512) << 10) as usize } else { 0 }).collect();
         let parallel = r.chance(50);
+        let mha = !gtid && r.chance(25);
         Plan {
             seed,
             replicas,
@@ -92,6 +99,7 @@ impl Plan {
             mixed,
             big,
             parallel,
+            mha,
         }
     }
 }
@@ -130,7 +138,7 @@ fn binlog_digests(topo: &Topology) -> BTreeMap<PathBuf, (u64, usize)> {
 }
 
 /// Runs one trial; `Err` says what diverged.
-fn trial(p: &Plan) -> Result<String, String> {
+fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
     let topo = Topology::start(TopologyConfig {
         replicas: p.replicas,
         binlog_format: p.format,
@@ -141,7 +149,6 @@ fn trial(p: &Plan) -> Result<String, String> {
         ..Default::default()
     });
     let work = tempfile::tempdir().unwrap();
-    let conf = app_cnf(&topo, work.path());
     let mut w = topo.workload(p.seed);
     topo.run_with_stops(&mut w, &p.batches, &p.stops, |i, w| {
         if p.mixed[i] > 0 {
@@ -158,31 +165,12 @@ fn trial(p: &Plan) -> Result<String, String> {
     for r in topo.replicas() {
         topo.sql(r, "START SLAVE IO_THREAD"); // "Connecting", as after a real crash
     }
-    let report = work.path().join("report.json");
     let t = Instant::now();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
-    cmd.arg("failover")
-        .arg("--conf")
-        .arg(&conf)
-        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
-        .arg("--workdir")
-        .arg(work.path().join("diffs"))
-        .arg("--json")
-        .arg(&report);
-    if p.parallel {
-        cmd.args(["--parallel", "4"]);
-    }
-    let o = cmd.output().unwrap();
+    let out = match mha {
+        Some(m) => m.failover(&topo, work.path())?,
+        None => ours(p, &topo, work.path())?,
+    };
     let secs = t.elapsed().as_secs_f64();
-    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    if !o.status.success() {
-        return Err(format!("failover exited {:?}:\n{out}", o.status.code()));
-    }
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let lost = doc["unrecoverable"].as_array().map(Vec::len).unwrap_or(0);
-    if lost > 0 {
-        return Err(format!("reported unrecoverable with the master's binlogs readable: {}\n{out}", doc["unrecoverable"]));
-    }
     if binlog_digests(&topo) != before {
         return Err("the dead master's binlog files changed".into());
     }
@@ -204,7 +192,11 @@ fn trial(p: &Plan) -> Result<String, String> {
     }
     let new_master = topo
         .replicas()
-        .find(|&r| out.contains(&format!("Master failover to server{}(127.0.0.1:{})", r + 1, topo.port(r))))
+        .find(|&r| {
+            let port = topo.port(r);
+            out.contains(&format!("Master failover to server{}(127.0.0.1:{port})", r + 1))
+                || out.contains(&format!("Master failover to 127.0.0.1(127.0.0.1:{port}) completed successfully."))
+        })
         .ok_or_else(|| format!("no success line:\n{out}"))?;
     topo.sql(new_master, "CREATE TABLE bd.after_failover (id INT PRIMARY KEY)");
     topo.sql(new_master, "INSERT INTO bd.after_failover VALUES (1)");
@@ -214,7 +206,86 @@ fn trial(p: &Plan) -> Result<String, String> {
             return Err(format!("{} does not follow the new master: {}", topo.name(r), topo.slave_status(r)));
         }
     }
-    Ok(format!("{} transactions, failover {secs:.2}s, new master {}", want_seq.len(), topo.name(new_master)))
+    let who = if mha.is_some() { "MHA's manager" } else { "failover" };
+    Ok(format!("{} transactions, {who} {secs:.2}s, new master {}", want_seq.len(), topo.name(new_master)))
+}
+
+/// `binlog-diff failover`; `Err` unless it succeeds with nothing reported
+/// unrecoverable (the dead master's binlogs are readable here).
+fn ours(p: &Plan, topo: &Topology, work: &Path) -> Result<String, String> {
+    let conf = app_cnf(topo, work);
+    let report = work.join("report.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
+    cmd.arg("failover")
+        .arg("--conf")
+        .arg(&conf)
+        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
+        .arg("--workdir")
+        .arg(work.join("diffs"))
+        .arg("--json")
+        .arg(&report);
+    if p.parallel {
+        cmd.args(["--parallel", "4"]);
+    }
+    let o = cmd.output().unwrap();
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    if !o.status.success() {
+        return Err(format!("failover exited {:?}:\n{out}", o.status.code()));
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    if doc["unrecoverable"].as_array().is_some_and(|a| !a.is_empty()) {
+        return Err(format!("reported unrecoverable with the master's binlogs readable: {}\n{out}", doc["unrecoverable"]));
+    }
+    Ok(out)
+}
+
+/// What MHA-manager trials share: our node tools on the PATH of a loopback
+/// sshd's sessions, and the manager's Perl patched for this machine.
+struct Mha {
+    bin: common::node::Bin,
+    sshd: common::node::Sshd,
+    perl5lib: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Mha {
+    fn new() -> Option<Mha> {
+        if !common::mha::manager_installed() {
+            return None;
+        }
+        let bin = common::node::Bin::new();
+        let sshd = common::node::Sshd::start(bin.dir.path())?;
+        let dir = tempfile::tempdir().unwrap();
+        let perl5lib = common::mha::patched_manager_perl5lib(dir.path());
+        Some(Mha { bin, sshd, perl5lib, _dir: dir })
+    }
+
+    /// `masterha_master_switch --master_state=dead`; `Ok` with its output
+    /// and log when it reports success.
+    fn failover(&self, topo: &Topology, work: &Path) -> Result<String, String> {
+        let servers: Vec<_> =
+            topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
+        let accounts = format!(
+            "user={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n"
+        );
+        let conf = common::mha::app_cnf(&servers, &accounts, &self.sshd, work, None);
+        let args = [
+            "--master_state=dead".to_string(),
+            "--dead_master_host=127.0.0.1".into(),
+            "--dead_master_ip=127.0.0.1".into(),
+            format!("--dead_master_port={}", topo.port(MASTER)),
+            "--interactive=0".into(),
+            format!("--conf={}", conf.display()),
+        ];
+        let (o, _) = common::mha::manager("masterha_master_switch", &args, &self.perl5lib, self.bin.dir.path());
+        let log = std::fs::read_to_string(work.join("manager/manager.log")).unwrap_or_default();
+        let out = format!("{}\n--- manager.log ---\n{log}", common::mha::all_text(&o));
+        if o.status.success() && out.contains("completed successfully.") {
+            Ok(out)
+        } else {
+            Err(format!("masterha_master_switch exited {:?}:\n{out}", o.status.code()))
+        }
+    }
 }
 
 #[test]
@@ -223,10 +294,15 @@ fn randomized_failover_trials() {
     let n = var("BINLOG_DIFF_TRIALS", 4);
     let first = var("BINLOG_DIFF_TRIAL_SEED", 1);
     let mut failed = Vec::new();
+    let mut mha = None;
     for seed in first..first + n {
         let p = Plan::draw(seed);
+        if p.mha && mha.is_none() {
+            mha = Some(Mha::new());
+        }
+        let m = if p.mha { mha.as_ref().and_then(Option::as_ref) } else { None };
         let t = Instant::now();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| trial(&p)))
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| trial(&p, m)))
             .unwrap_or_else(|e| Err(format!("panicked: {}", panic_text(&e))));
         match r {
             Ok(s) => eprintln!("trial {seed}: ok in {:.1}s: {s}; {p:?}", t.elapsed().as_secs_f64()),

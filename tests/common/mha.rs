@@ -32,6 +32,46 @@ pub fn manager_installed() -> bool {
     ok
 }
 
+/// The manager's `app.cnf` for servers `(name, port, datadir)` on
+/// 127.0.0.1 (the first is the master), reached through `sshd`; each
+/// server's `remote_workdir` under `work/<name>` (created); `client_bindir` when the
+/// Perl tools need their own mysql/mysqlbinlog. `accounts`: the
+/// `user=`, `password=`, `repl_user=`, `repl_password=` lines.
+pub fn app_cnf(
+    servers: &[(String, u16, &Path)],
+    accounts: &str,
+    sshd: &super::node::Sshd,
+    work: &Path,
+    client_bindir: Option<&Path>,
+) -> PathBuf {
+    let mut cnf = format!(
+        "[server default]\n{accounts}ssh_user={}\nssh_port={}\nssh_options=-i {} -o UserKnownHostsFile={} -o IdentitiesOnly=yes\n\
+         manager_workdir={w}/manager\nmanager_log={w}/manager/manager.log\nping_interval=1\n\n",
+        super::node::whoami(),
+        sshd.port,
+        sshd.key().display(),
+        sshd.known_hosts().display(),
+        w = work.display(),
+    );
+    if let Some(d) = client_bindir {
+        cnf.insert_str(cnf.len() - 1, &format!("client_bindir={}\n", d.display()));
+    }
+    for (i, (name, port, datadir)) in servers.iter().enumerate() {
+        // What masterha_check_repl would have made (a switch alone does not).
+        std::fs::create_dir_all(work.join(name).join("mha-work")).unwrap();
+        cnf += &format!(
+            "[server{}]\nhostname=127.0.0.1\nport={port}\nremote_workdir={}/{name}/mha-work\nmaster_binlog_dir={}\n\n",
+            i + 1,
+            work.display(),
+            datadir.display(),
+        );
+    }
+    let p = work.join("app.cnf");
+    std::fs::create_dir_all(work.join("manager")).unwrap();
+    std::fs::write(&p, cnf).unwrap();
+    p
+}
+
 /// Private copies of the manager-side Perl modules that do not survive this
 /// machine (see the module docs), first on `PERL5LIB`.
 pub fn patched_manager_perl5lib(dir: &Path) -> PathBuf {
