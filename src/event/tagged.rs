@@ -118,10 +118,16 @@ pub fn previous_gtids_text(ev: &RawEvent<'_>) -> Result<String, ParseError> {
                 let _ = write!(s, ":{t}");
             }
             for iv in sid.intervals() {
-                if iv.end() == iv.start() + 1 {
-                    let _ = write!(s, ":{}", iv.start());
+                // mysql_common takes intervals as stored: an empty or
+                // reversed one (end <= start) is not a GTID set.
+                let (a, b) = (iv.start(), iv.end());
+                if b <= a {
+                    return None;
+                }
+                if b - a == 1 {
+                    let _ = write!(s, ":{a}");
                 } else {
-                    let _ = write!(s, ":{}-{}", iv.start(), iv.end() - 1);
+                    let _ = write!(s, ":{a}-{}", b - 1);
                 }
             }
         }
