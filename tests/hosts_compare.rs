@@ -35,10 +35,7 @@ use common::mha::{
     Timings, all_text, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
 };
 use common::node::Bin;
-use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, REPL_USER, SlaveStatus, Stop, Topology, TopologyConfig,
-    poll_until,
-};
+use support::topology::{MASTER, SlaveStatus, Stop, Topology, TopologyConfig, poll_until};
 
 /// The workload's seed, the same for every run.
 const SEED: u64 = 23;
@@ -158,36 +155,6 @@ fn kill_master(topo: &Topology) -> Instant {
     t
 }
 
-/// MHA's app.cnf for the topology: every server by its address, ssh with
-/// the harness's key and known_hosts.
-fn app_cnf(topo: &Topology, work: &Path, client_bindir: Option<&Path>) -> PathBuf {
-    let mut cnf = format!(
-        "[server default]\nuser={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\n\
-         repl_password={REPL_PASSWORD}\nssh_user={}\nssh_options={}\nmanager_workdir={w}/manager\n\
-         manager_log={w}/manager/manager.log\nping_interval=1\n",
-        topo.ssh_user(),
-        topo.ssh_options(),
-        w = work.display(),
-    );
-    if let Some(d) = client_bindir {
-        cnf += &format!("client_bindir={}\n", d.display());
-    }
-    for s in topo.servers() {
-        cnf += &format!(
-            "\n[server{}]\nhostname={}\nport={}\nremote_workdir={}\nmaster_binlog_dir={}\n",
-            s + 1,
-            topo.host_ip(s),
-            topo.port(s),
-            topo.host_dir(s).display(),
-            topo.datadir(s).display(),
-        );
-    }
-    std::fs::create_dir_all(work.join("manager")).unwrap();
-    let p = work.join("app.cnf");
-    std::fs::write(&p, cnf).unwrap();
-    p
-}
-
 /// What a failover left behind.
 struct Run {
     ok: bool,
@@ -227,7 +194,11 @@ fn survivors(topo: &Topology) -> Vec<(usize, Vec<u64>, BTreeMap<String, u64>)> {
 /// `tools` (first on the hosts' ssh PATH, set when the topology started,
 /// and on the manager's own PATH).
 fn run_manager(topo: &Topology, work: &Path, client_bindir: Option<&Path>, tools: &Path) -> Run {
-    let conf = app_cnf(topo, work, client_bindir);
+    let extra = match client_bindir {
+        Some(d) => format!("ping_interval=1\nclient_bindir={}\n", d.display()),
+        None => "ping_interval=1\n".to_string(),
+    };
+    let conf = topo.app_cnf(work, &extra, &|_| String::new());
     let perl5lib = patched_manager_perl5lib(&work.join("manager-lib"));
     let ip = topo.host_ip(MASTER);
     let args = [
@@ -262,7 +233,7 @@ fn run_manager(topo: &Topology, work: &Path, client_bindir: Option<&Path>, tools
 /// tests/phase_hosts.rs runs it); `how` says where the remote binary comes
 /// from. Writes `work/report.json`.
 fn run_driver(topo: &Topology, work: &Path, how: &[&str]) -> Run {
-    let conf = app_cnf(topo, work, None);
+    let conf = topo.app_cnf(work, "ping_interval=1\n", &|_| String::new());
     let mut c: Command = topo.hidden_command(BIN);
     c.arg("failover")
         .arg("--conf")

@@ -59,9 +59,8 @@ struct Scenario {
 /// The manager's configuration for the topology.
 fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path, client_bindir: Option<&Path>) -> PathBuf {
     let servers: Vec<_> = topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
-    let accounts = format!(
-        "user={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n"
-    );
+    let accounts =
+        format!("user={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n");
     common::mha::app_cnf(&servers, &accounts, sshd, work, client_bindir)
 }
 

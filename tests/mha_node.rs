@@ -1105,8 +1105,18 @@ fn cutting_and_mapping_never_modify_their_sources() {
     );
     let q = |p: &Path| p.display().to_string();
     for (i, args) in [
-        s(&["--command=save", "--start_file=mysql-bin.000001", "--start_pos=927", &format!("--binlog_dir={}", q(&mdir))]),
-        s(&["--command=save", "--start_file=relay-bin.000003", "--start_pos=4", &format!("--relay_log_info={}", q(&rinfo))]),
+        s(&[
+            "--command=save",
+            "--start_file=mysql-bin.000001",
+            "--start_pos=927",
+            &format!("--binlog_dir={}", q(&mdir)),
+        ]),
+        s(&[
+            "--command=save",
+            "--start_file=relay-bin.000003",
+            "--start_pos=4",
+            &format!("--relay_log_info={}", q(&rinfo)),
+        ]),
     ]
     .into_iter()
     .enumerate()

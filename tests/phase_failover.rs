@@ -12,28 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology, TopologyConfig, poll_until,
-};
-
-fn app_cnf(topo: &Topology, work: &Path) -> std::path::PathBuf {
-    let mut cnf = format!(
-        "[server default]\nuser={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\n\
-         repl_password={REPL_PASSWORD}\nmanager_workdir={}\n\n",
-        work.join("manager").display()
-    );
-    for s in topo.servers() {
-        cnf += &format!(
-            "[server{}]\nhostname=127.0.0.1\nport={}\nmaster_binlog_dir={}\n\n",
-            s + 1,
-            topo.port(s),
-            topo.datadir(s).display()
-        );
-    }
-    let p = work.join("app.cnf");
-    std::fs::write(&p, cnf).unwrap();
-    p
-}
+use support::topology::{ADMIN_PASSWORD, MASTER, REPL_PASSWORD, Stop, Topology, TopologyConfig, poll_until};
 
 fn failover(conf: &Path, topo: &Topology, extra: &[&str]) -> (i32, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
@@ -52,7 +31,7 @@ fn failover(conf: &Path, topo: &Topology, extra: &[&str]) -> (i32, String) {
 fn failover_from_app_cnf() {
     let topo = Topology::start(TopologyConfig { replicas: 3, max_binlog_size: 16 << 10, ..Default::default() });
     let work = tempfile::tempdir().unwrap();
-    let conf = app_cnf(&topo, work.path());
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
     let mut w = topo.workload(31);
     // Replica 3 stops first, replica 2 inside a transaction, replica 1 last; the last batch only the master gets.
     let stops = [Stop::After(2), Stop::MidTransaction(1), Stop::After(0)];
@@ -110,7 +89,7 @@ fn failover_from_app_cnf() {
 fn failover_killed_mid_apply_then_rerun() {
     let topo = Topology::start(TopologyConfig { replicas: 2, max_binlog_size: 16 << 10, ..Default::default() });
     let work = tempfile::tempdir().unwrap();
-    let conf = app_cnf(&topo, work.path());
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
     let mut w = topo.workload(47);
     // Replica 2 stops after the first batch and then lacks: mixed writes, a
     // big transaction (into bd.big, which the test will lock), more mixed
@@ -183,7 +162,7 @@ fn failover_killed_mid_apply_then_rerun() {
 fn a_replica_dying_in_phase_4_is_reported_the_rest_recovered() {
     let topo = Topology::start(TopologyConfig { replicas: 3, max_binlog_size: 16 << 10, ..Default::default() });
     let work = tempfile::tempdir().unwrap();
-    let conf = app_cnf(&topo, work.path());
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
     let mut w = topo.workload(53);
     // Replica 3 lags the most (its diff holds a big transaction into bd.big).
     topo.run_with_stops(&mut w, &[10, 20, 10], &[Stop::After(1), Stop::After(1), Stop::After(0)], |i, w| {

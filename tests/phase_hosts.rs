@@ -23,7 +23,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology, TopologyConfig, poll_until,
+    ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, Stop, Topology, TopologyConfig, poll_until,
 };
 
 fn netns_topology(replicas: usize) -> Option<Topology> {
@@ -50,34 +50,6 @@ fn recorder(dir: &Path, name: &str, code: i32) -> PathBuf {
 
 fn calls(dir: &Path, name: &str) -> Vec<String> {
     std::fs::read_to_string(dir.join(format!("{name}.calls"))).unwrap_or_default().lines().map(str::to_string).collect()
-}
-
-/// MHA's app.cnf for the topology: every server by its own address, ssh
-/// with the harness's key and known_hosts (host keys checked).
-fn app_cnf(topo: &Topology, work: &Path, default_extra: &str, per_server: &dyn Fn(usize) -> String) -> PathBuf {
-    let mut cnf = format!(
-        "[server default]\nuser={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\n\
-         repl_password={REPL_PASSWORD}\nmanager_workdir={}\nmanager_log={}\nssh_user={}\n\
-         ssh_options={}\n{default_extra}\n",
-        work.join("manager").display(),
-        work.join("manager.log").display(),
-        topo.ssh_user(),
-        topo.ssh_options(),
-    );
-    for s in topo.servers() {
-        cnf += &format!(
-            "[server{}]\nhostname={}\nport={}\nmaster_binlog_dir={}\nremote_workdir={}\n{}\n",
-            s + 1,
-            topo.host_ip(s),
-            topo.port(s),
-            topo.datadir(s).display(),
-            topo.host_dir(s).display(),
-            per_server(s)
-        );
-    }
-    let p = work.join("app.cnf");
-    std::fs::write(&p, cnf).unwrap();
-    p
 }
 
 /// Runs the driver where the servers' files are hidden.
@@ -144,7 +116,7 @@ fn mysqld_killed_host_alive() {
         shutdown.display(),
         report.display()
     );
-    let conf = app_cnf(&topo, work.path(), &extra, &|_| String::new());
+    let conf = topo.app_cnf(work.path(), &extra, &|_| String::new());
     let (want_seq, want_sum) = lagging(&topo);
     topo.kill_master();
     restart_io_threads(&topo);
@@ -225,7 +197,7 @@ fn mysqld_killed_host_alive() {
         )),
         "{rep:?}"
     );
-    let log = std::fs::read_to_string(work.path().join("manager.log")).unwrap();
+    let log = std::fs::read_to_string(work.path().join("manager/manager.log")).unwrap();
     assert!(
         log.contains("--new_master_password=xxx") && !log.contains(ADMIN_PASSWORD),
         "manager_log masks the password"
@@ -246,7 +218,7 @@ fn mysqld_killed_host_alive() {
 fn master_host_cut_off() {
     let Some(topo) = netns_topology(3) else { return };
     let work = tempfile::tempdir().unwrap();
-    let conf = app_cnf(&topo, work.path(), "", &|_| String::new());
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
     let mut w = topo.workload(42);
     w.run(20);
     topo.catch_up_then_stop_io(3);
@@ -299,7 +271,7 @@ impl Drop for Blackhole {
 fn driver_cut_off_from_a_live_master() {
     let Some(topo) = netns_topology(2) else { return };
     let work = tempfile::tempdir().unwrap();
-    let conf = app_cnf(&topo, work.path(), "", &|_| String::new());
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
     let mut w = topo.workload(43);
     w.run(10);
     let before: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
@@ -311,7 +283,7 @@ fn driver_cut_off_from_a_live_master() {
     eprintln!("{out}");
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("UnreachableMaster") && out.contains("nothing was changed"), "{out}");
-    let log = std::fs::read_to_string(work.path().join("manager.log")).unwrap();
+    let log = std::fs::read_to_string(work.path().join("manager/manager.log")).unwrap();
     assert!(log.contains("Evidence: server2") && log.contains("UnreachableMaster"), "manager_log has the run:\n{log}");
     for (i, r) in topo.replicas().enumerate() {
         let st = topo.slave_status(r);
@@ -333,7 +305,7 @@ fn driver_cut_off_from_a_live_master() {
 fn unreachable_replica_with_ignore_fail() {
     let Some(topo) = netns_topology(3) else { return };
     let work = tempfile::tempdir().unwrap();
-    let conf = app_cnf(&topo, work.path(), "", &|s| if s == 3 { "ignore_fail=1\n".into() } else { String::new() });
+    let conf = topo.app_cnf(work.path(), "", &|s| if s == 3 { "ignore_fail=1\n".into() } else { String::new() });
     let (want_seq, want_sum) = lagging(&topo);
     topo.kill_master();
     restart_io_threads(&topo);

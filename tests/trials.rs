@@ -6,18 +6,23 @@
 //! pattern over several master binlog files (each replica stops reading
 //! after a random batch, at most one inside a big transaction), writes in
 //! between (DDL, a non-transactional MyISAM table, big transactions that
-//! span relay-log files), a tail only the master has; then SIGKILLs the
-//! master and runs `binlog-diff failover` (serial or `--parallel 4`) or, in
-//! a quarter of the positional trials, MHA's own manager
-//! (`masterha_master_switch --master_state=dead`) with our node tools.
+//! span relay-log files) and a tail only the master has. Then the master
+//! fails: its mysqld is SIGKILLed, on 127.0.0.1 or (one trial in ten) on
+//! its own host (network namespaces; the host still answers ssh), or (one
+//! in ten) its host's link is cut, so what only it had is lost. Then
+//! `binlog-diff failover` runs (serial or `--parallel 4`; on own hosts where
+//! the servers' files are hidden from it), or, in a quarter of the
+//! positional loopback trials, MHA's own manager (`masterha_master_switch
+//! --master_state=dead`) with our node tools.
 //!
-//! Pass, per trial: success, nothing reported unrecoverable (the dead
-//! master's binlogs are readable here, so nothing may be), every survivor's
-//! committed sequence and table checksums equal the master's committed
-//! state before the kill (never a half transaction: the sequence table and
-//! the data tables are written in the same transactions), the dead master's
-//! binlog files byte-identical before and after, and the survivors
-//! replicating from the new master.
+//! Pass, per trial: success; something reported unrecoverable exactly when
+//! something is (only when the master's host is cut off and it alone had
+//! transactions); every survivor's committed sequence and table checksums
+//! equal the master's committed state before the failure (cut off: the
+//! latest replica's), never a half transaction (the sequence table and the
+//! data tables are written in the same transactions); the dead master's
+//! binlog files byte-identical before and after; the survivors replicating
+//! from the new master.
 //!
 //! `BINLOG_DIFF_TRIALS=N` (default 4: what CI runs) and
 //! `BINLOG_DIFF_TRIAL_SEED=S` (default 1): trials S, S+1, …, S+N-1; a
@@ -56,6 +61,20 @@ struct Plan {
     /// MHA's manager (`masterha_master_switch --master_state=dead`) with our
     /// node tools instead of `binlog-diff failover` (positional topologies).
     mha: bool,
+    /// Every server its own host (network namespaces; the driver reaches
+    /// files only over ssh), and how the master fails.
+    hosts: Hosts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hosts {
+    /// All on 127.0.0.1; the master's mysqld SIGKILLed.
+    Loopback,
+    /// Own hosts; the master's mysqld SIGKILLed, its host still answers ssh.
+    MysqldKilled,
+    /// Own hosts; the master's link cut (mysqld and all): what only the
+    /// master had is lost, and must be reported.
+    MasterCutOff,
 }
 
 impl Plan {
@@ -86,6 +105,11 @@ impl Plan {
         let big = (0..n).map(|_| if r.chance(20) { (r.range(64, 512) << 10) as usize } else { 0 }).collect();
         let parallel = r.chance(50);
         let mha = !gtid && r.chance(25);
+        let hosts = match (mha, r.below(10)) {
+            (false, 0) => Hosts::MysqldKilled,
+            (false, 1) => Hosts::MasterCutOff,
+            _ => Hosts::Loopback,
+        };
         Plan {
             seed,
             replicas,
@@ -100,27 +124,9 @@ impl Plan {
             big,
             parallel,
             mha,
+            hosts,
         }
     }
-}
-
-fn app_cnf(topo: &Topology, work: &Path) -> PathBuf {
-    let mut cnf = format!(
-        "[server default]\nuser={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\n\
-         repl_password={REPL_PASSWORD}\nmanager_workdir={}\n\n",
-        work.join("manager").display()
-    );
-    for s in topo.servers() {
-        cnf += &format!(
-            "[server{}]\nhostname=127.0.0.1\nport={}\nmaster_binlog_dir={}\n\n",
-            s + 1,
-            topo.port(s),
-            topo.datadir(s).display()
-        );
-    }
-    let p = work.join("app.cnf");
-    std::fs::write(&p, cnf).unwrap();
-    p
 }
 
 /// Every binlog file of the dead master, by name: its bytes' hash and length.
@@ -139,7 +145,15 @@ fn binlog_digests(topo: &Topology) -> BTreeMap<PathBuf, (u64, usize)> {
 
 /// Runs one trial; `Err` says what diverged.
 fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
+    let netns = p.hosts != Hosts::Loopback;
+    if netns {
+        if let Err(e) = support::netns::available() {
+            assert!(std::env::var_os("CI").is_none(), "network namespaces are needed in CI: {e}");
+            return Ok(format!("skipped: network namespaces not available: {e}"));
+        }
+    }
     let topo = Topology::start(TopologyConfig {
+        netns,
         replicas: p.replicas,
         binlog_format: p.format,
         binlog_checksum: p.checksum,
@@ -158,20 +172,32 @@ fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
             w.big_transaction(p.big[i]);
         }
     });
-    let want_seq = topo.committed_seq(MASTER);
-    let want_sum = topo.checksum_tables(MASTER, "bd");
-    topo.kill_master();
-    let before = binlog_digests(&topo);
+    let master_seq = topo.committed_seq(MASTER);
+    let (want_seq, want_sum) = if p.hosts == Hosts::MasterCutOff {
+        // What the latest replica read is what can be recovered.
+        let latest = topo.replicas().max_by_key(|&r| topo.slave_status(r).read_pos()).unwrap();
+        topo.wait_sql_idle(latest);
+        (topo.committed_seq(latest), topo.checksum_tables(latest, "bd"))
+    } else {
+        (master_seq.clone(), topo.checksum_tables(MASTER, "bd"))
+    };
+    let before = if p.hosts == Hosts::MasterCutOff {
+        topo.cut_link(MASTER);
+        None
+    } else {
+        topo.kill_master();
+        Some(binlog_digests(&topo))
+    };
     for r in topo.replicas() {
         topo.sql(r, "START SLAVE IO_THREAD"); // "Connecting", as after a real crash
     }
     let t = Instant::now();
     let out = match mha {
         Some(m) => m.failover(&topo, work.path())?,
-        None => ours(p, &topo, work.path())?,
+        None => ours(p, &topo, work.path(), want_seq != master_seq)?,
     };
     let secs = t.elapsed().as_secs_f64();
-    if binlog_digests(&topo) != before {
+    if before.is_some_and(|b| binlog_digests(&topo) != b) {
         return Err("the dead master's binlog files changed".into());
     }
     let mut bad = Vec::new();
@@ -194,7 +220,7 @@ fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
         .replicas()
         .find(|&r| {
             let port = topo.port(r);
-            out.contains(&format!("Master failover to server{}(127.0.0.1:{port})", r + 1))
+            out.contains(&format!("Master failover to server{}(", r + 1))
                 || out.contains(&format!("Master failover to 127.0.0.1(127.0.0.1:{port}) completed successfully."))
         })
         .ok_or_else(|| format!("no success line:\n{out}"))?;
@@ -210,16 +236,18 @@ fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
     Ok(format!("{} transactions, {who} {secs:.2}s, new master {}", want_seq.len(), topo.name(new_master)))
 }
 
-/// `binlog-diff failover`; `Err` unless it succeeds with nothing reported
-/// unrecoverable (the dead master's binlogs are readable here).
-fn ours(p: &Plan, topo: &Topology, work: &Path) -> Result<String, String> {
-    let conf = app_cnf(topo, work);
+/// `binlog-diff failover` (on own hosts: where the servers' files are
+/// hidden, its binary pushed to each host); `Err` unless it succeeds and
+/// reports something unrecoverable exactly when something is (`lossy`).
+fn ours(p: &Plan, topo: &Topology, work: &Path, lossy: bool) -> Result<String, String> {
+    let conf = topo.app_cnf(work, "", &|_| String::new());
     let report = work.join("report.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
+    let bin = env!("CARGO_BIN_EXE_binlog-diff");
+    let mut cmd = if topo.is_netns() { topo.hidden_command(bin) } else { Command::new(bin) };
     cmd.arg("failover")
         .arg("--conf")
         .arg(&conf)
-        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
+        .args(["--dead-master-host", &topo.host_ip(MASTER), "--dead-master-port", &topo.port(MASTER).to_string()])
         .arg("--workdir")
         .arg(work.join("diffs"))
         .arg("--json")
@@ -227,14 +255,19 @@ fn ours(p: &Plan, topo: &Topology, work: &Path) -> Result<String, String> {
     if p.parallel {
         cmd.args(["--parallel", "4"]);
     }
+    if topo.is_netns() {
+        cmd.arg("--push-binary");
+    }
     let o = cmd.output().unwrap();
     let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     if !o.status.success() {
         return Err(format!("failover exited {:?}:\n{out}", o.status.code()));
     }
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    if doc["unrecoverable"].as_array().is_some_and(|a| !a.is_empty()) {
-        return Err(format!("reported unrecoverable with the master's binlogs readable: {}\n{out}", doc["unrecoverable"]));
+    let reported = doc["unrecoverable"].as_array().is_some_and(|a| !a.is_empty());
+    if reported != lossy {
+        let why = if lossy { "the master alone had transactions" } else { "everything was recoverable" };
+        return Err(format!("unrecoverable reported: {}, but {why}:\n{out}", doc["unrecoverable"]));
     }
     Ok(out)
 }
@@ -318,4 +351,16 @@ fn randomized_failover_trials() {
 
 fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
     e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+}
+
+/// The draws the same `BINLOG_DIFF_TRIALS` / `BINLOG_DIFF_TRIAL_SEED` would
+/// run, without running them (`cargo test --test trials -- --ignored plans`).
+#[test]
+#[ignore = "lists trial draws only"]
+fn plans() {
+    let var = |n: &str, d: u64| std::env::var(n).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let first = var("BINLOG_DIFF_TRIAL_SEED", 1);
+    for seed in first..first + var("BINLOG_DIFF_TRIALS", 4) {
+        eprintln!("{:?}", Plan::draw(seed));
+    }
 }
