@@ -219,6 +219,19 @@ impl MariaState {
         self.map.get(&(domain, server)).copied()
     }
 
+    /// One GTID per domain, the highest seq_no (seq_no only grows within a
+    /// domain, whichever server wrote it): a `gtid_slave_pos` value.
+    pub fn domain_position(&self) -> String {
+        let mut per: BTreeMap<u32, (u32, u64)> = BTreeMap::new();
+        for (&(d, s), &n) in &self.map {
+            let e = per.entry(d).or_insert((s, n));
+            if n > e.1 {
+                *e = (s, n);
+            }
+        }
+        per.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",")
+    }
+
     /// Entries as a sorted `d-s-n` list.
     pub fn to_text(&self) -> String {
         self.map.iter().map(|((d, s), n)| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",")
@@ -348,6 +361,8 @@ mod tests {
         assert_eq!(s.to_text(), "0-1-12,0-3-7,1-2-5");
         assert!(MariaState::parse("0-1").is_err());
         assert!(MariaState::parse("").unwrap().map.is_empty());
+        // A failover's new master continues the domain's seq_no: the highest wins.
+        assert_eq!(MariaState::parse("0-1-12,0-3-7,1-2-5,0-2-13").unwrap().domain_position(), "0-2-13,1-2-5");
     }
 
     #[test]

@@ -51,7 +51,10 @@ use crate::apply::{ApplyOptions, apply};
 use crate::error::{Error, Result};
 use crate::position::{ReplicaState, latest};
 use crate::remote::{Host, SshOptions};
-use crate::server::status::{Dialect, SourceAddr, Status, binlog_coords, replica_status, set_read_only, wait_for};
+use crate::server::status::{
+    Dialect, GtidMode, SourceAddr, Status, binlog_coords, gtid_slave_pos, replica_status, set_gtid_slave_pos,
+    set_read_only, wait_for,
+};
 use crate::server::{ConnSpec, replica_state};
 
 pub use config::{AppConf, ServerConf};
@@ -394,6 +397,7 @@ impl Run<'_> {
             return Err(Error::invalid("no replica to fail over to"));
         }
         self.detect(&dead, &mut alive)?;
+        let mode = self.replication_mode(&alive)?;
 
         let mut opened: Vec<(String, Opened)> = opening
             .into_iter()
@@ -487,6 +491,7 @@ impl Run<'_> {
         let t = Instant::now();
         self.say("* Phase 3: Master Recovery Phase..");
         let mut states: Vec<ReplicaState> = Vec::new();
+        let mut slave_pos_before: Vec<Option<String>> = Vec::new();
         for r in &mut alive {
             let who = label(&r.conf);
             if !o.dry_run {
@@ -501,6 +506,11 @@ impl Run<'_> {
                 })?;
                 sql(&mut r.conn, &who, r.dialect.stop_replica())?;
             }
+            // What its SQL thread applied, by GTID: re-pointing in GTID mode starts from it.
+            slave_pos_before.push(match mode {
+                GtidMode::SlavePos | GtidMode::CurrentPos => Some(gtid_slave_pos(&mut r.conn)?),
+                _ => None,
+            });
             let mut st = replica_state(&mut r.conn, &r.conf.name)?;
             st.host = Some(r.conf.ip.clone());
             st.port = Some(r.conf.port);
@@ -745,6 +755,7 @@ impl Run<'_> {
         let counters: Vec<std::sync::Arc<crate::apply::Counters>> = alive.iter().map(|_| Default::default()).collect();
         let bars = crate::apply::Bars::new(&alive.iter().map(|r| (r.conf.name.clone(), 0)).collect::<Vec<_>>());
         let applied_files: Vec<Mutex<Vec<PathBuf>>> = alive.iter().map(|_| Mutex::new(Vec::new())).collect();
+        let applied_gtids: Vec<Mutex<Vec<String>>> = alive.iter().map(|_| Mutex::new(Vec::new())).collect();
         // Each replica on its own: its diff streamed here, then applied at
         // once (a small diff does not wait for a big one to arrive).
         let results: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
@@ -753,7 +764,8 @@ impl Run<'_> {
                 .zip(&inputs)
                 .zip(&counters)
                 .zip(&applied_files)
-                .map(|(((r, input), c), keep)| {
+                .zip(&applied_gtids)
+                .map(|((((r, input), c), keep), gtids)| {
                     let sp = spec(&r.conf);
                     let workdir = &workdir;
                     sc.spawn(move || {
@@ -784,22 +796,25 @@ impl Run<'_> {
                         };
                         let t = Instant::now();
                         match apply(&sp, &f, &opts) {
-                            Ok(r) => Ok(format!(
-                                "applied {} transactions ({} events){} in {:.2}s{}",
-                                r.transactions,
-                                r.events,
-                                if r.skipped > 0 {
-                                    format!(", skipped {} it already had (an earlier run's)", r.skipped)
-                                } else {
-                                    String::new()
-                                },
-                                t.elapsed().as_secs_f64(),
-                                if cut.is_some() && !matches!(lhost, Host::Local) {
-                                    format!(" (its diff fetched in {fetched:.2}s)")
-                                } else {
-                                    String::new()
-                                }
-                            )),
+                            Ok(r) => Ok({
+                                *gtids.lock().unwrap_or_else(|p| p.into_inner()) = r.last_gtids.clone();
+                                format!(
+                                    "applied {} transactions ({} events){} in {:.2}s{}",
+                                    r.transactions,
+                                    r.events,
+                                    if r.skipped > 0 {
+                                        format!(", skipped {} it already had (an earlier run's)", r.skipped)
+                                    } else {
+                                        String::new()
+                                    },
+                                    t.elapsed().as_secs_f64(),
+                                    if cut.is_some() && !matches!(lhost, Host::Local) {
+                                        format!(" (its diff fetched in {fetched:.2}s)")
+                                    } else {
+                                        String::new()
+                                    }
+                                )
+                            }),
                             Err(e) => Err(format!("apply failed: {}", e.error)),
                         }
                     })
@@ -877,13 +892,31 @@ impl Run<'_> {
             .map_err(|e| Error::invalid(format!("{}: {e}", label(&new_master))))?;
         let to = SourceAddr { host: new_master.ip.clone(), port: new_master.port, user: String::new(), password: None };
         let wait = o.wait_timeout;
+        // In MariaDB GTID mode each replica starts from its gtid_slave_pos:
+        // what its SQL thread had applied, plus what we applied (every
+        // survivor now holds the same transactions, so the same position).
+        let mut starts: Vec<Option<String>> = Vec::new();
+        for ((before, gtids), r) in slave_pos_before.iter().zip(applied_gtids).zip(&alive) {
+            starts.push(match before {
+                Some(b) => {
+                    let mut st = crate::apply::target::MariaState::parse(b)
+                        .map_err(|e| Error::invalid(format!("{}: gtid_slave_pos: {e}", label(&r.conf))))?;
+                    for g in gtids.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                        st.add(&g)?;
+                    }
+                    Some(st.domain_position())
+                }
+                None => None,
+            });
+        }
         let repointed: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
             let hs: Vec<_> = alive
                 .iter_mut()
                 .zip(results)
+                .zip(starts)
                 .enumerate()
                 .filter(|(i, _)| *i != new_idx)
-                .map(|(_, (r, res))| {
+                .map(|(_, ((r, res), start))| {
                     let to = SourceAddr {
                         user: r.conf.repl_user.clone(),
                         password: new_master.repl_password.clone().or_else(|| r.conf.repl_password.clone()),
@@ -894,10 +927,26 @@ impl Run<'_> {
                     sc.spawn(move || {
                         let applied = res?;
                         let d = r.dialect;
+                        // In the topology's own mode: a GTID topology stays one.
+                        let (stmt, how) = match mode {
+                            GtidMode::Off => (d.change_source_to_pos(&to, file, pos), format!("at {file}:{pos}")),
+                            m => {
+                                if let Some(p) = &start {
+                                    set_gtid_slave_pos(&mut r.conn, p).map_err(|e| e.to_string())?;
+                                }
+                                let stmt = d.change_source_to_gtid(&to, m).ok_or_else(|| {
+                                    format!(
+                                        "{} cannot be re-pointed in {} mode (its dialect: {d:?})",
+                                        label(&r.conf),
+                                        m.name()
+                                    )
+                                })?;
+                                let from = start.as_ref().map(|p| format!(", gtid_slave_pos {p}")).unwrap_or_default();
+                                (stmt, format!("in {} mode{from}", m.name()))
+                            }
+                        };
                         // The statement holds the replication password: errors quote it without.
-                        r.conn
-                            .query_drop(d.change_source_to_pos(&to, file, pos))
-                            .map_err(|e| format!("CHANGE MASTER TO {nm}: {e}"))?;
+                        r.conn.query_drop(stmt).map_err(|e| format!("CHANGE MASTER TO {nm}: {e}"))?;
                         r.conn.query_drop(d.start_replica()).map_err(|e| format!("{}: {e}", d.start_replica()))?;
                         let conn = &mut r.conn;
                         wait_for(wait, "replication from the new master", || {
@@ -908,7 +957,7 @@ impl Run<'_> {
                             Ok((st.io_running() && st.sql_running()).then_some(()))
                         })
                         .map_err(|e| format!("replication did not start: {e}"))?;
-                        Ok(format!("{applied}; replicating from {nm}"))
+                        Ok(format!("{applied}; replicating from {nm} {how}"))
                     })
                 })
                 .collect();
@@ -972,6 +1021,25 @@ impl Run<'_> {
             workdir.display()
         ));
         Ok(())
+    }
+
+    /// The topology's replication mode, which re-pointing keeps: every
+    /// replica must agree (a mixed topology is refused before anything
+    /// changes: re-pointing would have to change some replica's mode).
+    fn replication_mode(&mut self, alive: &[Replica]) -> Result<GtidMode> {
+        let modes: Vec<(String, GtidMode)> = alive.iter().map(|r| (label(&r.conf), r.status.gtid_mode())).collect();
+        let mode = modes[0].1;
+        if modes.iter().any(|(_, m)| *m != mode) {
+            let each: Vec<String> = modes.iter().map(|(n, m)| format!("{n}: {}", m.name())).collect();
+            return Err(Error::invalid(format!(
+                "the replicas replicate in different modes ({}): re-pointing them in one mode would change some \
+                 replica's; make them agree first (CHANGE MASTER TO … MASTER_USE_GTID=… / MASTER_AUTO_POSITION=…)",
+                each.join(", ")
+            )));
+        }
+        self.say(&format!("  Replication mode: {} (kept when re-pointing)", mode.name()));
+        self.doc["replication_mode"] = json!(mode.name());
+        Ok(mode)
     }
 
     /// The master is dead only if we cannot reach it *and* every replica has

@@ -81,23 +81,93 @@ impl Dialect {
         if self == Dialect::MySql84 { "SHOW BINARY LOG STATUS" } else { "SHOW MASTER STATUS" }
     }
 
-    /// `CHANGE MASTER TO` (or `CHANGE REPLICATION SOURCE TO`) a source at a
-    /// file position. MariaDB gets `MASTER_USE_GTID=no`: positional, as the
-    /// old topology was. The statement holds the password: never log it.
-    pub fn change_source_to_pos(self, to: &SourceAddr, file: &str, pos: u64) -> String {
+    /// `CHANGE MASTER TO` (or `CHANGE REPLICATION SOURCE TO`) a source,
+    /// without the part that says where to start; and the option prefix.
+    fn change_source(self, to: &SourceAddr) -> (String, &'static str) {
         let q = sql_str;
         let (stmt, k) =
             if self.new_names() { ("CHANGE REPLICATION SOURCE TO", "SOURCE") } else { ("CHANGE MASTER TO", "MASTER") };
         let base = format!(
-            "{stmt} {k}_HOST='{}', {k}_PORT={}, {k}_USER='{}', {k}_PASSWORD='{}', {k}_LOG_FILE='{}', {k}_LOG_POS={pos}",
+            "{stmt} {k}_HOST='{}', {k}_PORT={}, {k}_USER='{}', {k}_PASSWORD='{}'",
             q(&to.host),
             to.port,
             q(&to.user),
             q(to.password.as_ref().map(Secret::expose).unwrap_or("")),
-            q(file)
         );
+        (base, k)
+    }
+
+    /// `CHANGE MASTER TO` (or `CHANGE REPLICATION SOURCE TO`) a source at a
+    /// file position. MariaDB gets `MASTER_USE_GTID=no`: positional, as the
+    /// old topology was. The statement holds the password: never log it.
+    pub fn change_source_to_pos(self, to: &SourceAddr, file: &str, pos: u64) -> String {
+        let (base, k) = self.change_source(to);
+        let base = format!("{base}, {k}_LOG_FILE='{}', {k}_LOG_POS={pos}", sql_str(file));
         if self == Dialect::MariaDb { format!("{base}, MASTER_USE_GTID=no") } else { base }
     }
+
+    /// `CHANGE MASTER TO` a source in a GTID `mode` (the topology's own):
+    /// MariaDB `MASTER_USE_GTID=slave_pos|current_pos` (the replica's
+    /// `gtid_slave_pos` says where), MySQL `MASTER_AUTO_POSITION=1`
+    /// (`SOURCE_AUTO_POSITION=1` with the new names). `None` for
+    /// [`GtidMode::Off`] or a mode this server does not have. The
+    /// statement holds the password: never log it.
+    pub fn change_source_to_gtid(self, to: &SourceAddr, mode: GtidMode) -> Option<String> {
+        let (base, k) = self.change_source(to);
+        match (self, mode) {
+            (Dialect::MariaDb, GtidMode::SlavePos) => Some(format!("{base}, MASTER_USE_GTID=slave_pos")),
+            (Dialect::MariaDb, GtidMode::CurrentPos) => Some(format!("{base}, MASTER_USE_GTID=current_pos")),
+            (Dialect::MySqlLegacy | Dialect::MySql80 | Dialect::MySql84, GtidMode::AutoPosition) => {
+                Some(format!("{base}, {k}_AUTO_POSITION=1"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How a replica finds its place in its source's binlog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GtidMode {
+    /// File and offset (MariaDB `Using_Gtid: No`, MySQL `Auto_Position: 0`).
+    Off,
+    /// MariaDB `MASTER_USE_GTID=slave_pos`.
+    SlavePos,
+    /// MariaDB `MASTER_USE_GTID=current_pos`.
+    CurrentPos,
+    /// MySQL `MASTER_AUTO_POSITION=1`.
+    AutoPosition,
+}
+
+impl GtidMode {
+    /// How a person reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GtidMode::Off => "positional",
+            GtidMode::SlavePos => "MariaDB GTID (slave_pos)",
+            GtidMode::CurrentPos => "MariaDB GTID (current_pos)",
+            GtidMode::AutoPosition => "MySQL GTID auto-position",
+        }
+    }
+}
+
+/// `SET GLOBAL gtid_slave_pos` (MariaDB; the replica threads must be stopped).
+///
+/// # Errors
+/// The statement fails.
+pub fn set_gtid_slave_pos(conn: &mut mysql::Conn, pos: &str) -> Result<()> {
+    let q = format!("SET GLOBAL gtid_slave_pos = '{}'", sql_str(pos));
+    conn.query_drop(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))
+}
+
+/// `@@global.gtid_slave_pos` (MariaDB).
+///
+/// # Errors
+/// The query fails.
+pub fn gtid_slave_pos(conn: &mut mysql::Conn) -> Result<String> {
+    let v: Option<Option<String>> = conn
+        .query_first("SELECT @@global.gtid_slave_pos")
+        .map_err(|e| Error::invalid(format!("SELECT @@global.gtid_slave_pos: {e}")))?;
+    Ok(v.flatten().unwrap_or_default())
 }
 
 /// Where a replica is pointed.
@@ -133,6 +203,15 @@ impl Status {
             .replace("Master_", "Source_")
             .replace("Slave_", "Replica_");
         self.0.iter().find(|(c, _)| c == k || *c == alt).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+    /// The replica's GTID mode (MariaDB `Using_Gtid`, MySQL `Auto_Position`).
+    pub fn gtid_mode(&self) -> GtidMode {
+        match self.get("Using_Gtid").to_ascii_lowercase().as_str() {
+            "slave_pos" => GtidMode::SlavePos,
+            "current_pos" => GtidMode::CurrentPos,
+            _ if self.get("Auto_Position") == "1" => GtidMode::AutoPosition,
+            _ => GtidMode::Off,
+        }
     }
     /// The IO thread is connected to its master.
     pub fn io_running(&self) -> bool {
@@ -298,6 +377,43 @@ mod tests {
         assert_eq!(Dialect::MySql80.show_master_status(), "SHOW MASTER STATUS");
         assert_eq!(Dialect::MySql80.reset_replica_all(), "RESET REPLICA ALL");
         assert_eq!(Dialect::MariaDb.stop_io_thread(), "STOP SLAVE IO_THREAD");
+    }
+
+    #[test]
+    fn gtid_statements_per_dialect() {
+        let to = SourceAddr { host: "db2".into(), port: 3307, user: "repl".into(), password: Some(Secret::new("p")) };
+        let head = |k: &str| format!("{k}_HOST='db2', {k}_PORT=3307, {k}_USER='repl', {k}_PASSWORD='p'");
+        assert_eq!(
+            Dialect::MariaDb.change_source_to_gtid(&to, GtidMode::SlavePos).unwrap(),
+            format!("CHANGE MASTER TO {}, MASTER_USE_GTID=slave_pos", head("MASTER"))
+        );
+        assert_eq!(
+            Dialect::MariaDb.change_source_to_gtid(&to, GtidMode::CurrentPos).unwrap(),
+            format!("CHANGE MASTER TO {}, MASTER_USE_GTID=current_pos", head("MASTER"))
+        );
+        assert_eq!(
+            Dialect::MySqlLegacy.change_source_to_gtid(&to, GtidMode::AutoPosition).unwrap(),
+            format!("CHANGE MASTER TO {}, MASTER_AUTO_POSITION=1", head("MASTER"))
+        );
+        for d in [Dialect::MySql80, Dialect::MySql84] {
+            assert_eq!(
+                d.change_source_to_gtid(&to, GtidMode::AutoPosition).unwrap(),
+                format!("CHANGE REPLICATION SOURCE TO {}, SOURCE_AUTO_POSITION=1", head("SOURCE"))
+            );
+        }
+        assert_eq!(Dialect::MariaDb.change_source_to_gtid(&to, GtidMode::AutoPosition), None);
+        assert_eq!(Dialect::MySql84.change_source_to_gtid(&to, GtidMode::SlavePos), None);
+        assert_eq!(Dialect::MariaDb.change_source_to_gtid(&to, GtidMode::Off), None);
+    }
+
+    #[test]
+    fn gtid_mode_from_status() {
+        let st = |k: &str, v: &str| Status(vec![(k.into(), v.into())]);
+        assert_eq!(st("Using_Gtid", "Slave_Pos").gtid_mode(), GtidMode::SlavePos);
+        assert_eq!(st("Using_Gtid", "Current_Pos").gtid_mode(), GtidMode::CurrentPos);
+        assert_eq!(st("Using_Gtid", "No").gtid_mode(), GtidMode::Off);
+        assert_eq!(st("Auto_Position", "1").gtid_mode(), GtidMode::AutoPosition);
+        assert_eq!(st("Auto_Position", "0").gtid_mode(), GtidMode::Off);
     }
 
     #[test]
