@@ -312,3 +312,52 @@ fn gtid_topology_keeps_its_mode() {
         assert_eq!(topo.committed_seq(r), want_seq, "{}", topo.name(r));
     }
 }
+
+/// Issue 11: errant transactions (writes made on a replica itself, which no
+/// other replica has) are shown by `--dry-run` and the run, in the JSON
+/// report, and such a replica is never promoted, even when it is the latest.
+#[test]
+fn errant_transactions_are_reported_and_never_promoted() {
+    let topo = Topology::start(TopologyConfig { replicas: 2, max_binlog_size: 16 << 10, ..Default::default() });
+    let work = tempfile::tempdir().unwrap();
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
+    let mut w = topo.workload(61);
+    topo.run_with_stops(&mut w, &[20, 15, 10], &[Stop::After(1), Stop::After(0)], |_, _| {});
+    // Replica 1, the latest, writes on its own: two transactions with its server_id.
+    topo.sql(1, "CREATE DATABASE errant");
+    topo.sql(1, "CREATE TABLE errant.t (id INT PRIMARY KEY)");
+    let want_seq = topo.committed_seq(MASTER);
+    let want_sum = topo.checksum_tables(MASTER, "bd");
+    topo.kill_master();
+    for r in topo.replicas() {
+        topo.sql(r, "START SLAVE IO_THREAD");
+    }
+    // Its binlog's last GTID in domain 0 is its own second write.
+    let errant = topo.variable(1, "gtid_binlog_pos");
+    assert!(errant.starts_with(&format!("0-{}-", topo.server_id(1))), "{errant}");
+    let (code, out) = failover(&conf, &topo, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    let line = format!("errant transactions (its own writes, on no other replica; never promoted), up to {errant}");
+    assert!(out.contains(&line), "{out}");
+    assert!(out.contains("Latest replica: server2") && out.contains("New master: server3"), "{out}");
+
+    let json = work.path().join("report.json");
+    let (code, out) = failover(
+        &conf,
+        &topo,
+        &["--workdir", work.path().join("d").to_str().unwrap(), "--json", json.to_str().unwrap()],
+    );
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&line) && out.contains(&format!("Master failover to server3(127.0.0.1:{})", topo.port(2))),
+        "{out}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["replicas"][0]["errant_gtids"], serde_json::json!([errant]), "{doc:#}");
+    for r in topo.replicas() {
+        assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
+        assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
+    }
+    assert_eq!(topo.slave_status(1).raw.get("Master_Port").map(String::as_str), Some(&*topo.port(2).to_string()));
+}

@@ -52,8 +52,8 @@ use crate::error::{Error, Result};
 use crate::position::{ReplicaState, latest};
 use crate::remote::{Host, SshOptions};
 use crate::server::status::{
-    Dialect, GtidMode, SourceAddr, Status, binlog_coords, gtid_slave_pos, replica_status, set_gtid_slave_pos,
-    set_read_only, wait_for,
+    Dialect, GtidMode, SourceAddr, Status, binlog_coords, gtid_binlog_state, gtid_slave_pos, replica_status,
+    set_gtid_slave_pos, set_read_only, wait_for,
 };
 use crate::server::{ConnSpec, replica_state};
 
@@ -492,6 +492,7 @@ impl Run<'_> {
         self.say("* Phase 3: Master Recovery Phase..");
         let mut states: Vec<ReplicaState> = Vec::new();
         let mut slave_pos_before: Vec<Option<String>> = Vec::new();
+        let mut binlog_states: Vec<Option<(u32, crate::apply::target::MariaState)>> = Vec::new();
         for r in &mut alive {
             let who = label(&r.conf);
             if !o.dry_run {
@@ -511,6 +512,12 @@ impl Run<'_> {
                 GtidMode::SlavePos | GtidMode::CurrentPos => Some(gtid_slave_pos(&mut r.conn)?),
                 _ => None,
             });
+            binlog_states.push(if r.dialect == Dialect::MariaDb {
+                let (id, st) = gtid_binlog_state(&mut r.conn)?;
+                Some((id, crate::apply::target::MariaState::parse(&st)?))
+            } else {
+                None
+            });
             let mut st = replica_state(&mut r.conn, &r.conf.name)?;
             st.host = Some(r.conf.ip.clone());
             st.port = Some(r.conf.port);
@@ -528,6 +535,22 @@ impl Run<'_> {
                 })
                 .collect(),
         );
+        // Errant transactions: never promoted, always reported.
+        let errant = errant_gtids(&binlog_states);
+        for (r, e) in alive.iter().zip(&errant) {
+            if !e.is_empty() {
+                self.say(&format!(
+                    "  {}: errant transactions (its own writes, on no other replica; never promoted), up to {}",
+                    label(&r.conf),
+                    e.join(",")
+                ));
+            }
+        }
+        if let Value::Array(a) = &mut self.doc["replicas"] {
+            for (v, e) in a.iter_mut().zip(&errant) {
+                v["errant_gtids"] = json!(e);
+            }
+        }
         let li = latest(&states).expect("one replica at least");
         let lr = &alive[li];
         self.say(&format!("  Latest replica: {} (read {})", label(&lr.conf), states[li].read));
@@ -700,23 +723,30 @@ impl Run<'_> {
 
         // The new master.
         let pick = |s: &ServerConf| alive.iter().position(|r| r.conf.name == s.name);
+        let may = |i: usize| !alive[i].conf.no_master && errant[i].is_empty();
         let (new_idx, why) = match &o.new_master {
             Some((h, p)) => {
                 let s = conf.find(h, *p)?;
-                (
-                    pick(s).ok_or_else(|| Error::invalid(format!("{} is not an alive replica", label(s))))?,
-                    "--new-master",
-                )
+                let i = pick(s).ok_or_else(|| Error::invalid(format!("{} is not an alive replica", label(s))))?;
+                if !errant[i].is_empty() {
+                    return Err(Error::invalid(format!(
+                        "{} has errant transactions ({}): it cannot be the new master",
+                        label(s),
+                        errant[i].join(",")
+                    )));
+                }
+                (i, "--new-master")
             }
-            None => match alive.iter().position(|r| r.conf.candidate_master && !r.conf.no_master) {
+            None => match (0..alive.len()).find(|&i| alive[i].conf.candidate_master && may(i)) {
                 Some(i) => (i, "the first candidate_master"),
-                None if !alive[li].conf.no_master => (li, "the latest replica"),
+                None if may(li) => (li, "the latest replica"),
                 None => (
-                    alive
-                        .iter()
-                        .position(|r| !r.conf.no_master)
-                        .ok_or_else(|| Error::invalid("every replica is no_master"))?,
-                    "the first replica that is not no_master",
+                    (0..alive.len()).find(|&i| may(i)).ok_or_else(|| {
+                        Error::invalid(
+                            "no replica can be the new master (every one is no_master or has errant transactions)",
+                        )
+                    })?,
+                    "the first replica that is not no_master and has no errant transactions",
                 ),
             },
         };
@@ -1097,5 +1127,50 @@ impl Run<'_> {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+/// Per replica, per domain, the last GTID of its own writes (its
+/// server_id) that no other replica has: errant transactions (MariaDB;
+/// `gtid_binlog_state` keeps only the last per domain and server). A
+/// replica that was a master once has its old writes on the others too:
+/// not errant.
+fn errant_gtids(states: &[Option<(u32, crate::apply::target::MariaState)>]) -> Vec<Vec<String>> {
+    states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let Some((me, st)) = s else { return Vec::new() };
+            st.map
+                .iter()
+                .filter(|((_, server), _)| server == me)
+                .filter(|&(&(d, sv), &n)| {
+                    states
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .all(|(_, o)| o.as_ref().is_none_or(|(_, o)| o.seq(d, sv).is_none_or(|m| m < n)))
+                })
+                // gtid_binlog_state keeps the last GTID per domain and server only.
+                .map(|(&(d, sv), &n)| format!("{d}-{sv}-{n}"))
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::target::MariaState;
+
+    #[test]
+    fn errant_gtids_are_own_writes_nobody_else_has() {
+        let st = |id: u32, s: &str| Some((id, MariaState::parse(s).unwrap()));
+        // Replica 2 wrote 0-2-1..3 (errant); replica 3 was master once (0-3-5 everywhere), then wrote 0-3-6.
+        let states = [st(2, "0-1-90,0-2-3,0-3-5"), st(3, "0-1-80,0-3-6"), st(4, "0-1-85,0-3-5"), None];
+        let e = errant_gtids(&states);
+        assert_eq!(e[0], vec!["0-2-3".to_string()]);
+        assert_eq!(e[1], vec!["0-3-6".to_string()]);
+        assert!(e[2].is_empty() && e[3].is_empty());
     }
 }

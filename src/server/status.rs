@@ -159,6 +159,18 @@ pub fn set_gtid_slave_pos(conn: &mut mysql::Conn, pos: &str) -> Result<()> {
     conn.query_drop(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))
 }
 
+/// `@@global.server_id` and `@@global.gtid_binlog_state` (MariaDB): what
+/// the server wrote to its binlog, by domain and originating server.
+///
+/// # Errors
+/// The query fails.
+pub fn gtid_binlog_state(conn: &mut mysql::Conn) -> Result<(u32, String)> {
+    let q = "SELECT @@global.server_id, @@global.gtid_binlog_state";
+    let v: Option<(u32, Option<String>)> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
+    let (id, st) = v.unwrap_or_default();
+    Ok((id, st.unwrap_or_default()))
+}
+
 /// `@@global.gtid_slave_pos` (MariaDB).
 ///
 /// # Errors
