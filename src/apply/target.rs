@@ -1,7 +1,7 @@
 //! The server we apply to: what it is, what it has already applied (GTID
 //! state), whether replication is running on it, and its collations.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use mysql::prelude::Queryable;
 
@@ -182,112 +182,7 @@ pub(crate) enum Applied {
     Mysql(GtidSet),
 }
 
-/// MariaDB GTID positions: highest seq_no per `(domain, server_id)`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MariaState {
-    /// `(domain, server) → seq_no`.
-    pub map: BTreeMap<(u32, u32), u64>,
-}
-
-impl MariaState {
-    /// Parses `0-1-12,1-2-5` (any of gtid_binlog_pos/state, gtid_slave_pos…).
-    pub fn parse(s: &str) -> Result<MariaState> {
-        let mut st = MariaState::default();
-        st.add(s)?;
-        Ok(st)
-    }
-
-    /// Adds the entries of a list, keeping the highest seq_no.
-    pub fn add(&mut self, s: &str) -> Result<()> {
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let bad = || Error::invalid(format!("bad MariaDB GTID {part:?}"));
-            let mut it = part.split('-');
-            let d = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-            let sv = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-            let q: u64 = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-            if it.next().is_some() {
-                return Err(bad());
-            }
-            let e = self.map.entry((d, sv)).or_insert(q);
-            *e = (*e).max(q);
-        }
-        Ok(())
-    }
-
-    /// Highest seq_no recorded for `(domain, server)`.
-    pub fn seq(&self, domain: u32, server: u32) -> Option<u64> {
-        self.map.get(&(domain, server)).copied()
-    }
-
-    /// One GTID per domain, the highest seq_no (seq_no only grows within a
-    /// domain, whichever server wrote it): a `gtid_slave_pos` value.
-    pub fn domain_position(&self) -> String {
-        let mut per: BTreeMap<u32, (u32, u64)> = BTreeMap::new();
-        for (&(d, s), &n) in &self.map {
-            let e = per.entry(d).or_insert((s, n));
-            if n > e.1 {
-                *e = (s, n);
-            }
-        }
-        per.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",")
-    }
-
-    /// Entries as a sorted `d-s-n` list.
-    pub fn to_text(&self) -> String {
-        self.map.iter().map(|((d, s), n)| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",")
-    }
-}
-
-/// A MySQL GTID set: `uuid[:tag]` → sorted closed intervals.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GtidSet {
-    /// `(uuid lower-case, tag)` → intervals.
-    pub map: BTreeMap<(String, String), Vec<(i64, i64)>>,
-}
-
-impl GtidSet {
-    /// Parses `uuid:1-5:7,uuid2:tag:1-3` (whitespace and newlines allowed).
-    pub fn parse(s: &str) -> Result<GtidSet> {
-        let mut set = GtidSet::default();
-        let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        for part in clean.split(',').filter(|p| !p.is_empty()) {
-            let mut it = part.split(':');
-            let uuid = it.next().unwrap_or_default().to_ascii_lowercase();
-            if uuid.len() != 36 {
-                return Err(Error::invalid(format!("bad GTID set element {part:?}")));
-            }
-            let mut tag = String::new();
-            for seg in it {
-                if seg.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-                    let (a, b) = match seg.split_once('-') {
-                        Some((a, b)) => (a, b),
-                        None => (seg, seg),
-                    };
-                    let (a, b) = match (a.parse::<i64>(), b.parse::<i64>()) {
-                        (Ok(a), Ok(b)) => (a, b),
-                        _ => return Err(Error::invalid(format!("bad GTID interval {seg:?}"))),
-                    };
-                    set.map.entry((uuid.clone(), tag.clone())).or_default().push((a, b));
-                } else {
-                    tag = seg.to_ascii_lowercase();
-                }
-            }
-        }
-        Ok(set)
-    }
-
-    /// Whether `uuid:gno` (untagged) is in the set.
-    pub fn contains(&self, uuid: &str, gno: i64) -> bool {
-        self.contains_tagged(uuid, "", gno)
-    }
-
-    /// Whether `uuid:tag:gno` is in the set (`tag` empty: untagged).
-    pub fn contains_tagged(&self, uuid: &str, tag: &str, gno: i64) -> bool {
-        self.map
-            .get(&(uuid.to_ascii_lowercase(), tag.to_ascii_lowercase()))
-            .is_some_and(|v| v.iter().any(|&(a, b)| a <= gno && gno <= b))
-    }
-}
+pub use crate::position::gtid::{GtidSet, MariaState};
 
 /// Reads what the target has applied.
 pub(crate) fn read_applied(conn: &mut mysql::Conn, flavor: Flavor, label: &str) -> Result<Applied> {
@@ -344,36 +239,5 @@ pub(crate) fn check_expected_pos(conn: &mut mysql::Conn, flavor: Flavor, label: 
                 Err(Error::invalid(format!("{label}: gtid_executed is {got_s}, expected {expect}")))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn maria_state() {
-        let s = MariaState::parse("0-1-12, 1-2-5,0-3-7,0-1-3").unwrap();
-        assert_eq!(s.seq(0, 1), Some(12));
-        assert_eq!(s.seq(0, 3), Some(7));
-        assert_eq!(s.seq(1, 2), Some(5));
-        assert_eq!(s.seq(2, 2), None);
-        assert_eq!(s.to_text(), "0-1-12,0-3-7,1-2-5");
-        assert!(MariaState::parse("0-1").is_err());
-        assert!(MariaState::parse("").unwrap().map.is_empty());
-        // A failover's new master continues the domain's seq_no: the highest wins.
-        assert_eq!(MariaState::parse("0-1-12,0-3-7,1-2-5,0-2-13").unwrap().domain_position(), "0-2-13,1-2-5");
-    }
-
-    #[test]
-    fn gtid_set() {
-        let s =
-            GtidSet::parse("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:tag:1-3")
-                .unwrap();
-        assert!(s.contains("3e11fa47-71ca-11e1-9e33-c80aa9429562", 5));
-        assert!(s.contains("3e11fa47-71ca-11e1-9e33-c80aa9429562", 7));
-        assert!(!s.contains("3e11fa47-71ca-11e1-9e33-c80aa9429562", 6));
-        assert!(!s.contains("4e11fa47-71ca-11e1-9e33-c80aa9429562", 1));
-        assert!(GtidSet::parse("").unwrap().map.is_empty());
     }
 }

@@ -11,7 +11,10 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::log::{LogKind, LogSet};
-use crate::position::{MapOptions, Mapping, MasterPos, RelayPos, ReplicaState, find_start, latest};
+use crate::position::{
+    Executed, GtidStart, MapOptions, Mapping, MasterPos, RelayPos, ReplicaState, find_start, gtid_at, gtid_start,
+    latest,
+};
 
 use super::generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Start, shared_segment};
 
@@ -39,6 +42,11 @@ pub struct TargetPlan {
     pub relay_start: Option<RelayPos>,
     /// Whether MHA's fast path (verified) found the start.
     pub fast_path: bool,
+    /// Found by GTID (master coordinates gave none): the first missing GTID.
+    pub by_gtid: Option<String>,
+    /// Where master coordinates and GTIDs disagree, what they say (the
+    /// applier still skips what the target's GTID state holds).
+    pub gtid_note: Option<String>,
     /// What its diff holds (counted, or as written).
     pub diff: DiffReport,
     /// The written file, after [`Plan::write`].
@@ -125,18 +133,45 @@ impl Plan {
             .replicas
             .par_iter()
             .map(|st| {
+                let executed = st.gtid_executed.as_deref().map(Executed::parse).transpose()?;
+                let mut by_gtid = None;
+                let mut gtid_note = None;
                 let (relay_start, fast) = if st.exec >= plan.relay_end {
                     (None, false)
                 } else {
-                    match find_start(&plan.relay, &st.exec, Some(&lst.read), &map_opts)
-                        .map_err(|e| Error::invalid(format!("{}: {e}", st.name)))?
-                    {
-                        Mapping::Found { start, fast } => (Some(start), fast),
-                        Mapping::AlreadyComplete => (None, false),
+                    match (find_start(&plan.relay, &st.exec, Some(&lst.read), &map_opts), &executed) {
+                        (Ok(Mapping::Found { start, fast }), ex) => {
+                            // A check: the first transaction there is one it lacks.
+                            if let Some(ex) = ex {
+                                if let Some((g, true)) = gtid_at(&plan.relay, &start, ex, &map_opts)? {
+                                    gtid_note = Some(format!(
+                                        "its master position says {start} ({g}), but its GTID state already holds {g}"
+                                    ));
+                                }
+                            }
+                            (Some(start), fast)
+                        }
+                        (Ok(Mapping::AlreadyComplete), _) => (None, false),
+                        // Master coordinates give no answer (relay logs that
+                        // restart after a GTID reconnect, another master's
+                        // coordinates): by GTID, when the replica has them.
+                        (Err(e), Some(ex)) => match gtid_start(&plan.relay, ex, &map_opts) {
+                            Ok(GtidStart::Found(start, g)) => {
+                                gtid_note =
+                                    Some(format!("master position {}: {e}; found by GTID: {g} at {start}", st.exec));
+                                by_gtid = Some(g);
+                                (Some(start), false)
+                            }
+                            Ok(GtidStart::AlreadyComplete) => (None, false),
+                            Err(e2) => {
+                                return Err(Error::invalid(format!("{}: {e}; by GTID: {e2}", st.name)));
+                            }
+                        },
+                        (Err(e), None) => return Err(Error::invalid(format!("{}: {e}", st.name))),
                     }
                 };
                 let diff = DiffReport::default();
-                Ok(TargetPlan { state: st.clone(), relay_start, fast_path: fast, diff, file: None })
+                Ok(TargetPlan { state: st.clone(), relay_start, fast_path: fast, by_gtid, gtid_note, diff, file: None })
             })
             .collect();
         plan.targets = targets?;
@@ -265,12 +300,19 @@ impl Plan {
                         t.diff.master_end.as_ref().map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
                         l.name,
                         r,
-                        if t.fast_path { "fast path, verified" } else { "scan" }
+                        match (&t.by_gtid, t.fast_path) {
+                            (Some(g), _) => format!("by GTID: {g}"),
+                            (None, true) => "fast path, verified".into(),
+                            (None, false) => "scan".into(),
+                        }
                     );
                 }
                 None => {
                     let _ = writeln!(s, "  has every transaction the relay logs hold");
                 }
+            }
+            if let Some(n) = &t.gtid_note {
+                let _ = writeln!(s, "  note: {n}");
             }
             let _ = writeln!(
                 s,
@@ -306,6 +348,8 @@ impl Plan {
                 "state": t.state.to_json(),
                 "relay_start": t.relay_start.as_ref().map(|r| r.to_string()),
                 "fast_path": t.fast_path,
+                "by_gtid": t.by_gtid,
+                "gtid_note": t.gtid_note,
                 "diff": rep(&t.diff),
                 "file": t.file.as_ref().map(|f| f.display().to_string()),
             })).collect::<Vec<_>>(),
@@ -319,4 +363,62 @@ fn left_out(p: &LeftOut) -> serde_json::Value {
 
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::position::ReplicaState;
+
+    fn state(name: &str, read: &str, exec: &str, gtid: Option<&str>) -> ReplicaState {
+        let (rf, rp) = read.split_once(':').unwrap();
+        let (ef, ep) = exec.split_once(':').unwrap();
+        let mut v = serde_json::json!({
+            "name": name, "master_log_file": rf, "read_master_log_pos": rp.parse::<u64>().unwrap(),
+            "relay_master_log_file": ef, "exec_master_log_pos": ep.parse::<u64>().unwrap(),
+            "gtid_executed": gtid,
+        });
+        if name == "latest" {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mariadb/row-crc32/replica");
+            v["relay_dir"] = serde_json::json!(dir.display().to_string());
+            v["server_id"] = serde_json::json!(2);
+        }
+        ReplicaState::from_json(&v).unwrap()
+    }
+
+    fn plan(targets: Vec<ReplicaState>) -> Result<Plan> {
+        let mut replicas = vec![state("latest", "mysql-bin.000002:1369", "mysql-bin.000002:1369", Some("0-1-13"))];
+        replicas.extend(targets);
+        Plan::make(PlanInput { replicas, master_binlogs: None, opts: CutOptions::default(), count: true })
+    }
+
+    /// Master coordinates first; by GTID when they give no answer; a
+    /// disagreement between the two is said.
+    #[test]
+    fn starts_by_position_then_by_gtid() {
+        // Positions and GTIDs agree: no note.
+        let p = plan(vec![state("a", "mysql-bin.000002:1062", "mysql-bin.000002:1062", Some("0-1-12"))]).unwrap();
+        let t = &p.targets[1];
+        assert_eq!(t.relay_start.as_ref().unwrap().to_string(), "relay-bin.000004:1361");
+        assert!(t.by_gtid.is_none() && t.gtid_note.is_none(), "{t:?}");
+        assert_eq!(t.diff.transactions, 1);
+
+        // No event ends at 1063 (not a boundary in any coordinate): by GTID.
+        let p = plan(vec![state("b", "mysql-bin.000002:1063", "mysql-bin.000002:1063", Some("0-1-12"))]).unwrap();
+        let t = &p.targets[1];
+        assert_eq!(t.relay_start.as_ref().unwrap().to_string(), "relay-bin.000004:1361");
+        assert_eq!(t.by_gtid.as_deref(), Some("0-1-13"));
+        assert!(t.gtid_note.as_ref().unwrap().contains("found by GTID: 0-1-13"), "{t:?}");
+        assert!(p.to_text().contains("by GTID: 0-1-13"), "{}", p.to_text());
+        assert_eq!(p.to_json()["replicas"][1]["by_gtid"], "0-1-13");
+
+        // Without GTIDs it is the positional error, named.
+        let e = plan(vec![state("c", "mysql-bin.000002:1063", "mysql-bin.000002:1063", None)]).unwrap_err();
+        assert!(e.to_string().starts_with("c: relay position not found"), "{e}");
+
+        // The position says 0-1-12 is missing, the GTID state holds it: said.
+        let p = plan(vec![state("d", "mysql-bin.000002:427", "mysql-bin.000002:385", Some("0-1-12"))]).unwrap();
+        let note = p.targets[1].gtid_note.clone().unwrap_or_default();
+        assert!(note.contains("already holds 0-1-12"), "{:?}", p.targets[1]);
+    }
 }

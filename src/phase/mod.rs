@@ -492,7 +492,7 @@ impl Run<'_> {
         self.say("* Phase 3: Master Recovery Phase..");
         let mut states: Vec<ReplicaState> = Vec::new();
         let mut slave_pos_before: Vec<Option<String>> = Vec::new();
-        let mut binlog_states: Vec<Option<(u32, crate::apply::target::MariaState)>> = Vec::new();
+        let mut binlog_states: Vec<Option<(u32, crate::position::MariaState)>> = Vec::new();
         for r in &mut alive {
             let who = label(&r.conf);
             if !o.dry_run {
@@ -514,7 +514,7 @@ impl Run<'_> {
             });
             binlog_states.push(if r.dialect == Dialect::MariaDb {
                 let (id, st) = gtid_binlog_state(&mut r.conn)?;
-                Some((id, crate::apply::target::MariaState::parse(&st)?))
+                Some((id, crate::position::MariaState::parse(&st)?))
             } else {
                 None
             });
@@ -697,20 +697,22 @@ impl Run<'_> {
         let mut diff_docs = Vec::new();
         let targets = plan["replicas"].as_array().cloned().unwrap_or_default();
         for (i, (r, st)) in alive.iter().zip(&states).enumerate() {
-            let d = targets
-                .iter()
-                .find(|t| t["state"]["name"] == json!(st.name))
-                .map(|t| t["diff"].clone())
-                .unwrap_or(Value::Null);
+            let t = targets.iter().find(|t| t["state"]["name"] == json!(st.name)).cloned().unwrap_or(Value::Null);
+            let d = t["diff"].clone();
             self.say(&format!(
-                "  {}: {} transactions, {} bytes from the relay logs ({} .. {})",
+                "  {}: {} transactions, {} bytes from the relay logs ({} .. {}){}",
                 r.conf.name,
                 d["transactions"].as_u64().unwrap_or(0),
                 d["bytes"],
                 d["master_start"].as_str().unwrap_or("-"),
-                d["master_end"].as_str().unwrap_or("-")
+                d["master_end"].as_str().unwrap_or("-"),
+                t["by_gtid"].as_str().map(|g| format!(", found by GTID from {g}")).unwrap_or_default()
             ));
-            diff_docs.push(json!({"replica": r.conf.name, "relay_diff": d,
+            if let Some(n) = t["gtid_note"].as_str() {
+                self.say(&format!("    note: {n}"));
+            }
+            diff_docs.push(json!({"replica": r.conf.name, "relay_diff": d, "by_gtid": t["by_gtid"],
+                                  "gtid_note": t["gtid_note"],
                                   "cut_on_latest": cut_files[i].as_ref().map(|f| f.display().to_string())}));
         }
         self.doc["latest"] = json!(lr.conf.name);
@@ -929,7 +931,7 @@ impl Run<'_> {
         for ((before, gtids), r) in slave_pos_before.iter().zip(applied_gtids).zip(&alive) {
             starts.push(match before {
                 Some(b) => {
-                    let mut st = crate::apply::target::MariaState::parse(b)
+                    let mut st = crate::position::MariaState::parse(b)
                         .map_err(|e| Error::invalid(format!("{}: gtid_slave_pos: {e}", label(&r.conf))))?;
                     for g in gtids.into_inner().unwrap_or_else(|p| p.into_inner()) {
                         st.add(&g)?;
@@ -1135,7 +1137,7 @@ impl Run<'_> {
 /// `gtid_binlog_state` keeps only the last per domain and server). A
 /// replica that was a master once has its old writes on the others too:
 /// not errant.
-fn errant_gtids(states: &[Option<(u32, crate::apply::target::MariaState)>]) -> Vec<Vec<String>> {
+fn errant_gtids(states: &[Option<(u32, crate::position::MariaState)>]) -> Vec<Vec<String>> {
     states
         .iter()
         .enumerate()
@@ -1161,7 +1163,7 @@ fn errant_gtids(states: &[Option<(u32, crate::apply::target::MariaState)>]) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::target::MariaState;
+    use crate::position::MariaState;
 
     #[test]
     fn errant_gtids_are_own_writes_nobody_else_has() {

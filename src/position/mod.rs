@@ -4,10 +4,12 @@
 
 pub mod coords;
 pub mod cursor;
+pub mod gtid;
 pub mod relay_map;
 pub mod replica;
 
 pub use coords::{MasterPos, RelayPos};
 pub use cursor::{MasterCursor, Origin};
+pub use gtid::{Executed, GtidSet, GtidStart, MariaState, gtid_at, gtid_start};
 pub use relay_map::{MapOptions, Mapping, find_start};
 pub use replica::{ReplicaState, latest, oldest};

@@ -31,6 +31,9 @@ pub struct ReplicaState {
     pub host: Option<String>,
     /// Its TCP port.
     pub port: Option<u16>,
+    /// What its SQL thread has executed, by GTID: MariaDB `Gtid_Slave_Pos`,
+    /// MySQL `Executed_Gtid_Set` (see [`super::gtid::Executed`]).
+    pub gtid_executed: Option<String>,
 }
 
 fn name(s: &str, what: &str) -> Result<LogName> {
@@ -59,6 +62,7 @@ impl ReplicaState {
             server_id: None,
             host: None,
             port: None,
+            gtid_executed: None,
         })
     }
 
@@ -95,6 +99,10 @@ impl ReplicaState {
             server_id: None,
             host: None,
             port: None,
+            gtid_executed: get("Gtid_Slave_Pos")
+                .or_else(|| get("Executed_Gtid_Set"))
+                .map(|s| s.split_whitespace().collect::<String>())
+                .filter(|s| !s.is_empty()),
         })
     }
 
@@ -119,6 +127,7 @@ impl ReplicaState {
         st.server_id = v.get("server_id").and_then(|x| x.as_u64()).map(|x| x as u32);
         st.host = s("host");
         st.port = v.get("port").and_then(|x| x.as_u64()).and_then(|x| u16::try_from(x).ok());
+        st.gtid_executed = s("gtid_executed").filter(|g| !g.is_empty());
         Ok(st)
     }
 
@@ -136,6 +145,7 @@ impl ReplicaState {
             "server_id": self.server_id,
             "host": self.host,
             "port": self.port,
+            "gtid_executed": self.gtid_executed,
         })
     }
 }
