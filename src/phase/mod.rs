@@ -554,6 +554,10 @@ impl Run<'_> {
         let li = latest(&states).expect("one replica at least");
         let lr = &alive[li];
         self.say(&format!("  Latest replica: {} (read {})", label(&lr.conf), states[li].read));
+        if let Some(n) = crate::position::latest_note(&states) {
+            self.say(&format!("    note: {n}"));
+            self.doc["latest_note"] = json!(n);
+        }
         let lhost = lr.host.as_ref().map_err(|e| {
             Error::invalid(format!("the latest replica {}'s relay logs are out of reach: {e}", label(&lr.conf)))
         })?;

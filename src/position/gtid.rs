@@ -113,6 +113,25 @@ impl GtidSet {
         Ok(set)
     }
 
+    /// Whether every gno of `a..=b` under `key` is in the set.
+    fn covers_interval(&self, key: &(String, String), a: i64, b: i64) -> bool {
+        let mut ivs = self.map.get(key).cloned().unwrap_or_default();
+        ivs.sort_unstable();
+        let mut need = a;
+        for (s, e) in ivs {
+            if s > need {
+                break;
+            }
+            if e >= need {
+                if e >= b {
+                    return true;
+                }
+                need = e + 1;
+            }
+        }
+        need > b
+    }
+
     /// Whether `uuid:gno` (untagged) is in the set.
     pub fn contains(&self, uuid: &str, gno: i64) -> bool {
         self.contains_tagged(uuid, "", gno)
@@ -147,6 +166,20 @@ impl Executed {
             Ok(Executed::Mysql(GtidSet::parse(s)?))
         } else {
             Ok(Executed::Maria(MariaState::parse(s)?))
+        }
+    }
+
+    /// Whether this set holds everything `other` holds (`None`: one is
+    /// MariaDB's, the other MySQL's).
+    pub fn covers(&self, other: &Executed) -> Option<bool> {
+        match (self, other) {
+            (Executed::Maria(a), Executed::Maria(b)) => {
+                Some(b.map.keys().all(|&(d, _)| a.domain_seq(d) >= b.domain_seq(d)))
+            }
+            (Executed::Mysql(a), Executed::Mysql(b)) => {
+                Some(b.map.iter().all(|(k, ivs)| ivs.iter().all(|&(x, y)| a.covers_interval(k, x, y))))
+            }
+            _ => None,
         }
     }
 

@@ -12,4 +12,4 @@ pub use coords::{MasterPos, RelayPos};
 pub use cursor::{MasterCursor, Origin};
 pub use gtid::{Executed, GtidSet, GtidStart, MariaState, gtid_at, gtid_start};
 pub use relay_map::{MapOptions, Mapping, find_start};
-pub use replica::{ReplicaState, latest, oldest};
+pub use replica::{ReplicaState, latest, latest_note, oldest};

@@ -11,6 +11,7 @@ use crate::log::LogName;
 use crate::log::info::{read_master_info, read_relay_log_info};
 
 use super::coords::{MasterPos, RelayPos};
+use super::gtid::Executed;
 
 /// One replica's replication state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +35,10 @@ pub struct ReplicaState {
     /// What its SQL thread has executed, by GTID: MariaDB `Gtid_Slave_Pos`,
     /// MySQL `Executed_Gtid_Set` (see [`super::gtid::Executed`]).
     pub gtid_executed: Option<String>,
+    /// What its IO thread has received, by GTID, in a GTID topology only
+    /// (MariaDB `Gtid_IO_Pos` with `Using_Gtid` not `No`, MySQL
+    /// `Retrieved_Gtid_Set` with `Auto_Position` 1): elsewhere it may be stale.
+    pub gtid_received: Option<String>,
 }
 
 fn name(s: &str, what: &str) -> Result<LogName> {
@@ -63,6 +68,7 @@ impl ReplicaState {
             host: None,
             port: None,
             gtid_executed: None,
+            gtid_received: None,
         })
     }
 
@@ -103,6 +109,14 @@ impl ReplicaState {
                 .or_else(|| get("Executed_Gtid_Set"))
                 .map(|s| s.split_whitespace().collect::<String>())
                 .filter(|s| !s.is_empty()),
+            gtid_received: {
+                let gtid_mode = get("Using_Gtid").is_some_and(|u| !u.is_empty() && !u.eq_ignore_ascii_case("no"))
+                    || get("Auto_Position").is_some_and(|a| a == "1");
+                get("Gtid_IO_Pos")
+                    .or_else(|| get("Retrieved_Gtid_Set"))
+                    .map(|s| s.split_whitespace().collect::<String>())
+                    .filter(|s| gtid_mode && !s.is_empty())
+            },
         })
     }
 
@@ -128,6 +142,7 @@ impl ReplicaState {
         st.host = s("host");
         st.port = v.get("port").and_then(|x| x.as_u64()).and_then(|x| u16::try_from(x).ok());
         st.gtid_executed = s("gtid_executed").filter(|g| !g.is_empty());
+        st.gtid_received = s("gtid_received").filter(|g| !g.is_empty());
         Ok(st)
     }
 
@@ -146,14 +161,56 @@ impl ReplicaState {
             "host": self.host,
             "port": self.port,
             "gtid_executed": self.gtid_executed,
+            "gtid_received": self.gtid_received,
         })
     }
 }
 
-/// Index of the replica that has read the most (`Master_Log_File`,
-/// `Read_Master_Log_Pos`), ordered numerically by file; ties go to the first.
+/// Index of the latest replica: in a GTID topology, among those whose
+/// received GTIDs hold every other's, the one that read the most (a replica
+/// stopped inside a transaction has its GTID but not all of it); else the
+/// one that read the most (`Master_Log_File`, `Read_Master_Log_Pos`),
+/// ordered numerically by file. Ties go to the first.
 pub fn latest(replicas: &[ReplicaState]) -> Option<usize> {
-    (0..replicas.len()).reduce(|a, b| if replicas[b].read > replicas[a].read { b } else { a })
+    let by_read =
+        |ix: &mut dyn Iterator<Item = usize>| ix.reduce(|a, b| if replicas[b].read > replicas[a].read { b } else { a });
+    match gtid_maximal(replicas) {
+        Some(top) if !top.is_empty() => by_read(&mut top.into_iter()),
+        _ => by_read(&mut (0..replicas.len())),
+    }
+}
+
+/// In a GTID topology (every replica has `gtid_received`), the replicas
+/// whose received GTIDs hold every other's; `None` otherwise.
+fn gtid_maximal(replicas: &[ReplicaState]) -> Option<Vec<usize>> {
+    let sets: Vec<Executed> = replicas
+        .iter()
+        .map(|r| r.gtid_received.as_deref().and_then(|g| Executed::parse(g).ok()))
+        .collect::<Option<_>>()?;
+    Some((0..sets.len()).filter(|&i| sets.iter().all(|o| sets[i].covers(o) == Some(true))).collect())
+}
+
+/// Where master coordinates and GTIDs disagree on the latest replica (a
+/// GTID topology), what each says.
+pub fn latest_note(replicas: &[ReplicaState]) -> Option<String> {
+    let top = gtid_maximal(replicas)?;
+    let by_pos = (0..replicas.len()).reduce(|a, b| if replicas[b].read > replicas[a].read { b } else { a })?;
+    if top.contains(&by_pos) {
+        return None;
+    }
+    Some(match top.first() {
+        Some(&g) => format!(
+            "master positions say {} (read {}) is the latest, GTIDs say {} ({}): going by GTID",
+            replicas[by_pos].name,
+            replicas[by_pos].read,
+            replicas[g].name,
+            replicas[g].gtid_received.as_deref().unwrap_or("")
+        ),
+        None => format!(
+            "no replica has received every GTID another has; going by master positions: {}",
+            replicas[by_pos].name
+        ),
+    })
 }
 
 /// Index of the replica that has read the least.
@@ -212,5 +269,37 @@ mod tests {
         c.port = Some(3307);
         let d = ReplicaState::from_json(&c.to_json()).unwrap();
         assert_eq!((d.host.as_deref(), d.port), (Some("127.0.0.1"), Some(3307)));
+    }
+
+    fn gst(f: &str, p: u64, received: &str) -> ReplicaState {
+        let mut s = st(f, p);
+        s.gtid_received = Some(received.to_string());
+        s
+    }
+
+    #[test]
+    fn latest_by_gtid_in_a_gtid_topology() {
+        // Positions and GTIDs agree.
+        let v = [gst("b.000002", 100, "0-1-10"), gst("b.000002", 300, "0-1-12"), gst("b.000002", 200, "0-1-11")];
+        assert_eq!(latest(&v), Some(1));
+        assert_eq!(latest_note(&v), None);
+        // One stopped inside transaction 0-1-12 has its GTID, not all of it: the one that read more wins the tie.
+        let v = [gst("b.000002", 280, "0-1-12"), gst("b.000002", 300, "0-1-12")];
+        assert_eq!(latest(&v), Some(1));
+        // They disagree (a position from another coordinate system): GTIDs win, and it is said.
+        let v = [gst("b.000009", 4, "0-1-10"), gst("b.000002", 300, "0-1-12")];
+        assert_eq!(latest(&v), Some(1));
+        assert!(latest_note(&v).unwrap().contains("GTIDs say r (0-1-12)"), "{:?}", latest_note(&v));
+        // Not every replica has GTIDs: positions.
+        let v = [st("b.000009", 4), gst("b.000002", 300, "0-1-12")];
+        assert_eq!(latest(&v), Some(0));
+        assert_eq!(latest_note(&v), None);
+        // MySQL sets: containment, not numbers.
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let v = [gst("b.000002", 900, &format!("{u}:1-5")), gst("b.000002", 100, &format!("{u}:1-3:4-9"))];
+        assert_eq!(latest(&v), Some(1));
+        let v = [gst("b.000002", 900, &format!("{u}:1-5")), gst("b.000002", 100, &format!("{u}:1-3:6-9"))];
+        assert_eq!(latest(&v), Some(0), "incomparable sets: positions");
+        assert!(latest_note(&v).unwrap().contains("no replica has received every GTID"));
     }
 }
