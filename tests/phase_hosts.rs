@@ -319,3 +319,52 @@ fn unreachable_replica_with_ignore_fail() {
         assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
     }
 }
+
+/// The relay diffs go from the latest replica's host straight to each
+/// replica; where that host cannot reach a replica's MySQL (an
+/// `unreachable` route in its namespace), that replica's diff is brought
+/// to the driver and applied from there. With `--apply-from here` every
+/// diff takes that way. Both: zero loss.
+#[test]
+fn relay_diffs_from_the_latest_host_or_from_here() {
+    for from_here in [false, true] {
+        let Some(topo) = netns_topology(3) else { return };
+        let work = tempfile::tempdir().unwrap();
+        let conf = topo.app_cnf(work.path(), "", &|_| String::new());
+        let (want_seq, want_sum) = lagging(&topo);
+        topo.kill_master();
+        restart_io_threads(&topo);
+        // The latest replica (replica 1) cannot reach replica 2's address;
+        // replica 3 becomes the new master, which both still reach.
+        let o = topo
+            .in_netns(1, "ip")
+            .args(["route", "add", "unreachable", &format!("{}/32", topo.host_ip(2))])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let nm = format!("--new-master={}:3306", topo.host_ip(3));
+        let mut args = vec!["--push-binary", &nm];
+        if from_here {
+            args.push("--apply-from=here");
+        }
+        let (code, out) = failover(&topo, &conf, &args);
+        eprintln!("{out}");
+        assert_eq!(code, 0, "{out}");
+        let line = |r: usize| {
+            let p = format!("  server{}(", r + 1);
+            out.lines().find(|l| l.starts_with(&p) && l.contains("applied")).unwrap_or("")
+        };
+        if from_here {
+            assert!(!out.contains("straight to each replica"), "{out}");
+            assert!(line(3).contains("its diff fetched in"), "{out}");
+        } else {
+            assert!(out.contains("straight to each replica"), "{out}");
+            assert!(line(3).contains("from the latest replica's host"), "{out}");
+            assert!(line(2).contains("cannot reach it") && line(2).contains("its diff fetched in"), "{out}");
+        }
+        for r in topo.replicas() {
+            assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
+            assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
+        }
+    }
+}

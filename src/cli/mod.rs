@@ -141,7 +141,8 @@ struct ApplyArgs {
     #[arg(required_unless_present = "plan")]
     files: Vec<PathBuf>,
     /// Apply every replica's diff of a plan (the JSON of `diff --live NAME=HOST:PORT … --write DIR --json`)
-    /// to that replica, all at once; a failing replica does not stop the others.
+    /// to that replica, all at once; a failing replica does not stop the others. `-`: the plan on standard
+    /// input, which may also hold the password (`"password"`: how the failover driver passes it to a host).
     #[arg(long, conflicts_with_all = ["files", "host", "port", "socket", "state_file", "print_sql", "expect_server_id", "expect_gtid_pos"])]
     plan: Option<PathBuf>,
     /// Target host (TCP).
@@ -172,6 +173,10 @@ struct ApplyArgs {
     /// Continue after the last committed transaction (state file + the target's GTID state).
     #[arg(long)]
     resume: bool,
+    /// Skip, rather than fail on, transactions whose GTID the target already has (a rerun); unlike
+    /// --resume no state is needed, and transactions without a GTID are applied.
+    #[arg(long)]
+    skip_applied: bool,
     /// A trailing incomplete transaction is reported but does not fail the run.
     #[arg(long)]
     allow_partial_tail: bool,
@@ -212,6 +217,7 @@ fn apply_options(a: &ApplyArgs) -> crate::apply::ApplyOptions {
         force: a.force,
         disable_log_bin: a.disable_log_bin,
         resume: a.resume,
+        skip_applied: a.skip_applied,
         allow_partial_tail: a.allow_partial_tail,
         verify_checksums: !a.no_verify,
         access: if a.no_mmap { Access::Read } else { Access::Mmap },
@@ -286,12 +292,23 @@ fn run_apply(a: ApplyArgs) -> u8 {
 fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
     use std::sync::Arc;
     let setup = || -> crate::error::Result<_> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let stdin = path.as_os_str() == "-";
+        let text = if stdin {
+            let mut t = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map_err(|e| Error::io(path, e))?;
+            t
+        } else {
+            std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?
+        };
         let v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(path))?;
         let targets = crate::apply::plan_targets(&v, path)?;
-        let base = crate::server::ConnSpec { user: a.user.clone(), ..Default::default() }
-            .with_password(a.defaults_file.as_deref(), a.ask_password)?;
+        let mut base = crate::server::ConnSpec { user: a.user.clone(), ..Default::default() };
+        // Only from standard input: a password is never read from a plan file someone left around.
+        if let (true, Some(p)) = (stdin, v["password"].as_str()) {
+            base.password = Some(crate::server::Secret::new(p));
+        }
+        let base = base.with_password(a.defaults_file.as_deref(), a.ask_password)?;
         Ok((targets, base))
     };
     let (targets, base) = match setup() {
@@ -460,6 +477,11 @@ struct FailoverArgs {
     /// Copy this binary to each remote host's workdir (remote_workdir) and run that copy.
     #[arg(long)]
     push_binary: bool,
+    /// Where the relay diffs are applied from: `latest`, the latest replica's host, straight to each
+    /// replica over MySQL (the bytes cross the network once; the default when all replicas take one
+    /// account), or `here`, after bringing them to this host.
+    #[arg(long, value_parser = ["latest", "here"], default_value = "latest")]
+    apply_from: String,
     /// Write a JSON report of the run here (phases and timings, positions, new master, diffs, results, losses).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -495,6 +517,7 @@ fn run_failover(a: FailoverArgs) -> u8 {
         remote_binary: a.remote_binary,
         push_binary: a.push_binary,
         json: a.json,
+        apply_on_latest: a.apply_from == "latest",
     };
     match crate::phase::failover(&o, &conf) {
         Ok(r) if r.ok() => 0,

@@ -91,6 +91,10 @@ pub struct FailoverOptions {
     pub push_binary: bool,
     /// Write the JSON report here.
     pub json: Option<PathBuf>,
+    /// Apply the relay diffs from the latest replica's host straight to each
+    /// target over MySQL (our binary there), instead of bringing them here
+    /// first: the bytes cross the network once, not twice.
+    pub apply_on_latest: bool,
 }
 
 impl Default for FailoverOptions {
@@ -110,6 +114,7 @@ impl Default for FailoverOptions {
             remote_binary: "binlog-diff".into(),
             push_binary: false,
             json: None,
+            apply_on_latest: true,
         }
     }
 }
@@ -250,6 +255,78 @@ fn node(
         )));
     }
     Ok(o)
+}
+
+/// Per replica (by name), what the remote `apply --plan` did.
+type RemoteApplied = std::collections::HashMap<String, std::result::Result<RemoteDone, RemoteErr>>;
+
+/// A relay diff applied from the latest replica's host.
+#[derive(Clone, Debug)]
+struct RemoteDone {
+    line: String,
+    last_gtids: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+enum RemoteErr {
+    /// That host cannot reach the target's MySQL: the diff comes here instead.
+    CannotConnect(String),
+    Failed(String),
+}
+
+/// What happened to `name`'s diff (the whole run's failure when it has no entry).
+fn remote_result(m: &RemoteApplied, name: &str) -> std::result::Result<RemoteDone, RemoteErr> {
+    match m.get(name).or_else(|| m.get("")) {
+        Some(r) => r.clone(),
+        None => Err(RemoteErr::Failed("no result for it in the report".into())),
+    }
+}
+
+/// Reads the JSON of `apply --plan - --json` run on the latest replica's host.
+fn remote_applied(out: Result<crate::remote::Output>, secs: f64) -> RemoteApplied {
+    let mut m = RemoteApplied::new();
+    let o = match out {
+        Ok(o) => o,
+        Err(e) => {
+            m.insert(String::new(), Err(RemoteErr::Failed(e.to_string())));
+            return m;
+        }
+    };
+    let Ok(Value::Array(list)) = serde_json::from_str::<Value>(o.stdout.trim()) else {
+        let lines: Vec<&str> = o.stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let why = lines.iter().find(|l| l.starts_with("error") || l.contains("binlog-diff:")).or(lines.last());
+        let why = why.copied().unwrap_or("no report").to_string();
+        m.insert(String::new(), Err(RemoteErr::Failed(format!("exit {}: {why}", o.status))));
+        return m;
+    };
+    for t in list {
+        let name = t["name"].as_str().unwrap_or("").to_string();
+        let rep = &t["report"];
+        let r = if t["ok"] == json!(true) {
+            let skipped = rep["skipped"].as_u64().unwrap_or(0);
+            Ok(RemoteDone {
+                line: format!(
+                    "applied {} transactions ({} events){} from the latest replica's host in {secs:.2}s",
+                    rep["transactions"].as_u64().unwrap_or(0),
+                    rep["events"].as_u64().unwrap_or(0),
+                    if skipped > 0 {
+                        format!(", skipped {skipped} it already had (an earlier run's)")
+                    } else {
+                        String::new()
+                    },
+                ),
+                last_gtids: rep["last_gtids"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default(),
+            })
+        } else {
+            let e = t["error"].as_str().unwrap_or("failed").to_string();
+            if e.contains("cannot connect") { Err(RemoteErr::CannotConnect(e)) } else { Err(RemoteErr::Failed(e)) }
+        };
+        m.insert(name, r);
+    }
+    m
 }
 
 /// Removes this run's folder (a pushed binary, the cut diffs) and the saved
@@ -792,8 +869,62 @@ impl Run<'_> {
         let bars = crate::apply::Bars::new(&alive.iter().map(|r| (r.conf.name.clone(), 0)).collect::<Vec<_>>());
         let applied_files: Vec<Mutex<Vec<PathBuf>>> = alive.iter().map(|_| Mutex::new(Vec::new())).collect();
         let applied_gtids: Vec<Mutex<Vec<String>>> = alive.iter().map(|_| Mutex::new(Vec::new())).collect();
-        // Each replica on its own: its diff streamed here, then applied at
-        // once (a small diff does not wait for a big one to arrive).
+        // The relay diffs, from the latest replica's host straight to each
+        // target (one remote process for all, each target on its thread),
+        // when that host is remote and every replica takes one account (the
+        // password goes on that process's standard input only).
+        let same_account = alive.iter().all(|r| {
+            r.conf.user == alive[0].conf.user
+                && r.conf.password.as_ref().map(crate::server::Secret::expose)
+                    == alive[0].conf.password.as_ref().map(crate::server::Secret::expose)
+        });
+        let on_latest = o.apply_on_latest && matches!(lhost, Host::Ssh(_)) && same_account;
+        let remote_targets: Vec<Value> = alive
+            .iter()
+            .zip(&inputs)
+            .filter_map(|(r, input)| {
+                let cut = input.as_ref().ok()?.0?;
+                Some(json!({"state": {"name": r.conf.name, "host": r.conf.ip, "port": r.conf.port},
+                            "file": cut.display().to_string()}))
+            })
+            .collect();
+        let remote: std::sync::OnceLock<RemoteApplied> = std::sync::OnceLock::new();
+        let remote_stage = || {
+            let mut plan = json!({"replicas": remote_targets});
+            if let Some(p) = &alive[0].conf.password {
+                plan["password"] = json!(p.expose());
+            }
+            let args: Vec<String> = vec![
+                "apply".into(),
+                "--plan".into(),
+                "-".into(),
+                "--user".into(),
+                alive[0].conf.user.clone(),
+                "--skip-applied".into(),
+                "--json".into(),
+                "--parallel".into(),
+                o.parallel.max(1).to_string(),
+            ];
+            let mut argv = vec![lbin.clone()];
+            argv.extend(args);
+            let t = Instant::now();
+            let out = lhost.run(
+                "apply the relay diffs from the latest replica's host",
+                &argv,
+                plan.to_string().as_bytes(),
+                o.step_timeout,
+            );
+            remote_applied(out, t.elapsed().as_secs_f64())
+        };
+        if on_latest && !remote_targets.is_empty() {
+            self.say(&format!(
+                "  Relay diffs applied from {} straight to each replica (one pass over the network).",
+                lhost.label()
+            ));
+        }
+        // Each replica on its own: its relay diff (from the latest replica's
+        // host, or streamed here first), then the master's tail from here;
+        // a small diff does not wait for a big one.
         let results: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
             let hs: Vec<_> = alive
                 .iter()
@@ -804,17 +935,38 @@ impl Run<'_> {
                 .map(|((((r, input), c), keep), gtids)| {
                     let sp = spec(&r.conf);
                     let workdir = &workdir;
+                    let (remote, remote_stage) = (&remote, &remote_stage);
                     sc.spawn(move || {
                         let (cut, tail) = input.clone()?;
                         let t = Instant::now();
                         let mut f = Vec::new();
+                        let mut done: Vec<String> = Vec::new();
+                        let mut gt: Vec<String> = Vec::new();
+                        let mut cut = cut;
+                        if let (true, Some(_)) = (on_latest, cut) {
+                            match remote_result(remote.get_or_init(remote_stage), &r.conf.name) {
+                                Ok(x) => {
+                                    done.push(x.line);
+                                    gt.extend(x.last_gtids);
+                                    cut = None;
+                                }
+                                // The latest replica's host cannot reach it: bring the diff here.
+                                Err(RemoteErr::CannotConnect(m)) => {
+                                    done.push(format!("the latest replica's host cannot reach it ({m}): from here"));
+                                }
+                                Err(RemoteErr::Failed(m)) => {
+                                    return Err(format!("apply failed on the latest replica's host: {m}"));
+                                }
+                            }
+                        }
                         if let Some(cf) = cut {
                             f.push(lhost.fetch(cf, workdir).map_err(|e| e.to_string())?);
                         }
                         f.extend(tail.map(Path::to_path_buf));
                         *keep.lock().unwrap_or_else(|p| p.into_inner()) = f.clone();
                         if f.is_empty() {
-                            return Ok("nothing to apply".to_string());
+                            *gtids.lock().unwrap_or_else(|p| p.into_inner()) = gt;
+                            return Ok(if done.is_empty() { "nothing to apply".to_string() } else { done.join("; ") });
                         }
                         let fetched = t.elapsed().as_secs_f64();
                         // Its own state file: the master's tail is one file that
@@ -833,8 +985,9 @@ impl Run<'_> {
                         let t = Instant::now();
                         match apply(&sp, &f, &opts) {
                             Ok(r) => Ok({
-                                *gtids.lock().unwrap_or_else(|p| p.into_inner()) = r.last_gtids.clone();
-                                format!(
+                                gt.extend(r.last_gtids.iter().cloned());
+                                *gtids.lock().unwrap_or_else(|p| p.into_inner()) = gt;
+                                let here = format!(
                                     "applied {} transactions ({} events){} in {:.2}s{}",
                                     r.transactions,
                                     r.events,
@@ -849,7 +1002,9 @@ impl Run<'_> {
                                     } else {
                                         String::new()
                                     }
-                                )
+                                );
+                                done.push(here);
+                                done.join("; then ")
                             }),
                             Err(e) => Err(format!("apply failed: {}", e.error)),
                         }
