@@ -8,6 +8,7 @@
 # Usage:  benches/failover_hosts_compare.sh                       # small lag
 #         BENCH_LAG_BYTES=300000000 benches/failover_hosts_compare.sh  # a replica ~300 MB behind
 #         BENCH_PUSH=0 ...   # leave out the `--push-binary` variant
+#         BENCH_HERE=1 ...   # add `--apply-from here` (diffs brought to the driver first)
 #
 # Needs root (network namespaces), mariadb-server, openssh-server, iproute2,
 # mha4mysql-manager and mha4mysql-node (scripts/test.sh installs them).
@@ -37,9 +38,16 @@
 #                         the hosts share this machine's filesystem), run in
 #                         a mount namespace where every server's files are
 #                         hidden (all it reads of them comes over ssh).
-#   ours --parallel 4     as --remote-binary, each replica's diff applied
-#                         on 4 connections (apply --parallel).
+#                         Defaults: each replica's diff applied on 4
+#                         connections (--parallel 4), the relay diffs from the
+#                         latest replica's host straight to each replica.
+#   ours --parallel 1     as --remote-binary, each replica's diff applied on
+#                         one connection.
 #   ours --push-binary    the same, copying the binary to every host first.
+#   ours --apply-from here
+#                         (BENCH_HERE=1) the relay diffs brought to the driver
+#                         and applied from there, instead of from the latest
+#                         replica's host straight to each replica (the default).
 #
 # Printed: result, wall time SIGKILL -> done (and of it the command alone),
 # ratio to MHA, new master, transactions missing on the survivors compared

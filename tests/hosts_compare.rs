@@ -379,9 +379,13 @@ fn bench_failover_hosts() {
     let s = scenario(lag);
     let mut rows: Vec<Row> = Vec::new();
     let mut want_first: Option<Want> = None;
-    let mut variants = vec!["MHA + Perl node", "ours --remote-binary", "ours --parallel 4"];
+    let mut variants = vec!["MHA + Perl node", "ours --remote-binary", "ours --parallel 1"];
     if push_too {
         variants.push("ours --push-binary");
+    }
+    if std::env::var("BENCH_HERE").as_deref() == Ok("1") {
+        // The diffs brought to the driver, then applied from there.
+        variants.push("ours --apply-from here");
     }
     for label in variants {
         let work = tempfile::tempdir().unwrap();
@@ -409,8 +413,10 @@ fn bench_failover_hosts() {
         } else {
             let how: &[&str] = if label.ends_with("--push-binary") {
                 &["--push-binary"]
-            } else if label.ends_with("--parallel 4") {
-                &["--remote-binary", BIN, "--parallel", "4"]
+            } else if label.contains("--apply-from here") {
+                &["--remote-binary", BIN, "--apply-from", "here"]
+            } else if label.ends_with("--parallel 1") {
+                &["--remote-binary", BIN, "--parallel", "1"]
             } else {
                 &["--remote-binary", BIN]
             };

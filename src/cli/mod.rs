@@ -456,9 +456,11 @@ struct FailoverArgs {
     /// Seconds to wait for SQL threads and for replication to start.
     #[arg(long, default_value_t = 600)]
     wait_timeout: u64,
-    /// Apply each replica's diff on N connections (see `apply --parallel`).
-    #[arg(long, default_value_t = 0)]
-    parallel: usize,
+    /// Apply each replica's diff on N connections (see `apply --parallel`: independent transactions side
+    /// by side, commits in source order, DDL alone). 0 (default): 4 for a diff of 1 MiB or more, one for
+    /// a smaller one (opening connections costs more than they save there).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=64))]
+    parallel: u16,
     /// Fail over although some replica still replicates from the master (it is unreachable from here, not dead).
     #[arg(long)]
     force: bool,
@@ -509,7 +511,7 @@ fn run_failover(a: FailoverArgs) -> u8 {
         workdir: a.workdir,
         dry_run: a.dry_run,
         wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
-        parallel: a.parallel,
+        parallel: a.parallel as usize,
         force: a.force,
         detect_wait: std::time::Duration::from_secs(a.detect_wait),
         mysql_timeout: std::time::Duration::from_secs(a.mysql_timeout),

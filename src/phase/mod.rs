@@ -75,7 +75,8 @@ pub struct FailoverOptions {
     pub dry_run: bool,
     /// Bound for waiting on SQL threads and replication start.
     pub wait_timeout: Duration,
-    /// Connections per replica for the apply (`apply --parallel`; 0 or 1: serial).
+    /// Connections per replica for the apply (`apply --parallel`); 0: 4 for
+    /// a diff of 1 MiB or more, else one.
     pub parallel: usize,
     /// Go on although some replica still replicates from the master.
     pub force: bool,
@@ -849,6 +850,16 @@ impl Run<'_> {
         // ---- Phase 4 ------------------------------------------------------
         let t = Instant::now();
         self.say("* Phase 4: Applying every replica's diff (in parallel) and re-pointing..");
+        // Parallel apply only where it pays: below this, opening the extra
+        // connections costs more than they save.
+        const PARALLEL_FROM_BYTES: u64 = 1 << 20;
+        let relay_bytes: Vec<u64> = diff_docs.iter().map(|d| d["relay_diff"]["bytes"].as_u64().unwrap_or(0)).collect();
+        let tail_bytes = tail.as_ref().and_then(|(f, _)| std::fs::metadata(f).ok()).map(|m| m.len()).unwrap_or(0);
+        let workers = |bytes: u64| match o.parallel {
+            0 if bytes >= PARALLEL_FROM_BYTES => 4,
+            0 => 1,
+            n => n,
+        };
         // Each replica: its relay diff (up to the boundary), then the master's tail (from it).
         let boundary: Option<crate::position::MasterPos> = relay_end.parse().ok();
         let tail_file = tail.as_ref().map(|(f, _)| f.clone());
@@ -903,7 +914,7 @@ impl Run<'_> {
                 "--skip-applied".into(),
                 "--json".into(),
                 "--parallel".into(),
-                o.parallel.max(1).to_string(),
+                workers(relay_bytes.iter().copied().max().unwrap_or(0)).to_string(),
             ];
             let mut argv = vec![lbin.clone()];
             argv.extend(args);
@@ -932,7 +943,8 @@ impl Run<'_> {
                 .zip(&counters)
                 .zip(&applied_files)
                 .zip(&applied_gtids)
-                .map(|((((r, input), c), keep), gtids)| {
+                .zip(&relay_bytes)
+                .map(|(((((r, input), c), keep), gtids), &rb)| {
                     let sp = spec(&r.conf);
                     let workdir = &workdir;
                     let (remote, remote_stage) = (&remote, &remote_stage);
@@ -973,8 +985,9 @@ impl Run<'_> {
                         // several replicas apply at once, and the default state
                         // path sits beside the first input.
                         let state_file = workdir.join(format!("{}.apply-state", r.conf.name.replace('/', "_")));
+                        let here = tail_bytes + if cut.is_some() { rb } else { 0 };
                         let opts = ApplyOptions {
-                            parallel: o.parallel,
+                            parallel: workers(here),
                             counters: Some(c.clone()),
                             state_file: Some(state_file),
                             // A rerun after an interrupted failover: what an earlier
