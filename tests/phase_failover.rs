@@ -146,7 +146,7 @@ fn failover_killed_mid_apply_then_rerun() {
     let (code, out) = failover(&conf, &topo, &["--workdir", diffs.to_str().unwrap()]);
     eprintln!("{out}");
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("it already had (an earlier run's)"), "the rerun skipped what the first applied: {out}");
+    assert!(out.contains("it already had"), "the rerun skipped what the first applied: {out}");
     for r in topo.replicas() {
         assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
         assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums (a repeated MyISAM update?)", topo.name(r));

@@ -9,7 +9,12 @@
 //! span relay-log files) and a tail only the master has. Then the master
 //! fails: its mysqld is SIGKILLed, on 127.0.0.1 or (one trial in ten) on
 //! its own host (network namespaces; the host still answers ssh), or (one
-//! in ten) its host's link is cut, so what only it had is lost. Then
+//! in ten) its host's link is cut, so what only it had is lost. In some
+//! loopback trials the latest replica's last relay log is first torn a few
+//! bytes short, inside its last event (its status claiming more, as after a
+//! crash of its host): ours must still lose nothing (the torn transaction
+//! comes whole from the master's binlog), MHA's manager with our node tools
+//! must refuse loudly. Then
 //! `binlog-diff failover` runs (serial or `--parallel 4`; on own hosts where
 //! the servers' files are hidden from it), or, in a quarter of the
 //! positional loopback trials, MHA's own manager (`masterha_master_switch
@@ -26,7 +31,8 @@
 //!
 //! `BINLOG_DIFF_TRIALS=N` (default 4: what CI runs) and
 //! `BINLOG_DIFF_TRIAL_SEED=S` (default 1): trials S, S+1, …, S+N-1; a
-//! failing trial is reported with its seed and the rest still run.
+//! failing trial is reported with its seed and the rest still run;
+//! `BINLOG_DIFF_TRIAL_VERBOSE=1` prints each run's output.
 //! `scripts/trials.sh N SEED` runs them on a release build.
 
 mod common;
@@ -64,6 +70,10 @@ struct Plan {
     /// Every server its own host (network namespaces; the driver reaches
     /// files only over ssh), and how the master fails.
     hosts: Hosts,
+    /// The latest replica's last relay log torn this many bytes short (inside
+    /// its last event), as after a crash of its host: its status claims more
+    /// than the file holds.
+    torn: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +120,9 @@ impl Plan {
             (false, 1) => Hosts::MasterCutOff,
             _ => Hosts::Loopback,
         };
+        // Loopback only: the master's binlogs must be there to take the torn
+        // transaction whole (or, for MHA's manager, the run must refuse).
+        let torn = (hosts == Hosts::Loopback && r.chance(15)).then(|| r.range(1, 21));
         Plan {
             seed,
             replicas,
@@ -125,6 +138,7 @@ impl Plan {
             parallel,
             mha,
             hosts,
+            torn,
         }
     }
 }
@@ -181,6 +195,32 @@ fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
     } else {
         (master_seq.clone(), topo.checksum_tables(MASTER, "bd"))
     };
+    let mut torn = None;
+    if let Some(k) = p.torn {
+        // The latest replica, its SQL thread done (it executed what is now
+        // torn): its last relay file cut k bytes short, when that file ends
+        // with a transaction's last event (not only header events).
+        // Every replica tied for the latest: whichever is chosen is torn.
+        let reads: Vec<_> = topo.replicas().map(|r| (r, topo.slave_status(r).read_pos())).collect();
+        let max = reads.iter().map(|(_, p)| p.clone()).max().unwrap();
+        let mut done = Vec::new();
+        for (r, _) in reads.iter().filter(|(_, p)| *p == max) {
+            topo.wait_sql_idle(*r);
+            let f = topo.relay_log_files(*r).pop().unwrap();
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            let last = topo.relay_log_events(*r, &name).pop();
+            let ends_a_trx = last.as_ref().is_some_and(|e| e.event_type == "Xid" || e.info.contains("COMMIT"));
+            let len = std::fs::metadata(&f).unwrap().len();
+            if ends_a_trx && len > k {
+                let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+                file.set_len(len - k).unwrap();
+                done.push(format!("{}'s {name}", topo.name(*r)));
+            }
+        }
+        if !done.is_empty() {
+            torn = Some(format!("{} torn {k} bytes short", done.join(", ")));
+        }
+    }
     let before = if p.hosts == Hosts::MasterCutOff {
         topo.cut_link(MASTER);
         None
@@ -192,11 +232,25 @@ fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
         topo.sql(r, "START SLAVE IO_THREAD"); // "Connecting", as after a real crash
     }
     let t = Instant::now();
-    let out = match mha {
-        Some(m) => m.failover(&topo, work.path())?,
-        None => ours(p, &topo, work.path(), want_seq != master_seq)?,
+    let out = match (mha, p.torn) {
+        // MHA's manager with our node tools: generate refuses the torn relay
+        // log, so the run fails loudly (never a silent loss).
+        // (When another replica read as much, untorn, the manager may go by
+        // that one and succeed: then the checks below say whether all is there.)
+        (Some(m), Some(_)) => match m.failover(&topo, work.path()) {
+            Ok(out) => out,
+            Err(out) if out.contains("torn") => {
+                return Ok("MHA's manager refused the torn relay log, as it must".into());
+            }
+            Err(out) => return Err(format!("MHA's manager failed, but not on the torn relay log:\n{out}")),
+        },
+        (Some(m), None) => m.failover(&topo, work.path())?,
+        (None, _) => ours(p, &topo, work.path(), want_seq != master_seq)?,
     };
     let secs = t.elapsed().as_secs_f64();
+    if std::env::var_os("BINLOG_DIFF_TRIAL_VERBOSE").is_some() {
+        eprintln!("{out}");
+    }
     if before.is_some_and(|b| binlog_digests(&topo) != b) {
         return Err("the dead master's binlog files changed".into());
     }
@@ -233,7 +287,8 @@ fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
         }
     }
     let who = if mha.is_some() { "MHA's manager" } else { "failover" };
-    Ok(format!("{} transactions, {who} {secs:.2}s, new master {}", want_seq.len(), topo.name(new_master)))
+    let torn = torn.map(|t| format!(" ({t})")).unwrap_or_default();
+    Ok(format!("{} transactions, {who} {secs:.2}s, new master {}{torn}", want_seq.len(), topo.name(new_master)))
 }
 
 /// `binlog-diff failover` (on own hosts: where the servers' files are

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::log::{LogKind, LogSet};
 use crate::position::{
     Executed, GtidStart, MapOptions, Mapping, MasterPos, RelayPos, ReplicaState, find_start, gtid_at, gtid_start,
-    latest,
+    latest, torn_tail,
 };
 
 use super::generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Start, shared_segment};
@@ -109,7 +109,14 @@ impl Plan {
                 let r = c.report();
                 (r.master_end.clone().unwrap_or_else(|| lst.exec.clone()), r.left_out.clone())
             }
-            None => (lst.read.clone(), None),
+            // It executed all it read, as far as its status says; unless the
+            // newest relay file is torn (its host crashed): then the relay
+            // logs end at the last whole transaction before the tear, and
+            // the partial one must come whole from the master's binlog.
+            None => match torn_tail(&relay, &map_opts)? {
+                Some(t) => (t.boundary, Some(LeftOut { file: t.at.file, offset: t.at.pos, bytes: t.bytes })),
+                None => (lst.read.clone(), None),
+            },
         };
         let master_tail = match &input.master_binlogs {
             Some(m) => {

@@ -310,11 +310,7 @@ fn remote_applied(out: Result<crate::remote::Output>, secs: f64) -> RemoteApplie
                     "applied {} transactions ({} events){} from the latest replica's host in {secs:.2}s",
                     rep["transactions"].as_u64().unwrap_or(0),
                     rep["events"].as_u64().unwrap_or(0),
-                    if skipped > 0 {
-                        format!(", skipped {skipped} it already had (an earlier run's)")
-                    } else {
-                        String::new()
-                    },
+                    if skipped > 0 { format!(", skipped {skipped} it already had") } else { String::new() },
                 ),
                 last_gtids: rep["last_gtids"]
                     .as_array()
@@ -867,8 +863,11 @@ impl Run<'_> {
             .iter()
             .zip(&cut_files)
             .map(|(st, cf)| match (&tail_file, &boundary) {
-                // Cannot happen with a sane latest replica: fail it rather than apply twice or leave a gap.
-                (Some(_), Some(b)) if st.exec > *b => Err(format!(
+                // It executed past where the tail starts (the latest replica's
+                // relay log torn shorter than what was executed from it). With
+                // GTIDs the tail's apply skips what it has; without, fail it
+                // rather than apply twice or leave a gap.
+                (Some(_), Some(b)) if st.exec > *b && st.gtid_executed.is_none() => Err(format!(
                     "executed {} past the boundary {relay_end} where the dead master's tail starts: not recovered",
                     st.exec
                 )),
@@ -1005,7 +1004,7 @@ impl Run<'_> {
                                     r.transactions,
                                     r.events,
                                     if r.skipped > 0 {
-                                        format!(", skipped {} it already had (an earlier run's)", r.skipped)
+                                        format!(", skipped {} it already had", r.skipped)
                                     } else {
                                         String::new()
                                     },

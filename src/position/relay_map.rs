@@ -12,8 +12,8 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::event::{Format, Step, WalkOptions};
-use crate::log::{Access, LogFile, LogName, LogSet, RecoveryMode};
+use crate::event::{Format, Step, TrxGrouper, WalkOptions, classify};
+use crate::log::{Access, LogFile, LogName, LogSet, RecoveryMode, Tail};
 
 use super::coords::{MasterPos, RelayPos};
 use super::cursor::{MasterCursor, Origin};
@@ -281,4 +281,100 @@ fn scan_file(path: &Path, target: &MasterPos, opts: &MapOptions, inherit: Option
         Ok(true)
     })?;
     Ok(result)
+}
+
+/// The newest relay file torn: it ends inside an event, so the relay logs
+/// hold less than the replica's status claims (its host crashed), and the
+/// last transaction in them is partial.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// Master coordinate where the last whole transaction ends.
+    pub boundary: MasterPos,
+    /// Relay coordinate right after it, where the partial one starts.
+    pub at: RelayPos,
+    /// Bytes from there to the end of the relay logs.
+    pub bytes: u64,
+}
+
+/// Whether the newest relay file of `relay` is torn, and if so where the
+/// last whole transaction before the tear ends. `None` when it ends on an
+/// event boundary, or when no whole transaction precedes the tear.
+///
+/// # Errors
+/// A file cannot be read or is damaged before the tear.
+pub fn torn_tail(relay: &LogSet, opts: &MapOptions) -> Result<Option<TornTail>> {
+    let files = relay.files();
+    let Some((_, last_path)) = files.last() else { return Ok(None) };
+    let lf = LogFile::open(last_path, opts.access)?;
+    if !matches!(lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |_, _| Ok(true))?, Tail::Incomplete(_)) {
+        return Ok(None);
+    }
+    // Each file's master file, inherited from the ones before (as the slow path reads them).
+    let mut heads = Vec::with_capacity(files.len());
+    let mut inherited: Option<LogName> = None;
+    let mut own = opts.own_server_id;
+    for (name, path) in files {
+        let h = read_head(path, name, &MapOptions { own_server_id: own, ..*opts }, inherited.clone())?;
+        own = own.or(h.own_server_id);
+        if let Some(st) = &h.start {
+            inherited = Some(st.file.clone());
+        }
+        heads.push(h);
+    }
+    let mut after = 0u64;
+    for j in (0..files.len()).rev() {
+        let (name, path) = &files[j];
+        let inherit = heads[..j].iter().rev().find_map(|h| h.start.as_ref().map(|s| s.file.clone()));
+        let lf = LogFile::open(path, opts.access)?;
+        let mut cur = MasterCursor::relay(own, inherit);
+        let mut g = TrxGrouper::new();
+        let mut last = None;
+        lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+            if cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))? != Origin::Data {
+                return Ok(true);
+            }
+            let c = classify(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
+            if g.feed(c).boundary.closes() {
+                if let (Some(f), Some(p)) = (cur.file(), cur.pos()) {
+                    last = Some((MasterPos::new(f.clone(), p), ev.end_offset()));
+                }
+            }
+            Ok(true)
+        })?;
+        let size = lf.bytes().len() as u64;
+        if let Some((boundary, off)) = last {
+            return Ok(Some(TornTail { boundary, at: RelayPos::new(name.clone(), off), bytes: size - off + after }));
+        }
+        after += size;
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of the row-crc32 fixture's relay logs with the newest file
+    /// torn inside GTID 0-1-13 (relay-bin.000004 1361..1668, master
+    /// 1062..1369): the last whole transaction ends at master 1062.
+    #[test]
+    fn a_torn_newest_relay_file_ends_at_the_last_whole_transaction() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mariadb/row-crc32/replica");
+        let dir = tempfile::tempdir().unwrap();
+        for n in ["relay-bin.000001", "relay-bin.000002", "relay-bin.000003", "relay-bin.000004", "relay-bin.index"] {
+            std::fs::copy(src.join(n), dir.path().join(n)).unwrap();
+        }
+        let set = LogSet::discover(dir.path(), crate::log::LogKind::Relay).unwrap();
+        let o = MapOptions { own_server_id: Some(2), ..MapOptions::default() };
+        assert_eq!(torn_tail(&set, &o).unwrap(), None, "whole: not torn");
+        let last = dir.path().join("relay-bin.000004");
+        let whole = std::fs::read(&last).unwrap();
+        for cut in [1450, 1667] {
+            std::fs::write(&last, &whole[..cut]).unwrap();
+            let t = torn_tail(&set, &o).unwrap().expect("torn");
+            assert_eq!(t.boundary.to_string(), "mysql-bin.000002:1062");
+            assert_eq!(t.at.to_string(), "relay-bin.000004:1361");
+            assert_eq!(t.bytes, cut as u64 - 1361);
+        }
+    }
 }

@@ -191,5 +191,9 @@ pub fn replica_state(conn: &mut mysql::Conn, label: &str) -> Result<ReplicaState
         p.parent().map(Path::to_path_buf)
     };
     st.relay_dir = from_setting(relay_log).or_else(|| from_setting(relay_index)).or(datadir);
+    // MariaDB keeps gtid_slave_pos (what its SQL thread applied) in every mode.
+    if st.gtid_executed.is_none() && d == status::Dialect::MariaDb {
+        st.gtid_executed = Some(status::gtid_slave_pos(conn)?).filter(|g| !g.is_empty());
+    }
     Ok(st)
 }
