@@ -52,8 +52,8 @@ use crate::error::{Error, Result};
 use crate::position::{ReplicaState, latest};
 use crate::remote::{Host, SshOptions};
 use crate::server::status::{
-    Dialect, GtidMode, SourceAddr, Status, binlog_coords, gtid_binlog_state, gtid_slave_pos, replica_status,
-    set_gtid_slave_pos, set_read_only, wait_for,
+    Dialect, GtidMode, SourceAddr, Status, binlog_coords, gtid_binlog_state, gtid_slave_pos, mysql_gtid_executed,
+    replica_status, set_gtid_slave_pos, set_read_only, wait_for,
 };
 use crate::server::{ConnSpec, replica_state};
 
@@ -566,7 +566,7 @@ impl Run<'_> {
         self.say("* Phase 3: Master Recovery Phase..");
         let mut states: Vec<ReplicaState> = Vec::new();
         let mut slave_pos_before: Vec<Option<String>> = Vec::new();
-        let mut binlog_states: Vec<Option<(u32, crate::position::MariaState)>> = Vec::new();
+        let mut own_states: Vec<Option<crate::position::OwnState>> = Vec::new();
         for r in &mut alive {
             let who = label(&r.conf);
             if !o.dry_run {
@@ -586,11 +586,12 @@ impl Run<'_> {
                 GtidMode::SlavePos | GtidMode::CurrentPos => Some(gtid_slave_pos(&mut r.conn)?),
                 _ => None,
             });
-            binlog_states.push(if r.dialect == Dialect::MariaDb {
-                let (id, st) = gtid_binlog_state(&mut r.conn)?;
-                Some((id, crate::position::MariaState::parse(&st)?))
+            own_states.push(if r.dialect == Dialect::MariaDb {
+                let (server_id, st) = gtid_binlog_state(&mut r.conn)?;
+                Some(crate::position::OwnState::Maria { server_id, state: crate::position::MariaState::parse(&st)? })
             } else {
-                None
+                let (uuid, g) = mysql_gtid_executed(&mut r.conn)?;
+                Some(crate::position::OwnState::Mysql { uuid, executed: crate::position::GtidSet::parse(&g)? })
             });
             let mut st = replica_state(&mut r.conn, &r.conf.name)?;
             st.host = Some(r.conf.ip.clone());
@@ -610,7 +611,7 @@ impl Run<'_> {
                 .collect(),
         );
         // Errant transactions: never promoted, always reported.
-        let errant = errant_gtids(&binlog_states);
+        let errant = crate::position::errant(&own_states);
         for (r, e) in alive.iter().zip(&errant) {
             if !e.is_empty() {
                 self.say(&format!(
@@ -1300,50 +1301,5 @@ impl Run<'_> {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-    }
-}
-
-/// Per replica, per domain, the last GTID of its own writes (its
-/// server_id) that no other replica has: errant transactions (MariaDB;
-/// `gtid_binlog_state` keeps only the last per domain and server). A
-/// replica that was a master once has its old writes on the others too:
-/// not errant.
-fn errant_gtids(states: &[Option<(u32, crate::position::MariaState)>]) -> Vec<Vec<String>> {
-    states
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let Some((me, st)) = s else { return Vec::new() };
-            st.map
-                .iter()
-                .filter(|((_, server), _)| server == me)
-                .filter(|&(&(d, sv), &n)| {
-                    states
-                        .iter()
-                        .enumerate()
-                        .filter(|(j, _)| *j != i)
-                        .all(|(_, o)| o.as_ref().is_none_or(|(_, o)| o.seq(d, sv).is_none_or(|m| m < n)))
-                })
-                // gtid_binlog_state keeps the last GTID per domain and server only.
-                .map(|(&(d, sv), &n)| format!("{d}-{sv}-{n}"))
-                .collect()
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::position::MariaState;
-
-    #[test]
-    fn errant_gtids_are_own_writes_nobody_else_has() {
-        let st = |id: u32, s: &str| Some((id, MariaState::parse(s).unwrap()));
-        // Replica 2 wrote 0-2-1..3 (errant); replica 3 was master once (0-3-5 everywhere), then wrote 0-3-6.
-        let states = [st(2, "0-1-90,0-2-3,0-3-5"), st(3, "0-1-80,0-3-6"), st(4, "0-1-85,0-3-5"), None];
-        let e = errant_gtids(&states);
-        assert_eq!(e[0], vec!["0-2-3".to_string()]);
-        assert_eq!(e[1], vec!["0-3-6".to_string()]);
-        assert!(e[2].is_empty() && e[3].is_empty());
     }
 }

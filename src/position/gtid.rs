@@ -132,6 +132,50 @@ impl GtidSet {
         need > b
     }
 
+    /// The GTIDs of this set that `other` lacks.
+    pub fn minus(&self, other: &GtidSet) -> GtidSet {
+        let mut out = GtidSet::default();
+        for (k, ivs) in &self.map {
+            let mut theirs = other.map.get(k).cloned().unwrap_or_default();
+            theirs.sort_unstable();
+            let mut left = Vec::new();
+            for &(a, b) in ivs {
+                let mut from = a;
+                for &(x, y) in &theirs {
+                    if y < from || x > b {
+                        continue;
+                    }
+                    if x > from {
+                        left.push((from, x - 1));
+                    }
+                    from = from.max(y.saturating_add(1));
+                    if from > b {
+                        break;
+                    }
+                }
+                if from <= b {
+                    left.push((from, b));
+                }
+            }
+            if !left.is_empty() {
+                out.map.insert(k.clone(), left);
+            }
+        }
+        out
+    }
+
+    /// `uuid[:tag]:a-b` per interval.
+    pub fn to_list(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for ((u, t), ivs) in &self.map {
+            let head = if t.is_empty() { u.clone() } else { format!("{u}:{t}") };
+            for &(a, b) in ivs {
+                v.push(if a == b { format!("{head}:{a}") } else { format!("{head}:{a}-{b}") });
+            }
+        }
+        v
+    }
+
     /// Whether `uuid:gno` (untagged) is in the set.
     pub fn contains(&self, uuid: &str, gno: i64) -> bool {
         self.contains_tagged(uuid, "", gno)
@@ -220,6 +264,75 @@ impl Executed {
         }
         Ok(None)
     }
+}
+
+/// A server's GTID state with what marks its own writes: MariaDB
+/// `gtid_binlog_state` and its server_id, MySQL `gtid_executed` and its
+/// server_uuid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnState {
+    /// MariaDB.
+    Maria {
+        /// `@@server_id`.
+        server_id: u32,
+        /// `@@gtid_binlog_state`.
+        state: MariaState,
+    },
+    /// MySQL.
+    Mysql {
+        /// `@@server_uuid`.
+        uuid: String,
+        /// `@@gtid_executed`.
+        executed: GtidSet,
+    },
+}
+
+/// Per replica, its errant transactions: its own writes that no other
+/// replica has (a replica that was a master once has its old writes on the
+/// others too: not errant). MariaDB: per domain, the last such GTID
+/// (`gtid_binlog_state` keeps only the last per domain and server); MySQL:
+/// the intervals under its server_uuid the others lack. `None`: unknown.
+pub fn errant(states: &[Option<OwnState>]) -> Vec<Vec<String>> {
+    let others = |i: usize| states.iter().enumerate().filter(move |(j, _)| *j != i).filter_map(|(_, s)| s.as_ref());
+    states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match s {
+            None => Vec::new(),
+            Some(OwnState::Maria { server_id: me, state }) => state
+                .map
+                .iter()
+                .filter(|((_, server), _)| server == me)
+                .filter(|&(&(d, sv), &n)| {
+                    others(i).all(|o| match o {
+                        OwnState::Maria { state: o, .. } => o.seq(d, sv).is_none_or(|m| m < n),
+                        OwnState::Mysql { .. } => true,
+                    })
+                })
+                .map(|(&(d, sv), &n)| format!("{d}-{sv}-{n}"))
+                .collect(),
+            Some(OwnState::Mysql { uuid, executed }) => {
+                let uuid = uuid.to_ascii_lowercase();
+                let mine = GtidSet {
+                    map: executed
+                        .map
+                        .iter()
+                        .filter(|((u, _), _)| *u == uuid)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                };
+                let mut theirs = GtidSet::default();
+                for o in others(i) {
+                    if let OwnState::Mysql { executed, .. } = o {
+                        for (k, v) in &executed.map {
+                            theirs.map.entry(k.clone()).or_default().extend(v.iter().copied());
+                        }
+                    }
+                }
+                mine.minus(&theirs).to_list()
+            }
+        })
+        .collect()
 }
 
 /// Where, by GTID, a target's missing transactions begin.
@@ -433,5 +546,25 @@ mod tests {
         let set = LogSet::from_files([relay]).unwrap();
         let e = gtid_start(&set, &Executed::parse("").unwrap(), &MapOptions::default()).unwrap_err();
         assert!(e.to_string().contains("@ 371 (ANONYMOUS_GTID") && e.to_string().contains("without a GTID"), "{e}");
+    }
+
+    #[test]
+    fn errant_own_writes() {
+        let maria = |id: u32, s: &str| Some(OwnState::Maria { server_id: id, state: MariaState::parse(s).unwrap() });
+        // Replica 2 wrote 0-2-3 (errant); replica 3 was master once (0-3-5 everywhere), then wrote 0-3-6.
+        let e = errant(&[maria(2, "0-1-90,0-2-3,0-3-5"), maria(3, "0-1-80,0-3-6"), maria(4, "0-1-85,0-3-5"), None]);
+        assert_eq!(e, vec![vec!["0-2-3".to_string()], vec!["0-3-6".to_string()], vec![], vec![]]);
+        let u1 = "3e11fa47-71ca-11e1-9e33-c80aa9429561";
+        let u2 = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let mysql =
+            |uuid: &str, s: &str| Some(OwnState::Mysql { uuid: uuid.into(), executed: GtidSet::parse(s).unwrap() });
+        // Replica u2 was master for 1-10 (everyone has them), then wrote 11-12 only it has.
+        let e = errant(&[mysql(u2, &format!("{u1}:1-100,{u2}:1-12")), mysql("x", &format!("{u1}:1-90,{u2}:1-10"))]);
+        assert_eq!(e[0], vec![format!("{u2}:11-12")]);
+        assert!(e[1].is_empty());
+        // minus: holes and edges.
+        let a = GtidSet::parse(&format!("{u1}:1-10:20-30")).unwrap();
+        let b = GtidSet::parse(&format!("{u1}:3-4:9-21:30")).unwrap();
+        assert_eq!(a.minus(&b).to_list(), vec![format!("{u1}:1-2"), format!("{u1}:5-8"), format!("{u1}:22-29")]);
     }
 }

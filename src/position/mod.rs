@@ -10,6 +10,6 @@ pub mod replica;
 
 pub use coords::{MasterPos, RelayPos};
 pub use cursor::{MasterCursor, Origin};
-pub use gtid::{Executed, GtidSet, GtidStart, MariaState, gtid_at, gtid_start};
+pub use gtid::{Executed, GtidSet, GtidStart, MariaState, OwnState, errant, gtid_at, gtid_start};
 pub use relay_map::{MapOptions, Mapping, TornTail, find_start, torn_tail};
 pub use replica::{ReplicaState, latest, latest_note, oldest};

@@ -171,6 +171,18 @@ pub fn gtid_binlog_state(conn: &mut mysql::Conn) -> Result<(u32, String)> {
     Ok((id, st.unwrap_or_default()))
 }
 
+/// `@@server_uuid` and `@@global.gtid_executed` (MySQL).
+///
+/// # Errors
+/// The query fails.
+pub fn mysql_gtid_executed(conn: &mut mysql::Conn) -> Result<(String, String)> {
+    let q = "SELECT @@server_uuid, @@global.gtid_executed";
+    let v: Option<(Option<String>, Option<String>)> =
+        conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
+    let (u, g) = v.unwrap_or_default();
+    Ok((u.unwrap_or_default(), g.unwrap_or_default()))
+}
+
 /// `@@global.gtid_slave_pos` (MariaDB).
 ///
 /// # Errors
