@@ -14,17 +14,54 @@ use std::time::Duration;
 
 use support::topology::{ADMIN_PASSWORD, MASTER, REPL_PASSWORD, Stop, Topology, TopologyConfig, poll_until};
 
-fn failover(conf: &Path, topo: &Topology, extra: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
-        .arg("failover")
+fn failover_cmd(conf: &Path, topo: &Topology, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
+    c.arg("failover")
         .arg("--conf")
         .arg(conf)
         .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
-        .args(extra)
-        .output()
-        .unwrap();
+        .args(extra);
+    c
+}
+
+fn failover(conf: &Path, topo: &Topology, extra: &[&str]) -> (i32, String) {
+    let o = failover_cmd(conf, topo, extra).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     (o.status.code().unwrap_or(-1), text)
+}
+
+/// A failover running while replica `held`'s apply waits: `bd.big` is
+/// write-locked there (by the returned connection) before the driver starts,
+/// whose output goes to `log`. Returns once that apply waits for the lock.
+fn failover_held_on_a_lock(
+    conf: &Path,
+    topo: &Topology,
+    held: usize,
+    log: &Path,
+    extra: &[&str],
+) -> (std::process::Child, mysql::Conn) {
+    let mut locker = topo.conn(held);
+    mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
+    let f = std::fs::File::create(log).unwrap();
+    let child = failover_cmd(conf, topo, extra).stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap();
+    let waits = poll_until(Duration::from_secs(120), || {
+        let waiting = topo.query_rows(
+            held,
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%' \
+             AND ID <> CONNECTION_ID()",
+        );
+        (!waiting.is_empty()).then_some(())
+    });
+    let out = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(waits.is_some(), "the apply on {} never waited for bd.big: {out}", topo.name(held));
+    (child, locker)
+}
+
+fn kill_master_as_a_crash(topo: &Topology) {
+    topo.kill_master();
+    for r in topo.replicas() {
+        topo.sql(r, "START SLAVE IO_THREAD"); // "Connecting", as after a real crash
+    }
 }
 
 #[test]
@@ -38,10 +75,7 @@ fn failover_from_app_cnf() {
     topo.run_with_stops(&mut w, &[20, 15, 20, 10], &stops, |_, _| {});
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
-    topo.kill_master();
-    for r in topo.replicas() {
-        topo.sql(r, "START SLAVE IO_THREAD"); // "Connecting", as after a real crash
-    }
+    kill_master_as_a_crash(&topo);
 
     // A dry run prints the plan and changes nothing.
     let before: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
@@ -103,38 +137,14 @@ fn failover_killed_mid_apply_then_rerun() {
     });
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
-    topo.kill_master();
-    for r in topo.replicas() {
-        topo.sql(r, "START SLAVE IO_THREAD");
-    }
+    kill_master_as_a_crash(&topo);
     let lagging = 2;
     let had = topo.committed_seq(lagging).len();
-    let mut locker = topo.conn(lagging);
-    mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
-
     let diffs = work.path().join("diffs");
-    let log = std::fs::File::create(work.path().join("first-run.log")).unwrap();
-    let mut first = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
-        .arg("failover")
-        .arg("--conf")
-        .arg(&conf)
-        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
-        .arg("--workdir")
-        .arg(&diffs)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let blocked = poll_until(Duration::from_secs(120), || {
-        let waiting = topo.query_rows(
-            lagging,
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%' \
-             AND ID <> CONNECTION_ID()",
-        );
-        (!waiting.is_empty()).then_some(())
-    });
-    let first_log = || std::fs::read_to_string(work.path().join("first-run.log")).unwrap_or_default();
-    assert!(blocked.is_some(), "the apply on {} never waited for bd.big: {}", topo.name(lagging), first_log());
+    let log = work.path().join("first-run.log");
+    let (mut first, mut locker) =
+        failover_held_on_a_lock(&conf, &topo, lagging, &log, &["--workdir", diffs.to_str().unwrap()]);
+    let first_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let part = topo.committed_seq(lagging).len();
     assert!(part > had, "nothing applied before the lock ({had} before, {part} now): {}", first_log());
     first.kill().unwrap();
@@ -173,38 +183,14 @@ fn a_replica_dying_in_phase_4_is_reported_the_rest_recovered() {
     });
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
-    topo.kill_master();
-    for r in topo.replicas() {
-        topo.sql(r, "START SLAVE IO_THREAD");
-    }
+    kill_master_as_a_crash(&topo);
     let dying = 3;
-    let mut locker = topo.conn(dying);
-    mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
     let report = work.path().join("report.json");
-    let log = std::fs::File::create(work.path().join("run.log")).unwrap();
-    let mut run = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
-        .arg("failover")
-        .arg("--conf")
-        .arg(&conf)
-        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
-        .arg("--workdir")
-        .arg(work.path().join("diffs"))
-        .arg("--json")
-        .arg(&report)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let out = || std::fs::read_to_string(work.path().join("run.log")).unwrap_or_default();
-    let blocked = poll_until(Duration::from_secs(120), || {
-        let waiting = topo.query_rows(
-            dying,
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%' \
-             AND ID <> CONNECTION_ID()",
-        );
-        (!waiting.is_empty()).then_some(())
-    });
-    assert!(blocked.is_some(), "the apply on {} never waited for bd.big: {}", topo.name(dying), out());
+    let log = work.path().join("run.log");
+    let diffs = work.path().join("diffs");
+    let extra = ["--workdir", diffs.to_str().unwrap(), "--json", report.to_str().unwrap()];
+    let (mut run, locker) = failover_held_on_a_lock(&conf, &topo, dying, &log, &extra);
+    let out = || std::fs::read_to_string(&log).unwrap_or_default();
     drop(locker);
     topo.kill(dying);
     let status = run.wait().unwrap();
@@ -259,10 +245,7 @@ fn gtid_topology_keeps_its_mode() {
     topo.run_with_stops(&mut w, &[20, 15, 20, 10], &stops, |_, _| {});
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
-    topo.kill_master();
-    for r in topo.replicas() {
-        topo.sql(r, "START SLAVE IO_THREAD");
-    }
+    kill_master_as_a_crash(&topo);
 
     // Mixed modes: refused, nothing changed.
     topo.sql(3, "STOP SLAVE");
@@ -328,10 +311,7 @@ fn errant_transactions_are_reported_and_never_promoted() {
     topo.sql(1, "CREATE TABLE errant.t (id INT PRIMARY KEY)");
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
-    topo.kill_master();
-    for r in topo.replicas() {
-        topo.sql(r, "START SLAVE IO_THREAD");
-    }
+    kill_master_as_a_crash(&topo);
     // Its binlog's last GTID in domain 0 is its own second write.
     let errant = topo.variable(1, "gtid_binlog_pos");
     assert!(errant.starts_with(&format!("0-{}-", topo.server_id(1))), "{errant}");
