@@ -33,6 +33,9 @@ pub enum ErrorKind {
     },
     /// Bad arguments or inconsistent inputs.
     Invalid(String),
+    /// A server could not be reached (a MySQL connection failed): a caller
+    /// may try another way there.
+    Connect(String),
 }
 
 /// A library error: kind plus location. Boxed so `Result<T>` stays small.
@@ -92,6 +95,7 @@ impl Error {
                 ErrorKind::Truncated { available: *available, needed: *needed }
             }
             ErrorKind::Invalid(m) => ErrorKind::Invalid(m.clone()),
+            ErrorKind::Connect(m) => ErrorKind::Connect(m.clone()),
         };
         Error(Box::new((kind, self.0.1.clone())))
     }
@@ -105,7 +109,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Truncated { available, needed } => {
                 write!(f, "truncated event: {available} of {needed} bytes present")
             }
-            ErrorKind::Invalid(m) => f.write_str(m),
+            ErrorKind::Invalid(m) | ErrorKind::Connect(m) => f.write_str(m),
         }
     }
 }

@@ -365,7 +365,10 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
         if a.json {
             json.push(serde_json::json!({
                 "name": t.name, "host": t.host, "port": t.port, "file": t.file.display().to_string(),
-                "ok": ok, "error": err.map(|e| e.to_string()), "report": report.to_json(),
+                "ok": ok, "error": err.map(|e| e.to_string()),
+                // What the failover driver branches on: a target this host cannot reach.
+                "error_kind": err.map(|e| if matches!(e.kind(), ErrorKind::Connect(_)) { "connect" } else { "other" }),
+                "report": report.to_json(),
             }));
         } else {
             println!("== {} ({}:{}, {})", t.name, t.host, t.port, t.file.display());

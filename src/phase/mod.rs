@@ -319,7 +319,7 @@ fn remote_applied(out: Result<crate::remote::Output>, secs: f64) -> RemoteApplie
             })
         } else {
             let e = t["error"].as_str().unwrap_or("failed").to_string();
-            if e.contains("cannot connect") { Err(RemoteErr::CannotConnect(e)) } else { Err(RemoteErr::Failed(e)) }
+            if t["error_kind"] == json!("connect") { Err(RemoteErr::CannotConnect(e)) } else { Err(RemoteErr::Failed(e)) }
         };
         m.insert(name, r);
     }
