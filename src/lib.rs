@@ -12,13 +12,13 @@
 //! | [`error`] | library error: file + offset + event type | `event` |
 //! | [`log`] | files: mmap or read sources, relay sets, index and info files | `event`, `error` |
 //! | [`inspect`] | offline `dump` / `verify` / `stats` printers | `log`, `event`, `error` |
-//! | [`position`] | typed coordinates, master cursor, master → relay mapping | `log`, `event`, `error` |
+//! | [`position`] | typed coordinates, master cursor, master → relay mapping, torn relay tails, GTID sets (executed, errant, a start by GTID) | `log`, `event`, `error` |
 //! | [`diff`] | transaction-safe diff cutting, failover plans | `position` and below |
 //! | [`server`] | MySQL connections (bounded), replica status, the SQL dialect by version: the only place replication SQL is spelled | `position`, `error` |
 //! | [`apply`] | native applier over the MySQL protocol, verified | `diff`, `position`, `log`, `event`, `error`, [`server`]; not `inspect` |
 //! | [`remote`] | hosts: this machine or one ssh2 session (host key check, key auth); run our binary there, fetch and push files (MD5) | `error` |
 //! | [`mha`] | MHA 0.58-compatible node tools (multi-call front) | everything |
-//! | [`phase`] | failover driver across hosts reading MHA's `app.cnf` (hooks, detection, JSON report) | everything but `mha`, `cli` |
+//! | [`phase`] | failover driver across hosts reading MHA's `app.cnf` (hooks, detection, GTID modes, JSON report) | everything but `mha`, `cli` |
 //! | [`cli`] | the `binlog-diff` command line: arguments → one library call | everything |
 //!
 //! Later layers (positions, diffs, applier, remote, MHA front, phase driver)
