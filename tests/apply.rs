@@ -983,8 +983,16 @@ fn apply_plan_to_every_replica() {
     assert_eq!(all_checksums(topo, 1), l.want);
     assert_eq!(all_checksums(topo, 3), l.want);
     topo.sql(2, format!("SET sql_log_bin=0; DELETE FROM bd.seq WHERE n = {k}; SET sql_log_bin=1"));
-    let out = run(&["--resume"]);
+    let out = run(&["--resume", "--progress"]);
     assert!(out.status.success());
+    // Progress lines for whoever follows it over ssh: the last for each target says it is done.
+    let err = String::from_utf8_lossy(&out.stderr);
+    for name in ["r1", "r2", "r3"] {
+        let last = err.lines().filter(|l| l.starts_with(&format!("progress\t{name}\t"))).last().unwrap_or("");
+        let f: Vec<&str> = last.split('\t').collect();
+        assert!(f.len() == 4 && f[2] == f[3], "{name}: {last:?} in\n{err}");
+        assert!(name == "r3" || f[3] != "0", "{name} has a diff: {last:?}");
+    }
     for r in topo.replicas() {
         assert_eq!(all_checksums(topo, r), l.want, "replica {r}");
         assert_eq!(topo.committed_seq(r), l.want_seq, "replica {r}");

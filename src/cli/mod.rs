@@ -204,6 +204,10 @@ struct ApplyArgs {
     /// Print the statements instead of applying them (a dry run: no connection).
     #[arg(long)]
     print_sql: bool,
+    /// With --plan: print `progress<TAB>NAME<TAB>DONE<TAB>TOTAL` lines on standard error while applying,
+    /// instead of progress bars (how the failover driver follows an apply it runs on another host).
+    #[arg(long, requires = "plan")]
+    progress: bool,
     /// Worker connections: independent transactions (write sets, the source's group commits) run side by
     /// side, commits stay in source order; DDL and statements run alone.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -291,6 +295,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
 /// `apply --plan`: every replica at once, a progress bar each on a terminal.
 fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
     use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
     let setup = || -> crate::error::Result<_> {
         let stdin = path.as_os_str() == "-";
         let text = if stdin {
@@ -337,7 +342,23 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
     }
     let results = std::thread::scope(|sc| {
         let h = sc.spawn(|| crate::apply::apply_plan(&targets, &base, &opts, &counters));
-        if let Some(b) = &bars {
+        if a.progress {
+            // For whoever runs us over ssh (the failover driver): one line per
+            // target and tick, on standard error.
+            loop {
+                let finished = h.is_finished();
+                let mut err = std::io::stderr().lock();
+                for (t, c) in targets.iter().zip(&counters) {
+                    let (done, total) = (c.done.load(Relaxed), c.total.load(Relaxed));
+                    let _ = writeln!(err, "progress\t{}\t{done}\t{total}", t.name);
+                }
+                drop(err);
+                if finished {
+                    break; // the last lines say where each ended
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        } else if let Some(b) = &bars {
             b.follow(&counters, || h.is_finished());
         }
         h.join()

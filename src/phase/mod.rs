@@ -294,7 +294,8 @@ fn remote_applied(out: Result<crate::remote::Output>, secs: f64) -> RemoteApplie
         }
     };
     let Ok(Value::Array(list)) = serde_json::from_str::<Value>(o.stdout.trim()) else {
-        let lines: Vec<&str> = o.stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> =
+            o.stderr.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("progress\t")).collect();
         let why = lines.iter().find(|l| l.starts_with("error") || l.contains("binlog-diff:")).or(lines.last());
         let why = why.copied().unwrap_or("no report").to_string();
         m.insert(String::new(), Err(RemoteErr::Failed(format!("exit {}: {why}", o.status))));
@@ -319,7 +320,11 @@ fn remote_applied(out: Result<crate::remote::Output>, secs: f64) -> RemoteApplie
             })
         } else {
             let e = t["error"].as_str().unwrap_or("failed").to_string();
-            if t["error_kind"] == json!("connect") { Err(RemoteErr::CannotConnect(e)) } else { Err(RemoteErr::Failed(e)) }
+            if t["error_kind"] == json!("connect") {
+                Err(RemoteErr::CannotConnect(e))
+            } else {
+                Err(RemoteErr::Failed(e))
+            }
         };
         m.insert(name, r);
     }
@@ -913,18 +918,28 @@ impl Run<'_> {
                 alive[0].conf.user.clone(),
                 "--skip-applied".into(),
                 "--json".into(),
+                "--progress".into(),
                 "--parallel".into(),
                 workers(relay_bytes.iter().copied().max().unwrap_or(0)).to_string(),
             ];
             let mut argv = vec![lbin.clone()];
             argv.extend(args);
             let t = Instant::now();
-            let out = lhost.run(
-                "apply the relay diffs from the latest replica's host",
-                &argv,
-                plan.to_string().as_bytes(),
-                o.step_timeout,
-            );
+            // Its progress lines move each replica's bar.
+            let mut follow = |l: &str| {
+                let mut f = l.split('\t');
+                if let (Some("progress"), Some(name), Some(done), Some(total)) =
+                    (f.next(), f.next(), f.next(), f.next())
+                {
+                    if let Some(i) = alive.iter().position(|r| r.conf.name == name) {
+                        let c = &counters[i];
+                        c.total.store(total.parse().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+                        c.done.store(done.parse().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            };
+            let step = "apply the relay diffs from the latest replica's host";
+            let out = lhost.run_following(step, &argv, plan.to_string().as_bytes(), o.step_timeout, &mut follow);
             remote_applied(out, t.elapsed().as_secs_f64())
         };
         if on_latest && !remote_targets.is_empty() {
@@ -973,6 +988,9 @@ impl Run<'_> {
                         }
                         if let Some(cf) = cut {
                             f.push(lhost.fetch(cf, workdir).map_err(|e| e.to_string())?);
+                        } else if !done.is_empty() {
+                            // The bar follows the tail now.
+                            c.done.store(0, std::sync::atomic::Ordering::Relaxed);
                         }
                         f.extend(tail.map(Path::to_path_buf));
                         *keep.lock().unwrap_or_else(|p| p.into_inner()) = f.clone();

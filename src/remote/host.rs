@@ -78,6 +78,33 @@ impl Host {
         }
     }
 
+    /// As [`Host::run`], giving each line of the command's standard error to
+    /// `on_line` as it comes (over ssh; on this machine, once it is done).
+    ///
+    /// # Errors
+    /// As [`Host::run`].
+    pub fn run_following(
+        &self,
+        step: &str,
+        argv: &[String],
+        input: &[u8],
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<Output> {
+        match self {
+            Host::Ssh(r) => {
+                let cmd = argv.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
+                r.exec_following(&cmd, input, on_line)
+                    .map_err(|e| Error::invalid(format!("{step} on {}: {e}", r.label())))
+            }
+            Host::Local => {
+                let o = run_local(step, argv, input, timeout)?;
+                o.stderr.lines().for_each(&mut *on_line);
+                Ok(o)
+            }
+        }
+    }
+
     /// Brings `remote` (a file on this host) to `local_dir`, returning the
     /// path to use: the file itself when the host is this machine; else a
     /// copy streamed over the channel (authenticated by SSH, its length

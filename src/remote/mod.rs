@@ -345,6 +345,46 @@ impl Remote {
         self.collect(ch)
     }
 
+    /// Runs `cmd` with `input` on its standard input; each line of its
+    /// standard error goes to `on_line` as it comes (progress), then its
+    /// standard output is collected. For commands whose standard output is
+    /// small and comes at the end (it waits in the channel window meanwhile).
+    ///
+    /// # Errors
+    /// The channel fails (not a non-zero exit).
+    pub fn exec_following(&self, cmd: &str, input: &[u8], on_line: &mut dyn FnMut(&str)) -> Result<Output> {
+        let mut ch = self.channel()?;
+        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
+        let _ = ch.write_all(input);
+        let _ = ch.send_eof();
+        let mut stderr = String::new();
+        let mut line = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = ch.stderr().read(&mut buf).map_err(|e| ssh_err("read", &self.label, e))?;
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                if b == b'\n' {
+                    let l = String::from_utf8_lossy(&line).into_owned();
+                    on_line(&l);
+                    stderr.push_str(&l);
+                    stderr.push('\n');
+                    line.clear();
+                } else {
+                    line.push(b);
+                }
+            }
+        }
+        stderr.push_str(&String::from_utf8_lossy(&line));
+        let mut stdout = String::new();
+        ch.read_to_string(&mut stdout).map_err(|e| ssh_err("read", &self.label, e))?;
+        ch.wait_close().map_err(|e| ssh_err("close", &self.label, e))?;
+        let status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
+        Ok(Output { status, stdout, stderr })
+    }
+
     /// Runs `cmd` and streams its standard output into `out` (a remote file
     /// sent back with `cat`); returns the exit status, the bytes copied and
     /// the standard error.

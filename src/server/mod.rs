@@ -132,9 +132,8 @@ impl ConnSpec {
                 .ip_or_hostname(Some(self.host.clone().unwrap_or_else(|| "127.0.0.1".into())))
                 .tcp_port(self.port.unwrap_or(3306)),
         };
-        mysql::Conn::new(b).map_err(|e| {
-            Error::new(crate::error::ErrorKind::Connect(format!("{}: cannot connect: {e}", self.label())))
-        })
+        mysql::Conn::new(b)
+            .map_err(|e| Error::new(crate::error::ErrorKind::Connect(format!("{}: cannot connect: {e}", self.label()))))
     }
 }
 
