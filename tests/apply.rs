@@ -988,7 +988,7 @@ fn apply_plan_to_every_replica() {
     // Progress lines for whoever follows it over ssh: the last for each target says it is done.
     let err = String::from_utf8_lossy(&out.stderr);
     for name in ["r1", "r2", "r3"] {
-        let last = err.lines().filter(|l| l.starts_with(&format!("progress\t{name}\t"))).last().unwrap_or("");
+        let last = err.lines().rev().find(|l| l.starts_with(&format!("progress\t{name}\t"))).unwrap_or("");
         let f: Vec<&str> = last.split('\t').collect();
         assert!(f.len() == 4 && f[2] == f[3], "{name}: {last:?} in\n{err}");
         assert!(name == "r3" || f[3] != "0", "{name} has a diff: {last:?}");
