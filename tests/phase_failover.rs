@@ -321,6 +321,11 @@ fn errant_transactions_are_reported_and_never_promoted() {
     assert!(out.contains(&line), "{out}");
     assert!(out.contains("Latest replica: server2") && out.contains("New master: server3"), "{out}");
 
+    // --new-master cannot overrule a hard rule (a dry run: nothing changes).
+    let (code, out) = failover(&conf, &topo, &["--dry-run", &format!("--new-master=127.0.0.1:{}", topo.port(2))]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot be the new master: it filters replication"), "{out}");
+
     let json = work.path().join("report.json");
     let (code, out) = failover(
         &conf,
@@ -340,4 +345,51 @@ fn errant_transactions_are_reported_and_never_promoted() {
         assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
     }
     assert_eq!(topo.slave_status(1).raw.get("Master_Port").map(String::as_str), Some(&*topo.port(2).to_string()));
+}
+
+/// Issue 10: which replica is promoted. A replica with replication filters
+/// is excluded (said, with why); a rule registered with `register-candidate`
+/// puts a replica that is not the latest first; every survivor still gets
+/// all the dead master committed; the ranking is in the output and report.
+#[test]
+fn promotion_rules_choose_the_new_master() {
+    let topo = Topology::start(TopologyConfig { replicas: 3, max_binlog_size: 16 << 10, ..Default::default() });
+    let work = tempfile::tempdir().unwrap();
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
+    let mut w = topo.workload(67);
+    topo.run_with_stops(&mut w, &[20, 15, 10], &[Stop::After(1), Stop::After(0), Stop::After(0)], |_, _| {});
+    let want_seq = topo.committed_seq(MASTER);
+    let want_sum = topo.checksum_tables(MASTER, "bd");
+    // Replica 2 filters replication (as if it kept only one schema).
+    topo.sql(2, "STOP SLAVE");
+    topo.sql(2, "SET GLOBAL replicate_ignore_db = 'nothing_here'");
+    topo.sql(2, "START SLAVE");
+    kill_master_as_a_crash(&topo);
+    let reg = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
+        .args(["register-candidate", "--conf"])
+        .arg(&conf)
+        .args([&format!("127.0.0.1:{}", topo.port(3)), "--rule", "prefer", "--expire", "1h"])
+        .output()
+        .unwrap();
+    assert!(reg.status.success(), "{}", String::from_utf8_lossy(&reg.stderr));
+    assert!(String::from_utf8_lossy(&reg.stdout).contains("server4"), "{}", String::from_utf8_lossy(&reg.stdout));
+
+    let json = work.path().join("report.json");
+    let (code, out) = failover(
+        &conf,
+        &topo,
+        &["--workdir", work.path().join("d").to_str().unwrap(), "--json", json.to_str().unwrap()],
+    );
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Latest replica: server2"), "{out}");
+    assert!(out.contains("server4: prefer (registered), keeps 2 of 2"), "{out}");
+    assert!(out.contains("server3: excluded: it filters replication (Replicate_Ignore_DB: nothing_here)"), "{out}");
+    assert!(out.contains(&format!("Master failover to server4(127.0.0.1:{})", topo.port(3))), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["candidates"][0]["name"], "server4", "{doc:#}");
+    for r in topo.replicas() {
+        assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
+        assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
+    }
 }

@@ -125,6 +125,9 @@ enum Cmd {
     /// Dead-master failover on MHA's `app.cnf`: check, stop IO threads, wait for SQL threads, plan and cut every
     /// replica's diff, apply them all natively, re-point the replicas at the new master.
     Failover(FailoverArgs),
+    /// Register a promotion rule for a server of an `app.cnf` (kept in its manager_workdir), which the next
+    /// `failover` ranks by: must_not, prefer_not, neutral or prefer.
+    RegisterCandidate(RegisterArgs),
     /// MHA-compatible node tools: `mha <save_binary_logs|apply_diff_relay_logs|purge_relay_logs|filter_mysqlbinlog> ARGS…`,
     /// or `mha install DIR` (symlinks named after the tools).
     #[command(disable_help_flag = true)]
@@ -513,6 +516,52 @@ struct FailoverArgs {
     json: Option<PathBuf>,
 }
 
+#[derive(Args, Debug)]
+struct RegisterArgs {
+    /// MHA application configuration.
+    #[arg(long)]
+    conf: PathBuf,
+    /// MHA global configuration, read before `--conf`.
+    #[arg(long)]
+    global_conf: Option<PathBuf>,
+    /// The server: HOST or HOST:PORT as in the configuration.
+    host: String,
+    /// must_not, prefer_not, neutral or prefer.
+    #[arg(long, value_parser = ["must_not", "prefer_not", "neutral", "prefer"])]
+    rule: String,
+    /// For how long (e.g. 1h, 30m, 2d); without it, until replaced.
+    #[arg(long)]
+    expire: Option<String>,
+}
+
+fn run_register(a: RegisterArgs) -> u8 {
+    use crate::phase::promote;
+    let r = (|| -> crate::error::Result<String> {
+        let conf = crate::phase::AppConf::read(&a.conf, a.global_conf.as_deref())?;
+        let (h, p) = match a.host.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().ok()),
+            _ => (a.host.clone(), None),
+        };
+        let s = conf.find(&h, p)?;
+        let rule = promote::Rule::parse(&a.rule)?;
+        let expire = a.expire.as_deref().map(promote::parse_duration).transpose()?;
+        let file = promote::rules_file(&conf.manager_workdir);
+        promote::register(&file, &s.name, rule, expire)?;
+        let until = expire.map(|e| format!(" for {e} s")).unwrap_or_default();
+        Ok(format!("{} ({}:{}): {}{until}, in {}", s.name, s.hostname, s.port, rule.name(), file.display()))
+    })();
+    match r {
+        Ok(line) => {
+            println!("{line}");
+            0
+        }
+        Err(e) => {
+            eprintln!("binlog-diff register-candidate: {e}");
+            1
+        }
+    }
+}
+
 fn run_failover(a: FailoverArgs) -> u8 {
     let new_master = a.new_master.map(|n| match n.rsplit_once(':') {
         Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().ok()),
@@ -819,6 +868,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         }
         Cmd::Apply(a) => run_apply(a),
         Cmd::Failover(a) => run_failover(a),
+        Cmd::RegisterCandidate(a) => run_register(a),
         Cmd::Mha { args } => crate::mha::subcommand(&args),
     };
     ExitCode::from(code)

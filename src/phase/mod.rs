@@ -39,6 +39,7 @@
 
 pub mod config;
 pub mod hooks;
+pub mod promote;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -572,7 +573,9 @@ impl Run<'_> {
         let mut states: Vec<ReplicaState> = Vec::new();
         let mut slave_pos_before: Vec<Option<String>> = Vec::new();
         let mut own_states: Vec<Option<crate::position::OwnState>> = Vec::new();
+        let mut promotion_sql = Vec::new();
         for r in &mut alive {
+            promotion_sql.push(crate::server::status::promotion_facts(&mut r.conn, r.dialect)?);
             let who = label(&r.conf);
             if !o.dry_run {
                 let (conn, d) = (&mut r.conn, r.dialect);
@@ -807,39 +810,80 @@ impl Run<'_> {
         };
         self.doc["diffs"] = json!(diff_docs);
 
-        // The new master.
-        let pick = |s: &ServerConf| alive.iter().position(|r| r.conf.name == s.name);
-        let may = |i: usize| !alive[i].conf.no_master && errant[i].is_empty();
+        // The new master: hard rules, then preferences, then how many
+        // replicas each choice keeps, then the latest (promote.rs).
+        let rules = promote::registered(&promote::rules_file(&conf.manager_workdir))?;
+        let mut facts = Vec::new();
+        for (i, (r, (log_bin, log_slave_updates, version, binlog_format))) in
+            alive.iter().zip(promotion_sql).enumerate()
+        {
+            let mut nums = version.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
+            let mut num = || nums.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+            let filters = [
+                "Replicate_Do_DB",
+                "Replicate_Ignore_DB",
+                "Replicate_Do_Table",
+                "Replicate_Ignore_Table",
+                "Replicate_Wild_Do_Table",
+                "Replicate_Wild_Ignore_Table",
+            ]
+            .iter()
+            .filter(|k| !r.status.get(k).is_empty())
+            .map(|k| format!("{k}: {}", r.status.get(k)))
+            .collect();
+            facts.push(promote::Facts {
+                name: r.conf.name.clone(),
+                log_bin,
+                log_slave_updates,
+                version: (num(), num()),
+                binlog_format,
+                filters,
+                errant: errant[i].clone(),
+                no_master: r.conf.no_master,
+                candidate_master: r.conf.candidate_master,
+                rule: rules.iter().rev().find(|(n, _)| *n == r.conf.name).map(|(_, x)| *x),
+                latest: i == li,
+            });
+        }
+        let ranked = promote::rank(&facts);
+        self.say("  Candidates, best first:");
+        for c in &ranked {
+            self.say(&format!("    {}", c.describe(&facts)));
+        }
+        self.doc["candidates"] = Value::Array(ranked.iter().map(|c| c.to_json(&facts)).collect());
         let (new_idx, why) = match &o.new_master {
             Some((h, p)) => {
                 let s = conf.find(h, *p)?;
-                let i = pick(s).ok_or_else(|| Error::invalid(format!("{} is not an alive replica", label(s))))?;
-                if !errant[i].is_empty() {
+                let i = alive
+                    .iter()
+                    .position(|r| r.conf.name == s.name)
+                    .ok_or_else(|| Error::invalid(format!("{} is not an alive replica", label(s))))?;
+                let c = ranked.iter().find(|c| c.index == i).expect("every replica is ranked");
+                if !c.excluded.is_empty() {
                     return Err(Error::invalid(format!(
-                        "{} has errant transactions ({}): it cannot be the new master",
+                        "{} cannot be the new master: {}",
                         label(s),
-                        errant[i].join(",")
+                        c.excluded.join("; ")
                     )));
                 }
-                (i, "--new-master")
+                (i, "--new-master".to_string())
             }
-            None => match (0..alive.len()).find(|&i| alive[i].conf.candidate_master && may(i)) {
-                Some(i) => (i, "the first candidate_master"),
-                None if may(li) => (li, "the latest replica"),
-                None => (
-                    (0..alive.len()).find(|&i| may(i)).ok_or_else(|| {
-                        Error::invalid(
-                            "no replica can be the new master (every one is no_master or has errant transactions)",
-                        )
-                    })?,
-                    "the first replica that is not no_master and has no errant transactions",
-                ),
+            None => match ranked.first().filter(|c| c.excluded.is_empty()) {
+                Some(c) => (c.index, format!("the best candidate: {}", c.describe(&facts))),
+                None => return Err(Error::invalid("no replica can be the new master (see the candidates above)")),
             },
         };
+        // Replicas that cannot follow it are left as they are, and said to be lost.
+        let cannot: Vec<Option<String>> = facts.iter().map(|f| promote::cannot_follow(&facts[new_idx], f)).collect();
         let new_master = alive[new_idx].conf.clone();
         self.say(&format!("  New master: {} ({why})", label(&new_master)));
         self.doc["new_master"] =
             json!({"name": new_master.name, "host": new_master.ip, "port": new_master.port, "why": why});
+        for (r, c) in alive.iter().zip(&cannot) {
+            if let Some(w) = c.as_ref().filter(|_| r.conf.name != new_master.name) {
+                self.say(&format!("  {} cannot follow it ({w}): it will be left as it is.", label(&r.conf)));
+            }
+        }
         self.phase_done("master recovery", t);
         if o.dry_run {
             let hosts = alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
@@ -1138,7 +1182,8 @@ impl Run<'_> {
                 .zip(starts)
                 .enumerate()
                 .filter(|(i, _)| *i != new_idx)
-                .map(|(_, ((r, res), start))| {
+                .map(|(i, ((r, res), start))| {
+                    let lost = cannot[i].clone();
                     let to = SourceAddr {
                         user: r.conf.repl_user.clone(),
                         password: new_master.repl_password.clone().or_else(|| r.conf.repl_password.clone()),
@@ -1148,6 +1193,11 @@ impl Run<'_> {
                     let file = &file;
                     sc.spawn(move || {
                         let applied = res?;
+                        if let Some(w) = lost {
+                            return Err(format!(
+                                "{applied}; lost: it cannot follow the new master ({w}), left as it is"
+                            ));
+                        }
                         let d = r.dialect;
                         // In the topology's own mode: a GTID topology stays one.
                         let (stmt, how) = match mode {

@@ -171,6 +171,24 @@ pub fn gtid_binlog_state(conn: &mut mysql::Conn) -> Result<(u32, String)> {
     Ok((id, st.unwrap_or_default()))
 }
 
+/// What decides whether a server can be promoted: `@@log_bin`,
+/// `@@log_slave_updates` (`@@log_replica_updates` on MySQL 8.4), `VERSION()`
+/// and `@@binlog_format`.
+///
+/// # Errors
+/// The query fails.
+pub fn promotion_facts(conn: &mut mysql::Conn, d: Dialect) -> Result<(bool, bool, String, String)> {
+    let q = if d == Dialect::MySql84 {
+        "SELECT @@log_bin, @@log_replica_updates, VERSION(), @@binlog_format"
+    } else {
+        "SELECT @@log_bin, @@log_slave_updates, VERSION(), @@binlog_format"
+    };
+    type Row = (Option<u8>, Option<u8>, Option<String>, Option<String>);
+    let v: Option<Row> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
+    let (b, u, ver, f) = v.unwrap_or_default();
+    Ok((b == Some(1), u == Some(1), ver.unwrap_or_default(), f.unwrap_or_default()))
+}
+
 /// `@@server_uuid` and `@@global.gtid_executed` (MySQL).
 ///
 /// # Errors

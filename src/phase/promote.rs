@@ -1,0 +1,382 @@
+//! Which replica to promote (orchestrator's lessons: the latest is not
+//! always right). Pure: facts in, a ranking with reasons out.
+//!
+//! Hard rules exclude a candidate: binary logging off; `log_slave_updates`
+//! off while others must follow it; replication filters (it lacks data the
+//! others have); errant transactions; `no_master` or a registered
+//! `must_not`. Then, per pair, whether another replica can follow it: not
+//! from a newer major version, nor from a binlog format its own binlog
+//! cannot take (a STATEMENT replica that logs updates cannot follow a ROW
+//! master). Candidates are ranked by preference (`prefer`, from
+//! `candidate_master` or a registered rule; `neutral`; `prefer_not`), then
+//! by how many replicas they keep, then the latest first.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+
+/// A promotion rule registered at run time (`binlog-diff register-candidate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    /// Never promote it.
+    MustNot,
+    /// Only when nothing better is there.
+    PreferNot,
+    /// No preference.
+    Neutral,
+    /// Promote it when it can be.
+    Prefer,
+}
+
+impl Rule {
+    /// `must_not`, `prefer_not`, `neutral`, `prefer`.
+    ///
+    /// # Errors
+    /// Another word.
+    pub fn parse(s: &str) -> Result<Rule> {
+        Ok(match s {
+            "must_not" => Rule::MustNot,
+            "prefer_not" => Rule::PreferNot,
+            "neutral" => Rule::Neutral,
+            "prefer" => Rule::Prefer,
+            _ => return Err(Error::invalid(format!("rule {s:?}: must_not, prefer_not, neutral or prefer"))),
+        })
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::MustNot => "must_not",
+            Rule::PreferNot => "prefer_not",
+            Rule::Neutral => "neutral",
+            Rule::Prefer => "prefer",
+        }
+    }
+}
+
+/// What is known of one replica.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// Its name in app.cnf.
+    pub name: String,
+    /// `@@log_bin`.
+    pub log_bin: bool,
+    /// `@@log_slave_updates` (`log_replica_updates`).
+    pub log_slave_updates: bool,
+    /// `VERSION()`: major and minor.
+    pub version: (u32, u32),
+    /// `@@binlog_format`.
+    pub binlog_format: String,
+    /// Its replication filters (`Replicate_Do_DB: x`, …).
+    pub filters: Vec<String>,
+    /// Its errant transactions.
+    pub errant: Vec<String>,
+    /// `no_master` in app.cnf.
+    pub no_master: bool,
+    /// `candidate_master` in app.cnf.
+    pub candidate_master: bool,
+    /// A registered rule.
+    pub rule: Option<Rule>,
+    /// It read the most.
+    pub latest: bool,
+}
+
+/// One candidate's place.
+#[derive(Clone, Debug)]
+pub struct Ranked {
+    /// Index into the facts.
+    pub index: usize,
+    /// Why it cannot be promoted (empty: it can).
+    pub excluded: Vec<String>,
+    /// Its preference, and where it comes from.
+    pub preference: (Rule, &'static str),
+    /// The others that could follow it, and those that could not (with why).
+    pub keeps: Vec<usize>,
+    /// Those that could not follow it, and why.
+    pub loses: Vec<(usize, String)>,
+}
+
+impl Ranked {
+    /// One line for a person.
+    pub fn describe(&self, facts: &[Facts]) -> String {
+        let f = &facts[self.index];
+        if !self.excluded.is_empty() {
+            return format!("{}: excluded: {}", f.name, self.excluded.join("; "));
+        }
+        let mut s = format!(
+            "{}: {} ({}), keeps {} of {}",
+            f.name,
+            self.preference.0.name(),
+            self.preference.1,
+            self.keeps.len(),
+            facts.len() - 1
+        );
+        if f.latest {
+            s.push_str(", the latest");
+        }
+        for (i, why) in &self.loses {
+            s.push_str(&format!("; {} could not follow it: {why}", facts[*i].name));
+        }
+        s
+    }
+
+    /// For the JSON report.
+    pub fn to_json(&self, facts: &[Facts]) -> Value {
+        json!({
+            "name": facts[self.index].name,
+            "excluded": self.excluded,
+            "preference": self.preference.0.name(),
+            "preference_from": self.preference.1,
+            "keeps": self.keeps.iter().map(|&i| facts[i].name.clone()).collect::<Vec<_>>(),
+            "loses": self.loses.iter().map(|(i, w)| json!({"name": facts[*i].name, "why": w})).collect::<Vec<_>>(),
+            "latest": facts[self.index].latest,
+        })
+    }
+}
+
+fn format_rank(f: &str) -> u8 {
+    match f.to_ascii_uppercase().as_str() {
+        "STATEMENT" => 0,
+        "MIXED" => 1,
+        _ => 2,
+    }
+}
+
+/// Why replica `r` cannot follow master `m`, if it cannot.
+pub fn cannot_follow(m: &Facts, r: &Facts) -> Option<String> {
+    if m.version.0 > r.version.0 || (m.version.0 == r.version.0 && m.version.1 > r.version.1) {
+        return Some(format!(
+            "its version {}.{} is older than the master's {}.{}",
+            r.version.0, r.version.1, m.version.0, m.version.1
+        ));
+    }
+    if r.log_bin && r.log_slave_updates && format_rank(&r.binlog_format) < format_rank(&m.binlog_format) {
+        return Some(format!(
+            "its binlog_format {} cannot log what a {} master sends",
+            r.binlog_format, m.binlog_format
+        ));
+    }
+    None
+}
+
+/// Every candidate, best first; excluded ones last, with why.
+pub fn rank(facts: &[Facts]) -> Vec<Ranked> {
+    let mut out: Vec<Ranked> = (0..facts.len())
+        .map(|i| {
+            let f = &facts[i];
+            let mut excluded = Vec::new();
+            if !f.log_bin {
+                excluded.push("binary logging is off: nothing could replicate from it".to_string());
+            }
+            if f.log_bin && !f.log_slave_updates && facts.len() > 1 {
+                excluded.push("log_slave_updates is off: what it replicated is not in its binlog".to_string());
+            }
+            if !f.filters.is_empty() {
+                excluded
+                    .push(format!("it filters replication ({}): it lacks what the others have", f.filters.join(", ")));
+            }
+            if !f.errant.is_empty() {
+                excluded.push(format!("errant transactions (up to {})", f.errant.join(",")));
+            }
+            if f.no_master {
+                excluded.push("no_master in the configuration".to_string());
+            }
+            if f.rule == Some(Rule::MustNot) {
+                excluded.push("registered must_not".to_string());
+            }
+            let preference = match (f.rule, f.candidate_master) {
+                (Some(r), _) => (r, "registered"),
+                (None, true) => (Rule::Prefer, "candidate_master"),
+                (None, false) => (Rule::Neutral, "default"),
+            };
+            let mut keeps = Vec::new();
+            let mut loses = Vec::new();
+            for (j, r) in facts.iter().enumerate().filter(|(j, _)| *j != i) {
+                match cannot_follow(f, r) {
+                    None => keeps.push(j),
+                    Some(w) => loses.push((j, w)),
+                }
+            }
+            Ranked { index: i, excluded, preference, keeps, loses }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.excluded.is_empty(), a.preference.0, a.keeps.len(), facts[a.index].latest)
+            .cmp(&(b.excluded.is_empty(), b.preference.0, b.keeps.len(), facts[b.index].latest))
+            .reverse()
+            .then(a.index.cmp(&b.index))
+    });
+    out
+}
+
+/// The registered rules' file in the manager's workdir.
+pub fn rules_file(manager_workdir: &Path) -> PathBuf {
+    manager_workdir.join("binlog-diff-candidates.json")
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The rules registered for `name` and still in force.
+///
+/// # Errors
+/// The file exists but cannot be read or parsed.
+pub fn registered(file: &Path) -> Result<Vec<(String, Rule)>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(file, e)),
+    };
+    let v: Value = serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(file))?;
+    let mut out = Vec::new();
+    for r in v.as_array().into_iter().flatten() {
+        if r["expires"].as_u64().is_some_and(|t| t <= now()) {
+            continue;
+        }
+        if let (Some(n), Some(rule)) = (r["server"].as_str(), r["rule"].as_str()) {
+            out.push((n.to_string(), Rule::parse(rule)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Registers `rule` for server `name` (replacing its earlier one), for
+/// `expire_secs` when given; written to a temporary file, fsynced, renamed.
+///
+/// # Errors
+/// The file cannot be read, parsed or written.
+pub fn register(file: &Path, name: &str, rule: Rule, expire_secs: Option<u64>) -> Result<()> {
+    let mut list: Vec<Value> = match std::fs::read_to_string(file) {
+        Ok(t) => serde_json::from_str::<Value>(&t)
+            .map_err(|e| Error::invalid(e.to_string()).with_file(file))?
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(file, e)),
+    };
+    list.retain(|r| r["server"] != json!(name) && r["expires"].as_u64().is_none_or(|t| t > now()));
+    list.push(json!({"server": name, "rule": rule.name(), "expires": expire_secs.map(|s| now() + s)}));
+    if let Some(d) = file.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let tmp = file.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(&Value::Array(list)).unwrap_or_default();
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, file).map_err(|e| Error::io(file, e))
+}
+
+/// `1h`, `30m`, `45s`, `2d`, or seconds.
+///
+/// # Errors
+/// Anything else.
+pub fn parse_duration(s: &str) -> Result<u64> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().map_err(|_| Error::invalid(format!("duration {s:?}: e.g. 1h, 30m, 45s, 2d")))?;
+    let k = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(Error::invalid(format!("duration {s:?}: e.g. 1h, 30m, 45s, 2d"))),
+    };
+    Ok(n * k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str) -> Facts {
+        Facts {
+            name: name.into(),
+            log_bin: true,
+            log_slave_updates: true,
+            version: (10, 11),
+            binlog_format: "ROW".into(),
+            ..Default::default()
+        }
+    }
+
+    fn order(r: &[Ranked], facts: &[Facts]) -> Vec<String> {
+        r.iter().filter(|x| x.excluded.is_empty()).map(|x| facts[x.index].name.clone()).collect()
+    }
+
+    #[test]
+    fn hard_rules_then_preferences_then_kept_then_latest() {
+        let mut v = vec![f("a"), f("b"), f("c"), f("d")];
+        v[0].latest = true;
+        // The latest alone: it wins among equals.
+        assert_eq!(order(&rank(&v), &v), ["a", "b", "c", "d"]);
+        // candidate_master beats the latest; a registered prefer_not sinks one.
+        v[2].candidate_master = true;
+        v[1].rule = Some(Rule::PreferNot);
+        assert_eq!(order(&rank(&v), &v), ["c", "a", "d", "b"]);
+        // Hard rules exclude, with reasons; a registered rule beats candidate_master.
+        v[2].rule = Some(Rule::MustNot);
+        v[0].log_bin = false;
+        v[3].filters = vec!["Replicate_Do_DB: app".into()];
+        let r = rank(&v);
+        assert_eq!(order(&r, &v), ["b"]);
+        let why = |n: &str| r.iter().find(|x| v[x.index].name == n).unwrap().describe(&v);
+        assert!(why("a").contains("binary logging is off"), "{}", why("a"));
+        assert!(why("c").contains("registered must_not"), "{}", why("c"));
+        assert!(why("d").contains("filters replication (Replicate_Do_DB: app)"), "{}", why("d"));
+    }
+
+    #[test]
+    fn who_can_follow_whom() {
+        let mut v = vec![f("new"), f("old"), f("stmt")];
+        v[0].version = (11, 4);
+        v[2].binlog_format = "STATEMENT".into();
+        let r = rank(&v);
+        let new = r.iter().find(|x| x.index == 0).unwrap();
+        assert_eq!(new.keeps.len(), 0);
+        assert!(
+            new.describe(&v).contains("old could not follow it: its version 10.11 is older than the master's 11.4")
+        );
+        assert!(new.describe(&v).contains("stmt could not follow it: its version 10.11"));
+        let fmt = cannot_follow(&v[1], &v[2]).unwrap();
+        assert!(fmt.contains("its binlog_format STATEMENT cannot log what a ROW master sends"), "{fmt}");
+        // Keeping more ranks higher: the STATEMENT one keeps both (a ROW replica takes anything).
+        assert_eq!(order(&r, &v)[0], "stmt");
+        // A STATEMENT replica without log_slave_updates logs nothing it receives: it can follow.
+        let mut m = f("m");
+        m.binlog_format = "ROW".into();
+        let mut s = f("s");
+        s.binlog_format = "STATEMENT".into();
+        s.log_slave_updates = false;
+        assert_eq!(cannot_follow(&m, &s), None);
+    }
+
+    #[test]
+    fn registered_rules_expire() {
+        let d = tempfile::tempdir().unwrap();
+        let file = rules_file(d.path());
+        assert!(registered(&file).unwrap().is_empty());
+        register(&file, "server2", Rule::Prefer, None).unwrap();
+        register(&file, "server3", Rule::MustNot, Some(3600)).unwrap();
+        register(&file, "server2", Rule::PreferNot, None).unwrap();
+        let mut got = registered(&file).unwrap();
+        got.sort();
+        assert_eq!(got, vec![("server2".into(), Rule::PreferNot), ("server3".into(), Rule::MustNot)]);
+        // An expired one is gone.
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for r in v.as_array_mut().unwrap() {
+            if r["server"] == "server3" {
+                r["expires"] = json!(1);
+            }
+        }
+        std::fs::write(&file, v.to_string()).unwrap();
+        assert_eq!(registered(&file).unwrap(), vec![("server2".into(), Rule::PreferNot)]);
+        assert_eq!(parse_duration("1h").unwrap(), 3600);
+        assert_eq!(parse_duration("90").unwrap(), 90);
+        assert!(parse_duration("1w").is_err() && Rule::parse("always").is_err());
+    }
+}
