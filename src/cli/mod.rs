@@ -125,6 +125,10 @@ enum Cmd {
     /// Dead-master failover on MHA's `app.cnf`: check, stop IO threads, wait for SQL threads, plan and cut every
     /// replica's diff, apply them all natively, re-point the replicas at the new master.
     Failover(FailoverArgs),
+    /// Planned switch of a live master on MHA's `app.cnf` (MHA's `--master_state=alive`): reject updates on
+    /// it, let the new master catch up, move every replica to it; rolled back on failure before the new master
+    /// takes writes.
+    Switch(SwitchArgs),
     /// Register a promotion rule for a server of an `app.cnf` (kept in its manager_workdir), which the next
     /// `failover` ranks by: must_not, prefer_not, neutral or prefer.
     RegisterCandidate(RegisterArgs),
@@ -517,6 +521,68 @@ struct FailoverArgs {
 }
 
 #[derive(Args, Debug)]
+struct SwitchArgs {
+    /// MHA application configuration.
+    #[arg(long)]
+    conf: PathBuf,
+    /// MHA global configuration, read before `--conf`.
+    #[arg(long)]
+    global_conf: Option<PathBuf>,
+    /// The new master, HOST or HOST:PORT (default: the best candidate by the promotion rules).
+    #[arg(long)]
+    new_master: Option<String>,
+    /// The old master replicates from the new one afterwards.
+    #[arg(long)]
+    orig_master_is_new_slave: bool,
+    /// Refuse when a statement has run this many seconds on the master (MHA's running_updates_limit).
+    #[arg(long, default_value_t = 1)]
+    running_updates_limit: u64,
+    /// Seconds for the write lock, each position wait and replication start.
+    #[arg(long, default_value_t = 60)]
+    wait_timeout: u64,
+    /// Seconds for each hook.
+    #[arg(long, default_value_t = 600)]
+    step_timeout: u64,
+    /// Check and plan only.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write a JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn run_switch(a: SwitchArgs) -> u8 {
+    let conf = match crate::phase::AppConf::read(&a.conf, a.global_conf.as_deref())
+        .and_then(|c| crate::phase::log_to(c.manager_log.as_deref()).map(|()| c))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("binlog-diff switch: {e}");
+            return 1;
+        }
+    };
+    let o = crate::phase::switch::SwitchOptions {
+        new_master: a.new_master.map(|n| match n.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().ok()),
+            _ => (n, None),
+        }),
+        orig_master_is_new_slave: a.orig_master_is_new_slave,
+        running_updates_limit: std::time::Duration::from_secs(a.running_updates_limit),
+        wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
+        step_timeout: std::time::Duration::from_secs(a.step_timeout),
+        dry_run: a.dry_run,
+        json: a.json,
+    };
+    match crate::phase::switch::switch(&o, &conf) {
+        Ok(_) => 0,
+        Err(e) => {
+            tracing::error!("binlog-diff switch: {e}");
+            1
+        }
+    }
+}
+
+#[derive(Args, Debug)]
 struct RegisterArgs {
     /// MHA application configuration.
     #[arg(long)]
@@ -869,6 +935,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         Cmd::Apply(a) => run_apply(a),
         Cmd::Failover(a) => run_failover(a),
         Cmd::RegisterCandidate(a) => run_register(a),
+        Cmd::Switch(a) => run_switch(a),
         Cmd::Mha { args } => crate::mha::subcommand(&args),
     };
     ExitCode::from(code)

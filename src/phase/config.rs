@@ -55,6 +55,8 @@ pub struct ServerConf {
     pub master_pid_file: Option<String>,
     /// `master_ip_failover_script`.
     pub master_ip_failover_script: Option<String>,
+    /// `master_ip_online_change_script` (`switch`).
+    pub master_ip_online_change_script: Option<String>,
     /// `shutdown_script`.
     pub shutdown_script: Option<String>,
     /// `report_script`.
@@ -197,6 +199,7 @@ impl AppConf {
                 remote_workdir: PathBuf::from(opt("remote_workdir").unwrap_or_else(|| "/var/tmp".into())),
                 master_pid_file: opt("master_pid_file"),
                 master_ip_failover_script: opt("master_ip_failover_script"),
+                master_ip_online_change_script: opt("master_ip_online_change_script"),
                 shutdown_script: opt("shutdown_script"),
                 report_script: opt("report_script"),
                 name,

@@ -99,6 +99,33 @@ pub fn ip_start_args(dead: &ServerConf, new: &ServerConf, dead_ssh_reachable: bo
     a
 }
 
+/// `master_ip_online_change_script --command=stop|start` (`switch`), as
+/// MHA 0.58's `MasterRotate.pm` calls it; both passwords come last, so
+/// [`shown`] can leave them out.
+pub fn online_change_args(command: &str, orig: &ServerConf, new: &ServerConf, orig_is_new_slave: bool) -> Vec<String> {
+    let mut a = vec![
+        format!("--command={command}"),
+        format!("--orig_master_host={}", orig.hostname),
+        format!("--orig_master_ip={}", orig.ip),
+        format!("--orig_master_port={}", orig.port),
+        format!("--orig_master_user={}", orig.user),
+        format!("--new_master_host={}", new.hostname),
+        format!("--new_master_ip={}", new.ip),
+        format!("--new_master_port={}", new.port),
+        format!("--new_master_user={}", new.user),
+        format!("--orig_master_ssh_user={}", orig.ssh_user),
+        format!("--new_master_ssh_user={}", new.ssh_user),
+    ];
+    a.extend(ssh_args(orig, "orig_master_"));
+    a.extend(ssh_args(new, "new_master_"));
+    if orig_is_new_slave {
+        a.push("--orig_master_is_new_slave".into());
+    }
+    a.push(format!("--orig_master_password={}", orig.password.as_ref().map(|p| p.expose()).unwrap_or("")));
+    a.push(format!("--new_master_password={}", new.password.as_ref().map(|p| p.expose()).unwrap_or("")));
+    a
+}
+
 /// `report_script`.
 pub fn report_args(
     dead: &ServerConf,
@@ -123,8 +150,9 @@ pub fn shown(script: &str, args: &[String]) -> String {
     let mut s = script.to_string();
     for a in args {
         s.push(' ');
-        if a.starts_with("--new_master_password=") {
-            s.push_str("--new_master_password=xxx");
+        if let Some(k) = ["--new_master_password=", "--orig_master_password="].iter().find(|k| a.starts_with(**k)) {
+            s.push_str(k);
+            s.push_str("xxx");
         } else {
             s.push_str(&sh_quote(a));
         }

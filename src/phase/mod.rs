@@ -40,6 +40,7 @@
 pub mod config;
 pub mod hooks;
 pub mod promote;
+pub mod switch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

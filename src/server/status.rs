@@ -189,6 +189,60 @@ pub fn promotion_facts(conn: &mut mysql::Conn, d: Dialect) -> Result<(bool, bool
     Ok((b == Some(1), u == Some(1), ver.unwrap_or_default(), f.unwrap_or_default()))
 }
 
+/// Waits until this replica's SQL thread has executed its source up to
+/// `file:pos` (`MASTER_POS_WAIT`, `SOURCE_POS_WAIT` on MySQL 8.4), within
+/// `timeout`.
+///
+/// # Errors
+/// Not reached in time, or the replica is not replicating.
+pub fn pos_wait(conn: &mut mysql::Conn, d: Dialect, file: &str, pos: u64, timeout: Duration) -> Result<()> {
+    let f = if d == Dialect::MySql84 { "SOURCE_POS_WAIT" } else { "MASTER_POS_WAIT" };
+    let q = format!("SELECT {f}('{}', {pos}, {})", sql_str(file), timeout.as_secs().max(1));
+    let v: Option<Option<i64>> = conn.query_first(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
+    match v.flatten() {
+        Some(n) if n >= 0 => Ok(()),
+        Some(-1) => Err(Error::invalid(format!("{q}: not reached in {timeout:?}"))),
+        _ => Err(Error::invalid(format!("{q}: the replica is not replicating (NULL)"))),
+    }
+}
+
+/// Rejects every write on the server from this session on (MHA's lock on
+/// the original master): `FLUSH NO_WRITE_TO_BINLOG TABLES` first (so the
+/// lock does not wait on table flushes), then `FLUSH TABLES WITH READ LOCK`
+/// bounded by `lock_wait_timeout`, then `read_only=1`. Keep the connection:
+/// the lock lives as long as it.
+///
+/// # Errors
+/// A statement fails or the lock is not taken in time.
+pub fn lock_writes(conn: &mut mysql::Conn, timeout: Duration) -> Result<()> {
+    let run = |conn: &mut mysql::Conn, q: &str| conn.query_drop(q).map_err(|e| Error::invalid(format!("{q}: {e}")));
+    run(conn, "FLUSH NO_WRITE_TO_BINLOG TABLES")?;
+    run(conn, &format!("SET SESSION lock_wait_timeout = {}", timeout.as_secs().max(1)))?;
+    run(conn, "FLUSH TABLES WITH READ LOCK")?;
+    set_read_only(conn, true)
+}
+
+/// `UNLOCK TABLES` (the session's global read lock).
+///
+/// # Errors
+/// The statement fails.
+pub fn unlock_tables(conn: &mut mysql::Conn) -> Result<()> {
+    conn.query_drop("UNLOCK TABLES").map_err(|e| Error::invalid(format!("UNLOCK TABLES: {e}")))
+}
+
+/// Statements running on the server for at least `secs` seconds, other
+/// than replication and this session: `id, user, seconds, statement`.
+///
+/// # Errors
+/// The query fails.
+pub fn long_running(conn: &mut mysql::Conn, secs: u64) -> Result<Vec<(u64, String, u64, String)>> {
+    let q = format!(
+        "SELECT ID, USER, TIME, COALESCE(INFO, '') FROM information_schema.PROCESSLIST \
+         WHERE COMMAND = 'Query' AND TIME >= {secs} AND ID <> CONNECTION_ID() AND USER <> 'system user'"
+    );
+    conn.query(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))
+}
+
 /// `@@server_uuid` and `@@global.gtid_executed` (MySQL).
 ///
 /// # Errors

@@ -1,0 +1,369 @@
+//! `binlog-diff switch`: a planned master switch while the master is alive
+//! (MHA's `masterha_master_switch --master_state=alive`).
+//!
+//! 1. **Checks.** The current master is the server the others replicate
+//!    from; each replica runs both threads. The new master is `--new-master`
+//!    or the best candidate by the promotion rules (`promote.rs`), and no
+//!    hard rule may exclude it. Statements running on the master for
+//!    `--running-updates-limit` seconds or more refuse the switch (MHA's
+//!    running_updates_limit): the write lock would wait on them.
+//! 2. **Rejecting updates.** `master_ip_online_change_script --command=stop`
+//!    with MHA's arguments (0 or 10 go on), then on the master `FLUSH
+//!    NO_WRITE_TO_BINLOG TABLES`, `FLUSH TABLES WITH READ LOCK` (bounded by
+//!    `lock_wait_timeout`) and `read_only=1`; its final coordinates.
+//! 3. **The new master** executes up to them (`MASTER_POS_WAIT`), stops
+//!    replicating, gets `--command=start` and `read_only=0`.
+//! 4. **The others** (and the old master with `--orig-master-is-new-slave`)
+//!    wait for the same coordinates, then replicate from the new master in
+//!    the topology's own mode, in parallel.
+//! 5. `RESET SLAVE ALL` on the new master; the old master's lock released
+//!    (it stays read-only).
+//!
+//! Any failure before the new master takes writes rolls back: the old
+//! master's lock released and `read_only` as it was, the new master
+//! replicating again, nothing re-pointed.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::config::{AppConf, ServerConf};
+use super::hooks::{self, HookExit};
+use super::{label, promote, say, spec, sql};
+use crate::error::{Error, Result};
+use crate::server::status::{
+    Dialect, GtidMode, SourceAddr, binlog_coords, lock_writes, long_running, pos_wait, promotion_facts, replica_status,
+    set_read_only, unlock_tables, wait_for,
+};
+
+/// What `switch` is asked to do.
+#[derive(Clone, Debug)]
+pub struct SwitchOptions {
+    /// The new master (`host[:port]`); else the best candidate.
+    pub new_master: Option<(String, Option<u16>)>,
+    /// The old master replicates from the new one afterwards.
+    pub orig_master_is_new_slave: bool,
+    /// Refuse when a statement has run this long on the master.
+    pub running_updates_limit: Duration,
+    /// Bound for the write lock, each position wait and replication start.
+    pub wait_timeout: Duration,
+    /// Bound for each hook.
+    pub step_timeout: Duration,
+    /// Check and plan only.
+    pub dry_run: bool,
+    /// Write a JSON report here.
+    pub json: Option<std::path::PathBuf>,
+}
+
+impl Default for SwitchOptions {
+    fn default() -> Self {
+        SwitchOptions {
+            new_master: None,
+            orig_master_is_new_slave: false,
+            running_updates_limit: Duration::from_secs(1),
+            wait_timeout: Duration::from_secs(60),
+            step_timeout: Duration::from_secs(600),
+            dry_run: false,
+            json: None,
+        }
+    }
+}
+
+struct Node {
+    conf: ServerConf,
+    conn: mysql::Conn,
+    dialect: Dialect,
+}
+
+fn hook(script: &Option<String>, command: &str, orig: &ServerConf, new: &ServerConf, o: &SwitchOptions) -> Result<()> {
+    let Some(script) = script else { return Ok(()) };
+    let args = hooks::online_change_args(command, orig, new, o.orig_master_is_new_slave);
+    say(&format!("  Executing master_ip_online_change_script: {}", hooks::shown(script, &args)));
+    match hooks::run(script, &args, o.step_timeout) {
+        HookExit::Ok => Ok(()),
+        HookExit::Ten => {
+            say("  It exited 10: proceeding (as MHA).");
+            Ok(())
+        }
+        HookExit::Failed(m) => Err(Error::invalid(format!("master_ip_online_change_script --command={command}: {m}"))),
+    }
+}
+
+/// Switches the master of `conf`'s topology while it is alive.
+///
+/// # Errors
+/// A check refuses the switch (nothing changed), or a step fails: before
+/// the new master takes writes everything is rolled back; after, the error
+/// says what was left.
+pub fn switch(o: &SwitchOptions, conf: &AppConf) -> Result<String> {
+    let mut doc = json!({});
+    let r = run(o, conf, &mut doc);
+    doc["result"] = match &r {
+        Ok(line) => json!(line),
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    if let Some(p) = &o.json {
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+        std::fs::write(p, text).map_err(|e| Error::io(p, e))?;
+    }
+    r
+}
+
+fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
+    let t_all = Instant::now();
+    say("* Phase 1: Configuration Check Phase..");
+    let mut nodes = Vec::new();
+    for s in &conf.servers {
+        let mut conn = spec(s).connect()?;
+        let dialect = Dialect::of(&mut conn)?;
+        nodes.push(Node { conf: s.clone(), conn, dialect });
+    }
+    // The master: the server every other one replicates from.
+    let mut statuses = Vec::new();
+    for n in &mut nodes {
+        statuses.push(replica_status(&mut n.conn, n.dialect)?);
+    }
+    let oi = (0..nodes.len())
+        .find(|&i| {
+            statuses[i].is_none()
+                && statuses.iter().enumerate().filter(|(j, _)| *j != i).all(|(_, st)| {
+                    st.as_ref().is_some_and(|st| {
+                        let (h, p) = st.master();
+                        p == nodes[i].conf.port && (h == nodes[i].conf.ip || h == nodes[i].conf.hostname)
+                    })
+                })
+        })
+        .ok_or_else(|| Error::invalid("no server is the master every other one replicates from"))?;
+    for (i, st) in statuses.iter().enumerate().filter(|(i, _)| *i != oi) {
+        let st = st.as_ref().expect("a replica");
+        if !(st.io_running() && st.sql_running()) {
+            return Err(Error::invalid(format!(
+                "{} does not replicate (IO thread {}, SQL thread {}): switch refused",
+                label(&nodes[i].conf),
+                st.get("Slave_IO_Running"),
+                st.get("Slave_SQL_Running")
+            )));
+        }
+    }
+    let modes: Vec<GtidMode> = statuses
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != oi)
+        .map(|(_, s)| s.as_ref().expect("a replica").gtid_mode())
+        .collect();
+    let mode = modes[0];
+    if modes.iter().any(|m| *m != mode) {
+        return Err(Error::invalid("the replicas replicate in different modes: make them agree first"));
+    }
+    let orig = nodes[oi].conf.clone();
+    say(&format!("  Current master: {}; replication mode: {}", label(&orig), mode.name()));
+    // The new master, by the promotion rules among the replicas.
+    let rules = promote::registered(&promote::rules_file(&conf.manager_workdir))?;
+    let idx: Vec<usize> = (0..nodes.len()).filter(|&i| i != oi).collect();
+    let mut facts = Vec::new();
+    for &i in &idx {
+        let n = &mut nodes[i];
+        let (log_bin, log_slave_updates, version, binlog_format) = promotion_facts(&mut n.conn, n.dialect)?;
+        let mut nums = version.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
+        let mut num = || nums.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        facts.push(promote::Facts {
+            name: n.conf.name.clone(),
+            log_bin,
+            log_slave_updates,
+            version: (num(), num()),
+            binlog_format,
+            no_master: n.conf.no_master,
+            candidate_master: n.conf.candidate_master,
+            rule: rules.iter().rev().find(|(x, _)| *x == n.conf.name).map(|(_, r)| *r),
+            ..Default::default()
+        });
+    }
+    let ranked = promote::rank(&facts);
+    say("  Candidates, best first:");
+    for c in &ranked {
+        say(&format!("    {}", c.describe(&facts)));
+    }
+    doc["candidates"] = Value::Array(ranked.iter().map(|c| c.to_json(&facts)).collect());
+    let pick = match &o.new_master {
+        Some((h, p)) => {
+            let s = conf.find(h, *p)?;
+            let k = idx
+                .iter()
+                .position(|&i| nodes[i].conf.name == s.name)
+                .ok_or_else(|| Error::invalid(format!("{} is not a replica of {}", label(s), label(&orig))))?;
+            let c = ranked.iter().find(|c| c.index == k).expect("ranked");
+            if !c.excluded.is_empty() {
+                return Err(Error::invalid(format!(
+                    "{} cannot be the new master: {}",
+                    label(s),
+                    c.excluded.join("; ")
+                )));
+            }
+            k
+        }
+        None => ranked
+            .first()
+            .filter(|c| c.excluded.is_empty())
+            .map(|c| c.index)
+            .ok_or_else(|| Error::invalid("no replica can be the new master (see the candidates above)"))?,
+    };
+    let ni = idx[pick];
+    let new = nodes[ni].conf.clone();
+    say(&format!("  New master: {}", label(&new)));
+    doc["orig_master"] = json!(orig.name);
+    doc["new_master"] = json!(new.name);
+    // Long-running statements would hold the lock up.
+    let long = long_running(&mut nodes[oi].conn, o.running_updates_limit.as_secs())?;
+    let long: Vec<_> = long.into_iter().filter(|(_, u, _, _)| *u != orig.repl_user).collect();
+    if !long.is_empty() {
+        let l: Vec<String> = long.iter().map(|(id, u, t, q)| format!("#{id} {u} {t}s: {q}")).collect();
+        return Err(Error::invalid(format!(
+            "statements running on {} for {}s or more (running_updates_limit): {}; switch refused",
+            label(&orig),
+            o.running_updates_limit.as_secs(),
+            l.join(" | ")
+        )));
+    }
+    if o.dry_run {
+        say("Dry run: nothing changed.");
+        return Ok(format!("Dry run: {} would be the new master.", label(&new)));
+    }
+
+    // ---- Phase 2: rejecting updates on the old master ----
+    say("* Phase 2: Rejecting updates Phase..");
+    let t_block = Instant::now();
+    hook(&new.master_ip_online_change_script, "stop", &orig, &new, o)?;
+    let was_read_only: bool = {
+        use mysql::prelude::Queryable;
+        nodes[oi].conn.query_first::<u8, _>("SELECT @@global.read_only").ok().flatten() == Some(1)
+    };
+    let mut lock = spec(&orig).connect()?;
+    let rollback = |lock: &mut mysql::Conn, nodes: &mut [Node], e: Error| -> Error {
+        let _ = unlock_tables(lock);
+        if !was_read_only {
+            let _ = set_read_only(lock, false);
+        }
+        let n = &mut nodes[ni];
+        let _ = sql(&mut n.conn, &label(&n.conf), n.dialect.start_replica());
+        say(&format!("  Rolled back: {} takes writes again, nothing re-pointed.", label(&orig)));
+        e
+    };
+    if let Err(e) = lock_writes(&mut lock, o.wait_timeout) {
+        return Err(rollback(&mut lock, &mut nodes, e));
+    }
+    let (file, pos) = match binlog_coords(&mut lock, nodes[oi].dialect) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(rollback(&mut lock, &mut nodes, Error::invalid("the master's binary logging is off"))),
+        Err(e) => return Err(rollback(&mut lock, &mut nodes, e)),
+    };
+    say(&format!("  {} locked and read-only at {file}:{pos}", label(&orig)));
+    doc["orig_master_final"] = json!(format!("{file}:{pos}"));
+
+    // ---- Phase 3: the new master ----
+    say("* Phase 3: New master Phase..");
+    let new_coords = (|| -> Result<(String, u64)> {
+        let n = &mut nodes[ni];
+        pos_wait(&mut n.conn, n.dialect, &file, pos, o.wait_timeout)?;
+        sql(&mut n.conn, &label(&n.conf), n.dialect.stop_replica())?;
+        let c = binlog_coords(&mut n.conn, n.dialect)?
+            .ok_or_else(|| Error::invalid(format!("{}: binary logging is off", label(&n.conf))))?;
+        hook(&new.master_ip_online_change_script, "start", &orig, &new, o)?;
+        set_read_only(&mut n.conn, false)?;
+        Ok(c)
+    })();
+    let (nfile, npos) = match new_coords {
+        Ok(c) => c,
+        Err(e) => return Err(rollback(&mut lock, &mut nodes, e)),
+    };
+    let blocked = t_block.elapsed().as_secs_f64();
+    say(&format!("  {} takes writes at {nfile}:{npos} (writes were rejected for {blocked:.3}s)", label(&new)));
+    doc["writes_rejected_seconds"] = json!(blocked);
+
+    // ---- Phase 4: the others follow it ----
+    say("* Phase 4: Switching the others Phase..");
+    let to = SourceAddr { host: new.ip.clone(), port: new.port, user: String::new(), password: None };
+    let follow = |n: &mut Node, wait_first: bool| -> Result<()> {
+        let who = label(&n.conf);
+        if wait_first {
+            pos_wait(&mut n.conn, n.dialect, &file, pos, o.wait_timeout)?;
+        }
+        sql(&mut n.conn, &who, n.dialect.stop_replica())?;
+        let to = SourceAddr {
+            user: n.conf.repl_user.clone(),
+            password: new.repl_password.clone().or_else(|| n.conf.repl_password.clone()),
+            ..to.clone()
+        };
+        let stmt = match mode {
+            GtidMode::Off => n.dialect.change_source_to_pos(&to, &nfile, npos),
+            m => n
+                .dialect
+                .change_source_to_gtid(&to, m)
+                .ok_or_else(|| Error::invalid(format!("{who}: cannot re-point in {} mode", m.name())))?,
+        };
+        use mysql::prelude::Queryable;
+        n.conn.query_drop(stmt).map_err(|e| Error::invalid(format!("{who}: CHANGE MASTER TO {}: {e}", label(&new))))?;
+        sql(&mut n.conn, &who, n.dialect.start_replica())?;
+        let d = n.dialect;
+        let conn = &mut n.conn;
+        wait_for(o.wait_timeout, &format!("{who} replicating from {}", label(&new)), || {
+            let st = replica_status(conn, d)?.unwrap_or_default();
+            if let Some(e) = st.io_error().or_else(|| st.sql_error()) {
+                return Err(Error::invalid(e));
+            }
+            Ok((st.io_running() && st.sql_running()).then_some(()))
+        })
+    };
+    let results: Vec<(String, std::result::Result<(), String>)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = nodes
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| *i != ni && *i != oi)
+            .map(|(_, n)| {
+                let follow = &follow;
+                sc.spawn(move || (label(&n.conf), follow(n, true).map_err(|e| e.to_string())))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| (String::new(), Err("panicked".into())))).collect()
+    });
+    let mut failed = Vec::new();
+    for (who, r) in &results {
+        match r {
+            Ok(()) => say(&format!("  {who}: replicating from {}", label(&new))),
+            Err(e) => {
+                say(&format!("  {who}: FAILED: {e}"));
+                failed.push(who.clone());
+            }
+        }
+    }
+    doc["switched"] = Value::Array(
+        results.iter().map(|(w, r)| json!({"replica": w, "ok": r.is_ok(), "error": r.as_ref().err()})).collect(),
+    );
+
+    // ---- Phase 5: cleanup ----
+    say("* Phase 5: New master cleanup phase..");
+    {
+        let n = &mut nodes[ni];
+        let who = label(&n.conf);
+        sql(&mut n.conn, &who, n.dialect.reset_replica_all())?;
+    }
+    // The old master's lock goes; it stays read-only.
+    unlock_tables(&mut lock)?;
+    if o.orig_master_is_new_slave {
+        let n = &mut nodes[oi];
+        match follow(n, false) {
+            Ok(()) => say(&format!("  {}: the old master replicates from {}", label(&orig), label(&new))),
+            Err(e) => {
+                say(&format!("  {}: FAILED to follow the new master: {e}", label(&orig)));
+                failed.push(label(&orig));
+            }
+        }
+    }
+    let outcome = if failed.is_empty() { "completed successfully" } else { "done, but some servers failed" };
+    let line = format!(
+        "Switching master to {} {outcome} in {:.1}s (writes rejected {blocked:.3}s).",
+        label(&new),
+        t_all.elapsed().as_secs_f64()
+    );
+    say(&line);
+    if failed.is_empty() { Ok(line) } else { Err(Error::invalid(format!("{line} Failed: {}", failed.join(", ")))) }
+}
