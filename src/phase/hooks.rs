@@ -202,6 +202,7 @@ mod tests {
             remote_workdir: "/var/tmp".into(),
             master_pid_file: Some("/run/mysqld.pid".into()),
             master_ip_failover_script: None,
+            master_ip_online_change_script: None,
             shutdown_script: None,
             report_script: None,
         }
@@ -233,6 +234,22 @@ mod tests {
         assert_eq!(s.last().unwrap(), "--new_master_password=s3cret");
         let shown = shown("/x/ip.sh", &s);
         assert!(!shown.contains("s3cret") && shown.contains("--new_master_password=xxx"), "{shown}");
+    }
+
+    #[test]
+    fn online_change_as_mha_calls_it() {
+        let (o, n) = (conf("server1", "db1"), conf("server2", "db2"));
+        let a = online_change_args("stop", &o, &n, true);
+        assert_eq!(
+            a[..11].join(" "),
+            "--command=stop --orig_master_host=db1 --orig_master_ip=db1 --orig_master_port=3306 \
+             --orig_master_user=admin --new_master_host=db2 --new_master_ip=db2 --new_master_port=3306 \
+             --new_master_user=admin --orig_master_ssh_user=root --new_master_ssh_user=root"
+        );
+        assert_eq!(a[11], "--orig_master_is_new_slave");
+        assert_eq!(a[12..], ["--orig_master_password=s3cret".to_string(), "--new_master_password=s3cret".into()]);
+        let shown = shown("/bin/hook", &a);
+        assert!(!shown.contains("s3cret") && shown.ends_with("--orig_master_password=xxx --new_master_password=xxx"));
     }
 
     #[test]
