@@ -111,6 +111,15 @@ fn failover_from_app_cnf() {
         let got = poll_until(Duration::from_secs(60), || (topo.checksum_tables(r, "bd") == want).then_some(()));
         assert!(got.is_some(), "{} replicates from the new master: {}", topo.name(r), topo.slave_status(r));
     }
+
+    // Anti-flapping: another failover on this cluster is refused until acknowledged.
+    let (code, out) = failover(&conf, &topo, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("a failover ran on this cluster 0 min ago (server1 -> server2)"), "{out}");
+    let ack = Command::new(env!("CARGO_BIN_EXE_binlog-diff")).args(["ack", "--conf"]).arg(&conf).output().unwrap();
+    assert!(ack.status.success() && String::from_utf8_lossy(&ack.stdout).starts_with("acknowledged: "));
+    let (_, out) = failover(&conf, &topo, &[]);
+    assert!(!out.contains("a failover ran on this cluster"), "acknowledged: {out}");
 }
 
 /// Issue 13's fault: the driver SIGKILLed in phase 4 (one replica's apply

@@ -129,6 +129,16 @@ enum Cmd {
     /// it, let the new master catch up, move every replica to it; rolled back on failure before the new master
     /// takes writes.
     Switch(SwitchArgs),
+    /// Acknowledge the last failover of an `app.cnf`'s cluster: lifts the block on another
+    /// (last_failover_minute, MHA's 8 h by default).
+    Ack {
+        /// MHA application configuration.
+        #[arg(long)]
+        conf: PathBuf,
+        /// MHA global configuration, read before `--conf`.
+        #[arg(long)]
+        global_conf: Option<PathBuf>,
+    },
     /// Register a promotion rule for a server of an `app.cnf` (kept in its manager_workdir), which the next
     /// `failover` ranks by: must_not, prefer_not, neutral or prefer.
     RegisterCandidate(RegisterArgs),
@@ -936,6 +946,29 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         Cmd::Failover(a) => run_failover(a),
         Cmd::RegisterCandidate(a) => run_register(a),
         Cmd::Switch(a) => run_switch(a),
+        Cmd::Ack { conf, global_conf } => {
+            let r = crate::phase::AppConf::read(&conf, global_conf.as_deref()).and_then(|c| {
+                let f = crate::phase::promote::last_failover_file(&c.manager_workdir);
+                match std::fs::read_to_string(&f) {
+                    Ok(t) => {
+                        std::fs::remove_file(&f).map_err(|e| Error::io(&f, e))?;
+                        Ok(format!("acknowledged: {}", t.trim()))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("no failover to acknowledge".into()),
+                    Err(e) => Err(Error::io(&f, e)),
+                }
+            });
+            match r {
+                Ok(l) => {
+                    println!("{l}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("binlog-diff ack: {e}");
+                    1
+                }
+            }
+        }
         Cmd::Mha { args } => crate::mha::subcommand(&args),
     };
     ExitCode::from(code)

@@ -74,6 +74,9 @@ pub struct AppConf {
     pub manager_log: Option<PathBuf>,
     /// The application configuration file (passed to `report_script --conf`).
     pub path: PathBuf,
+    /// `last_failover_minute` (MHA's, default 480): after a failover,
+    /// another is blocked for this long unless acknowledged.
+    pub last_failover_minute: u64,
 }
 
 type Section = BTreeMap<String, String>;
@@ -208,7 +211,14 @@ impl AppConf {
         let manager_workdir =
             default.get("manager_workdir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/log/masterha"));
         let manager_log = default.get("manager_log").filter(|v| !v.trim().is_empty()).map(PathBuf::from);
-        Ok(AppConf { servers: out, manager_workdir, manager_log, path: app.to_path_buf() })
+        let last_failover_minute = match default.get("last_failover_minute") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| Error::invalid(format!("bad last_failover_minute {v:?}")).with_file(app))?,
+            None => 480,
+        };
+        Ok(AppConf { servers: out, manager_workdir, manager_log, path: app.to_path_buf(), last_failover_minute })
     }
 
     /// The server at `host` (hostname or ip) and `port` (any port when `None`

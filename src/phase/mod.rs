@@ -402,6 +402,16 @@ impl Run<'_> {
         self.say("* Phase 1: Configuration Check Phase..");
         let dead = conf.find(&o.dead_master_host, o.dead_master_port)?.clone();
         self.doc["dead_master"] = json!({"name": dead.name, "host": dead.ip, "port": dead.port});
+        // Anti-flapping: no second failover on this cluster soon after one,
+        // unless acknowledged (`binlog-diff ack`) or forced.
+        let last = promote::last_failover_file(&conf.manager_workdir);
+        if let Some(why) = promote::blocked_by_last_failover(&last, conf.last_failover_minute * 60)? {
+            match (o.force, o.dry_run) {
+                (true, _) => self.say(&format!("  {why} (going on: --force)")),
+                (false, true) => self.say(&format!("  A real run would be refused: {why}")),
+                (false, false) => return Err(Error::invalid(why)),
+            }
+        }
         // Hosts: one SSH session each and our binary there, opened in the
         // background while the MySQL checks run (the dead master's may fail:
         // its host may be gone; a cut-off host costs its connect timeout once).
@@ -1272,6 +1282,9 @@ impl Run<'_> {
             sql(&mut r.conn, &who, r.dialect.reset_replica_all())?;
         }
         self.report.new_master = Some(new_master.name.clone());
+        if let Err(e) = promote::record_failover(&last, &dead.name, &new_master.name) {
+            self.say(&format!("  Could not record this failover for anti-flapping: {e}"));
+        }
         let _ = cleanup.join();
         let outcome =
             if self.report.ok() { "completed successfully" } else { "done, but recovery on some replicas failed" };

@@ -272,6 +272,54 @@ pub fn register(file: &Path, name: &str, rule: Rule, expire_secs: Option<u64>) -
     std::fs::rename(&tmp, file).map_err(|e| Error::io(file, e))
 }
 
+/// The last failover's record in the manager's workdir (anti-flapping).
+pub fn last_failover_file(manager_workdir: &Path) -> PathBuf {
+    manager_workdir.join("binlog-diff-last-failover.json")
+}
+
+/// Records a failover now (temporary file, fsync, rename).
+///
+/// # Errors
+/// The file cannot be written.
+pub fn record_failover(file: &Path, dead: &str, new: &str) -> Result<()> {
+    if let Some(d) = file.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let tmp = file.with_extension("json.tmp");
+    let text = json!({"at": now(), "dead_master": dead, "new_master": new}).to_string();
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, file).map_err(|e| Error::io(file, e))
+}
+
+/// Why another failover is blocked now (a failover within `window_secs`
+/// that nobody acknowledged), or `None`.
+///
+/// # Errors
+/// The record exists but cannot be read.
+pub fn blocked_by_last_failover(file: &Path, window_secs: u64) -> Result<Option<String>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(file, e)),
+    };
+    let v: Value = serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(file))?;
+    let at = v["at"].as_u64().unwrap_or(0);
+    let age = now().saturating_sub(at);
+    if age >= window_secs {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "a failover ran on this cluster {} min ago ({} -> {}); another is blocked for {} min after one \
+         (last_failover_minute): run `binlog-diff ack --conf …` once it is looked at, or --force",
+        age / 60,
+        v["dead_master"].as_str().unwrap_or("?"),
+        v["new_master"].as_str().unwrap_or("?"),
+        window_secs / 60
+    )))
+}
+
 /// `1h`, `30m`, `45s`, `2d`, or seconds.
 ///
 /// # Errors
@@ -353,6 +401,19 @@ mod tests {
         s.binlog_format = "STATEMENT".into();
         s.log_slave_updates = false;
         assert_eq!(cannot_follow(&m, &s), None);
+    }
+
+    #[test]
+    fn a_failover_blocks_the_next_until_acknowledged() {
+        let d = tempfile::tempdir().unwrap();
+        let file = last_failover_file(d.path());
+        assert_eq!(blocked_by_last_failover(&file, 3600).unwrap(), None);
+        record_failover(&file, "server1", "server2").unwrap();
+        let why = blocked_by_last_failover(&file, 3600).unwrap().unwrap();
+        assert!(why.contains("server1 -> server2") && why.contains("binlog-diff ack"), "{why}");
+        assert_eq!(blocked_by_last_failover(&file, 0).unwrap(), None, "outside the window");
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(blocked_by_last_failover(&file, 3600).unwrap(), None, "acknowledged");
     }
 
     #[test]
