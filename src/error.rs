@@ -36,6 +36,9 @@ pub enum ErrorKind {
     /// A server could not be reached (a MySQL connection failed): a caller
     /// may try another way there.
     Connect(String),
+    /// The master does not answer here but the replicas still replicate
+    /// from it (UnreachableMaster): nothing was changed; a watcher goes on.
+    NotDead(String),
 }
 
 /// A library error: kind plus location. Boxed so `Result<T>` stays small.
@@ -96,6 +99,7 @@ impl Error {
             }
             ErrorKind::Invalid(m) => ErrorKind::Invalid(m.clone()),
             ErrorKind::Connect(m) => ErrorKind::Connect(m.clone()),
+            ErrorKind::NotDead(m) => ErrorKind::NotDead(m.clone()),
         };
         Error(Box::new((kind, self.0.1.clone())))
     }
@@ -109,7 +113,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Truncated { available, needed } => {
                 write!(f, "truncated event: {available} of {needed} bytes present")
             }
-            ErrorKind::Invalid(m) | ErrorKind::Connect(m) => f.write_str(m),
+            ErrorKind::Invalid(m) | ErrorKind::Connect(m) | ErrorKind::NotDead(m) => f.write_str(m),
         }
     }
 }

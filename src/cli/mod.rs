@@ -129,6 +129,9 @@ enum Cmd {
     /// it, let the new master catch up, move every replica to it; rolled back on failure before the new master
     /// takes writes.
     Switch(SwitchArgs),
+    /// MHA's masterha_manager: ping the master of an `app.cnf` every ping_interval; when it is dead (as the
+    /// replicas see it too), fail over; honours the anti-flapping block; exits after (or `--continue`).
+    Monitor(MonitorArgs),
     /// Acknowledge the last failover of an `app.cnf`'s cluster: lifts the block on another
     /// (last_failover_minute, MHA's 8 h by default).
     Ack {
@@ -485,6 +488,13 @@ struct FailoverArgs {
     /// The dead master's port (when several servers share its host).
     #[arg(long)]
     dead_master_port: Option<u16>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// How a failover runs (for `failover` and `monitor`).
+#[derive(Args, Debug)]
+struct RunArgs {
     /// The new master, HOST or HOST:PORT (default: the first candidate_master, else the latest replica).
     #[arg(long)]
     new_master: Option<String>,
@@ -528,6 +538,53 @@ struct FailoverArgs {
     /// Write a JSON report of the run here (phases and timings, positions, new master, diffs, results, losses).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct MonitorArgs {
+    /// MHA application configuration.
+    #[arg(long)]
+    conf: PathBuf,
+    /// MHA global configuration, read before `--conf`.
+    #[arg(long)]
+    global_conf: Option<PathBuf>,
+    /// Seconds between pings of the master (default: app.cnf ping_interval, else 3).
+    #[arg(long)]
+    ping_interval: Option<u64>,
+    /// Failed pings in a row before failing over.
+    #[arg(long, default_value_t = 3)]
+    ping_failures: u32,
+    /// After a failover, watch the new master instead of exiting.
+    #[arg(long = "continue")]
+    continue_after: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn run_monitor(a: MonitorArgs) -> u8 {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let Some(conf) = app_conf(&a.conf, a.global_conf.as_deref(), "monitor") else { return 1 };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
+            eprintln!("binlog-diff monitor: cannot watch for signals: {e}");
+            return 1;
+        }
+    }
+    let o = crate::phase::monitor::MonitorOptions {
+        ping_interval: a.ping_interval.map(std::time::Duration::from_secs),
+        ping_failures: a.ping_failures.max(1),
+        continue_after: a.continue_after,
+        failover: a.run.options(String::new(), None),
+    };
+    match crate::phase::monitor::monitor(&o, &conf, &stop) {
+        Ok(_) => 0,
+        Err(e) => {
+            tracing::error!("binlog-diff monitor: {e}");
+            1
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -638,38 +695,49 @@ fn run_register(a: RegisterArgs) -> u8 {
     }
 }
 
-fn run_failover(a: FailoverArgs) -> u8 {
-    let new_master = a.new_master.map(|n| match n.rsplit_once(':') {
-        Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().ok()),
-        _ => (n, None),
-    });
-    // Resolved inputs: the configuration, and where the log goes (MHA's manager_log).
-    let conf = match crate::phase::AppConf::read(&a.conf, a.global_conf.as_deref())
+impl RunArgs {
+    fn options(self, dead_master_host: String, dead_master_port: Option<u16>) -> crate::phase::FailoverOptions {
+        let a = self;
+        let new_master = a.new_master.map(|n| match n.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().ok()),
+            _ => (n, None),
+        });
+        crate::phase::FailoverOptions {
+            dead_master_host,
+            dead_master_port,
+            new_master,
+            workdir: a.workdir,
+            dry_run: a.dry_run,
+            wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
+            parallel: a.parallel as usize,
+            force: a.force,
+            detect_wait: std::time::Duration::from_secs(a.detect_wait),
+            mysql_timeout: std::time::Duration::from_secs(a.mysql_timeout),
+            step_timeout: std::time::Duration::from_secs(a.step_timeout),
+            remote_binary: a.remote_binary,
+            push_binary: a.push_binary,
+            json: a.json,
+            apply_on_latest: a.apply_from == "latest",
+        }
+    }
+}
+
+/// The configuration, with the log going where it says (MHA's manager_log).
+fn app_conf(conf: &std::path::Path, global: Option<&std::path::Path>, what: &str) -> Option<crate::phase::AppConf> {
+    match crate::phase::AppConf::read(conf, global)
         .and_then(|c| crate::phase::log_to(c.manager_log.as_deref()).map(|()| c))
     {
-        Ok(c) => c,
+        Ok(c) => Some(c),
         Err(e) => {
-            eprintln!("binlog-diff failover: {e}");
-            return 1;
+            eprintln!("binlog-diff {what}: {e}");
+            None
         }
-    };
-    let o = crate::phase::FailoverOptions {
-        dead_master_host: a.dead_master_host,
-        dead_master_port: a.dead_master_port,
-        new_master,
-        workdir: a.workdir,
-        dry_run: a.dry_run,
-        wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
-        parallel: a.parallel as usize,
-        force: a.force,
-        detect_wait: std::time::Duration::from_secs(a.detect_wait),
-        mysql_timeout: std::time::Duration::from_secs(a.mysql_timeout),
-        step_timeout: std::time::Duration::from_secs(a.step_timeout),
-        remote_binary: a.remote_binary,
-        push_binary: a.push_binary,
-        json: a.json,
-        apply_on_latest: a.apply_from == "latest",
-    };
+    }
+}
+
+fn run_failover(a: FailoverArgs) -> u8 {
+    let Some(conf) = app_conf(&a.conf, a.global_conf.as_deref(), "failover") else { return 1 };
+    let o = a.run.options(a.dead_master_host, a.dead_master_port);
     match crate::phase::failover(&o, &conf) {
         Ok(r) if r.ok() => 0,
         // MHA's "done, but recovery on slave partially failed".
@@ -946,6 +1014,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         Cmd::Failover(a) => run_failover(a),
         Cmd::RegisterCandidate(a) => run_register(a),
         Cmd::Switch(a) => run_switch(a),
+        Cmd::Monitor(a) => run_monitor(a),
         Cmd::Ack { conf, global_conf } => {
             let r = crate::phase::AppConf::read(&conf, global_conf.as_deref()).and_then(|c| {
                 let f = crate::phase::promote::last_failover_file(&c.manager_workdir);

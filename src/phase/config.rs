@@ -77,6 +77,8 @@ pub struct AppConf {
     /// `last_failover_minute` (MHA's, default 480): after a failover,
     /// another is blocked for this long unless acknowledged.
     pub last_failover_minute: u64,
+    /// `ping_interval` (MHA's, seconds, default 3): how often `monitor` pings the master.
+    pub ping_interval: u64,
 }
 
 type Section = BTreeMap<String, String>;
@@ -218,7 +220,20 @@ impl AppConf {
                 .map_err(|_| Error::invalid(format!("bad last_failover_minute {v:?}")).with_file(app))?,
             None => 480,
         };
-        Ok(AppConf { servers: out, manager_workdir, manager_log, path: app.to_path_buf(), last_failover_minute })
+        let ping_interval = match default.get("ping_interval") {
+            Some(v) => {
+                v.trim().parse().map_err(|_| Error::invalid(format!("bad ping_interval {v:?}")).with_file(app))?
+            }
+            None => 3,
+        };
+        Ok(AppConf {
+            servers: out,
+            manager_workdir,
+            manager_log,
+            path: app.to_path_buf(),
+            last_failover_minute,
+            ping_interval,
+        })
     }
 
     /// The server at `host` (hostname or ip) and `port` (any port when `None`

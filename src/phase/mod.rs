@@ -39,6 +39,7 @@
 
 pub mod config;
 pub mod hooks;
+pub mod monitor;
 pub mod promote;
 pub mod switch;
 
@@ -1373,13 +1374,13 @@ impl Run<'_> {
                     ));
                     return Ok(());
                 }
-                return Err(Error::invalid(format!(
+                return Err(Error::new(crate::error::ErrorKind::NotDead(format!(
                     "UnreachableMaster: {} does not answer here, but {} still replicate from it (waited {:?}): \
                      it is not dead; nothing was changed (--force to fail over anyway)",
                     label(dead),
                     still.join(", "),
                     self.o.detect_wait
-                )));
+                ))));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
