@@ -135,6 +135,7 @@ fn a_failing_start_hook_rolls_back() {
 fn switch_under_write_load() {
     let r = switch_window(None);
     eprintln!("writes rejected for {:.3}s ({} accepted, {} refused)", r.0, r.1, r.2);
+    assert_eq!(r.3, 0, "accepted writes lost");
     assert!(r.0 < 5.0, "the write-blocked window: {:.3}s", r.0);
 }
 
@@ -150,8 +151,9 @@ struct Mha {
 /// Runs one switch of a 1 + 3 topology under the writer (ours, or MHA's
 /// `masterha_master_switch --master_state=alive`, both with
 /// `--orig-master-is-new-slave` and the same hook); returns the window in
-/// seconds and the writes accepted and refused.
-fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize) {
+/// seconds, the writes accepted and refused, and the accepted writes some
+/// server lacks afterwards.
+fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Instant;
@@ -229,6 +231,7 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize) {
             }
         })
     };
+    let t0 = Instant::now();
     // Writes flow, then the switch.
     assert!(poll_until(Duration::from_secs(30), || (accepted.lock().unwrap().len() > 200).then_some(())).is_some());
     match mha {
@@ -236,6 +239,9 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize) {
             let nm = format!("127.0.0.1:{}", topo.port(2));
             let (code, out) = switch(&conf, &["--new-master", nm.as_str(), "--orig-master-is-new-slave"]);
             assert_eq!(code, 0, "{out}");
+            if std::env::var_os("SWITCH_DEBUG").is_some() {
+                eprintln!("{out}\nswitch returned at {:?}", t0.elapsed());
+            }
         }
         Some(m) => {
             let args = [
@@ -248,6 +254,9 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize) {
             ];
             let (o, _) = common::mha::manager("masterha_master_switch", &args, &m.perl5lib, m.bin.dir.path());
             let out = common::mha::all_text(&o);
+            if std::env::var_os("SWITCH_DEBUG").is_some() {
+                eprintln!("{out}");
+            }
             assert!(o.status.success() && out.contains("completed successfully"), "MHA's online switch:\n{out}");
         }
     }
@@ -258,19 +267,22 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize) {
     writer.join().unwrap();
 
     let acc = accepted.lock().unwrap().clone();
+    if std::env::var_os("SWITCH_DEBUG").is_some() {
+        for port in [topo.port(MASTER), topo.port(2)] {
+            let on: Vec<_> = acc.iter().filter(|a| a.1 == port).map(|a| (a.0, a.2.duration_since(t0))).collect();
+            let gaps: Vec<_> = on.windows(2).filter(|w| w[1].0 != w[0].0 + 1).map(|w| (w[0], w[1])).collect();
+            eprintln!("port {port}: {} writes, first {:?} last {:?}, breaks {gaps:?}", on.len(), on.first(), on.last());
+        }
+    }
     let (old, new) = (topo.port(MASTER), topo.port(2));
     let last_old = acc.iter().filter(|a| a.1 == old).map(|a| a.2).max().unwrap();
     let first_new = acc.iter().filter(|a| a.1 == new).map(|a| a.2).min().unwrap();
     let window = first_new.saturating_duration_since(last_old).as_secs_f64();
     assert!(acc.iter().all(|a| a.1 == old || a.1 == new), "writes only where the hook said");
-    // Every accepted write on every server, once.
-    let want: Vec<u64> = {
-        let mut v: Vec<u64> = acc.iter().map(|a| a.0).collect();
-        v.sort_unstable();
-        v
-    };
-    let count = |s: usize| topo.query_value(s, "SELECT COUNT(*) FROM bd.w").unwrap().parse::<usize>().unwrap();
-    let newest = want.last().copied().unwrap();
+    // Every accepted write on every server, once (ids are primary keys):
+    // the accepted writes some server lacks are counted as lost.
+    let newest = acc.iter().map(|a| a.0).max().unwrap();
+    let mut lost = std::collections::BTreeSet::new();
     for s in topo.servers() {
         let got = poll_until(Duration::from_secs(60), || {
             (topo.query_value(s, format!("SELECT COUNT(*) FROM bd.w WHERE id = {newest}")).as_deref() == Some("1"))
@@ -282,16 +294,18 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize) {
             .into_iter()
             .map(|r| r[0].as_deref().unwrap().parse().unwrap())
             .collect();
-        assert!(want.iter().all(|id| have.binary_search(id).is_ok()), "{} lacks an accepted write", topo.name(s));
-        assert_eq!(count(s), have.len());
+        let missing = acc.iter().filter(|a| have.binary_search(&a.0).is_err());
+        lost.extend(missing.map(|a| a.0));
     }
-    (window, acc.len(), refused.load(Ordering::Relaxed))
+    (window, acc.len(), refused.load(Ordering::Relaxed), lost.len())
 }
 
 /// Benchmark (ignored; `cargo test --release --test phase_switch -- --ignored
 /// --nocapture bench_switch_window`): the write-blocked window of ours and
 /// of MHA's online switch, alternating, `BENCH_RUNS` each (default 5), the
-/// same topology, writer and hook. Prints each window and the medians.
+/// same topology, writer and hook. Prints each window, the writes refused
+/// and lost, and the medians. `SWITCH_DEBUG=1` prints each switch's output
+/// and the writer's timeline per server.
 #[test]
 #[ignore = "benchmark: cargo test --release --test phase_switch -- --ignored --nocapture bench_switch_window"]
 fn bench_switch_window() {
@@ -303,12 +317,17 @@ fn bench_switch_window() {
     let m = Mha { bin, sshd, perl5lib, _dir: dir };
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut lost = (0, 0);
     for i in 0..runs {
         let o = switch_window(None);
         let t = switch_window(Some(&m));
-        eprintln!("run {i}: ours {:.3}s ({} writes), MHA {:.3}s ({} writes)", o.0, o.1, t.0, t.1);
+        eprintln!(
+            "run {i}: ours {:.3}s ({} writes accepted, {} refused, {} lost), MHA {:.3}s ({} accepted, {} refused, {} lost)",
+            o.0, o.1, o.2, o.3, t.0, t.1, t.2, t.3
+        );
         ours.push(o.0);
         theirs.push(t.0);
+        lost = (lost.0 + o.3, lost.1 + t.3);
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
