@@ -356,13 +356,19 @@ fn errant_transactions_are_reported_and_never_promoted() {
     assert_eq!(topo.slave_status(1).raw.get("Master_Port").map(String::as_str), Some(&*topo.port(2).to_string()));
 }
 
-/// Issue 10: which replica is promoted. A replica with replication filters
-/// is excluded (said, with why); a rule registered with `register-candidate`
+/// Issue 10: which replica is promoted. The latest replica without a binary
+/// log and a replica with replication filters are excluded (said, with why); a rule registered with `register-candidate`
 /// puts a replica that is not the latest first; every survivor still gets
 /// all the dead master committed; the ranking is in the output and report.
 #[test]
 fn promotion_rules_choose_the_new_master() {
-    let topo = Topology::start(TopologyConfig { replicas: 3, max_binlog_size: 16 << 10, ..Default::default() });
+    // Replica 1 (it will be the latest) has no binary log.
+    let topo = Topology::start(TopologyConfig {
+        replicas: 3,
+        max_binlog_size: 16 << 10,
+        server_options: vec![(1, "--skip-log-bin".into())],
+        ..Default::default()
+    });
     let work = tempfile::tempdir().unwrap();
     let conf = topo.app_cnf(work.path(), "", &|_| String::new());
     let mut w = topo.workload(67);
@@ -394,6 +400,7 @@ fn promotion_rules_choose_the_new_master() {
     assert!(out.contains("Latest replica: server2"), "{out}");
     assert!(out.contains("server4: prefer (registered), keeps 2 of 2"), "{out}");
     assert!(out.contains("server3: excluded: it filters replication (Replicate_Ignore_DB: nothing_here)"), "{out}");
+    assert!(out.contains("server2: excluded: binary logging is off"), "{out}");
     assert!(out.contains(&format!("Master failover to server4(127.0.0.1:{})", topo.port(3))), "{out}");
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["candidates"][0]["name"], "server4", "{doc:#}");

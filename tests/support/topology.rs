@@ -374,6 +374,8 @@ pub struct TopologyConfig {
     pub master_options: Vec<String>,
     /// Extra options for every replica only (after `extra_options`).
     pub replica_options: Vec<String>,
+    /// Extra options for one server (its index), after all the others.
+    pub server_options: Vec<(usize, String)>,
     /// Run CHANGE MASTER TO + START SLAVE on the replicas (default true).
     pub start_replication: bool,
     /// Bound for each server to accept connections.
@@ -402,6 +404,7 @@ impl Default for TopologyConfig {
             extra_options: Vec::new(),
             master_options: Vec::new(),
             replica_options: Vec::new(),
+            server_options: Vec::new(),
             start_replication: true,
             ready_timeout: WAIT_TIMEOUT,
             netns: false,
@@ -1149,6 +1152,7 @@ impl Topology {
         }
         a.extend(c.extra_options.iter().cloned());
         a.extend(if i == MASTER { c.master_options.iter() } else { c.replica_options.iter() }.cloned());
+        a.extend(c.server_options.iter().filter(|(s, _)| *s == i).map(|(_, o)| o.clone()));
         a
     }
 
