@@ -826,36 +826,11 @@ impl Run<'_> {
         // replicas each choice keeps, then the latest (promote.rs).
         let rules = promote::registered(&promote::rules_file(&conf.manager_workdir))?;
         let mut facts = Vec::new();
-        for (i, (r, (log_bin, log_slave_updates, version, binlog_format))) in
-            alive.iter().zip(promotion_sql).enumerate()
-        {
-            let mut nums = version.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
-            let mut num = || nums.next().and_then(|x| x.parse().ok()).unwrap_or(0);
-            let filters = [
-                "Replicate_Do_DB",
-                "Replicate_Ignore_DB",
-                "Replicate_Do_Table",
-                "Replicate_Ignore_Table",
-                "Replicate_Wild_Do_Table",
-                "Replicate_Wild_Ignore_Table",
-            ]
-            .iter()
-            .filter(|k| !r.status.get(k).is_empty())
-            .map(|k| format!("{k}: {}", r.status.get(k)))
-            .collect();
-            facts.push(promote::Facts {
-                name: r.conf.name.clone(),
-                log_bin,
-                log_slave_updates,
-                version: (num(), num()),
-                binlog_format,
-                filters,
-                errant: errant[i].clone(),
-                no_master: r.conf.no_master,
-                candidate_master: r.conf.candidate_master,
-                rule: rules.iter().rev().find(|(n, _)| *n == r.conf.name).map(|(_, x)| *x),
-                latest: i == li,
-            });
+        for (i, (r, sql)) in alive.iter().zip(promotion_sql).enumerate() {
+            let mut f = promote::Facts::of(&r.conf, sql, Some(&r.status), &rules);
+            f.errant = errant[i].clone();
+            f.latest = i == li;
+            facts.push(f);
         }
         let ranked = promote::rank(&facts);
         self.say("  Candidates, best first:");
@@ -863,27 +838,22 @@ impl Run<'_> {
             self.say(&format!("    {}", c.describe(&facts)));
         }
         self.doc["candidates"] = Value::Array(ranked.iter().map(|c| c.to_json(&facts)).collect());
-        let (new_idx, why) = match &o.new_master {
+        let requested = match &o.new_master {
             Some((h, p)) => {
                 let s = conf.find(h, *p)?;
-                let i = alive
-                    .iter()
-                    .position(|r| r.conf.name == s.name)
-                    .ok_or_else(|| Error::invalid(format!("{} is not an alive replica", label(s))))?;
-                let c = ranked.iter().find(|c| c.index == i).expect("every replica is ranked");
-                if !c.excluded.is_empty() {
-                    return Err(Error::invalid(format!(
-                        "{} cannot be the new master: {}",
-                        label(s),
-                        c.excluded.join("; ")
-                    )));
-                }
-                (i, "--new-master".to_string())
+                Some(
+                    alive
+                        .iter()
+                        .position(|r| r.conf.name == s.name)
+                        .ok_or_else(|| Error::invalid(format!("{} is not an alive replica", label(s))))?,
+                )
             }
-            None => match ranked.first().filter(|c| c.excluded.is_empty()) {
-                Some(c) => (c.index, format!("the best candidate: {}", c.describe(&facts))),
-                None => return Err(Error::invalid("no replica can be the new master (see the candidates above)")),
-            },
+            None => None,
+        };
+        let new_idx = promote::choose(&ranked, &facts, requested)?;
+        let why = match requested {
+            Some(_) => "--new-master".to_string(),
+            None => format!("the best candidate: {}", ranked[0].describe(&facts)),
         };
         // Replicas that cannot follow it are left as they are, and said to be lost.
         let cannot: Vec<Option<String>> = facts.iter().map(|f| promote::cannot_follow(&facts[new_idx], f)).collect();

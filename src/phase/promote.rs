@@ -16,7 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use super::config::ServerConf;
 use crate::error::{Error, Result};
+use crate::server::status::Status;
 
 /// A promotion rule registered at run time (`binlog-diff register-candidate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,6 +84,71 @@ pub struct Facts {
     pub rule: Option<Rule>,
     /// It read the most.
     pub latest: bool,
+}
+
+impl Facts {
+    /// From what a server says: `sql` is [`promotion_facts`]'s answer, its
+    /// replica status gives its filters; the rule registered for it last.
+    ///
+    /// [`promotion_facts`]: crate::server::status::promotion_facts
+    pub fn of(
+        conf: &ServerConf,
+        sql: (bool, bool, String, String),
+        status: Option<&Status>,
+        rules: &[(String, Rule)],
+    ) -> Facts {
+        let (log_bin, log_slave_updates, version, binlog_format) = sql;
+        let mut nums = version.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
+        let mut num = || nums.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        let filters = status
+            .map(|st| FILTERS.iter().filter(|k| !st.get(k).is_empty()).map(|k| format!("{k}: {}", st.get(k))).collect())
+            .unwrap_or_default();
+        Facts {
+            name: conf.name.clone(),
+            log_bin,
+            log_slave_updates,
+            version: (num(), num()),
+            binlog_format,
+            filters,
+            no_master: conf.no_master,
+            candidate_master: conf.candidate_master,
+            rule: rules.iter().rev().find(|(n, _)| *n == conf.name).map(|(_, r)| *r),
+            ..Default::default()
+        }
+    }
+}
+
+/// The replica status columns that filter replication.
+const FILTERS: [&str; 6] = [
+    "Replicate_Do_DB",
+    "Replicate_Ignore_DB",
+    "Replicate_Do_Table",
+    "Replicate_Ignore_Table",
+    "Replicate_Wild_Do_Table",
+    "Replicate_Wild_Ignore_Table",
+];
+
+/// The new master: `requested` (an index into the facts) unless a hard
+/// rule excludes it, else the best candidate.
+///
+/// # Errors
+/// The requested one is excluded (with why), or every one is.
+pub fn choose(ranked: &[Ranked], facts: &[Facts], requested: Option<usize>) -> Result<usize> {
+    match requested {
+        Some(i) => {
+            let c = ranked.iter().find(|c| c.index == i).expect("every replica is ranked");
+            if c.excluded.is_empty() {
+                Ok(i)
+            } else {
+                Err(Error::invalid(format!("{} cannot be the new master: {}", facts[i].name, c.excluded.join("; "))))
+            }
+        }
+        None => ranked
+            .first()
+            .filter(|c| c.excluded.is_empty())
+            .map(|c| c.index)
+            .ok_or_else(|| Error::invalid("no replica can be the new master (see the candidates above)")),
+    }
 }
 
 /// One candidate's place.

@@ -163,20 +163,8 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
     let mut facts = Vec::new();
     for &i in &idx {
         let n = &mut nodes[i];
-        let (log_bin, log_slave_updates, version, binlog_format) = promotion_facts(&mut n.conn, n.dialect)?;
-        let mut nums = version.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
-        let mut num = || nums.next().and_then(|x| x.parse().ok()).unwrap_or(0);
-        facts.push(promote::Facts {
-            name: n.conf.name.clone(),
-            log_bin,
-            log_slave_updates,
-            version: (num(), num()),
-            binlog_format,
-            no_master: n.conf.no_master,
-            candidate_master: n.conf.candidate_master,
-            rule: rules.iter().rev().find(|(x, _)| *x == n.conf.name).map(|(_, r)| *r),
-            ..Default::default()
-        });
+        let sql = promotion_facts(&mut n.conn, n.dialect)?;
+        facts.push(promote::Facts::of(&n.conf, sql, statuses[i].as_ref(), &rules));
     }
     let ranked = promote::rank(&facts);
     say("  Candidates, best first:");
@@ -184,29 +172,18 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
         say(&format!("    {}", c.describe(&facts)));
     }
     doc["candidates"] = Value::Array(ranked.iter().map(|c| c.to_json(&facts)).collect());
-    let pick = match &o.new_master {
+    let requested = match &o.new_master {
         Some((h, p)) => {
             let s = conf.find(h, *p)?;
-            let k = idx
-                .iter()
-                .position(|&i| nodes[i].conf.name == s.name)
-                .ok_or_else(|| Error::invalid(format!("{} is not a replica of {}", label(s), label(&orig))))?;
-            let c = ranked.iter().find(|c| c.index == k).expect("ranked");
-            if !c.excluded.is_empty() {
-                return Err(Error::invalid(format!(
-                    "{} cannot be the new master: {}",
-                    label(s),
-                    c.excluded.join("; ")
-                )));
-            }
-            k
+            Some(
+                idx.iter()
+                    .position(|&i| nodes[i].conf.name == s.name)
+                    .ok_or_else(|| Error::invalid(format!("{} is not a replica of {}", label(s), label(&orig))))?,
+            )
         }
-        None => ranked
-            .first()
-            .filter(|c| c.excluded.is_empty())
-            .map(|c| c.index)
-            .ok_or_else(|| Error::invalid("no replica can be the new master (see the candidates above)"))?,
+        None => None,
     };
+    let pick = promote::choose(&ranked, &facts, requested)?;
     let ni = idx[pick];
     let new = nodes[ni].conf.clone();
     say(&format!("  New master: {}", label(&new)));
