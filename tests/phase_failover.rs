@@ -30,6 +30,16 @@ fn failover(conf: &Path, topo: &Topology, extra: &[&str]) -> (i32, String) {
     (o.status.code().unwrap_or(-1), text)
 }
 
+/// A failover that must succeed, its diffs under `work/d`: its output and JSON report.
+fn failover_reported(conf: &Path, topo: &Topology, work: &Path) -> (String, serde_json::Value) {
+    let json = work.join("report.json");
+    let (code, out) =
+        failover(conf, topo, &["--workdir", work.join("d").to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    (out, serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap())
+}
+
 /// A failover running while replica `held`'s apply waits: `bd.big` is
 /// write-locked there (by the returned connection) before the driver starts,
 /// whose output goes to `log`. Returns once that apply waits for the lock.
@@ -330,19 +340,11 @@ fn errant_transactions_are_reported_and_never_promoted() {
     assert!(out.contains(&line), "{out}");
     assert!(out.contains("Latest replica: server2") && out.contains("New master: server3"), "{out}");
 
-    let json = work.path().join("report.json");
-    let (code, out) = failover(
-        &conf,
-        &topo,
-        &["--workdir", work.path().join("d").to_str().unwrap(), "--json", json.to_str().unwrap()],
-    );
-    eprintln!("{out}");
-    assert_eq!(code, 0, "{out}");
+    let (out, doc) = failover_reported(&conf, &topo, work.path());
     assert!(
         out.contains(&line) && out.contains(&format!("Master failover to server3(127.0.0.1:{})", topo.port(2))),
         "{out}"
     );
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["replicas"][0]["errant_gtids"], serde_json::json!([errant]), "{doc:#}");
     for r in topo.replicas() {
         assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
@@ -389,20 +391,12 @@ fn promotion_rules_choose_the_new_master() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("cannot be the new master: it filters replication"), "{out}");
 
-    let json = work.path().join("report.json");
-    let (code, out) = failover(
-        &conf,
-        &topo,
-        &["--workdir", work.path().join("d").to_str().unwrap(), "--json", json.to_str().unwrap()],
-    );
-    eprintln!("{out}");
-    assert_eq!(code, 0, "{out}");
+    let (out, doc) = failover_reported(&conf, &topo, work.path());
     assert!(out.contains("Latest replica: server2"), "{out}");
     assert!(out.contains("server4: prefer (registered), keeps 2 of 2"), "{out}");
     assert!(out.contains("server3: excluded: it filters replication (Replicate_Ignore_DB: nothing_here)"), "{out}");
     assert!(out.contains("server2: excluded: binary logging is off"), "{out}");
     assert!(out.contains(&format!("Master failover to server4(127.0.0.1:{})", topo.port(3))), "{out}");
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["candidates"][0]["name"], "server4", "{doc:#}");
     for r in topo.replicas() {
         assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
