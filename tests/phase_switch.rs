@@ -31,6 +31,11 @@ fn hook(dir: &Path, start_exit: i32) -> PathBuf {
     p
 }
 
+/// The topology's app.cnf with `hook` as its master_ip_online_change_script.
+fn conf_with_hook(topo: &Topology, work: &Path, hook: &Path) -> PathBuf {
+    topo.app_cnf(work, &format!("master_ip_online_change_script={}\n", hook.display()), &|_| String::new())
+}
+
 fn switch(conf: &Path, extra: &[&str]) -> (i32, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
         .arg("switch")
@@ -50,8 +55,7 @@ fn switch_with_the_old_master_as_a_new_slave() {
     let topo = Topology::start(TopologyConfig { replicas: 3, ..Default::default() });
     let work = tempfile::tempdir().unwrap();
     let h = hook(work.path(), 0);
-    let conf =
-        topo.app_cnf(work.path(), &format!("master_ip_online_change_script={}\n", h.display()), &|_| String::new());
+    let conf = conf_with_hook(&topo, work.path(), &h);
     let mut w = topo.workload(71);
     w.run_mixed(40);
     topo.wait_replicas_caught_up_running();
@@ -104,8 +108,7 @@ fn a_failing_start_hook_rolls_back() {
     let topo = Topology::start(TopologyConfig { replicas: 2, ..Default::default() });
     let work = tempfile::tempdir().unwrap();
     let h = hook(work.path(), 1);
-    let conf =
-        topo.app_cnf(work.path(), &format!("master_ip_online_change_script={}\n", h.display()), &|_| String::new());
+    let conf = conf_with_hook(&topo, work.path(), &h);
     let mut w = topo.workload(73);
     w.run(20);
     topo.wait_replicas_caught_up_running();
@@ -176,7 +179,7 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let hook_line = format!("master_ip_online_change_script={}\n", hook.display());
     let conf = match mha {
-        None => topo.app_cnf(work.path(), &hook_line, &|_| String::new()),
+        None => conf_with_hook(&topo, work.path(), &hook),
         Some(m) => {
             let servers: Vec<_> =
                 topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
