@@ -18,6 +18,7 @@
 //! | [`apply`] | native applier over the MySQL protocol, verified | `diff`, `position`, `log`, `event`, `error`, [`server`]; not `inspect` |
 //! | [`remote`] | hosts: this machine or one ssh2 session (host key check, key auth); run our binary there, fetch and push files (MD5) | `error` |
 //! | [`mha`] | MHA 0.58-compatible node tools (multi-call front) | everything |
+//! | [`bench`] | `bench catchup`: catch-up timed per applier on throwaway servers, generated workloads, chart | everything but `mha`, `phase`, `cli` |
 //! | [`phase`] | failover driver across hosts reading MHA's `app.cnf` (hooks, detection, GTID modes, JSON report) | everything but `mha`, `cli` |
 //! | [`cli`] | the `binlog-diff` command line: arguments → one library call | everything |
 //!
@@ -30,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod bench;
 pub mod cli;
 pub mod diff;
 pub mod error;

@@ -132,6 +132,11 @@ enum Cmd {
     /// MHA's masterha_manager: ping the master of an `app.cnf` every ping_interval; when it is dead (as the
     /// replicas see it too), fail over; honours the anti-flapping block; exits after (or `--continue`).
     Monitor(MonitorArgs),
+    /// Benchmarks on throwaway MariaDB servers.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
     /// Acknowledge the last failover of an `app.cnf`'s cluster: lifts the block on another
     /// (last_failover_minute, MHA's 8 h by default).
     Ack {
@@ -538,6 +543,154 @@ struct RunArgs {
     /// Write a JSON report of the run here (phases and timings, positions, new master, diffs, results, losses).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCmd {
+    /// Relay-log catch-up: time each applier (the SQL thread, MariaDB parallel replication,
+    /// `mariadb-binlog | mariadb`, `binlog-diff apply`) on the same logs and starting state.
+    Catchup(CatchupArgs),
+}
+
+#[derive(Args, Debug)]
+struct CatchupArgs {
+    /// Binlog or relay-log files, or one folder or index file; none: generate a workload.
+    logs: Vec<PathBuf>,
+    /// A folder or index given in LOGS holds relay logs (default: binlogs).
+    #[arg(long)]
+    relay: bool,
+    /// Starting state: a copy of this datadir (of a cleanly shut down server; never written).
+    #[arg(long, conflicts_with = "dump")]
+    datadir: Option<PathBuf>,
+    /// Starting state: this SQL dump loaded into a fresh server.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+    /// Generated workload when no LOGS: seeded (one client, no group commit) or sysbench
+    /// (oltp_write_only, several clients).
+    #[arg(long, default_value = "sysbench")]
+    workload: String,
+    /// Generated binlog size (K, M, G suffixes).
+    #[arg(long, default_value = "64M")]
+    size: String,
+    /// Seed of the generated workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Client connections of the generated workload (0: 1 for seeded, 8 for sysbench).
+    #[arg(long, default_value_t = 0)]
+    clients: usize,
+    /// Modes, comma-separated: sql, conservative, optimistic, aggressive, pipe, apply.
+    #[arg(long, default_value = "sql,conservative,optimistic,aggressive,pipe,apply")]
+    modes: String,
+    /// Thread counts for the threaded modes, comma-separated.
+    #[arg(long, default_value = "1,2,4,8")]
+    threads: String,
+    /// Rounds; the table shows the median of each mode and thread count.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Work folder: servers, copies of the logs, cached generated workloads, the chart.
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+    /// Server durability: relaxed (flush at commit 2, sync_binlog 0) or full (1 and 1).
+    #[arg(long, default_value = "relaxed")]
+    durability: String,
+    /// innodb_buffer_pool_size of every server.
+    #[arg(long, default_value = "1G")]
+    buffer_pool: String,
+    /// An extra mariadbd option for every run's server (repeatable), e.g. --server-option=--slave-parallel-max-queued=1M.
+    #[arg(long, allow_hyphen_values = true)]
+    server_option: Vec<String>,
+    /// The chart (SVG; default: catchup.svg in the work folder).
+    #[arg(long)]
+    chart: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// One line per run instead of progress bars.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// `64M`, `1G`, `500000`.
+fn parse_size(s: &str) -> crate::error::Result<u64> {
+    let t = s.trim();
+    let (num, mul) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| Error::invalid(format!("bad size {s:?} (a number with K, M or G)")))
+}
+
+fn run_catchup(a: CatchupArgs) -> crate::error::Result<bool> {
+    use crate::bench::{CatchupOptions, Durability, Mix, Mode, Start, WorkloadSpec};
+    let logs = match a.logs.as_slice() {
+        [one] if one.is_dir() || one.extension().is_some_and(|x| x == "index") => {
+            let kind = if a.relay { crate::log::LogKind::Relay } else { crate::log::LogKind::Binlog };
+            let set = if one.is_dir() {
+                crate::log::LogSet::discover(one, kind)?
+            } else {
+                crate::log::LogSet::from_index(one)?
+            };
+            set.files().iter().map(|(_, p)| p.clone()).collect()
+        }
+        files => files.to_vec(),
+    };
+    let mix = match a.workload.as_str() {
+        "seeded" => Mix::Seeded,
+        "sysbench" => Mix::Sysbench,
+        w => return Err(Error::invalid(format!("unknown workload {w:?} (seeded or sysbench)"))),
+    };
+    let durability = match a.durability.as_str() {
+        "relaxed" => Durability::Relaxed,
+        "full" => Durability::Full,
+        d => return Err(Error::invalid(format!("unknown durability {d:?} (relaxed or full)"))),
+    };
+    let modes = a.modes.split(',').map(|m| Mode::parse(m.trim())).collect::<crate::error::Result<Vec<_>>>()?;
+    let threads = a
+        .threads
+        .split(',')
+        .map(|t| t.trim().parse::<usize>().ok().filter(|&n| n > 0))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| Error::invalid(format!("bad --threads {:?} (e.g. 1,2,4,8)", a.threads)))?;
+    let workdir = a.workdir.unwrap_or_else(|| std::env::temp_dir().join("binlog-diff-bench"));
+    let start = match (a.datadir, a.dump) {
+        (Some(d), _) => Start::Datadir(d),
+        (None, Some(f)) => Start::Dump(f),
+        (None, None) => Start::Empty,
+    };
+    let opts = CatchupOptions {
+        logs,
+        start,
+        workload: WorkloadSpec { mix, bytes: parse_size(&a.size)?, seed: a.seed, clients: a.clients },
+        modes,
+        threads,
+        runs: a.runs,
+        workdir: workdir.clone(),
+        durability,
+        buffer_pool: a.buffer_pool,
+        server_options: a.server_option,
+        progress: !a.no_progress,
+    };
+    let report = crate::bench::catchup::run(&opts)?;
+    let chart = a.chart.unwrap_or_else(|| workdir.join("catchup.svg"));
+    let drawn = crate::bench::chart::write_svg(&report, &chart);
+    if a.json {
+        let mut j = report.to_json();
+        j["chart"] = serde_json::json!(drawn.as_ref().ok().map(|_| chart.display().to_string()));
+        println!("{j:#}");
+    } else {
+        print!("{}", report.to_text());
+        match &drawn {
+            Ok(()) => println!("chart: {}", chart.display()),
+            Err(e) => eprintln!("binlog-diff: no chart: {e}"),
+        }
+    }
+    Ok(report.all_valid())
 }
 
 #[derive(Args, Debug)]
@@ -1015,6 +1168,17 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         Cmd::RegisterCandidate(a) => run_register(a),
         Cmd::Switch(a) => run_switch(a),
         Cmd::Monitor(a) => run_monitor(a),
+        Cmd::Bench { what: BenchCmd::Catchup(a) } => match run_catchup(a) {
+            Ok(true) => 0,
+            Ok(false) => {
+                eprintln!("binlog-diff: some runs are invalid (see the table)");
+                EXIT_ERROR
+            }
+            Err(e) => {
+                eprintln!("binlog-diff: {e}");
+                exit_for(&e)
+            }
+        },
         Cmd::Ack { conf, global_conf } => {
             let r = crate::phase::AppConf::read(&conf, global_conf.as_deref()).and_then(|c| {
                 let f = crate::phase::promote::last_failover_file(&c.manager_workdir);

@@ -4,6 +4,7 @@
 //! holds the SQL dialect (chosen by version) and every replication
 //! statement the driver sends.
 
+pub mod embedded;
 pub mod status;
 
 use std::fmt;
