@@ -59,11 +59,20 @@ pub(crate) struct Stmt {
     /// For `LOAD DATA LOCAL INFILE`: the file's name in the statement and its
     /// contents (from BEGIN_LOAD_QUERY and APPEND_BLOCK events).
     pub infile: Option<(String, std::sync::Arc<Vec<u8>>)>,
+    /// A statement's text from the log (QUERY), not one we wrote: it may
+    /// end in a comment or a `;`, so it is never joined with others into
+    /// one multi-statement packet.
+    pub raw: bool,
 }
 
 impl Stmt {
     fn new(sql: impl Into<Vec<u8>>, src: Src) -> Stmt {
-        Stmt { sql: sql.into(), src, expect_error: 0, desc: None, infile: None }
+        Stmt { sql: sql.into(), src, expect_error: 0, desc: None, infile: None, raw: false }
+    }
+
+    /// May share a multi-statement packet with its neighbours.
+    pub fn batchable(&self) -> bool {
+        !self.raw && self.expect_error == 0 && self.infile.is_none() && std::str::from_utf8(&self.sql).is_ok()
     }
 }
 
@@ -568,7 +577,14 @@ impl Conv<'_, '_> {
         for s in self.ctx.query_context(&q, ev.timestamp(), ev.flags(), flavor, self.target)? {
             self.push(Stmt::new(s, src));
         }
-        self.push(Stmt { sql: text.into_owned(), src, expect_error: q.error_code, desc: None, infile: None });
+        self.push(Stmt {
+            sql: text.into_owned(),
+            src,
+            expect_error: q.error_code,
+            desc: None,
+            infile: None,
+            raw: true,
+        });
         Ok(())
     }
 
@@ -600,6 +616,7 @@ impl Conv<'_, '_> {
             self.push(Stmt::new(s, src));
         }
         let mut st = Stmt::new(sql, src);
+        st.raw = true;
         st.expect_error = q.error_code;
         st.infile = Some((name, std::sync::Arc::new(data)));
         self.push(st);

@@ -564,7 +564,7 @@ fn shorten(sql: &[u8]) -> String {
 }
 
 /// Where in a transaction a statement runs (decides what a lost connection means).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     /// Session settings before the transaction starts.
     Pre,
@@ -619,28 +619,181 @@ fn step(
         Err(mysql::Error::MySqlError(m)) if expect != 0 && m.code == expect => return Ok(()),
         Err(e) => e,
     };
-    let lost = is_lost(&err);
+    Err(failure_of(plan, alive, &err, &shown(), src, phase, phase))
+}
+
+/// What a failed statement means for its transaction. `worst` is the
+/// furthest phase the server may have reached (a multi-statement packet
+/// may have run past the statement whose answer was lost).
+fn failure_of(
+    plan: &TrxPlan,
+    alive: &mut bool,
+    err: &mysql::Error,
+    shown: &str,
+    src: Src,
+    phase: Phase,
+    worst: Phase,
+) -> ExecFailure {
+    let lost = is_lost(err);
     if lost {
         *alive = false;
     }
-    let outcome = match (lost, phase, &plan.kind) {
+    let outcome = match (lost, if lost { worst } else { phase }, &plan.kind) {
         (_, Phase::Pre, _) => TrxOutcome::NotStarted,
         (true, Phase::Body, Kind::Trx | Kind::Xa(_)) => TrxOutcome::RolledBackByServer,
         (true, _, _) => TrxOutcome::Unknown,
         (false, _, _) => TrxOutcome::RolledBack,
     };
-    let message = if lost {
-        format!("connection lost: {err} (statement `{}`)", shown())
-    } else {
-        format!("statement `{}`", shown())
-    };
-    Err(ExecFailure { src, server: if lost { None } else { server_error(&err) }, message, outcome, held: None })
+    let message =
+        if lost { format!("connection lost: {err} (statement `{shown}`)") } else { format!("statement `{shown}`") };
+    ExecFailure { src, server: if lost { None } else { server_error(err) }, message, outcome, held: None }
+}
+
+/// A statement waiting in a packet: text, message stand-in, source, phase.
+type Queued<'p> = (std::borrow::Cow<'p, [u8]>, Option<&'p str>, Src, Phase);
+
+/// Statements we wrote (session settings, `BINLOG`, BEGIN, COMMIT) waiting
+/// to go to the server together, as one multi-statement packet: one round
+/// trip instead of one per statement. The server stops at the first
+/// failing statement of a packet, and its answers say which one failed.
+///
+/// MariaDB (10.11) drops `SERVER_MORE_RESULTS_EXISTS` from its answer to a
+/// `BINLOG` statement, so a client stops reading there and the answers
+/// after it arrive as garbage for the next query: a `BINLOG` always ends
+/// its packet. Consecutive `BINLOG` statements are merged into one (the
+/// server applies every event of its base64 text in turn), so a row
+/// transaction goes as settings + BEGIN + one `BINLOG`, then COMMIT.
+struct Pending<'p> {
+    items: Vec<Queued<'p>>,
+    bytes: usize,
+    /// Off: every statement goes alone (exact error positions).
+    on: bool,
+}
+
+/// Bytes of statements sent in one packet at most (a longer statement goes alone).
+const BATCH_BYTES: usize = 1 << 20;
+
+fn is_binlog(sql: &[u8]) -> bool {
+    sql.starts_with(b"BINLOG '") && sql.ends_with(b"'")
+}
+
+impl<'p> Pending<'p> {
+    fn new(on: bool) -> Self {
+        Pending { items: Vec::new(), bytes: 0, on }
+    }
+
+    /// Sends what is pending; `reached` becomes the furthest phase sent.
+    fn flush(
+        &mut self,
+        conn: &mut mysql::Conn,
+        plan: &TrxPlan,
+        flavor: Flavor,
+        alive: &mut bool,
+        reached: &mut Phase,
+    ) -> Result<(), ExecFailure> {
+        let items = std::mem::take(&mut self.items);
+        self.bytes = 0;
+        let Some(worst) = items.iter().map(|i| i.3).max() else { return Ok(()) };
+        *reached = (*reached).max(worst);
+        if let [(sql, desc, src, ph)] = &items[..] {
+            return step(conn, plan, flavor, alive, sql, *desc, None, *src, 0, *ph);
+        }
+        let mut text = Vec::with_capacity(items.iter().map(|i| i.0.len() + 2).sum());
+        for (i, it) in items.iter().enumerate() {
+            if i > 0 {
+                text.extend_from_slice(b";\n");
+            }
+            text.extend_from_slice(&it.0);
+        }
+        let text = String::from_utf8(text).expect("only UTF-8 statements are batched");
+        if let Err((i, e)) = run_multi(conn, &text) {
+            let (sql, desc, src, ph) = &items[i.min(items.len() - 1)];
+            let shown = desc.map(str::to_string).unwrap_or_else(|| shorten(sql));
+            return Err(failure_of(plan, alive, &e, &shown, *src, *ph, worst));
+        }
+        Ok(())
+    }
+
+    fn push(
+        &mut self,
+        item: (&'p [u8], Option<&'p str>, Src, Phase),
+        conn: &mut mysql::Conn,
+        plan: &TrxPlan,
+        flavor: Flavor,
+        alive: &mut bool,
+        reached: &mut Phase,
+    ) -> Result<(), ExecFailure> {
+        let last_binlog = self.items.last().is_some_and(|l| is_binlog(&l.0));
+        if last_binlog && is_binlog(item.0) && self.bytes + item.0.len() <= BATCH_BYTES {
+            let last = self.items.last_mut().expect("a last item");
+            let merged = last.0.to_mut();
+            merged.pop(); // its closing quote
+            merged.push(b'\n');
+            merged.extend_from_slice(&item.0[b"BINLOG '".len()..]);
+            self.bytes += item.0.len();
+            last.3 = last.3.max(item.3);
+            return Ok(());
+        }
+        if !self.items.is_empty() && (!self.on || last_binlog || self.bytes + item.0.len() > BATCH_BYTES) {
+            self.flush(conn, plan, flavor, alive, reached)?;
+        }
+        self.bytes += item.0.len();
+        self.items.push((std::borrow::Cow::Borrowed(item.0), item.1, item.2, item.3));
+        if !self.on {
+            self.flush(conn, plan, flavor, alive, reached)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a multi-statement text; on failure, the index of the statement
+/// that failed (the server ran none after it).
+fn run_multi(conn: &mut mysql::Conn, text: &str) -> std::result::Result<(), (usize, mysql::Error)> {
+    let mut r = conn.query_iter(text).map_err(|e| (0, e))?;
+    let mut i = 0;
+    while let Some(set) = r.iter() {
+        for row in set {
+            if let Err(e) = row {
+                return Err((i, e));
+            }
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Runs a transaction. On failure, rolls back what it can and says what
 /// became of it; `alive` turns false when the connection is gone.
 fn execute(conn: &mut mysql::Conn, plan: &TrxPlan, flavor: Flavor, alive: &mut bool) -> Result<(), ExecFailure> {
-    execute_with(conn, plan, flavor, alive, &mut |_| Hold::Go)
+    execute_batched(conn, plan, flavor, alive, None)
+}
+
+/// Runs a transaction in as few packets as it can; a statement that fails
+/// in a packet with others rolls the transaction back and it is run again
+/// one statement at a time, so the error names the exact event. Only a
+/// transaction the source marks transactional is batched: a rollback
+/// leaves nothing of it, so running it again is safe.
+fn execute_batched<'h>(
+    conn: &mut mysql::Conn,
+    plan: &TrxPlan,
+    flavor: Flavor,
+    alive: &mut bool,
+    mut hold: Option<&mut (dyn FnMut(&mut mysql::Conn) -> Hold + 'h)>,
+) -> Result<(), ExecFailure> {
+    let batch = plan.transactional && plan.kind == Kind::Trx;
+    match execute_inner(conn, plan, flavor, alive, hold.as_deref_mut(), batch) {
+        // A deadlock or lock wait timeout is the caller's to retry (and count).
+        Err(f)
+            if batch
+                && *alive
+                && f.held.is_none()
+                && f.outcome == TrxOutcome::RolledBack
+                && !f.server.as_ref().is_some_and(|e| matches!(e.code, 1205 | 1213)) =>
+        {
+            execute_inner(conn, plan, flavor, alive, hold, false)
+        }
+        r => r,
+    }
 }
 
 /// [`execute`], asking `hold` before the transaction's end (before its
@@ -651,6 +804,20 @@ fn execute_with(
     flavor: Flavor,
     alive: &mut bool,
     hold: &mut dyn FnMut(&mut mysql::Conn) -> Hold,
+) -> Result<(), ExecFailure> {
+    execute_batched(conn, plan, flavor, alive, Some(hold))
+}
+
+/// Runs a transaction, sending the statements we wrote in as few packets
+/// as its holds allow: with no hold, session settings, BEGIN, the `BINLOG`
+/// statements and COMMIT go in one.
+fn execute_inner<'h>(
+    conn: &mut mysql::Conn,
+    plan: &TrxPlan,
+    flavor: Flavor,
+    alive: &mut bool,
+    mut hold: Option<&mut (dyn FnMut(&mut mysql::Conn) -> Hold + 'h)>,
+    batch: bool,
 ) -> Result<(), ExecFailure> {
     let mut phase = Phase::Pre;
     let held = |h: Hold, src: Src| ExecFailure {
@@ -663,65 +830,100 @@ fn execute_with(
         outcome: if plan.kind == Kind::Plain { TrxOutcome::NotStarted } else { TrxOutcome::RolledBack },
         held: Some(h),
     };
+    let xa_start = match &plan.kind {
+        Kind::Xa(Some(x)) => format!("XA START {x}"),
+        _ => String::new(),
+    };
+    let (xa_end, xa_last) = match &plan.end {
+        End::XaPrepare(_, x) => (format!("XA END {x}"), format!("XA PREPARE {x}")),
+        End::XaOnePhase(_, x) => (format!("XA END {x}"), format!("XA COMMIT {x} ONE PHASE")),
+        _ => (String::new(), String::new()),
+    };
+    let has_hold = hold.is_some();
     let r = (|| -> Result<(), ExecFailure> {
-        type Infile<'a> = Option<&'a (String, std::sync::Arc<Vec<u8>>)>;
-        let mut run_in =
-            |conn: &mut mysql::Conn,
-             sql: &[u8],
-             desc: Option<&str>,
-             infile: Infile<'_>,
-             src: Src,
-             expect: u16,
-             ph: Phase| { step(conn, plan, flavor, alive, sql, desc, infile, src, expect, ph) };
-        macro_rules! run {
-            ($conn:expr, $sql:expr, $desc:expr, $src:expr, $expect:expr, $ph:expr) => {
-                run_in($conn, $sql, $desc, None, $src, $expect, $ph)
+        let mut p = Pending::new(batch);
+        macro_rules! add {
+            ($sql:expr, $desc:expr, $src:expr, $ph:expr) => {
+                p.push(($sql, $desc, $src, $ph), conn, plan, flavor, alive, &mut phase)?
             };
         }
-        for s in &plan.pre {
-            run!(conn, &s.sql, s.desc.as_deref(), s.src, 0, Phase::Pre)?;
+        macro_rules! flush {
+            () => {
+                p.flush(conn, plan, flavor, alive, &mut phase)?
+            };
         }
-        phase = Phase::Body;
+        // One statement of the log's own: alone, after what is pending.
+        macro_rules! alone {
+            ($s:expr, $ph:expr) => {{
+                flush!();
+                phase = phase.max($ph);
+                step(
+                    conn,
+                    plan,
+                    flavor,
+                    alive,
+                    &$s.sql,
+                    $s.desc.as_deref(),
+                    $s.infile.as_ref(),
+                    $s.src,
+                    $s.expect_error,
+                    $ph,
+                )?
+            }};
+        }
+        for s in &plan.pre {
+            if s.batchable() {
+                add!(&s.sql, s.desc.as_deref(), s.src, Phase::Pre);
+            } else {
+                alone!(s, Phase::Pre);
+            }
+        }
         match &plan.kind {
-            Kind::Trx => run!(conn, b"BEGIN", None, plan.first, 0, Phase::Body)?,
-            Kind::Xa(Some(x)) => run!(conn, format!("XA START {x}").as_bytes(), None, plan.first, 0, Phase::Body)?,
+            Kind::Trx => add!(b"BEGIN", None, plan.first, Phase::Body),
+            Kind::Xa(Some(_)) => add!(xa_start.as_bytes(), None, plan.first, Phase::Body),
             _ => {}
         }
         // A statement of a Plain group commits on its own.
         let body_phase = if plan.kind == Kind::Plain { Phase::End } else { Phase::Body };
-        if plan.kind == Kind::Plain {
-            match hold(conn) {
+        let mut ask = |conn: &mut mysql::Conn| match hold.as_mut() {
+            Some(h) => h(conn),
+            None => Hold::Go,
+        };
+        if plan.kind == Kind::Plain && has_hold {
+            flush!();
+            match ask(conn) {
                 Hold::Go => {}
                 h => return Err(held(h, plan.first)),
             }
         }
         for s in &plan.body {
-            run_in(conn, &s.sql, s.desc.as_deref(), s.infile.as_ref(), s.src, s.expect_error, body_phase)?;
+            if s.batchable() {
+                add!(&s.sql, s.desc.as_deref(), s.src, body_phase);
+            } else {
+                alone!(s, body_phase);
+            }
         }
-        if plan.kind != Kind::Plain {
-            match hold(conn) {
+        if plan.kind != Kind::Plain && has_hold {
+            flush!();
+            match ask(conn) {
                 Hold::Go => {}
                 h => return Err(held(h, plan.first)),
             }
         }
-        phase = Phase::End;
         match &plan.end {
-            End::Commit(src) => run!(conn, b"COMMIT", None, *src, 0, Phase::End)?,
-            End::Rollback(src) => run!(conn, b"ROLLBACK", None, *src, 0, Phase::End)?,
-            End::XaPrepare(src, x) => {
-                run!(conn, format!("XA END {x}").as_bytes(), None, *src, 0, Phase::Body)?;
-                run!(conn, format!("XA PREPARE {x}").as_bytes(), None, *src, 0, Phase::End)?;
-            }
-            End::XaOnePhase(src, x) => {
-                run!(conn, format!("XA END {x}").as_bytes(), None, *src, 0, Phase::Body)?;
-                run!(conn, format!("XA COMMIT {x} ONE PHASE").as_bytes(), None, *src, 0, Phase::End)?;
+            End::Commit(src) => add!(b"COMMIT", None, *src, Phase::End),
+            End::Rollback(src) => add!(b"ROLLBACK", None, *src, Phase::End),
+            End::XaPrepare(src, _) | End::XaOnePhase(src, _) => {
+                add!(xa_end.as_bytes(), None, *src, Phase::Body);
+                add!(xa_last.as_bytes(), None, *src, Phase::End);
             }
             End::None => {
                 if plan.kind == Kind::Trx {
-                    run!(conn, b"COMMIT", None, plan.first, 0, Phase::End)?;
+                    add!(b"COMMIT", None, plan.first, Phase::End);
                 }
             }
         }
+        flush!();
         Ok(())
     })();
     if let Err(mut f) = r {
