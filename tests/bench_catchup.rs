@@ -192,3 +192,60 @@ fn bad_logs_are_refused_with_the_file_named() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(std::fs::read(&bad).unwrap(), b"\xfebinXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX");
 }
+
+/// `--target`: the user's scratch server (here one of ours on a TCP port),
+/// wiped and restored from a dump before each run; the SQL-thread modes are
+/// refused there, and so is a target without consent to wipe it.
+#[test]
+fn scratch_target_restored_from_a_dump() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let out = catchup(&["--workload", "seeded", "--size", "256K", "--modes", "apply", "--threads", "1"], &work);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (logs, snapshot) = generated(&work);
+    let dump = tmp.path().join("start.sql");
+    dump_of(&snapshot, &tmp.path().join("dumper"), &dump);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let data = tmp.path().join("scratch/data");
+    embedded::copy_dir(&embedded::template(&work).unwrap(), &data).unwrap();
+    let opts: Vec<String> = vec![
+        "--skip-networking=0".into(),
+        format!("--port={port}"),
+        "--bind-address=127.0.0.1".into(),
+        "--log-bin=scratch-bin".into(),
+        "--server-id=7".into(),
+    ];
+    let _scratch = Embedded::start(&tmp.path().join("scratch"), &data, &opts).unwrap();
+    let target = format!("127.0.0.1:{port}");
+    let mut args: Vec<String> = ["--modes", "pipe,apply", "--threads", "1,2", "--dump", dump.to_str().unwrap()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--target".to_string(), target.clone(), "--wipe-target".into()]);
+    args.extend(logs.iter().map(|p| p.display().to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = catchup(&argv, &work);
+    let r = report(&out);
+    assert!(out.status.success(), "{r:#}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r["results"].as_array().unwrap().len(), 3);
+    let runs = r["runs"].as_array().unwrap();
+    for run in runs {
+        assert_eq!(run["valid"], true, "{run:#}");
+        assert_eq!(run["checksums"], runs[0]["checksums"]);
+        assert_eq!(run["gtid_binlog_pos"], r["logs"]["end_gtid"]);
+    }
+
+    let refuse = |extra: &[&str]| {
+        let mut a: Vec<&str> = vec!["--target", &target];
+        a.extend_from_slice(extra);
+        a.push(logs[0].to_str().unwrap());
+        let o = catchup(&a, &work);
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = refuse(&["--modes", "apply"]);
+    assert!(e.contains("--wipe-target"), "{e}");
+    let e = refuse(&["--wipe-target", "--modes", "sql,apply"]);
+    assert!(e.contains("mode sql") && e.contains("only pipe and apply"), "{e}");
+}

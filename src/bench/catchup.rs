@@ -42,6 +42,7 @@ use crate::error::{Error, Result};
 use crate::inspect::stats::{Stats, StatsOptions};
 use crate::log::RecoveryMode;
 use crate::log::{Access, LogFile};
+use crate::server::ConnSpec;
 use crate::server::embedded::{self, Embedded};
 
 /// How a run catches up.
@@ -143,6 +144,10 @@ pub struct CatchupOptions {
     pub server_options: Vec<String>,
     /// Progress bars (on a terminal) instead of one line per run.
     pub progress: bool,
+    /// A scratch server of the user's instead of throwaway ones: before
+    /// every run all its databases but the system ones are dropped, the
+    /// dump (if any) loaded and its binary log reset. Client modes only.
+    pub target: Option<ConnSpec>,
 }
 
 /// One run.
@@ -236,7 +241,24 @@ pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
     } else {
         (opts.logs.clone(), None)
     };
+    if let Some(t) = &opts.target {
+        if let Some(m) = opts.modes.iter().find(|m| m.on_sql_thread()) {
+            return Err(Error::invalid(format!(
+                "mode {} needs the logs in the server's own datadir: with --target ({}) only pipe and apply run",
+                m.name(),
+                t.label()
+            )));
+        }
+        if snapshot.is_some() || matches!(opts.start, Start::Datadir(_)) {
+            return Err(Error::invalid(
+                "with --target the starting state is a dump (--dump) or nothing: give your own logs",
+            ));
+        }
+    }
     let logs = prepare_logs(&input, &work.join("logs"))?;
+    if let Some(t) = &opts.target {
+        return run_on_target(opts, t, logs);
+    }
     let snapshot = match (snapshot, &opts.start) {
         (Some(s), _) => s,
         (None, Start::Empty) => embedded::template(&opts.workdir)?,
@@ -253,6 +275,21 @@ pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
     let base_options = base_options(opts, server_id);
     let version = embedded::server_version()?;
 
+    let (configs, runs) = rounds(opts, &expected, |mode, threads, round| {
+        one_run(opts, mode, threads, round, |label| {
+            run_inner(opts, &work, &snapshot, &logs, &base_options, mode, threads, label)
+        })
+    });
+    let lines = table(&runs, &configs, &logs);
+    Ok(CatchupReport { logs, server_version: version, server_options: base_options, runs, lines })
+}
+
+/// Every mode and thread count, `opts.runs` times, judged.
+fn rounds(
+    opts: &CatchupOptions,
+    expected: &MariaState,
+    mut one: impl FnMut(Mode, usize, usize) -> Run,
+) -> (Vec<(Mode, usize)>, Vec<Run>) {
     let mut configs = Vec::new();
     for &m in &opts.modes {
         if m.threaded() {
@@ -268,13 +305,110 @@ pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
         let order: Vec<(Mode, usize)> =
             if round % 2 == 1 { configs.iter().rev().copied().collect() } else { configs.clone() };
         for (mode, threads) in order {
-            let r = one_run(opts, &work, &snapshot, &logs, &base_options, mode, threads, round);
-            runs.push(r);
+            runs.push(one(mode, threads, round));
         }
     }
-    judge(&mut runs, &expected);
+    judge(&mut runs, expected);
+    (configs, runs)
+}
+
+/// The runs on the user's scratch server.
+fn run_on_target(opts: &CatchupOptions, spec: &ConnSpec, logs: LogsInfo) -> Result<CatchupReport> {
+    let expected = MariaState::parse(&logs.end_gtid)?;
+    let mut c = spec.connect()?;
+    let (version, log_bin): (String, i64) = c
+        .query_first("SELECT @@version, @@log_bin")
+        .map_err(|e| Error::invalid(format!("{}: {e}", spec.label())))?
+        .unwrap_or_default();
+    drop(c);
+    if log_bin == 0 {
+        return Err(Error::invalid(format!(
+            "{}: binary logging is off: the end state is checked by gtid_binlog_pos (start it with log_bin, as a replica MHA promotes)",
+            spec.label()
+        )));
+    }
+    let srv = Srv::Target(spec);
+    let (configs, runs) = rounds(opts, &expected, |mode, threads, round| {
+        one_run(opts, mode, threads, round, |label| {
+            restore_target(spec, &opts.start)?;
+            timed_run(opts, &srv, &logs, mode, threads, label)
+        })
+    });
     let lines = table(&runs, &configs, &logs);
-    Ok(CatchupReport { logs, server_version: version, server_options: base_options, runs, lines })
+    Ok(CatchupReport { logs, server_version: version, server_options: Vec::new(), runs, lines })
+}
+
+/// Empties the scratch server: every database but the system ones
+/// dropped, the dump loaded, the binary log and replica GTID position reset.
+fn restore_target(spec: &ConnSpec, start: &Start) -> Result<()> {
+    let mut c = spec.connect()?;
+    let q = |c: &mut mysql::Conn, s: &str| {
+        c.query_drop(s).map_err(|e| Error::invalid(format!("{}: {s}: {e}", spec.label())))
+    };
+    let dbs: Vec<String> = c.query("SHOW DATABASES").map_err(|e| Error::invalid(format!("{}: {e}", spec.label())))?;
+    for d in dbs.iter().filter(|d| !matches!(d.as_str(), "mysql" | "information_schema" | "performance_schema" | "sys"))
+    {
+        q(&mut c, &format!("DROP DATABASE `{}`", d.replace('`', "``")))?;
+    }
+    if let Start::Dump(f) = start {
+        let client = embedded::find_program(&["mariadb", "mysql"])?;
+        let input = fs::File::open(f).map_err(|e| Error::io(f, e))?;
+        let mut cmd = Command::new(&client);
+        Srv::Target(spec).client_args(&mut cmd);
+        let out = cmd
+            .stdin(input)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| Error::io(&client, e))?;
+        if !out.status.success() {
+            return Err(Error::invalid(format!(
+                "{}: loading the dump failed: {}",
+                f.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    q(&mut c, "RESET MASTER")?;
+    q(&mut c, "SET GLOBAL gtid_slave_pos = ''")
+}
+
+/// Where a run's server is.
+enum Srv<'a> {
+    /// A throwaway server of ours.
+    Embedded(&'a Embedded),
+    /// The user's scratch server.
+    Target(&'a ConnSpec),
+}
+
+impl Srv<'_> {
+    fn spec(&self) -> ConnSpec {
+        match self {
+            Srv::Embedded(e) => e.spec(),
+            Srv::Target(s) => (*s).clone(),
+        }
+    }
+
+    /// Connection options for the `mariadb` client; the password goes in
+    /// its environment (`MYSQL_PWD`), never on its command line.
+    fn client_args(&self, cmd: &mut Command) {
+        let spec = self.spec();
+        cmd.arg("--no-defaults").arg("--binary-mode");
+        cmd.arg(format!("--user={}", spec.user.as_deref().unwrap_or("root")));
+        match (&spec.socket, &spec.host) {
+            (Some(s), _) => {
+                cmd.arg(format!("--socket={}", s.display()));
+            }
+            (None, h) => {
+                cmd.arg(format!("--host={}", h.as_deref().unwrap_or("127.0.0.1")));
+                cmd.arg(format!("--port={}", spec.port.unwrap_or(3306)));
+                cmd.arg("--protocol=TCP");
+            }
+        }
+        if let Some(p) = &spec.password {
+            cmd.env("MYSQL_PWD", p.expose());
+        }
+    }
 }
 
 struct RemoveOnDrop(PathBuf);
@@ -423,16 +557,10 @@ fn load_dump(opts: &CatchupOptions, dump: &Path, work: &Path) -> Result<PathBuf>
     let mut s = Embedded::start(&work.join("dump-server"), &snap, &base_options(opts, 1))?;
     let client = embedded::find_program(&["mariadb", "mysql"])?;
     let input = fs::File::open(dump).map_err(|e| Error::io(dump, e))?;
-    let out = Command::new(&client)
-        .arg("--no-defaults")
-        .arg("--user=root")
-        .arg(format!("--socket={}", s.socket().display()))
-        .arg("--binary-mode")
-        .stdin(input)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Error::io(&client, e))?;
+    let mut cmd = Command::new(&client);
+    Srv::Embedded(&s).client_args(&mut cmd);
+    let out =
+        cmd.stdin(input).stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| Error::io(&client, e))?;
     if !out.status.success() {
         return Err(Error::invalid(format!(
             "{}: loading the dump failed: {}",
@@ -448,16 +576,12 @@ fn load_dump(opts: &CatchupOptions, dump: &Path, work: &Path) -> Result<PathBuf>
     Ok(snap)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn one_run(
     opts: &CatchupOptions,
-    work: &Path,
-    snapshot: &Path,
-    logs: &LogsInfo,
-    base: &[String],
     mode: Mode,
     threads: usize,
     round: usize,
+    go: impl FnOnce(&str) -> Result<(f64, BTreeMap<String, Option<u64>>, String)>,
 ) -> Run {
     let mut run = Run {
         mode,
@@ -470,7 +594,7 @@ fn one_run(
         valid: false,
     };
     let label = format!("{} x{threads}", mode.name());
-    match run_inner(opts, work, snapshot, logs, base, mode, threads, &label) {
+    match go(&label) {
         Ok((secs, sums, gtid)) => {
             run.seconds = Some(secs);
             run.checksums = sums;
@@ -529,7 +653,7 @@ fn run_inner(
     }
     let server = Embedded::start(&dir, &data, &options)?;
     // A failure names what the server logged (a crash, an SQL thread error).
-    let r = timed_run(opts, &server, logs, mode, threads, label).map_err(|e| {
+    let r = timed_run(opts, &Srv::Embedded(&server), logs, mode, threads, label).map_err(|e| {
         let tail = server.log_tail();
         Error::invalid(format!("{e}; server log: {tail}"))
     });
@@ -541,7 +665,7 @@ fn run_inner(
 #[allow(clippy::too_many_arguments)]
 fn timed_run(
     opts: &CatchupOptions,
-    server: &Embedded,
+    server: &Srv<'_>,
     logs: &LogsInfo,
     mode: Mode,
     threads: usize,
@@ -656,7 +780,7 @@ fn wait_sql_thread(c: &mut mysql::Conn, end: &str) -> Result<()> {
     }
 }
 
-fn pipe(server: &Embedded, files: &[PathBuf]) -> Result<()> {
+fn pipe(server: &Srv<'_>, files: &[PathBuf]) -> Result<()> {
     let binlog = embedded::find_program(&["mariadb-binlog", "mysqlbinlog"])?;
     let client = embedded::find_program(&["mariadb", "mysql"])?;
     let mut dump = Command::new(&binlog)
@@ -667,16 +791,10 @@ fn pipe(server: &Embedded, files: &[PathBuf]) -> Result<()> {
         .spawn()
         .map_err(|e| Error::io(&binlog, e))?;
     let out = dump.stdout.take().ok_or_else(|| Error::invalid("mariadb-binlog: no stdout"))?;
-    let sql = Command::new(&client)
-        .arg("--no-defaults")
-        .arg("--user=root")
-        .arg(format!("--socket={}", server.socket().display()))
-        .arg("--binary-mode")
-        .stdin(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Error::io(&client, e))?;
+    let mut cmd = Command::new(&client);
+    server.client_args(&mut cmd);
+    let sql =
+        cmd.stdin(out).stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| Error::io(&client, e))?;
     let d = dump.wait_with_output().map_err(|e| Error::io(&binlog, e))?;
     if !sql.status.success() {
         return Err(Error::invalid(format!("mariadb failed: {}", String::from_utf8_lossy(&sql.stderr).trim())));

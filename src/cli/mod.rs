@@ -608,6 +608,20 @@ struct CatchupArgs {
     /// One line per run instead of progress bars.
     #[arg(long)]
     no_progress: bool,
+    /// Your scratch server instead of throwaway ones (pipe and apply modes only; needs
+    /// --wipe-target). The password comes from MYSQL_PWD or -p, never the command line.
+    #[arg(long, value_name = "HOST:PORT", requires = "wipe_target")]
+    target: Option<String>,
+    /// User on --target.
+    #[arg(long, short = 'u', default_value = "root")]
+    user: String,
+    /// Ask for the --target password on the terminal.
+    #[arg(short = 'p', long = "ask-password")]
+    ask_password: bool,
+    /// Consent: before every run, drop every database of --target but the system ones,
+    /// load --dump and RESET MASTER.
+    #[arg(long)]
+    wipe_target: bool,
 }
 
 /// `64M`, `1G`, `500000`.
@@ -675,6 +689,25 @@ fn run_catchup(a: CatchupArgs) -> crate::error::Result<bool> {
         buffer_pool: a.buffer_pool,
         server_options: a.server_option,
         progress: !a.no_progress,
+        target: match &a.target {
+            None => None,
+            Some(t) => {
+                let (host, port) = match t.rsplit_once(':') {
+                    Some((h, p)) => (
+                        h.to_string(),
+                        p.parse::<u16>().map_err(|_| Error::invalid(format!("bad --target {t:?} (HOST:PORT)")))?,
+                    ),
+                    None => (t.clone(), 3306),
+                };
+                let spec = crate::server::ConnSpec {
+                    host: Some(host),
+                    port: Some(port),
+                    user: Some(a.user.clone()),
+                    ..Default::default()
+                };
+                Some(spec.with_password(None, a.ask_password)?)
+            }
+        },
     };
     let report = crate::bench::catchup::run(&opts)?;
     let chart = a.chart.unwrap_or_else(|| workdir.join("catchup.svg"));
