@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
-use crate::event::rows::{Cell, RowDecoder};
+use crate::event::rows::{Cell, RowDecoder, TableRef};
 use crate::event::views::{MariaGtid, MysqlGtid, Query, QueryKind, maria_gtid_flags};
 use crate::event::{EventType, Flavor};
 use crate::log::LogFile;
@@ -544,14 +544,23 @@ struct TableKeys {
     related: Vec<u64>,
 }
 
-/// `(database, table)` as the table map names them.
-type TableName = (Vec<u8>, Vec<u8>);
-
 /// Learns each transaction's [`Info`]: GTID flags, logical clock, write set.
 struct Analyzer {
     rows: RowDecoder,
-    /// `None`: the table cannot be tracked (not InnoDB, unknown): its transactions run alone.
-    tables: HashMap<TableName, Option<Arc<TableKeys>>>,
+    /// By [`table_name`]; `None`: the table cannot be tracked (not InnoDB,
+    /// unknown): its transactions run alone.
+    tables: HashMap<Vec<u8>, Option<Arc<TableKeys>>>,
+    /// The key being looked up, reused (no allocation per look-up).
+    name: Vec<u8>,
+}
+
+/// The key of [`Analyzer::tables`]: the database name's length, the
+/// database and the table, as the table map names them.
+fn table_name(out: &mut Vec<u8>, db: &[u8], table: &[u8]) {
+    out.clear();
+    out.extend_from_slice(&(db.len() as u32).to_le_bytes());
+    out.extend_from_slice(db);
+    out.extend_from_slice(table);
 }
 
 fn table_hash(db: &[u8], name: &[u8]) -> u64 {
@@ -563,7 +572,7 @@ fn table_hash(db: &[u8], name: &[u8]) -> u64 {
 
 impl Analyzer {
     fn new() -> Analyzer {
-        Analyzer { rows: RowDecoder::new(), tables: HashMap::new() }
+        Analyzer { rows: RowDecoder::new(), tables: HashMap::new(), name: Vec::new() }
     }
 
     fn forget_tables(&mut self) {
@@ -597,7 +606,7 @@ impl Analyzer {
         }
         let mut keys = Vec::new();
         let mut known = true;
-        let Analyzer { rows, tables } = self;
+        let Analyzer { rows, tables, name } = self;
         for e in &g.events[1..] {
             let t = e.ev.event_type();
             let fmt = &e.fde.fmt;
@@ -620,14 +629,16 @@ impl Analyzer {
                         return Info::barrier();
                     }
                     let mut usable = true;
-                    let r = rows.for_each_image(&e.ev, fmt, |tr, cells| {
+                    // Every image of a rows event is of one table: looked up once.
+                    let mut table: Option<Arc<TableKeys>> = None;
+                    let r = rows.for_each_image(&e.ev, fmt, |tr, img| {
                         if !usable {
                             return;
                         }
-                        let tk = tables
-                            .entry((tr.db.to_vec(), tr.name.to_vec()))
-                            .or_insert_with(|| table_keys(conn, tr.db, tr.name).map(Arc::new));
-                        let Some(tk) = tk.as_ref().filter(|tk| tk.columns == tr.columns) else {
+                        if table.is_none() {
+                            table = lookup(tables, name, conn, tr);
+                        }
+                        let Some(tk) = table.as_deref() else {
                             usable = false;
                             return;
                         };
@@ -641,8 +652,8 @@ impl Analyzer {
                             let mut h = DefaultHasher::new();
                             tk.id.hash(&mut h);
                             k.hash(&mut h);
-                            let whole = cols.iter().all(|&c| match cells.get(c) {
-                                Some(Cell::Value(v)) => {
+                            let whole = cols.iter().all(|&c| match img.cell(c) {
+                                Cell::Value(v) => {
                                     v.hash(&mut h);
                                     true
                                 }
@@ -670,6 +681,22 @@ impl Analyzer {
         }
         info
     }
+}
+
+/// The keys of the table a rows event changes (asked of the target once);
+/// `None` when it cannot be tracked or does not match the table map.
+fn lookup(
+    tables: &mut HashMap<Vec<u8>, Option<Arc<TableKeys>>>,
+    name: &mut Vec<u8>,
+    conn: &mut mysql::Conn,
+    tr: &TableRef<'_>,
+) -> Option<Arc<TableKeys>> {
+    table_name(name, tr.db, tr.name);
+    let tk = match tables.get(name.as_slice()) {
+        Some(tk) => tk,
+        None => tables.entry(name.clone()).or_insert_with(|| table_keys(conn, tr.db, tr.name).map(Arc::new)),
+    };
+    tk.as_ref().filter(|tk| tk.columns == tr.columns).cloned()
 }
 
 /// Looks a table up on the target: engine, column count, unique keys
