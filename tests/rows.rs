@@ -456,6 +456,28 @@ fn handmade_events() {
     assert_eq!(err.event_type, Some(EventType::WRITE_ROWS));
     assert!(out.is_empty());
 
+    // The first map again, in each of two statements: the second time it is
+    // taken from the last statement's maps, not parsed, and reads the same.
+    for at in [600, 800] {
+        p.observe(&RawEvent::new(at, &table_map(5, 2), false).unwrap(), &fmt).unwrap();
+        let wr = write_rows(&[0, 0x80, 0x7b, 0x2d]);
+        let wr = RawEvent::new(at + 100, &wr, false).unwrap();
+        p.observe(&wr, &fmt).unwrap();
+        let mut out = Vec::new();
+        p.print_raw(&mut out, &wr, &fmt).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "### INSERT INTO `d`.`t`\n### SET\n###   @1=123.45 /* DECIMAL(5,2) meta=1282 nullable=0 is_null=0 */\n"
+        );
+    }
+    // After the statement the map is forgotten all the same.
+    let mut forgotten = Vec::new();
+    p.observe(&RawEvent::new(1000, &event(2, &[0; 13]), false).unwrap(), &fmt).unwrap();
+    let wr = write_rows(&[0, 0x80, 0x7b, 0x2d]);
+    p.print_raw(&mut forgotten, &RawEvent::new(1100, &wr, false).unwrap(), &fmt).unwrap();
+    assert_eq!(String::from_utf8_lossy(&forgotten), "### Row event for unknown table #7\n");
+    let mut out = Vec::new();
+
     // Unknown table id.
     let mut q = RowPrinter::new();
     q.print_raw(&mut out, &RawEvent::new(500, &write_rows(&[0, 0x80, 0x7b, 0x2d]), false).unwrap(), &fmt).unwrap();

@@ -54,6 +54,9 @@ pub struct RowDecoder {
     /// mysql_common's FDE, rebuilt when the governing [`Format`] changes.
     fde: Option<(Format, FormatDescriptionEvent<'static>)>,
     tables: HashMap<u64, Table>,
+    /// Maps of ended statements (a few): the next statement's identical map
+    /// is taken from here, not parsed again.
+    recent: Vec<(u64, Table)>,
     /// A rows event with STMT_END_F was seen: forget the maps before the next event.
     clear_pending: bool,
     /// Buffers of [`RowDecoder::for_each_image`], kept between events.
@@ -79,6 +82,8 @@ pub(crate) struct Table {
     pub(crate) db: Vec<u8>,
     pub(crate) name: Vec<u8>,
     pub(crate) cols: Vec<Col>,
+    /// The TABLE_MAP body it was parsed from (an identical one reads the same).
+    body: Vec<u8>,
 }
 
 pub(crate) struct Col {
@@ -105,7 +110,13 @@ pub(crate) type DecodeResult<T> = Result<T, &'static str>;
 impl RowDecoder {
     /// A decoder with no table maps yet.
     pub fn new() -> Self {
-        RowDecoder { fde: None, tables: HashMap::new(), clear_pending: false, scratch: Scratch::default() }
+        RowDecoder {
+            fde: None,
+            tables: HashMap::new(),
+            recent: Vec::new(),
+            clear_pending: false,
+            scratch: Scratch::default(),
+        }
     }
 
     /// Number of table maps currently known.
@@ -125,8 +136,15 @@ impl RowDecoder {
         let ty = ev.event_type();
         if ty == EventType::TABLE_MAP {
             self.ensure_fde(fmt);
-            let fde = &self.fde.as_ref().expect("just built").1;
             let body = ev.body();
+            if let Some(id) = table_map_id(body, fmt) {
+                if let Some(i) = self.recent.iter().position(|(r, t)| *r == id && t.body == body) {
+                    let (_, table) = self.recent.swap_remove(i);
+                    self.tables.insert(id, table);
+                    return Ok(());
+                }
+            }
+            let fde = &self.fde.as_ref().expect("just built").1;
             let res = catch_unwind(AssertUnwindSafe(|| parse_table_map(body, fmt, fde)));
             match res {
                 Ok(Ok((id, table))) => {
@@ -138,6 +156,7 @@ impl RowDecoder {
             }
         } else if ty == EventType::ROTATE && !ev.is_fake_rotate() {
             self.clear_tables();
+            self.recent.clear();
             Ok(())
         } else {
             if is_printable_rows(ty) && rows_flags(ev.body(), ty, fmt).is_some_and(|f| f & 1 != 0) {
@@ -233,7 +252,11 @@ impl RowDecoder {
     }
 
     fn clear_tables(&mut self) {
-        self.tables.clear();
+        // Searched in full for every TABLE_MAP: kept short.
+        if self.recent.len() + self.tables.len() > 64 {
+            self.recent.clear();
+        }
+        self.recent.extend(self.tables.drain());
         if self.tables.capacity() > 256 {
             self.tables.shrink_to(64);
         }
@@ -251,6 +274,8 @@ impl RowDecoder {
             .with_event_type_header_lengths(lens)
             .with_footer(BinlogEventFooter::default());
         self.fde = Some((fmt.clone(), fde));
+        // A map parsed under another format may read differently.
+        self.recent.clear();
     }
 }
 
@@ -266,6 +291,12 @@ fn at(ev: &RawEvent<'_>, kind: ParseErrorKind) -> ParseError {
 /// compressed (not the 5.1 pre-GA 20–22).
 fn is_printable_rows(ty: EventType) -> bool {
     matches!(ty.0, 23..=25 | 30..=32 | 39 | 166..=171)
+}
+
+/// The table id of a TABLE_MAP body.
+fn table_map_id(body: &[u8], fmt: &Format) -> Option<u64> {
+    let n = table_id_len(fmt.post_header_len(EventType::TABLE_MAP));
+    Some(body.get(..n)?.iter().rev().fold(0u64, |a, &b| a << 8 | b as u64))
 }
 
 /// Length of the table id in rows and table-map post-headers: 4 before 5.1.4
@@ -336,6 +367,7 @@ fn parse_table_map(body: &[u8], fmt: &Format, fde: &FormatDescriptionEvent<'_>) 
     // types must be mapped before mysql_common sees them, and per-column
     // metadata is needed in one pass.
     const E: &str = "table map";
+    let original = body;
     let post = fmt.post_header_len(EventType::TABLE_MAP);
     let mut c = table_id_len(post) + 2;
     let db_len = *body.get(c).ok_or(E)? as usize;
@@ -418,7 +450,15 @@ fn parse_table_map(body: &[u8], fmt: &Format, fde: &FormatDescriptionEvent<'_>) 
             vector_dim,
         });
     }
-    Ok((tme.table_id(), Table { db: tme.database_name_raw().to_vec(), name: tme.table_name_raw().to_vec(), cols }))
+    Ok((
+        tme.table_id(),
+        Table {
+            db: tme.database_name_raw().to_vec(),
+            name: tme.table_name_raw().to_vec(),
+            cols,
+            body: original.to_vec(),
+        },
+    ))
 }
 
 /// Bytes of table-map metadata a column type uses (`table_def`), or `None`
