@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
@@ -68,11 +69,17 @@ struct State {
     book: Book,
     /// An error that is not a transaction's (state file, worker setup).
     error: Option<Error>,
+    /// Per waiter (the workers, then the dispatcher): the `next_commit` it
+    /// waits for, so that a commit wakes only those it lets proceed.
+    waits: Vec<Option<u64>>,
 }
 
 struct Shared {
     st: Mutex<State>,
-    cv: Condvar,
+    /// One per waiter, as [`State::waits`].
+    cvs: Vec<Condvar>,
+    /// `State::stop`, for the dispatcher to poll without taking the lock.
+    stopped: AtomicBool,
 }
 
 impl Shared {
@@ -81,17 +88,56 @@ impl Shared {
         self.st.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until `done` holds or the run stops; returns whether it holds.
-    fn wait(&self, done: impl Fn(&State) -> bool) -> bool {
+    /// Waits (as waiter `who`) until the first `n` transactions committed
+    /// or the run stops; returns whether they did.
+    fn wait(&self, who: usize, n: u64) -> bool {
         let mut g = self.lock();
         loop {
-            if done(&g) {
-                return true;
+            if g.next_commit >= n || g.stop {
+                // Left behind after a spurious wake-up, it would draw one more.
+                g.waits[who] = None;
+                return g.next_commit >= n;
             }
-            if g.stop {
-                return false;
+            g.waits[who] = Some(n);
+            g = self.cvs[who].wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// After `next_commit` moved: the waiters it lets proceed (the next
+    /// committer, workers whose `after` bound it reached), no others. The
+    /// first 64 come back as bits, to be woken once the lock is released
+    /// (woken under it, they would only wait for it); any others are woken now.
+    #[must_use]
+    fn due(&self, st: &mut State) -> u64 {
+        let mut bits = 0;
+        for (k, (w, cv)) in st.waits.iter_mut().zip(&self.cvs).enumerate() {
+            if w.is_some_and(|n| st.next_commit >= n) {
+                *w = None;
+                if k < 64 {
+                    bits |= 1 << k;
+                } else {
+                    cv.notify_one();
+                }
             }
-            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        bits
+    }
+
+    /// Wakes the waiters [`Shared::due`] returned.
+    fn wake(&self, mut bits: u64) {
+        while bits != 0 {
+            self.cvs[bits.trailing_zeros() as usize].notify_one();
+            bits &= bits - 1;
+        }
+    }
+
+    /// Stops the run: nothing more commits, every waiter ends its wait.
+    fn stop(&self, st: &mut State) {
+        st.stop = true;
+        self.stopped.store(true, Ordering::Relaxed);
+        st.waits.fill(None);
+        for cv in &self.cvs {
+            cv.notify_one();
         }
     }
 
@@ -100,8 +146,7 @@ impl Shared {
         if !g.stop {
             g.error = Some(e);
         }
-        g.stop = true;
-        self.cv.notify_all();
+        self.stop(&mut g);
     }
 }
 
@@ -130,8 +175,10 @@ pub(crate) fn run_loop(
             conn_ids: vec![0; n],
             book,
             error: None,
+            waits: vec![None; n + 1],
         }),
-        cv: Condvar::new(),
+        cvs: (0..=n).map(|_| Condvar::new()).collect(),
+        stopped: AtomicBool::new(false),
     };
     let (tx, rx) = mpsc::sync_channel::<Job<'_>>(n * 4);
     let rx = Mutex::new(rx);
@@ -140,12 +187,8 @@ pub(crate) fn run_loop(
             let (shared, rx) = (&shared, &rx);
             sc.spawn(move || worker(i, conn, shared, rx, env));
         }
-        let d = dispatch(main, &shared, tx, env, applied);
-        if d.is_some() {
-            // Stop reading, but let everything already handed out commit first.
-            shared.cv.notify_all();
-        }
-        d
+        // On a deferred failure: stop reading, but let everything already handed out commit first.
+        dispatch(main, &shared, tx, env, applied, n)
     });
     let st = shared.st.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut book = st.book;
@@ -172,13 +215,14 @@ fn dispatch<'a>(
     tx: mpsc::SyncSender<Job<'a>>,
     env: &Env<'a>,
     mut applied: Applied,
+    me: usize,
 ) -> Option<Deferred> {
     let lfs = env.lfs;
     let mut stream = Stream::new(lfs, env.opts.verify_checksums);
     let mut sched = Scheduler::new(1 << 20);
     let mut an = Analyzer::new();
     loop {
-        if shared.lock().stop {
+        if shared.stopped.load(Ordering::Relaxed) {
             return None;
         }
         let item = match stream.next_item() {
@@ -245,7 +289,7 @@ fn dispatch<'a>(
         }
         if slot.barrier {
             // It may change tables (DDL): look them up again once it has committed.
-            if !shared.wait(|s| s.next_commit > slot.seq) {
+            if !shared.wait(me, slot.seq + 1) {
                 return None;
             }
             an.forget_tables();
@@ -272,7 +316,7 @@ fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, rx: &Mutex<mpsc:
     while let Some(job) = next() {
         let Some(g) = guard.as_mut() else { continue };
         // After a failure the queue is drained so the dispatcher never blocks on it.
-        if !g.alive || !shared.wait(|s| s.next_commit >= job.slot.after) {
+        if !g.alive || !shared.wait(i, job.slot.after) {
             continue;
         }
         run_job(i, g, &mut ctx, &mut locks, &job, shared, env);
@@ -315,7 +359,7 @@ fn run_job(
         let plan = match convert::convert(&job.group, &mut tctx, &info) {
             Ok(p) => p,
             Err((src, e)) => {
-                if shared.wait(|s| s.next_commit == seq) {
+                if shared.wait(i, seq) {
                     let f = Failure {
                         file: env.files[src.file].clone(),
                         offset: src.offset,
@@ -335,18 +379,20 @@ fn run_job(
             st.running.iter().zip(&st.conn_ids).filter(|(r, _)| r.is_some_and(|s| s < seq)).map(|(_, id)| *id).collect()
         };
         let mut hold = |conn: &mut mysql::Conn| -> Hold {
+            const PROBE: Duration = Duration::from_millis(50);
             let mut st = shared.lock();
             let mut waited = Instant::now();
             loop {
                 // Stop first: after a state-file error nothing more commits, not even the head.
-                if st.stop {
-                    return Hold::Stop;
+                if st.stop || st.next_commit == seq {
+                    st.waits[i] = None;
+                    return if st.stop { Hold::Stop } else { Hold::Go };
                 }
-                if st.next_commit == seq {
-                    return Hold::Go;
-                }
-                st = shared.cv.wait_timeout(st, Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner()).0;
-                if waited.elapsed() >= Duration::from_millis(50) {
+                // Woken by the commit before it (or a stop); else at the next probe.
+                st.waits[i] = Some(seq);
+                let left = PROBE.saturating_sub(waited.elapsed());
+                st = shared.cvs[i].wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+                if waited.elapsed() >= PROBE {
                     // Waiting for an earlier transaction that may be waiting for
                     // a row lock this one holds: InnoDB cannot see that cycle.
                     let earlier = others(&st);
@@ -387,7 +433,7 @@ fn run_job(
                     // It ran beside earlier transactions (or gave way to one):
                     // run it again once it is the head, like MariaDB's
                     // optimistic parallel replication.
-                    if !shared.wait(|s| s.next_commit == seq) {
+                    if !shared.wait(i, seq) {
                         shared.lock().running[i] = None;
                         return;
                     }
@@ -406,7 +452,7 @@ fn run_job(
                     continue;
                 }
                 // A real failure: reported once every earlier transaction committed.
-                if shared.wait(|s| s.next_commit == seq) {
+                if shared.wait(i, seq) {
                     fail(shared, exec_failure(env, &plan.id, f), true);
                 } else {
                     shared.lock().running[i] = None;
@@ -451,8 +497,7 @@ fn fail(shared: &Shared, f: Failure, exact: bool) {
         st.book.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
         st.book.report.failure = Some(f);
     }
-    st.stop = true;
-    shared.cv.notify_all();
+    shared.stop(&mut st);
 }
 
 /// The bookkeeping of a commit (by the head, in commit order).
@@ -487,9 +532,12 @@ fn committed(shared: &Shared, i: usize, plan: &convert::TrxPlan, end: (usize, u6
         if !st.stop {
             st.error = Some(e);
         }
-        st.stop = true;
+        shared.stop(&mut st);
+        return;
     }
-    shared.cv.notify_all();
+    let due = shared.due(&mut st);
+    drop(st);
+    shared.wake(due);
 }
 
 /// Whether a session in `others` (connection ids) waits for a row lock this
