@@ -3,11 +3,11 @@
 //! [`super`] ("Parallel apply") for the rules; [`super::depend`] decides
 //! what may overlap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
@@ -150,6 +150,87 @@ impl Shared {
     }
 }
 
+/// The jobs the dispatcher hands out, in order. Unlike a channel, a full
+/// queue wakes the dispatcher only once it is half empty again: one
+/// wake-up for several jobs, not one per job.
+struct Queue<T> {
+    st: Mutex<Jobs<T>>,
+    /// Workers wait here for a job.
+    filled: Condvar,
+    /// The dispatcher waits here for room.
+    drained: Condvar,
+    cap: usize,
+}
+
+struct Jobs<T> {
+    q: VecDeque<T>,
+    /// The dispatcher is done: workers take what is left, then end.
+    closed: bool,
+    /// The dispatcher waits for room.
+    full: bool,
+    /// Workers waiting for a job.
+    idle: usize,
+}
+
+impl<T> Queue<T> {
+    fn new(cap: usize) -> Queue<T> {
+        let jobs = Jobs { q: VecDeque::with_capacity(cap), closed: false, full: false, idle: 0 };
+        Queue { st: Mutex::new(jobs), filled: Condvar::new(), drained: Condvar::new(), cap }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Jobs<T>> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for room, then queues `job`.
+    fn push(&self, job: T) {
+        let mut g = self.lock();
+        while g.q.len() >= self.cap {
+            g.full = true;
+            g = self.drained.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        g.q.push_back(job);
+        let wake = g.idle > 0;
+        drop(g);
+        if wake {
+            self.filled.notify_one();
+        }
+    }
+
+    /// The next job; `None` once the queue is closed and empty.
+    fn pop(&self) -> Option<T> {
+        let mut g = self.lock();
+        loop {
+            if let Some(job) = g.q.pop_front() {
+                let wake = g.full && g.q.len() <= self.cap / 2;
+                g.full &= !wake;
+                drop(g);
+                if wake {
+                    self.drained.notify_one();
+                }
+                return Some(job);
+            }
+            if g.closed {
+                return None;
+            }
+            g.idle += 1;
+            g = self.filled.wait(g).unwrap_or_else(|e| e.into_inner());
+            g.idle -= 1;
+        }
+    }
+}
+
+/// Closes the queue when the dispatcher is done, however it ends (a panic
+/// included, or the workers would wait for jobs forever).
+struct Closer<'q, T>(&'q Queue<T>);
+
+impl<T> Drop for Closer<'_, T> {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.filled.notify_all();
+    }
+}
+
 /// Something the dispatcher met that ends the run once everything before
 /// it has committed.
 enum Deferred {
@@ -180,15 +261,15 @@ pub(crate) fn run_loop(
         cvs: (0..=n).map(|_| Condvar::new()).collect(),
         stopped: AtomicBool::new(false),
     };
-    let (tx, rx) = mpsc::sync_channel::<Job<'_>>(n * 4);
-    let rx = Mutex::new(rx);
+    let queue = Queue::new(n * 4);
     let deferred = std::thread::scope(|sc| {
         for (i, conn) in workers.into_iter().enumerate() {
-            let (shared, rx) = (&shared, &rx);
-            sc.spawn(move || worker(i, conn, shared, rx, env));
+            let (shared, queue) = (&shared, &queue);
+            sc.spawn(move || worker(i, conn, shared, queue, env));
         }
         // On a deferred failure: stop reading, but let everything already handed out commit first.
-        dispatch(main, &shared, tx, env, applied, n)
+        let _close = Closer(&queue);
+        dispatch(main, &shared, &queue, env, applied, n)
     });
     let st = shared.st.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut book = st.book;
@@ -212,7 +293,7 @@ pub(crate) fn run_loop(
 fn dispatch<'a>(
     main: &mut mysql::Conn,
     shared: &Shared,
-    tx: mpsc::SyncSender<Job<'a>>,
+    queue: &Queue<Job<'a>>,
     env: &Env<'a>,
     mut applied: Applied,
     me: usize,
@@ -284,9 +365,7 @@ fn dispatch<'a>(
         if slot.barrier {
             shared.lock().book.report.barriers += 1;
         }
-        if tx.send(Job { slot, group: g, end }).is_err() {
-            return None;
-        }
+        queue.push(Job { slot, group: g, end });
         if slot.barrier {
             // It may change tables (DDL): look them up again once it has committed.
             if !shared.wait(me, slot.seq + 1) {
@@ -297,8 +376,8 @@ fn dispatch<'a>(
     }
 }
 
-fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, rx: &Mutex<mpsc::Receiver<Job<'a>>>, env: &Env<'a>) {
-    let next = || rx.lock().unwrap_or_else(|e| e.into_inner()).recv().ok();
+fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Job<'a>>, env: &Env<'a>) {
+    let next = || queue.pop();
     match conn.query_first::<u32, _>("SELECT CONNECTION_ID()") {
         Ok(Some(id)) => shared.lock().conn_ids[i] = id,
         Ok(None) => {}
@@ -803,4 +882,47 @@ fn table_keys(conn: &mut mysql::Conn, db: &[u8], name: &[u8]) -> Option<TableKey
         }
     }
     Some(TableKeys { id, columns: columns as usize, keys, related })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_hands_out_everything_in_order_then_ends() {
+        let q = Queue::new(4);
+        let got = std::thread::scope(|sc| {
+            let workers: Vec<_> = (0..3)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let mut v = Vec::new();
+                        while let Some(x) = q.pop() {
+                            v.push(x);
+                        }
+                        v
+                    })
+                })
+                .collect();
+            let close = Closer(&q);
+            for x in 0..10_000u32 {
+                q.push(x);
+            }
+            drop(close);
+            workers.into_iter().map(|w| w.join().unwrap()).collect::<Vec<_>>()
+        });
+        let mut all: Vec<u32> = got.iter().flatten().copied().collect();
+        // Each worker took its jobs in queue order.
+        assert!(got.iter().all(|v| v.windows(2).all(|w| w[0] < w[1])));
+        all.sort_unstable();
+        assert_eq!(all, (0..10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn closed_queue_is_drained_first() {
+        let q = Queue::new(4);
+        q.push(1);
+        q.push(2);
+        drop(Closer(&q));
+        assert_eq!((q.pop(), q.pop(), q.pop()), (Some(1), Some(2), None));
+    }
 }
