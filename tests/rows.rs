@@ -538,8 +538,9 @@ fn value_lengths_match_decoding() {
     }
     let mut files = Vec::new();
     walk(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mariadb")), &mut files);
-    if let Some(corpus) = corpus_dir() {
-        walk(&corpus, &mut files);
+    let corpus = corpus_dir();
+    if let Some(c) = &corpus {
+        walk(c, &mut files);
     }
     files.sort();
     let (mut values, mut mismatches) = (0usize, Vec::new());
@@ -570,5 +571,7 @@ fn value_lengths_match_decoding() {
     }
     eprintln!("{} files, {values} values measured both ways", files.len());
     assert!(mismatches.is_empty(), "{mismatches:#?}");
-    assert!(values > 10_000, "only {values} values measured");
+    // The MariaDB fixtures alone have a few hundred values; the corpus has every type.
+    let least = if corpus.is_some() { 10_000 } else { 100 };
+    assert!(values > least, "only {values} values measured");
 }
