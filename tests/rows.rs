@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use binlog_diff::event::payload::Payload;
+use binlog_diff::event::rows::RowDecoder;
 use binlog_diff::event::{EventIter, EventType, Format, RawEvent, Step, WalkOptions};
 use binlog_diff::inspect::rows::{RowPrinter, RowStyle};
 use binlog_diff::inspect::{DumpOptions, dump};
@@ -455,6 +456,28 @@ fn handmade_events() {
     assert_eq!(err.event_type, Some(EventType::WRITE_ROWS));
     assert!(out.is_empty());
 
+    // The first map again, in each of two statements: the second time it is
+    // taken from the last statement's maps, not parsed, and reads the same.
+    for at in [600, 800] {
+        p.observe(&RawEvent::new(at, &table_map(5, 2), false).unwrap(), &fmt).unwrap();
+        let wr = write_rows(&[0, 0x80, 0x7b, 0x2d]);
+        let wr = RawEvent::new(at + 100, &wr, false).unwrap();
+        p.observe(&wr, &fmt).unwrap();
+        let mut out = Vec::new();
+        p.print_raw(&mut out, &wr, &fmt).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "### INSERT INTO `d`.`t`\n### SET\n###   @1=123.45 /* DECIMAL(5,2) meta=1282 nullable=0 is_null=0 */\n"
+        );
+    }
+    // After the statement the map is forgotten all the same.
+    let mut forgotten = Vec::new();
+    p.observe(&RawEvent::new(1000, &event(2, &[0; 13]), false).unwrap(), &fmt).unwrap();
+    let wr = write_rows(&[0, 0x80, 0x7b, 0x2d]);
+    p.print_raw(&mut forgotten, &RawEvent::new(1100, &wr, false).unwrap(), &fmt).unwrap();
+    assert_eq!(String::from_utf8_lossy(&forgotten), "### Row event for unknown table #7\n");
+    let mut out = Vec::new();
+
     // Unknown table id.
     let mut q = RowPrinter::new();
     q.print_raw(&mut out, &RawEvent::new(500, &write_rows(&[0, 0x80, 0x7b, 0x2d]), false).unwrap(), &fmt).unwrap();
@@ -495,4 +518,60 @@ fn mariadb_fixtures_decode_cleanly() {
         lines += hash_lines(&out).len();
     }
     eprintln!("{} MariaDB files, {lines} ### lines", files.len());
+}
+
+/// The write-set walk skips values by their stored length without decoding
+/// them: on every rows event of the corpus and the MariaDB fixtures, that
+/// length equals what decoding the value uses (every column type there).
+#[test]
+fn value_lengths_match_decoding() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if !p.extension().is_some_and(|x| x == "txt" || x == "md" || x == "index" || x == "info") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mariadb")), &mut files);
+    let corpus = corpus_dir();
+    if let Some(c) = &corpus {
+        walk(c, &mut files);
+    }
+    files.sort();
+    let (mut values, mut mismatches) = (0usize, Vec::new());
+    for path in &files {
+        let Ok(bytes) = std::fs::read(path) else { continue };
+        let file = LogFile::from_bytes(path, bytes);
+        let mut rows = RowDecoder::new();
+        let mut one = |ev: &RawEvent<'_>, fmt: &Format| {
+            let _ = rows.observe(ev, fmt);
+            match rows.check_value_lengths(ev, fmt) {
+                Ok(n) => values += n,
+                Err(e) if e.to_string().contains("value length") => mismatches.push(format!("{}: {e}", path.display())),
+                Err(_) => {} // not decodable either way (unknown table, damaged fixture)
+            }
+        };
+        let _ = file.walk(WalkOptions::default(), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+            one(&ev, fmt);
+            if ev.event_type() == EventType::TRANSACTION_PAYLOAD {
+                if let Ok(Ok(data)) = Payload::parse(&ev, fmt).map(|p| p.decompress()) {
+                    let mut it = EventIter::inner(&data, fmt.clone());
+                    while let Ok(Some(Step::Event(inner))) = it.next_step() {
+                        one(&inner, fmt);
+                    }
+                }
+            }
+            Ok(true)
+        });
+    }
+    eprintln!("{} files, {values} values measured both ways", files.len());
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    // The MariaDB fixtures alone have a few hundred values; the corpus has every type.
+    let least = if corpus.is_some() { 10_000 } else { 100 };
+    assert!(values > least, "only {values} values measured");
 }

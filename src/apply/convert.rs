@@ -348,7 +348,8 @@ fn maria_gtid_xid(ev: &RawEvent<'_>, g: &MariaGtid) -> Option<Xid> {
 }
 
 struct RowsChunk {
-    text: String,
+    /// The `BINLOG '` statement so far: base64 lines are appended in place.
+    sql: Vec<u8>,
     /// The first rows event (errors are about rows), else the TABLE_MAP.
     src: Src,
     rows_seen: bool,
@@ -371,9 +372,9 @@ impl Conv<'_, '_> {
     }
 
     fn flush_rows(&mut self) {
-        if let Some(r) = self.rows.take() {
-            let sql = format!("BINLOG '\n{}'", r.text);
-            let mut st = Stmt::new(sql, r.src);
+        if let Some(mut r) = self.rows.take() {
+            r.sql.push(b'\'');
+            let mut st = Stmt::new(r.sql, r.src);
             st.desc = Some(format!("BINLOG: {}", r.what.join(", ")));
             self.plan.body.push(st);
             self.plan.has_rows = true;
@@ -463,7 +464,7 @@ impl Conv<'_, '_> {
                     binlog_bytes(ev, fmt.checksum, inner)
                 };
                 let chunk = self.rows.get_or_insert_with(|| RowsChunk {
-                    text: String::new(),
+                    sql: b"BINLOG '\n".to_vec(),
                     src,
                     rows_seen: false,
                     what: Vec::new(),
@@ -483,7 +484,7 @@ impl Conv<'_, '_> {
                     }
                     chunk.what.push(t.to_string());
                 }
-                base64_line(&bytes, &mut chunk.text);
+                base64_line(&bytes, &mut chunk.sql);
                 if t.is_rows() && RowsHead::parse(ev, fmt).map_err(perr)?.flags & RowsHead::STMT_END != 0 {
                     self.flush_rows();
                 }
@@ -629,9 +630,10 @@ impl Conv<'_, '_> {
         if self.ctx.fde_sent.as_deref() == Some(&key[..]) {
             return;
         }
-        let mut text = String::new();
-        base64_line(fde.bytes, &mut text);
-        let mut st = Stmt::new(format!("BINLOG '\n{text}'"), Src { file: fde.file, ..src });
+        let mut sql = b"BINLOG '\n".to_vec();
+        base64_line(fde.bytes, &mut sql);
+        sql.push(b'\'');
+        let mut st = Stmt::new(sql, Src { file: fde.file, ..src });
         st.desc = Some("BINLOG: FORMAT_DESCRIPTION_EVENT".into());
         if self.plan.has_rows || self.rows.is_some() {
             // The format changes inside the transaction (a group spanning
@@ -753,17 +755,52 @@ fn user_var(uv: &UserVar<'_>, target: &TargetInfo<'_>) -> Result<String, ConvErr
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Appends the base64 of `b` (with padding) and a newline.
-pub(crate) fn base64_line(b: &[u8], out: &mut String) {
-    out.reserve(b.len() / 3 * 4 + 5);
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        out.push(B64[(n >> 18) as usize & 63] as char);
-        out.push(B64[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { B64[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { B64[n as usize & 63] as char } else { '=' });
+/// The two base64 symbols of every 12-bit value: one look-up per half of a
+/// 3-byte group instead of one per symbol.
+static B64_PAIRS: [[u8; 2]; 4096] = {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [B64[i >> 6], B64[i & 63]];
+        i += 1;
     }
-    out.push('\n');
+    t
+};
+
+/// Appends the base64 of `b` (with padding) and a newline.
+pub(crate) fn base64_line(b: &[u8], out: &mut Vec<u8>) {
+    // Encoded a block at a time into a stack buffer and copied out whole: no
+    // capacity check per symbol (event bodies are most of the statement text).
+    const IN: usize = 768;
+    let mut buf = [0u8; IN / 3 * 4];
+    out.reserve(b.len().div_ceil(3) * 4 + 1);
+    let mut blocks = b.chunks_exact(IN);
+    for block in &mut blocks {
+        for (c, q) in block.chunks_exact(3).zip(buf.chunks_exact_mut(4)) {
+            let n = (c[0] as usize) << 16 | (c[1] as usize) << 8 | c[2] as usize;
+            q[..2].copy_from_slice(&B64_PAIRS[n >> 12]);
+            q[2..].copy_from_slice(&B64_PAIRS[n & 0xfff]);
+        }
+        out.extend_from_slice(&buf);
+    }
+    let tail = blocks.remainder();
+    let whole = tail.chunks_exact(3);
+    let rest = whole.remainder();
+    let mut used = 0;
+    for (c, q) in whole.zip(buf.chunks_exact_mut(4)) {
+        let n = (c[0] as usize) << 16 | (c[1] as usize) << 8 | c[2] as usize;
+        q[..2].copy_from_slice(&B64_PAIRS[n >> 12]);
+        q[2..].copy_from_slice(&B64_PAIRS[n & 0xfff]);
+        used += 4;
+    }
+    out.extend_from_slice(&buf[..used]);
+    if let Some(&first) = rest.first() {
+        let n = (first as usize) << 16 | (*rest.get(1).unwrap_or(&0) as usize) << 8;
+        let (hi, lo) = (B64_PAIRS[n >> 12], B64_PAIRS[n & 0xfff]);
+        let third = if rest.len() > 1 { lo[0] } else { b'=' };
+        out.extend_from_slice(&[hi[0], hi[1], third, b'=']);
+    }
+    out.push(b'\n');
 }
 
 #[cfg(test)]
@@ -772,14 +809,37 @@ mod tests {
 
     #[test]
     fn base64() {
-        let mut s = String::new();
+        let mut s = Vec::new();
         base64_line(b"", &mut s);
         base64_line(b"f", &mut s);
         base64_line(b"fo", &mut s);
         base64_line(b"foo", &mut s);
         base64_line(b"foob", &mut s);
         base64_line(b"\xff\xfe\x00", &mut s);
-        assert_eq!(s, "\nZg==\nZm8=\nZm9v\nZm9vYg==\n//4A\n");
+        assert_eq!(s, b"\nZg==\nZm8=\nZm9v\nZm9vYg==\n//4A\n");
+    }
+
+    #[test]
+    fn base64_every_symbol() {
+        // Bit by bit, as the RFC defines it: checks the chunked encoder on every byte value.
+        let naive = |b: &[u8]| {
+            let bits: Vec<u8> = b.iter().flat_map(|x| (0..8).rev().map(move |i| x >> i & 1)).collect();
+            let mut s: Vec<u8> = bits
+                .chunks(6)
+                .map(|c| B64[c.iter().fold(0usize, |a, &x| a << 1 | x as usize) << (6 - c.len())])
+                .collect();
+            while s.len() % 4 != 0 {
+                s.push(b'=');
+            }
+            s.push(b'\n');
+            s
+        };
+        let data: Vec<u8> = (0..=255u8).rev().chain(0..=255).cycle().take(2000).collect();
+        for n in [0, 1, 2, 3, 4, 5, 255, 256, 257, 512, 767, 768, 769, 770, 771, 1536, 1537] {
+            let mut out = Vec::new();
+            base64_line(&data[..n], &mut out);
+            assert_eq!(out, naive(&data[..n]), "{n} bytes");
+        }
     }
 
     #[test]

@@ -3,16 +3,17 @@
 //! [`super`] ("Parallel apply") for the rules; [`super::depend`] decides
 //! what may overlap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
-use crate::event::rows::{Cell, RowDecoder};
+use crate::event::rows::{Cell, RowDecoder, TableRef};
 use crate::event::views::{MariaGtid, MysqlGtid, Query, QueryKind, maria_gtid_flags};
 use crate::event::{EventType, Flavor};
 use crate::log::LogFile;
@@ -68,11 +69,17 @@ struct State {
     book: Book,
     /// An error that is not a transaction's (state file, worker setup).
     error: Option<Error>,
+    /// Per waiter (the workers, then the dispatcher): the `next_commit` it
+    /// waits for, so that a commit wakes only those it lets proceed.
+    waits: Vec<Option<u64>>,
 }
 
 struct Shared {
     st: Mutex<State>,
-    cv: Condvar,
+    /// One per waiter, as [`State::waits`].
+    cvs: Vec<Condvar>,
+    /// `State::stop`, for the dispatcher to poll without taking the lock.
+    stopped: AtomicBool,
 }
 
 impl Shared {
@@ -81,17 +88,56 @@ impl Shared {
         self.st.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until `done` holds or the run stops; returns whether it holds.
-    fn wait(&self, done: impl Fn(&State) -> bool) -> bool {
+    /// Waits (as waiter `who`) until the first `n` transactions committed
+    /// or the run stops; returns whether they did.
+    fn wait(&self, who: usize, n: u64) -> bool {
         let mut g = self.lock();
         loop {
-            if done(&g) {
-                return true;
+            if g.next_commit >= n || g.stop {
+                // Left behind after a spurious wake-up, it would draw one more.
+                g.waits[who] = None;
+                return g.next_commit >= n;
             }
-            if g.stop {
-                return false;
+            g.waits[who] = Some(n);
+            g = self.cvs[who].wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// After `next_commit` moved: the waiters it lets proceed (the next
+    /// committer, workers whose `after` bound it reached), no others. The
+    /// first 64 come back as bits, to be woken once the lock is released
+    /// (woken under it, they would only wait for it); any others are woken now.
+    #[must_use]
+    fn due(&self, st: &mut State) -> u64 {
+        let mut bits = 0;
+        for (k, (w, cv)) in st.waits.iter_mut().zip(&self.cvs).enumerate() {
+            if w.is_some_and(|n| st.next_commit >= n) {
+                *w = None;
+                if k < 64 {
+                    bits |= 1 << k;
+                } else {
+                    cv.notify_one();
+                }
             }
-            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        bits
+    }
+
+    /// Wakes the waiters [`Shared::due`] returned.
+    fn wake(&self, mut bits: u64) {
+        while bits != 0 {
+            self.cvs[bits.trailing_zeros() as usize].notify_one();
+            bits &= bits - 1;
+        }
+    }
+
+    /// Stops the run: nothing more commits, every waiter ends its wait.
+    fn stop(&self, st: &mut State) {
+        st.stop = true;
+        self.stopped.store(true, Ordering::Relaxed);
+        st.waits.fill(None);
+        for cv in &self.cvs {
+            cv.notify_one();
         }
     }
 
@@ -100,8 +146,88 @@ impl Shared {
         if !g.stop {
             g.error = Some(e);
         }
-        g.stop = true;
-        self.cv.notify_all();
+        self.stop(&mut g);
+    }
+}
+
+/// The jobs the dispatcher hands out, in order. Unlike a channel, a full
+/// queue wakes the dispatcher only once it is half empty again: one
+/// wake-up for several jobs, not one per job.
+struct Queue<T> {
+    st: Mutex<Jobs<T>>,
+    /// Workers wait here for a job.
+    filled: Condvar,
+    /// The dispatcher waits here for room.
+    drained: Condvar,
+    cap: usize,
+}
+
+struct Jobs<T> {
+    q: VecDeque<T>,
+    /// The dispatcher is done: workers take what is left, then end.
+    closed: bool,
+    /// The dispatcher waits for room.
+    full: bool,
+    /// Workers waiting for a job.
+    idle: usize,
+}
+
+impl<T> Queue<T> {
+    fn new(cap: usize) -> Queue<T> {
+        let jobs = Jobs { q: VecDeque::with_capacity(cap), closed: false, full: false, idle: 0 };
+        Queue { st: Mutex::new(jobs), filled: Condvar::new(), drained: Condvar::new(), cap }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Jobs<T>> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for room, then queues `job`.
+    fn push(&self, job: T) {
+        let mut g = self.lock();
+        while g.q.len() >= self.cap {
+            g.full = true;
+            g = self.drained.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        g.q.push_back(job);
+        let wake = g.idle > 0;
+        drop(g);
+        if wake {
+            self.filled.notify_one();
+        }
+    }
+
+    /// The next job; `None` once the queue is closed and empty.
+    fn pop(&self) -> Option<T> {
+        let mut g = self.lock();
+        loop {
+            if let Some(job) = g.q.pop_front() {
+                let wake = g.full && g.q.len() <= self.cap / 2;
+                g.full &= !wake;
+                drop(g);
+                if wake {
+                    self.drained.notify_one();
+                }
+                return Some(job);
+            }
+            if g.closed {
+                return None;
+            }
+            g.idle += 1;
+            g = self.filled.wait(g).unwrap_or_else(|e| e.into_inner());
+            g.idle -= 1;
+        }
+    }
+}
+
+/// Closes the queue when the dispatcher is done, however it ends (a panic
+/// included, or the workers would wait for jobs forever).
+struct Closer<'q, T>(&'q Queue<T>);
+
+impl<T> Drop for Closer<'_, T> {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.filled.notify_all();
     }
 }
 
@@ -130,22 +256,20 @@ pub(crate) fn run_loop(
             conn_ids: vec![0; n],
             book,
             error: None,
+            waits: vec![None; n + 1],
         }),
-        cv: Condvar::new(),
+        cvs: (0..=n).map(|_| Condvar::new()).collect(),
+        stopped: AtomicBool::new(false),
     };
-    let (tx, rx) = mpsc::sync_channel::<Job<'_>>(n * 4);
-    let rx = Mutex::new(rx);
+    let queue = Queue::new(n * 4);
     let deferred = std::thread::scope(|sc| {
         for (i, conn) in workers.into_iter().enumerate() {
-            let (shared, rx) = (&shared, &rx);
-            sc.spawn(move || worker(i, conn, shared, rx, env));
+            let (shared, queue) = (&shared, &queue);
+            sc.spawn(move || worker(i, conn, shared, queue, env));
         }
-        let d = dispatch(main, &shared, tx, env, applied);
-        if d.is_some() {
-            // Stop reading, but let everything already handed out commit first.
-            shared.cv.notify_all();
-        }
-        d
+        // On a deferred failure: stop reading, but let everything already handed out commit first.
+        let _close = Closer(&queue);
+        dispatch(main, &shared, &queue, env, applied, n)
     });
     let st = shared.st.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut book = st.book;
@@ -169,16 +293,17 @@ pub(crate) fn run_loop(
 fn dispatch<'a>(
     main: &mut mysql::Conn,
     shared: &Shared,
-    tx: mpsc::SyncSender<Job<'a>>,
+    queue: &Queue<Job<'a>>,
     env: &Env<'a>,
     mut applied: Applied,
+    me: usize,
 ) -> Option<Deferred> {
     let lfs = env.lfs;
     let mut stream = Stream::new(lfs, env.opts.verify_checksums);
     let mut sched = Scheduler::new(1 << 20);
     let mut an = Analyzer::new();
     loop {
-        if shared.lock().stop {
+        if shared.stopped.load(Ordering::Relaxed) {
             return None;
         }
         let item = match stream.next_item() {
@@ -240,12 +365,10 @@ fn dispatch<'a>(
         if slot.barrier {
             shared.lock().book.report.barriers += 1;
         }
-        if tx.send(Job { slot, group: g, end }).is_err() {
-            return None;
-        }
+        queue.push(Job { slot, group: g, end });
         if slot.barrier {
             // It may change tables (DDL): look them up again once it has committed.
-            if !shared.wait(|s| s.next_commit > slot.seq) {
+            if !shared.wait(me, slot.seq + 1) {
                 return None;
             }
             an.forget_tables();
@@ -253,8 +376,8 @@ fn dispatch<'a>(
     }
 }
 
-fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, rx: &Mutex<mpsc::Receiver<Job<'a>>>, env: &Env<'a>) {
-    let next = || rx.lock().unwrap_or_else(|e| e.into_inner()).recv().ok();
+fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Job<'a>>, env: &Env<'a>) {
+    let next = || queue.pop();
     match conn.query_first::<u32, _>("SELECT CONNECTION_ID()") {
         Ok(Some(id)) => shared.lock().conn_ids[i] = id,
         Ok(None) => {}
@@ -272,7 +395,7 @@ fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, rx: &Mutex<mpsc:
     while let Some(job) = next() {
         let Some(g) = guard.as_mut() else { continue };
         // After a failure the queue is drained so the dispatcher never blocks on it.
-        if !g.alive || !shared.wait(|s| s.next_commit >= job.slot.after) {
+        if !g.alive || !shared.wait(i, job.slot.after) {
             continue;
         }
         run_job(i, g, &mut ctx, &mut locks, &job, shared, env);
@@ -315,7 +438,7 @@ fn run_job(
         let plan = match convert::convert(&job.group, &mut tctx, &info) {
             Ok(p) => p,
             Err((src, e)) => {
-                if shared.wait(|s| s.next_commit == seq) {
+                if shared.wait(i, seq) {
                     let f = Failure {
                         file: env.files[src.file].clone(),
                         offset: src.offset,
@@ -335,18 +458,20 @@ fn run_job(
             st.running.iter().zip(&st.conn_ids).filter(|(r, _)| r.is_some_and(|s| s < seq)).map(|(_, id)| *id).collect()
         };
         let mut hold = |conn: &mut mysql::Conn| -> Hold {
+            const PROBE: Duration = Duration::from_millis(50);
             let mut st = shared.lock();
             let mut waited = Instant::now();
             loop {
                 // Stop first: after a state-file error nothing more commits, not even the head.
-                if st.stop {
-                    return Hold::Stop;
+                if st.stop || st.next_commit == seq {
+                    st.waits[i] = None;
+                    return if st.stop { Hold::Stop } else { Hold::Go };
                 }
-                if st.next_commit == seq {
-                    return Hold::Go;
-                }
-                st = shared.cv.wait_timeout(st, Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner()).0;
-                if waited.elapsed() >= Duration::from_millis(50) {
+                // Woken by the commit before it (or a stop); else at the next probe.
+                st.waits[i] = Some(seq);
+                let left = PROBE.saturating_sub(waited.elapsed());
+                st = shared.cvs[i].wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+                if waited.elapsed() >= PROBE {
                     // Waiting for an earlier transaction that may be waiting for
                     // a row lock this one holds: InnoDB cannot see that cycle.
                     let earlier = others(&st);
@@ -387,7 +512,7 @@ fn run_job(
                     // It ran beside earlier transactions (or gave way to one):
                     // run it again once it is the head, like MariaDB's
                     // optimistic parallel replication.
-                    if !shared.wait(|s| s.next_commit == seq) {
+                    if !shared.wait(i, seq) {
                         shared.lock().running[i] = None;
                         return;
                     }
@@ -406,7 +531,7 @@ fn run_job(
                     continue;
                 }
                 // A real failure: reported once every earlier transaction committed.
-                if shared.wait(|s| s.next_commit == seq) {
+                if shared.wait(i, seq) {
                     fail(shared, exec_failure(env, &plan.id, f), true);
                 } else {
                     shared.lock().running[i] = None;
@@ -451,8 +576,7 @@ fn fail(shared: &Shared, f: Failure, exact: bool) {
         st.book.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
         st.book.report.failure = Some(f);
     }
-    st.stop = true;
-    shared.cv.notify_all();
+    shared.stop(&mut st);
 }
 
 /// The bookkeeping of a commit (by the head, in commit order).
@@ -487,9 +611,12 @@ fn committed(shared: &Shared, i: usize, plan: &convert::TrxPlan, end: (usize, u6
         if !st.stop {
             st.error = Some(e);
         }
-        st.stop = true;
+        shared.stop(&mut st);
+        return;
     }
-    shared.cv.notify_all();
+    let due = shared.due(&mut st);
+    drop(st);
+    shared.wake(due);
 }
 
 /// Whether a session in `others` (connection ids) waits for a row lock this
@@ -544,14 +671,23 @@ struct TableKeys {
     related: Vec<u64>,
 }
 
-/// `(database, table)` as the table map names them.
-type TableName = (Vec<u8>, Vec<u8>);
-
 /// Learns each transaction's [`Info`]: GTID flags, logical clock, write set.
 struct Analyzer {
     rows: RowDecoder,
-    /// `None`: the table cannot be tracked (not InnoDB, unknown): its transactions run alone.
-    tables: HashMap<TableName, Option<Arc<TableKeys>>>,
+    /// By [`table_name`]; `None`: the table cannot be tracked (not InnoDB,
+    /// unknown): its transactions run alone.
+    tables: HashMap<Vec<u8>, Option<Arc<TableKeys>>>,
+    /// The key being looked up, reused (no allocation per look-up).
+    name: Vec<u8>,
+}
+
+/// The key of [`Analyzer::tables`]: the database name's length, the
+/// database and the table, as the table map names them.
+fn table_name(out: &mut Vec<u8>, db: &[u8], table: &[u8]) {
+    out.clear();
+    out.extend_from_slice(&(db.len() as u32).to_le_bytes());
+    out.extend_from_slice(db);
+    out.extend_from_slice(table);
 }
 
 fn table_hash(db: &[u8], name: &[u8]) -> u64 {
@@ -563,7 +699,7 @@ fn table_hash(db: &[u8], name: &[u8]) -> u64 {
 
 impl Analyzer {
     fn new() -> Analyzer {
-        Analyzer { rows: RowDecoder::new(), tables: HashMap::new() }
+        Analyzer { rows: RowDecoder::new(), tables: HashMap::new(), name: Vec::new() }
     }
 
     fn forget_tables(&mut self) {
@@ -597,7 +733,7 @@ impl Analyzer {
         }
         let mut keys = Vec::new();
         let mut known = true;
-        let Analyzer { rows, tables } = self;
+        let Analyzer { rows, tables, name } = self;
         for e in &g.events[1..] {
             let t = e.ev.event_type();
             let fmt = &e.fde.fmt;
@@ -620,14 +756,16 @@ impl Analyzer {
                         return Info::barrier();
                     }
                     let mut usable = true;
-                    let r = rows.for_each_image(&e.ev, fmt, |tr, cells| {
+                    // Every image of a rows event is of one table: looked up once.
+                    let mut table: Option<Arc<TableKeys>> = None;
+                    let r = rows.for_each_image(&e.ev, fmt, |tr, img| {
                         if !usable {
                             return;
                         }
-                        let tk = tables
-                            .entry((tr.db.to_vec(), tr.name.to_vec()))
-                            .or_insert_with(|| table_keys(conn, tr.db, tr.name).map(Arc::new));
-                        let Some(tk) = tk.as_ref().filter(|tk| tk.columns == tr.columns) else {
+                        if table.is_none() {
+                            table = lookup(tables, name, conn, tr);
+                        }
+                        let Some(tk) = table.as_deref() else {
                             usable = false;
                             return;
                         };
@@ -641,8 +779,8 @@ impl Analyzer {
                             let mut h = DefaultHasher::new();
                             tk.id.hash(&mut h);
                             k.hash(&mut h);
-                            let whole = cols.iter().all(|&c| match cells.get(c) {
-                                Some(Cell::Value(v)) => {
+                            let whole = cols.iter().all(|&c| match img.cell(c) {
+                                Cell::Value(v) => {
                                     v.hash(&mut h);
                                     true
                                 }
@@ -670,6 +808,22 @@ impl Analyzer {
         }
         info
     }
+}
+
+/// The keys of the table a rows event changes (asked of the target once);
+/// `None` when it cannot be tracked or does not match the table map.
+fn lookup(
+    tables: &mut HashMap<Vec<u8>, Option<Arc<TableKeys>>>,
+    name: &mut Vec<u8>,
+    conn: &mut mysql::Conn,
+    tr: &TableRef<'_>,
+) -> Option<Arc<TableKeys>> {
+    table_name(name, tr.db, tr.name);
+    let tk = match tables.get(name.as_slice()) {
+        Some(tk) => tk,
+        None => tables.entry(name.clone()).or_insert_with(|| table_keys(conn, tr.db, tr.name).map(Arc::new)),
+    };
+    tk.as_ref().filter(|tk| tk.columns == tr.columns).cloned()
 }
 
 /// Looks a table up on the target: engine, column count, unique keys
@@ -728,4 +882,47 @@ fn table_keys(conn: &mut mysql::Conn, db: &[u8], name: &[u8]) -> Option<TableKey
         }
     }
     Some(TableKeys { id, columns: columns as usize, keys, related })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_hands_out_everything_in_order_then_ends() {
+        let q = Queue::new(4);
+        let got = std::thread::scope(|sc| {
+            let workers: Vec<_> = (0..3)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let mut v = Vec::new();
+                        while let Some(x) = q.pop() {
+                            v.push(x);
+                        }
+                        v
+                    })
+                })
+                .collect();
+            let close = Closer(&q);
+            for x in 0..10_000u32 {
+                q.push(x);
+            }
+            drop(close);
+            workers.into_iter().map(|w| w.join().unwrap()).collect::<Vec<_>>()
+        });
+        let mut all: Vec<u32> = got.iter().flatten().copied().collect();
+        // Each worker took its jobs in queue order.
+        assert!(got.iter().all(|v| v.windows(2).all(|w| w[0] < w[1])));
+        all.sort_unstable();
+        assert_eq!(all, (0..10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn closed_queue_is_drained_first() {
+        let q = Queue::new(4);
+        q.push(1);
+        q.push(2);
+        drop(Closer(&q));
+        assert_eq!((q.pop(), q.pop(), q.pop()), (Some(1), Some(2), None));
+    }
 }

@@ -54,8 +54,21 @@ pub struct RowDecoder {
     /// mysql_common's FDE, rebuilt when the governing [`Format`] changes.
     fde: Option<(Format, FormatDescriptionEvent<'static>)>,
     tables: HashMap<u64, Table>,
+    /// Maps of ended statements (a few): the next statement's identical map
+    /// is taken from here, not parsed again.
+    recent: Vec<(u64, Table)>,
     /// A rows event with STMT_END_F was seen: forget the maps before the next event.
     clear_pending: bool,
+    /// Buffers of [`RowDecoder::for_each_image`], kept between events.
+    scratch: Scratch,
+}
+
+/// Per-event buffers of the image walk, reused: no allocation per event.
+#[derive(Default)]
+struct Scratch {
+    before: Vec<bool>,
+    after: Vec<bool>,
+    spans: Vec<Span>,
 }
 
 impl Default for RowDecoder {
@@ -69,6 +82,8 @@ pub(crate) struct Table {
     pub(crate) db: Vec<u8>,
     pub(crate) name: Vec<u8>,
     pub(crate) cols: Vec<Col>,
+    /// The TABLE_MAP body it was parsed from (an identical one reads the same).
+    body: Vec<u8>,
 }
 
 pub(crate) struct Col {
@@ -95,7 +110,13 @@ pub(crate) type DecodeResult<T> = Result<T, &'static str>;
 impl RowDecoder {
     /// A decoder with no table maps yet.
     pub fn new() -> Self {
-        RowDecoder { fde: None, tables: HashMap::new(), clear_pending: false }
+        RowDecoder {
+            fde: None,
+            tables: HashMap::new(),
+            recent: Vec::new(),
+            clear_pending: false,
+            scratch: Scratch::default(),
+        }
     }
 
     /// Number of table maps currently known.
@@ -115,8 +136,15 @@ impl RowDecoder {
         let ty = ev.event_type();
         if ty == EventType::TABLE_MAP {
             self.ensure_fde(fmt);
-            let fde = &self.fde.as_ref().expect("just built").1;
             let body = ev.body();
+            if let Some(id) = table_map_id(body, fmt) {
+                if let Some(i) = self.recent.iter().position(|(r, t)| *r == id && t.body == body) {
+                    let (_, table) = self.recent.swap_remove(i);
+                    self.tables.insert(id, table);
+                    return Ok(());
+                }
+            }
+            let fde = &self.fde.as_ref().expect("just built").1;
             let res = catch_unwind(AssertUnwindSafe(|| parse_table_map(body, fmt, fde)));
             match res {
                 Ok(Ok((id, table))) => {
@@ -128,6 +156,7 @@ impl RowDecoder {
             }
         } else if ty == EventType::ROTATE && !ev.is_fake_rotate() {
             self.clear_tables();
+            self.recent.clear();
             Ok(())
         } else {
             if is_printable_rows(ty) && rows_flags(ev.body(), ty, fmt).is_some_and(|f| f & 1 != 0) {
@@ -140,8 +169,9 @@ impl RowDecoder {
     /// Calls `f` with every row image of a rows event (an update's before
     /// and after images one by one): the table it changes and, per column,
     /// the value's stored bytes as the row image holds them (length prefix
-    /// included). Nothing is formatted; the parallel applier hashes key
-    /// columns from it (write sets). Other events are ignored.
+    /// included). Values are not decoded: each column is skipped by its
+    /// stored length (the parallel applier hashes a few key columns of each
+    /// image, the write sets). Other events are ignored.
     ///
     /// # Errors
     /// A rows event whose table map is unknown, a column type that cannot
@@ -150,10 +180,40 @@ impl RowDecoder {
         &mut self,
         ev: &RawEvent<'_>,
         fmt: &Format,
-        mut f: impl FnMut(&TableRef<'_>, &[Cell<'_>]),
+        mut f: impl FnMut(&TableRef<'_>, &RowImage<'_>),
     ) -> Result<(), ParseError> {
-        self.with_rows_event(ev, fmt, |body, plain, fde, tables| walk_images(body, plain, fde, tables, &mut f))
-            .map(|_| ())
+        self.walk(ev, fmt, measure, &mut f)
+    }
+
+    /// Walks a rows event's images as [`RowDecoder::for_each_image`] does,
+    /// but measures every value both by its stored length and by decoding
+    /// it; returns how many values were measured (a test hook).
+    ///
+    /// # Errors
+    /// As [`RowDecoder::for_each_image`]; "value length" when the two
+    /// measures differ.
+    #[doc(hidden)]
+    pub fn check_value_lengths(&mut self, ev: &RawEvent<'_>, fmt: &Format) -> Result<usize, ParseError> {
+        let mut n = 0;
+        self.walk(ev, fmt, measure_both, &mut |_, img| {
+            n += (0..img.columns()).filter(|&i| matches!(img.cell(i), Cell::Value(_))).count()
+        })?;
+        Ok(n)
+    }
+
+    fn walk(
+        &mut self,
+        ev: &RawEvent<'_>,
+        fmt: &Format,
+        m: Measure,
+        f: &mut dyn FnMut(&TableRef<'_>, &RowImage<'_>),
+    ) -> Result<(), ParseError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = self.with_rows_event(ev, fmt, |body, plain, fde, tables| {
+            walk_images(body, plain, fde, tables, &mut scratch, m, f)
+        });
+        self.scratch = scratch;
+        r.map(|_| ())
     }
 
     /// Runs `f` on a rows event's body (MariaDB's compressed row data
@@ -192,7 +252,11 @@ impl RowDecoder {
     }
 
     fn clear_tables(&mut self) {
-        self.tables.clear();
+        // Searched in full for every TABLE_MAP: kept short.
+        if self.recent.len() + self.tables.len() > 64 {
+            self.recent.clear();
+        }
+        self.recent.extend(self.tables.drain());
         if self.tables.capacity() > 256 {
             self.tables.shrink_to(64);
         }
@@ -210,6 +274,8 @@ impl RowDecoder {
             .with_event_type_header_lengths(lens)
             .with_footer(BinlogEventFooter::default());
         self.fde = Some((fmt.clone(), fde));
+        // A map parsed under another format may read differently.
+        self.recent.clear();
     }
 }
 
@@ -225,6 +291,12 @@ fn at(ev: &RawEvent<'_>, kind: ParseErrorKind) -> ParseError {
 /// compressed (not the 5.1 pre-GA 20–22).
 fn is_printable_rows(ty: EventType) -> bool {
     matches!(ty.0, 23..=25 | 30..=32 | 39 | 166..=171)
+}
+
+/// The table id of a TABLE_MAP body.
+fn table_map_id(body: &[u8], fmt: &Format) -> Option<u64> {
+    let n = table_id_len(fmt.post_header_len(EventType::TABLE_MAP));
+    Some(body.get(..n)?.iter().rev().fold(0u64, |a, &b| a << 8 | b as u64))
 }
 
 /// Length of the table id in rows and table-map post-headers: 4 before 5.1.4
@@ -295,6 +367,7 @@ fn parse_table_map(body: &[u8], fmt: &Format, fde: &FormatDescriptionEvent<'_>) 
     // types must be mapped before mysql_common sees them, and per-column
     // metadata is needed in one pass.
     const E: &str = "table map";
+    let original = body;
     let post = fmt.post_header_len(EventType::TABLE_MAP);
     let mut c = table_id_len(post) + 2;
     let db_len = *body.get(c).ok_or(E)? as usize;
@@ -377,7 +450,15 @@ fn parse_table_map(body: &[u8], fmt: &Format, fde: &FormatDescriptionEvent<'_>) 
             vector_dim,
         });
     }
-    Ok((tme.table_id(), Table { db: tme.database_name_raw().to_vec(), name: tme.table_name_raw().to_vec(), cols }))
+    Ok((
+        tme.table_id(),
+        Table {
+            db: tme.database_name_raw().to_vec(),
+            name: tme.table_name_raw().to_vec(),
+            cols,
+            body: original.to_vec(),
+        },
+    ))
 }
 
 /// Bytes of table-map metadata a column type uses (`table_def`), or `None`
@@ -506,12 +587,147 @@ pub struct TableRef<'t> {
     pub columns: usize,
 }
 
+/// Where a column's value is in the rows data.
+#[derive(Clone, Copy, Debug)]
+enum Span {
+    Absent,
+    Null,
+    /// Start and end offsets in the rows data.
+    At(usize, usize),
+}
+
+/// One row image, for [`RowDecoder::for_each_image`]: the stored bytes of
+/// each column, located but not decoded.
+pub struct RowImage<'a> {
+    data: &'a [u8],
+    spans: &'a [Span],
+}
+
+impl<'a> RowImage<'a> {
+    /// Columns in the image (as in the table map).
+    pub fn columns(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Column `i` (from 0); `Absent` past the last column.
+    pub fn cell(&self, i: usize) -> Cell<'a> {
+        match self.spans.get(i) {
+            Some(Span::At(a, b)) => Cell::Value(&self.data[*a..*b]),
+            Some(Span::Null) => Cell::Null,
+            _ => Cell::Absent,
+        }
+    }
+}
+
+/// How long the value at the start of `rest` is (its type and metadata as
+/// [`decode`] takes them).
+type Measure = fn(&[u8], ColumnType, &[u8; 2], bool) -> DecodeResult<usize>;
+
+/// By the stored length where the type has a known layout, else by decoding.
+fn measure(rest: &[u8], ty: ColumnType, meta: &[u8; 2], partial: bool) -> DecodeResult<usize> {
+    match value_len(rest, ty, meta) {
+        Some(n) => Ok(n),
+        None => decode(&mut ParseBuf(rest), ty, meta, partial).map(|(_, raw)| raw.len()),
+    }
+}
+
+/// Both ways; they must agree (see [`RowDecoder::check_value_lengths`]).
+fn measure_both(rest: &[u8], ty: ColumnType, meta: &[u8; 2], partial: bool) -> DecodeResult<usize> {
+    let fast = value_len(rest, ty, meta);
+    let decoded = decode(&mut ParseBuf(rest), ty, meta, partial).map(|(_, raw)| raw.len());
+    match (fast, decoded) {
+        (Some(a), Ok(b)) if a != b => Err("value length"),
+        (_, d) => d,
+    }
+}
+
+/// Bytes a value of this type takes in a row image, from its metadata and
+/// length prefix, without decoding it (`Field::unpack` / mysql_common's
+/// `BinlogValue`); `None` for a type without a known layout here (old
+/// DECIMAL, typed arrays, odd metadata). May exceed `rest`.
+fn value_len(rest: &[u8], ty: ColumnType, meta: &[u8; 2]) -> Option<usize> {
+    use ColumnType as T;
+    // Fractional seconds: (decimals + 1) / 2 bytes.
+    let frac = |dec: u8| match dec {
+        0 => Some(0),
+        1..=6 => Some((dec as usize).div_ceil(2)),
+        _ => None,
+    };
+    // A length prefix of `n` bytes (little-endian), then that many bytes.
+    let prefixed = |n: usize| -> Option<usize> {
+        let p = rest.get(..n)?;
+        Some(n + p.iter().rev().fold(0usize, |a, &b| a << 8 | b as usize))
+    };
+    Some(match ty {
+        T::MYSQL_TYPE_TINY | T::MYSQL_TYPE_YEAR => 1,
+        T::MYSQL_TYPE_SHORT => 2,
+        T::MYSQL_TYPE_INT24 | T::MYSQL_TYPE_TIME | T::MYSQL_TYPE_NEWDATE => 3,
+        T::MYSQL_TYPE_LONG | T::MYSQL_TYPE_FLOAT | T::MYSQL_TYPE_TIMESTAMP => 4,
+        T::MYSQL_TYPE_LONGLONG | T::MYSQL_TYPE_DOUBLE | T::MYSQL_TYPE_DATETIME => 8,
+        T::MYSQL_TYPE_TIME2 => 3 + frac(meta[0])?,
+        T::MYSQL_TYPE_TIMESTAMP2 => 4 + frac(meta[0])?,
+        T::MYSQL_TYPE_DATETIME2 => 5 + frac(meta[0])?,
+        T::MYSQL_TYPE_BIT => (meta[1] as usize * 8 + meta[0] as usize).div_ceil(8),
+        T::MYSQL_TYPE_NEWDECIMAL => {
+            let (precision, scale) = (meta[0] as usize, meta[1] as usize);
+            // What `decode` refuses (impossible metadata) it reports itself.
+            if precision == 0 || precision > 65 || scale > 30 || scale > precision {
+                return None;
+            }
+            // `decimal_bin_size`: 4 bytes per 9 digits, the rest packed.
+            const DIG2BYTES: [usize; 9] = [0, 1, 1, 2, 2, 3, 3, 4, 4];
+            let intg = precision - scale;
+            intg / 9 * 4 + DIG2BYTES[intg % 9] + scale / 9 * 4 + DIG2BYTES[scale % 9]
+        }
+        T::MYSQL_TYPE_ENUM => match meta[1] {
+            1 | 2 => meta[1] as usize,
+            _ => return None,
+        },
+        T::MYSQL_TYPE_SET => meta[1] as usize,
+        T::MYSQL_TYPE_TINY_BLOB
+        | T::MYSQL_TYPE_MEDIUM_BLOB
+        | T::MYSQL_TYPE_LONG_BLOB
+        | T::MYSQL_TYPE_BLOB
+        | T::MYSQL_TYPE_GEOMETRY
+        | T::MYSQL_TYPE_VECTOR => match meta[0] {
+            1..=4 => prefixed(meta[0] as usize)?,
+            _ => return None,
+        },
+        // Whatever the metadata says, the length is 4 bytes (as mysql_common reads it).
+        T::MYSQL_TYPE_JSON => prefixed(4)?,
+        T::MYSQL_TYPE_VARCHAR | T::MYSQL_TYPE_VAR_STRING => {
+            prefixed(if u16::from_le_bytes(*meta) < 256 { 1 } else { 2 })?
+        }
+        T::MYSQL_TYPE_STRING => {
+            // CHAR(n): the maximum length in bytes decides the prefix (`Field_string::unpack`).
+            let max = match meta[0] {
+                0 => u16::from_le_bytes(*meta) as usize,
+                m if m & 0x30 != 0x30 => meta[1] as usize | (((m as usize & 0x30) ^ 0x30) << 4),
+                _ => meta[1] as usize,
+            };
+            prefixed(if max < 256 { 1 } else { 2 })?
+        }
+        _ => return None,
+    })
+}
+
+/// Fills `out` with a column bitmap of a rows event (empty when the image is absent).
+fn fill_bits(ev: &RowsEventData<'_>, before: bool, out: &mut Vec<bool>) {
+    out.clear();
+    let s = if before { ev.columns_before_image() } else { ev.columns_after_image() };
+    if let Some(s) = s {
+        out.extend(s.iter().by_vals());
+    }
+}
+
 fn walk_images(
     body: &[u8],
     plain: EventType,
     fde: &FormatDescriptionEvent<'_>,
     tables: &HashMap<u64, Table>,
-    f: &mut dyn FnMut(&TableRef<'_>, &[Cell<'_>]),
+    scratch: &mut Scratch,
+    measure: Measure,
+    f: &mut dyn FnMut(&TableRef<'_>, &RowImage<'_>),
 ) -> DecodeResult<()> {
     const E: &str = "row image";
     let ev = parse_rows(body, plain, fde).map_err(|_| "rows event")?;
@@ -519,17 +735,27 @@ fn walk_images(
     let tref = TableRef { db: &table.db, name: &table.name, columns: table.cols.len() };
     let update = matches!(plain.0, 24 | 31 | 39);
     let partial = plain == EventType::PARTIAL_UPDATE_ROWS;
-    let (cols1, cols2) = match plain.0 {
-        23 | 30 => (bits(&ev, false), Vec::new()),
-        25 | 32 => (bits(&ev, true), Vec::new()),
-        _ => (bits(&ev, true), bits(&ev, false)),
-    };
+    let Scratch { before, after, spans } = scratch;
+    match plain.0 {
+        23 | 30 => {
+            fill_bits(&ev, false, before);
+            after.clear();
+        }
+        25 | 32 => {
+            fill_bits(&ev, true, before);
+            after.clear();
+        }
+        _ => {
+            fill_bits(&ev, true, before);
+            fill_bits(&ev, false, after);
+        }
+    }
     let json_count = table.cols.iter().filter(|c| c.raw == ColumnType::MYSQL_TYPE_JSON as u8).count();
-    let mut buf = ParseBuf(ev.rows_data());
-    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(table.cols.len());
+    let data = ev.rows_data();
+    let mut buf = ParseBuf(data);
     while !buf.is_empty() {
         let row_start = buf.len();
-        for (img, cols) in [(0, &cols1), (1, &cols2)] {
+        for (img, cols) in [(0, &*before), (1, &*after)] {
             if img == 1 && !update {
                 break;
             }
@@ -543,7 +769,7 @@ fn walk_images(
             }
             let n_set = cols.iter().filter(|&&b| b).count();
             let nulls = buf.checked_eat(n_set.div_ceil(8)).ok_or(E)?;
-            cells.clear();
+            spans.clear();
             let (mut json_i, mut image_i) = (0usize, 0usize);
             for (i, col) in table.cols.iter().enumerate() {
                 let is_partial = if col.raw == ColumnType::MYSQL_TYPE_JSON as u8 {
@@ -554,22 +780,24 @@ fn walk_images(
                     false
                 };
                 if !cols.get(i).copied().unwrap_or(false) {
-                    cells.push(Cell::Absent);
+                    spans.push(Span::Absent);
                     continue;
                 }
                 let is_null = nulls.get(image_i / 8).is_none_or(|x| x >> (image_i % 8) & 1 == 1);
                 image_i += 1;
                 if is_null {
-                    cells.push(Cell::Null);
+                    spans.push(Span::Null);
                     continue;
                 }
                 let (Some(ty), Some(meta)) = (col.ty, col.meta.as_ref()) else {
                     return Err("column type");
                 };
-                let (_, raw) = decode(&mut buf, ty, meta, is_partial)?;
-                cells.push(Cell::Value(raw));
+                let start = data.len() - buf.len();
+                let n = measure(buf.0, ty, meta, is_partial)?;
+                buf.checked_eat(n).ok_or(E)?;
+                spans.push(Span::At(start, start + n));
             }
-            f(&tref, &cells);
+            f(&tref, &RowImage { data, spans });
         }
         if buf.len() == row_start {
             return Err(E); // no progress: a malformed event would loop forever
