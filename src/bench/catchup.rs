@@ -758,9 +758,11 @@ fn write_relay_copy(src: &Path, master_name: &str, dst: &Path) -> Result<()> {
 }
 
 /// Waits until the SQL thread has applied `end`; an SQL thread that stops
-/// (an error) ends the wait.
+/// (an error) or stands still for [`STALL`] ends the wait.
 fn wait_sql_thread(c: &mut mysql::Conn, end: &str) -> Result<()> {
     let d = crate::server::status::Dialect::MariaDb;
+    let mut last = (String::new(), String::new(), String::new());
+    let mut since = Instant::now();
     loop {
         let r: Option<i64> = c
             .exec_first("SELECT MASTER_GTID_WAIT(?, 1)", (end,))
@@ -768,17 +770,34 @@ fn wait_sql_thread(c: &mut mysql::Conn, end: &str) -> Result<()> {
         if r == Some(0) {
             return Ok(());
         }
-        let st = crate::server::status::replica_status(c, d)?;
-        if let Some(st) = st {
-            if let Some(e) = st.sql_error() {
-                return Err(Error::invalid(format!("SQL thread stopped: {e}")));
-            }
-            if !st.sql_running() {
-                return Err(Error::invalid("SQL thread stopped without an error"));
-            }
+        let Some(st) = crate::server::status::replica_status(c, d)? else { continue };
+        if let Some(e) = st.sql_error() {
+            return Err(Error::invalid(format!("SQL thread stopped: {e}")));
+        }
+        if !st.sql_running() {
+            return Err(Error::invalid("SQL thread stopped without an error"));
+        }
+        let now = (
+            st.get("Relay_Log_File").to_string(),
+            st.get("Relay_Log_Pos").to_string(),
+            crate::server::status::gtid_slave_pos(c)?,
+        );
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() > STALL {
+            return Err(Error::invalid(format!(
+                "the SQL thread stands still at {}:{} (gtid_slave_pos {:?}, state {:?}) short of {end}",
+                last.0,
+                last.1,
+                last.2,
+                st.get("Slave_SQL_Running_State")
+            )));
         }
     }
 }
+
+/// How long an SQL thread may stand still before its run is given up.
+const STALL: Duration = Duration::from_secs(20);
 
 fn pipe(server: &Srv<'_>, files: &[PathBuf]) -> Result<()> {
     let binlog = embedded::find_program(&["mariadb-binlog", "mysqlbinlog"])?;
@@ -793,8 +812,14 @@ fn pipe(server: &Srv<'_>, files: &[PathBuf]) -> Result<()> {
     let out = dump.stdout.take().ok_or_else(|| Error::invalid("mariadb-binlog: no stdout"))?;
     let mut cmd = Command::new(&client);
     server.client_args(&mut cmd);
-    let sql =
-        cmd.stdin(out).stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| Error::io(&client, e))?;
+    let sql = cmd.stdin(out).stdout(Stdio::null()).stderr(Stdio::piped()).output();
+    // `cmd` holds the pipe's read end: close it, or a mariadb-binlog whose
+    // reader died would block on a full pipe for ever.
+    drop(cmd);
+    let sql = sql.map_err(|e| Error::io(&client, e))?;
+    if !sql.status.success() {
+        let _ = dump.kill();
+    }
     let d = dump.wait_with_output().map_err(|e| Error::io(&binlog, e))?;
     if !sql.status.success() {
         return Err(Error::invalid(format!("mariadb failed: {}", String::from_utf8_lossy(&sql.stderr).trim())));
