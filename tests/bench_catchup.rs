@@ -190,9 +190,32 @@ fn bad_logs_are_refused_with_the_file_named() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("mysql-bin.000001"), "{err}");
+    assert!(err.contains("mysql-bin.000001") && err.contains("torn event at") && err.contains(":4"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(std::fs::read(&bad).unwrap(), b"\xfebinXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX");
+
+    // A real log with one byte changed inside an event: the CRC check names
+    // the file, the event's offset and its type.
+    let work = tmp.path().join("work");
+    let out = catchup(&["--workload", "seeded", "--size", "256K", "--modes", "apply", "--threads", "1"], &work);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (logs, _) = generated(&work);
+    let big = logs.iter().max_by_key(|l| std::fs::metadata(l).unwrap().len()).unwrap();
+    let damaged = tmp.path().join(big.file_name().unwrap());
+    let mut bytes = std::fs::read(big).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = Command::new(BIN)
+        .args(["bench", "catchup", "--no-progress", "--workdir"])
+        .arg(&work)
+        .arg(&damaged)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&damaged.display().to_string()) && err.contains('@') && err.contains("_EVENT"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// `--target`: the user's scratch server (here one of ours on a TCP port),

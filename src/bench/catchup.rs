@@ -205,6 +205,9 @@ pub struct LogsInfo {
     pub end_gtid: String,
     /// What was cut off the end, if anything.
     pub cut: Option<String>,
+    /// A server id no event of the logs carries (the SQL thread skips
+    /// events of its own id): the runs' servers get it.
+    pub free_server_id: u32,
 }
 
 /// The benchmark's result.
@@ -271,13 +274,27 @@ pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
         (None, Start::Dump(f)) => load_dump(opts, f, &work)?,
     };
     let expected = MariaState::parse(&logs.end_gtid)?;
-    let server_id = free_server_id(&logs.files)?;
-    let base_options = base_options(opts, server_id);
+    let base_options = base_options(opts, logs.free_server_id);
+    // The relay-log form of the logs, made once; every SQL-thread run gets
+    // a copy (its server deletes what it applied).
+    let relay = if opts.modes.iter().any(|m| m.on_sql_thread()) {
+        let dir = work.join("relay");
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut v = Vec::new();
+        for (i, (f, master_name)) in logs.files.iter().zip(&logs.names).enumerate() {
+            let dst = dir.join(format!("bench-relay.{:06}", i + 1));
+            write_relay_copy(f, master_name, &dst)?;
+            v.push(dst);
+        }
+        v
+    } else {
+        Vec::new()
+    };
     let version = embedded::server_version()?;
 
     let (configs, runs) = rounds(opts, &expected, |mode, threads, round| {
         one_run(opts, mode, threads, round, |label| {
-            run_inner(opts, &work, &snapshot, &logs, &base_options, mode, threads, label)
+            run_inner(opts, &work, &snapshot, &logs, &relay, &base_options, mode, threads, label)
         })
     });
     let lines = table(&runs, &configs, &logs);
@@ -501,7 +518,8 @@ fn prepare_logs(input: &[PathBuf], dir: &Path) -> Result<LogsInfo> {
         }
     }
     if end.is_empty() {
-        return Err(Error::invalid(format!("{}: the logs hold no GTID: nothing to wait for", input[0].display())));
+        let why = cut.as_ref().map(|c| format!(" before {} (cut there)", c.2)).unwrap_or_default();
+        return Err(Error::invalid(format!("{}: the logs hold no GTID{why}: nothing to wait for", input[0].display())));
     }
     let end_gtid = end.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",");
     let names = input
@@ -509,7 +527,17 @@ fn prepare_logs(input: &[PathBuf], dir: &Path) -> Result<LogsInfo> {
         .take(files.len())
         .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
         .collect();
-    Ok(LogsInfo { files, names, bytes: stats.bytes, transactions: stats.transactions, end_gtid, cut: cut.map(|c| c.2) })
+    let ids = &stats.server_ids;
+    let free_server_id = (1..).map(|i| 4_000_000_000 - i).find(|id| !ids.contains(id)).unwrap_or(4_000_000_000);
+    Ok(LogsInfo {
+        files,
+        names,
+        bytes: stats.bytes,
+        transactions: stats.transactions,
+        end_gtid,
+        cut: cut.map(|c| c.2),
+        free_server_id,
+    })
 }
 
 fn scan(files: &[PathBuf]) -> Result<Stats> {
@@ -519,13 +547,6 @@ fn scan(files: &[PathBuf]) -> Result<Stats> {
         st.add_file(&lf, StatsOptions { no_verify: false, recovery: RecoveryMode::TolerateTruncatedTail })?;
     }
     Ok(st)
-}
-
-/// A server id no event of the logs carries: the SQL thread skips events
-/// of its own id.
-fn free_server_id(files: &[PathBuf]) -> Result<u32> {
-    let ids = scan(files)?.server_ids;
-    Ok((1..).map(|i| 4_000_000_000 - i).find(|id| !ids.contains(id)).unwrap_or(4_000_000_000))
 }
 
 fn base_options(opts: &CatchupOptions, server_id: u32) -> Vec<String> {
@@ -618,6 +639,7 @@ fn run_inner(
     work: &Path,
     snapshot: &Path,
     logs: &LogsInfo,
+    relay: &[PathBuf],
     base: &[String],
     mode: Mode,
     threads: usize,
@@ -635,10 +657,10 @@ fn run_inner(
     let mut options = base.to_vec();
     if mode.on_sql_thread() {
         let mut index = String::new();
-        for (i, (f, master_name)) in logs.files.iter().zip(&logs.names).enumerate() {
-            let name = format!("bench-relay.{:06}", i + 1);
-            write_relay_copy(f, master_name, &data.join(&name))?;
-            index.push_str(&format!("./{name}\n"));
+        for f in relay {
+            let name = f.file_name().expect("a relay copy's name");
+            fs::copy(f, data.join(name)).map_err(|e| Error::io(f, e))?;
+            index.push_str(&format!("./{}\n", name.to_string_lossy()));
         }
         fs::write(data.join("bench-relay.index"), index).map_err(|e| Error::io(&data, e))?;
         let (n, m) = match mode {
@@ -1081,6 +1103,7 @@ mod tests {
             transactions: 1000,
             end_gtid: "0-1-10".into(),
             cut: None,
+            free_server_id: 3_999_999_999,
         };
         let configs = [(Mode::Sql, 1), (Mode::Pipe, 1), (Mode::Apply, 2)];
         let t = table(&runs, &configs, &logs);
