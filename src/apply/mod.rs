@@ -143,6 +143,7 @@
 //! port) on its own thread; one failure never stops the others.
 
 pub mod convert;
+pub(crate) mod compound;
 pub(crate) mod depend;
 pub(crate) mod guard;
 pub mod multi;
@@ -217,6 +218,9 @@ pub struct ApplyOptions {
     /// order (see "Parallel apply"). Only [`apply`] (which can open
     /// connections) runs in parallel.
     pub parallel: usize,
+    /// Send every transaction on its own (no compound statements of many
+    /// row transactions; see [`compound`]).
+    pub no_batch: bool,
     /// Live progress counters (transactions committed or skipped, of all).
     pub counters: Option<std::sync::Arc<Counters>>,
 }
@@ -237,6 +241,7 @@ impl Default for ApplyOptions {
             no_state_file: false,
             retries: 3,
             parallel: 1,
+            no_batch: false,
             counters: None,
         }
     }
@@ -1181,13 +1186,175 @@ fn run(
     let mut had_gtid_next = false;
     let mut last_logged: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
 
+    // Row transactions go many to a round trip (`compound`); groups of a
+    // batch that stopped at an error run again one at a time (`redo`), from
+    // a session whose settings are not known.
+    let batching = flavor == Flavor::MariaDb && !opts.no_batch;
+    let mut batch: Vec<(Group<'_>, TrxPlan)> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut batch_tag = 0u64;
+    let mut redo: std::collections::VecDeque<Group<'_>> = std::collections::VecDeque::new();
+    let mut stream_done = false;
+    // An error met while reading, reported once what came before it ran.
+    let mut end_err: Option<Error> = None;
+
+    // A committed transaction: counts, GTID bookkeeping, resume state.
+    macro_rules! settle {
+        ($plan:expr, $end_file:expr, $end_off:expr) => {{
+            let plan: &TrxPlan = $plan;
+            let (end_file, end_off) = ($end_file, $end_off);
+            report.transactions += 1;
+            Counters::tick(&opts.counters);
+            report.events += plan.events;
+            report.files[end_file].transactions += 1;
+            report.files[end_file].events += plan.events;
+            record_applied(&mut applied, &plan.id);
+            if let Some(key) = key_of(&plan.id) {
+                last.insert(key.clone(), plan.id.clone());
+                let mut logged = true;
+                if noop_check && !plan.has_rows && guard.alive {
+                    // MariaDB's @@last_gtid: what this session last wrote to the binlog.
+                    let g = plan.id.gtid().unwrap_or_default();
+                    match guard.conn().query_first::<Option<String>, _>("SELECT @@session.last_gtid") {
+                        Ok(v) => logged = v.flatten().as_deref() == Some(g.as_str()),
+                        Err(e) if is_lost(&e) => guard.alive = false,
+                        Err(_) => {
+                            if let Ok(Applied::Maria(now)) = target::read_applied(guard.conn(), flavor, label) {
+                                logged = already_applied(&Applied::Maria(now), &plan.id).is_some();
+                            }
+                        }
+                    }
+                }
+                if logged {
+                    last_logged.insert(key, plan.id.clone());
+                } else if let Some(g) = plan.id.gtid() {
+                    report.not_binlogged.push(g);
+                }
+            }
+            progress.file = end_file;
+            progress.offset = end_off;
+            progress.transactions += 1;
+            progress.last_gtid = plan.id.gtid();
+            if let Some(b) = batcher.as_mut() {
+                if let Err(e) = b.committed(&progress) {
+                    bail!(e);
+                }
+            }
+        }};
+    }
+    // Runs the batch. Stopped at an error: what committed is settled, the
+    // rest waits in `redo`. Connection lost: which committed is the target's
+    // GTID state's to say, and the run ends.
+    macro_rules! flush_batch {
+        () => {{
+            if !batch.is_empty() {
+                batch_tag += 1;
+                let items = std::mem::take(&mut batch);
+                batch_bytes = 0;
+                // One transaction goes the usual way: its phases are then known
+                // apart (a lost connection before COMMIT means rolled back).
+                let outcome = if items.len() == 1 {
+                    compound::Outcome::Alone
+                } else {
+                    let text = compound::text(items.iter().map(|b| &b.1), batch_tag);
+                    compound::run(guard.conn(), &text, batch_tag)
+                };
+                match outcome {
+                    compound::Outcome::Alone => {
+                        let user_vars = std::mem::take(&mut ctx.user_vars);
+                        ctx = SessionCtx::default();
+                        ctx.user_vars = user_vars;
+                        redo.extend(items.into_iter().map(|(g, _)| g));
+                    }
+                    compound::Outcome::Done => {
+                        report.batches += 1;
+                        for (g, plan) in &items {
+                            let (f, o) = g.end();
+                            settle!(plan, f, o);
+                        }
+                    }
+                    compound::Outcome::Stopped { committed, error } => {
+                        // Counted as the usual path counts a lock conflict it runs again.
+                        if server_error(&error).is_some_and(|e| matches!(e.code, 1205 | 1213)) {
+                            report.retries += 1;
+                        }
+                        let mut rest = items.into_iter();
+                        for (g, plan) in rest.by_ref().take(committed) {
+                            let (f, o) = g.end();
+                            settle!(&plan, f, o);
+                        }
+                        let user_vars = std::mem::take(&mut ctx.user_vars);
+                        ctx = SessionCtx::default();
+                        ctx.user_vars = user_vars;
+                        for (g, _) in rest.rev() {
+                            redo.push_front(g);
+                        }
+                    }
+                    compound::Outcome::Lost { error } => {
+                        guard.alive = false;
+                        progress.exact = false;
+                        let _ = save_final(&mut batcher, &progress);
+                        let (first, last_plan) = (&items[0].1, &items[items.len() - 1].1);
+                        report.failure = Some(Failure {
+                            file: files[first.first.file].clone(),
+                            offset: first.first.offset,
+                            event_type: first.first.ty,
+                            trx: first.id.to_string(),
+                            server_error: None,
+                            message: format!(
+                                "connection lost: {error} (while {} transactions, {} to {}, were sent together: \
+                                 the target's GTID state says which of them committed)",
+                                items.len(),
+                                first.id,
+                                last_plan.id
+                            ),
+                            outcome: TrxOutcome::Unknown,
+                        });
+                        let err = failure_error(&report);
+                        bail!(err);
+                    }
+                }
+            }
+        }};
+    }
+    // Before a group runs alone: the batch before it first; if that batch
+    // stopped, the group waits behind the batch's rest.
+    macro_rules! drain_before {
+        ($g:expr) => {
+            if !batch.is_empty() {
+                flush_batch!();
+                if !redo.is_empty() {
+                    redo.push_back($g);
+                    continue;
+                }
+            }
+        };
+    }
+
     loop {
-        let item = match stream.next_item() {
-            Ok(Some(i)) => i,
-            Ok(None) => break,
-            Err(e) => {
+        let (item, from_redo) = if let Some(g) = redo.pop_front() {
+            (Item::Group(g), true)
+        } else if stream_done || end_err.is_some() {
+            if !batch.is_empty() {
+                flush_batch!();
+                continue;
+            }
+            if let Some(e) = end_err.take() {
                 let _ = save_final(&mut batcher, &progress);
                 bail!(e);
+            }
+            break;
+        } else {
+            match stream.next_item() {
+                Ok(Some(i)) => (i, false),
+                Ok(None) => {
+                    stream_done = true;
+                    continue;
+                }
+                Err(e) => {
+                    end_err = Some(e);
+                    continue;
+                }
             }
         };
         let g = match item {
@@ -1197,12 +1364,12 @@ fn run(
                 continue;
             }
             Item::Abandoned(g) => {
-                let _ = save_final(&mut batcher, &progress);
-                bail!(abandoned_error(lfs, &g));
+                end_err = Some(abandoned_error(lfs, &g));
+                continue;
             }
             Item::Incident(ge) => {
-                let _ = save_final(&mut batcher, &progress);
-                bail!(incident_error(lfs, &ge));
+                end_err = Some(incident_error(lfs, &ge));
+                continue;
             }
             Item::Partial { group, incomplete } => {
                 if let Some(lo) = partial_tail(lfs, &group, incomplete) {
@@ -1222,6 +1389,7 @@ fn run(
         let plan = match convert::convert(&g, &mut tctx, &info) {
             Ok(p) => p,
             Err((src, e)) => {
+                drain_before!(g);
                 let id = convert_id(&g);
                 report.failure = Some(Failure {
                     file: files[src.file].clone(),
@@ -1244,6 +1412,7 @@ fn run(
                 report.files[end_file].skipped += 1;
                 continue;
             }
+            drain_before!(g);
             report.failure = Some(Failure {
                 file: files[plan.first.file].clone(),
                 offset: plan.first.offset,
@@ -1257,6 +1426,26 @@ fn run(
             let err = failure_error(&report);
             bail!(err);
         }
+        if batching && !from_redo && compound::eligible(&plan, flavor) {
+            let size = compound::size(&plan);
+            let repeated = batch.iter().any(|(_, p)| compound::repeats(&p.id, &plan.id));
+            if !batch.is_empty() && (repeated || batch_bytes + size > compound::MAX_BYTES) {
+                flush_batch!();
+                if !redo.is_empty() || repeated {
+                    // A repeated GTID is checked again once the batch committed.
+                    redo.push_back(g);
+                    continue;
+                }
+            }
+            ctx = tctx;
+            batch_bytes += size;
+            batch.push((g, plan));
+            if batch.len() >= compound::MAX_TRX {
+                flush_batch!();
+            }
+            continue;
+        }
+        drain_before!(g);
         had_gtid_next |= plan.sets_gtid_next;
         let mut plan = plan;
         let mut attempt = 0;
@@ -1296,43 +1485,7 @@ fn run(
             Ok(()) => {
                 ctx = tctx;
                 guard.user_vars.clone_from(&ctx.user_vars);
-                report.transactions += 1;
-                Counters::tick(&opts.counters);
-                report.events += plan.events;
-                report.files[end_file].transactions += 1;
-                report.files[end_file].events += plan.events;
-                record_applied(&mut applied, &plan.id);
-                if let Some(key) = key_of(&plan.id) {
-                    last.insert(key.clone(), plan.id.clone());
-                    let mut logged = true;
-                    if noop_check && !plan.has_rows && guard.alive {
-                        // MariaDB's @@last_gtid: what this session last wrote to the binlog.
-                        let g = plan.id.gtid().unwrap_or_default();
-                        match guard.conn().query_first::<Option<String>, _>("SELECT @@session.last_gtid") {
-                            Ok(v) => logged = v.flatten().as_deref() == Some(g.as_str()),
-                            Err(e) if is_lost(&e) => guard.alive = false,
-                            Err(_) => {
-                                if let Ok(Applied::Maria(now)) = target::read_applied(guard.conn(), flavor, label) {
-                                    logged = already_applied(&Applied::Maria(now), &plan.id).is_some();
-                                }
-                            }
-                        }
-                    }
-                    if logged {
-                        last_logged.insert(key, plan.id.clone());
-                    } else if let Some(g) = plan.id.gtid() {
-                        report.not_binlogged.push(g);
-                    }
-                }
-                progress.file = end_file;
-                progress.offset = end_off;
-                progress.transactions += 1;
-                progress.last_gtid = plan.id.gtid();
-                if let Some(b) = batcher.as_mut() {
-                    if let Err(e) = b.committed(&progress) {
-                        bail!(e);
-                    }
-                }
+                settle!(&plan, end_file, end_off);
             }
             Err(f) => {
                 progress.exact = f.outcome != TrxOutcome::Unknown;

@@ -126,6 +126,9 @@ pub struct ApplyReport {
     pub skipped: u64,
     /// Attempts run again after a deadlock or lock wait timeout.
     pub retries: u64,
+    /// Compound statements that committed all of their transactions (many
+    /// row transactions in one round trip).
+    pub batches: u64,
     /// Worker connections (1: serial).
     pub parallel: usize,
     /// Parallel apply: transactions run again, in turn, after they ran
@@ -166,6 +169,7 @@ impl ApplyReport {
             events: 0,
             skipped: 0,
             retries: 0,
+            batches: 0,
             parallel: 1,
             reruns: 0,
             barriers: 0,
@@ -292,6 +296,7 @@ impl ApplyReport {
             "events": self.events,
             "skipped": self.skipped,
             "retries": self.retries,
+            "batches": self.batches,
             "parallel": self.parallel,
             "reruns": self.reruns,
             "barriers": self.barriers,

@@ -15,6 +15,7 @@ pub(crate) const SESSION_VARS: &[&str] = &[
     "pseudo_slave_mode",
     "pseudo_replica_mode",
     "max_delayed_threads",
+    "binlog_annotate_row_events",
     "completion_type",
     "autocommit",
     "server_id",

@@ -237,6 +237,10 @@ struct ApplyArgs {
     /// side, commits stay in source order; DDL and statements run alone.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     parallel: u16,
+    /// Send every transaction on its own. By default, on MariaDB, runs of row transactions with GTIDs go
+    /// many to a round trip, each still committing on its own (a compound statement).
+    #[arg(long)]
+    no_batch: bool,
 }
 
 fn apply_options(a: &ApplyArgs) -> crate::apply::ApplyOptions {
@@ -253,6 +257,7 @@ fn apply_options(a: &ApplyArgs) -> crate::apply::ApplyOptions {
         state_file: a.state_file.clone(),
         no_state_file: a.no_state_file,
         parallel: a.parallel as usize,
+        no_batch: a.no_batch,
         ..Default::default()
     }
 }
