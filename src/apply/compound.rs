@@ -47,10 +47,9 @@ pub(crate) fn eligible(plan: &TrxPlan, flavor: Flavor) -> bool {
 /// must then run alone, after them, where the target's GTID state shows it.
 pub(crate) fn repeats(earlier: &TrxId, later: &TrxId) -> bool {
     match (earlier, later) {
-        (
-            TrxId::Maria { domain: d1, server: s1, seq: q1 },
-            TrxId::Maria { domain: d2, server: s2, seq: q2 },
-        ) => d1 == d2 && s1 == s2 && q1 >= q2,
+        (TrxId::Maria { domain: d1, server: s1, seq: q1 }, TrxId::Maria { domain: d2, server: s2, seq: q2 }) => {
+            d1 == d2 && s1 == s2 && q1 >= q2
+        }
         _ => false,
     }
 }
@@ -60,45 +59,122 @@ pub(crate) fn size(plan: &TrxPlan) -> usize {
     plan.pre.iter().chain(&plan.body).map(|s| s.sql.len() + 2).sum::<usize>() + 64
 }
 
+/// Statements of ours around one transaction (see `chain`).
+#[derive(Default)]
+pub(crate) struct Hooks {
+    /// Before its settings.
+    pub before: Vec<String>,
+    /// Between its body and its `COMMIT`.
+    pub before_commit: Vec<String>,
+    /// Right after its `COMMIT`.
+    pub after_commit: Vec<String>,
+}
+
+/// A compound statement and the `BINLOG` texts it applies.
+///
+/// The base64 texts do not go in the statement: the server would lex them
+/// character by character and keep a UTF-8 copy of them with the
+/// statement (a third of its work). They go first, as parameters of one
+/// prepared `SET @binlog_diff_bN = ?, …` (no lexing, no copy), and the
+/// statement says `BINLOG @binlog_diff_bN, @binlog_diff_z`: MariaDB's
+/// form for an event in two pieces, here a whole one and an empty one.
+pub(crate) struct Compound {
+    pub text: String,
+    pub params: Vec<Vec<u8>>,
+}
+
+impl Compound {
+    /// The prepared `SET` of the parameters, with `extra` assignments
+    /// after them (its parameter count is rounded up, so few statements
+    /// are prepared), and the values to execute it with.
+    pub fn setter(&self, extra: &str) -> (String, Vec<mysql::Value>) {
+        let n = self.params.len().div_ceil(64) * 64;
+        let mut sql = String::with_capacity(n * 24 + extra.len() + 32);
+        sql.push_str("SET @binlog_diff_z=''");
+        for i in 0..n {
+            sql.push_str(&format!(", @binlog_diff_b{i}=?"));
+        }
+        sql.push_str(extra);
+        let mut values: Vec<mysql::Value> = self.params.iter().map(|p| mysql::Value::Bytes(p.clone())).collect();
+        values.resize(n, mysql::Value::Bytes(Vec::new()));
+        (sql, values)
+    }
+}
+
 /// The compound statement for `plans`, marked with `tag`.
-pub(crate) fn text<'p>(plans: impl IntoIterator<Item = &'p TrxPlan>, tag: u64) -> String {
-    let mut t = String::with_capacity(4096);
-    t.push_str("BEGIN NOT ATOMIC\n");
-    let mut in_binlog = false;
-    let stmt = |t: &mut String, sql: &[u8], in_binlog: &mut bool| {
+pub(crate) fn build<'p>(plans: impl IntoIterator<Item = &'p TrxPlan>, tag: u64) -> Compound {
+    build_hooked(plans.into_iter().map(|p| (p, Hooks::default())), Some(tag))
+}
+
+/// [`build`], with statements of ours around each transaction; with no
+/// `tag`, no count of commits is kept.
+///
+/// Every statement in a compound statement costs the server a parse tree
+/// of its own, so consecutive variable assignments become one `SET`
+/// (assignments are checked, then made, in order), and consecutive
+/// `BINLOG` statements one `BINLOG` (the server applies every event of
+/// its text in turn).
+pub(crate) fn build_hooked<'p>(plans: impl IntoIterator<Item = (&'p TrxPlan, Hooks)>, tag: Option<u64>) -> Compound {
+    #[derive(PartialEq)]
+    enum Last {
+        Binlog,
+        Set,
+        Other,
+    }
+    let mut c = Compound { text: String::with_capacity(4096), params: Vec::new() };
+    c.text.push_str("BEGIN NOT ATOMIC\n");
+    let mut last = Last::Other;
+    let mut stmt = |c: &mut Compound, sql: &[u8]| {
+        if is_binlog(sql) {
+            let payload = &sql[b"BINLOG '".len()..sql.len() - 1];
+            if last == Last::Binlog {
+                let p = c.params.last_mut().expect("a BINLOG text");
+                p.push(b'\n');
+                p.extend_from_slice(payload);
+            } else {
+                c.text.push_str(&format!("BINLOG @binlog_diff_b{}, @binlog_diff_z;\n", c.params.len()));
+                c.params.push(payload.to_vec());
+            }
+            last = Last::Binlog;
+            return;
+        }
         // Only batchable (UTF-8) statements get here.
         let s = std::str::from_utf8(sql).expect("eligible statements are UTF-8");
-        if is_binlog(sql) {
-            if *in_binlog {
-                // Consecutive BINLOG statements become one: the server
-                // applies every event of its text in turn.
-                t.truncate(t.len() - 3); // "';\n"
-                t.push('\n');
-                t.push_str(&s[b"BINLOG '".len()..]);
-            } else {
-                t.push_str(s);
-            }
-            t.push_str(";\n");
-            *in_binlog = true;
+        let is_set = s.starts_with("SET @");
+        if is_set && last == Last::Set {
+            c.text.truncate(c.text.len() - 2); // ";\n"
+            c.text.push_str(", ");
+            c.text.push_str(&s[4..]);
         } else {
-            t.push_str(s);
-            t.push_str(";\n");
-            *in_binlog = false;
+            c.text.push_str(s);
         }
+        c.text.push_str(";\n");
+        last = if is_set { Last::Set } else { Last::Other };
     };
-    for (i, p) in plans.into_iter().enumerate() {
+    for (i, (p, h)) in plans.into_iter().enumerate() {
+        for s in &h.before {
+            stmt(&mut c, s.as_bytes());
+        }
         for s in &p.pre {
-            stmt(&mut t, &s.sql, &mut in_binlog);
+            stmt(&mut c, &s.sql);
         }
-        stmt(&mut t, b"START TRANSACTION", &mut in_binlog);
+        stmt(&mut c, b"START TRANSACTION");
         for s in &p.body {
-            stmt(&mut t, &s.sql, &mut in_binlog);
+            stmt(&mut c, &s.sql);
         }
-        stmt(&mut t, b"COMMIT", &mut in_binlog);
-        stmt(&mut t, format!("SET @binlog_diff_done='{tag}:{}'", i + 1).as_bytes(), &mut in_binlog);
+        for s in &h.before_commit {
+            stmt(&mut c, s.as_bytes());
+        }
+        stmt(&mut c, b"COMMIT");
+        for s in &h.after_commit {
+            stmt(&mut c, s.as_bytes());
+        }
+        if let Some(tag) = tag {
+            stmt(&mut c, format!("SET @binlog_diff_done='{tag}:{}'", i + 1).as_bytes());
+        }
     }
-    t.push_str("END");
-    t
+    c.text.push_str("END");
+    c
 }
 
 /// What became of a compound statement.
@@ -117,10 +193,15 @@ pub(crate) enum Outcome {
     Lost { error: mysql::Error },
 }
 
-/// Runs a compound statement made by [`text`] with `tag`.
-pub(crate) fn run(conn: &mut mysql::Conn, text: &str, tag: u64) -> Outcome {
+/// Runs a compound statement made by [`build`] with `tag`.
+pub(crate) fn run(conn: &mut mysql::Conn, c: &Compound, tag: u64) -> Outcome {
     use mysql::prelude::Queryable;
-    let error = match conn.query_drop(text) {
+    let (set, values) = c.setter("");
+    if let Err(error) = conn.exec_drop(set, values) {
+        // Nothing ran.
+        return if super::is_lost(&error) { Outcome::Lost { error } } else { Outcome::Stopped { committed: 0, error } };
+    }
+    let error = match conn.query_drop(&c.text) {
         Ok(()) => return Outcome::Done,
         Err(e) => e,
     };
@@ -133,11 +214,8 @@ pub(crate) fn run(conn: &mut mysql::Conn, text: &str, tag: u64) -> Outcome {
     match conn.query_first::<Option<String>, _>("SELECT @binlog_diff_done") {
         Ok(v) => {
             let v = v.flatten().unwrap_or_default();
-            let committed = v
-                .split_once(':')
-                .filter(|(t, _)| t.parse() == Ok(tag))
-                .and_then(|(_, n)| n.parse().ok())
-                .unwrap_or(0);
+            let committed =
+                v.split_once(':').filter(|(t, _)| t.parse() == Ok(tag)).and_then(|(_, n)| n.parse().ok()).unwrap_or(0);
             Outcome::Stopped { committed, error }
         }
         Err(_) => Outcome::Lost { error },

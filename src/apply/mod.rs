@@ -142,8 +142,9 @@
 //! of `binlog-diff diff --json --write DIR`, with each replica's host and
 //! port) on its own thread; one failure never stops the others.
 
-pub mod convert;
+pub(crate) mod chain;
 pub(crate) mod compound;
+pub mod convert;
 pub(crate) mod depend;
 pub(crate) mod guard;
 pub mod multi;
@@ -1163,7 +1164,10 @@ fn run(
         }
     };
 
-    if !workers.is_empty() {
+    // On MariaDB, workers run windows of row transactions as compound
+    // statements (`chain`); the rest runs on the main connection.
+    let chained = !workers.is_empty() && flavor == Flavor::MariaDb && !opts.no_batch;
+    if !workers.is_empty() && !chained {
         let env = parallel::Env { label, lfs, files: &files, target: &target, opts, resume_from, noop_check };
         let book = parallel::Book { report, progress, batcher, last: BTreeMap::new(), last_logged: BTreeMap::new() };
         let (book, r) = parallel::run_loop(conn, workers, &env, applied, book);
@@ -1179,7 +1183,19 @@ fn run(
     }
 
     let info = TargetInfo { vars: &target.var_names, collations: &target.collations };
+    let run_id = conn.connection_id();
     let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin));
+    let mut workers = workers;
+    let mut chain = match chained {
+        true => Some(tryf!(chain::Workers::begin(&mut workers, &target, opts.disable_log_bin, run_id))),
+        false => None,
+    };
+    let mut analyzer = chain.as_ref().map(|_| parallel::Analyzer::new());
+    let mut batch_infos: Vec<depend::Info> = Vec::new();
+    let lanes = chain.as_ref().map_or(1, |c| c.len());
+    let mut lane_choice = chain::Lanes::new(lanes);
+    // Workers the batch being gathered will run on (chosen at its first).
+    let mut batch_lanes = lanes;
     let mut ctx = SessionCtx::default();
     let mut last: BTreeMap<(u32, String), TrxId> = BTreeMap::new();
     let mut stream = Stream::new(lfs, opts.verify_checksums);
@@ -1250,14 +1266,34 @@ fn run(
             if !batch.is_empty() {
                 batch_tag += 1;
                 let items = std::mem::take(&mut batch);
+                let infos = std::mem::take(&mut batch_infos);
                 batch_bytes = 0;
                 // One transaction goes the usual way: its phases are then known
                 // apart (a lost connection before COMMIT means rolled back).
                 let outcome = if items.len() == 1 {
                     compound::Outcome::Alone
                 } else {
-                    let text = compound::text(items.iter().map(|b| &b.1), batch_tag);
-                    compound::run(guard.conn(), &text, batch_tag)
+                    let lanes = batch_lanes;
+                    let t0 = Instant::now();
+                    let r = match chain.as_mut() {
+                        Some(ch) if lanes > 1 => {
+                            let groups: Vec<&Group<'_>> = items.iter().map(|(g, _)| g).collect();
+                            // Commits are a prefix of the window: the GTID state says how long.
+                            let mut prefix = |c: &mut mysql::Conn| {
+                                let now = target::read_applied(c, flavor, label).ok()?;
+                                Some(items.iter().take_while(|(_, p)| already_applied(&now, &p.id).is_some()).count())
+                            };
+                            ch.run(guard.conn(), &groups, &infos, &info, batch_tag, &mut prefix, lanes)
+                        }
+                        _ => {
+                            let c = compound::build(items.iter().map(|b| &b.1), batch_tag);
+                            compound::run(guard.conn(), &c, batch_tag)
+                        }
+                    };
+                    if chain.is_some() && matches!(r, compound::Outcome::Done) {
+                        lane_choice.done(lanes, items.len(), t0.elapsed().as_secs_f64());
+                    }
+                    r
                 };
                 match outcome {
                     compound::Outcome::Alone => {
@@ -1277,6 +1313,9 @@ fn run(
                         // Counted as the usual path counts a lock conflict it runs again.
                         if server_error(&error).is_some_and(|e| matches!(e.code, 1205 | 1213)) {
                             report.retries += 1;
+                        }
+                        if chain.is_some() {
+                            report.reruns += (items.len() - committed) as u64;
                         }
                         let mut rest = items.into_iter();
                         for (g, plan) in rest.by_ref().take(committed) {
@@ -1429,7 +1468,7 @@ fn run(
         if batching && !from_redo && compound::eligible(&plan, flavor) {
             let size = compound::size(&plan);
             let repeated = batch.iter().any(|(_, p)| compound::repeats(&p.id, &plan.id));
-            if !batch.is_empty() && (repeated || batch_bytes + size > compound::MAX_BYTES) {
+            if !batch.is_empty() && (repeated || batch_bytes + size > compound::MAX_BYTES * batch_lanes) {
                 flush_batch!();
                 if !redo.is_empty() || repeated {
                     // A repeated GTID is checked again once the batch committed.
@@ -1437,15 +1476,30 @@ fn run(
                     continue;
                 }
             }
-            ctx = tctx;
+            if batch.is_empty() && chain.is_some() {
+                batch_lanes = lane_choice.next();
+            }
+            match analyzer.as_mut() {
+                // Dealt out to workers, each converting in its own session.
+                Some(an) if batch_lanes > 1 => batch_infos.push(an.analyze(guard.conn(), &g)),
+                // The main session runs it: its settings are now the plan's.
+                _ => ctx = tctx,
+            }
             batch_bytes += size;
             batch.push((g, plan));
-            if batch.len() >= compound::MAX_TRX {
+            if batch.len() >= compound::MAX_TRX * batch_lanes {
                 flush_batch!();
             }
             continue;
         }
         drain_before!(g);
+        if let Some(an) = analyzer.as_mut() {
+            // It may change a table the workers' write sets are keyed on.
+            an.forget_tables();
+            if !from_redo {
+                report.barriers += 1;
+            }
+        }
         had_gtid_next |= plan.sets_gtid_next;
         let mut plan = plan;
         let mut attempt = 0;

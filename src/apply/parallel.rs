@@ -672,7 +672,7 @@ struct TableKeys {
 }
 
 /// Learns each transaction's [`Info`]: GTID flags, logical clock, write set.
-struct Analyzer {
+pub(crate) struct Analyzer {
     rows: RowDecoder,
     /// By [`table_name`]; `None`: the table cannot be tracked (not InnoDB,
     /// unknown): its transactions run alone.
@@ -698,15 +698,15 @@ fn table_hash(db: &[u8], name: &[u8]) -> u64 {
 }
 
 impl Analyzer {
-    fn new() -> Analyzer {
+    pub(crate) fn new() -> Analyzer {
         Analyzer { rows: RowDecoder::new(), tables: HashMap::new(), name: Vec::new() }
     }
 
-    fn forget_tables(&mut self) {
+    pub(crate) fn forget_tables(&mut self) {
         self.tables.clear();
     }
 
-    fn analyze(&mut self, conn: &mut mysql::Conn, g: &Group<'_>) -> Info {
+    pub(crate) fn analyze(&mut self, conn: &mut mysql::Conn, g: &Group<'_>) -> Info {
         let first = &g.events[0];
         let fmt = &first.fde.fmt;
         let mut info = Info::default();

@@ -213,6 +213,9 @@ impl ApplyReport {
         if self.retries > 0 {
             let _ = write!(s, ", {} retries after deadlocks or lock wait timeouts", self.retries);
         }
+        if self.batches > 0 {
+            let _ = write!(s, ", {} batches of transactions sent together", self.batches);
+        }
         s.push('\n');
         if self.parallel > 1 {
             let _ = writeln!(

@@ -34,6 +34,7 @@ pub(crate) const SESSION_VARS: &[&str] = &[
     "auto_increment_offset",
     "character_set_client",
     "collation_connection",
+    "innodb_lock_wait_timeout",
     "collation_server",
     "collation_database",
     "character_set_collations",

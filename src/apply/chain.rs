@@ -1,0 +1,320 @@
+//! Parallel apply of row transactions in compound statements, commit order
+//! kept by the server itself.
+//!
+//! A window of consecutive row transactions is dealt out to the worker
+//! connections in turn (transaction `i` to worker `i mod N`); each worker
+//! gets one compound statement ([`compound`]) with its share, in order. So
+//! that commits still happen in source order without a round trip per
+//! commit, the statements wait for each other inside the server, on user
+//! locks (`GET_LOCK`):
+//!
+//! - lock `t(i+1)` is taken by the worker of transaction `i` before anyone
+//!   can wait for it, and released right after transaction `i` commits:
+//!   "transaction `i` committed". A worker's first lock of a window is
+//!   taken before any statement is sent (with its `BINLOG` texts, see
+//!   [`compound::Compound`]: a round trip per worker); each
+//!   later one right after its previous transaction commits, before that
+//!   one's lock is released (every waiter for it is behind that release);
+//! - before its `COMMIT`, transaction `i` waits for `t(i)` (its turn);
+//! - before its body, a transaction waits for the last earlier one it
+//!   depends on ([`depend`]: write sets, the source's group commits), as
+//!   the usual parallel apply does; a transaction whose write set is not
+//!   known waits for the one before it.
+//!
+//! Commits are therefore always a prefix of the window in source order,
+//! whatever fails. When a statement fails, every other worker's statement
+//! is interrupted (`KILL QUERY`); only once all have ended are the open
+//! transactions rolled back and the locks released. The target's GTID
+//! state then says how many committed (every transaction here has a MariaDB
+//! GTID), and the caller runs the rest one at a time, which names the
+//! exact event.
+//!
+//! An undetected conflict (a gap lock, say) where a later transaction holds
+//! a row an earlier one needs cannot be seen by InnoDB's deadlock detector
+//! (the later one waits on a user lock): the worker sessions get a short
+//! `innodb_lock_wait_timeout`, the earlier one fails, and the window ends
+//! as above.
+//!
+//! [`compound`]: super::compound
+//! [`depend`]: super::depend
+
+use std::sync::mpsc;
+
+use mysql::prelude::Queryable;
+
+use super::compound::{self, Hooks, Outcome};
+use super::convert::{self, TrxPlan};
+use super::depend::{Info, Scheduler};
+use super::guard::SessionGuard;
+use super::is_lost;
+use super::session::{SessionCtx, TargetInfo};
+use super::stream::Group;
+use super::target::Target;
+use crate::error::{Error, Result};
+
+/// Seconds a worker session waits for a row lock: a cycle through a user
+/// lock ends this soon (the window is then run again one at a time).
+const LOCK_WAIT: u32 = 5;
+
+/// Seconds a statement waits for an earlier transaction (a huge one may
+/// take long; a failure interrupts the wait at once).
+const TURN_WAIT: u32 = 86_400;
+
+/// The worker connections, set up for applying.
+pub(crate) struct Workers<'c> {
+    guards: Vec<SessionGuard<'c>>,
+    ids: Vec<u32>,
+    ctxs: Vec<SessionCtx>,
+    /// Makes lock names unique on the server (the main connection's id).
+    run_id: u32,
+}
+
+impl<'c> Workers<'c> {
+    /// Sets up every worker session as the main one is set up.
+    ///
+    /// # Errors
+    ///
+    /// A session that cannot be set up.
+    pub fn begin(conns: &'c mut [mysql::Conn], target: &Target, disable_log_bin: bool, run_id: u32) -> Result<Self> {
+        let mut guards = Vec::with_capacity(conns.len());
+        let mut ids = Vec::with_capacity(conns.len());
+        for c in conns.iter_mut() {
+            ids.push(c.connection_id());
+            let mut g = SessionGuard::begin(c, target, disable_log_bin)?;
+            g.conn()
+                .query_drop(format!("SET @@session.innodb_lock_wait_timeout={LOCK_WAIT}"))
+                .map_err(|e| Error::invalid(format!("setting up a worker session: {e}")))?;
+            guards.push(g);
+        }
+        let n = guards.len();
+        Ok(Workers { guards, ids, ctxs: vec![SessionCtx::default(); n], run_id })
+    }
+
+    /// Worker connections.
+    pub fn len(&self) -> usize {
+        self.guards.len()
+    }
+
+    /// Runs a window of transactions (each eligible for [`compound`], with
+    /// its dependency [`Info`]). `prefix` reads, over `ctl`, how many of
+    /// the window's transactions the target has (`None`: unknown).
+    pub fn run(
+        &mut self,
+        ctl: &mut mysql::Conn,
+        groups: &[&Group<'_>],
+        infos: &[Info],
+        target: &TargetInfo<'_>,
+        tag: u64,
+        prefix: &mut dyn FnMut(&mut mysql::Conn) -> Option<usize>,
+        lanes: usize,
+    ) -> Outcome {
+        // Workers in use: on one, the window is a plain compound statement.
+        let n = lanes.clamp(1, self.len());
+        let len = groups.len();
+        let worker = |i: usize| i % n;
+        let lock = |i: usize| format!("'bd{}.{tag}.{i}'", self.run_id);
+        // Each worker's share, converted in its own session's context.
+        let mut ctxs = self.ctxs.clone();
+        let mut plans: Vec<TrxPlan> = Vec::with_capacity(len);
+        for (i, g) in groups.iter().enumerate() {
+            match convert::convert(g, &mut ctxs[worker(i)], target) {
+                Ok(p) => plans.push(p),
+                Err(_) => return Outcome::Alone,
+            }
+        }
+        let mut sched = Scheduler::new(1 << 20);
+        let afters: Vec<usize> = infos.iter().map(|i| sched.schedule(i).after as usize).collect();
+        // One statement each (a compound statement's IF costs the server a
+        // backpatch pass over the whole statement): setting a variable to
+        // itself, or to a text it refuses when a wait or a lock failed.
+        let check = |cond: String, what: String| {
+            format!("SET @@session.sql_notes = IF({cond}, @@session.sql_notes, 'binlog-diff: {what} failed')")
+        };
+        let wait = |i: usize, what: String| {
+            let l = lock(i);
+            check(format!("GET_LOCK({l}, {TURN_WAIT}) = 1 AND RELEASE_LOCK({l}) = 1"), what)
+        };
+        // Worker w's first "committed" lock: transaction w's (if one follows it).
+        let first_lock = |w: usize| (n > 1 && w + 1 < len).then(|| lock(w + 1));
+        let mut compounds = Vec::with_capacity(n);
+        for w in 0..n {
+            let mine = (w..len).step_by(n).map(|i| {
+                let mut h = Hooks::default();
+                if i == w && first_lock(w).is_some() {
+                    h.before.push(check("@binlog_diff_lock = 1".into(), format!("taking the lock of transaction {i}")));
+                }
+                // The last earlier transaction it depends on, if another worker runs it.
+                if let Some(d) = afters[i].checked_sub(1) {
+                    if worker(d) != w {
+                        h.before.push(wait(d + 1, format!("waiting for transaction {d} of the batch")));
+                    }
+                }
+                if i > 0 && worker(i - 1) != w && afters[i] < i {
+                    h.before_commit = vec![wait(i, format!("waiting for the turn of transaction {i} of the batch"))];
+                }
+                // Lock t(k+1) says "transaction k committed". This worker's next
+                // transaction's lock is taken before this one's is released:
+                // no one can wait for it sooner (they all wait in turn).
+                let next = i + n;
+                let mut after = Vec::new();
+                if next + 1 < len {
+                    after.push(format!("GET_LOCK({}, 0) = 1", lock(next + 1)));
+                }
+                if i + 1 < len {
+                    after.push(format!("RELEASE_LOCK({}) = 1", lock(i + 1)));
+                }
+                if n > 1 && !after.is_empty() {
+                    h.after_commit = vec![check(after.join(" AND "), format!("the user locks after transaction {i}"))];
+                }
+                (&plans[i], h)
+            });
+            compounds.push(compound::build_hooked(mine, None));
+        }
+        // Each worker's BINLOG texts, and its first "committed" lock taken
+        // before any statement can wait on one (its statement checks it).
+        for (w, c) in compounds.iter().enumerate() {
+            let extra = first_lock(w).map(|l| format!(", @binlog_diff_lock=GET_LOCK({l}, 0)")).unwrap_or_default();
+            let (set, values) = c.setter(&extra);
+            if let Err(e) = self.guards[w].conn().exec_drop(set, values) {
+                self.forget();
+                if is_lost(&e) {
+                    self.kill(ctl, w);
+                    return Outcome::Lost { error: e };
+                }
+                self.release_all();
+                return Outcome::Alone;
+            }
+        }
+        let results = std::thread::scope(|s| {
+            let (tx, rx) = mpsc::channel();
+            for (w, (g, c)) in self.guards.iter_mut().take(n).zip(&compounds).enumerate() {
+                let tx = tx.clone();
+                s.spawn(move || {
+                    let r = g.conn().query_drop(c.text.as_str());
+                    let _ = tx.send((w, r));
+                });
+            }
+            drop(tx);
+            let mut results: Vec<Option<std::result::Result<(), mysql::Error>>> = (0..n).map(|_| None).collect();
+            let mut halted = false;
+            for (w, r) in rx {
+                if r.is_err() && !halted {
+                    halted = true;
+                    // Stop the others; their commits stay a prefix (each waits its turn).
+                    for v in 0..n {
+                        if v != w && results[v].is_none() {
+                            let _ = ctl.query_drop(format!("KILL QUERY {}", self.ids[v]));
+                        }
+                    }
+                }
+                results[w] = Some(r);
+            }
+            results
+        });
+        let mut first: Option<mysql::Error> = None;
+        let mut lost = None;
+        for (w, r) in results.into_iter().enumerate() {
+            if let Some(Err(e)) = r {
+                if is_lost(&e) {
+                    self.kill(ctl, w);
+                    lost.get_or_insert(e);
+                } else if first.is_none() || is_interrupted(first.as_ref()) {
+                    first = Some(e);
+                }
+            }
+        }
+        let Some(error) = lost.or(first) else {
+            self.ctxs = ctxs;
+            return Outcome::Done;
+        };
+        self.forget();
+        if is_lost(&error) {
+            return Outcome::Lost { error };
+        }
+        // Every statement has ended: nothing can commit any more.
+        for g in &mut self.guards {
+            let c = g.conn();
+            // A KILL QUERY that came after its statement ended may stop the next one.
+            if c.query_drop("ROLLBACK").is_err() {
+                let _ = c.query_drop("ROLLBACK");
+            }
+        }
+        self.release_all();
+        match prefix(ctl) {
+            Some(committed) => Outcome::Stopped { committed, error },
+            None => Outcome::Lost { error },
+        }
+    }
+
+    /// The worker sessions' settings are no longer known.
+    fn forget(&mut self) {
+        self.ctxs.iter_mut().for_each(|c| *c = SessionCtx::default());
+    }
+
+    /// Drops every user lock the workers hold.
+    fn release_all(&mut self) {
+        for g in &mut self.guards {
+            let c = g.conn();
+            if c.query_drop("DO RELEASE_ALL_LOCKS()").is_err() {
+                let _ = c.query_drop("DO RELEASE_ALL_LOCKS()");
+            }
+        }
+    }
+
+    /// Ends a worker whose connection was lost, on the server too: its
+    /// statement must not go on committing after we read the GTID state.
+    fn kill(&mut self, ctl: &mut mysql::Conn, w: usize) {
+        let _ = ctl.query_drop(format!("KILL {}", self.ids[w]));
+        self.guards[w].alive = false;
+    }
+}
+
+/// The error of a statement we interrupted (not the cause of the stop).
+fn is_interrupted(e: Option<&mysql::Error>) -> bool {
+    // ER_QUERY_INTERRUPTED, ER_WRONG_VALUE_FOR_VAR (our wait gave up).
+    matches!(e, Some(mysql::Error::MySqlError(m)) if matches!(m.code, 1317 | 1231))
+}
+
+/// Picks how many workers a window runs on. Dealing transactions out costs
+/// the server a hand-over per commit; on a machine with few cores that can
+/// cost more than the overlap gains, and one compound statement on one
+/// connection is faster. So windows on all workers and on one are timed
+/// side by side now and then, and the faster way runs the windows between.
+#[derive(Debug)]
+pub(crate) struct Lanes {
+    all: usize,
+    windows: u64,
+    /// Seconds per transaction, on all workers and on one.
+    cost: [Option<f64>; 2],
+}
+
+/// Windows between two trials of both ways.
+const TRIAL_EVERY: u64 = 32;
+
+impl Lanes {
+    pub fn new(all: usize) -> Lanes {
+        Lanes { all, windows: 0, cost: [None, None] }
+    }
+
+    /// Workers for the next window.
+    pub fn next(&self) -> usize {
+        match self.windows % TRIAL_EVERY {
+            0 => self.all,
+            1 => 1,
+            _ => match self.cost {
+                [Some(a), Some(b)] if b < a => 1,
+                _ => self.all,
+            },
+        }
+    }
+
+    /// A window of `trx` transactions on `lanes` workers took `secs`.
+    pub fn done(&mut self, lanes: usize, trx: usize, secs: f64) {
+        let phase = self.windows % TRIAL_EVERY;
+        self.windows += 1;
+        if trx == 0 || phase > 1 {
+            return;
+        }
+        self.cost[usize::from(lanes == 1)] = Some(secs / trx as f64);
+    }
+}
