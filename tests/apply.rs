@@ -912,6 +912,21 @@ fn parallel_matches_serial_statement() {
 /// (in parallel) completes with the master's data.
 #[test]
 fn parallel_duplicate_key_then_resume() {
+    duplicate_key_mid_batch(&["--parallel", "4"]);
+}
+
+/// The same, serial: the failing transaction sits inside a compound
+/// statement of many; what came before it in that statement stays
+/// committed, and the error still names its exact event.
+#[test]
+fn batched_duplicate_key_then_resume() {
+    duplicate_key_mid_batch(&[]);
+}
+
+/// A conflicting row on the target halfway through ~300 missing row
+/// transactions (sent many to a round trip): the error names the exact
+/// event, exactly what came before commits, `--resume` finishes the job.
+fn duplicate_key_mid_batch(extra: &[&str]) {
     let l = lagging(support::topology::BinlogFormat::Row, 20, 300, false);
     let topo = &l.topo;
     let have = topo.committed_seq(1);
@@ -922,7 +937,10 @@ fn parallel_duplicate_key_then_resume() {
     let st = tmp.path().join("state.json");
     let st = st.to_str().unwrap();
     let diff = plan_file(&l.plan, "r1");
-    let out = cli(topo, 1, &["--parallel", "4", "--state-file", st], std::slice::from_ref(&diff));
+    let args = |more: &[&'static str]| -> Vec<String> {
+        [extra, &["--state-file", st], more].concat().into_iter().map(String::from).collect()
+    };
+    let out = cli(topo, 1, &strs(&args(&[])), std::slice::from_ref(&diff));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err.lines().find(|l| l.contains("apply failed")).expect("error line");
@@ -941,10 +959,93 @@ fn parallel_duplicate_key_then_resume() {
     assert!(line.contains(&format!("GTID 0-1-{next}:")), "{line} (target at {pos})");
 
     topo.sql(1, format!("SET sql_log_bin=0; DELETE FROM bd.seq WHERE n = {k}; SET sql_log_bin=1"));
-    let out = cli(topo, 1, &["--parallel", "4", "--state-file", st, "--resume"], std::slice::from_ref(&diff));
+    let out = cli(topo, 1, &strs(&args(&["--resume"])), std::slice::from_ref(&diff));
+    assert!(out.status.success());
+    // The rest went many to a round trip again (a window on one connection
+    // or dealt out to the workers).
+    assert!(String::from_utf8_lossy(&out.stdout).contains("batches of transactions sent together"));
+    assert_eq!(all_checksums(topo, 1), l.want);
+    assert_eq!(topo.committed_seq(1), l.want_seq);
+}
+
+/// The connection of a statement holding many transactions is killed while
+/// one of them waits for a row lock: the error says the batch's fate is the
+/// target's GTID state's to tell, what committed is a prefix in source
+/// order, and `--resume` (which reads that state) finishes the job.
+fn killed_mid_batch(extra: &[&str]) {
+    use mysql::prelude::Queryable;
+    let l = lagging(support::topology::BinlogFormat::Row, 20, 300, false);
+    let topo = &l.topo;
+    let have = topo.committed_seq(1);
+    let missing: Vec<u64> = l.want_seq.iter().copied().filter(|s| !have.contains(s)).collect();
+    let k = missing[missing.len() / 2];
+    // An uncommitted insert of the key transaction k inserts: it waits.
+    let mut locker = topo.conn(1);
+    locker.query_drop("SET sql_log_bin=0").unwrap();
+    locker.query_drop("BEGIN").unwrap();
+    locker.query_drop(format!("INSERT INTO bd.seq VALUES ({k})")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("state.json");
+    let st = st.to_str().unwrap();
+    let diff = plan_file(&l.plan, "r1");
+    let args = |more: &[&'static str]| -> Vec<String> {
+        [extra, &["--state-file", st], more].concat().into_iter().map(String::from).collect()
+    };
+    let child = cli_cmd(topo, 1, &strs(&args(&[])), std::slice::from_ref(&diff))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The statement stays on the same BINLOG (information_schema.INNODB_TRX
+    // does not list the applier's transaction): seen alike in 5 polls.
+    let mut seen: Vec<Vec<Option<String>>> = Vec::new();
+    let id = poll_until(Duration::from_secs(30), || {
+        let now = topo.query_rows(
+            1,
+            "SELECT ID, INFO FROM information_schema.PROCESSLIST \
+             WHERE INFO LIKE 'BINLOG @binlog\\_diff\\_%' AND STATE LIKE 'Write_rows%'",
+        );
+        let row = now.into_iter().next()?;
+        if seen.last() != Some(&row) {
+            seen.clear();
+        }
+        seen.push(row.clone());
+        std::thread::sleep(Duration::from_millis(100));
+        (seen.len() >= 5).then(|| row[0].clone()).flatten()
+    });
+    let Some(id) = id else {
+        let out = child.wait_with_output().unwrap();
+        panic!("the applier never waited for the row lock: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    topo.sql(1, format!("KILL {id}"));
+    let out = child.wait_with_output().unwrap();
+    locker.query_drop("ROLLBACK").unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{err}");
+    assert_eq!(out.status.code(), Some(2));
+    let line = err.lines().find(|l| l.contains("apply failed")).expect("error line");
+    for want in [diff.to_str().unwrap(), "connection lost", "sent together", "GTID state says which"] {
+        assert!(line.contains(want), "error line lacks {want:?}: {line}");
+    }
+    // Committed: a prefix of the source order that stops before k.
+    let now = topo.committed_seq(1);
+    let prefix: Vec<u64> = l.want_seq.iter().copied().take(now.len()).collect();
+    assert_eq!(now, prefix, "commits are not a prefix in source order");
+    assert!(!now.contains(&k));
+    let out = cli(topo, 1, &strs(&args(&["--resume"])), std::slice::from_ref(&diff));
     assert!(out.status.success());
     assert_eq!(all_checksums(topo, 1), l.want);
     assert_eq!(topo.committed_seq(1), l.want_seq);
+}
+
+#[test]
+fn batch_killed_mid_way_then_resume() {
+    killed_mid_batch(&[]);
+}
+
+#[test]
+fn parallel_window_killed_mid_way_then_resume() {
+    killed_mid_batch(&["--parallel", "3"]);
 }
 
 /// `apply --plan`: every replica's diff from the plan JSON, each on its own
@@ -1058,4 +1159,8 @@ fn parallel_worker_sees_an_earlier_one_waiting_for_its_lock() {
     holder.query_drop("ROLLBACK").unwrap();
     t.join().unwrap().unwrap();
     assert_eq!(topo.query_value(MASTER, "SELECT v FROM lk.t WHERE id = 1").as_deref(), Some("2"));
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }

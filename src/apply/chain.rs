@@ -60,6 +60,16 @@ const LOCK_WAIT: u32 = 5;
 /// take long; a failure interrupts the wait at once).
 const TURN_WAIT: u32 = 86_400;
 
+/// A window of transactions to run.
+pub(crate) struct Window<'w, 'g> {
+    pub groups: &'w [&'w Group<'g>],
+    pub infos: &'w [Info],
+    /// Makes its lock names unique.
+    pub tag: u64,
+    /// Workers to deal it out to.
+    pub lanes: usize,
+}
+
 /// The worker connections, set up for applying.
 pub(crate) struct Workers<'c> {
     guards: Vec<SessionGuard<'c>>,
@@ -101,13 +111,11 @@ impl<'c> Workers<'c> {
     pub fn run(
         &mut self,
         ctl: &mut mysql::Conn,
-        groups: &[&Group<'_>],
-        infos: &[Info],
+        win: Window<'_, '_>,
         target: &TargetInfo<'_>,
-        tag: u64,
         prefix: &mut dyn FnMut(&mut mysql::Conn) -> Option<usize>,
-        lanes: usize,
     ) -> Outcome {
+        let Window { groups, infos, tag, lanes } = win;
         // Workers in use: on one, the window is a plain compound statement.
         let n = lanes.clamp(1, self.len());
         let len = groups.len();
@@ -201,8 +209,8 @@ impl<'c> Workers<'c> {
                 if r.is_err() && !halted {
                     halted = true;
                     // Stop the others; their commits stay a prefix (each waits its turn).
-                    for v in 0..n {
-                        if v != w && results[v].is_none() {
+                    for (v, done) in results.iter().enumerate() {
+                        if v != w && done.is_none() {
                             let _ = ctl.query_drop(format!("KILL QUERY {}", self.ids[v]));
                         }
                     }

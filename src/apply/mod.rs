@@ -1283,7 +1283,8 @@ fn run(
                                 let now = target::read_applied(c, flavor, label).ok()?;
                                 Some(items.iter().take_while(|(_, p)| already_applied(&now, &p.id).is_some()).count())
                             };
-                            ch.run(guard.conn(), &groups, &infos, &info, batch_tag, &mut prefix, lanes)
+                            let win = chain::Window { groups: &groups, infos: &infos, tag: batch_tag, lanes };
+                            ch.run(guard.conn(), win, &info, &mut prefix)
                         }
                         _ => {
                             let c = compound::build(items.iter().map(|b| &b.1), batch_tag);
