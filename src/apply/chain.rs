@@ -316,6 +316,13 @@ impl Lanes {
         }
     }
 
+    /// Windows are this many times the size of one compound statement: a
+    /// trial is one statement's worth (it may be the slow way), others are
+    /// as big as the workers they run on.
+    pub fn scale(&self, lanes: usize) -> usize {
+        if self.windows % TRIAL_EVERY < 2 { 1 } else { lanes }
+    }
+
     /// A window of `trx` transactions on `lanes` workers took `secs`.
     pub fn done(&mut self, lanes: usize, trx: usize, secs: f64) {
         let phase = self.windows % TRIAL_EVERY;
