@@ -22,7 +22,10 @@
 //!   known waits for the one before it.
 //!
 //! Commits are therefore always a prefix of the window in source order,
-//! whatever fails. When a statement fails, every other worker's statement
+//! whatever fails. A user lock is also released when its session dies (a
+//! KILL, a dropped connection) while its transaction rolls back, so a turn
+//! also checks that `@@gtid_binlog_state` holds the previous transaction's
+//! GTID (all of them have one; the target logs them). When a statement fails, every other worker's statement
 //! is interrupted (`KILL QUERY`); only once all have ended are the open
 //! transactions rolled back and the locks released. The target's GTID
 //! state then says how many committed (every transaction here has a MariaDB
@@ -43,7 +46,7 @@ use std::sync::mpsc;
 use mysql::prelude::Queryable;
 
 use super::compound::{self, Hooks, Outcome};
-use super::convert::{self, TrxPlan};
+use super::convert::{self, TrxId, TrxPlan};
 use super::depend::{Info, Scheduler};
 use super::guard::SessionGuard;
 use super::is_lost;
@@ -59,6 +62,9 @@ const LOCK_WAIT: u32 = 5;
 /// Seconds a statement waits for an earlier transaction (a huge one may
 /// take long; a failure interrupts the wait at once).
 const TURN_WAIT: u32 = 86_400;
+
+/// How often the others are interrupted again while a failed window ends.
+const REKILL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A window of transactions to run.
 pub(crate) struct Window<'w, 'g> {
@@ -136,11 +142,32 @@ impl<'c> Workers<'c> {
         // backpatch pass over the whole statement): setting a variable to
         // itself, or to a text it refuses when a wait or a lock failed.
         let check = |cond: String, what: String| {
-            format!("SET @@session.sql_notes = IF({cond}, @@session.sql_notes, 'binlog-diff: {what} failed')")
+            format!(
+                "SET @@session.sql_notes = IF({cond}, @@session.sql_notes, CONCAT('binlog-diff: {what} failed (gtid_binlog_state ', @@global.gtid_binlog_state, ')'))"
+            )
         };
-        let wait = |i: usize, what: String| {
+        // Waits until transaction i-1 committed. A lock is also released when
+        // its session dies (a KILL, a dropped connection) with that
+        // transaction rolled back: a turn (nothing after i-1 may have
+        // committed yet) also checks the binlog state holds exactly its GTID.
+        let gtid = |d: usize| match &plans[d].id {
+            TrxId::Maria { domain, server, seq } => Some(format!("{domain}-{server}-{seq}")),
+            _ => None,
+        };
+        let wait = |i: usize, turn: bool, what: String| {
             let l = lock(i);
-            check(format!("GET_LOCK({l}, {TURN_WAIT}) = 1 AND RELEASE_LOCK({l}) = 1"), what)
+            let mut v = vec![check(format!("GET_LOCK({l}, {TURN_WAIT}) = 1 AND RELEASE_LOCK({l}) = 1"), what.clone())];
+            if let Some(g) = gtid(i - 1).filter(|_| turn) {
+                // A statement of its own: the server reads a system variable
+                // once, when the statement starts (here: after the wait).
+                // Not `SET @…`, so it is never merged into the wait.
+                v.push(check(format!("FIND_IN_SET('{g}', @@global.gtid_binlog_state) > 0"), what).replacen(
+                    "SET ",
+                    "SET /* turn */ ",
+                    1,
+                ));
+            }
+            v
         };
         // Worker w's first "committed" lock: transaction w's (if one follows it).
         let first_lock = |w: usize| (n > 1 && w + 1 < len).then(|| lock(w + 1));
@@ -154,11 +181,11 @@ impl<'c> Workers<'c> {
                 // The last earlier transaction it depends on, if another worker runs it.
                 if let Some(d) = afters[i].checked_sub(1) {
                     if worker(d) != w {
-                        h.before.push(wait(d + 1, format!("waiting for transaction {d} of the batch")));
+                        h.before.extend(wait(d + 1, d + 1 == i, format!("waiting for transaction {d} of the batch")));
                     }
                 }
                 if i > 0 && worker(i - 1) != w && afters[i] < i {
-                    h.before_commit = vec![wait(i, format!("waiting for the turn of transaction {i} of the batch"))];
+                    h.before_commit = wait(i, true, format!("waiting for the turn of transaction {i} of the batch"));
                 }
                 // Lock t(k+1) says "transaction k committed". This worker's next
                 // transaction's lock is taken before this one's is released:
@@ -205,17 +232,28 @@ impl<'c> Workers<'c> {
             drop(tx);
             let mut results: Vec<Option<std::result::Result<(), mysql::Error>>> = (0..n).map(|_| None).collect();
             let mut halted = false;
-            for (w, r) in rx {
-                if r.is_err() && !halted {
-                    halted = true;
-                    // Stop the others; their commits stay a prefix (each waits its turn).
+            let mut left = n;
+            while left > 0 {
+                match rx.recv_timeout(REKILL) {
+                    Ok((w, r)) => {
+                        halted |= r.is_err();
+                        results[w] = Some(r);
+                        left -= 1;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                if halted {
+                    // Stop the others; their commits stay a prefix (each
+                    // waits its turn). Again until they end: a KILL QUERY
+                    // that reaches a session before its statement starts
+                    // is forgotten when it starts.
                     for (v, done) in results.iter().enumerate() {
-                        if v != w && done.is_none() {
+                        if done.is_none() {
                             let _ = ctl.query_drop(format!("KILL QUERY {}", self.ids[v]));
                         }
                     }
                 }
-                results[w] = Some(r);
             }
             results
         });
@@ -331,5 +369,29 @@ impl Lanes {
             return;
         }
         self.cost[usize::from(lanes == 1)] = Some(secs / trx as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_try_both_then_keep_the_faster() {
+        let mut l = Lanes::new(4);
+        assert_eq!((l.next(), l.scale(4)), (4, 1));
+        l.done(4, 256, 0.030);
+        assert_eq!((l.next(), l.scale(1)), (1, 1));
+        l.done(1, 256, 0.020);
+        // One is faster: the windows between trials run on one.
+        for _ in 2..TRIAL_EVERY {
+            assert_eq!(l.next(), 1);
+            l.done(1, 1024, 0.5);
+        }
+        // A new trial finds all workers faster now.
+        assert_eq!(l.next(), 4);
+        l.done(4, 256, 0.010);
+        l.done(1, 256, 0.020);
+        assert_eq!((l.next(), l.scale(4)), (4, 4));
     }
 }

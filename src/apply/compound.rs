@@ -18,8 +18,9 @@
 //! one and runs the rest one at a time, which names the exact event.
 //!
 //! Only transactions whose fate a lost connection cannot hide are batched:
-//! each has a MariaDB GTID (the target's GTID state then says which of a
-//! batch committed) and is all ours (session settings and `BINLOG`).
+//! each has a MariaDB GTID and the target binlogs it (the target's GTID
+//! state then says which of a batch committed), and it is all ours
+//! (session settings and `BINLOG`).
 
 use super::convert::{End, Kind, TrxId, TrxPlan};
 use super::is_binlog;
@@ -219,5 +220,82 @@ pub(crate) fn run(conn: &mut mysql::Conn, c: &Compound, tag: u64) -> Outcome {
             Outcome::Stopped { committed, error }
         }
         Err(_) => Outcome::Lost { error },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::convert::{Src, Stmt};
+    use crate::event::EventType;
+
+    fn stmt(sql: &str) -> Stmt {
+        let src = Src { file: 0, offset: 4, ty: EventType::QUERY };
+        Stmt { sql: sql.as_bytes().to_vec(), src, expect_error: 0, desc: None, infile: None, raw: false }
+    }
+
+    fn plan(seq: u64, pre: &[&str], body: &[&str]) -> TrxPlan {
+        let src = Src { file: 0, offset: 4, ty: EventType::QUERY };
+        TrxPlan {
+            id: TrxId::Maria { domain: 0, server: 1, seq },
+            pre: pre.iter().map(|s| stmt(s)).collect(),
+            kind: Kind::Trx,
+            first: src,
+            body: body.iter().map(|s| stmt(s)).collect(),
+            end: End::Commit(src),
+            sets_gtid_next: false,
+            events: 3,
+            has_rows: true,
+            transactional: true,
+        }
+    }
+
+    #[test]
+    fn binlog_texts_become_parameters_and_sets_merge() {
+        let a = plan(5, &["BINLOG '\nFDE'", "SET @@session.gtid_seq_no=5"], &["BINLOG '\nT1\nR1'", "BINLOG '\nR2'"]);
+        let b = plan(6, &["SET @@session.gtid_seq_no=6"], &["BINLOG '\nR3'"]);
+        let hooks = Hooks { before_commit: vec!["SET @@session.sql_notes = 1".into()], ..Hooks::default() };
+        let c = build_hooked([(&a, Hooks::default()), (&b, hooks)], Some(7));
+        assert_eq!(
+            c.text,
+            "BEGIN NOT ATOMIC\n\
+             BINLOG @binlog_diff_b0, @binlog_diff_z;\n\
+             SET @@session.gtid_seq_no=5;\n\
+             START TRANSACTION;\n\
+             BINLOG @binlog_diff_b1, @binlog_diff_z;\n\
+             COMMIT;\n\
+             SET @binlog_diff_done='7:1', @@session.gtid_seq_no=6;\n\
+             START TRANSACTION;\n\
+             BINLOG @binlog_diff_b2, @binlog_diff_z;\n\
+             SET @@session.sql_notes = 1;\n\
+             COMMIT;\n\
+             SET @binlog_diff_done='7:2';\n\
+             END"
+        );
+        let want: Vec<&[u8]> = vec![b"\nFDE", b"\nT1\nR1\n\nR2", b"\nR3"];
+        assert_eq!(c.params, want);
+        let (set, values) = c.setter(", @x=1");
+        assert!(
+            set.starts_with("SET @binlog_diff_z='', @binlog_diff_b0=?, ") && set.ends_with("@binlog_diff_b63=?, @x=1")
+        );
+        assert_eq!(values.len(), 64);
+    }
+
+    #[test]
+    fn only_whole_row_transactions_with_maria_gtids() {
+        let p = plan(1, &[], &["BINLOG '\nR'"]);
+        assert!(eligible(&p, Flavor::MariaDb));
+        assert!(!eligible(&p, Flavor::MySql));
+        let mut q = p.clone();
+        q.id = TrxId::Position { server_id: 1, pos: 4 };
+        assert!(!eligible(&q, Flavor::MariaDb));
+        let mut q = p.clone();
+        q.body[0].raw = true;
+        assert!(!eligible(&q, Flavor::MariaDb));
+        let mut q = p.clone();
+        q.end = End::Rollback(q.first);
+        assert!(!eligible(&q, Flavor::MariaDb));
+        assert!(repeats(&plan(3, &[], &[]).id, &plan(3, &[], &[]).id));
+        assert!(!repeats(&plan(3, &[], &[]).id, &plan(4, &[], &[]).id));
     }
 }

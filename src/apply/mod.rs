@@ -138,8 +138,9 @@
 //!
 //! # Many transactions to a round trip (MariaDB)
 //!
-//! On a MariaDB target, runs of row transactions with GTIDs (the usual
-//! diff) are not sent one by one: up to 256 of them go as one compound
+//! On a MariaDB target that binlogs what we apply (not with
+//! `disable_log_bin`: its GTID state must follow our commits), runs of row
+//! transactions with GTIDs (the usual diff) are not sent one by one: up to 256 of them go as one compound
 //! statement (`BEGIN NOT ATOMIC … END`, `compound.rs`) in which each still
 //! runs `START TRANSACTION … COMMIT` with its own GTID, and their `BINLOG`
 //! texts go before it as parameters of one prepared `SET`. Two round trips
@@ -1188,8 +1189,11 @@ fn run(
     };
 
     // On MariaDB, workers run windows of row transactions as compound
-    // statements (`chain`); the rest runs on the main connection.
-    let chained = !workers.is_empty() && flavor == Flavor::MariaDb && !opts.no_batch;
+    // statements (`chain`); the rest runs on the main connection. Batches
+    // need the target's GTID state to follow our commits: after a lost
+    // connection (or a stopped window) it says which of a batch committed.
+    let batching = flavor == Flavor::MariaDb && !opts.no_batch && logs_binlog;
+    let chained = !workers.is_empty() && batching;
     if !workers.is_empty() && !chained {
         let env = parallel::Env { label, lfs, files: &files, target: &target, opts, resume_from, noop_check };
         let book = parallel::Book { report, progress, batcher, last: BTreeMap::new(), last_logged: BTreeMap::new() };
@@ -1229,7 +1233,6 @@ fn run(
     // Row transactions go many to a round trip (`compound`); groups of a
     // batch that stopped at an error run again one at a time (`redo`), from
     // a session whose settings are not known.
-    let batching = flavor == Flavor::MariaDb && !opts.no_batch;
     let mut batch: Vec<(Group<'_>, TrxPlan)> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut batch_tag = 0u64;
