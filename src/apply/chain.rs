@@ -8,25 +8,25 @@
 //! commit, the statements wait for each other inside the server, on user
 //! locks (`GET_LOCK`):
 //!
-//! - lock `t(i+1)` is taken by the worker of transaction `i` before anyone
-//!   can wait for it, and released right after transaction `i` commits:
-//!   "transaction `i` committed". A worker's first lock of a window is
-//!   taken before any statement is sent (with its `BINLOG` texts, see
-//!   [`compound::Compound`]: a round trip per worker); each
-//!   later one right after its previous transaction commits, before that
-//!   one's lock is released (every waiter for it is behind that release);
+//! - lock `t(i+1)` is taken by the worker of transaction `i` before any
+//!   statement is sent (with its `BINLOG` texts, see [`compound::Compound`]:
+//!   a round trip per worker), and released right after transaction `i`
+//!   commits: "transaction `i` committed". Only locks someone waits for
+//!   exist;
 //! - before its `COMMIT`, transaction `i` waits for `t(i)` (its turn);
 //! - before its body, a transaction waits for the last earlier one it
 //!   depends on ([`depend`]: write sets, the source's group commits), as
-//!   the usual parallel apply does; a transaction whose write set is not
-//!   known waits for the one before it.
+//!   the usual parallel apply does, unless its worker committed a later
+//!   one since; a transaction whose write set is not known waits for the
+//!   one before it.
 //!
 //! Commits are therefore always a prefix of the window in source order,
 //! whatever fails. A user lock is also released when its session dies (a
 //! KILL, a dropped connection) while its transaction rolls back, so a turn
 //! also checks that `@@gtid_binlog_state` holds the previous transaction's
-//! GTID (all of them have one; the target logs them). When a statement fails, every other worker's statement
-//! is interrupted (`KILL QUERY`); only once all have ended are the open
+//! GTID (all of them have one; the target logs them). When a statement
+//! fails, every other worker's statement is interrupted (`KILL QUERY`,
+//! again until it ends); only once all have ended are the open
 //! transactions rolled back and the locks released. The target's GTID
 //! state then says how many committed (every transaction here has a MariaDB
 //! GTID), and the caller runs the rest one at a time, which names the
@@ -140,75 +140,71 @@ impl<'c> Workers<'c> {
         let afters: Vec<usize> = infos.iter().map(|i| sched.schedule(i).after as usize).collect();
         // One statement each (a compound statement's IF costs the server a
         // backpatch pass over the whole statement): setting a variable to
-        // itself, or to a text it refuses when a wait or a lock failed.
-        let check = |cond: String, what: String| {
+        // itself, or to a number it refuses when a wait or a lock failed.
+        // Short and integer-typed: the server parses and checks it for every
+        // transaction. The number says which: kind * 1e6 + transaction.
+        let check = |cond: String, kind: u32, i: usize| {
             format!(
-                "SET @@session.sql_notes = IF({cond}, @@session.sql_notes, CONCAT('binlog-diff: {what} failed (gtid_binlog_state ', @@global.gtid_binlog_state, ')'))"
+                "SET @@session.sql_notes = IF({cond}, @@session.sql_notes, {})",
+                u64::from(kind) * 1_000_000 + i as u64
             )
         };
         // Waits until transaction i-1 committed. A lock is also released when
         // its session dies (a KILL, a dropped connection) with that
         // transaction rolled back: a turn (nothing after i-1 may have
         // committed yet) also checks the binlog state holds exactly its GTID.
+        // The state is read inside an IF on the wait: a system variable that
+        // is a plain operand is read when the statement starts (the server
+        // folds constants), before the wait.
         let gtid = |d: usize| match &plans[d].id {
             TrxId::Maria { domain, server, seq } => Some(format!("{domain}-{server}-{seq}")),
             _ => None,
         };
-        let wait = |i: usize, turn: bool, what: String| {
+        let wait = |i: usize, turn: bool| {
             let l = lock(i);
-            let mut v = vec![check(format!("GET_LOCK({l}, {TURN_WAIT}) = 1 AND RELEASE_LOCK({l}) = 1"), what.clone())];
-            if let Some(g) = gtid(i - 1).filter(|_| turn) {
-                // A statement of its own: the server reads a system variable
-                // once, when the statement starts (here: after the wait).
-                // Not `SET @…`, so it is never merged into the wait.
-                v.push(check(format!("FIND_IN_SET('{g}', @@global.gtid_binlog_state) > 0"), what).replacen(
-                    "SET ",
-                    "SET /* turn */ ",
-                    1,
-                ));
+            let got = format!("GET_LOCK({l}, {TURN_WAIT}) = 1 AND RELEASE_LOCK({l}) = 1");
+            match gtid(i - 1).filter(|_| turn) {
+                Some(g) => check(format!("FIND_IN_SET('{g}', IF({got}, @@global.gtid_binlog_state, '')) > 0"), 2, i),
+                None => check(got, 2, i),
             }
-            v
         };
-        // Worker w's first "committed" lock: transaction w's (if one follows it).
-        let first_lock = |w: usize| (n > 1 && w + 1 < len).then(|| lock(w + 1));
+        let (waits, needed) = plan_waits(&afters, n);
+        // Every lock a worker releases is taken before any statement is sent
+        // (with its BINLOG texts): no one can find it free too soon.
+        let held =
+            |w: usize| -> Vec<String> { (1..len).filter(|&k| needed[k] && worker(k - 1) == w).map(lock).collect() };
         let mut compounds = Vec::with_capacity(n);
+        let mut takes = Vec::with_capacity(n);
         for w in 0..n {
-            let mine = (w..len).step_by(n).map(|i| {
+            let locks = held(w);
+            let mut first = !locks.is_empty();
+            takes.push(locks);
+            let mine = (0..len).filter(|&i| worker(i) == w).map(|i| {
                 let mut h = Hooks::default();
-                if i == w && first_lock(w).is_some() {
-                    h.before.push(check("@binlog_diff_lock = 1".into(), format!("taking the lock of transaction {i}")));
+                if std::mem::take(&mut first) {
+                    h.before.push(check("@binlog_diff_lock = 1".into(), 3, i));
                 }
-                // The last earlier transaction it depends on, if another worker runs it.
-                if let Some(d) = afters[i].checked_sub(1) {
-                    if worker(d) != w {
-                        h.before.extend(wait(d + 1, d + 1 == i, format!("waiting for transaction {d} of the batch")));
-                    }
+                let (dep, turn) = waits[i];
+                if let Some(d) = dep {
+                    h.before.push(wait(d + 1, d + 1 == i));
                 }
-                if i > 0 && worker(i - 1) != w && afters[i] < i {
-                    h.before_commit = wait(i, true, format!("waiting for the turn of transaction {i} of the batch"));
+                if turn {
+                    h.before_commit = vec![wait(i, true)];
                 }
-                // Lock t(k+1) says "transaction k committed". This worker's next
-                // transaction's lock is taken before this one's is released:
-                // no one can wait for it sooner (they all wait in turn).
-                let next = i + n;
-                let mut after = Vec::new();
-                if next + 1 < len {
-                    after.push(format!("GET_LOCK({}, 0) = 1", lock(next + 1)));
-                }
-                if i + 1 < len {
-                    after.push(format!("RELEASE_LOCK({}) = 1", lock(i + 1)));
-                }
-                if n > 1 && !after.is_empty() {
-                    h.after_commit = vec![check(after.join(" AND "), format!("the user locks after transaction {i}"))];
+                if needed[i + 1] {
+                    h.after_commit = vec![check(format!("RELEASE_LOCK({}) = 1", lock(i + 1)), 4, i)];
                 }
                 (&plans[i], h)
             });
             compounds.push(compound::build_hooked(mine, None));
         }
-        // Each worker's BINLOG texts, and its first "committed" lock taken
-        // before any statement can wait on one (its statement checks it).
         for (w, c) in compounds.iter().enumerate() {
-            let extra = first_lock(w).map(|l| format!(", @binlog_diff_lock=GET_LOCK({l}, 0)")).unwrap_or_default();
+            let extra = if takes[w].is_empty() {
+                String::new()
+            } else {
+                let all: Vec<String> = takes[w].iter().map(|l| format!("GET_LOCK({l}, 0) = 1")).collect();
+                format!(", @binlog_diff_lock=({})", all.join(" AND "))
+            };
             let (set, values) = c.setter(&extra);
             if let Err(e) = self.guards[w].conn().exec_drop(set, values) {
                 self.forget();
@@ -315,6 +311,33 @@ impl<'c> Workers<'c> {
     }
 }
 
+/// The waits of a window dealt out round-robin to `n` workers, where
+/// transaction `i` may start after the first `afters[i]`: for each, the
+/// earlier transaction it waits for before its body (another worker's, and
+/// none of its own worker's later ones committed since: commits are in
+/// source order) and whether it waits its turn before its `COMMIT`; and
+/// which locks `t(k)` ("transaction `k-1` committed") anyone waits for.
+fn plan_waits(afters: &[usize], n: usize) -> (Vec<(Option<usize>, bool)>, Vec<bool>) {
+    let len = afters.len();
+    let worker = |i: usize| i % n;
+    let mut needed = vec![false; len + 1];
+    let mut last_on: Vec<Option<usize>> = vec![None; n];
+    let mut waits = Vec::with_capacity(len);
+    for i in 0..len {
+        let w = worker(i);
+        let dep = afters[i].checked_sub(1).filter(|&d| worker(d) != w && last_on[w].is_none_or(|p| p < d));
+        // Waiting for i-1 before the body is its turn already.
+        let turn = i > 0 && worker(i - 1) != w && afters[i] < i;
+        if let Some(d) = dep {
+            needed[d + 1] = true;
+        }
+        needed[i] |= turn;
+        last_on[w] = Some(i);
+        waits.push((dep, turn));
+    }
+    (waits, needed)
+}
+
 /// The error of a statement we interrupted (not the cause of the stop).
 fn is_interrupted(e: Option<&mysql::Error>) -> bool {
     // ER_QUERY_INTERRUPTED, ER_WRONG_VALUE_FOR_VAR (our wait gave up).
@@ -375,6 +398,31 @@ impl Lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_keep_commit_order_and_skip_what_is_implied() {
+        // Two workers; 2 depends on 0, 3 on 2 (the one before), 4 on
+        // nothing, 5 on 0.
+        let (waits, needed) = plan_waits(&[0, 0, 1, 3, 0, 1], 2);
+        assert_eq!(
+            waits,
+            vec![
+                (None, false),
+                (None, true),
+                // 0 is its own worker's.
+                (None, true),
+                // Its turn, waited for before the body.
+                (Some(2), false),
+                (None, true),
+                // 0 committed before worker 1's 3 did.
+                (None, true),
+            ]
+        );
+        assert_eq!(needed, vec![false, true, true, true, true, true, false]);
+        // One worker: nothing to wait for.
+        let (waits, needed) = plan_waits(&[0, 1, 2], 1);
+        assert!(waits.iter().all(|w| *w == (None, false)) && needed.iter().all(|n| !n));
+    }
 
     #[test]
     fn lanes_try_both_then_keep_the_faster() {
