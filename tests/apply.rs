@@ -923,15 +923,21 @@ fn batched_duplicate_key_then_resume() {
     duplicate_key_mid_batch(&[]);
 }
 
+/// The sequence number of the transaction halfway through those the
+/// target lacks.
+fn middle_missing(l: &Lagging) -> u64 {
+    let have = l.topo.committed_seq(1);
+    let missing: Vec<u64> = l.want_seq.iter().copied().filter(|s| !have.contains(s)).collect();
+    missing[missing.len() / 2]
+}
+
 /// A conflicting row on the target halfway through ~300 missing row
 /// transactions (sent many to a round trip): the error names the exact
 /// event, exactly what came before commits, `--resume` finishes the job.
 fn duplicate_key_mid_batch(extra: &[&str]) {
     let l = lagging(support::topology::BinlogFormat::Row, 20, 300, false);
     let topo = &l.topo;
-    let have = topo.committed_seq(1);
-    let missing: Vec<u64> = l.want_seq.iter().copied().filter(|s| !have.contains(s)).collect();
-    let k = missing[missing.len() / 2];
+    let k = middle_missing(&l);
     topo.sql(1, format!("SET sql_log_bin=0; INSERT INTO bd.seq VALUES ({k}); SET sql_log_bin=1"));
     let tmp = tempfile::tempdir().unwrap();
     let st = tmp.path().join("state.json");
@@ -976,9 +982,7 @@ fn killed_mid_batch(extra: &[&str]) {
     use mysql::prelude::Queryable;
     let l = lagging(support::topology::BinlogFormat::Row, 20, 300, false);
     let topo = &l.topo;
-    let have = topo.committed_seq(1);
-    let missing: Vec<u64> = l.want_seq.iter().copied().filter(|s| !have.contains(s)).collect();
-    let k = missing[missing.len() / 2];
+    let k = middle_missing(&l);
     // An uncommitted insert of the key transaction k inserts: it waits.
     let mut locker = topo.conn(1);
     locker.query_drop("SET sql_log_bin=0").unwrap();
