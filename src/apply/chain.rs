@@ -125,7 +125,7 @@ impl<'c> Workers<'c> {
         // Workers in use: on one, the window is a plain compound statement.
         let n = lanes.clamp(1, self.len());
         let len = groups.len();
-        let worker = |i: usize| i % n;
+        let worker = |i: usize| deal(i, n);
         let lock = |i: usize| format!("'bd{}.{tag}.{i}'", self.run_id);
         // Each worker's share, converted in its own session's context.
         let mut ctxs = self.ctxs.clone();
@@ -163,7 +163,7 @@ impl<'c> Workers<'c> {
         let wait = |i: usize, turn: bool| {
             let l = lock(i);
             let got = format!("GET_LOCK({l}, {TURN_WAIT}) = 1 AND RELEASE_LOCK({l}) = 1");
-            match gtid(i - 1).filter(|_| turn) {
+            match turn.then(|| gtid(i - 1)).flatten() {
                 Some(g) => check(format!("FIND_IN_SET('{g}', IF({got}, @@global.gtid_binlog_state, '')) > 0"), 2, i),
                 None => check(got, 2, i),
             }
@@ -311,6 +311,11 @@ impl<'c> Workers<'c> {
     }
 }
 
+/// The worker of transaction `i` of a window dealt out to `n` (in turn).
+fn deal(i: usize, n: usize) -> usize {
+    i % n
+}
+
 /// The waits of a window dealt out round-robin to `n` workers, where
 /// transaction `i` may start after the first `afters[i]`: for each, the
 /// earlier transaction it waits for before its body (another worker's, and
@@ -319,7 +324,7 @@ impl<'c> Workers<'c> {
 /// which locks `t(k)` ("transaction `k-1` committed") anyone waits for.
 fn plan_waits(afters: &[usize], n: usize) -> (Vec<(Option<usize>, bool)>, Vec<bool>) {
     let len = afters.len();
-    let worker = |i: usize| i % n;
+    let worker = |i: usize| deal(i, n);
     let mut needed = vec![false; len + 1];
     let mut last_on: Vec<Option<usize>> = vec![None; n];
     let mut waits = Vec::with_capacity(len);
