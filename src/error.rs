@@ -39,6 +39,13 @@ pub enum ErrorKind {
     /// The master does not answer here but the replicas still replicate
     /// from it (UnreachableMaster): nothing was changed; a watcher goes on.
     NotDead(String),
+    /// A run refused before it changed anything (a check failed, another
+    /// run holds the cluster, the topology is not what the run needs): what
+    /// it says is the fix.
+    Refused(String),
+    /// A failover stopped after it had begun changing servers: its
+    /// in-progress record is left, and `--resume` continues it.
+    Unfinished(String),
 }
 
 /// A library error: kind plus location. Boxed so `Result<T>` stays small.
@@ -51,6 +58,10 @@ impl Error {
     /// A new error without location.
     pub fn new(kind: ErrorKind) -> Self {
         Error(Box::new((kind, Location::default())))
+    }
+    /// A refusal before anything changed ([`ErrorKind::Refused`]).
+    pub fn refused(msg: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Refused(msg.into()))
     }
     /// An `Invalid` error with a message.
     pub fn invalid(msg: impl Into<String>) -> Self {
@@ -100,6 +111,8 @@ impl Error {
             ErrorKind::Invalid(m) => ErrorKind::Invalid(m.clone()),
             ErrorKind::Connect(m) => ErrorKind::Connect(m.clone()),
             ErrorKind::NotDead(m) => ErrorKind::NotDead(m.clone()),
+            ErrorKind::Refused(m) => ErrorKind::Refused(m.clone()),
+            ErrorKind::Unfinished(m) => ErrorKind::Unfinished(m.clone()),
         };
         Error(Box::new((kind, self.0.1.clone())))
     }
@@ -113,7 +126,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Truncated { available, needed } => {
                 write!(f, "truncated event: {available} of {needed} bytes present")
             }
-            ErrorKind::Invalid(m) | ErrorKind::Connect(m) | ErrorKind::NotDead(m) => f.write_str(m),
+            ErrorKind::Invalid(m)
+            | ErrorKind::Connect(m)
+            | ErrorKind::NotDead(m)
+            | ErrorKind::Refused(m)
+            | ErrorKind::Unfinished(m) => f.write_str(m),
         }
     }
 }

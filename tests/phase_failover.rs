@@ -134,7 +134,8 @@ fn failover_from_app_cnf() {
 
 /// Issue 13's fault: the driver SIGKILLed in phase 4 (one replica's apply
 /// is blocked on a table lock, after it committed part of its diff), then
-/// run again. The rerun skips what the first run committed (the targets'
+/// run again: a plain rerun is refused by the in-progress record (issue
+/// 20), `--resume` continues in the same workdir. The rerun skips what the first run committed (the targets'
 /// GTID state says so) and applies the rest: nothing twice (the diff holds
 /// non-idempotent MyISAM `hits = hits + 1` updates, so a repeat would show
 /// in the checksums), nothing lost.
@@ -172,9 +173,15 @@ fn failover_killed_mid_apply_then_rerun() {
     drop(locker);
     assert_ne!(topo.committed_seq(lagging), want_seq, "the first run was cut short");
 
-    let (code, out) = failover(&conf, &topo, &["--workdir", diffs.to_str().unwrap()]);
+    // Its in-progress record refuses a plain rerun (nothing changed), naming --resume.
+    let (code, out) = failover(&conf, &topo, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("did not finish") && out.contains("--resume"), "{out}");
+    assert!(!out.contains("Phase 2"), "a refused rerun changes nothing: {out}");
+    let (code, out) = failover(&conf, &topo, &["--resume"]);
     eprintln!("{out}");
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Resuming: a failover of server1"), "{out}");
     assert!(out.contains("it already had"), "the rerun skipped what the first applied: {out}");
     for r in topo.replicas() {
         assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));

@@ -525,6 +525,14 @@ struct RunArgs {
     /// Fail over although some replica still replicates from the master (it is unreachable from here, not dead).
     #[arg(long)]
     force: bool,
+    /// Fail over even when the dead master's host answers but its binlog tail cannot be saved (a wrong
+    /// master_binlog_dir, damage): what only it committed is then lost, and the run says so (exit 11).
+    #[arg(long)]
+    accept_loss: bool,
+    /// Continue the failover that stopped part-way (its in-progress record in manager_workdir): the same
+    /// workdir and new master; hooks that ran are not run again; each apply resumes from its state file.
+    #[arg(long)]
+    resume: bool,
     /// Seconds to wait for every replica's IO thread to lose the master.
     #[arg(long, default_value_t = 30)]
     detect_wait: u64,
@@ -902,6 +910,8 @@ impl RunArgs {
             wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
             parallel: a.parallel as usize,
             force: a.force,
+            accept_loss: a.accept_loss,
+            resume: a.resume,
             detect_wait: std::time::Duration::from_secs(a.detect_wait),
             mysql_timeout: std::time::Duration::from_secs(a.mysql_timeout),
             step_timeout: std::time::Duration::from_secs(a.step_timeout),
@@ -929,14 +939,13 @@ fn app_conf(conf: &std::path::Path, global: Option<&std::path::Path>, what: &str
 fn run_failover(a: FailoverArgs) -> u8 {
     let Some(conf) = app_conf(&a.conf, a.global_conf.as_deref(), "failover") else { return 1 };
     let o = a.run.options(a.dead_master_host, a.dead_master_port);
+    // The exit codes: src/phase/outcome.rs (README "Exit codes").
     match crate::phase::failover(&o, &conf) {
-        Ok(r) if r.ok() => 0,
-        // MHA's "done, but recovery on slave partially failed".
-        Ok(_) => 10,
+        Ok(r) => r.exit_code(),
         Err(e) => {
             // Through the log: standard error, and MHA's manager_log.
             tracing::error!("binlog-diff failover: {e}");
-            1
+            crate::phase::outcome::of_error(&e)
         }
     }
 }

@@ -266,6 +266,17 @@ pub fn gtid_slave_pos(conn: &mut mysql::Conn) -> Result<String> {
     Ok(v.flatten().unwrap_or_default())
 }
 
+/// `@@global.gtid_binlog_pos` (MariaDB): the last GTID per domain in its binlog.
+///
+/// # Errors
+/// The query fails.
+pub fn gtid_binlog_pos(conn: &mut mysql::Conn) -> Result<String> {
+    let v: Option<Option<String>> = conn
+        .query_first("SELECT @@global.gtid_binlog_pos")
+        .map_err(|e| Error::invalid(format!("SELECT @@global.gtid_binlog_pos: {e}")))?;
+    Ok(v.flatten().unwrap_or_default())
+}
+
 /// Where a replica is pointed.
 #[derive(Clone, Debug)]
 pub struct SourceAddr {

@@ -1,0 +1,253 @@
+//! Phase 4, its second half: the new master takes writes
+//! (`master_ip_failover_script --command=start`, `read_only=0`), and every
+//! other replica follows it in the topology's own mode, checked
+//! replicating. Each step is in the in-progress record, so a resumed run
+//! re-points only who is left, from where the new master took writes.
+
+use serde_json::{Value, json};
+
+use super::apply::Applied;
+use super::check::Checked;
+use super::hooks::{self, HookExit};
+use super::record::{self, ReplicaStep};
+use super::recover::Recovered;
+use super::{Replica, Run, ServerConf, label};
+use crate::error::{Error, Result};
+use crate::server::status::{
+    GtidMode, SourceAddr, binlog_coords, replica_status, set_gtid_slave_pos, set_read_only, wait_for,
+};
+
+/// Where the new master took writes.
+pub(super) struct Promoted {
+    /// Its index in `Checked::alive`.
+    pub idx: usize,
+    pub file: String,
+    pub pos: u64,
+    /// What it held then, by GTID, per domain (GTID topologies): its
+    /// `gtid_slave_pos` from now on.
+    pub gtid: Option<String>,
+}
+
+impl Run<'_> {
+    /// The new master takes writes.
+    pub(super) fn promote(&mut self, c: &mut Checked, r: &Recovered, a: &Applied) -> Result<Promoted> {
+        let new_master = c.alive[r.new_idx].conf.clone();
+        if let Err(e) = &a.results[r.new_idx] {
+            return Err(Error::invalid(format!(
+                "the new master {} could not be recovered ({e}); the other replicas applied their diffs but were not \
+                 re-pointed: fix it and resume, or pick another with --new-master",
+                label(&new_master)
+            )));
+        }
+        let (file, pos) = {
+            let n = &mut c.alive[r.new_idx];
+            binlog_coords(&mut n.conn, n.dialect)?
+                .ok_or_else(|| Error::invalid(format!("{}: binary logging is off", label(&new_master))))?
+        };
+        self.say(&format!("  New master {} at {file}:{pos}", label(&new_master)));
+        self.doc["new_master"]["binlog"] = json!(format!("{file}:{pos}"));
+        if let Some(script) = &new_master.master_ip_failover_script {
+            let args = hooks::ip_start_args(&c.dead, &new_master, c.dead_ssh);
+            self.say(&format!("  Executing master IP activate script: {}", hooks::shown(script, &args)));
+            match hooks::run(script, &args, self.o.step_timeout) {
+                HookExit::Ok => self.say("  OK."),
+                HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
+                HookExit::Failed(m) => {
+                    return Err(Error::invalid(format!(
+                        "master_ip_failover_script --command=start failed ({m}): {} has every transaction but \
+                         takes no writes; the others were not re-pointed",
+                        label(&new_master)
+                    )));
+                }
+            }
+        }
+        set_read_only(&mut c.alive[r.new_idx].conn, false)
+            .map_err(|e| Error::invalid(format!("{}: {e}", label(&new_master))))?;
+        let gtid = match &r.slave_pos_before[r.new_idx] {
+            Some(b) => Some(gtid_start(b, &a.gtids[r.new_idx])?),
+            None => None,
+        };
+        let (f, g, name) = (file.clone(), gtid.clone(), new_master.name.clone());
+        self.note(|rec| {
+            rec.promoted = Some(record::Promoted { file: f, pos, gtid: g });
+            rec.replicas.insert(name, ReplicaStep::Repointed);
+        })?;
+        Ok(Promoted { idx: r.new_idx, file, pos, gtid })
+    }
+
+    /// Every other replica follows the new master. Each one's GTID start
+    /// (GTID topologies) is what its SQL thread had applied plus what we
+    /// applied: every survivor now holds the same transactions.
+    pub(super) fn repoint(&mut self, c: &mut Checked, r: &Recovered, a: Applied, p: &Promoted) -> Result<()> {
+        let mut starts: Vec<Option<String>> = Vec::new();
+        for ((before, gtids), x) in r.slave_pos_before.iter().zip(&a.gtids).zip(&c.alive) {
+            starts.push(match before {
+                Some(b) => Some(gtid_start(b, gtids).map_err(|e| Error::invalid(format!("{}: {e}", label(&x.conf))))?),
+                None => None,
+            });
+        }
+        let results = a.results.into_iter().map(|res| res.map(Some)).collect();
+        self.follow_new_master(c, p, results, starts, &r.cannot)?;
+        self.phase_done("apply and re-point", a.started);
+        Ok(())
+    }
+
+    /// After a resumed run found the new master already taking writes: the
+    /// replicas the earlier run applied but did not re-point follow it from
+    /// where it took writes; those it did not apply are left, reported.
+    pub(super) fn repoint_resumed(&mut self, c: &mut Checked, promoted: &record::Promoted) -> Result<Promoted> {
+        let t = std::time::Instant::now();
+        self.say("* Phase 4: Re-pointing what the earlier run left..");
+        let rec = c.resumed.clone().unwrap_or_else(|| record::Record::new(&c.dead.name, &c.workdir, &c.run_dir));
+        let new_name = rec.new_master.clone().unwrap_or_default();
+        let idx = c
+            .alive
+            .iter()
+            .position(|x| x.conf.name == new_name)
+            .ok_or_else(|| Error::invalid(format!("the earlier run's new master {new_name} does not answer")))?;
+        // Every survivor holds what the new master held when it took writes.
+        let at = promoted.gtid.clone();
+        let p = Promoted { idx, file: promoted.file.clone(), pos: promoted.pos, gtid: at.clone() };
+        let mut results = Vec::new();
+        let mut starts = Vec::new();
+        for x in &c.alive {
+            results.push(match rec.step(&x.conf.name) {
+                ReplicaStep::Applied | ReplicaStep::Repointed => Ok(None),
+                ReplicaStep::Pending => Err(format!(
+                    "its diffs were not applied before {new_name} took writes: recover it by hand (its diffs and \
+                     apply state are in {})",
+                    c.workdir.display()
+                )),
+            });
+            starts.push(at.clone());
+        }
+        let cannot = vec![None; c.alive.len()];
+        self.follow_new_master(c, &p, results, starts, &cannot)?;
+        self.phase_done("apply and re-point", t);
+        Ok(p)
+    }
+
+    /// Re-points every replica but the new master, in parallel, and reports each.
+    fn follow_new_master(
+        &mut self,
+        c: &mut Checked,
+        p: &Promoted,
+        results: Vec<std::result::Result<Option<String>, String>>,
+        starts: Vec<Option<String>>,
+        cannot: &[Option<String>],
+    ) -> Result<()> {
+        let new_master = c.alive[p.idx].conf.clone();
+        let (mode, wait) = (c.mode, self.o.wait_timeout);
+        let repointed: Vec<std::result::Result<String, String>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = c
+                .alive
+                .iter_mut()
+                .zip(results)
+                .zip(starts)
+                .enumerate()
+                .filter(|(i, _)| *i != p.idx)
+                .map(|(i, ((x, res), start))| {
+                    let lost = cannot[i].clone();
+                    let nm = &new_master;
+                    sc.spawn(move || {
+                        let applied = res?;
+                        let applied = applied.map(|a| format!("{a}; ")).unwrap_or_default();
+                        if let Some(w) = lost {
+                            return Err(format!("{applied}lost: it cannot follow the new master ({w}), left as it is"));
+                        }
+                        follow(x, nm, mode, (&p.file, p.pos), start.as_deref(), wait)
+                            .map(|how| format!("{applied}replicating from {} {how}", label(nm)))
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("panicked".into()))).collect()
+        });
+        let others: Vec<ServerConf> =
+            c.alive.iter().enumerate().filter(|(i, _)| *i != p.idx).map(|(_, x)| x.conf.clone()).collect();
+        let mut new_slaves = Vec::new();
+        for (s, res) in others.iter().zip(repointed) {
+            match &res {
+                Ok(m) => {
+                    self.say(&format!("  {}: {m}", label(s)));
+                    new_slaves.push(s.hostname.clone());
+                    let n = s.name.clone();
+                    self.note(|rec| {
+                        rec.replicas.insert(n, ReplicaStep::Repointed);
+                    })?;
+                }
+                Err(m) => self.say(&format!("  {}: FAILED: {m}", label(s))),
+            }
+            let res =
+                if s.ignore_fail { res.or_else(|e| Ok(format!("failed, ignored (ignore_fail): {e}"))) } else { res };
+            self.report.replicas.push((s.name.clone(), res));
+        }
+        self.doc["new_slaves"] = json!(new_slaves);
+        self.new_slaves = new_slaves;
+        self.doc["repointed"] = Value::Array(
+            self.report
+                .replicas
+                .iter()
+                .map(|(n, r)| json!({"replica": n, "ok": r.is_ok(), "result": match r { Ok(m) | Err(m) => m }}))
+                .collect(),
+        );
+        Ok(())
+    }
+}
+
+/// `before` (a `gtid_slave_pos`) plus the GTIDs applied since: the
+/// position, per domain, a replica starts from.
+pub(super) fn gtid_start(before: &str, applied: &[String]) -> Result<String> {
+    let mut st = crate::position::MariaState::parse(before)?;
+    for g in applied {
+        st.add(g)?;
+    }
+    Ok(st.domain_position())
+}
+
+/// Points `x` at the new master in the topology's own mode and waits until
+/// both its threads run. Returns how it was pointed.
+fn follow(
+    x: &mut Replica,
+    new_master: &ServerConf,
+    mode: GtidMode,
+    (file, pos): (&str, u64),
+    start: Option<&str>,
+    wait: std::time::Duration,
+) -> std::result::Result<String, String> {
+    let d = x.dialect;
+    let to = SourceAddr {
+        host: new_master.ip.clone(),
+        port: new_master.port,
+        user: x.conf.repl_user.clone(),
+        password: new_master.repl_password.clone().or_else(|| x.conf.repl_password.clone()),
+    };
+    // In the topology's own mode: a GTID topology stays one.
+    let (stmt, how) = match mode {
+        GtidMode::Off => (d.change_source_to_pos(&to, file, pos), format!("at {file}:{pos}")),
+        m => {
+            if let Some(p) = start {
+                set_gtid_slave_pos(&mut x.conn, p).map_err(|e| e.to_string())?;
+            }
+            let stmt = d.change_source_to_gtid(&to, m).ok_or_else(|| {
+                format!("{} cannot be re-pointed in {} mode (its dialect: {d:?})", label(&x.conf), m.name())
+            })?;
+            let from = start.map(|p| format!(", gtid_slave_pos {p}")).unwrap_or_default();
+            (stmt, format!("in {} mode{from}", m.name()))
+        }
+    };
+    use mysql::prelude::Queryable;
+    // The statement holds the replication password: errors quote it without.
+    let nm = label(new_master);
+    x.conn.query_drop(stmt).map_err(|e| format!("CHANGE MASTER TO {nm}: {e}"))?;
+    x.conn.query_drop(d.start_replica()).map_err(|e| format!("{}: {e}", d.start_replica()))?;
+    let conn = &mut x.conn;
+    wait_for(wait, "replication from the new master", || {
+        let st = replica_status(conn, d)?.unwrap_or_default();
+        if let Some(e) = st.io_error().or_else(|| st.sql_error()) {
+            return Err(Error::invalid(e));
+        }
+        Ok((st.io_running() && st.sql_running()).then_some(()))
+    })
+    .map_err(|e| format!("replication did not start: {e}"))?;
+    Ok(how)
+}

@@ -1,0 +1,76 @@
+//! The dead master's binlog tail: saved on its host by our binary
+//! (`save_binary_logs --command=save`) from a master coordinate to the end,
+//! then brought here. Phase 1 saves it before anything changes, from where
+//! the replicas stopped reading; phase 3 saves it again only when the relay
+//! logs end elsewhere.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{ServerConf, node, secs};
+use crate::error::Result;
+use crate::remote::Host;
+
+/// A tail as saved on the dead master's host and brought here.
+#[derive(Clone, Debug)]
+pub(super) struct Saved {
+    /// Where it starts (master coordinate).
+    pub from: String,
+    /// The local copy (`None`: the dead master has nothing after `from`).
+    pub file: Option<PathBuf>,
+    /// What the save printed about it.
+    pub line: String,
+    pub secs: f64,
+}
+
+/// Saves tails on the dead master's host.
+pub(super) struct Saver<'a> {
+    pub host: &'a Host,
+    pub bin: &'a str,
+    pub dead: &'a ServerConf,
+    /// The run folder's name (remote hosts).
+    pub run_dir: &'a str,
+    /// This host's folder for the run.
+    pub workdir: &'a Path,
+    pub step_timeout: Duration,
+}
+
+impl Saver<'_> {
+    /// The tail file on the dead master's host: beside the run folder,
+    /// which exists only where the binary was pushed.
+    fn out_file(&self) -> PathBuf {
+        match self.host {
+            Host::Local => self.workdir.join("master-tail.binlog"),
+            Host::Ssh(_) => self.dead.remote_workdir.join(format!("{}-master-tail.binlog", self.run_dir)),
+        }
+    }
+
+    /// Saves the tail from `from` (`FILE:POS`) and brings it here.
+    ///
+    /// # Errors
+    /// The save fails on the dead master's host (its binlogs not where
+    /// `master_binlog_dir` says, damaged, unreadable), or the fetch fails.
+    pub fn save(&self, from: &str) -> Result<Saved> {
+        let t = Instant::now();
+        let (f, p) = from.rsplit_once(':').unwrap_or(("", "0"));
+        let out_file = self.out_file();
+        let dirs: Vec<String> = self.dead.master_binlog_dir.iter().map(|d| d.to_string_lossy().into_owned()).collect();
+        let a = vec![
+            "mha".into(),
+            "save_binary_logs".into(),
+            "--command=save".into(),
+            format!("--start_file={f}"),
+            format!("--start_pos={p}"),
+            format!("--binlog_dir={}", dirs.join(",")),
+            format!("--output_file={}", out_file.display()),
+        ];
+        let step = "save the dead master's binlog tail";
+        let out = node(self.host, self.bin, step, &a, b"", self.step_timeout, &[10])?;
+        if out.status == 10 {
+            return Ok(Saved { from: from.to_string(), file: None, line: String::new(), secs: secs(t.elapsed()) });
+        }
+        let line = out.stdout.lines().find(|l| l.contains("Saved ")).unwrap_or("").trim().to_string();
+        let file = self.host.fetch(&out_file, self.workdir)?;
+        Ok(Saved { from: from.to_string(), file: Some(file), line, secs: secs(t.elapsed()) })
+    }
+}
