@@ -78,3 +78,73 @@ fn sigterm_stops_a_watch() {
     assert!(out.contains("Stop requested"), "{out}");
     assert!(topo.is_running(MASTER), "the master untouched");
 }
+
+/// A topology replicating, a monitor watching it with `--continue`, and a
+/// switch to server2 with the old master as a new slave.
+fn monitored_then_switched(work: &Path) -> (Topology, std::path::PathBuf, Child, std::path::PathBuf) {
+    let topo = Topology::start(TopologyConfig { replicas: 3, ..Default::default() });
+    let conf = topo.app_cnf(work, "ping_interval=1\n", &|_| String::new());
+    topo.workload(83).run(20);
+    topo.wait_replicas_caught_up_running();
+    let log = work.join("monitor.log");
+    let m = spawn_monitor(&conf, &log, &["--continue", "--ping-failures", "2", "--detect-wait", "20"]);
+    assert!(log_has(&log, "Monitoring server1", 30), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    let (code, out) = support::drive::switch(
+        &conf,
+        &["--new-master", &format!("127.0.0.1:{}", topo.port(1)), "--orig-master-is-new-slave"],
+    );
+    assert_eq!(code, 0, "{out}");
+    (topo, conf, m, log)
+}
+
+fn stop_monitor(m: &mut Child, log: &Path) -> String {
+    unsafe { libc::kill(m.id() as i32, libc::SIGTERM) };
+    let code = wait_exit(m, 20);
+    let out = std::fs::read_to_string(log).unwrap_or_default();
+    assert_eq!(code, Some(0), "{out}");
+    out
+}
+
+/// Issue 20: a switch while `monitor --continue` runs. The monitor watches
+/// the new master, and when that one dies it fails it over.
+#[test]
+fn a_monitor_follows_a_switch_and_fails_over_the_new_master() {
+    let work = tempfile::tempdir().unwrap();
+    let (topo, _, mut m, log) = monitored_then_switched(work.path());
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log_has(&log, "every server follows server2", 60), "{}", read());
+    let mut w = support::topology::Workload::new(topo.conn(1), 84);
+    w.run(10);
+    let want = topo.checksum_tables(1, "bd");
+    for r in [MASTER, 2, 3] {
+        let caught = poll_until(Duration::from_secs(60), || (topo.checksum_tables(r, "bd") == want).then_some(()));
+        assert!(caught.is_some(), "{} follows server2", topo.name(r));
+    }
+    topo.kill(1);
+    assert!(log_has(&log, "Failed over to", 120), "the monitor failed the new master over: {}", read());
+    let out = stop_monitor(&mut m, &log);
+    eprintln!("{out}");
+    assert!(out.contains("Monitoring server2") && out.contains("server2(127.0.0.1"), "{out}");
+    for r in [MASTER, 2, 3] {
+        assert_eq!(topo.checksum_tables(r, "bd"), want, "{}", topo.name(r));
+    }
+}
+
+/// Issue 20: after a switch, the old master (now a replica) shut down for
+/// maintenance is not failed over, and `--continue` goes on watching.
+#[test]
+fn a_monitor_ignores_the_old_master_shut_down_after_a_switch() {
+    let work = tempfile::tempdir().unwrap();
+    let (topo, _, mut m, log) = monitored_then_switched(work.path());
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    topo.shutdown(MASTER);
+    assert!(log_has(&log, "Monitoring server2", 60), "{}", read());
+    // Pings of the new master go on; the monitor is still there.
+    let before = read().matches("Monitoring").count();
+    let watching = poll_until(Duration::from_secs(10), || (m.try_wait().unwrap().is_none()).then_some(()));
+    assert!(watching.is_some() && before >= 2, "{}", read());
+    let out = stop_monitor(&mut m, &log);
+    eprintln!("{out}");
+    assert!(!out.contains("failing over"), "no failover of a replica: {out}");
+    assert!(topo.is_running(1), "the new master untouched");
+}

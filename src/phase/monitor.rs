@@ -2,9 +2,21 @@
 //! `ping_interval` seconds (app.cnf, MHA's default 3); after
 //! `ping_failures` pings in a row fail, runs the failover, whose first phase
 //! confirms the death through the replicas (a master the replicas still
-//! reach is UnreachableMaster: watching goes on). The anti-flapping block
-//! holds (a blocked failover ends the watch with an error). After a
-//! failover it exits, or with `continue_after` watches the new master.
+//! reach is UnreachableMaster: watching goes on).
+//!
+//! The watch follows the topology: a `switch` (ours, MHA's, or by hand)
+//! makes another server the master, and the monitor watches that one. It
+//! looks again at who the master is when the one it pings turns read-only
+//! (a switch's first step), at least every [`RECHECK`], and before it fails
+//! over: a master the replicas no longer follow is not failed over. A
+//! failover and a switch never run at once (the cluster lock, `lock.rs`).
+//!
+//! After a failover it exits, or with `continue_after` watches the new
+//! master. With `continue_after`, a failover refused before it changed
+//! anything (the anti-flapping block, a switch holding the cluster, a
+//! topology that changed under it) never ends the watch: it says why and
+//! watches on. A failover that stopped part-way ends it: its in-progress
+//! record needs an operator, and a monitor does not start while one exists.
 //! A stop request (SIGTERM, SIGINT) ends the watch between pings.
 
 use std::sync::Arc;
@@ -14,9 +26,13 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 use super::config::AppConf;
+use super::record::Record;
 use super::{FailoverOptions, failover, label, say, spec};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::server::status::{Dialect, replica_status};
+
+/// How often the watch looks again at who the master is, even while pings succeed.
+pub const RECHECK: Duration = Duration::from_secs(30);
 
 /// How to watch.
 #[derive(Clone, Debug)]
@@ -40,7 +56,7 @@ pub enum Ended {
     FailedOver(String),
 }
 
-/// The server every other one replicates from.
+/// The server every other reachable one replicates from.
 fn current_master(conf: &AppConf) -> Result<usize> {
     let mut masters = Vec::new();
     for (i, s) in conf.servers.iter().enumerate() {
@@ -56,25 +72,53 @@ fn current_master(conf: &AppConf) -> Result<usize> {
     let first = masters.iter().flatten().next().copied();
     match first {
         Some(m) if masters.iter().all(|x| *x == Some(m)) => Ok(m),
-        _ => Err(Error::invalid("no single master that every reachable server agrees on")),
+        _ => Err(Error::refused("no single master that every reachable server agrees on")),
     }
 }
 
-fn ping(conf: &super::config::ServerConf, t: Duration) -> bool {
-    spec(conf)
-        .connect_within(t)
-        .and_then(|mut c| c.query_drop("SELECT 1").map_err(|e| Error::invalid(e.to_string())))
-        .is_ok()
+/// What a ping saw.
+enum Ping {
+    /// It answers and takes writes.
+    Writable,
+    /// It answers but is read-only: maybe no longer the master.
+    ReadOnly,
+    Failed,
+}
+
+fn ping(conf: &super::config::ServerConf, t: Duration) -> Ping {
+    let r = spec(conf).connect_within(t).and_then(|mut c| {
+        c.query_first::<u8, _>("SELECT @@global.read_only").map_err(|e| Error::invalid(e.to_string()))
+    });
+    match r {
+        Ok(Some(1)) => Ping::ReadOnly,
+        Ok(_) => Ping::Writable,
+        Err(_) => Ping::Failed,
+    }
+}
+
+/// Sleeps out `d` from `t`, looking at the stop flag as it goes.
+fn wait_out(t: Instant, d: Duration, stop: &AtomicBool) {
+    while t.elapsed() < d && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50).min(d));
+    }
 }
 
 /// Watches `conf`'s master until it dies (then fails over) or `stop` is set.
 ///
 /// # Errors
-/// No master can be found, or a failover fails or is refused (anti-flapping).
+/// An unfinished failover's record exists (at start, or left by a
+/// failover it ran); no master can be found at start; a failover fails or
+/// is refused and `continue_after` is off.
 pub fn monitor(o: &MonitorOptions, conf: &AppConf, stop: &Arc<AtomicBool>) -> Result<Ended> {
+    if let Some(r) = Record::load(&conf.manager_workdir)? {
+        return Err(Error::refused(format!(
+            "{}; finish it first (`binlog-diff failover --resume`), then start the monitor",
+            r.describe()
+        )));
+    }
     let interval = o.ping_interval.unwrap_or(Duration::from_secs(conf.ping_interval.max(1)));
+    let mut mi = current_master(conf)?;
     loop {
-        let mi = current_master(conf)?;
         let m = conf.servers[mi].clone();
         say(&format!(
             "Monitoring {} every {:?} ({} failed pings in a row: failover).",
@@ -83,25 +127,40 @@ pub fn monitor(o: &MonitorOptions, conf: &AppConf, stop: &Arc<AtomicBool>) -> Re
             o.ping_failures
         ));
         let mut failed = 0u32;
-        loop {
+        let mut checked = Instant::now();
+        let moved = loop {
             let t = Instant::now();
             if stop.load(Ordering::Relaxed) {
                 say("Stop requested: no longer monitoring.");
                 return Ok(Ended::Stopped);
             }
-            if ping(&m, interval) {
-                failed = 0;
-            } else {
+            let p = ping(&m, interval);
+            let due = checked.elapsed() >= RECHECK || matches!(p, Ping::ReadOnly);
+            if matches!(p, Ping::Failed) {
                 failed += 1;
                 say(&format!("  {}: ping failed ({failed}/{})", label(&m), o.ping_failures));
-                if failed >= o.ping_failures {
-                    break;
+            } else {
+                failed = 0;
+            }
+            // Before failing over, and now and then: is it still the master?
+            if due || failed >= o.ping_failures {
+                checked = Instant::now();
+                match current_master(conf) {
+                    Ok(now) if now != mi => break Some(now),
+                    _ if failed >= o.ping_failures => break None,
+                    _ => {}
                 }
             }
-            // Wait out the interval, looking at the stop flag as it goes.
-            while t.elapsed() < interval && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50).min(interval));
-            }
+            wait_out(t, interval, stop);
+        };
+        if let Some(now) = moved {
+            say(&format!(
+                "The topology changed: every server follows {}, not {}; watching it.",
+                label(&conf.servers[now]),
+                label(&m)
+            ));
+            mi = now;
+            continue;
         }
         let mut fo = o.failover.clone();
         fo.dead_master_host = m.ip.clone();
@@ -114,10 +173,19 @@ pub fn monitor(o: &MonitorOptions, conf: &AppConf, stop: &Arc<AtomicBool>) -> Re
                     return Ok(Ended::FailedOver(new));
                 }
                 say(&format!("Failed over to {new}; watching it (--continue)."));
+                mi = conf.servers.iter().position(|s| s.name == new).unwrap_or(mi);
             }
             Ok(_) => return Err(Error::invalid("the failover ended without a new master")),
-            Err(e) if matches!(e.kind(), crate::error::ErrorKind::NotDead(_)) => {
+            Err(e) if matches!(e.kind(), ErrorKind::NotDead(_)) => {
                 say(&format!("Not dead as the replicas see it ({e}); watching on."));
+            }
+            // It changed nothing: a watch that is to go on goes on.
+            Err(e) if o.continue_after && !matches!(e.kind(), ErrorKind::Unfinished(_)) => {
+                say(&format!("The failover was refused, nothing changed: {e}. Watching on (--continue)."));
+                if let Ok(now) = current_master(conf) {
+                    mi = now;
+                }
+                wait_out(Instant::now(), interval, stop);
             }
             Err(e) => return Err(e),
         }

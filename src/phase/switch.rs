@@ -32,8 +32,8 @@ use super::hooks::{self, HookExit};
 use super::{label, promote, say, spec, sql};
 use crate::error::{Error, Result};
 use crate::server::status::{
-    Dialect, GtidMode, SourceAddr, binlog_coords, lock_writes, long_running, pos_wait, promotion_facts, replica_status,
-    set_read_only, unlock_tables, wait_for,
+    Dialect, GtidMode, SourceAddr, binlog_coords, gtid_binlog_pos, lock_writes, long_running, pos_wait,
+    promotion_facts, replica_status, set_gtid_slave_pos, set_read_only, unlock_tables, wait_for,
 };
 
 /// What `switch` is asked to do.
@@ -97,6 +97,8 @@ fn hook(script: &Option<String>, command: &str, orig: &ServerConf, new: &ServerC
 /// says what was left.
 pub fn switch(o: &SwitchOptions, conf: &AppConf) -> Result<String> {
     let mut doc = json!({});
+    // One failover or switch of a cluster at a time; a monitor's failover waits its turn.
+    let _lock = super::lock::ClusterLock::take(&conf.manager_workdir, "switch")?;
     let r = run(o, conf, &mut doc);
     doc["result"] = match &r {
         Ok(line) => json!(line),
@@ -112,11 +114,34 @@ pub fn switch(o: &SwitchOptions, conf: &AppConf) -> Result<String> {
 fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
     let t_all = Instant::now();
     say("* Phase 1: Configuration Check Phase..");
+    if conf.servers.len() < 2 {
+        return Err(Error::refused(format!(
+            "{} names {} server(s): a switch needs a master and at least one replica",
+            conf.path.display(),
+            conf.servers.len()
+        )));
+    }
     let mut nodes = Vec::new();
     for s in &conf.servers {
-        let mut conn = spec(s).connect()?;
-        let dialect = Dialect::of(&mut conn)?;
-        nodes.push(Node { conf: s.clone(), conn, dialect });
+        match spec(s).connect() {
+            Ok(mut conn) => {
+                let dialect = Dialect::of(&mut conn)?;
+                nodes.push(Node { conf: s.clone(), conn, dialect });
+            }
+            Err(e) if s.ignore_fail => say(&format!("  {}: skipped (ignore_fail): {e}", label(s))),
+            Err(e) => {
+                return Err(Error::refused(format!(
+                    "{}: {e}. Nothing was changed. A switch needs every server of {} to answer: start it, set \
+                     ignore_fail=1 in its [{}] section, or remove it from the file (a dead master after a failover)",
+                    label(s),
+                    conf.path.display(),
+                    s.name
+                )));
+            }
+        }
+    }
+    if nodes.len() < 2 {
+        return Err(Error::refused("fewer than two servers answer: nothing to switch"));
     }
     // The master: the server every other one replicates from.
     let mut statuses = Vec::new();
@@ -327,7 +352,16 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
     unlock_tables(&mut lock)?;
     if o.orig_master_is_new_slave {
         let n = &mut nodes[oi];
-        match follow(n, false) {
+        // A master's own writes are in its binlog, not in its slave position:
+        // as a replica it starts from what it holds (MariaDB's way of making
+        // a master a slave), so nothing comes back to it twice.
+        let from_binlog = match (mode, n.dialect) {
+            (GtidMode::SlavePos | GtidMode::CurrentPos, Dialect::MariaDb) => {
+                gtid_binlog_pos(&mut n.conn).and_then(|p| set_gtid_slave_pos(&mut n.conn, &p).map(|()| p)).map(Some)
+            }
+            _ => Ok(None),
+        };
+        match from_binlog.and_then(|_| follow(n, false)) {
             Ok(()) => say(&format!("  {}: the old master replicates from {}", label(&orig), label(&new))),
             Err(e) => {
                 say(&format!("  {}: FAILED to follow the new master: {e}", label(&orig)));

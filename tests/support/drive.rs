@@ -1,0 +1,82 @@
+//! Running our commands against a topology: `failover`, `switch`, as an
+//! operator would (their output and exit code), plus the checks every
+//! failover test makes afterwards.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use super::topology::{MASTER, Topology, poll_until};
+
+/// The exit code and everything printed.
+pub fn output(mut c: Command) -> (i32, String) {
+    let o = c.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), text)
+}
+
+/// `binlog-diff failover` of `topo`'s master (by its address and port).
+pub fn failover_cmd(topo: &Topology, conf: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
+    c.arg("failover")
+        .arg("--conf")
+        .arg(conf)
+        .args(["--dead-master-host", &topo.host_ip(MASTER), "--dead-master-port", &topo.port(MASTER).to_string()])
+        .args(extra);
+    c
+}
+
+/// Runs a failover: its exit code and output.
+pub fn failover(topo: &Topology, conf: &Path, extra: &[&str]) -> (i32, String) {
+    output(failover_cmd(topo, conf, extra))
+}
+
+/// Runs `binlog-diff switch`: its exit code and output.
+pub fn switch(conf: &Path, extra: &[&str]) -> (i32, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
+    c.arg("switch").arg("--conf").arg(conf).args(extra);
+    output(c)
+}
+
+/// The last line that starts `Master failover to`.
+pub fn final_line(out: &str) -> &str {
+    out.lines().rev().find(|l| l.starts_with("Master failover to")).unwrap_or("")
+}
+
+/// After a master's crash the replicas' IO threads retry ("Connecting").
+pub fn restart_io_threads(topo: &Topology) {
+    for r in topo.replicas() {
+        topo.sql(r, "START SLAVE IO_THREAD");
+    }
+}
+
+/// The new master takes a write, and every other replica in `others` gets it.
+pub fn assert_replicating_from(topo: &Topology, new_master: usize, others: &[usize]) {
+    assert!(topo.try_slave_status(new_master).unwrap().is_none(), "RESET SLAVE ALL on the new master");
+    topo.sql(new_master, "CREATE TABLE IF NOT EXISTS bd.after_failover (id INT PRIMARY KEY)");
+    topo.sql(new_master, "INSERT INTO bd.after_failover VALUES (1)");
+    let want = topo.checksum_tables(new_master, "bd");
+    for &r in others {
+        let got = poll_until(Duration::from_secs(60), || (topo.checksum_tables(r, "bd") == want).then_some(()));
+        assert!(got.is_some(), "{} replicates from the new master: {}", topo.name(r), topo.slave_status(r));
+    }
+}
+
+/// A copy of `conf` (beside it, `<name>-less.cnf`) without server `name`'s section.
+pub fn without_server(conf: &Path, name: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(conf).unwrap();
+    let mut out = String::new();
+    let mut skip = false;
+    for l in text.lines() {
+        if l.starts_with('[') {
+            skip = l == format!("[{name}]");
+        }
+        if !skip {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    let p = conf.with_file_name(format!("{name}-less.cnf"));
+    std::fs::write(&p, out).unwrap();
+    p
+}
