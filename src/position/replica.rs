@@ -138,9 +138,22 @@ impl ReplicaState {
             })
         })?;
         st.relay_dir = s("relay_dir").map(PathBuf::from);
-        st.server_id = v.get("server_id").and_then(|x| x.as_u64()).map(|x| x as u32);
+        // Out of range is an error, never a value cut to fit (a wrong server_id
+        // would keep the wrong events out of a diff).
+        let num = |k: &str| v.get(k).and_then(|x| x.as_u64());
+        st.server_id = match num("server_id") {
+            Some(x) => {
+                Some(u32::try_from(x).map_err(|_| Error::invalid(format!("{label}: server_id {x} is out of range")))?)
+            }
+            None => None,
+        };
         st.host = s("host");
-        st.port = v.get("port").and_then(|x| x.as_u64()).and_then(|x| u16::try_from(x).ok());
+        st.port = match num("port") {
+            Some(x) => {
+                Some(u16::try_from(x).map_err(|_| Error::invalid(format!("{label}: port {x} is out of range")))?)
+            }
+            None => None,
+        };
         st.gtid_executed = s("gtid_executed").filter(|g| !g.is_empty());
         st.gtid_received = s("gtid_received").filter(|g| !g.is_empty());
         Ok(st)
