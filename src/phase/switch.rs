@@ -32,8 +32,9 @@ use super::hooks::{self, HookExit};
 use super::{label, promote, say, spec, sql};
 use crate::error::{Error, Result};
 use crate::server::status::{
-    Dialect, GtidMode, SourceAddr, binlog_coords, gtid_binlog_pos, lock_writes, long_running, pos_wait,
-    promotion_facts, replica_status, set_gtid_slave_pos, set_read_only, unlock_tables, wait_for,
+    Dialect, GtidMode, SourceAddr, binlog_coords, end_sessions_that_could_commit, gtid_binlog_pos, lock_writes,
+    long_running, pos_wait, promotion_facts, replica_status, set_gtid_slave_pos, set_read_only, unlock_tables,
+    wait_for,
 };
 
 /// What `switch` is asked to do.
@@ -143,32 +144,64 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
     if nodes.len() < 2 {
         return Err(Error::refused("fewer than two servers answer: nothing to switch"));
     }
-    // The master: the server every other one replicates from.
+    // The master: the server every other one replicates from (a server
+    // with `ignore_fail` that does not, or whose threads do not run, is
+    // left out as it is).
     let mut statuses = Vec::new();
     for n in &mut nodes {
         statuses.push(replica_status(&mut n.conn, n.dialect)?);
     }
+    let follows = |st: &Option<crate::server::status::Status>, m: &ServerConf| {
+        st.as_ref().is_some_and(|st| {
+            let (h, p) = st.master();
+            p == m.port && (h == m.ip || h == m.hostname) && st.io_running() && st.sql_running()
+        })
+    };
     let oi = (0..nodes.len())
         .find(|&i| {
             statuses[i].is_none()
-                && statuses.iter().enumerate().filter(|(j, _)| *j != i).all(|(_, st)| {
-                    st.as_ref().is_some_and(|st| {
-                        let (h, p) = st.master();
-                        p == nodes[i].conf.port && (h == nodes[i].conf.ip || h == nodes[i].conf.hostname)
-                    })
-                })
+                && (0..nodes.len())
+                    .filter(|&j| j != i)
+                    .all(|j| nodes[j].conf.ignore_fail || follows(&statuses[j], &nodes[i].conf))
         })
-        .ok_or_else(|| Error::invalid("no server is the master every other one replicates from"))?;
-    for (i, st) in statuses.iter().enumerate().filter(|(i, _)| *i != oi) {
-        let st = st.as_ref().expect("a replica");
-        if !(st.io_running() && st.sql_running()) {
-            return Err(Error::invalid(format!(
-                "{} does not replicate (IO thread {}, SQL thread {}): switch refused",
-                label(&nodes[i].conf),
-                st.get("Slave_IO_Running"),
-                st.get("Slave_SQL_Running")
-            )));
+        .ok_or_else(|| {
+            let each: Vec<String> = nodes
+                .iter()
+                .zip(&statuses)
+                .map(|(n, st)| match st {
+                    None => format!("{}: not a replica", label(&n.conf)),
+                    Some(st) => format!(
+                        "{}: replicates from {}:{} (IO thread {}, SQL thread {})",
+                        label(&n.conf),
+                        st.master().0,
+                        st.master().1,
+                        st.get("Slave_IO_Running"),
+                        st.get("Slave_SQL_Running")
+                    ),
+                })
+                .collect();
+            Error::refused(format!(
+                "no server is the master every other one replicates from, with both threads running ({}): \
+                 switch refused, nothing changed",
+                each.join("; ")
+            ))
+        })?;
+    let orig_conf = nodes[oi].conf.clone();
+    let mut keep = Vec::new();
+    for (i, (n, st)) in nodes.into_iter().zip(statuses).enumerate() {
+        if i != oi && !follows(&st, &orig_conf) {
+            say(&format!(
+                "  {}: skipped (ignore_fail): it does not replicate from the master; left as it is",
+                label(&n.conf)
+            ));
+            continue;
         }
+        keep.push((n, st));
+    }
+    let oi = keep.iter().position(|(n, _)| n.conf.name == orig_conf.name).unwrap_or(0);
+    let (mut nodes, statuses): (Vec<Node>, Vec<_>) = keep.into_iter().unzip();
+    if nodes.len() < 2 {
+        return Err(Error::refused("the master has no replica to switch to"));
     }
     let modes: Vec<GtidMode> = statuses
         .iter()
@@ -347,6 +380,14 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
         let n = &mut nodes[ni];
         let who = label(&n.conf);
         sql(&mut n.conn, &who, n.dialect.reset_replica_all())?;
+    }
+    // The old master never commits again: a session that holds a transaction
+    // or waits on our lock would commit there the moment the lock goes (a
+    // client that passes read_only), a write the new master never gets.
+    let ours = [lock.connection_id(), nodes[oi].conn.connection_id()];
+    for (id, user, state) in end_sessions_that_could_commit(&mut lock, &ours)? {
+        let state = if state.is_empty() { "an open transaction".to_string() } else { state };
+        say(&format!("  {}: ended session {id} of {user} ({state}): it could have committed there", label(&orig)));
     }
     // The old master's lock goes; it stays read-only.
     unlock_tables(&mut lock)?;

@@ -243,6 +243,33 @@ pub fn long_running(conn: &mut mysql::Conn, secs: u64) -> Result<Vec<(u64, Strin
     conn.query(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))
 }
 
+/// Ends every client session that could still commit on this server once
+/// a lock on it is released: those holding an open InnoDB transaction, and
+/// those waiting on the global read lock or the commit lock (a commit or a
+/// write to a non-transactional table queued behind `FLUSH TABLES WITH READ
+/// LOCK`). Replication threads and the sessions in `ours` are kept. Their
+/// transactions roll back; their clients get an error, so nothing they
+/// were told was committed is lost. Returns `id, user, state` of each.
+///
+/// # Errors
+/// The query fails (a `KILL` of a session that ended meanwhile is not an error).
+pub fn end_sessions_that_could_commit(conn: &mut mysql::Conn, ours: &[u32]) -> Result<Vec<(u64, String, String)>> {
+    let keep: Vec<String> = ours.iter().map(u32::to_string).chain(["CONNECTION_ID()".into()]).collect();
+    let q = format!(
+        "SELECT p.ID, p.USER, COALESCE(p.STATE, '') FROM information_schema.PROCESSLIST p \
+         WHERE p.ID NOT IN ({}) AND p.USER <> 'system user' AND p.COMMAND NOT IN ('Binlog Dump', 'Daemon') \
+         AND (p.STATE IN ('Waiting for global read lock', 'Waiting for commit lock', 'Waiting for backup lock') \
+              OR p.ID IN (SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX))",
+        keep.join(", ")
+    );
+    let found: Vec<(u64, String, String)> = conn.query(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
+    for (id, _, _) in &found {
+        // Unknown thread: it ended on its own meanwhile.
+        let _ = conn.query_drop(format!("KILL CONNECTION {id}"));
+    }
+    Ok(found)
+}
+
 /// `@@server_uuid` and `@@global.gtid_executed` (MySQL).
 ///
 /// # Errors
