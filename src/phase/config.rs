@@ -2,9 +2,12 @@
 //! `masterha_default.cnf`): `[server default]` applies to every
 //! `[serverN]` section; a section's own lines win.
 //!
-//! Only what the phase driver uses is read; other MHA keys are accepted and
-//! ignored (a typo is therefore not an error, as in MHA). Passwords are kept
-//! as [`Secret`]s and never printed.
+//! Only what the phase driver uses is read; the other keys of MHA's are
+//! accepted and ignored. A key or block MHA does not know is refused, as MHA
+//! refuses it, naming the file, the line and the closest valid name: a
+//! misspelled `candidate_master` or `[server4]` would otherwise change who
+//! is promoted, or leave a server out. Passwords are kept as [`Secret`]s
+//! and never printed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -91,18 +94,23 @@ type Section = BTreeMap<String, String>;
 /// a section repeated: merged.
 fn parse_sections(text: &str, path: &Path) -> Result<Vec<(String, Section)>> {
     // Config::Tiny's line grammar first, so a bad line is named exactly (the
-    // crate would read a key across lines until it meets `=` or `:`).
+    // crate would read a key across lines until it meets `=` or `:`); and
+    // MHA's names: a misspelled key or block is refused, as MHA refuses it,
+    // never silently ignored (it would change who is promoted, or leave a
+    // server out of a failover).
     for (i, raw) in text.lines().enumerate() {
         let l = raw.trim();
-        if l.is_empty() || l.starts_with('#') || l.starts_with(';') || (l.starts_with('[') && l.ends_with(']')) {
+        let at = |m: String| Error::invalid(format!("line {}: {m}", i + 1)).with_file(path);
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        if let Some(block) = l.strip_prefix('[').and_then(|b| b.strip_suffix(']')) {
+            check_block(block.trim()).map_err(at)?;
             continue;
         }
         match l.find('=') {
-            Some(eq) if eq > 0 && !l[..eq].contains(':') => {}
-            _ => {
-                return Err(Error::invalid(format!("line {}: expected key=value or [section], got {l:?}", i + 1))
-                    .with_file(path));
-            }
+            Some(eq) if eq > 0 && !l[..eq].contains(':') => check_key(l[..eq].trim()).map_err(at)?,
+            _ => return Err(at(format!("expected key=value or [section], got {l:?}"))),
         }
     }
     let opt = ini::ParseOption { enabled_quote: false, enabled_escape: false, ..Default::default() };
@@ -123,6 +131,91 @@ fn parse_sections(text: &str, path: &Path) -> Result<Vec<(String, Section)>> {
         out.push((name.trim().to_string(), sec));
     }
     Ok(out)
+}
+
+/// MHA 0.58's parameter names (`MHA::Config`'s `@PARAM_ARRAY`), and ours:
+/// `last_failover_minute` (MHA's manager takes it as an option).
+pub const KEYS: &[&str] = &[
+    "hostname",
+    "ip",
+    "port",
+    "ssh_host",
+    "ssh_ip",
+    "ssh_port",
+    "ssh_connection_timeout",
+    "ssh_options",
+    "node_label",
+    "candidate_master",
+    "no_master",
+    "ignore_fail",
+    "skip_init_ssh_check",
+    "skip_reset_slave",
+    "user",
+    "password",
+    "repl_user",
+    "repl_password",
+    "disable_log_bin",
+    "master_pid_file",
+    "handle_raw_binlog",
+    "ssh_user",
+    "remote_workdir",
+    "master_binlog_dir",
+    "log_level",
+    "manager_workdir",
+    "manager_log",
+    "check_repl_delay",
+    "check_repl_filter",
+    "latest_priority",
+    "multi_tier_slave",
+    "ping_interval",
+    "ping_type",
+    "secondary_check_script",
+    "master_ip_failover_script",
+    "master_ip_online_change_script",
+    "shutdown_script",
+    "report_script",
+    "init_conf_load_script",
+    "client_bindir",
+    "client_libdir",
+    "use_gtid_auto_pos",
+    "last_failover_minute",
+];
+
+/// The valid name closest to `name`, when one is close enough to be a typo.
+fn closest<'a>(name: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    valid
+        .map(|v| (strsim::damerau_levenshtein(name, v), v))
+        .filter(|(d, v)| *d <= 2.max(v.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+fn check_key(key: &str) -> std::result::Result<(), String> {
+    if KEYS.contains(&key) {
+        return Ok(());
+    }
+    let hint = closest(key, KEYS.iter().copied()).map(|c| format!("; did you mean {c}?")).unwrap_or_default();
+    Err(format!("parameter name {key} is invalid (MHA refuses it too){hint}"))
+}
+
+/// MHA's rule: `server default`, or `server`/`binlog` and more, no white space.
+fn check_block(block: &str) -> std::result::Result<(), String> {
+    let named = |p: &str| block.strip_prefix(p).is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace));
+    if block == "server default" || named("server") || named("binlog") {
+        return Ok(());
+    }
+    let hint = closest(block, ["server default"].into_iter())
+        .map(str::to_string)
+        .or_else(|| {
+            let digits: String = block.chars().filter(char::is_ascii_digit).collect();
+            (!digits.is_empty() && strsim::damerau_levenshtein(block, &format!("server{digits}")) <= 2)
+                .then(|| format!("server{digits}"))
+        })
+        .map(|c| format!("; did you mean [{c}]?"))
+        .unwrap_or_default();
+    Err(format!(
+        "block name [{block}] is invalid: it must be [server default] or start with \"server\" (or \"binlog\"){hint}"
+    ))
 }
 
 fn flag(v: Option<&String>) -> bool {
@@ -275,6 +368,30 @@ fn port_s(p: Option<u16>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 21: MHA refuses a misspelled key or block; so do we, naming the
+    /// file, the line and the closest valid name.
+    #[test]
+    fn misspelled_keys_and_blocks_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("app.cnf");
+        for (text, line, want) in [
+            ("[server1]\nhostname=a\ncandidat_master=1\n", 3, "did you mean candidate_master?"),
+            ("[server1]\nhostname=a\nignore_fial=1\n", 3, "did you mean ignore_fail?"),
+            ("[server1]\nhostname=a\nno_mastr=1\n", 3, "did you mean no_master?"),
+            ("[server default]\nrepl_pasword=x\n[server1]\nhostname=a\n", 2, "did you mean repl_password?"),
+            ("[server1]\nhostname=a\n[sever4]\nhostname=b\n", 3, "did you mean [server4]?"),
+            ("[server1]\nhostname=a\n[server defualt]\nuser=x\n", 3, "did you mean [server default]?"),
+            ("[server1]\nhostname=a\nfrobnicate=1\n", 3, "parameter name frobnicate is invalid"),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = AppConf::read(&p, None).unwrap_err().to_string();
+            assert!(e.contains(&format!("app.cnf: line {line}:")) && e.contains(want), "{text:?}: {e}");
+        }
+        std::fs::write(&p, "[server default]\nlast_failover_minute=5\n[server1]\nhostname=a\n[binlog1]\nhostname=b\n")
+            .unwrap();
+        assert_eq!(AppConf::read(&p, None).unwrap().last_failover_minute, 5);
+    }
 
     #[test]
     fn defaults_apply_and_sections_win() {
