@@ -240,3 +240,18 @@ fn after_a_gtid_failover_a_switch_back_fetches_nothing_twice() {
         assert_eq!(rows.as_deref(), Some("4"), "{}: no row fetched twice", topo.name(r));
     }
 }
+
+/// Issue 21: a master that refuses the driver's login (a wrong password in
+/// app.cnf) answered: it is alive, and no failover runs.
+#[test]
+fn a_master_that_refuses_our_login_is_not_dead() {
+    let topo = Topology::start(TopologyConfig { replicas: 1, ..Default::default() });
+    let work = tempfile::tempdir().unwrap();
+    let conf = topo
+        .app_cnf(work.path(), "", &|s| if s == MASTER { "password=not-the-password\n".into() } else { String::new() });
+    let (code, out) = failover(&topo, &conf, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("answers (it refused our login") && out.contains("1045"), "{out}");
+    assert!(!out.contains("Phase 2") && !out.contains("not-the-password"), "{out}");
+    assert!(topo.slave_status(1).io_yes(), "replication untouched");
+}

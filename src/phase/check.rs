@@ -13,6 +13,7 @@ use super::{Replica, Run, ServerConf, label, open_host, promote, spec};
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::MasterPos;
 use crate::remote::Host;
+use crate::server::Probe;
 use crate::server::status::{Dialect, GtidMode, replica_status};
 
 /// What phase 1 found.
@@ -72,14 +73,16 @@ impl Run<'_> {
         let opening: Vec<(String, std::thread::JoinHandle<Opened>)> =
             conf.servers.iter().map(|s| (s.name.clone(), self.open_in_background(s, &run_dir))).collect();
         let short = o.mysql_timeout.min(Duration::from_secs(4));
-        match spec(&dead).connect_within(short) {
-            Ok(_) => {
+        match spec(&dead).probe(short) {
+            // A login it refuses is an answer too: a live master we cannot use is not a dead one.
+            Probe::Answers(why) => {
                 return Err(Error::refused(format!(
-                    "the master {} answers: this is not a dead-master failover",
-                    label(&dead)
+                    "the master {} answers{}: this is not a dead-master failover",
+                    label(&dead),
+                    if why.is_empty() { String::new() } else { format!(" ({why})") }
                 )));
             }
-            Err(e) => self.say(&format!("  Dead master {}: MySQL does not answer ({e}).", label(&dead))),
+            Probe::Silent(e) => self.say(&format!("  Dead master {}: MySQL does not answer ({e}).", label(&dead))),
         }
         let mut alive = self.survivors(&dead, resumed.as_ref())?;
         if alive.is_empty() {
@@ -386,6 +389,9 @@ impl Run<'_> {
                 r.status = replica_status(&mut r.conn, r.dialect)?.unwrap_or_default();
                 if r.status.io_running() {
                     still.push(label(&r.conf));
+                } else if let Some(e) = master_answered(&r.status) {
+                    // Its IO thread is down, but the master answered it: not evidence of death.
+                    still.push(format!("{} (the master answered it: {e})", label(&r.conf)));
                 }
             }
             if still.is_empty() || t0.elapsed() >= self.o.detect_wait {
@@ -433,6 +439,13 @@ impl Run<'_> {
             self.o.detect_wait
         ))))
     }
+}
+
+/// The IO thread's last error, when it is one only a live master gives:
+/// access refused (1044, 1045, 1130) or the master's own binlog error (1236).
+fn master_answered(st: &crate::server::status::Status) -> Option<String> {
+    let n = st.get("Last_IO_Errno");
+    ["1044", "1045", "1130", "1236"].contains(&n).then(|| st.io_error().unwrap_or_default())
 }
 
 /// The furthest master coordinate any replica's IO thread read.

@@ -124,6 +124,26 @@ impl ConnSpec {
         )
     }
 
+    /// Whether a server answers at all: a login it refuses (access denied,
+    /// host not allowed, too many connections) is an answer, from a live
+    /// server. For telling a dead master from one we merely cannot use.
+    pub fn probe(&self, timeout: Duration) -> Probe {
+        let b = mysql::OptsBuilder::new()
+            .tcp_connect_timeout(Some(timeout))
+            .read_timeout(Some(timeout))
+            .write_timeout(Some(timeout))
+            .user(self.user.clone())
+            .pass(self.password.as_ref().map(|p| p.expose().to_string()))
+            .prefer_socket(false)
+            .ip_or_hostname(Some(self.host.clone().unwrap_or_else(|| "127.0.0.1".into())))
+            .tcp_port(self.port.unwrap_or(3306));
+        match mysql::Conn::new(b) {
+            Ok(_) => Probe::Answers(String::new()),
+            Err(mysql::Error::MySqlError(e)) => Probe::Answers(format!("it refused our login: {e}")),
+            Err(e) => Probe::Silent(format!("{}: {e}", self.label())),
+        }
+    }
+
     fn connect_with(&self, b: mysql::OptsBuilder) -> Result<mysql::Conn> {
         let mut b =
             b.user(self.user.clone()).pass(self.password.as_ref().map(|p| p.expose().to_string())).prefer_socket(false);
@@ -136,6 +156,15 @@ impl ConnSpec {
         mysql::Conn::new(b)
             .map_err(|e| Error::new(crate::error::ErrorKind::Connect(format!("{}: cannot connect: {e}", self.label()))))
     }
+}
+
+/// What a [`ConnSpec::probe`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The server answered (a login, or a refusal of it: why).
+    Answers(String),
+    /// Nothing answered (refused TCP, a timeout, a reset): why.
+    Silent(String),
 }
 
 /// Reads `[client]` settings from a MySQL defaults file.
