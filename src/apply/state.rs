@@ -81,7 +81,9 @@ impl Progress {
         }))
     }
 
-    /// Writes the state atomically (temporary file, fsync, rename).
+    /// Writes the state atomically ([`crate::log::write_atomically`]: a
+    /// temporary file, fsynced, renamed over the old one; the one
+    /// implementation, which also makes the rename durable).
     ///
     /// # Errors
     /// An I/O error.
@@ -95,18 +97,7 @@ impl Progress {
             "last_gtid": self.last_gtid,
             "exact": self.exact,
         });
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(format!("{v}\n").as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
-        })
+        crate::log::write_atomically(path, format!("{v}\n").as_bytes())
     }
 }
 
