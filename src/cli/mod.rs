@@ -293,6 +293,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
         socket: a.socket.clone(),
         user: a.user.clone(),
         password: None,
+        timeout: None,
     };
     let spec = match spec.with_password(a.defaults_file.as_deref(), a.ask_password) {
         Ok(s) => s,
