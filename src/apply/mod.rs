@@ -249,6 +249,21 @@ pub struct ApplyOptions {
     pub no_batch: bool,
     /// Live progress counters (transactions committed or skipped, of all).
     pub counters: Option<std::sync::Arc<Counters>>,
+    /// Test hook: called with a parallel worker's connection id right after
+    /// its COMMIT returned.
+    #[doc(hidden)]
+    pub after_commit: Option<AfterCommit>,
+}
+
+/// A test hook (see [`ApplyOptions::after_commit`]).
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct AfterCommit(pub std::sync::Arc<dyn Fn(u32) + Send + Sync>);
+
+impl std::fmt::Debug for AfterCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterCommit")
+    }
 }
 
 impl Default for ApplyOptions {
@@ -269,6 +284,7 @@ impl Default for ApplyOptions {
             parallel: 1,
             no_batch: false,
             counters: None,
+            after_commit: None,
         }
     }
 }

@@ -377,6 +377,8 @@ fn dispatch<'a>(
 }
 
 fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Job<'a>>, env: &Env<'a>) {
+    // A worker that panics must stop the run: the others would wait for its transaction forever.
+    let _stop = StopOnPanic(shared, i);
     let next = || queue.pop();
     match conn.query_first::<u32, _>("SELECT CONNECTION_ID()") {
         Ok(Some(id)) => shared.lock().conn_ids[i] = id,
@@ -395,7 +397,19 @@ fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Jo
     while let Some(job) = next() {
         let Some(g) = guard.as_mut() else { continue };
         // After a failure the queue is drained so the dispatcher never blocks on it.
-        if !g.alive || !shared.wait(i, job.slot.after) {
+        if !shared.wait(i, job.slot.after) {
+            continue;
+        }
+        if !g.alive {
+            // Its connection was lost after its last commit (while checking
+            // it, or resetting the session): this job cannot run here, and
+            // the others wait for it. Fail the run once every earlier
+            // transaction has committed (a prefix), the job not started.
+            if shared.wait(i, job.slot.seq) {
+                fail(shared, not_run(env, &job, i), true);
+            } else {
+                shared.lock().running[i] = None;
+            }
             continue;
         }
         run_job(i, g, &mut ctx, &mut locks, &job, shared, env);
@@ -488,6 +502,9 @@ fn run_job(
         guard.alive = alive;
         match r {
             Ok(()) => {
+                if let Some(h) = &env.opts.after_commit {
+                    (h.0)(guard.conn().connection_id());
+                }
                 // Still the head: nothing else commits until next_commit moves.
                 let not_logged = env.noop_check && !plan.has_rows && alive && !logged_by(guard, &plan, flavor, env);
                 *ctx = tctx;
@@ -577,6 +594,31 @@ fn fail(shared: &Shared, f: Failure, exact: bool) {
         st.book.report.failure = Some(f);
     }
     shared.stop(&mut st);
+}
+
+/// The failure of a job a worker whose connection is gone cannot run.
+fn not_run(env: &Env<'_>, job: &Job<'_>, i: usize) -> Failure {
+    let first = &job.group.events[0];
+    Failure {
+        file: env.files[first.file].clone(),
+        offset: first.ev.offset(),
+        event_type: first.ev.event_type(),
+        trx: super::convert_id(&job.group),
+        server_error: None,
+        message: format!("not run: parallel worker {i}'s connection was lost after its previous transaction committed"),
+        outcome: TrxOutcome::NotStarted,
+    }
+}
+
+/// Stops the run when its worker thread unwinds.
+struct StopOnPanic<'s>(&'s Shared, usize);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set_error(Error::invalid(format!("parallel worker {} panicked", self.1)));
+        }
+    }
 }
 
 /// The bookkeeping of a commit (by the head, in commit order).
