@@ -7,6 +7,12 @@
 //! transaction the applier names can be looked up on the target. Server 1
 //! is a fresh twin that gets the master's binlogs.
 //!
+//! - `--disable-log-bin` (no GTID check): the apply SIGKILLed mid-way, then
+//!   `--resume`: the target ends equal to the master (or the resume names
+//!   the transaction in doubt, and settles it when told); the finished diff
+//!   applied again is refused.
+//! - A state file with a transaction in doubt is refused until the
+//!   operator says what became of it.
 //! - `--parallel 4`: a worker's connection killed right after its COMMIT
 //!   ends the run (bounded) with a prefix committed; `--resume` finishes.
 //! - Apply connections have no read timeout (the apply's watchdog judges a
@@ -15,15 +21,17 @@
 mod support;
 
 use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use binlog_diff::apply::{self, AfterCommit, ApplyOptions};
+use binlog_diff::apply::{self, AfterCommit, ApplyOptions, InDoubt, Progress};
 use binlog_diff::server::{ConnSpec, Secret};
 use mysql::prelude::Queryable;
-use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyConfig};
+use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyConfig, poll_until};
 
+const BIN: &str = env!("CARGO_BIN_EXE_binlog-diff");
 const TARGET: usize = 1;
 
 /// Two independent servers: the master writes, the target gets its binlogs.
@@ -80,6 +88,180 @@ fn assert_same(topo: &Topology) {
     let dup = topo.query_value(TARGET, "SELECT COUNT(*) FROM (SELECT v FROM d.t GROUP BY v HAVING COUNT(*) > 1) x");
     assert_eq!(dup.as_deref(), Some("0"), "a transaction was applied twice");
     assert_eq!(topo.checksum_tables(TARGET, "d"), topo.checksum_tables(MASTER, "d"), "checksums differ");
+}
+
+fn cli_cmd(topo: &Topology, extra: &[&str], files: &[PathBuf]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("apply")
+        .args(["--host", "127.0.0.1", "-P", &topo.port(TARGET).to_string(), "-u", ADMIN_USER])
+        .args(extra)
+        .args(files)
+        .env("MYSQL_PWD", ADMIN_PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn show(what: &str, out: &Output) {
+    eprintln!(
+        "{what} -> {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn cli(topo: &Topology, extra: &[&str], files: &[PathBuf]) -> Output {
+    let child = cli_cmd(topo, extra, files).spawn().unwrap();
+    let out = wait_bounded(child, Duration::from_secs(120));
+    show(&format!("apply {extra:?}"), &out);
+    out
+}
+
+/// The child's output once it ends; killed (and the test failed) if it
+/// runs longer than `bound`.
+fn wait_bounded(mut child: Child, bound: Duration) -> Output {
+    let t0 = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if t0.elapsed() > bound {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            show("killed", &out);
+            panic!("the apply did not end within {bound:?} (a hang)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Waits until the target has at least `n` rows (the apply is mid-way).
+fn wait_rows(topo: &Topology, n: u64) {
+    poll_until(Duration::from_secs(60), || (rows(topo, TARGET) >= n).then_some(()))
+        .unwrap_or_else(|| panic!("the target never reached {n} rows"));
+}
+
+/// The `0-1-N` GTID named in `text` (its sequence number).
+fn named_gtid(text: &str) -> u64 {
+    let at = text.find("GTID 0-1-").expect("a GTID named") + "GTID 0-1-".len();
+    text[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+}
+
+/// The scenario: no GTID check on the target (`--disable-log-bin`),
+/// the apply SIGKILLed mid-way, then `--resume`. The old batched state said
+/// less than had committed and the resume applied those again (duplicate
+/// rows, exit 0); now the state is exact: the target ends equal to the
+/// master, or the resume names the one transaction in doubt and settles it
+/// as told. Then the finished diff applied again is refused.
+#[test]
+fn disable_log_bin_killed_then_resume_never_applies_twice() {
+    let topo = twins();
+    let files = source(&topo, 5000, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("state.json");
+    let st = st.to_str().unwrap();
+    let mut child = cli_cmd(&topo, &["--disable-log-bin", "--state-file", st], &files).spawn().unwrap();
+    wait_rows(&topo, 1000);
+    child.kill().unwrap();
+    show("killed mid-way", &child.wait_with_output().unwrap());
+    let had = rows(&topo, TARGET);
+    assert!(had < 5000, "the apply finished before the kill: {had} rows");
+
+    let out = cli(&topo, &["--disable-log-bin", "--state-file", st, "--resume"], &files);
+    if !out.status.success() {
+        // The only acceptable refusal: the kill came between an intent and its commit.
+        let err = stderr(&out);
+        assert!(err.contains("was being committed when the last run stopped"), "{err}");
+        assert!(err.contains(st), "the state file is not named: {err}");
+        let k = named_gtid(&err);
+        let there = topo.query_value(TARGET, format!("SELECT COUNT(*) FROM d.t WHERE v = {k}")).unwrap();
+        let flag = if there == "1" { "--resume-assume-committed" } else { "--resume-assume-rolled-back" };
+        let out = cli(&topo, &["--disable-log-bin", "--state-file", st, "--resume", flag], &files);
+        assert!(out.status.success());
+    }
+    assert_same(&topo);
+
+    // The finished diff again: refused, naming the state file; nothing applied.
+    let out = cli(&topo, &["--disable-log-bin", "--state-file", st], &files);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(st) && err.contains("records 5002 transactions of these files as applied"), "{err}");
+    assert!(err.contains("--again"), "{err}");
+    assert_same(&topo);
+}
+
+/// A state whose last transaction is in doubt (its COMMIT was sent, the
+/// run died before the answer) is refused, naming it, until the operator
+/// says whether it committed; each answer then gives the master's rows.
+#[test]
+fn transaction_in_doubt_is_refused_until_settled() {
+    let topo = twins();
+    let files = source(&topo, 10, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("state.json");
+    let opts = ApplyOptions { disable_log_bin: true, state_file: Some(st.clone()), ..Default::default() };
+    let r = apply::apply(&spec(&topo, TARGET), &files, &opts).unwrap_or_else(|f| panic!("{}", f.error));
+    assert_eq!(r.transactions, 12);
+    let done = Progress::load(&st).unwrap().unwrap();
+    let k = done.last_gtid.as_deref().unwrap().rsplit('-').next().unwrap().parse::<u64>().unwrap();
+    // Where the last transaction starts: its GTID event.
+    let file = files[done.file].file_name().unwrap().to_str().unwrap().to_string();
+    let start = topo
+        .binlog_events(MASTER, &file, None)
+        .into_iter()
+        .find(|e| e.event_type == "Gtid" && e.info.contains(&format!("0-1-{k}")))
+        .expect("its GTID event")
+        .pos;
+    let in_doubt = |p: &Progress| Progress {
+        transactions: p.transactions - 1,
+        offset: start,
+        last_gtid: Some(format!("0-1-{}", k - 1)),
+        in_doubt: Some(InDoubt {
+            n: p.transactions,
+            file: p.file,
+            offset: start,
+            end_file: p.file,
+            end_offset: p.offset,
+            trx: format!("GTID 0-1-{k}"),
+            gtid: Some(format!("0-1-{k}")),
+        }),
+        ..p.clone()
+    };
+    let base = ["--disable-log-bin", "--state-file", st.to_str().unwrap(), "--resume"];
+
+    // It did not commit.
+    topo.sql(TARGET, format!("SET sql_log_bin=0; DELETE FROM d.t WHERE v = {k}; SET sql_log_bin=1"));
+    in_doubt(&done).save(&st).unwrap();
+    let out = cli(&topo, &base, &files);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for want in [
+        format!("transaction 12 of these files, GTID 0-1-{k}"),
+        format!("{} @ {start}", files[done.file].display()),
+        "--resume-assume-committed".into(),
+        "--resume-assume-rolled-back".into(),
+        st.display().to_string(),
+    ] {
+        assert!(err.contains(&want), "lacks {want:?}: {err}");
+    }
+    assert_eq!(rows(&topo, TARGET), 9, "the refused resume applied something");
+    let out = cli(&topo, &[&base[..], &["--resume-assume-rolled-back"]].concat(), &files);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 1 transactions"));
+    assert_same(&topo);
+
+    // It did commit.
+    in_doubt(&done).save(&st).unwrap();
+    let out = cli(&topo, &[&base[..], &["--resume-assume-committed"]].concat(), &files);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 0 transactions"));
+    assert_same(&topo);
 }
 
 /// `--parallel 4`: a worker's connection is killed right after one of its

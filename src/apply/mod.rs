@@ -46,18 +46,39 @@
 //!
 //! # Resume
 //!
-//! Progress (file, offset, GTID) is written in batches to a state file next
-//! to the first diff ([`state`]). With `resume`, transactions up to the saved
+//! Progress (file, offset, GTID) is written to a state file next to the
+//! first diff ([`state`]). With `resume`, transactions up to the saved
 //! offset are skipped, and so is every transaction whose GTID the target
 //! already has (MariaDB: seq_no ≤ the target's for that domain and server
 //! in `gtid_binlog_state`/`gtid_slave_pos` — per server id too, so a local
 //! write on the target with a higher seq_no does not hide a missing master
 //! transaction; `gtid_current_pos` alone would miss what we applied, since
 //! it follows the binlog only for the target's own server id; MySQL: in
-//! `gtid_executed`), which makes a lagging (batched) state file safe.
-//! Without GTIDs only an exactly written state is accepted. Without
-//! `resume`, a transaction the target already has is an error, never a
-//! double apply.
+//! `gtid_executed`). Without `resume`, a transaction the target already has
+//! is an error, never a double apply.
+//!
+//! Whether that GTID state is a usable check is decided once per run
+//! (`AppliedCheck`), from the target and the options, not from the input
+//! alone: it is when every transaction has a GTID *and* the target records
+//! the GTIDs we set (it writes a binary log, and so does our session). Then
+//! the state file is written in batches and may lag: the GTID state settles
+//! the rest. Otherwise (`--disable-log-bin`, `sql_log_bin=0`, a target
+//! without `log_bin`, transactions without GTIDs) nothing but the state file
+//! can say what committed, so it is exact: an intent is fsynced to its
+//! journal before each COMMIT, a record follows the commit ([`state`]). Then:
+//!
+//! - a resume from a batched (inexact) state is refused;
+//! - a resume that finds an intent without its record refuses, naming the
+//!   transaction in doubt (file, offset, GTID) and how to look at it, until
+//!   told `in_doubt` (`--resume-assume-committed` or
+//!   `--resume-assume-rolled-back`);
+//! - a fresh apply of files the state records as applied (in part or in
+//!   whole) is refused unless `again`; `skip_applied` (a rerun) resumes from
+//!   the state when it records these files;
+//! - compound batches are off (a batch's fate needs the GTID state); the
+//!   parallel apply keeps working: commits happen in source order anyway,
+//!   and the head writes its intent before its COMMIT, so the state stays
+//!   exact and the commits a prefix.
 //!
 //! # Limits
 //!
@@ -66,7 +87,8 @@
 //!   rolled back, which holds for transactional engines only.
 //! - A lost connection during `COMMIT` (or during a statement that commits on
 //!   its own, DDL) leaves the outcome unknown; the error says so and
-//!   `resume` settles it from the target's GTID state.
+//!   `resume` settles it from the target's GTID state, or, without a GTID
+//!   check, asks the operator (see "Resume").
 //! - Statement text that is not valid UTF-8 (a latin1 session's literals)
 //!   is sent byte-exact through `EXECUTE IMMEDIATE X'…'` (MariaDB) or
 //!   `PREPARE … FROM @var` (MySQL), as the `mysql` crate only sends `&str`;
@@ -183,6 +205,7 @@ pub mod target;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use mysql::prelude::Queryable;
@@ -197,8 +220,8 @@ pub use multi::{Bars, Counters, PlanTarget, apply_plan, plan_targets};
 #[doc(hidden)]
 pub use parallel::waits_for_my_locks;
 pub use render::render_sql;
-pub use report::{ApplyReport, Failure, FileReport, LeftOut, ServerError, TrxOutcome, Verification};
-pub use state::{Progress, state_path};
+pub use report::{ApplyReport, Failure, FileReport, LeftOut, ResumePoint, ServerError, TrxOutcome, Verification};
+pub use state::{InDoubt, Progress, state_path};
 pub use target::{GtidSet, MariaState};
 
 use convert::{End, Kind, Src, TrxPlan};
@@ -249,20 +272,91 @@ pub struct ApplyOptions {
     pub no_batch: bool,
     /// Live progress counters (transactions committed or skipped, of all).
     pub counters: Option<std::sync::Arc<Counters>>,
+    /// Apply files the resume state records as applied (in whole or in
+    /// part) once more, from their start. Only matters when the target
+    /// cannot say what it has (no GTID check: see "Resume"): that is
+    /// refused otherwise.
+    pub again: bool,
+    /// With `resume` (or `skip_applied`): what became of the transaction the
+    /// state says was being committed when the last run stopped. Such a
+    /// state is refused without it.
+    pub in_doubt: Option<InDoubtWas>,
     /// Test hook: called with a parallel worker's connection id right after
     /// its COMMIT returned.
     #[doc(hidden)]
     pub after_commit: Option<AfterCommit>,
 }
 
+/// What the operator found of a transaction in doubt (see [`ApplyOptions::in_doubt`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InDoubtWas {
+    /// Its changes are on the target: resume after it.
+    Committed,
+    /// They are not: resume with it.
+    RolledBack,
+}
+
 /// A test hook (see [`ApplyOptions::after_commit`]).
 #[doc(hidden)]
 #[derive(Clone)]
-pub struct AfterCommit(pub std::sync::Arc<dyn Fn(u32) + Send + Sync>);
+pub struct AfterCommit(pub Arc<dyn Fn(u32) + Send + Sync>);
 
 impl std::fmt::Debug for AfterCommit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AfterCommit")
+    }
+}
+
+/// Whether the target can say which transactions it already has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AppliedCheck {
+    /// Its GTID state: every transaction has a GTID and the target records
+    /// those we apply (it writes a binary log, and so does our session).
+    ByGtid,
+    /// Only an exact resume state can say (and why).
+    None(NoCheck),
+}
+
+/// Why the target cannot say what it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoCheck {
+    /// Binary logging is off on the target.
+    LogBinOff,
+    /// Binary logging is off for the apply session.
+    SessionLogBinOff,
+    /// Some transactions have no GTID.
+    NoGtids,
+}
+
+impl AppliedCheck {
+    /// Decided once per run, from the target and the options: MariaDB
+    /// records the GTIDs we set (`gtid_binlog_state`) only when it writes
+    /// them to its binlog; MySQL is treated alike (not checked live here).
+    fn of(log_bin: bool, session_log_bin: bool, without_gtid: u64) -> AppliedCheck {
+        if !log_bin {
+            AppliedCheck::None(NoCheck::LogBinOff)
+        } else if !session_log_bin {
+            AppliedCheck::None(NoCheck::SessionLogBinOff)
+        } else if without_gtid > 0 {
+            AppliedCheck::None(NoCheck::NoGtids)
+        } else {
+            AppliedCheck::ByGtid
+        }
+    }
+}
+
+impl NoCheck {
+    fn why(self) -> &'static str {
+        match self {
+            NoCheck::LogBinOff => {
+                "binary logging is off on the target (log_bin=OFF): the GTIDs applied do not reach its GTID state"
+            }
+            NoCheck::SessionLogBinOff => {
+                "binary logging is off for the apply session (--disable-log-bin or sql_log_bin=0): the GTIDs \
+                 applied do not reach the target's GTID state"
+            }
+            NoCheck::NoGtids => "the input has transactions without GTIDs",
+        }
     }
 }
 
@@ -284,6 +378,8 @@ impl Default for ApplyOptions {
             parallel: 1,
             no_batch: false,
             counters: None,
+            again: false,
+            in_doubt: None,
             after_commit: None,
         }
     }
@@ -1154,74 +1250,116 @@ fn run(
     }
     let mut applied = tryf!(target::read_applied(conn, flavor, label));
 
-    // Resume.
-    let state_path = opts.state_file.clone().unwrap_or_else(|| state::state_path(&files));
-    let ids = state::file_ids(&files);
-    let mut progress =
-        Progress { files: ids.clone(), file: 0, offset: 0, transactions: 0, last_gtid: None, exact: true };
-    let mut resume_from = None;
-    if opts.resume {
-        if let Some(p) = tryf!(Progress::load(&state_path)) {
-            if p.files != ids {
-                bail!(Error::invalid("the resume state is for other files (or they changed)").with_file(&state_path));
-            }
-            if !p.exact && pre.without_gtid > 0 {
-                bail!(
-                    Error::invalid(
-                        "the resume state was not written at a known commit and the input has transactions without \
-                         GTIDs: cannot tell what the target has"
-                    )
-                    .with_file(&state_path)
-                );
-            }
-            resume_from = Some((p.file, p.offset));
-            progress = p;
-            progress.exact = true;
-        } else if pre.without_gtid > 0 {
-            bail!(
-                Error::invalid("--resume: no resume state, and the input has transactions without GTIDs")
-                    .with_file(&state_path)
-            );
-        }
-    }
-    let mut batcher = (!opts.no_state_file).then(|| state::Batcher::new(state_path.clone()));
-    report.state_file = batcher.as_ref().map(|b| b.path.clone());
-    if let Some(b) = batcher.as_mut() {
-        // Fail now, not after the first batch, when the state cannot be written.
-        if let Err(e) = b.finish(&progress) {
-            bail!(Error::invalid(format!("cannot write the resume state ({e}); use --state-file or --no-state-file")));
-        }
-    }
-
     // A statement that changes no row is not binlogged under row-based logging:
     // its GTID cannot reach the target's GTID state (MariaDB). Such groups are
     // checked right after their commit, and left out of the final check.
     let logs_binlog = target.log_bin && !opts.disable_log_bin && target.sql_log_bin;
     let noop_check = flavor == Flavor::MariaDb && logs_binlog && target.binlog_format != "STATEMENT";
-    let save_final = |batcher: &mut Option<state::Batcher>, progress: &Progress| -> Result<()> {
-        match batcher {
-            Some(b) => b.finish(progress),
-            None => Ok(()),
-        }
+    let check = AppliedCheck::of(target.log_bin, !opts.disable_log_bin && target.sql_log_bin, pre.without_gtid);
+
+    // Resume.
+    let state_path = opts.state_file.clone().unwrap_or_else(|| state::state_path(&files));
+    let ids = state::file_ids(&files);
+    let mut progress = Progress::start(ids.clone());
+    let mut resume_from = None;
+    let exact = matches!(check, AppliedCheck::None(_));
+    let stored = if opts.resume || (exact && !opts.no_state_file && !opts.again) {
+        tryf!(Progress::load(&state_path))
+    } else {
+        None
     };
+    // Without a GTID check, a rerun that skips what it applied can only
+    // learn that from its state.
+    let resume = opts.resume
+        || (exact && opts.skip_applied && stored.as_ref().is_some_and(|p| p.files == ids && p.records_any()));
+    if resume {
+        if let Some(mut p) = stored {
+            if p.files != ids {
+                bail!(Error::invalid("the resume state is for other files (or they changed)").with_file(&state_path));
+            }
+            if let (AppliedCheck::None(why), false) = (check, p.exact) {
+                bail!(
+                    Error::invalid(format!(
+                        "the resume state was not written at a known commit (a batched snapshot, which may lag what \
+                         committed: it says {} transactions) and the target cannot say what it has ({}): resuming \
+                         from it could apply transactions twice",
+                        p.transactions,
+                        why.why()
+                    ))
+                    .with_file(&state_path)
+                );
+            }
+            if let Some(d) = &p.in_doubt {
+                match opts.in_doubt {
+                    None => bail!(in_doubt_error(&state_path, d, &files)),
+                    Some(InDoubtWas::Committed) => p.settle_committed(),
+                    Some(InDoubtWas::RolledBack) => p.in_doubt = None,
+                }
+            }
+            resume_from = Some((p.file, p.offset));
+            progress = p;
+            progress.exact = true;
+        } else if let AppliedCheck::None(why) = check {
+            bail!(
+                Error::invalid(format!(
+                    "--resume: no resume state, and the target cannot say what it has ({})",
+                    why.why()
+                ))
+                .with_file(&state_path)
+            );
+        }
+    } else if let (AppliedCheck::None(why), Some(p)) = (check, stored.filter(Progress::records_any)) {
+        bail!(already_recorded(&state_path, &p, &ids, &files, why));
+    }
+    let mut batcher = (!opts.no_state_file).then(|| match check {
+        AppliedCheck::ByGtid => state::Batcher::new(state_path.clone()),
+        AppliedCheck::None(_) => state::Batcher::exact(state_path.clone()),
+    });
+    let journaling = batcher.as_ref().is_some_and(state::Batcher::journals);
+    report.state_file = batcher.as_ref().map(|b| b.path.clone());
+    if let Some(b) = batcher.as_mut() {
+        // Fail now, not after the first batch, when the state cannot be written.
+        if let Err(e) = b.begin(&progress) {
+            bail!(Error::invalid(format!("cannot write the resume state ({e}); use --state-file or --no-state-file")));
+        }
+    }
+    // The state written last (exact, or with the transaction in doubt), and
+    // where it says the apply stands, for the report.
+    macro_rules! save_final {
+        () => {{
+            report.resume = Some(resume_point(&files, &progress, batcher.is_some()));
+            match batcher.as_mut() {
+                Some(b) => b.finish(&progress),
+                None => Ok(()),
+            }
+        }};
+    }
 
     // On MariaDB, workers run windows of row transactions as compound
     // statements (`chain`); the rest runs on the main connection. Batches
     // need the target's GTID state to follow our commits: after a lost
     // connection (or a stopped window) it says which of a batch committed.
-    let batching = flavor == Flavor::MariaDb && !opts.no_batch && logs_binlog;
+    let batching = flavor == Flavor::MariaDb && !opts.no_batch && logs_binlog && check == AppliedCheck::ByGtid;
     let chained = !workers.is_empty() && batching;
     if !workers.is_empty() && !chained {
-        let env = parallel::Env { label, lfs, files: &files, target: &target, opts, resume_from, noop_check };
-        let book = parallel::Book { report, progress, batcher, last: BTreeMap::new(), last_logged: BTreeMap::new() };
+        let env =
+            parallel::Env { label, lfs, files: &files, target: &target, opts, resume_from, noop_check, journaling };
+        let book = parallel::Book {
+            report,
+            progress,
+            batcher,
+            last: BTreeMap::new(),
+            last_logged: BTreeMap::new(),
+            pending: None,
+        };
         let (book, r) = parallel::run_loop(conn, workers, &env, applied, book);
-        let parallel::Book { report: rep, progress, mut batcher, last, last_logged } = book;
-        report = rep;
-        let saved = save_final(&mut batcher, &progress);
+        let parallel::Book { report: rep, progress: p, batcher: b, last, last_logged, .. } = book;
+        (report, progress, batcher) = (rep, p, b);
+        let saved = save_final!();
         tryf!(r);
         tryf!(saved);
         report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
-        let end = Ending { flavor, logs_binlog, groups: pre.groups, last: &last, last_logged: &last_logged };
+        let end = Ending { flavor, logs_binlog, check, groups: pre.groups, last: &last, last_logged: &last_logged };
         tryf!(end.check(conn, label, opts, &mut report));
         return Ok(report);
     }
@@ -1257,6 +1395,10 @@ fn run(
     let mut stream_done = false;
     // An error met while reading, reported once what came before it ran.
     let mut end_err: Option<Error> = None;
+    // Exact state: the transaction whose intent is in the journal, and a
+    // failure to write one.
+    let mut pending: Option<InDoubt> = None;
+    let mut hold_err: Option<Error> = None;
 
     // A committed transaction: counts, GTID bookkeeping, resume state.
     macro_rules! settle {
@@ -1377,7 +1519,7 @@ fn run(
                     compound::Outcome::Lost { error } => {
                         guard.alive = false;
                         progress.exact = false;
-                        let _ = save_final(&mut batcher, &progress);
+                        let _ = save_final!();
                         let (first, last_plan) = (&items[0].1, &items[items.len() - 1].1);
                         report.failure = Some(Failure {
                             file: files[first.first.file].clone(),
@@ -1424,7 +1566,7 @@ fn run(
                 continue;
             }
             if let Some(e) = end_err.take() {
-                let _ = save_final(&mut batcher, &progress);
+                let _ = save_final!();
                 bail!(e);
             }
             break;
@@ -1484,7 +1626,7 @@ fn run(
                     message: e.0,
                     outcome: TrxOutcome::NotStarted,
                 });
-                let _ = save_final(&mut batcher, &progress);
+                let _ = save_final!();
                 let err = failure_error(&report);
                 bail!(err);
             }
@@ -1506,7 +1648,7 @@ fn run(
                 message: format!("already applied on the target ({why}); use --resume to skip applied transactions"),
                 outcome: TrxOutcome::NotStarted,
             });
-            let _ = save_final(&mut batcher, &progress);
+            let _ = save_final!();
             let err = failure_error(&report);
             bail!(err);
         }
@@ -1551,7 +1693,34 @@ fn run(
         let mut attempt = 0;
         let r = loop {
             let mut alive = guard.alive;
-            let r = execute(guard.conn(), &plan, flavor, &mut alive);
+            let r = if journaling {
+                // No GTID check: the journal says "may commit from now on" before the COMMIT.
+                let start = g.start();
+                let d = InDoubt {
+                    n: progress.transactions + 1,
+                    file: start.0,
+                    offset: start.1,
+                    end_file,
+                    end_offset: end_off,
+                    trx: plan.id.to_string(),
+                    gtid: plan.id.gtid(),
+                };
+                let mut hold = |_: &mut mysql::Conn| -> Hold {
+                    match batcher.as_mut().map(|b| b.intent(&d)) {
+                        Some(Err(e)) => {
+                            hold_err = Some(e);
+                            Hold::Stop
+                        }
+                        _ => {
+                            pending = Some(d.clone());
+                            Hold::Go
+                        }
+                    }
+                };
+                execute_with(guard.conn(), &plan, flavor, &mut alive, &mut hold)
+            } else {
+                execute(guard.conn(), &plan, flavor, &mut alive)
+            };
             guard.alive = alive;
             // Like the server's applier (slave_transaction_retries): a deadlock or
             // lock wait timeout rolled the whole transaction back; when the source
@@ -1585,11 +1754,23 @@ fn run(
             Ok(()) => {
                 ctx = tctx;
                 guard.user_vars.clone_from(&ctx.user_vars);
+                pending = None;
                 settle!(&plan, end_file, end_off);
             }
             Err(f) => {
-                progress.exact = f.outcome != TrxOutcome::Unknown;
-                let _ = save_final(&mut batcher, &progress);
+                if exact {
+                    // A COMMIT whose answer never came is in doubt; anything else did not commit.
+                    progress.in_doubt = if f.outcome == TrxOutcome::Unknown { pending.take() } else { None };
+                } else {
+                    progress.exact = f.outcome != TrxOutcome::Unknown;
+                }
+                let _ = save_final!();
+                if let Some(e) = hold_err.take() {
+                    bail!(Error::invalid(format!(
+                        "{}: not committed (rolled back): its resume intent could not be written: {e}",
+                        plan.id
+                    )));
+                }
                 report.failure = Some(Failure {
                     file: files[f.src.file].clone(),
                     offset: f.src.offset,
@@ -1607,10 +1788,10 @@ fn run(
     if had_gtid_next && guard.alive {
         let _ = guard.conn().query_drop("SET @@SESSION.GTID_NEXT='AUTOMATIC'");
     }
-    tryf!(save_final(&mut batcher, &progress));
+    tryf!(save_final!());
     report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
 
-    let end = Ending { flavor, logs_binlog, groups: pre.groups, last: &last, last_logged: &last_logged };
+    let end = Ending { flavor, logs_binlog, check, groups: pre.groups, last: &last, last_logged: &last_logged };
     let checked = end.check(guard.conn(), label, opts, &mut report);
     guard.restore();
     drop(guard);
@@ -1622,6 +1803,7 @@ fn run(
 struct Ending<'e> {
     flavor: Flavor,
     logs_binlog: bool,
+    check: AppliedCheck,
     /// Whole groups in the input.
     groups: u64,
     last: &'e BTreeMap<(u32, String), TrxId>,
@@ -1649,10 +1831,8 @@ impl Ending<'_> {
             report.verification = Verification::Unverifiable(
                 "no applied transaction was binlogged by the target (no row changed)".into(),
             );
-        } else if flavor == Flavor::MariaDb && !logs_binlog {
-            report.verification = Verification::Unverifiable(
-                "binary logging is off for the apply session: no GTID state to check".into(),
-            );
+        } else if let AppliedCheck::None(n @ (NoCheck::LogBinOff | NoCheck::SessionLogBinOff)) = self.check {
+            report.verification = Verification::Unverifiable(format!("no GTID state to check: {}", n.why()));
         } else {
             let now = target::read_applied(conn, flavor, label)?;
             let check = if flavor == Flavor::MariaDb { last_logged } else { last };
@@ -1727,7 +1907,99 @@ fn failure_error(report: &ApplyReport) -> Error {
     Error::invalid(line.replace(['\n', '\r'], " ")).with_file(&f.file).at(f.offset, Some(f.event_type))
 }
 
+/// Where the state says the apply stands (for the report).
+fn resume_point(files: &[PathBuf], p: &Progress, saved: bool) -> ResumePoint {
+    ResumePoint {
+        file: files.get(p.file).cloned().unwrap_or_default(),
+        offset: p.offset,
+        transactions: p.transactions,
+        last_gtid: p.last_gtid.clone(),
+        in_doubt: p.in_doubt.as_ref().map(|d| in_doubt_text(d, files)),
+        saved,
+    }
+}
+
+fn in_doubt_text(d: &InDoubt, files: &[PathBuf]) -> String {
+    let name = |i: usize| files.get(i).map(|f| f.display().to_string()).unwrap_or_else(|| format!("file #{i}"));
+    format!(
+        "transaction {} of these files, {} ({} @ {} to {} @ {})",
+        d.n,
+        d.trx,
+        name(d.file),
+        d.offset,
+        name(d.end_file),
+        d.end_offset
+    )
+}
+
+/// A resume refused: a transaction's COMMIT was sent but its outcome is unknown.
+fn in_doubt_error(state: &std::path::Path, d: &InDoubt, files: &[PathBuf]) -> Error {
+    let file = files.get(d.file).map(|f| f.display().to_string()).unwrap_or_default();
+    let stop = if d.end_file == d.file { format!(" --stop-position {}", d.end_offset) } else { String::new() };
+    Error::invalid(format!(
+        "{} was being committed when the last run stopped, and whether it committed cannot be told from here \
+         (the run that sent it could not check the target's GTID state); look on the target for its changes \
+         (`binlog-diff dump --rows --start-position {}{stop} {file}` prints them), then resume with \
+         --resume-assume-committed if they are there, or --resume-assume-rolled-back if they are not",
+        in_doubt_text(d, files),
+        d.offset
+    ))
+    .with_file(state)
+}
+
+/// A fresh apply refused: the state records these files (or others at its
+/// path) as applied, and the target cannot say what it has.
+fn already_recorded(
+    state: &std::path::Path,
+    p: &Progress,
+    ids: &[(String, u64)],
+    files: &[PathBuf],
+    why: NoCheck,
+) -> Error {
+    let what = if p.files == ids {
+        let at = files.get(p.file).map(|f| f.display().to_string()).unwrap_or_default();
+        let doubt =
+            p.in_doubt.as_ref().map(|d| format!(", and {} in doubt", in_doubt_text(d, files))).unwrap_or_default();
+        format!(
+            "records {} transactions of these files as applied (up to {at} @ {}{}){doubt}",
+            p.transactions,
+            p.offset,
+            p.last_gtid.as_deref().map(|g| format!(", last GTID {g}")).unwrap_or_default()
+        )
+    } else {
+        let first = p.files.first().map(|(f, n)| format!("{f} ({n} bytes)")).unwrap_or_default();
+        format!(
+            "records {} transactions applied from other files, starting with {first} (or from these files before \
+             they changed)",
+            p.transactions
+        )
+    };
+    Error::invalid(format!(
+        "this resume state {what}; the target cannot say what it has ({}), so applying the files again could \
+         apply those transactions twice: --resume continues after them; --again applies the files from their \
+         start anyway",
+        why.why()
+    ))
+    .with_file(state)
+}
+
 /// For tests and tools: the state file path a run over `files` uses.
 pub fn default_state_file(files: &[PathBuf]) -> PathBuf {
     state::state_path(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The target's GTID state is a check only when it records what we apply.
+    #[test]
+    fn applied_check_from_target_and_options() {
+        assert_eq!(AppliedCheck::of(true, true, 0), AppliedCheck::ByGtid);
+        // --disable-log-bin (or sql_log_bin=0): the GTIDs we set go nowhere.
+        assert_eq!(AppliedCheck::of(true, false, 0), AppliedCheck::None(NoCheck::SessionLogBinOff));
+        assert_eq!(AppliedCheck::of(false, true, 0), AppliedCheck::None(NoCheck::LogBinOff));
+        assert_eq!(AppliedCheck::of(true, true, 3), AppliedCheck::None(NoCheck::NoGtids));
+        assert!(NoCheck::SessionLogBinOff.why().contains("--disable-log-bin"));
+    }
 }

@@ -23,7 +23,7 @@ use super::depend::{Info, Scheduler, Slot};
 use super::guard::SessionGuard;
 use super::report::{ApplyReport, Failure, TrxOutcome};
 use super::session::{SessionCtx, TargetInfo};
-use super::state::{Batcher, Progress};
+use super::state::{Batcher, InDoubt, Progress};
 use super::stream::{Group, Item, Stream};
 use super::target::{Applied, Target};
 use super::{
@@ -38,6 +38,8 @@ pub(crate) struct Book {
     pub batcher: Option<Batcher>,
     pub last: BTreeMap<(u32, String), TrxId>,
     pub last_logged: BTreeMap<(u32, String), TrxId>,
+    /// The transaction whose intent is in the journal (exact state).
+    pub pending: Option<InDoubt>,
 }
 
 /// What the run set up before the loop.
@@ -50,6 +52,8 @@ pub(crate) struct Env<'x> {
     pub resume_from: Option<(usize, u64)>,
     /// Check `@@last_gtid` after commits of groups without rows (see `run`).
     pub noop_check: bool,
+    /// An intent goes to the journal before each COMMIT.
+    pub journaling: bool,
 }
 
 struct Job<'a> {
@@ -479,7 +483,28 @@ fn run_job(
                 // Stop first: after a state-file error nothing more commits, not even the head.
                 if st.stop || st.next_commit == seq {
                     st.waits[i] = None;
-                    return if st.stop { Hold::Stop } else { Hold::Go };
+                    if st.stop {
+                        return Hold::Stop;
+                    }
+                    if env.journaling {
+                        // No GTID check: "may commit from now on" goes to the journal first.
+                        let d = InDoubt {
+                            n: st.book.progress.transactions + 1,
+                            file: job.group.start().0,
+                            offset: job.group.start().1,
+                            end_file: job.end.0,
+                            end_offset: job.end.1,
+                            trx: plan.id.to_string(),
+                            gtid: plan.id.gtid(),
+                        };
+                        if let Some(Err(e)) = st.book.batcher.as_mut().map(|b| b.intent(&d)) {
+                            st.error = Some(e);
+                            shared.stop(&mut st);
+                            return Hold::Stop;
+                        }
+                        st.book.pending = Some(d);
+                    }
+                    return Hold::Go;
                 }
                 // Woken by the commit before it (or a stop); else at the next probe.
                 st.waits[i] = Some(seq);
@@ -590,8 +615,15 @@ fn logged_by(guard: &mut SessionGuard<'_>, plan: &convert::TrxPlan, flavor: Flav
 fn fail(shared: &Shared, f: Failure, exact: bool) {
     let mut st = shared.lock();
     if !st.stop {
-        st.book.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
-        st.book.report.failure = Some(f);
+        let b = &mut st.book;
+        if b.batcher.as_ref().is_some_and(Batcher::journals) {
+            // Exact state: a COMMIT whose answer never came is in doubt; anything else did not commit.
+            let pending = b.pending.take();
+            b.progress.in_doubt = pending.filter(|_| f.outcome == TrxOutcome::Unknown);
+        } else {
+            b.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
+        }
+        b.report.failure = Some(f);
     }
     shared.stop(&mut st);
 }
@@ -643,6 +675,7 @@ fn committed(shared: &Shared, i: usize, plan: &convert::TrxPlan, end: (usize, u6
     b.progress.offset = end.1;
     b.progress.transactions += 1;
     b.progress.last_gtid = plan.id.gtid();
+    b.pending = None;
     let saved = match b.batcher.as_mut() {
         Some(bt) => bt.committed(&b.progress),
         None => Ok(()),

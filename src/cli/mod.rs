@@ -189,7 +189,8 @@ struct ApplyArgs {
     /// Ask for the password on the terminal when MYSQL_PWD and --defaults-file give none.
     #[arg(long, short = 'p')]
     ask_password: bool,
-    /// SET sql_log_bin=0 for the apply session (then the GTID state cannot be verified on MariaDB).
+    /// SET sql_log_bin=0 for the apply session. The target's GTID state then cannot say what was applied:
+    /// the resume state is kept exact instead (a journal entry fsynced before each COMMIT).
     #[arg(long)]
     disable_log_bin: bool,
     /// Apply even while replication threads run on the target, or across server flavors.
@@ -241,6 +242,18 @@ struct ApplyArgs {
     /// many to a round trip, each still committing on its own (a compound statement).
     #[arg(long)]
     no_batch: bool,
+    /// When the target cannot say what it has (--disable-log-bin, no binary log, transactions without GTIDs):
+    /// apply files the resume state records as applied once more, from their start (refused otherwise).
+    #[arg(long, conflicts_with = "resume")]
+    again: bool,
+    /// Resume past the transaction the resume state says was being committed when the last run stopped:
+    /// its changes are on the target.
+    #[arg(long, conflicts_with = "resume_assume_rolled_back")]
+    resume_assume_committed: bool,
+    /// Resume with the transaction the resume state says was being committed when the last run stopped:
+    /// its changes are not on the target.
+    #[arg(long)]
+    resume_assume_rolled_back: bool,
 }
 
 fn apply_options(a: &ApplyArgs) -> crate::apply::ApplyOptions {
@@ -258,6 +271,14 @@ fn apply_options(a: &ApplyArgs) -> crate::apply::ApplyOptions {
         no_state_file: a.no_state_file,
         parallel: a.parallel as usize,
         no_batch: a.no_batch,
+        again: a.again,
+        in_doubt: if a.resume_assume_committed {
+            Some(crate::apply::InDoubtWas::Committed)
+        } else if a.resume_assume_rolled_back {
+            Some(crate::apply::InDoubtWas::RolledBack)
+        } else {
+            None
+        },
         ..Default::default()
     }
 }
