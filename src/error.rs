@@ -39,6 +39,21 @@ pub enum ErrorKind {
     /// The master does not answer here but the replicas still replicate
     /// from it (UnreachableMaster): nothing was changed; a watcher goes on.
     NotDead(String),
+    /// A wait on a server passed its bound (the server stopped answering
+    /// within the MySQL timeout, or a deadline passed): its connections
+    /// were cut rather than waited on.
+    Timeout {
+        /// The server (`host:port`).
+        host: String,
+        /// What was being done (for an apply: the transaction, and where it
+        /// stopped).
+        step: String,
+        /// Which bound passed, and how that was found.
+        why: String,
+    },
+    /// Stopped on request (SIGINT, SIGTERM) at a clean point: what ran was
+    /// rolled back or committed, and the resume state says which.
+    Interrupted(String),
 }
 
 /// A library error: kind plus location. Boxed so `Result<T>` stays small.
@@ -77,6 +92,11 @@ impl Error {
         self.0.1.event_type = event_type;
         self
     }
+    /// Puts the error at `loc` (another error's location).
+    pub(crate) fn with_location(mut self, loc: Location) -> Self {
+        self.0.1 = loc;
+        self
+    }
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.0.0
@@ -100,6 +120,10 @@ impl Error {
             ErrorKind::Invalid(m) => ErrorKind::Invalid(m.clone()),
             ErrorKind::Connect(m) => ErrorKind::Connect(m.clone()),
             ErrorKind::NotDead(m) => ErrorKind::NotDead(m.clone()),
+            ErrorKind::Timeout { host, step, why } => {
+                ErrorKind::Timeout { host: host.clone(), step: step.clone(), why: why.clone() }
+            }
+            ErrorKind::Interrupted(m) => ErrorKind::Interrupted(m.clone()),
         };
         Error(Box::new((kind, self.0.1.clone())))
     }
@@ -113,7 +137,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Truncated { available, needed } => {
                 write!(f, "truncated event: {available} of {needed} bytes present")
             }
-            ErrorKind::Invalid(m) | ErrorKind::Connect(m) | ErrorKind::NotDead(m) => f.write_str(m),
+            ErrorKind::Invalid(m) | ErrorKind::Connect(m) | ErrorKind::NotDead(m) | ErrorKind::Interrupted(m) => {
+                f.write_str(m)
+            }
+            ErrorKind::Timeout { host, step, why } => write!(f, "{host}: {why}; stopped {step}"),
         }
     }
 }

@@ -13,10 +13,15 @@
 //!   applied again is refused.
 //! - A state file with a transaction in doubt is refused until the
 //!   operator says what became of it.
+//! - SIGINT (`--parallel 4`, no GTID check): a clean stop that prints where
+//!   and how to resume; the state is exact; the printed command completes
+//!   the apply.
 //! - `--parallel 4`: a worker's connection killed right after its COMMIT
 //!   ends the run (bounded) with a prefix committed; `--resume` finishes.
-//! - Apply connections have no read timeout (the apply's watchdog judges a
-//!   long statement); control connections have the MySQL timeout.
+//! - A target frozen with SIGSTOP: `--mysql-timeout 3` ends the apply well
+//!   within a minute naming host and step; `--resume` finishes after SIGCONT.
+//! - `--deadline` while a table lock held by another session blocks the
+//!   apply: it ends at the deadline; `--resume` finishes after the unlock.
 
 mod support;
 
@@ -147,6 +152,11 @@ fn wait_rows(topo: &Topology, n: u64) {
         .unwrap_or_else(|| panic!("the target never reached {n} rows"));
 }
 
+fn send(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a process this test started (or its server).
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0, "kill({pid}, {sig})");
+}
+
 /// The `0-1-N` GTID named in `text` (its sequence number).
 fn named_gtid(text: &str) -> u64 {
     let at = text.find("GTID 0-1-").expect("a GTID named") + "GTID 0-1-".len();
@@ -264,6 +274,38 @@ fn transaction_in_doubt_is_refused_until_settled() {
     assert_same(&topo);
 }
 
+/// SIGINT mid-way (a parallel apply without a GTID check: its state must
+/// be exact too): exit 130, where it stopped and the exact command to
+/// resume are printed, and that command completes the apply.
+#[test]
+fn sigint_stops_cleanly_and_prints_the_resume_command() {
+    let topo = twins();
+    let files = source(&topo, 3000, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("state.json");
+    let args = ["--disable-log-bin", "--parallel", "4", "--state-file", st.to_str().unwrap()];
+    let child = cli_cmd(&topo, &args, &files).spawn().unwrap();
+    wait_rows(&topo, 600);
+    send(child.id(), libc::SIGINT);
+    let out = wait_bounded(child, Duration::from_secs(30));
+    show("SIGINT", &out);
+    assert_eq!(out.status.code(), Some(130));
+    let err = stderr(&out);
+    let stopped = err.lines().find(|l| l.contains("stopped at")).expect("where it stopped");
+    let p = Progress::load(&st).unwrap().unwrap();
+    assert!(p.exact && p.in_doubt.is_none(), "{p:?}");
+    assert_eq!(p.transactions, rows(&topo, TARGET) + 2, "the state is not exact");
+    for want in [format!("@ {}", p.offset), format!("{} transactions", p.transactions), "last GTID 0-1-".into()] {
+        assert!(stopped.contains(&want), "lacks {want:?}: {stopped}");
+    }
+    let cmd = err.lines().find_map(|l| l.split_once("to resume: ")).expect("a resume command").1;
+    assert!(cmd.contains("--resume") && !cmd.contains(ADMIN_PASSWORD), "{cmd}");
+    let out = Command::new("sh").arg("-c").arg(cmd).env("MYSQL_PWD", ADMIN_PASSWORD).output().unwrap();
+    show("the printed resume command", &out);
+    assert!(out.status.success());
+    assert_same(&topo);
+}
+
 /// `--parallel 4`: a worker's connection is killed right after one of its
 /// COMMITs. The worker used to drop every later job it was handed while
 /// the others waited for them: a hang. Now the run ends with a prefix of
@@ -313,6 +355,88 @@ fn parallel_worker_killed_after_commit_ends_the_run() {
     let r = apply::apply(&spec(&topo, TARGET), &files, &ApplyOptions { resume: true, after_commit: None, ..opts })
         .unwrap_or_else(|f| panic!("{}", f.error));
     assert!(r.skipped > 0);
+    assert_same(&topo);
+}
+
+/// SIGCONTs a frozen server when dropped (also when the test fails).
+struct Thaw(u32);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        send(self.0, libc::SIGCONT);
+    }
+}
+
+/// A target frozen (SIGSTOP) in the middle of an apply: with
+/// `--mysql-timeout 3` the apply ends within seconds (it used to wait
+/// forever), non-zero, naming the host and the transaction; after SIGCONT
+/// `--resume` completes to the master's state.
+#[test]
+fn frozen_target_ends_the_apply_within_the_mysql_timeout() {
+    let topo = twins();
+    let files = source(&topo, 5000, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("state.json");
+    let st = st.to_str().unwrap();
+    let pid = topo.pid(TARGET).unwrap();
+    let args = ["--no-batch", "--mysql-timeout", "3", "--state-file", st];
+    let child = cli_cmd(&topo, &args, &files).spawn().unwrap();
+    wait_rows(&topo, 1000);
+    send(pid, libc::SIGSTOP);
+    let thaw = Thaw(pid);
+    let t0 = Instant::now();
+    let out = wait_bounded(child, Duration::from_secs(60));
+    let took = t0.elapsed();
+    show("frozen target", &out);
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let line = err.lines().find(|l| l.contains("apply failed")).expect("an error line");
+    for want in [format!("127.0.0.1:{}", topo.port(TARGET)), "MySQL timeout of 3s".into(), "GTID 0-1-".into()] {
+        assert!(line.contains(&want), "lacks {want:?}: {line}");
+    }
+    assert!(err.contains("to resume:"), "{err}");
+    drop(thaw);
+    let out = cli(&topo, &["--resume", "--no-batch", "--state-file", st], &files);
+    assert!(out.status.success());
+    assert_same(&topo);
+}
+
+/// `--deadline` while another session holds `LOCK TABLES … WRITE` on the
+/// table the apply writes: the apply ends at the deadline with a clear
+/// error (our session's lock wait is bounded too, so nothing of ours waits
+/// on the server afterwards); after the unlock `--resume` completes.
+#[test]
+fn deadline_ends_an_apply_blocked_on_a_table_lock() {
+    let topo = twins();
+    let files = source(&topo, 5000, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let st = tmp.path().join("state.json");
+    let st = st.to_str().unwrap();
+    let t0 = Instant::now();
+    let child = cli_cmd(&topo, &["--no-batch", "--deadline", "8", "--state-file", st], &files).spawn().unwrap();
+    wait_rows(&topo, 200);
+    let mut locker = topo.conn(TARGET);
+    locker.query_drop("LOCK TABLES d.t WRITE").unwrap();
+    // (Only the lock's holder can read the table now.)
+    let held: u64 = locker.query_first("SELECT COUNT(*) FROM d.t").unwrap().unwrap();
+    let out = wait_bounded(child, Duration::from_secs(60));
+    let took = t0.elapsed();
+    show("deadline", &out);
+    assert!(took >= Duration::from_secs(8) && took < Duration::from_secs(20), "took {took:?}");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let line = err.lines().find(|l| l.contains("apply failed")).expect("an error line");
+    assert!(line.contains("deadline of 8s") && line.contains("GTID 0-1-"), "{line}");
+    // Nothing of ours still waits on the lock (killed on the server, not left waiting).
+    let waiting = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%lock%' \
+                   AND ID <> CONNECTION_ID()";
+    poll_until(Duration::from_secs(5), || (topo.query_value(TARGET, waiting).as_deref() == Some("0")).then_some(()))
+        .expect("a session of the apply still waits on the lock");
+    locker.query_drop("UNLOCK TABLES").unwrap();
+    assert_eq!(rows(&topo, TARGET), held);
+    let out = cli(&topo, &["--resume", "--no-batch", "--state-file", st], &files);
+    assert!(out.status.success());
     assert_same(&topo);
 }
 

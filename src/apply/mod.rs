@@ -80,6 +80,25 @@
 //!   and the head writes its intent before its COMMIT, so the state stays
 //!   exact and the commits a prefix.
 //!
+//! # Bounds and interrupts
+//!
+//! Apply connections ([`ConnSpec::connect_apply`]) bound connecting, the
+//! login and writes by the MySQL timeout and use TCP keepalive, but not
+//! reads: a statement may rightly run longer (a big DDL). A watchdog per
+//! target (`watch.rs`) probes the target on a side connection whenever no
+//! transaction settled for the MySQL timeout; a target that does not answer
+//! in time, or no longer has our connections, ends the apply: our sockets
+//! are shut down (every blocked read returns) and the error is an
+//! [`ErrorKind::Timeout`] naming the host and the transaction. `deadline`
+//! ends the apply the same way when it passes (our connections also killed
+//! on the server), and bounds our sessions' lock waits by what is left of
+//! it. `interrupt` (SIGINT, SIGTERM in the CLI) stops at the next clean
+//! point: no COMMIT is sent after it, an open transaction is rolled back (a
+//! statement still running a second later gets `KILL QUERY`), the state is
+//! written, and the error is an [`ErrorKind::Interrupted`]; the report's
+//! `resume` says where it stands. [`apply_with_conn`] has no watchdog (it
+//! cannot open a side connection).
+//!
 //! # Limits
 //!
 //! - Changes to non-transactional tables (MyISAM, Aria…) inside a failing
@@ -89,6 +108,8 @@
 //!   its own, DDL) leaves the outcome unknown; the error says so and
 //!   `resume` settles it from the target's GTID state, or, without a GTID
 //!   check, asks the operator (see "Resume").
+//! - An interrupt that has to `KILL QUERY` a statement of a non-transactional
+//!   table may leave part of that statement applied (as any kill would).
 //! - Statement text that is not valid UTF-8 (a latin1 session's literals)
 //!   is sent byte-exact through `EXECUTE IMMEDIATE X'…'` (MariaDB) or
 //!   `PREPARE … FROM @var` (MySQL), as the `mysql` crate only sends `&str`;
@@ -202,15 +223,17 @@ pub mod session;
 pub mod state;
 pub(crate) mod stream;
 pub mod target;
+pub(crate) mod watch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::event::{EventType, Flavor};
 use crate::log::{Access, LogFile};
 use crate::server::ConnSpec;
@@ -281,6 +304,18 @@ pub struct ApplyOptions {
     /// state says was being committed when the last run stopped. Such a
     /// state is refused without it.
     pub in_doubt: Option<InDoubtWas>,
+    /// End the apply when this long has passed since it started (its
+    /// connections cut, a [`ErrorKind::Timeout`]); lock waits of its
+    /// sessions (`lock_wait_timeout`, `innodb_lock_wait_timeout`) are
+    /// bounded by what is left of it. The MySQL timeout (the liveness
+    /// bound) is the connection spec's ([`ConnSpec::timeout`]).
+    pub deadline: Option<Duration>,
+    /// Set (by a signal handler) to stop at the next clean point: no COMMIT
+    /// is sent after it, an open transaction is rolled back (a statement
+    /// still running after a second is interrupted with `KILL QUERY`), the
+    /// state is written exactly, and the run fails with
+    /// [`ErrorKind::Interrupted`].
+    pub interrupt: Option<Arc<AtomicBool>>,
     /// Test hook: called with a parallel worker's connection id right after
     /// its COMMIT returned.
     #[doc(hidden)]
@@ -380,9 +415,15 @@ impl Default for ApplyOptions {
             counters: None,
             again: false,
             in_doubt: None,
+            deadline: None,
+            interrupt: None,
             after_commit: None,
         }
     }
+}
+
+fn is_interrupted(opts: &ApplyOptions) -> bool {
+    opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
 }
 
 /// An apply that did not end in a verified full apply: the error (one line,
@@ -420,13 +461,58 @@ pub fn apply_files(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> R
 pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<ApplyReport, ApplyFailure> {
     let started = Instant::now();
     let label = spec.label();
-    let (lfs, pre, mut report) = prepare(&label, files, opts)?;
+    let (lfs, pre, report) = prepare(&label, files, opts)?;
+    // What the watchdog calls progress: every settled transaction ticks it.
+    let counters = opts.counters.clone().unwrap_or_default();
+    let opts = &ApplyOptions { counters: Some(counters.clone()), ..opts.clone() };
+    let deadline = opts.deadline.map(|d| (started + d, d));
+    let limits = watch::Limits { bound: spec.bound(), deadline };
+    let watch = watch::Watch::start(spec, limits, opts.interrupt.clone(), counters);
+    let r = connect_and_run(spec, &label, &lfs, &pre, opts, report, &watch, deadline.map(|d| d.0));
+    let fired = watch.stop();
+    timed(started, explain(r, fired, &label, opts))
+}
+
+/// The error of a run the watchdog ended (a [`ErrorKind::Timeout`]), or
+/// that an interrupt stopped (an [`ErrorKind::Interrupted`]), at the
+/// failing transaction's location.
+fn explain(
+    r: Result<ApplyReport, ApplyFailure>,
+    fired: Option<watch::Fired>,
+    label: &str,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyFailure> {
+    let Err(mut f) = r else { return r };
+    let loc = f.error.location().clone();
+    if let Some(fired) = fired {
+        let step = format!("at {}", f.error.kind());
+        f.error = Error::new(ErrorKind::Timeout { host: label.to_string(), step, why: fired.why() }).with_location(loc);
+    } else if is_interrupted(opts) && !matches!(f.error.kind(), ErrorKind::Interrupted(_)) {
+        f.error = Error::new(ErrorKind::Interrupted(format!("interrupted: {}", f.error.kind()))).with_location(loc);
+    }
+    Err(f)
+}
+
+/// Connects (the main connection and the workers) and runs the apply,
+/// every connection watched.
+#[allow(clippy::too_many_arguments)]
+fn connect_and_run(
+    spec: &ConnSpec,
+    label: &str,
+    lfs: &[LogFile],
+    pre: &Prescan,
+    opts: &ApplyOptions,
+    mut report: ApplyReport,
+    watch: &watch::Watch,
+    deadline: Option<Instant>,
+) -> Result<ApplyReport, ApplyFailure> {
     let fail = |e: Error, report: ApplyReport| ApplyFailure { error: e, report: Box::new(report) };
-    let mut conn = match spec.connect() {
+    let mut conn = match spec.connect_apply() {
         Ok(c) => c,
         Err(e) => return Err(fail(e, report)),
     };
-    let mut target = match Target::probe(&mut conn, &label) {
+    watch.watch([&conn]);
+    let mut target = match Target::probe(&mut conn, label) {
         Ok(t) => t,
         Err(e) => return Err(fail(e, report)),
     };
@@ -439,16 +525,19 @@ pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<
     // may need more than the client default even when its text does not.
     let want = pre.max_packet.max(target.slave_max_allowed_packet.unwrap_or(MAX_PACKET)).min(MAX_PACKET);
     let n_workers = if opts.parallel > 1 { opts.parallel } else { 0 };
-    let connect_all = |n: usize| -> Result<Vec<mysql::Conn>> { (0..n).map(|_| spec.connect()).collect() };
+    let connect_all = |n: usize| -> Result<Vec<mysql::Conn>> { (0..n).map(|_| spec.connect_apply()).collect() };
     let workers;
     if want > target.max_allowed_packet {
         // Every connection opened while the global value is raised keeps it.
         let r = (|| -> Result<(mysql::Conn, Target, Vec<mysql::Conn>)> {
             let mut g = PacketGuard::raise(conn, target.global_max_allowed_packet, want)?;
-            let mut c2 = spec.connect()?;
+            let mut c2 = spec.connect_apply()?;
             let w = connect_all(n_workers);
+            if let Ok(w) = &w {
+                watch.watch(std::iter::once(&c2).chain(w));
+            }
             g.restore(&mut c2)?;
-            let t = Target::probe(&mut c2, &label)?;
+            let t = Target::probe(&mut c2, label)?;
             Ok((c2, t, w?))
         })();
         match r {
@@ -465,8 +554,9 @@ pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<
             Err(e) => return Err(fail(e, report)),
         }
     }
+    watch.watch(std::iter::once(&conn).chain(&workers));
     report.parallel = n_workers.max(1);
-    timed(started, run(&mut conn, &label, &lfs, &pre, target, opts, report, workers))
+    run(&mut conn, label, lfs, pre, target, opts, report, workers, deadline)
 }
 
 /// Applies `files` over an open connection (tests, embedding). The
@@ -494,7 +584,8 @@ pub fn apply_with_conn(
         ));
         return Err(fail(e, report));
     }
-    timed(started, run(conn, label, &lfs, &pre, target, opts, report, Vec::new()))
+    let r = run(conn, label, &lfs, &pre, target, opts, report, Vec::new(), None);
+    timed(started, explain(r, None, label, opts))
 }
 
 /// Opens and pre-scans the input before any server is touched; a damaged
@@ -785,6 +876,9 @@ fn failure_of(
         (_, Phase::Pre, _) => TrxOutcome::NotStarted,
         (true, Phase::Body, Kind::Trx | Kind::Xa(_)) => TrxOutcome::RolledBackByServer,
         (true, _, _) => TrxOutcome::Unknown,
+        // A COMMIT (or a statement that commits on its own) stopped by
+        // KILL QUERY (an interrupt) may have committed.
+        (false, Phase::End, _) if matches!(err, mysql::Error::MySqlError(m) if m.code == 1317) => TrxOutcome::Unknown,
         (false, _, _) => TrxOutcome::RolledBack,
     };
     let message =
@@ -1204,6 +1298,7 @@ fn run(
     opts: &ApplyOptions,
     mut report: ApplyReport,
     workers: Vec<mysql::Conn>,
+    deadline: Option<Instant>,
 ) -> Result<ApplyReport, ApplyFailure> {
     report.server_version = target.version.clone();
     report.server_id = target.server_id;
@@ -1334,6 +1429,7 @@ fn run(
             }
         }};
     }
+    let lock_wait = watch::lock_wait_secs(deadline, Instant::now());
 
     // On MariaDB, workers run windows of row transactions as compound
     // statements (`chain`); the rest runs on the main connection. Batches
@@ -1342,8 +1438,17 @@ fn run(
     let batching = flavor == Flavor::MariaDb && !opts.no_batch && logs_binlog && check == AppliedCheck::ByGtid;
     let chained = !workers.is_empty() && batching;
     if !workers.is_empty() && !chained {
-        let env =
-            parallel::Env { label, lfs, files: &files, target: &target, opts, resume_from, noop_check, journaling };
+        let env = parallel::Env {
+            label,
+            lfs,
+            files: &files,
+            target: &target,
+            opts,
+            resume_from,
+            noop_check,
+            journaling,
+            lock_wait,
+        };
         let book = parallel::Book {
             report,
             progress,
@@ -1366,10 +1471,10 @@ fn run(
 
     let info = TargetInfo { vars: &target.var_names, collations: &target.collations };
     let run_id = conn.connection_id();
-    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin));
+    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin, lock_wait));
     let mut workers = workers;
     let mut chain = match chained {
-        true => Some(tryf!(chain::Workers::begin(&mut workers, &target, opts.disable_log_bin, run_id))),
+        true => Some(tryf!(chain::Workers::begin(&mut workers, &target, opts.disable_log_bin, lock_wait, run_id))),
         false => None,
     };
     let mut analyzer = chain.as_ref().map(|_| parallel::Analyzer::new());
@@ -1558,6 +1663,14 @@ fn run(
     }
 
     loop {
+        if is_interrupted(opts) {
+            // Between transactions: nothing is open; a batch being gathered was not sent.
+            let _ = save_final!();
+            bail!(Error::new(ErrorKind::Interrupted(format!(
+                "interrupted: stopped between transactions, {} committed in this run",
+                report.transactions
+            ))));
+        }
         let (item, from_redo) = if let Some(g) = redo.pop_front() {
             (Item::Group(g), true)
         } else if stream_done || end_err.is_some() {
@@ -1706,6 +1819,9 @@ fn run(
                     gtid: plan.id.gtid(),
                 };
                 let mut hold = |_: &mut mysql::Conn| -> Hold {
+                    if is_interrupted(opts) {
+                        return Hold::Stop;
+                    }
                     match batcher.as_mut().map(|b| b.intent(&d)) {
                         Some(Err(e)) => {
                             hold_err = Some(e);
@@ -1770,6 +1886,12 @@ fn run(
                         "{}: not committed (rolled back): its resume intent could not be written: {e}",
                         plan.id
                     )));
+                }
+                if f.held == Some(Hold::Stop) {
+                    bail!(Error::new(ErrorKind::Interrupted(format!(
+                        "interrupted: {} was rolled back before its COMMIT; {} transactions committed in this run",
+                        plan.id, report.transactions
+                    ))));
                 }
                 report.failure = Some(Failure {
                     file: files[f.src.file].clone(),
@@ -2001,5 +2123,32 @@ mod tests {
         assert_eq!(AppliedCheck::of(false, true, 0), AppliedCheck::None(NoCheck::LogBinOff));
         assert_eq!(AppliedCheck::of(true, true, 3), AppliedCheck::None(NoCheck::NoGtids));
         assert!(NoCheck::SessionLogBinOff.why().contains("--disable-log-bin"));
+    }
+
+    /// A run the watchdog ended is a Timeout naming host and step, at the
+    /// failing transaction's place; an interrupted one is Interrupted.
+    #[test]
+    fn errors_of_bounds_and_interrupts() {
+        let failed = || {
+            let e = Error::invalid("GTID 0-1-7: connection lost")
+                .with_file(std::path::Path::new("d.bin"))
+                .at(120, Some(EventType::XID));
+            Err(ApplyFailure { error: e, report: Box::new(ApplyReport::new(&[])) })
+        };
+        let fired = watch::Fired::Deadline { after: Duration::from_secs(5) };
+        let f = explain(failed(), Some(fired), "h:3306", &ApplyOptions::default()).unwrap_err();
+        assert!(matches!(f.error.kind(), ErrorKind::Timeout { host, .. } if host == "h:3306"));
+        assert_eq!(
+            f.error.to_string(),
+            "d.bin @ 120 (XID_EVENT): h:3306: the apply deadline of 5s passed; the apply connections were cut (and \
+             killed on the server); stopped at GTID 0-1-7: connection lost"
+        );
+        let stop = Arc::new(AtomicBool::new(true));
+        let o = ApplyOptions { interrupt: Some(stop), ..Default::default() };
+        let f = explain(failed(), None, "h:3306", &o).unwrap_err();
+        assert!(matches!(f.error.kind(), ErrorKind::Interrupted(_)), "{}", f.error);
+        // Neither: unchanged.
+        let f = explain(failed(), None, "h:3306", &ApplyOptions::default()).unwrap_err();
+        assert!(matches!(f.error.kind(), ErrorKind::Invalid(_)));
     }
 }

@@ -28,7 +28,7 @@ use super::stream::{Group, Item, Stream};
 use super::target::{Applied, Target};
 use super::{
     ApplyOptions, ExecFailure, Hold, abandoned, abandoned_error, already_applied, execute_with, incident_error,
-    is_lost, key_of, partial_tail, record_applied,
+    is_interrupted, is_lost, key_of, partial_tail, record_applied,
 };
 
 /// What the commits update, in commit order.
@@ -54,6 +54,8 @@ pub(crate) struct Env<'x> {
     pub noop_check: bool,
     /// An intent goes to the journal before each COMMIT.
     pub journaling: bool,
+    /// Session lock waits bounded by what is left of the deadline (seconds).
+    pub lock_wait: Option<u64>,
 }
 
 struct Job<'a> {
@@ -310,6 +312,10 @@ fn dispatch<'a>(
         if shared.stopped.load(Ordering::Relaxed) {
             return None;
         }
+        if is_interrupted(env.opts) {
+            interrupt(shared);
+            return None;
+        }
         let item = match stream.next_item() {
             Ok(Some(i)) => i,
             Ok(None) => return None,
@@ -389,7 +395,7 @@ fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Jo
         Ok(None) => {}
         Err(e) => shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label))),
     }
-    let mut guard = match SessionGuard::begin(&mut conn, env.target, env.opts.disable_log_bin) {
+    let mut guard = match SessionGuard::begin(&mut conn, env.target, env.opts.disable_log_bin, env.lock_wait) {
         Ok(g) => Some(g),
         Err(e) => {
             shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label)));
@@ -484,6 +490,11 @@ fn run_job(
                 if st.stop || st.next_commit == seq {
                     st.waits[i] = None;
                     if st.stop {
+                        return Hold::Stop;
+                    }
+                    if is_interrupted(env.opts) {
+                        drop(st);
+                        interrupt(shared);
                         return Hold::Stop;
                     }
                     if env.journaling {
@@ -624,6 +635,18 @@ fn fail(shared: &Shared, f: Failure, exact: bool) {
             b.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
         }
         b.report.failure = Some(f);
+    }
+    shared.stop(&mut st);
+}
+
+/// Stops the run for an interrupt (once).
+fn interrupt(shared: &Shared) {
+    let mut st = shared.lock();
+    if !st.stop {
+        let n = st.book.report.transactions;
+        st.error = Some(Error::new(crate::error::ErrorKind::Interrupted(format!(
+            "interrupted: {n} transactions committed in this run; the open ones were rolled back"
+        ))));
     }
     shared.stop(&mut st);
 }
