@@ -46,6 +46,21 @@ pub enum ErrorKind {
     /// A failover stopped after it had begun changing servers: its
     /// in-progress record is left, and `--resume` continues it.
     Unfinished(String),
+    /// A wait on a server passed its bound (the server stopped answering
+    /// within the MySQL timeout, or a deadline passed): its connections
+    /// were cut rather than waited on.
+    Timeout {
+        /// The server (`host:port`).
+        host: String,
+        /// What was being done (for an apply: the transaction, and where it
+        /// stopped).
+        step: String,
+        /// Which bound passed, and how that was found.
+        why: String,
+    },
+    /// Stopped on request (SIGINT, SIGTERM) at a clean point: what ran was
+    /// rolled back or committed, and the resume state says which.
+    Interrupted(String),
 }
 
 /// A library error: kind plus location. Boxed so `Result<T>` stays small.
@@ -88,6 +103,11 @@ impl Error {
         self.0.1.event_type = event_type;
         self
     }
+    /// Puts the error at `loc` (another error's location).
+    pub(crate) fn with_location(mut self, loc: Location) -> Self {
+        self.0.1 = loc;
+        self
+    }
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.0.0
@@ -113,6 +133,10 @@ impl Error {
             ErrorKind::NotDead(m) => ErrorKind::NotDead(m.clone()),
             ErrorKind::Refused(m) => ErrorKind::Refused(m.clone()),
             ErrorKind::Unfinished(m) => ErrorKind::Unfinished(m.clone()),
+            ErrorKind::Timeout { host, step, why } => {
+                ErrorKind::Timeout { host: host.clone(), step: step.clone(), why: why.clone() }
+            }
+            ErrorKind::Interrupted(m) => ErrorKind::Interrupted(m.clone()),
         };
         Error(Box::new((kind, self.0.1.clone())))
     }
@@ -130,7 +154,9 @@ impl fmt::Display for ErrorKind {
             | ErrorKind::Connect(m)
             | ErrorKind::NotDead(m)
             | ErrorKind::Refused(m)
-            | ErrorKind::Unfinished(m) => f.write_str(m),
+            | ErrorKind::Unfinished(m)
+            | ErrorKind::Interrupted(m) => f.write_str(m),
+            ErrorKind::Timeout { host, step, why } => write!(f, "{host}: {why}; stopped {step}"),
         }
     }
 }

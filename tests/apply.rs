@@ -55,6 +55,7 @@ fn spec(topo: &Topology, server: usize) -> ConnSpec {
         socket: None,
         user: Some(ADMIN_USER.into()),
         password: Some(Secret::new(ADMIN_PASSWORD)),
+        timeout: None,
     }
 }
 

@@ -91,14 +91,21 @@ impl<'c> Workers<'c> {
     /// # Errors
     ///
     /// A session that cannot be set up.
-    pub fn begin(conns: &'c mut [mysql::Conn], target: &Target, disable_log_bin: bool, run_id: u32) -> Result<Self> {
+    pub fn begin(
+        conns: &'c mut [mysql::Conn],
+        target: &Target,
+        disable_log_bin: bool,
+        lock_wait: Option<u64>,
+        run_id: u32,
+    ) -> Result<Self> {
         let mut guards = Vec::with_capacity(conns.len());
         let mut ids = Vec::with_capacity(conns.len());
+        let row_wait = lock_wait.map_or(u64::from(LOCK_WAIT), |w| w.min(u64::from(LOCK_WAIT)));
         for c in conns.iter_mut() {
             ids.push(c.connection_id());
-            let mut g = SessionGuard::begin(c, target, disable_log_bin)?;
+            let mut g = SessionGuard::begin(c, target, disable_log_bin, lock_wait)?;
             g.conn()
-                .query_drop(format!("SET @@session.innodb_lock_wait_timeout={LOCK_WAIT}"))
+                .query_drop(format!("SET @@session.innodb_lock_wait_timeout={row_wait}"))
                 .map_err(|e| Error::invalid(format!("setting up a worker session: {e}")))?;
             guards.push(g);
         }

@@ -37,8 +37,17 @@ impl<'c> SessionGuard<'c> {
     /// MariaDB's `binlog_annotate_row_events=0` too: the annotation would be
     /// our `BINLOG` statement's base64 text, which says nothing to a reader
     /// and more than doubled what the target writes to its binlog (the
-    /// master's own annotation cannot be carried through `BINLOG`).
-    pub fn begin(conn: &'c mut mysql::Conn, target: &Target, disable_log_bin: bool) -> Result<SessionGuard<'c>> {
+    /// master's own annotation cannot be carried through `BINLOG`). With
+    /// `lock_wait` (seconds left of a deadline), `lock_wait_timeout` and
+    /// `innodb_lock_wait_timeout` too: a lock an application holds on the
+    /// target (a metadata lock waits a year by default) ends our wait by
+    /// the deadline, on the server's side as well.
+    pub fn begin(
+        conn: &'c mut mysql::Conn,
+        target: &Target,
+        disable_log_bin: bool,
+        lock_wait: Option<u64>,
+    ) -> Result<SessionGuard<'c>> {
         let g = SessionGuard {
             conn,
             saved: target.session_vars.clone(),
@@ -64,6 +73,13 @@ impl<'c> SessionGuard<'c> {
         }
         if disable_log_bin {
             sets.push("@@session.sql_log_bin=0".into());
+        }
+        if let Some(secs) = lock_wait {
+            for n in ["lock_wait_timeout", "innodb_lock_wait_timeout"] {
+                if target.var_names.contains(n) {
+                    sets.push(format!("@@session.{n}={secs}"));
+                }
+            }
         }
         if !sets.is_empty() {
             g.conn

@@ -46,18 +46,58 @@
 //!
 //! # Resume
 //!
-//! Progress (file, offset, GTID) is written in batches to a state file next
-//! to the first diff ([`state`]). With `resume`, transactions up to the saved
+//! Progress (file, offset, GTID) is written to a state file next to the
+//! first diff ([`state`]). With `resume`, transactions up to the saved
 //! offset are skipped, and so is every transaction whose GTID the target
 //! already has (MariaDB: seq_no ≤ the target's for that domain and server
 //! in `gtid_binlog_state`/`gtid_slave_pos` — per server id too, so a local
 //! write on the target with a higher seq_no does not hide a missing master
 //! transaction; `gtid_current_pos` alone would miss what we applied, since
 //! it follows the binlog only for the target's own server id; MySQL: in
-//! `gtid_executed`), which makes a lagging (batched) state file safe.
-//! Without GTIDs only an exactly written state is accepted. Without
-//! `resume`, a transaction the target already has is an error, never a
-//! double apply.
+//! `gtid_executed`). Without `resume`, a transaction the target already has
+//! is an error, never a double apply.
+//!
+//! Whether that GTID state is a usable check is decided once per run
+//! (`AppliedCheck`), from the target and the options, not from the input
+//! alone: it is when every transaction has a GTID *and* the target records
+//! the GTIDs we set (it writes a binary log, and so does our session). Then
+//! the state file is written in batches and may lag: the GTID state settles
+//! the rest. Otherwise (`--disable-log-bin`, `sql_log_bin=0`, a target
+//! without `log_bin`, transactions without GTIDs) nothing but the state file
+//! can say what committed, so it is exact: an intent is fsynced to its
+//! journal before each COMMIT, a record follows the commit ([`state`]). Then:
+//!
+//! - a resume from a batched (inexact) state is refused;
+//! - a resume that finds an intent without its record refuses, naming the
+//!   transaction in doubt (file, offset, GTID) and how to look at it, until
+//!   told `in_doubt` (`--resume-assume-committed` or
+//!   `--resume-assume-rolled-back`);
+//! - a fresh apply of files the state records as applied (in part or in
+//!   whole) is refused unless `again`; `skip_applied` (a rerun) resumes from
+//!   the state when it records these files;
+//! - compound batches are off (a batch's fate needs the GTID state); the
+//!   parallel apply keeps working: commits happen in source order anyway,
+//!   and the head writes its intent before its COMMIT, so the state stays
+//!   exact and the commits a prefix.
+//!
+//! # Bounds and interrupts
+//!
+//! Apply connections ([`ConnSpec::connect_apply`]) bound connecting, the
+//! login and writes by the MySQL timeout and use TCP keepalive, but not
+//! reads: a statement may rightly run longer (a big DDL). A watchdog per
+//! target (`watch.rs`) probes the target on a side connection whenever no
+//! transaction settled for the MySQL timeout; a target that does not answer
+//! in time, or no longer has our connections, ends the apply: our sockets
+//! are shut down (every blocked read returns) and the error is an
+//! [`ErrorKind::Timeout`] naming the host and the transaction. `deadline`
+//! ends the apply the same way when it passes (our connections also killed
+//! on the server), and bounds our sessions' lock waits by what is left of
+//! it. `interrupt` (SIGINT, SIGTERM in the CLI) stops at the next clean
+//! point: no COMMIT is sent after it, an open transaction is rolled back (a
+//! statement still running a second later gets `KILL QUERY`), the state is
+//! written, and the error is an [`ErrorKind::Interrupted`]; the report's
+//! `resume` says where it stands. [`apply_with_conn`] has no watchdog (it
+//! cannot open a side connection).
 //!
 //! # Limits
 //!
@@ -66,7 +106,10 @@
 //!   rolled back, which holds for transactional engines only.
 //! - A lost connection during `COMMIT` (or during a statement that commits on
 //!   its own, DDL) leaves the outcome unknown; the error says so and
-//!   `resume` settles it from the target's GTID state.
+//!   `resume` settles it from the target's GTID state, or, without a GTID
+//!   check, asks the operator (see "Resume").
+//! - An interrupt that has to `KILL QUERY` a statement of a non-transactional
+//!   table may leave part of that statement applied (as any kill would).
 //! - Statement text that is not valid UTF-8 (a latin1 session's literals)
 //!   is sent byte-exact through `EXECUTE IMMEDIATE X'…'` (MariaDB) or
 //!   `PREPARE … FROM @var` (MySQL), as the `mysql` crate only sends `&str`;
@@ -180,14 +223,17 @@ pub mod session;
 pub mod state;
 pub(crate) mod stream;
 pub mod target;
+pub(crate) mod watch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::event::{EventType, Flavor};
 use crate::log::{Access, LogFile};
 use crate::server::ConnSpec;
@@ -197,8 +243,8 @@ pub use multi::{Bars, Counters, PlanTarget, apply_plan, plan_targets};
 #[doc(hidden)]
 pub use parallel::waits_for_my_locks;
 pub use render::render_sql;
-pub use report::{ApplyReport, Failure, FileReport, LeftOut, ServerError, TrxOutcome, Verification};
-pub use state::{Progress, state_path};
+pub use report::{ApplyReport, Failure, FileReport, LeftOut, ResumePoint, ServerError, TrxOutcome, Verification};
+pub use state::{InDoubt, Progress, state_path};
 pub use target::{GtidSet, MariaState};
 
 use convert::{End, Kind, Src, TrxPlan};
@@ -249,6 +295,104 @@ pub struct ApplyOptions {
     pub no_batch: bool,
     /// Live progress counters (transactions committed or skipped, of all).
     pub counters: Option<std::sync::Arc<Counters>>,
+    /// Apply files the resume state records as applied (in whole or in
+    /// part) once more, from their start. Only matters when the target
+    /// cannot say what it has (no GTID check: see "Resume"): that is
+    /// refused otherwise.
+    pub again: bool,
+    /// With `resume` (or `skip_applied`): what became of the transaction the
+    /// state says was being committed when the last run stopped. Such a
+    /// state is refused without it.
+    pub in_doubt: Option<InDoubtWas>,
+    /// End the apply when this long has passed since it started (its
+    /// connections cut, a [`ErrorKind::Timeout`]); lock waits of its
+    /// sessions (`lock_wait_timeout`, `innodb_lock_wait_timeout`) are
+    /// bounded by what is left of it. The MySQL timeout (the liveness
+    /// bound) is the connection spec's ([`ConnSpec::timeout`]).
+    pub deadline: Option<Duration>,
+    /// Set (by a signal handler) to stop at the next clean point: no COMMIT
+    /// is sent after it, an open transaction is rolled back (a statement
+    /// still running after a second is interrupted with `KILL QUERY`), the
+    /// state is written exactly, and the run fails with
+    /// [`ErrorKind::Interrupted`].
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// Test hook: called with a parallel worker's connection id right after
+    /// its COMMIT returned.
+    #[doc(hidden)]
+    pub after_commit: Option<AfterCommit>,
+}
+
+/// What the operator found of a transaction in doubt (see [`ApplyOptions::in_doubt`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InDoubtWas {
+    /// Its changes are on the target: resume after it.
+    Committed,
+    /// They are not: resume with it.
+    RolledBack,
+}
+
+/// A test hook (see [`ApplyOptions::after_commit`]).
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct AfterCommit(pub Arc<dyn Fn(u32) + Send + Sync>);
+
+impl std::fmt::Debug for AfterCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterCommit")
+    }
+}
+
+/// Whether the target can say which transactions it already has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AppliedCheck {
+    /// Its GTID state: every transaction has a GTID and the target records
+    /// those we apply (it writes a binary log, and so does our session).
+    ByGtid,
+    /// Only an exact resume state can say (and why).
+    None(NoCheck),
+}
+
+/// Why the target cannot say what it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoCheck {
+    /// Binary logging is off on the target.
+    LogBinOff,
+    /// Binary logging is off for the apply session.
+    SessionLogBinOff,
+    /// Some transactions have no GTID.
+    NoGtids,
+}
+
+impl AppliedCheck {
+    /// Decided once per run, from the target and the options: MariaDB
+    /// records the GTIDs we set (`gtid_binlog_state`) only when it writes
+    /// them to its binlog; MySQL is treated alike (not checked live here).
+    fn of(log_bin: bool, session_log_bin: bool, without_gtid: u64) -> AppliedCheck {
+        if !log_bin {
+            AppliedCheck::None(NoCheck::LogBinOff)
+        } else if !session_log_bin {
+            AppliedCheck::None(NoCheck::SessionLogBinOff)
+        } else if without_gtid > 0 {
+            AppliedCheck::None(NoCheck::NoGtids)
+        } else {
+            AppliedCheck::ByGtid
+        }
+    }
+}
+
+impl NoCheck {
+    fn why(self) -> &'static str {
+        match self {
+            NoCheck::LogBinOff => {
+                "binary logging is off on the target (log_bin=OFF): the GTIDs applied do not reach its GTID state"
+            }
+            NoCheck::SessionLogBinOff => {
+                "binary logging is off for the apply session (--disable-log-bin or sql_log_bin=0): the GTIDs \
+                 applied do not reach the target's GTID state"
+            }
+            NoCheck::NoGtids => "the input has transactions without GTIDs",
+        }
+    }
 }
 
 impl Default for ApplyOptions {
@@ -269,8 +413,17 @@ impl Default for ApplyOptions {
             parallel: 1,
             no_batch: false,
             counters: None,
+            again: false,
+            in_doubt: None,
+            deadline: None,
+            interrupt: None,
+            after_commit: None,
         }
     }
+}
+
+fn is_interrupted(opts: &ApplyOptions) -> bool {
+    opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
 }
 
 /// An apply that did not end in a verified full apply: the error (one line,
@@ -308,13 +461,58 @@ pub fn apply_files(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> R
 pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<ApplyReport, ApplyFailure> {
     let started = Instant::now();
     let label = spec.label();
-    let (lfs, pre, mut report) = prepare(&label, files, opts)?;
+    let (lfs, pre, report) = prepare(&label, files, opts)?;
+    // What the watchdog calls progress: every settled transaction ticks it.
+    let counters = opts.counters.clone().unwrap_or_default();
+    let opts = &ApplyOptions { counters: Some(counters.clone()), ..opts.clone() };
+    let deadline = opts.deadline.map(|d| (started + d, d));
+    let limits = watch::Limits { bound: spec.bound(), deadline };
+    let watch = watch::Watch::start(spec, limits, opts.interrupt.clone(), counters);
+    let r = connect_and_run(spec, &label, &lfs, &pre, opts, report, &watch, deadline.map(|d| d.0));
+    let fired = watch.stop();
+    timed(started, explain(r, fired, &label, opts))
+}
+
+/// The error of a run the watchdog ended (a [`ErrorKind::Timeout`]), or
+/// that an interrupt stopped (an [`ErrorKind::Interrupted`]), at the
+/// failing transaction's location.
+fn explain(
+    r: Result<ApplyReport, ApplyFailure>,
+    fired: Option<watch::Fired>,
+    label: &str,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyFailure> {
+    let Err(mut f) = r else { return r };
+    let loc = f.error.location().clone();
+    if let Some(fired) = fired {
+        let step = format!("at {}", f.error.kind());
+        f.error = Error::new(ErrorKind::Timeout { host: label.to_string(), step, why: fired.why() }).with_location(loc);
+    } else if is_interrupted(opts) && !matches!(f.error.kind(), ErrorKind::Interrupted(_)) {
+        f.error = Error::new(ErrorKind::Interrupted(format!("interrupted: {}", f.error.kind()))).with_location(loc);
+    }
+    Err(f)
+}
+
+/// Connects (the main connection and the workers) and runs the apply,
+/// every connection watched.
+#[allow(clippy::too_many_arguments)]
+fn connect_and_run(
+    spec: &ConnSpec,
+    label: &str,
+    lfs: &[LogFile],
+    pre: &Prescan,
+    opts: &ApplyOptions,
+    mut report: ApplyReport,
+    watch: &watch::Watch,
+    deadline: Option<Instant>,
+) -> Result<ApplyReport, ApplyFailure> {
     let fail = |e: Error, report: ApplyReport| ApplyFailure { error: e, report: Box::new(report) };
-    let mut conn = match spec.connect() {
+    let mut conn = match spec.connect_apply() {
         Ok(c) => c,
         Err(e) => return Err(fail(e, report)),
     };
-    let mut target = match Target::probe(&mut conn, &label) {
+    watch.watch([&conn]);
+    let mut target = match Target::probe(&mut conn, label) {
         Ok(t) => t,
         Err(e) => return Err(fail(e, report)),
     };
@@ -327,16 +525,19 @@ pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<
     // may need more than the client default even when its text does not.
     let want = pre.max_packet.max(target.slave_max_allowed_packet.unwrap_or(MAX_PACKET)).min(MAX_PACKET);
     let n_workers = if opts.parallel > 1 { opts.parallel } else { 0 };
-    let connect_all = |n: usize| -> Result<Vec<mysql::Conn>> { (0..n).map(|_| spec.connect()).collect() };
+    let connect_all = |n: usize| -> Result<Vec<mysql::Conn>> { (0..n).map(|_| spec.connect_apply()).collect() };
     let workers;
     if want > target.max_allowed_packet {
         // Every connection opened while the global value is raised keeps it.
         let r = (|| -> Result<(mysql::Conn, Target, Vec<mysql::Conn>)> {
             let mut g = PacketGuard::raise(conn, target.global_max_allowed_packet, want)?;
-            let mut c2 = spec.connect()?;
+            let mut c2 = spec.connect_apply()?;
             let w = connect_all(n_workers);
+            if let Ok(w) = &w {
+                watch.watch(std::iter::once(&c2).chain(w));
+            }
             g.restore(&mut c2)?;
-            let t = Target::probe(&mut c2, &label)?;
+            let t = Target::probe(&mut c2, label)?;
             Ok((c2, t, w?))
         })();
         match r {
@@ -353,8 +554,9 @@ pub fn apply(spec: &ConnSpec, files: &[PathBuf], opts: &ApplyOptions) -> Result<
             Err(e) => return Err(fail(e, report)),
         }
     }
+    watch.watch(std::iter::once(&conn).chain(&workers));
     report.parallel = n_workers.max(1);
-    timed(started, run(&mut conn, &label, &lfs, &pre, target, opts, report, workers))
+    run(&mut conn, label, lfs, pre, target, opts, report, workers, deadline)
 }
 
 /// Applies `files` over an open connection (tests, embedding). The
@@ -382,7 +584,8 @@ pub fn apply_with_conn(
         ));
         return Err(fail(e, report));
     }
-    timed(started, run(conn, label, &lfs, &pre, target, opts, report, Vec::new()))
+    let r = run(conn, label, &lfs, &pre, target, opts, report, Vec::new(), None);
+    timed(started, explain(r, None, label, opts))
 }
 
 /// Opens and pre-scans the input before any server is touched; a damaged
@@ -673,6 +876,9 @@ fn failure_of(
         (_, Phase::Pre, _) => TrxOutcome::NotStarted,
         (true, Phase::Body, Kind::Trx | Kind::Xa(_)) => TrxOutcome::RolledBackByServer,
         (true, _, _) => TrxOutcome::Unknown,
+        // A COMMIT (or a statement that commits on its own) stopped by
+        // KILL QUERY (an interrupt) may have committed.
+        (false, Phase::End, _) if matches!(err, mysql::Error::MySqlError(m) if m.code == 1317) => TrxOutcome::Unknown,
         (false, _, _) => TrxOutcome::RolledBack,
     };
     let message =
@@ -1092,6 +1298,7 @@ fn run(
     opts: &ApplyOptions,
     mut report: ApplyReport,
     workers: Vec<mysql::Conn>,
+    deadline: Option<Instant>,
 ) -> Result<ApplyReport, ApplyFailure> {
     report.server_version = target.version.clone();
     report.server_id = target.server_id;
@@ -1138,84 +1345,136 @@ fn run(
     }
     let mut applied = tryf!(target::read_applied(conn, flavor, label));
 
-    // Resume.
-    let state_path = opts.state_file.clone().unwrap_or_else(|| state::state_path(&files));
-    let ids = state::file_ids(&files);
-    let mut progress =
-        Progress { files: ids.clone(), file: 0, offset: 0, transactions: 0, last_gtid: None, exact: true };
-    let mut resume_from = None;
-    if opts.resume {
-        if let Some(p) = tryf!(Progress::load(&state_path)) {
-            if p.files != ids {
-                bail!(Error::invalid("the resume state is for other files (or they changed)").with_file(&state_path));
-            }
-            if !p.exact && pre.without_gtid > 0 {
-                bail!(
-                    Error::invalid(
-                        "the resume state was not written at a known commit and the input has transactions without \
-                         GTIDs: cannot tell what the target has"
-                    )
-                    .with_file(&state_path)
-                );
-            }
-            resume_from = Some((p.file, p.offset));
-            progress = p;
-            progress.exact = true;
-        } else if pre.without_gtid > 0 {
-            bail!(
-                Error::invalid("--resume: no resume state, and the input has transactions without GTIDs")
-                    .with_file(&state_path)
-            );
-        }
-    }
-    let mut batcher = (!opts.no_state_file).then(|| state::Batcher::new(state_path.clone()));
-    report.state_file = batcher.as_ref().map(|b| b.path.clone());
-    if let Some(b) = batcher.as_mut() {
-        // Fail now, not after the first batch, when the state cannot be written.
-        if let Err(e) = b.finish(&progress) {
-            bail!(Error::invalid(format!("cannot write the resume state ({e}); use --state-file or --no-state-file")));
-        }
-    }
-
     // A statement that changes no row is not binlogged under row-based logging:
     // its GTID cannot reach the target's GTID state (MariaDB). Such groups are
     // checked right after their commit, and left out of the final check.
     let logs_binlog = target.log_bin && !opts.disable_log_bin && target.sql_log_bin;
     let noop_check = flavor == Flavor::MariaDb && logs_binlog && target.binlog_format != "STATEMENT";
-    let save_final = |batcher: &mut Option<state::Batcher>, progress: &Progress| -> Result<()> {
-        match batcher {
-            Some(b) => b.finish(progress),
-            None => Ok(()),
-        }
+    let check = AppliedCheck::of(target.log_bin, !opts.disable_log_bin && target.sql_log_bin, pre.without_gtid);
+
+    // Resume.
+    let state_path = opts.state_file.clone().unwrap_or_else(|| state::state_path(&files));
+    let ids = state::file_ids(&files);
+    let mut progress = Progress::start(ids.clone());
+    let mut resume_from = None;
+    let exact = matches!(check, AppliedCheck::None(_));
+    let stored = if opts.resume || (exact && !opts.no_state_file && !opts.again) {
+        tryf!(Progress::load(&state_path))
+    } else {
+        None
     };
+    // Without a GTID check, a rerun that skips what it applied can only
+    // learn that from its state.
+    let resume = opts.resume
+        || (exact && opts.skip_applied && stored.as_ref().is_some_and(|p| p.files == ids && p.records_any()));
+    if resume {
+        if let Some(mut p) = stored {
+            if p.files != ids {
+                bail!(Error::invalid("the resume state is for other files (or they changed)").with_file(&state_path));
+            }
+            if let (AppliedCheck::None(why), false) = (check, p.exact) {
+                bail!(
+                    Error::invalid(format!(
+                        "the resume state was not written at a known commit (a batched snapshot, which may lag what \
+                         committed: it says {} transactions) and the target cannot say what it has ({}): resuming \
+                         from it could apply transactions twice",
+                        p.transactions,
+                        why.why()
+                    ))
+                    .with_file(&state_path)
+                );
+            }
+            if let Some(d) = &p.in_doubt {
+                match opts.in_doubt {
+                    None => bail!(in_doubt_error(&state_path, d, &files)),
+                    Some(InDoubtWas::Committed) => p.settle_committed(),
+                    Some(InDoubtWas::RolledBack) => p.in_doubt = None,
+                }
+            }
+            resume_from = Some((p.file, p.offset));
+            progress = p;
+            progress.exact = true;
+        } else if let AppliedCheck::None(why) = check {
+            bail!(
+                Error::invalid(format!(
+                    "--resume: no resume state, and the target cannot say what it has ({})",
+                    why.why()
+                ))
+                .with_file(&state_path)
+            );
+        }
+    } else if let (AppliedCheck::None(why), Some(p)) = (check, stored.filter(Progress::records_any)) {
+        bail!(already_recorded(&state_path, &p, &ids, &files, why));
+    }
+    let mut batcher = (!opts.no_state_file).then(|| match check {
+        AppliedCheck::ByGtid => state::Batcher::new(state_path.clone()),
+        AppliedCheck::None(_) => state::Batcher::exact(state_path.clone()),
+    });
+    let journaling = batcher.as_ref().is_some_and(state::Batcher::journals);
+    report.state_file = batcher.as_ref().map(|b| b.path.clone());
+    if let Some(b) = batcher.as_mut() {
+        // Fail now, not after the first batch, when the state cannot be written.
+        if let Err(e) = b.begin(&progress) {
+            bail!(Error::invalid(format!("cannot write the resume state ({e}); use --state-file or --no-state-file")));
+        }
+    }
+    // The state written last (exact, or with the transaction in doubt), and
+    // where it says the apply stands, for the report.
+    macro_rules! save_final {
+        () => {{
+            report.resume = Some(resume_point(&files, &progress, batcher.is_some()));
+            match batcher.as_mut() {
+                Some(b) => b.finish(&progress),
+                None => Ok(()),
+            }
+        }};
+    }
+    let lock_wait = watch::lock_wait_secs(deadline, Instant::now());
 
     // On MariaDB, workers run windows of row transactions as compound
     // statements (`chain`); the rest runs on the main connection. Batches
     // need the target's GTID state to follow our commits: after a lost
     // connection (or a stopped window) it says which of a batch committed.
-    let batching = flavor == Flavor::MariaDb && !opts.no_batch && logs_binlog;
+    let batching = flavor == Flavor::MariaDb && !opts.no_batch && logs_binlog && check == AppliedCheck::ByGtid;
     let chained = !workers.is_empty() && batching;
     if !workers.is_empty() && !chained {
-        let env = parallel::Env { label, lfs, files: &files, target: &target, opts, resume_from, noop_check };
-        let book = parallel::Book { report, progress, batcher, last: BTreeMap::new(), last_logged: BTreeMap::new() };
+        let env = parallel::Env {
+            label,
+            lfs,
+            files: &files,
+            target: &target,
+            opts,
+            resume_from,
+            noop_check,
+            journaling,
+            lock_wait,
+        };
+        let book = parallel::Book {
+            report,
+            progress,
+            batcher,
+            last: BTreeMap::new(),
+            last_logged: BTreeMap::new(),
+            pending: None,
+        };
         let (book, r) = parallel::run_loop(conn, workers, &env, applied, book);
-        let parallel::Book { report: rep, progress, mut batcher, last, last_logged } = book;
-        report = rep;
-        let saved = save_final(&mut batcher, &progress);
+        let parallel::Book { report: rep, progress: p, batcher: b, last, last_logged, .. } = book;
+        (report, progress, batcher) = (rep, p, b);
+        let saved = save_final!();
         tryf!(r);
         tryf!(saved);
         report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
-        let end = Ending { flavor, logs_binlog, groups: pre.groups, last: &last, last_logged: &last_logged };
+        let end = Ending { flavor, logs_binlog, check, groups: pre.groups, last: &last, last_logged: &last_logged };
         tryf!(end.check(conn, label, opts, &mut report));
         return Ok(report);
     }
 
     let info = TargetInfo { vars: &target.var_names, collations: &target.collations };
     let run_id = conn.connection_id();
-    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin));
+    let mut guard = tryf!(SessionGuard::begin(conn, &target, opts.disable_log_bin, lock_wait));
     let mut workers = workers;
     let mut chain = match chained {
-        true => Some(tryf!(chain::Workers::begin(&mut workers, &target, opts.disable_log_bin, run_id))),
+        true => Some(tryf!(chain::Workers::begin(&mut workers, &target, opts.disable_log_bin, lock_wait, run_id))),
         false => None,
     };
     let mut analyzer = chain.as_ref().map(|_| parallel::Analyzer::new());
@@ -1241,6 +1500,10 @@ fn run(
     let mut stream_done = false;
     // An error met while reading, reported once what came before it ran.
     let mut end_err: Option<Error> = None;
+    // Exact state: the transaction whose intent is in the journal, and a
+    // failure to write one.
+    let mut pending: Option<InDoubt> = None;
+    let mut hold_err: Option<Error> = None;
 
     // A committed transaction: counts, GTID bookkeeping, resume state.
     macro_rules! settle {
@@ -1361,7 +1624,7 @@ fn run(
                     compound::Outcome::Lost { error } => {
                         guard.alive = false;
                         progress.exact = false;
-                        let _ = save_final(&mut batcher, &progress);
+                        let _ = save_final!();
                         let (first, last_plan) = (&items[0].1, &items[items.len() - 1].1);
                         report.failure = Some(Failure {
                             file: files[first.first.file].clone(),
@@ -1400,6 +1663,14 @@ fn run(
     }
 
     loop {
+        if is_interrupted(opts) {
+            // Between transactions: nothing is open; a batch being gathered was not sent.
+            let _ = save_final!();
+            bail!(Error::new(ErrorKind::Interrupted(format!(
+                "interrupted: stopped between transactions, {} committed in this run",
+                report.transactions
+            ))));
+        }
         let (item, from_redo) = if let Some(g) = redo.pop_front() {
             (Item::Group(g), true)
         } else if stream_done || end_err.is_some() {
@@ -1408,7 +1679,7 @@ fn run(
                 continue;
             }
             if let Some(e) = end_err.take() {
-                let _ = save_final(&mut batcher, &progress);
+                let _ = save_final!();
                 bail!(e);
             }
             break;
@@ -1468,7 +1739,7 @@ fn run(
                     message: e.0,
                     outcome: TrxOutcome::NotStarted,
                 });
-                let _ = save_final(&mut batcher, &progress);
+                let _ = save_final!();
                 let err = failure_error(&report);
                 bail!(err);
             }
@@ -1490,7 +1761,7 @@ fn run(
                 message: format!("already applied on the target ({why}); use --resume to skip applied transactions"),
                 outcome: TrxOutcome::NotStarted,
             });
-            let _ = save_final(&mut batcher, &progress);
+            let _ = save_final!();
             let err = failure_error(&report);
             bail!(err);
         }
@@ -1535,7 +1806,37 @@ fn run(
         let mut attempt = 0;
         let r = loop {
             let mut alive = guard.alive;
-            let r = execute(guard.conn(), &plan, flavor, &mut alive);
+            let r = if journaling {
+                // No GTID check: the journal says "may commit from now on" before the COMMIT.
+                let start = g.start();
+                let d = InDoubt {
+                    n: progress.transactions + 1,
+                    file: start.0,
+                    offset: start.1,
+                    end_file,
+                    end_offset: end_off,
+                    trx: plan.id.to_string(),
+                    gtid: plan.id.gtid(),
+                };
+                let mut hold = |_: &mut mysql::Conn| -> Hold {
+                    if is_interrupted(opts) {
+                        return Hold::Stop;
+                    }
+                    match batcher.as_mut().map(|b| b.intent(&d)) {
+                        Some(Err(e)) => {
+                            hold_err = Some(e);
+                            Hold::Stop
+                        }
+                        _ => {
+                            pending = Some(d.clone());
+                            Hold::Go
+                        }
+                    }
+                };
+                execute_with(guard.conn(), &plan, flavor, &mut alive, &mut hold)
+            } else {
+                execute(guard.conn(), &plan, flavor, &mut alive)
+            };
             guard.alive = alive;
             // Like the server's applier (slave_transaction_retries): a deadlock or
             // lock wait timeout rolled the whole transaction back; when the source
@@ -1569,11 +1870,29 @@ fn run(
             Ok(()) => {
                 ctx = tctx;
                 guard.user_vars.clone_from(&ctx.user_vars);
+                pending = None;
                 settle!(&plan, end_file, end_off);
             }
             Err(f) => {
-                progress.exact = f.outcome != TrxOutcome::Unknown;
-                let _ = save_final(&mut batcher, &progress);
+                if exact {
+                    // A COMMIT whose answer never came is in doubt; anything else did not commit.
+                    progress.in_doubt = if f.outcome == TrxOutcome::Unknown { pending.take() } else { None };
+                } else {
+                    progress.exact = f.outcome != TrxOutcome::Unknown;
+                }
+                let _ = save_final!();
+                if let Some(e) = hold_err.take() {
+                    bail!(Error::invalid(format!(
+                        "{}: not committed (rolled back): its resume intent could not be written: {e}",
+                        plan.id
+                    )));
+                }
+                if f.held == Some(Hold::Stop) {
+                    bail!(Error::new(ErrorKind::Interrupted(format!(
+                        "interrupted: {} was rolled back before its COMMIT; {} transactions committed in this run",
+                        plan.id, report.transactions
+                    ))));
+                }
                 report.failure = Some(Failure {
                     file: files[f.src.file].clone(),
                     offset: f.src.offset,
@@ -1591,10 +1910,10 @@ fn run(
     if had_gtid_next && guard.alive {
         let _ = guard.conn().query_drop("SET @@SESSION.GTID_NEXT='AUTOMATIC'");
     }
-    tryf!(save_final(&mut batcher, &progress));
+    tryf!(save_final!());
     report.last_gtids = last.values().filter_map(TrxId::gtid).collect();
 
-    let end = Ending { flavor, logs_binlog, groups: pre.groups, last: &last, last_logged: &last_logged };
+    let end = Ending { flavor, logs_binlog, check, groups: pre.groups, last: &last, last_logged: &last_logged };
     let checked = end.check(guard.conn(), label, opts, &mut report);
     guard.restore();
     drop(guard);
@@ -1606,6 +1925,7 @@ fn run(
 struct Ending<'e> {
     flavor: Flavor,
     logs_binlog: bool,
+    check: AppliedCheck,
     /// Whole groups in the input.
     groups: u64,
     last: &'e BTreeMap<(u32, String), TrxId>,
@@ -1633,10 +1953,8 @@ impl Ending<'_> {
             report.verification = Verification::Unverifiable(
                 "no applied transaction was binlogged by the target (no row changed)".into(),
             );
-        } else if flavor == Flavor::MariaDb && !logs_binlog {
-            report.verification = Verification::Unverifiable(
-                "binary logging is off for the apply session: no GTID state to check".into(),
-            );
+        } else if let AppliedCheck::None(n @ (NoCheck::LogBinOff | NoCheck::SessionLogBinOff)) = self.check {
+            report.verification = Verification::Unverifiable(format!("no GTID state to check: {}", n.why()));
         } else {
             let now = target::read_applied(conn, flavor, label)?;
             let check = if flavor == Flavor::MariaDb { last_logged } else { last };
@@ -1711,7 +2029,126 @@ fn failure_error(report: &ApplyReport) -> Error {
     Error::invalid(line.replace(['\n', '\r'], " ")).with_file(&f.file).at(f.offset, Some(f.event_type))
 }
 
+/// Where the state says the apply stands (for the report).
+fn resume_point(files: &[PathBuf], p: &Progress, saved: bool) -> ResumePoint {
+    ResumePoint {
+        file: files.get(p.file).cloned().unwrap_or_default(),
+        offset: p.offset,
+        transactions: p.transactions,
+        last_gtid: p.last_gtid.clone(),
+        in_doubt: p.in_doubt.as_ref().map(|d| in_doubt_text(d, files)),
+        saved,
+    }
+}
+
+fn in_doubt_text(d: &InDoubt, files: &[PathBuf]) -> String {
+    let name = |i: usize| files.get(i).map(|f| f.display().to_string()).unwrap_or_else(|| format!("file #{i}"));
+    format!(
+        "transaction {} of these files, {} ({} @ {} to {} @ {})",
+        d.n,
+        d.trx,
+        name(d.file),
+        d.offset,
+        name(d.end_file),
+        d.end_offset
+    )
+}
+
+/// A resume refused: a transaction's COMMIT was sent but its outcome is unknown.
+fn in_doubt_error(state: &std::path::Path, d: &InDoubt, files: &[PathBuf]) -> Error {
+    let file = files.get(d.file).map(|f| f.display().to_string()).unwrap_or_default();
+    let stop = if d.end_file == d.file { format!(" --stop-position {}", d.end_offset) } else { String::new() };
+    Error::invalid(format!(
+        "{} was being committed when the last run stopped, and whether it committed cannot be told from here \
+         (the run that sent it could not check the target's GTID state); look on the target for its changes \
+         (`binlog-diff dump --rows --start-position {}{stop} {file}` prints them), then resume with \
+         --resume-assume-committed if they are there, or --resume-assume-rolled-back if they are not",
+        in_doubt_text(d, files),
+        d.offset
+    ))
+    .with_file(state)
+}
+
+/// A fresh apply refused: the state records these files (or others at its
+/// path) as applied, and the target cannot say what it has.
+fn already_recorded(
+    state: &std::path::Path,
+    p: &Progress,
+    ids: &[(String, u64)],
+    files: &[PathBuf],
+    why: NoCheck,
+) -> Error {
+    let what = if p.files == ids {
+        let at = files.get(p.file).map(|f| f.display().to_string()).unwrap_or_default();
+        let doubt =
+            p.in_doubt.as_ref().map(|d| format!(", and {} in doubt", in_doubt_text(d, files))).unwrap_or_default();
+        format!(
+            "records {} transactions of these files as applied (up to {at} @ {}{}){doubt}",
+            p.transactions,
+            p.offset,
+            p.last_gtid.as_deref().map(|g| format!(", last GTID {g}")).unwrap_or_default()
+        )
+    } else {
+        let first = p.files.first().map(|(f, n)| format!("{f} ({n} bytes)")).unwrap_or_default();
+        format!(
+            "records {} transactions applied from other files, starting with {first} (or from these files before \
+             they changed)",
+            p.transactions
+        )
+    };
+    Error::invalid(format!(
+        "this resume state {what}; the target cannot say what it has ({}), so applying the files again could \
+         apply those transactions twice: --resume continues after them; --again applies the files from their \
+         start anyway",
+        why.why()
+    ))
+    .with_file(state)
+}
+
 /// For tests and tools: the state file path a run over `files` uses.
 pub fn default_state_file(files: &[PathBuf]) -> PathBuf {
     state::state_path(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The target's GTID state is a check only when it records what we apply.
+    #[test]
+    fn applied_check_from_target_and_options() {
+        assert_eq!(AppliedCheck::of(true, true, 0), AppliedCheck::ByGtid);
+        // --disable-log-bin (or sql_log_bin=0): the GTIDs we set go nowhere.
+        assert_eq!(AppliedCheck::of(true, false, 0), AppliedCheck::None(NoCheck::SessionLogBinOff));
+        assert_eq!(AppliedCheck::of(false, true, 0), AppliedCheck::None(NoCheck::LogBinOff));
+        assert_eq!(AppliedCheck::of(true, true, 3), AppliedCheck::None(NoCheck::NoGtids));
+        assert!(NoCheck::SessionLogBinOff.why().contains("--disable-log-bin"));
+    }
+
+    /// A run the watchdog ended is a Timeout naming host and step, at the
+    /// failing transaction's place; an interrupted one is Interrupted.
+    #[test]
+    fn errors_of_bounds_and_interrupts() {
+        let failed = || {
+            let e = Error::invalid("GTID 0-1-7: connection lost")
+                .with_file(std::path::Path::new("d.bin"))
+                .at(120, Some(EventType::XID));
+            Err(ApplyFailure { error: e, report: Box::new(ApplyReport::new(&[])) })
+        };
+        let fired = watch::Fired::Deadline { after: Duration::from_secs(5) };
+        let f = explain(failed(), Some(fired), "h:3306", &ApplyOptions::default()).unwrap_err();
+        assert!(matches!(f.error.kind(), ErrorKind::Timeout { host, .. } if host == "h:3306"));
+        assert_eq!(
+            f.error.to_string(),
+            "d.bin @ 120 (XID_EVENT): h:3306: the apply deadline of 5s passed; the apply connections were cut (and \
+             killed on the server); stopped at GTID 0-1-7: connection lost"
+        );
+        let stop = Arc::new(AtomicBool::new(true));
+        let o = ApplyOptions { interrupt: Some(stop), ..Default::default() };
+        let f = explain(failed(), None, "h:3306", &o).unwrap_err();
+        assert!(matches!(f.error.kind(), ErrorKind::Interrupted(_)), "{}", f.error);
+        // Neither: unchanged.
+        let f = explain(failed(), None, "h:3306", &ApplyOptions::default()).unwrap_err();
+        assert!(matches!(f.error.kind(), ErrorKind::Invalid(_)));
+    }
 }

@@ -106,6 +106,7 @@ pub fn apply_plan(
                     socket: None,
                     user: base.user.clone(),
                     password: base.password.clone(),
+                    timeout: base.timeout,
                 };
                 // Each diff keeps its own resume state (next to it).
                 let o = ApplyOptions { state_file: None, counters: counters.get(i).cloned(), ..opts.clone() };

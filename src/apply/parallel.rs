@@ -23,12 +23,12 @@ use super::depend::{Info, Scheduler, Slot};
 use super::guard::SessionGuard;
 use super::report::{ApplyReport, Failure, TrxOutcome};
 use super::session::{SessionCtx, TargetInfo};
-use super::state::{Batcher, Progress};
+use super::state::{Batcher, InDoubt, Progress};
 use super::stream::{Group, Item, Stream};
 use super::target::{Applied, Target};
 use super::{
     ApplyOptions, ExecFailure, Hold, abandoned, abandoned_error, already_applied, execute_with, incident_error,
-    is_lost, key_of, partial_tail, record_applied,
+    is_interrupted, is_lost, key_of, partial_tail, record_applied,
 };
 
 /// What the commits update, in commit order.
@@ -38,6 +38,8 @@ pub(crate) struct Book {
     pub batcher: Option<Batcher>,
     pub last: BTreeMap<(u32, String), TrxId>,
     pub last_logged: BTreeMap<(u32, String), TrxId>,
+    /// The transaction whose intent is in the journal (exact state).
+    pub pending: Option<InDoubt>,
 }
 
 /// What the run set up before the loop.
@@ -50,6 +52,10 @@ pub(crate) struct Env<'x> {
     pub resume_from: Option<(usize, u64)>,
     /// Check `@@last_gtid` after commits of groups without rows (see `run`).
     pub noop_check: bool,
+    /// An intent goes to the journal before each COMMIT.
+    pub journaling: bool,
+    /// Session lock waits bounded by what is left of the deadline (seconds).
+    pub lock_wait: Option<u64>,
 }
 
 struct Job<'a> {
@@ -306,6 +312,10 @@ fn dispatch<'a>(
         if shared.stopped.load(Ordering::Relaxed) {
             return None;
         }
+        if is_interrupted(env.opts) {
+            interrupt(shared);
+            return None;
+        }
         let item = match stream.next_item() {
             Ok(Some(i)) => i,
             Ok(None) => return None,
@@ -377,13 +387,15 @@ fn dispatch<'a>(
 }
 
 fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Job<'a>>, env: &Env<'a>) {
+    // A worker that panics must stop the run: the others would wait for its transaction forever.
+    let _stop = StopOnPanic(shared, i);
     let next = || queue.pop();
     match conn.query_first::<u32, _>("SELECT CONNECTION_ID()") {
         Ok(Some(id)) => shared.lock().conn_ids[i] = id,
         Ok(None) => {}
         Err(e) => shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label))),
     }
-    let mut guard = match SessionGuard::begin(&mut conn, env.target, env.opts.disable_log_bin) {
+    let mut guard = match SessionGuard::begin(&mut conn, env.target, env.opts.disable_log_bin, env.lock_wait) {
         Ok(g) => Some(g),
         Err(e) => {
             shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label)));
@@ -395,7 +407,19 @@ fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Jo
     while let Some(job) = next() {
         let Some(g) = guard.as_mut() else { continue };
         // After a failure the queue is drained so the dispatcher never blocks on it.
-        if !g.alive || !shared.wait(i, job.slot.after) {
+        if !shared.wait(i, job.slot.after) {
+            continue;
+        }
+        if !g.alive {
+            // Its connection was lost after its last commit (while checking
+            // it, or resetting the session): this job cannot run here, and
+            // the others wait for it. Fail the run once every earlier
+            // transaction has committed (a prefix), the job not started.
+            if shared.wait(i, job.slot.seq) {
+                fail(shared, not_run(env, &job, i), true);
+            } else {
+                shared.lock().running[i] = None;
+            }
             continue;
         }
         run_job(i, g, &mut ctx, &mut locks, &job, shared, env);
@@ -465,7 +489,33 @@ fn run_job(
                 // Stop first: after a state-file error nothing more commits, not even the head.
                 if st.stop || st.next_commit == seq {
                     st.waits[i] = None;
-                    return if st.stop { Hold::Stop } else { Hold::Go };
+                    if st.stop {
+                        return Hold::Stop;
+                    }
+                    if is_interrupted(env.opts) {
+                        drop(st);
+                        interrupt(shared);
+                        return Hold::Stop;
+                    }
+                    if env.journaling {
+                        // No GTID check: "may commit from now on" goes to the journal first.
+                        let d = InDoubt {
+                            n: st.book.progress.transactions + 1,
+                            file: job.group.start().0,
+                            offset: job.group.start().1,
+                            end_file: job.end.0,
+                            end_offset: job.end.1,
+                            trx: plan.id.to_string(),
+                            gtid: plan.id.gtid(),
+                        };
+                        if let Some(Err(e)) = st.book.batcher.as_mut().map(|b| b.intent(&d)) {
+                            st.error = Some(e);
+                            shared.stop(&mut st);
+                            return Hold::Stop;
+                        }
+                        st.book.pending = Some(d);
+                    }
+                    return Hold::Go;
                 }
                 // Woken by the commit before it (or a stop); else at the next probe.
                 st.waits[i] = Some(seq);
@@ -488,6 +538,9 @@ fn run_job(
         guard.alive = alive;
         match r {
             Ok(()) => {
+                if let Some(h) = &env.opts.after_commit {
+                    (h.0)(guard.conn().connection_id());
+                }
                 // Still the head: nothing else commits until next_commit moves.
                 let not_logged = env.noop_check && !plan.has_rows && alive && !logged_by(guard, &plan, flavor, env);
                 *ctx = tctx;
@@ -573,10 +626,54 @@ fn logged_by(guard: &mut SessionGuard<'_>, plan: &convert::TrxPlan, flavor: Flav
 fn fail(shared: &Shared, f: Failure, exact: bool) {
     let mut st = shared.lock();
     if !st.stop {
-        st.book.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
-        st.book.report.failure = Some(f);
+        let b = &mut st.book;
+        if b.batcher.as_ref().is_some_and(Batcher::journals) {
+            // Exact state: a COMMIT whose answer never came is in doubt; anything else did not commit.
+            let pending = b.pending.take();
+            b.progress.in_doubt = pending.filter(|_| f.outcome == TrxOutcome::Unknown);
+        } else {
+            b.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
+        }
+        b.report.failure = Some(f);
     }
     shared.stop(&mut st);
+}
+
+/// Stops the run for an interrupt (once).
+fn interrupt(shared: &Shared) {
+    let mut st = shared.lock();
+    if !st.stop {
+        let n = st.book.report.transactions;
+        st.error = Some(Error::new(crate::error::ErrorKind::Interrupted(format!(
+            "interrupted: {n} transactions committed in this run; the open ones were rolled back"
+        ))));
+    }
+    shared.stop(&mut st);
+}
+
+/// The failure of a job a worker whose connection is gone cannot run.
+fn not_run(env: &Env<'_>, job: &Job<'_>, i: usize) -> Failure {
+    let first = &job.group.events[0];
+    Failure {
+        file: env.files[first.file].clone(),
+        offset: first.ev.offset(),
+        event_type: first.ev.event_type(),
+        trx: super::convert_id(&job.group),
+        server_error: None,
+        message: format!("not run: parallel worker {i}'s connection was lost after its previous transaction committed"),
+        outcome: TrxOutcome::NotStarted,
+    }
+}
+
+/// Stops the run when its worker thread unwinds.
+struct StopOnPanic<'s>(&'s Shared, usize);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set_error(Error::invalid(format!("parallel worker {} panicked", self.1)));
+        }
+    }
 }
 
 /// The bookkeeping of a commit (by the head, in commit order).
@@ -601,6 +698,7 @@ fn committed(shared: &Shared, i: usize, plan: &convert::TrxPlan, end: (usize, u6
     b.progress.offset = end.1;
     b.progress.transactions += 1;
     b.progress.last_gtid = plan.id.gtid();
+    b.pending = None;
     let saved = match b.batcher.as_mut() {
         Some(bt) => bt.committed(&b.progress),
         None => Ok(()),

@@ -107,6 +107,23 @@ pub enum Verification {
     Mismatch(String),
 }
 
+/// Where the apply stands, as its resume state says (written at its end).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// The file where the last committed transaction ends.
+    pub file: PathBuf,
+    /// The offset just past it: a resume starts here.
+    pub offset: u64,
+    /// Transactions of these files committed (every run).
+    pub transactions: u64,
+    /// GTID of the last committed transaction.
+    pub last_gtid: Option<String>,
+    /// A transaction whose COMMIT was sent but whose outcome is unknown.
+    pub in_doubt: Option<String>,
+    /// Whether a state file records it (not with `no_state_file`).
+    pub saved: bool,
+}
+
 /// Result of an apply.
 #[derive(Clone, Debug)]
 pub struct ApplyReport {
@@ -154,6 +171,8 @@ pub struct ApplyReport {
     pub failure: Option<Failure>,
     /// The resume state file.
     pub state_file: Option<PathBuf>,
+    /// Where the apply stands (once the run got as far as its resume state).
+    pub resume: Option<ResumePoint>,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -180,6 +199,7 @@ impl ApplyReport {
             verification: Verification::NotRun,
             failure: None,
             state_file: None,
+            resume: None,
             elapsed: Duration::ZERO,
         }
     }
@@ -318,6 +338,13 @@ impl ApplyReport {
                 "outcome": format!("{:?}", f.outcome),
             })),
             "state_file": self.state_file.as_ref().map(|p| p.display().to_string()),
+            "resume": self.resume.as_ref().map(|r| json!({
+                "file": r.file.display().to_string(),
+                "offset": r.offset,
+                "transactions": r.transactions,
+                "last_gtid": r.last_gtid,
+                "in_doubt": r.in_doubt,
+            })),
             "elapsed_seconds": self.elapsed.as_secs_f64(),
             "complete": self.is_complete(),
         })

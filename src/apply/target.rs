@@ -35,6 +35,7 @@ pub(crate) const SESSION_VARS: &[&str] = &[
     "character_set_client",
     "collation_connection",
     "innodb_lock_wait_timeout",
+    "lock_wait_timeout",
     "collation_server",
     "collation_database",
     "character_set_collations",

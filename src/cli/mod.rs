@@ -189,7 +189,8 @@ struct ApplyArgs {
     /// Ask for the password on the terminal when MYSQL_PWD and --defaults-file give none.
     #[arg(long, short = 'p')]
     ask_password: bool,
-    /// SET sql_log_bin=0 for the apply session (then the GTID state cannot be verified on MariaDB).
+    /// SET sql_log_bin=0 for the apply session. The target's GTID state then cannot say what was applied:
+    /// the resume state is kept exact instead (a journal entry fsynced before each COMMIT).
     #[arg(long)]
     disable_log_bin: bool,
     /// Apply even while replication threads run on the target, or across server flavors.
@@ -241,6 +242,100 @@ struct ApplyArgs {
     /// many to a round trip, each still committing on its own (a compound statement).
     #[arg(long)]
     no_batch: bool,
+    /// Bound of every MySQL wait, in seconds: connecting, and a target that stops answering (while no
+    /// transaction commits for this long it is probed on another connection; a frozen or unreachable server
+    /// ends the apply, a long statement on a live one does not); TCP keepalive within it.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    mysql_timeout: u64,
+    /// End the apply (of each target) after SECS seconds, a clear error (--resume continues); lock waits of
+    /// the apply sessions end by then too.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    deadline: Option<u64>,
+    /// When the target cannot say what it has (--disable-log-bin, no binary log, transactions without GTIDs):
+    /// apply files the resume state records as applied once more, from their start (refused otherwise).
+    #[arg(long, conflicts_with = "resume")]
+    again: bool,
+    /// Resume past the transaction the resume state says was being committed when the last run stopped:
+    /// its changes are on the target.
+    #[arg(long, conflicts_with = "resume_assume_rolled_back")]
+    resume_assume_committed: bool,
+    /// Resume with the transaction the resume state says was being committed when the last run stopped:
+    /// its changes are not on the target.
+    #[arg(long)]
+    resume_assume_rolled_back: bool,
+}
+
+/// Exit status of an apply stopped by SIGINT or SIGTERM: 128 + the signal.
+fn exit_interrupted(signal: usize) -> u8 {
+    u8::try_from(128 + signal).unwrap_or(EXIT_ERROR)
+}
+
+/// SIGINT and SIGTERM set the returned flag (and record which came); a
+/// second one ends the process at once.
+fn watch_signals()
+-> std::io::Result<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::sync::Arc<std::sync::atomic::AtomicUsize>)> {
+    use std::sync::Arc;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let which = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, it sees the flag of an earlier signal only.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&stop))?;
+        signal_hook::flag::register_usize(sig, Arc::clone(&which), sig as usize)?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    Ok((stop, which))
+}
+
+/// This command line again, with `--resume` (and without the options that
+/// only the first run needs), quoted for a POSIX shell.
+fn resume_command() -> String {
+    resume_command_from(std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect())
+}
+
+fn resume_command_from(args: Vec<String>) -> String {
+    let drop = ["--again", "--resume-assume-committed", "--resume-assume-rolled-back", "--resume"];
+    let (head, rest) = args.split_at(1.min(args.len()));
+    let mut out: Vec<String> = head.to_vec();
+    let mut rest: Vec<String> = rest.iter().filter(|a| !drop.contains(&a.as_str())).cloned().collect();
+    // After the subcommand: `apply --resume …`.
+    let at = rest.iter().position(|a| a == "apply").map_or(0, |i| i + 1);
+    rest.insert(at, "--resume".into());
+    out.extend(rest);
+    out.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_quote(a: &str) -> String {
+    let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
+    if plain { a.to_string() } else { format!("'{}'", a.replace('\'', "'\\''")) }
+}
+
+/// After a failed apply: where it stands and, when the stop was an interrupt
+/// or a bound (resumable as is), how to resume.
+fn say_stopped(prefix: &str, f: &crate::apply::ApplyFailure, resume: &str) {
+    let resumable = matches!(f.error.kind(), ErrorKind::Interrupted(_) | ErrorKind::Timeout { .. });
+    let Some(r) = &f.report.resume else { return };
+    if !resumable && r.in_doubt.is_none() {
+        return;
+    }
+    eprintln!(
+        "{prefix}stopped at {} @ {}: {} transactions of these files committed ({} in this run){}",
+        r.file.display(),
+        r.offset,
+        r.transactions,
+        f.report.transactions,
+        r.last_gtid.as_deref().map(|g| format!(", last GTID {g}")).unwrap_or_default()
+    );
+    if let Some(d) = &r.in_doubt {
+        eprintln!(
+            "{prefix}in doubt: {d}: its COMMIT was sent, its outcome is unknown; look on the target, then resume \
+             with --resume-assume-committed or --resume-assume-rolled-back"
+        );
+    }
+    if !r.saved {
+        eprintln!("{prefix}no resume state was written (--no-state-file)");
+    } else if resumable && r.in_doubt.is_none() {
+        eprintln!("{prefix}to resume: {resume}");
+    }
 }
 
 fn apply_options(a: &ApplyArgs) -> crate::apply::ApplyOptions {
@@ -258,6 +353,15 @@ fn apply_options(a: &ApplyArgs) -> crate::apply::ApplyOptions {
         no_state_file: a.no_state_file,
         parallel: a.parallel as usize,
         no_batch: a.no_batch,
+        deadline: a.deadline.map(std::time::Duration::from_secs),
+        again: a.again,
+        in_doubt: if a.resume_assume_committed {
+            Some(crate::apply::InDoubtWas::Committed)
+        } else if a.resume_assume_rolled_back {
+            Some(crate::apply::InDoubtWas::RolledBack)
+        } else {
+            None
+        },
         ..Default::default()
     }
 }
@@ -293,6 +397,7 @@ fn run_apply(a: ApplyArgs) -> u8 {
         socket: a.socket.clone(),
         user: a.user.clone(),
         password: None,
+        timeout: Some(std::time::Duration::from_secs(a.mysql_timeout)),
     };
     let spec = match spec.with_password(a.defaults_file.as_deref(), a.ask_password) {
         Ok(s) => s,
@@ -301,7 +406,14 @@ fn run_apply(a: ApplyArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let opts = apply_options(&a);
+    let (stop, which) = match watch_signals() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("binlog-diff: cannot watch for signals: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let opts = crate::apply::ApplyOptions { interrupt: Some(stop), ..apply_options(&a) };
     let print = |r: &crate::apply::ApplyReport| {
         if a.json {
             println!("{}", r.to_json());
@@ -317,7 +429,14 @@ fn run_apply(a: ApplyArgs) -> u8 {
         Err(f) => {
             print(&f.report);
             eprintln!("binlog-diff: apply failed: {}", f.error);
-            if f.report.failure.is_none() && f.report.left_out.is_some() { EXIT_DAMAGED } else { exit_for(&f.error) }
+            say_stopped("binlog-diff: ", &f, &resume_command());
+            if matches!(f.error.kind(), ErrorKind::Interrupted(_)) {
+                exit_interrupted(which.load(std::sync::atomic::Ordering::Relaxed))
+            } else if f.report.failure.is_none() && f.report.left_out.is_some() {
+                EXIT_DAMAGED
+            } else {
+                exit_for(&f.error)
+            }
         }
     }
 }
@@ -338,7 +457,11 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
         let v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(path))?;
         let targets = crate::apply::plan_targets(&v, path)?;
-        let mut base = crate::server::ConnSpec { user: a.user.clone(), ..Default::default() };
+        let mut base = crate::server::ConnSpec {
+            user: a.user.clone(),
+            timeout: Some(std::time::Duration::from_secs(a.mysql_timeout)),
+            ..Default::default()
+        };
         // Only from standard input: a password is never read from a plan file someone left around.
         if let (true, Some(p)) = (stdin, v["password"].as_str()) {
             base.password = Some(crate::server::Secret::new(p));
@@ -354,7 +477,14 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
         }
     };
     // (--plan conflicts with the per-target options: they stay unset.)
-    let opts = apply_options(a);
+    let (stop, which) = match watch_signals() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("binlog-diff: cannot watch for signals: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let opts = crate::apply::ApplyOptions { interrupt: Some(stop), ..apply_options(a) };
     let counters: Vec<Arc<crate::apply::Counters>> = targets.iter().map(|_| Arc::default()).collect();
     let items: Vec<(String, u64)> = targets.iter().map(|t| (t.name.clone(), t.transactions)).collect();
     let bars = crate::apply::Bars::new(&items);
@@ -409,7 +539,11 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
         let (report, err) = match r {
             Ok(rep) => (rep, None),
             Err(f) => {
-                code = code.max(exit_for(&f.error));
+                code = code.max(if matches!(f.error.kind(), ErrorKind::Interrupted(_)) {
+                    exit_interrupted(which.load(Relaxed))
+                } else {
+                    exit_for(&f.error)
+                });
                 (&*f.report, Some(&f.error))
             }
         };
@@ -418,7 +552,12 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
                 "name": t.name, "host": t.host, "port": t.port, "file": t.file.display().to_string(),
                 "ok": ok, "error": err.map(|e| e.to_string()),
                 // What the failover driver branches on: a target this host cannot reach.
-                "error_kind": err.map(|e| if matches!(e.kind(), ErrorKind::Connect(_)) { "connect" } else { "other" }),
+                "error_kind": err.map(|e| match e.kind() {
+                    ErrorKind::Connect(_) => "connect",
+                    ErrorKind::Timeout { .. } => "timeout",
+                    ErrorKind::Interrupted(_) => "interrupted",
+                    _ => "other",
+                }),
                 "report": report.to_json(),
             }));
         } else {
@@ -440,6 +579,15 @@ fn run_apply_plan(a: &ApplyArgs, path: &std::path::Path) -> u8 {
                 Err(f) => println!("{}: FAILED: {}", t.name, f.error),
             }
         }
+    }
+    let resume = resume_command();
+    for (t, r) in targets.iter().zip(&results) {
+        if let Err(f) = r {
+            say_stopped(&format!("{}: ", t.name), f, &resume);
+        }
+    }
+    if path.as_os_str() == "-" && results.iter().any(|r| r.as_ref().is_err_and(|f| f.report.resume.is_some())) {
+        eprintln!("(the plan came on standard input: give it again to a resume)");
     }
     code
 }
@@ -539,7 +687,8 @@ struct RunArgs {
     /// Seconds bounding each MySQL control connection's connect, read and write.
     #[arg(long, default_value_t = 30)]
     mysql_timeout: u64,
-    /// Seconds bounding each step on a remote host (a cut, a save, a fetch) and each hook script.
+    /// Seconds bounding each step on a remote host (a cut, a save, a fetch), each hook script, and each
+    /// replica's apply (a target that answers but makes no progress, e.g. behind a lock, ends there).
     #[arg(long, default_value_t = 600)]
     step_timeout: u64,
     /// binlog-diff on the remote hosts (a path, or a name on their PATH); its version must equal ours.
@@ -1259,5 +1408,40 @@ pub fn describe_tail(t: Tail) -> Option<String> {
     match t {
         Tail::Incomplete(i) => Some(format!("incomplete event at {}: {} of {} bytes", i.at, i.available, i.needed)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_command_is_this_one_with_resume() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            resume_command_from(args(&[
+                "/usr/bin/binlog-diff",
+                "apply",
+                "--again",
+                "-u",
+                "root",
+                "--state-file",
+                "/tmp/my state.json",
+                "d'1.bin"
+            ])),
+            "/usr/bin/binlog-diff apply --resume -u root --state-file '/tmp/my state.json' 'd'\\''1.bin'"
+        );
+        // Not twice, and the settling of a doubt is not repeated.
+        assert_eq!(
+            resume_command_from(args(&["bd", "apply", "--resume", "--resume-assume-committed", "f"])),
+            "bd apply --resume f"
+        );
+    }
+
+    #[test]
+    fn interrupted_exit_status() {
+        assert_eq!(exit_interrupted(2), 130);
+        assert_eq!(exit_interrupted(15), 143);
+        assert_eq!(exit_interrupted(1000), EXIT_ERROR);
     }
 }

@@ -275,6 +275,7 @@ fn conn_spec(a: &Args, ip: &str) -> ConnSpec {
         socket: None,
         user: Some(user),
         password: Some(Secret::new(pass)),
+        timeout: None,
     }
 }
 

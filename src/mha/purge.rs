@@ -133,6 +133,7 @@ fn run(a: &Args) -> Res<()> {
         socket: a.socket.clone(),
         user: Some(a.user.clone()),
         password: a.password.clone().map(Secret::new),
+        timeout: None,
     };
     let spec = spec.with_password_from_env_or(a.defaults_file.as_deref())?;
     let mut conn = spec.connect().map_err(|e| Croak::new(format!(" Failed to get DB Handle on {}! {e}\n", a.host)))?;

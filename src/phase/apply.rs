@@ -119,6 +119,11 @@ impl Run<'_> {
                 "--progress".into(),
                 "--parallel".into(),
                 self.workers(max_relay).to_string(),
+                // Its connections and each target's apply bounded as ours are.
+                "--mysql-timeout".into(),
+                self.o.mysql_timeout.as_secs().max(1).to_string(),
+                "--deadline".into(),
+                self.o.step_timeout.as_secs().max(1).to_string(),
             ];
             if resumed.is_some() {
                 argv.push("--resume".into());
@@ -160,7 +165,7 @@ impl Run<'_> {
                     let one = One {
                         run: self,
                         name: &x.conf.name,
-                        spec: spec(&x.conf),
+                        spec: crate::server::ConnSpec { timeout: Some(self.o.mysql_timeout), ..spec(&x.conf) },
                         input: inputs[i].clone(),
                         counters: &counters[i],
                         keep: &applied_files[i],
@@ -281,6 +286,8 @@ impl One<'_, '_> {
             state_file: Some(state_file),
             // What an earlier, interrupted run committed is also in the target's GTID state.
             skip_applied: true,
+            // A target that answers but makes no progress (a lock held on it) ends at the step bound.
+            deadline: Some(self.run.o.step_timeout),
             ..Default::default()
         };
         let t = Instant::now();

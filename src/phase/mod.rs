@@ -105,7 +105,8 @@ pub struct FailoverOptions {
     pub detect_wait: Duration,
     /// Bound for each MySQL control connection's connect, read and write.
     pub mysql_timeout: Duration,
-    /// Bound for each SSH step (a remote cut, a save, a fetch, a hook).
+    /// Bound for each SSH step (a remote cut, a save, a fetch, a hook) and
+    /// for each replica's apply (`apply --deadline`).
     pub step_timeout: Duration,
     /// Our binary on the remote hosts.
     pub remote_binary: String,

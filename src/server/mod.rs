@@ -50,6 +50,51 @@ pub struct ConnSpec {
     pub user: Option<String>,
     /// Password.
     pub password: Option<Secret>,
+    /// The MySQL timeout: bounds connecting and, on control connections
+    /// ([`connect`](Self::connect)), every read and write; on every
+    /// connection, TCP keepalive breaks the socket within about this long
+    /// when the host dies or the link is cut ([`Keepalive`]). `None`: connect
+    /// bounded by [`DEFAULT_TIMEOUT`], reads and writes not bounded (as
+    /// before this field existed).
+    pub timeout: Option<Duration>,
+}
+
+/// The MySQL timeout when none is given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// TCP keepalive settings that find a dead peer within about `bound`:
+/// probes start after a third of it idle, then every sixth of it, three
+/// unanswered probes end the connection; and unacknowledged data ends it
+/// after `bound` (`TCP_USER_TIMEOUT`, Linux). A live server's kernel
+/// answers probes even while a statement runs for hours, so a long
+/// statement is never cut by this; a frozen mysqld (SIGSTOP) is not found
+/// this way either (its kernel still answers): that is the apply
+/// watchdog's job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe, in milliseconds.
+    pub time_ms: u32,
+    /// Seconds between probes.
+    pub interval_secs: u32,
+    /// Unanswered probes that end the connection.
+    pub probes: u32,
+    /// Milliseconds data may stay unacknowledged.
+    pub user_timeout_ms: u32,
+}
+
+impl Keepalive {
+    /// The settings for `bound` (at least one second each step).
+    pub fn within(bound: Duration) -> Keepalive {
+        let ms = u32::try_from(bound.as_millis()).unwrap_or(u32::MAX).max(1000);
+        Keepalive { time_ms: (ms / 3).max(1000), interval_secs: (ms / 6000).max(1), probes: 3, user_timeout_ms: ms }
+    }
+
+    fn apply(self, b: mysql::OptsBuilder) -> mysql::OptsBuilder {
+        b.tcp_keepalive_time_ms(Some(self.time_ms))
+            .tcp_keepalive_probe_interval_secs(Some(self.interval_secs))
+            .tcp_keepalive_probe_count(Some(self.probes))
+            .tcp_user_timeout_ms(Some(self.user_timeout_ms))
+    }
 }
 
 impl ConnSpec {
@@ -101,12 +146,43 @@ impl ConnSpec {
         }
     }
 
-    /// Opens a connection (TCP connect bounded by 30 s).
+    /// The MySQL timeout in effect ([`timeout`](Self::timeout) or [`DEFAULT_TIMEOUT`]).
+    pub fn bound(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    /// Opens a control connection: connect bounded by the MySQL timeout
+    /// (30 s by default), and with [`timeout`](Self::timeout) set every read
+    /// and write too; TCP keepalive within that bound.
     ///
     /// # Errors
     /// The server cannot be reached or refuses the login.
     pub fn connect(&self) -> Result<mysql::Conn> {
-        self.connect_with(mysql::OptsBuilder::new().tcp_connect_timeout(Some(Duration::from_secs(30))))
+        let b = mysql::OptsBuilder::new().tcp_connect_timeout(Some(self.bound()));
+        let b = match self.timeout {
+            Some(t) => b.read_timeout(Some(t)).write_timeout(Some(t)),
+            None => b,
+        };
+        self.connect_with(Keepalive::within(self.bound()).apply(b))
+    }
+
+    /// Opens a connection for statements that may run longer than the
+    /// MySQL timeout (an apply: a big DDL in a diff): connecting and the
+    /// login are bounded by it, writes too, and TCP keepalive works within
+    /// it, but reads are not bounded once logged in, so the caller must watch
+    /// the connection itself (the applier does: its watchdog probes the
+    /// server on another connection and cuts this one when the server stops
+    /// answering).
+    ///
+    /// # Errors
+    /// The server cannot be reached in time or refuses the login.
+    pub fn connect_apply(&self) -> Result<mysql::Conn> {
+        let t = self.bound();
+        let b = mysql::OptsBuilder::new().tcp_connect_timeout(Some(t)).read_timeout(Some(t)).write_timeout(Some(t));
+        let conn = self.connect_with(Keepalive::within(t).apply(b))?;
+        unbound_reads(&conn)
+            .map_err(|e| Error::new(crate::error::ErrorKind::Connect(format!("{}: setting up: {e}", self.label()))))?;
+        Ok(conn)
     }
 
     /// Opens a control connection whose connect, reads and writes are each
@@ -117,10 +193,12 @@ impl ConnSpec {
     /// The server cannot be reached in time or refuses the login.
     pub fn connect_within(&self, timeout: Duration) -> Result<mysql::Conn> {
         self.connect_with(
-            mysql::OptsBuilder::new()
-                .tcp_connect_timeout(Some(timeout))
-                .read_timeout(Some(timeout))
-                .write_timeout(Some(timeout)),
+            Keepalive::within(timeout).apply(
+                mysql::OptsBuilder::new()
+                    .tcp_connect_timeout(Some(timeout))
+                    .read_timeout(Some(timeout))
+                    .write_timeout(Some(timeout)),
+            ),
         )
     }
 
@@ -165,6 +243,16 @@ pub enum Probe {
     Answers(String),
     /// Nothing answered (refused TCP, a timeout, a reset): why.
     Silent(String),
+}
+
+/// Clears the receive timeout of a connection's socket (through a
+/// duplicate of its descriptor: the same socket).
+fn unbound_reads(conn: &mysql::Conn) -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: the connection is open during this call, so its descriptor is valid.
+    let fd = unsafe { BorrowedFd::borrow_raw(conn.as_raw_fd()) }.try_clone_to_owned()?;
+    // SO_RCVTIMEO is a socket option of TCP and Unix sockets alike.
+    std::net::TcpStream::from(fd).set_read_timeout(None)
 }
 
 /// Reads `[client]` settings from a MySQL defaults file.
@@ -227,4 +315,30 @@ pub fn replica_state(conn: &mut mysql::Conn, label: &str) -> Result<ReplicaState
         st.gtid_executed = Some(status::gtid_slave_pos(conn)?).filter(|g| !g.is_empty());
     }
     Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalive_within_the_bound() {
+        let k = Keepalive::within(Duration::from_secs(30));
+        assert_eq!(k, Keepalive { time_ms: 10_000, interval_secs: 5, probes: 3, user_timeout_ms: 30_000 });
+        // First probe + 3 intervals: a dead peer is found within the bound.
+        assert!(u64::from(k.time_ms) + 3_000 * u64::from(k.interval_secs) <= 30_000);
+        let k = Keepalive::within(Duration::from_secs(3));
+        assert_eq!(k, Keepalive { time_ms: 1000, interval_secs: 1, probes: 3, user_timeout_ms: 3000 });
+        // Below a second: a second (the kernel's granularity for probes).
+        let k = Keepalive::within(Duration::from_millis(10));
+        assert_eq!((k.time_ms, k.interval_secs, k.user_timeout_ms), (1000, 1, 1000));
+    }
+
+    #[test]
+    fn bound_defaults_to_thirty_seconds() {
+        let mut s = ConnSpec::default();
+        assert_eq!(s.bound(), Duration::from_secs(30));
+        s.timeout = Some(Duration::from_secs(3));
+        assert_eq!(s.bound(), Duration::from_secs(3));
+    }
 }
