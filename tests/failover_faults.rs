@@ -255,3 +255,62 @@ fn a_master_that_refuses_our_login_is_not_dead() {
     assert!(!out.contains("Phase 2") && !out.contains("not-the-password"), "{out}");
     assert!(topo.slave_status(1).io_yes(), "replication untouched");
 }
+
+/// SIGCONTs a frozen server when dropped: the test never leaves it stopped.
+struct Thaw(u32);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.0 as i32, libc::SIGCONT) };
+    }
+}
+
+/// Issue 20: a replica's mysqld frozen (SIGSTOP) in the middle of its
+/// phase-4 apply. The run ends within the MySQL timeout's reach (not when
+/// someone kills it), naming the replica and what it was applying; the
+/// others are recovered and follow the new master; exit 10. Without the
+/// apply's watchdog the driver waited for ever.
+#[test]
+fn a_replica_frozen_in_phase_4_is_reported_within_the_bound() {
+    let topo = Topology::start(TopologyConfig { replicas: 3, max_binlog_size: 16 << 10, ..Default::default() });
+    let work = tempfile::tempdir().unwrap();
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
+    let mut w = topo.workload(97);
+    // Replica 3 lags the most; its diff writes bd.big, which the test locks there.
+    topo.run_with_stops(&mut w, &[10, 20, 10], &[Stop::After(1), Stop::After(1), Stop::After(0)], |i, w| {
+        if i == 0 {
+            w.run(10);
+            w.big_transaction(64 << 10);
+        }
+    });
+    let want = topo.committed_seq(MASTER);
+    topo.kill_master();
+    restart_io_threads(&topo);
+    let frozen = 3;
+    let log = work.path().join("run.log");
+    let t = std::time::Instant::now();
+    let (mut run, _locker) =
+        support::drive::failover_held_on_a_lock(&topo, &conf, frozen, &log, &["--mysql-timeout", "5"]);
+    let pid = topo.pid(frozen).unwrap();
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    let _thaw = Thaw(pid);
+    let code = poll_until(Duration::from_secs(120), || run.try_wait().unwrap().map(|s| s.code()));
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("{out}");
+    let code = code.unwrap_or_else(|| {
+        let _ = run.kill();
+        panic!("the failover did not end within 120 s of a frozen replica:\n{out}")
+    });
+    assert!(t.elapsed() < Duration::from_secs(90), "ended only after {:?}", t.elapsed());
+    assert_eq!(code, Some(10), "{out}");
+    let line = out.lines().find(|l| l.contains("server4") && l.contains("FAILED")).unwrap_or_default();
+    assert!(
+        line.contains("apply failed") && line.contains(&topo.port(frozen).to_string()),
+        "host and step named: {out}"
+    );
+    let new_master = (1..=2).find(|&r| topo.try_slave_status(r).unwrap().is_none()).expect("a new master");
+    for r in [1, 2] {
+        assert_eq!(topo.committed_seq(r), want, "{}", topo.name(r));
+    }
+    assert_replicating_from(&topo, new_master, &[3 - new_master]);
+}

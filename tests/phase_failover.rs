@@ -8,64 +8,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use support::drive::{failover, failover_held_on_a_lock, failover_reported};
 use support::topology::{ADMIN_PASSWORD, MASTER, REPL_PASSWORD, Stop, Topology, TopologyConfig, poll_until};
-
-fn failover_cmd(conf: &Path, topo: &Topology, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
-    c.arg("failover")
-        .arg("--conf")
-        .arg(conf)
-        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &topo.port(MASTER).to_string()])
-        .args(extra);
-    c
-}
-
-fn failover(conf: &Path, topo: &Topology, extra: &[&str]) -> (i32, String) {
-    let o = failover_cmd(conf, topo, extra).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    (o.status.code().unwrap_or(-1), text)
-}
-
-/// A failover that must succeed, its diffs under `work/d`: its output and JSON report.
-fn failover_reported(conf: &Path, topo: &Topology, work: &Path) -> (String, serde_json::Value) {
-    let json = work.join("report.json");
-    let (code, out) =
-        failover(conf, topo, &["--workdir", work.join("d").to_str().unwrap(), "--json", json.to_str().unwrap()]);
-    eprintln!("{out}");
-    assert_eq!(code, 0, "{out}");
-    (out, serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap())
-}
-
-/// A failover running while replica `held`'s apply waits: `bd.big` is
-/// write-locked there (by the returned connection) before the driver starts,
-/// whose output goes to `log`. Returns once that apply waits for the lock.
-fn failover_held_on_a_lock(
-    conf: &Path,
-    topo: &Topology,
-    held: usize,
-    log: &Path,
-    extra: &[&str],
-) -> (std::process::Child, mysql::Conn) {
-    let mut locker = topo.conn(held);
-    mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
-    let f = std::fs::File::create(log).unwrap();
-    let child = failover_cmd(conf, topo, extra).stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap();
-    let waits = poll_until(Duration::from_secs(120), || {
-        let waiting = topo.query_rows(
-            held,
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%' \
-             AND ID <> CONNECTION_ID()",
-        );
-        (!waiting.is_empty()).then_some(())
-    });
-    let out = std::fs::read_to_string(log).unwrap_or_default();
-    assert!(waits.is_some(), "the apply on {} never waited for bd.big: {out}", topo.name(held));
-    (child, locker)
-}
 
 fn kill_master_as_a_crash(topo: &Topology) {
     topo.kill_master();
@@ -89,7 +36,7 @@ fn failover_from_app_cnf() {
 
     // A dry run prints the plan and changes nothing.
     let before: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
-    let (code, out) = failover(&conf, &topo, &["--dry-run"]);
+    let (code, out) = failover(&topo, &conf, &["--dry-run"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Dry run: nothing changed.") && out.contains("Latest replica: server2"), "{out}");
     for r in topo.replicas() {
@@ -100,7 +47,7 @@ fn failover_from_app_cnf() {
 
     // The real one.
     let diffs = work.path().join("diffs");
-    let (code, out) = failover(&conf, &topo, &["--workdir", diffs.to_str().unwrap(), "--parallel", "4"]);
+    let (code, out) = failover(&topo, &conf, &["--workdir", diffs.to_str().unwrap(), "--parallel", "4"]);
     eprintln!("{out}");
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains(ADMIN_PASSWORD) && !out.contains(REPL_PASSWORD), "a password in the output");
@@ -123,12 +70,12 @@ fn failover_from_app_cnf() {
     }
 
     // Anti-flapping: another failover on this cluster is refused until acknowledged.
-    let (code, out) = failover(&conf, &topo, &[]);
+    let (code, out) = failover(&topo, &conf, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("a failover ran on this cluster 0 min ago (server1 -> server2)"), "{out}");
     let ack = Command::new(env!("CARGO_BIN_EXE_binlog-diff")).args(["ack", "--conf"]).arg(&conf).output().unwrap();
     assert!(ack.status.success() && String::from_utf8_lossy(&ack.stdout).starts_with("acknowledged: "));
-    let (_, out) = failover(&conf, &topo, &[]);
+    let (_, out) = failover(&topo, &conf, &[]);
     assert!(!out.contains("a failover ran on this cluster"), "acknowledged: {out}");
 }
 
@@ -183,7 +130,7 @@ fn killed_mid_apply_then_resumed(lagging_without_binlog: bool) {
     kill_master_as_a_crash(&topo);
     let had = topo.committed_seq(lagging).len();
     let log = work.path().join("first-run.log");
-    let (mut first, mut locker) = failover_held_on_a_lock(&conf, &topo, lagging, &log, &[]);
+    let (mut first, mut locker) = failover_held_on_a_lock(&topo, &conf, lagging, &log, &[]);
     let first_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let part = topo.committed_seq(lagging).len();
     assert!(part > had, "nothing applied before the lock ({had} before, {part} now): {}", first_log());
@@ -194,11 +141,11 @@ fn killed_mid_apply_then_resumed(lagging_without_binlog: bool) {
     assert_ne!(topo.committed_seq(lagging), want_seq, "the first run was cut short");
 
     // Its in-progress record refuses a plain rerun (nothing changed), naming --resume.
-    let (code, out) = failover(&conf, &topo, &[]);
+    let (code, out) = failover(&topo, &conf, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("did not finish") && out.contains("--resume"), "{out}");
     assert!(!out.contains("Phase 2"), "a refused rerun changes nothing: {out}");
-    let (code, out) = failover(&conf, &topo, &["--resume"]);
+    let (code, out) = failover(&topo, &conf, &["--resume"]);
     eprintln!("{}\n{out}", first_log());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Resuming: a failover of server1"), "{out}");
@@ -237,7 +184,7 @@ fn a_replica_dying_in_phase_4_is_reported_the_rest_recovered() {
     let log = work.path().join("run.log");
     let diffs = work.path().join("diffs");
     let extra = ["--workdir", diffs.to_str().unwrap(), "--json", report.to_str().unwrap()];
-    let (mut run, locker) = failover_held_on_a_lock(&conf, &topo, dying, &log, &extra);
+    let (mut run, locker) = failover_held_on_a_lock(&topo, &conf, dying, &log, &extra);
     let out = || std::fs::read_to_string(&log).unwrap_or_default();
     drop(locker);
     topo.kill(dying);
@@ -300,7 +247,7 @@ fn gtid_topology_keeps_its_mode() {
     topo.sql(3, "CHANGE MASTER TO MASTER_USE_GTID=no");
     topo.sql(3, "START SLAVE IO_THREAD");
     let before: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
-    let (code, out) = failover(&conf, &topo, &[]);
+    let (code, out) = failover(&topo, &conf, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("different modes") && out.contains("positional") && out.contains("slave_pos"), "{out}");
     for r in topo.replicas() {
@@ -310,7 +257,7 @@ fn gtid_topology_keeps_its_mode() {
     topo.sql(3, "CHANGE MASTER TO MASTER_USE_GTID=slave_pos");
     topo.sql(3, "START SLAVE IO_THREAD");
 
-    let (code, out) = failover(&conf, &topo, &["--workdir", work.path().join("diffs").to_str().unwrap()]);
+    let (code, out) = failover(&topo, &conf, &["--workdir", work.path().join("diffs").to_str().unwrap()]);
     eprintln!("{out}");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Replication mode: MariaDB GTID (slave_pos)"), "{out}");
@@ -363,13 +310,13 @@ fn errant_transactions_are_reported_and_never_promoted() {
     // Its binlog's last GTID in domain 0 is its own second write.
     let errant = topo.variable(1, "gtid_binlog_pos");
     assert!(errant.starts_with(&format!("0-{}-", topo.server_id(1))), "{errant}");
-    let (code, out) = failover(&conf, &topo, &["--dry-run"]);
+    let (code, out) = failover(&topo, &conf, &["--dry-run"]);
     assert_eq!(code, 0, "{out}");
     let line = format!("errant transactions (its own writes, on no other replica; never promoted), up to {errant}");
     assert!(out.contains(&line), "{out}");
     assert!(out.contains("Latest replica: server2") && out.contains("New master: server3"), "{out}");
 
-    let (out, doc) = failover_reported(&conf, &topo, work.path());
+    let (out, doc) = failover_reported(&topo, &conf, work.path());
     assert!(
         out.contains(&line) && out.contains(&format!("Master failover to server3(127.0.0.1:{})", topo.port(2))),
         "{out}"
@@ -416,11 +363,11 @@ fn promotion_rules_choose_the_new_master() {
     assert!(String::from_utf8_lossy(&reg.stdout).contains("server4"), "{}", String::from_utf8_lossy(&reg.stdout));
 
     // --new-master cannot overrule a hard rule (a dry run: nothing changes).
-    let (code, out) = failover(&conf, &topo, &["--dry-run", &format!("--new-master=127.0.0.1:{}", topo.port(2))]);
+    let (code, out) = failover(&topo, &conf, &["--dry-run", &format!("--new-master=127.0.0.1:{}", topo.port(2))]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("cannot be the new master: it filters replication"), "{out}");
 
-    let (out, doc) = failover_reported(&conf, &topo, work.path());
+    let (out, doc) = failover_reported(&topo, &conf, work.path());
     assert!(out.contains("Latest replica: server2"), "{out}");
     assert!(out.contains("server4: prefer (registered), keeps 2 of 2"), "{out}");
     assert!(out.contains("server3: excluded: it filters replication (Replicate_Ignore_DB: nothing_here)"), "{out}");

@@ -80,3 +80,40 @@ pub fn without_server(conf: &Path, name: &str) -> std::path::PathBuf {
     std::fs::write(&p, out).unwrap();
     p
 }
+
+/// A failover that must succeed, its diffs under `work/d`: its output and JSON report.
+pub fn failover_reported(topo: &Topology, conf: &Path, work: &Path) -> (String, serde_json::Value) {
+    let json = work.join("report.json");
+    let (code, out) =
+        failover(topo, conf, &["--workdir", work.join("d").to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    (out, serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap())
+}
+
+/// A failover running while replica `held`'s apply waits: `bd.big` is
+/// write-locked there (by the returned connection) before the driver starts,
+/// whose output goes to `log`. Returns once that apply waits for the lock.
+pub fn failover_held_on_a_lock(
+    topo: &Topology,
+    conf: &Path,
+    held: usize,
+    log: &Path,
+    extra: &[&str],
+) -> (std::process::Child, mysql::Conn) {
+    let mut locker = topo.conn(held);
+    mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
+    let f = std::fs::File::create(log).unwrap();
+    let child = failover_cmd(topo, conf, extra).stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap();
+    let waits = poll_until(Duration::from_secs(120), || {
+        let waiting = topo.query_rows(
+            held,
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%' \
+             AND ID <> CONNECTION_ID()",
+        );
+        (!waiting.is_empty()).then_some(())
+    });
+    let out = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(waits.is_some(), "the apply on {} never waited for bd.big: {out}", topo.name(held));
+    (child, locker)
+}
