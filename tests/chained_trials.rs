@@ -43,6 +43,10 @@ enum Fault {
     },
     /// The dead master's `master_binlog_dir` wrong in app.cnf.
     WrongBinlogDir,
+    /// A lagging replica's mysqld frozen (SIGSTOP) in the middle of its
+    /// phase-4 apply: the run must end within its bound, exit 10, that
+    /// replica named, the others recovered.
+    Frozen,
 }
 
 /// One chain's draw.
@@ -63,9 +67,10 @@ struct Chain {
 impl Chain {
     fn draw(seed: u64) -> Chain {
         let mut r = XorShift::new(seed ^ 0x6368_6169_6e);
-        let fault = |r: &mut XorShift| match r.below(4) {
+        let fault = |r: &mut XorShift| match r.below(5) {
             0 => Fault::Broken { ignore_fail: r.chance(50) },
             1 => Fault::WrongBinlogDir,
+            2 => Fault::Frozen,
             _ => Fault::None,
         };
         Chain {
@@ -171,7 +176,9 @@ impl Run<'_> {
     /// Replicas stop reading at random points of three batches; the last
     /// batch only the master gets.
     fn lag(&mut self) {
-        let replicas = self.replicas();
+        // Those still reading (a replica set up to lag already stopped).
+        let replicas: Vec<usize> =
+            self.replicas().into_iter().filter(|&r| self.topo.slave_status(r).io_running != "No").collect();
         let stops: Vec<usize> = replicas.iter().map(|_| self.rng.below(2) as usize).collect();
         for batch in 0..3 {
             let n = self.rng.range(3, 12) as usize;
@@ -223,6 +230,19 @@ impl Run<'_> {
             }
             _ => None,
         };
+        // A replica that lags: its diff holds a big transaction into bd.big.
+        let frozen = match fault {
+            Fault::Frozen if self.members.len() >= 4 => {
+                let reps = self.replicas();
+                let f = reps[self.rng.below(reps.len() as u64) as usize];
+                read_all_then_stop_io(self.topo, f, self.master());
+                let mut w = Workload::new(self.topo.conn(self.master()), self.rng.next_u64());
+                w.big_transaction(64 << 10);
+                self.acked.extend(w.committed());
+                Some(f)
+            }
+            _ => None,
+        };
         self.lag();
         let m = self.master();
         if fault == Fault::WrongBinlogDir {
@@ -266,9 +286,22 @@ impl Run<'_> {
                 self.extra[b] = "ignore_fail=1\n".into();
             }
         }
-        let (code, out) = run(self, &format!("{nth} failover"));
-        if code != 0 {
-            return Err(format!("{nth} failover: exit {code}:\n{out}"));
+        let (code, out) = match frozen {
+            Some(f) => self.failover_frozen(f, &args, nth)?,
+            None => run(self, &format!("{nth} failover")),
+        };
+        let done = if frozen.is_some() { 10 } else { 0 };
+        if code != done {
+            return Err(format!("{nth} failover: exit {code}, not {done}:\n{out}"));
+        }
+        if let Some(f) = frozen {
+            let named =
+                out.lines().any(|l| l.contains(&format!("server{}", f + 1)) && l.contains("FAILED: apply failed"));
+            if !named {
+                return Err(format!("{nth} failover: the frozen replica is not named:\n{out}"));
+            }
+            // An operator rebuilds it; it leaves the topology.
+            self.members.retain(|&s| s != f);
         }
         if let Some((b, _)) = broken {
             if !final_line(&out).contains("left out (ignore_fail)") {
@@ -282,6 +315,46 @@ impl Run<'_> {
         self.members.retain(|&s| s != new);
         self.members.insert(0, new);
         self.check(&format!("the {nth} failover"))
+    }
+
+    /// The failover while replica `f`'s apply waits on a lock and its mysqld
+    /// is then frozen; thawed once the run ended (or its bound passed).
+    fn failover_frozen(&mut self, f: usize, args: &[String], nth: &str) -> Result<(i32, String), String> {
+        let conf = self.conf();
+        let log = self.work.join(format!("{nth}-failover.log"));
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.extend(["--mysql-timeout", "5"]);
+        let mut locker = self.topo.conn(f);
+        mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
+        let file = std::fs::File::create(&log).unwrap();
+        let t = Instant::now();
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
+        c.arg("failover").arg("--conf").arg(&conf).args(&a).stdout(file.try_clone().unwrap()).stderr(file);
+        let mut child = c.spawn().unwrap();
+        let waits = poll_until(Duration::from_secs(120), || {
+            let q = "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%'";
+            (!self.topo.query_rows(f, q).is_empty() || child.try_wait().unwrap().is_some()).then_some(())
+        });
+        let pid = self.topo.pid(f).unwrap();
+        if waits.is_some() && child.try_wait().unwrap().is_none() {
+            unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+        }
+        let code = poll_until(STEP_BOUND, || child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1)));
+        unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+        drop(locker);
+        let out = std::fs::read_to_string(&log).unwrap_or_default();
+        self.log.push_str(&format!(
+            "== {nth} failover, {} frozen: in {:.1}s\n{out}\n",
+            self.topo.name(f),
+            t.elapsed().as_secs_f64()
+        ));
+        match code {
+            Some(code) => Ok((code, out)),
+            None => {
+                let _ = child.kill();
+                Err(format!("{nth} failover with a frozen replica outlived its bound {STEP_BOUND:?}:\n{out}"))
+            }
+        }
     }
 
     /// Every member's read and executed positions.
