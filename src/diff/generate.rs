@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::event::{
     Boundary, ChecksumAlg, Class, Format, ParseError, RawEvent, Step, TrxGrouper, WalkOptions, classify,
 };
-use crate::log::{Access, LogFile, LogName, LogSet};
+use crate::log::{Access, LogFile, LogName, LogSet, RecoveryMode, Tail};
 use crate::position::{MasterCursor, MasterPos, Origin, RelayPos};
 
 use super::writer::{DiffWriter, Written};
@@ -461,35 +461,43 @@ fn pass(set: &LogSet, kind: Source, verify: bool, access: Access, mut lanes: Vec
             let start = l.start;
             l.fail(Error::invalid(format!("start position {start} is past the end of the file")).with_file(path));
         }
+        // The newest file may end torn (a crashed server), or even before its
+        // format description (created just before the crash: nothing in it);
+        // the others must be whole. Damage is never a torn end (EventIter).
+        let mode = RecoveryMode::TolerateNewFile.for_file(fi + 1 == files.len());
         let mut it = lf.events(walk);
-        loop {
+        let end = loop {
             let ev = match it.next_step() {
-                Ok(None) => break,
+                Ok(None) => break Some(None),
                 Ok(Some(Step::Event(ev))) => ev,
-                Ok(Some(Step::Incomplete(_))) if fi + 1 == files.len() => {
-                    for l in lanes.iter_mut().filter(|l| l.active(fi)) {
-                        l.c.rep.truncated_tail = true;
-                    }
-                    break;
-                }
-                Ok(Some(Step::Incomplete(inc))) => {
-                    for l in lanes.iter_mut().filter(|l| l.active(fi)) {
-                        l.fail(lf.truncated(inc));
-                    }
-                    break;
-                }
+                Ok(Some(Step::Incomplete(inc))) => break Some(Some(inc)),
                 Err(e) => {
                     for l in lanes.iter_mut().filter(|l| l.active(fi)) {
                         l.fail(Error::parse(Some(path), e));
                     }
-                    break;
+                    break None;
                 }
             };
-            let Some(fmt) = it.format() else { break };
+            let Some(fmt) = it.format() else { break None };
             let class = classify(&ev, fmt);
             for l in lanes.iter_mut().filter(|l| l.active(fi)) {
                 if let Err(e) = l.feed(name, path, &lf, &ev, fmt, class) {
                     l.fail(e);
+                }
+            }
+        };
+        if let Some(end) = end {
+            match lf.judge_end(it.format().is_some(), end, mode) {
+                Ok(Tail::Incomplete(_)) => {
+                    for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                        l.c.rep.truncated_tail = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                        l.fail(e.duplicate());
+                    }
                 }
             }
         }

@@ -354,14 +354,15 @@ pub enum GtidStart {
 /// the target lacks (nothing to go by).
 pub fn gtid_start(relay: &LogSet, executed: &Executed, opts: &MapOptions) -> Result<GtidStart> {
     let mut own = opts.own_server_id;
-    for (name, path) in relay.files() {
+    let n = relay.files().len();
+    for (i, (name, path)) in relay.files().iter().enumerate() {
         let lf = LogFile::open(path, opts.access)?;
         let mut cur = MasterCursor::relay(own, None);
         let mut found = None;
         let mut anonymous = None;
         lf.walk(
             WalkOptions { verify_checksums: opts.verify_checksums },
-            RecoveryMode::TolerateTruncatedTail,
+            RecoveryMode::TolerateNewFile.for_file(i + 1 == n),
             |ev, fmt| {
                 let origin = cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
                 if origin != Origin::Data {

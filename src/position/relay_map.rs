@@ -8,6 +8,9 @@
 //! decoding every event from there to the end and checking that their
 //! master positions chain up to the latest position; otherwise the relay
 //! files are scanned, newest first, choosing the file by its header.
+//!
+//! Only the newest file may end torn (or be just created, before its format
+//! description); an earlier one must be whole ([`RecoveryMode::for_file`]).
 
 use std::path::Path;
 
@@ -69,14 +72,23 @@ fn walk_opts(o: &MapOptions) -> WalkOptions {
 
 /// Reads a relay file's header: events up to and including the first master
 /// data event, enough to know which master file and position it starts at.
+/// `last`: it is the newest file of its set (which alone may end torn, or
+/// before its format description: just created).
 ///
 /// # Errors
-/// The file cannot be read or its header is damaged.
-pub fn read_head(path: &Path, name: &LogName, opts: &MapOptions, inherited: Option<LogName>) -> Result<RelayFileHead> {
+/// The file cannot be read or its header is damaged; an earlier file
+/// (`!last`) that ends before its first data event and not whole.
+pub fn read_head(
+    path: &Path,
+    name: &LogName,
+    opts: &MapOptions,
+    inherited: Option<LogName>,
+    last: bool,
+) -> Result<RelayFileHead> {
     let lf = LogFile::open(path, opts.access)?;
     let mut cur = MasterCursor::relay(opts.own_server_id, inherited);
     let mut start = None;
-    lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+    lf.walk(walk_opts(opts), RecoveryMode::TolerateNewFile.for_file(last), |ev, fmt| {
         let before = cur.pos();
         let origin = cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
         match origin {
@@ -193,9 +205,9 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
     let mut heads = Vec::with_capacity(files.len());
     let mut inherited: Option<LogName> = None;
     let mut own = opts.own_server_id;
-    for (name, path) in files {
+    for (i, (name, path)) in files.iter().enumerate() {
         let o = MapOptions { own_server_id: own, ..*opts };
-        let h = read_head(path, name, &o, inherited.clone())?;
+        let h = read_head(path, name, &o, inherited.clone(), i + 1 == files.len())?;
         own = own.or(h.own_server_id);
         if let Some(s) = &h.start {
             inherited = Some(s.file.clone());
@@ -224,7 +236,7 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
         for j in i..files.len() {
             let o = MapOptions { own_server_id: own, ..*opts };
             let inherit = heads[..=j].iter().rev().find_map(|h| h.start.as_ref().map(|s| s.file.clone()));
-            match scan_file(&files[j].1, target, &o, inherit)? {
+            match scan_file(&files[j].1, target, &o, inherit, j + 1 == files.len())? {
                 Scan::At(pos) => {
                     // At the very end of the newest file: nothing is missing.
                     let (last, path) = files.last().unwrap();
@@ -248,11 +260,11 @@ enum Scan {
     NotYet,
 }
 
-fn scan_file(path: &Path, target: &MasterPos, opts: &MapOptions, inherit: Option<LogName>) -> Result<Scan> {
+fn scan_file(path: &Path, target: &MasterPos, opts: &MapOptions, inherit: Option<LogName>, last: bool) -> Result<Scan> {
     let lf = LogFile::open(path, opts.access)?;
     let mut cur = MasterCursor::relay(opts.own_server_id, inherit);
     let mut result = Scan::NotYet;
-    lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+    lf.walk(walk_opts(opts), RecoveryMode::TolerateNewFile.for_file(last), |ev, fmt| {
         let old_file = cur.file().cloned();
         let origin = cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
         if !matches!(origin, Origin::Data | Origin::MasterRotate | Origin::MasterMeta) {
@@ -283,7 +295,8 @@ fn scan_file(path: &Path, target: &MasterPos, opts: &MapOptions, inherit: Option
     Ok(result)
 }
 
-/// The newest relay file torn: it ends inside an event, so the relay logs
+/// The newest relay file torn: it ends inside an event (or before its
+/// format description: created just before a crash), so the relay logs
 /// hold less than the replica's status claims (its host crashed), and the
 /// last transaction in them is partial.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -301,20 +314,23 @@ pub struct TornTail {
 /// event boundary, or when no whole transaction precedes the tear.
 ///
 /// # Errors
-/// A file cannot be read or is damaged before the tear.
+/// A file cannot be read or is damaged (also a damaged length that looks
+/// like a tear: see [`crate::event::EventIter`]), or an earlier file is not whole.
 pub fn torn_tail(relay: &LogSet, opts: &MapOptions) -> Result<Option<TornTail>> {
     let files = relay.files();
     let Some((_, last_path)) = files.last() else { return Ok(None) };
     let lf = LogFile::open(last_path, opts.access)?;
-    if !matches!(lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |_, _| Ok(true))?, Tail::Incomplete(_)) {
+    if !matches!(lf.walk(walk_opts(opts), RecoveryMode::TolerateNewFile, |_, _| Ok(true))?, Tail::Incomplete(_)) {
         return Ok(None);
     }
+    drop(lf);
     // Each file's master file, inherited from the ones before (as the slow path reads them).
     let mut heads = Vec::with_capacity(files.len());
     let mut inherited: Option<LogName> = None;
     let mut own = opts.own_server_id;
-    for (name, path) in files {
-        let h = read_head(path, name, &MapOptions { own_server_id: own, ..*opts }, inherited.clone())?;
+    for (i, (name, path)) in files.iter().enumerate() {
+        let o = MapOptions { own_server_id: own, ..*opts };
+        let h = read_head(path, name, &o, inherited.clone(), i + 1 == files.len())?;
         own = own.or(h.own_server_id);
         if let Some(st) = &h.start {
             inherited = Some(st.file.clone());
@@ -329,7 +345,8 @@ pub fn torn_tail(relay: &LogSet, opts: &MapOptions) -> Result<Option<TornTail>> 
         let mut cur = MasterCursor::relay(own, inherit);
         let mut g = TrxGrouper::new();
         let mut last = None;
-        lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+        let mode = RecoveryMode::TolerateNewFile.for_file(j + 1 == files.len());
+        lf.walk(walk_opts(opts), mode, |ev, fmt| {
             if cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))? != Origin::Data {
                 return Ok(true);
             }
