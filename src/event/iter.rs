@@ -202,6 +202,42 @@ pub struct EventIter<'a> {
     valid: usize,
     /// What the events so far say about `log_pos` (see the module doc).
     evidence: Evidence,
+    /// File offset of `data[0]`: non-zero for a window of a file read in
+    /// pieces ([`EventIter::window`]). Offsets reported are the file's.
+    base: u64,
+    /// `data` ends where the file does (else an event running past it is
+    /// not judged: the next window holds the rest).
+    eof: bool,
+}
+
+/// A walk between two windows of one file ([`EventIter::suspend`],
+/// [`EventIter::window`]): everything but the bytes.
+#[derive(Clone, Debug)]
+pub struct Suspended {
+    next: u64,
+    valid: u64,
+    mode: Mode,
+    opts: WalkOptions,
+    fmt: Option<Format>,
+    own_alg: Option<ChecksumAlg>,
+    evidence: Evidence,
+}
+
+impl Suspended {
+    /// A walk that starts at `offset` of a file with the format in effect
+    /// there (as [`EventIter::resume`]); `None`: from the magic.
+    pub fn start(from: Option<(u64, Format)>, opts: WalkOptions) -> Suspended {
+        let (next, mode, own_alg, fmt) = match from {
+            Some((o, f)) => (o, Mode::Resumed, Some(f.checksum), Some(f)),
+            None => (0, Mode::File, None, None),
+        };
+        Suspended { next, valid: next, mode, opts, fmt, own_alg, evidence: Evidence::NONE }
+    }
+
+    /// File offset of the next event to read.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
 }
 
 /// Whether a file's events sit at the offsets their `log_pos` give.
@@ -319,6 +355,43 @@ impl<'a> EventIter<'a> {
             own_alg: None,
             valid: 0,
             evidence: Evidence::NONE,
+            base: 0,
+            eof: true,
+        }
+    }
+
+    /// Continues a suspended walk of a file over `data`, the file's bytes
+    /// from offset `base` (at or before where the walk stands) on; `eof`:
+    /// `data` ends where the file does. Offsets are the file's. An event
+    /// running past the end of a window that is not the last comes back as
+    /// [`Step::Incomplete`] unjudged: the caller reads on from its start.
+    pub fn window(data: &'a [u8], base: u64, s: Suspended, eof: bool) -> Self {
+        let rel = |o: u64| usize::try_from(o.saturating_sub(base)).unwrap_or(usize::MAX).min(data.len());
+        EventIter {
+            data,
+            pos: rel(s.next),
+            done: false,
+            mode: s.mode,
+            opts: s.opts,
+            fmt: s.fmt,
+            own_alg: s.own_alg,
+            valid: rel(s.valid),
+            evidence: s.evidence,
+            base,
+            eof,
+        }
+    }
+
+    /// The walk so far, to go on over another window ([`EventIter::window`]).
+    pub fn suspend(self) -> Suspended {
+        Suspended {
+            next: self.base + self.pos as u64,
+            valid: self.base + self.valid as u64,
+            mode: self.mode,
+            opts: self.opts,
+            fmt: self.fmt,
+            own_alg: self.own_alg,
+            evidence: self.evidence,
         }
     }
 
@@ -337,6 +410,8 @@ impl<'a> EventIter<'a> {
             own_alg: own,
             valid: pos,
             evidence: Evidence::NONE,
+            base: 0,
+            eof: true,
         }
     }
 
@@ -353,6 +428,8 @@ impl<'a> EventIter<'a> {
             own_alg: None,
             valid: 0,
             evidence: Evidence::NONE,
+            base: 0,
+            eof: true,
         }
     }
 
@@ -363,12 +440,12 @@ impl<'a> EventIter<'a> {
 
     /// Offset just past the last whole event: where a reader may safely stop.
     pub fn valid_offset(&self) -> u64 {
-        self.valid as u64
+        self.base + self.valid as u64
     }
 
     /// Offset of the next event to read.
     pub fn position(&self) -> u64 {
-        self.pos as u64
+        self.base + self.pos as u64
     }
 
     /// Next step of the walk. After an error or [`Step::Incomplete`] the
@@ -392,7 +469,7 @@ impl<'a> EventIter<'a> {
     }
 
     fn step(&mut self) -> Result<Option<Step<'a>>, ParseError> {
-        if self.mode == Mode::File && self.pos == 0 {
+        if self.mode == Mode::File && self.pos == 0 && self.base == 0 {
             let n = self.data.len().min(4);
             if self.data[..n] != MAGIC[..n] {
                 return Err(ParseError::new(ParseErrorKind::BadMagic, 0, None));
@@ -408,27 +485,30 @@ impl<'a> EventIter<'a> {
             self.valid = 4;
         }
         let at = self.pos;
+        let at64 = self.base + at as u64;
         let rest = &self.data[at..];
         if rest.is_empty() {
             return Ok(None);
         }
         let Some(hb) = rest.first_chunk::<HEADER_LEN>() else {
             return Ok(Some(Step::Incomplete(Incomplete {
-                at: at as u64,
+                at: at64,
                 available: rest.len() as u64,
                 needed: HEADER_LEN as u64,
             })));
         };
         let size = u32::from_le_bytes([hb[9], hb[10], hb[11], hb[12]]) as usize;
         let ty = EventType(hb[4]);
-        let err = |kind| ParseError::new(kind, at as u64, Some(ty));
+        let err = |kind| ParseError::new(kind, at64, Some(ty));
         if size < HEADER_LEN {
             return Err(err(ParseErrorKind::EventTooSmall(size as u32)));
         }
         if size > rest.len() {
-            self.judge_torn(at, hb, size)?;
+            if self.eof {
+                self.judge_torn(at64, hb, size)?;
+            }
             return Ok(Some(Step::Incomplete(Incomplete {
-                at: at as u64,
+                at: at64,
                 available: rest.len() as u64,
                 needed: size as u64,
             })));
@@ -466,24 +546,27 @@ impl<'a> EventIter<'a> {
         self.pos = at + size;
         self.valid = self.pos;
         if self.mode != Mode::Inner {
-            self.evidence.note(hb, size, self.pos as u64);
+            self.evidence.note(hb, size, at64 + size as u64);
         }
-        Ok(Some(Step::Event(RawEvent { offset: at as u64, bytes, crc })))
+        Ok(Some(Step::Event(RawEvent { offset: at64, bytes, crc })))
     }
 
     /// The event at `at` (header `hb`, `event_size` `size`) runs past the
     /// end of the data: `Ok` when that is a torn end, the damage otherwise
     /// (see the module doc).
     #[cold]
-    fn judge_torn(&self, at: usize, hb: &[u8; HEADER_LEN], size: usize) -> Result<(), ParseError> {
+    fn judge_torn(&self, at64: u64, hb: &[u8; HEADER_LEN], size: usize) -> Result<(), ParseError> {
         if self.mode == Mode::Inner {
             return Ok(()); // the payload's own length is checked by its readers
         }
         let ty = EventType(hb[4]);
-        let err = |kind| ParseError::new(kind, at as u64, Some(ty));
+        let err = |kind| ParseError::new(kind, at64, Some(ty));
         let flags = u16::from_le_bytes([hb[17], hb[18]]);
         match self.fmt {
-            None if ty != EventType::FORMAT_DESCRIPTION => return Err(err(self.first_event_error(&self.data[at..]))),
+            None if ty != EventType::FORMAT_DESCRIPTION => {
+                let rest = &self.data[usize::try_from(at64 - self.base).unwrap_or(usize::MAX).min(self.data.len())..];
+                return Err(err(self.first_event_error(rest)));
+            }
             Some(_) if !ty.is_known() && flags & flags::IGNORABLE == 0 => {
                 return Err(err(ParseErrorKind::UnknownEventType(ty.0)));
             }
@@ -494,7 +577,7 @@ impl<'a> EventIter<'a> {
             return Ok(());
         }
         let sid = u32::from_le_bytes([hb[5], hb[6], hb[7], hb[8]]);
-        let (at64, size64) = (at as u64, size as u64);
+        let size64 = size as u64;
         let contradicts = |from: u64| {
             err(ParseErrorKind::LengthContradictsLogPos {
                 event_size: size as u32,
