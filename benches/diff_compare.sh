@@ -459,8 +459,8 @@ if [[ -x $TIME ]]; then
         --latest_mlf="$LATEST_FILE" --latest_rmlp="$LATEST_POS" --target_mlf="$T05_FILE" --target_rmlp="$T05_POS" \
         --server_id="$REPLICA_ID" --relay_log_info="$WORK/relay-log.info" --relay_dir="$RELAY_DIR/" \
         --workdir="$MHA_W" --diff_file_readtolatest="$MHA_W/diff.binlog"
-    echo "   (ours maps the relay files read-only: RssFile counts the page-cache pages of the"
-    echo "    mapped files touched so far, shared and reclaimable, not allocated memory)"
+    echo "   (ours reads the relay files in windows of at most 8 MiB, never mapped: RssAnon holds those"
+    echo "    windows, also the ones queued to each diff's copier; MHA holds the whole diff)"
 else
     echo "   /usr/bin/time not available"
 fi

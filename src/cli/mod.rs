@@ -1336,9 +1336,10 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         Cmd::Stats { files, json, no_verify, read } => {
             let progress = Progress::new(&files);
             let mut st = Stats::new();
-            let opts = StatsOptions { no_verify, recovery: read.recovery() };
             let mut code = EXIT_OK;
-            for f in &files {
+            for (i, f) in files.iter().enumerate() {
+                // One stream: only its last file may end torn.
+                let opts = StatsOptions { no_verify, recovery: read.recovery().for_file(i + 1 == files.len()) };
                 let r = LogFile::open(f, read.access()).and_then(|lf| {
                     st.add_file(&lf, opts)?;
                     progress.done(lf.bytes().len() as u64);

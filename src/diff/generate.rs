@@ -11,10 +11,8 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::event::{
-    Boundary, ChecksumAlg, Class, Format, ParseError, RawEvent, Step, TrxGrouper, WalkOptions, classify,
-};
-use crate::log::{Access, LogFile, LogName, LogSet};
+use crate::event::{Boundary, ChecksumAlg, Class, Format, ParseError, RawEvent, TrxGrouper, WalkOptions, classify};
+use crate::log::{Access, LiveFile, LogFile, LogName, LogSet, RecoveryMode, Tail};
 use crate::position::{MasterCursor, MasterPos, Origin, RelayPos};
 
 use super::writer::{DiffWriter, Written};
@@ -59,7 +57,9 @@ pub struct DiffReport {
 pub struct CutOptions {
     /// Verify checksums of copied events.
     pub verify_checksums: bool,
-    /// How to read files.
+    /// How to read files: [`Access::Read`] (the default) for a live or
+    /// restartable server's files, which may shrink (mapped, a truncation
+    /// would kill us with SIGBUS).
     pub access: Access,
     /// Accept a start inside a transaction (MHA's `generate` from a read position).
     pub allow_mid_transaction_start: bool,
@@ -75,7 +75,7 @@ impl Default for CutOptions {
     fn default() -> Self {
         CutOptions {
             verify_checksums: true,
-            access: Access::Mmap,
+            access: Access::Read,
             allow_mid_transaction_start: false,
             own_server_id: None,
             keep_partial_tail: false,
@@ -447,7 +447,7 @@ fn pass(set: &LogSet, kind: Source, verify: bool, access: Access, mut lanes: Vec
                 l.cursor = MasterCursor::binlog(name.clone());
             }
         }
-        let lf = match LogFile::open(path, access) {
+        let mut lf = match LiveFile::open(path, access) {
             Ok(lf) => lf,
             Err(e) => {
                 for l in lanes.iter_mut().filter(|l| l.active(fi)) {
@@ -456,48 +456,51 @@ fn pass(set: &LogSet, kind: Source, verify: bool, access: Access, mut lanes: Vec
                 continue;
             }
         };
-        let len = lf.bytes().len() as u64;
+        let len = lf.len();
         for l in lanes.iter_mut().filter(|l| l.active(fi) && l.first_fi == fi && l.start > len) {
             let start = l.start;
             l.fail(Error::invalid(format!("start position {start} is past the end of the file")).with_file(path));
         }
-        let mut it = lf.events(walk);
-        loop {
-            let ev = match it.next_step() {
-                Ok(None) => break,
-                Ok(Some(Step::Event(ev))) => ev,
-                Ok(Some(Step::Incomplete(_))) if fi + 1 == files.len() => {
+        // The newest file may end torn (a crashed server), or even before its
+        // format description (created just before the crash: nothing in it);
+        // the others must be whole. Damage is never a torn end (EventIter).
+        // Read in windows (a live server's file: never mapped, never whole);
+        // each window's pending copies are handed over before it goes.
+        let mode = RecoveryMode::TolerateNewFile.for_file(fi + 1 == files.len());
+        let walked = lf.walk(walk, None, mode, |step, window| {
+            match step {
+                Some((ev, fmt)) => {
+                    let class = classify(&ev, fmt);
                     for l in lanes.iter_mut().filter(|l| l.active(fi)) {
-                        l.c.rep.truncated_tail = true;
+                        if let Err(e) = l.feed(name, path, window, &ev, fmt, class) {
+                            l.fail(e);
+                        }
                     }
-                    break;
                 }
-                Ok(Some(Step::Incomplete(inc))) => {
+                None => {
                     for l in lanes.iter_mut().filter(|l| l.active(fi)) {
-                        l.fail(lf.truncated(inc));
+                        if let Err(e) = l.c.w.flush_from(window) {
+                            l.fail(e);
+                        }
                     }
-                    break;
                 }
-                Err(e) => {
-                    for l in lanes.iter_mut().filter(|l| l.active(fi)) {
-                        l.fail(Error::parse(Some(path), e));
-                    }
-                    break;
+            }
+            Ok(lanes.iter().any(|l| l.active(fi)))
+        });
+        match walked {
+            Ok(Tail::Incomplete(_)) => {
+                for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                    l.c.rep.truncated_tail = true;
                 }
-            };
-            let Some(fmt) = it.format() else { break };
-            let class = classify(&ev, fmt);
-            for l in lanes.iter_mut().filter(|l| l.active(fi)) {
-                if let Err(e) = l.feed(name, path, &lf, &ev, fmt, class) {
-                    l.fail(e);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                for l in lanes.iter_mut().filter(|l| l.active(fi)) {
+                    l.fail(e.duplicate());
                 }
             }
         }
         for l in lanes.iter_mut().filter(|l| l.active(fi)) {
-            if let Err(e) = l.c.w.flush_from(&lf) {
-                l.fail(e);
-                continue;
-            }
             if l.first_fi == fi {
                 if !l.started && l.start != len {
                     let start = l.start;

@@ -342,8 +342,8 @@ impl DiffWriter {
         Ok(())
     }
 
-    /// Copies one event verbatim from `src`, the file it was read from (`ev`
-    /// lies in `src.bytes()` at `ev.offset()`). Events that follow each other
+    /// Copies one event verbatim from `src`, the file (or window of it) it
+    /// was read from (`ev` lies in `src.bytes()` at `ev.offset() - src.base()`). Events that follow each other
     /// in `src` are gathered into one run and written together; call
     /// [`DiffWriter::flush_from`] with the same `src` before `src` goes away
     /// or anything else is written.
@@ -357,7 +357,7 @@ impl DiffWriter {
             return Err(Error::invalid("diff: event copied before any format description").with_file(&self.path));
         }
         let bytes = src.bytes();
-        let at = usize::try_from(ev.offset()).unwrap_or(usize::MAX);
+        let at = usize::try_from(ev.offset().wrapping_sub(src.base())).unwrap_or(usize::MAX);
         let end = at.saturating_add(ev.size());
         if bytes.get(at..end).map(<[u8]>::as_ptr) != Some(ev.as_bytes().as_ptr()) {
             return Err(Error::invalid("diff: event copied from a source it is not in").with_file(&self.path));

@@ -40,6 +40,28 @@ pub enum ParseErrorKind {
     NestedPayload,
     /// Events after a START_ENCRYPTION_EVENT are encrypted (MariaDB `encrypt_binlog`).
     Encrypted,
+    /// An event's `event_size` disagrees with what its `log_pos` (and the
+    /// events before it) say: a damaged length field. Raised for an event
+    /// that runs past the end of the file, which is a torn end only when
+    /// nothing contradicts it, and then names the event whose header is
+    /// contradicted (see [`super::EventIter`]).
+    LengthContradictsLogPos {
+        /// The `event_size` in the header.
+        event_size: u32,
+        /// The `log_pos` in the header.
+        log_pos: u32,
+        /// The length `log_pos` gives the event: `log_pos` minus the
+        /// event's offset in a binlog, minus the previous event's `log_pos`
+        /// in a relay log.
+        by_log_pos: i64,
+    },
+    /// The file ends before its FORMAT_DESCRIPTION_EVENT is whole (0 bytes,
+    /// the magic number only, a torn FDE): not a binlog. Only a file a
+    /// crashed server had just created looks like this.
+    EndsBeforeFormatDescription {
+        /// The file's length.
+        len: u64,
+    },
 }
 
 /// A decoding error at a byte offset, with the event type when known.
@@ -85,6 +107,16 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::Encrypted => {
                 f.write_str("encrypted binlog: events after START_ENCRYPTION_EVENT cannot be read")
             }
+            ParseErrorKind::LengthContradictsLogPos { event_size, log_pos, by_log_pos } => write!(
+                f,
+                "event_size {event_size} contradicts log_pos {log_pos}, which makes the event {by_log_pos} bytes long: \
+                 a damaged length, not a torn end"
+            ),
+            ParseErrorKind::EndsBeforeFormatDescription { len } => write!(
+                f,
+                "not a binlog: the file ({len} bytes) ends before its FORMAT_DESCRIPTION_EVENT \
+                 (a binlog holds at least the 4-byte magic number and one)"
+            ),
         }
     }
 }

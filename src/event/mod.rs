@@ -22,6 +22,6 @@ pub use checksum::ChecksumAlg;
 pub use error::{ParseError, ParseErrorKind};
 pub use fde::{Flavor, Format};
 pub use header::{HEADER_LEN, Header};
-pub use iter::{EventIter, Incomplete, MAGIC, RawEvent, Step, WalkOptions};
+pub use iter::{EventIter, Incomplete, MAGIC, RawEvent, Step, Suspended, WalkOptions};
 pub use trx::{Boundary, Class, Role, TrxGrouper, classify};
 pub use types::{EventType, flags};

@@ -8,10 +8,10 @@ pub mod name;
 pub mod relay;
 pub mod source;
 
-pub use file::{LogFile, RecoveryMode, Tail};
+pub use file::{LiveFile, LogFile, RecoveryMode, Tail};
 pub use name::LogName;
 pub use relay::{LogKind, LogSet};
-pub use source::{Access, SharedBytes, Source};
+pub use source::{Access, SharedBytes, Source, Windows};
 
 /// Writes `bytes` to `path` through a temporary file in the same folder,
 /// fsynced and renamed over it: a reader sees the old file or the whole new

@@ -478,7 +478,7 @@ fn check(a: &Args) -> Res<()> {
     }
     out(" done.\n");
     out("    Testing relay log reading..");
-    let lf = crate::log::LogFile::open(logs.end_path(), crate::log::Access::Read)?;
+    let (lf, _) = crate::log::LogFile::open_prefix(logs.end_path(), 64 << 10)?;
     let mut it = lf.events(crate::event::WalkOptions { verify_checksums: true });
     match it.next_step() {
         Ok(Some(crate::event::Step::Event(_))) | Ok(None) | Ok(Some(crate::event::Step::Incomplete(_))) => {}

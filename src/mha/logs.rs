@@ -107,9 +107,10 @@ pub fn find_binlog_dir_from_prefix(prefix: &str, dirs: &str) -> Option<(PathBuf,
     None
 }
 
-/// Whether a log file is a relay log (its first FDE carries the RELAY_LOG flag).
+/// Whether a log file is a relay log (its first FDE carries the RELAY_LOG
+/// flag). Reads only the file's first bytes.
 pub fn is_relay_log(path: &Path) -> Result<bool> {
-    let lf = LogFile::open(path, crate::log::Access::Read)?;
+    let (lf, _) = LogFile::open_prefix(path, 64 << 10)?;
     let mut it = lf.events(WalkOptions { verify_checksums: false });
     match it.next_step() {
         Ok(Some(Step::Event(ev))) if ev.event_type() == crate::event::EventType::FORMAT_DESCRIPTION => {

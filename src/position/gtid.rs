@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::event::{EventType, Format, RawEvent, Step, WalkOptions};
-use crate::log::{LogFile, LogSet, RecoveryMode};
+use crate::event::{EventType, Format, RawEvent, WalkOptions};
+use crate::log::{LiveFile, LogSet, RecoveryMode};
 
 use super::coords::RelayPos;
 use super::cursor::{MasterCursor, Origin};
@@ -354,15 +354,18 @@ pub enum GtidStart {
 /// the target lacks (nothing to go by).
 pub fn gtid_start(relay: &LogSet, executed: &Executed, opts: &MapOptions) -> Result<GtidStart> {
     let mut own = opts.own_server_id;
-    for (name, path) in relay.files() {
-        let lf = LogFile::open(path, opts.access)?;
+    let n = relay.files().len();
+    for (i, (name, path)) in relay.files().iter().enumerate() {
+        let mut lf = LiveFile::open(path, opts.access)?;
         let mut cur = MasterCursor::relay(own, None);
         let mut found = None;
         let mut anonymous = None;
         lf.walk(
             WalkOptions { verify_checksums: opts.verify_checksums },
-            RecoveryMode::TolerateTruncatedTail,
-            |ev, fmt| {
+            None,
+            RecoveryMode::TolerateNewFile.for_file(i + 1 == n),
+            |step, _| {
+                let Some((ev, fmt)) = step else { return Ok(true) };
                 let origin = cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
                 if origin != Origin::Data {
                     return Ok(true);
@@ -409,45 +412,38 @@ pub fn gtid_at(
     opts: &MapOptions,
 ) -> Result<Option<(String, bool)>> {
     let Some(path) = relay.path(&at.file) else { return Ok(None) };
-    let lf = LogFile::open(path, opts.access)?;
+    let mut lf = LiveFile::open(path, opts.access)?;
     let wo = WalkOptions { verify_checksums: opts.verify_checksums };
     // The format in effect there: the file's header events (read only those,
     // then jump: the file may be large).
     let mut fmt: Option<Format> = None;
-    let mut it = lf.events(wo);
     let mut cur = MasterCursor::relay(opts.own_server_id, None);
-    while let Ok(Some(Step::Event(ev))) = it.next_step() {
-        let Some(f) = it.format() else { break };
+    let header = lf.walk(wo, None, RecoveryMode::TolerateNewFile, |step, _| {
+        let Some((ev, f)) = step else { return Ok(true) };
         match cur.advance(&ev, f) {
-            Ok(Origin::Data) | Err(_) => break,
-            Ok(_) => fmt = Some(f.clone()),
-        }
-    }
-    let Some(fmt) = fmt else { return Ok(None) };
-    let mut it = crate::event::EventIter::resume(lf.bytes(), at.pos, fmt.clone(), wo);
-    loop {
-        match it.next_step() {
-            Ok(Some(Step::Event(ev))) => {
-                let f = it.format().unwrap_or(&fmt).clone();
-                match cur.advance(&ev, &f) {
-                    Ok(Origin::Data) => {
-                        if let Some(r) = executed.check(&ev, &f).map_err(|e| Error::parse(Some(path), e))? {
-                            return Ok(Some(r));
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(Error::parse(Some(path), e)),
-                }
+            Ok(Origin::Data) | Err(_) => Ok(false),
+            Ok(_) => {
+                fmt = Some(f.clone());
+                Ok(true)
             }
-            Ok(_) => return Ok(None),
-            Err(e) => return Err(Error::parse(Some(path), e)),
         }
-    }
+    });
+    let (Ok(_), Some(fmt)) = (header, fmt) else { return Ok(None) };
+    let mut found = None;
+    lf.walk(wo, Some((at.pos, fmt)), RecoveryMode::TolerateTruncatedTail, |step, _| {
+        let Some((ev, f)) = step else { return Ok(true) };
+        if cur.advance(&ev, f).map_err(|e| Error::parse(Some(path), e))? == Origin::Data {
+            found = executed.check(&ev, f).map_err(|e| Error::parse(Some(path), e))?;
+        }
+        Ok(found.is_none())
+    })?;
+    Ok(found)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::LogFile;
 
     #[test]
     fn maria_state() {

@@ -8,12 +8,18 @@
 //! decoding every event from there to the end and checking that their
 //! master positions chain up to the latest position; otherwise the relay
 //! files are scanned, newest first, choosing the file by its header.
+//!
+//! The relay logs are a live (or restartable) replica's files: they are
+//! read in windows, never mapped nor held whole ([`LiveFile`],
+//! [`Access::Read`], see [`crate::log::source`]). Only the newest file may end torn
+//! (or be just created, before its format description); an earlier one
+//! must be whole ([`RecoveryMode::for_file`]).
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::event::{Format, Step, TrxGrouper, WalkOptions, classify};
-use crate::log::{Access, LogFile, LogName, LogSet, RecoveryMode, Tail};
+use crate::event::{Format, TrxGrouper, WalkOptions, classify};
+use crate::log::{Access, LiveFile, LogName, LogSet, RecoveryMode, Tail};
 
 use super::coords::{MasterPos, RelayPos};
 use super::cursor::{MasterCursor, Origin};
@@ -50,7 +56,8 @@ pub struct MapOptions {
     /// The latest replica's server id (MHA's `--server_id`); learned from the
     /// relay log's first FDE when `None`.
     pub own_server_id: Option<u32>,
-    /// How to read files.
+    /// How to read files: [`Access::Read`] (the default): relay logs of a
+    /// live replica may shrink, and a mapped file that shrinks raises SIGBUS.
     pub access: Access,
     /// Verify checksums while mapping. Off by default: mapping reads only
     /// headers, and the cut that follows verifies every event it copies.
@@ -59,7 +66,7 @@ pub struct MapOptions {
 
 impl Default for MapOptions {
     fn default() -> Self {
-        MapOptions { own_server_id: None, access: Access::Mmap, verify_checksums: false }
+        MapOptions { own_server_id: None, access: Access::Read, verify_checksums: false }
     }
 }
 
@@ -68,15 +75,26 @@ fn walk_opts(o: &MapOptions) -> WalkOptions {
 }
 
 /// Reads a relay file's header: events up to and including the first master
-/// data event, enough to know which master file and position it starts at.
+/// data event, enough to know which master file and position it starts at
+/// (read in windows: usually only the first, 64 KiB). `last`: it is the
+/// newest file of its set (which alone may end torn, or before its format
+/// description: just created).
 ///
 /// # Errors
-/// The file cannot be read or its header is damaged.
-pub fn read_head(path: &Path, name: &LogName, opts: &MapOptions, inherited: Option<LogName>) -> Result<RelayFileHead> {
-    let lf = LogFile::open(path, opts.access)?;
+/// The file cannot be read or its header is damaged; an earlier file
+/// (`!last`) that ends before its first data event and not whole.
+pub fn read_head(
+    path: &Path,
+    name: &LogName,
+    opts: &MapOptions,
+    inherited: Option<LogName>,
+    last: bool,
+) -> Result<RelayFileHead> {
+    let mut lf = LiveFile::open(path, opts.access)?;
     let mut cur = MasterCursor::relay(opts.own_server_id, inherited);
     let mut start = None;
-    lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+    lf.walk(walk_opts(opts), None, RecoveryMode::TolerateNewFile.for_file(last), |step, _| {
+        let Some((ev, fmt)) = step else { return Ok(true) };
         let before = cur.pos();
         let origin = cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
         match origin {
@@ -136,23 +154,26 @@ pub fn find_start(
 /// from `target` to `latest` without leaving the master file.
 fn fast_path(relay: &LogSet, target: &MasterPos, latest: &MasterPos, opts: &MapOptions) -> Result<Option<RelayPos>> {
     let Some((name, path)) = relay.last() else { return Ok(None) };
-    let lf = LogFile::open(path, opts.access)?;
-    let size = lf.bytes().len() as u64;
+    let mut lf = LiveFile::open(path, opts.access)?;
+    let size = lf.len();
     let Some(start) = size.checked_sub(latest.pos - target.pos) else { return Ok(None) };
     // We need the format in effect at `start`: read the header events.
     let mut fmt: Option<Format> = None;
     let mut header_end = 4;
-    let mut it = lf.events(walk_opts(opts));
     let mut cur = MasterCursor::relay(opts.own_server_id, None);
-    while let Ok(Some(Step::Event(ev))) = it.next_step() {
-        let f = it.format().expect("format after an event");
+    let header = lf.walk(walk_opts(opts), None, RecoveryMode::TolerateNewFile, |step, _| {
+        let Some((ev, f)) = step else { return Ok(true) };
         match cur.advance(&ev, f) {
-            Ok(Origin::Data) | Err(_) => break,
+            Ok(Origin::Data) | Err(_) => Ok(false),
             Ok(_) => {
                 fmt = Some(f.clone());
                 header_end = ev.end_offset();
+                Ok(true)
             }
         }
+    });
+    if header.is_err() {
+        return Ok(None); // the slow path says what is wrong
     }
     let (Some(fmt), Some(mfile)) = (fmt, cur.file().cloned()) else { return Ok(None) };
     if mfile != latest.file || start < header_end {
@@ -161,25 +182,24 @@ fn fast_path(relay: &LogSet, target: &MasterPos, latest: &MasterPos, opts: &MapO
     if start == size {
         return Ok(Some(RelayPos::new(name.clone(), start)));
     }
-    let mut it = crate::event::EventIter::resume(lf.bytes(), start, fmt.clone(), walk_opts(opts));
     let mut cur = MasterCursor::relay(cur.own_server_id(), Some(mfile));
     let mut expect = target.pos;
-    loop {
-        match it.next_step() {
-            Ok(None) => break,
-            Ok(Some(Step::Event(ev))) => match cur.advance(&ev, &fmt) {
-                Ok(Origin::Data) => {
-                    // Verbatim copies only: relay size equals master size.
-                    if u64::from(ev.log_pos()) != expect + ev.size() as u64 {
-                        return Ok(None);
-                    }
-                    expect = ev.log_pos().into();
-                }
-                Ok(Origin::Own) => {}
-                _ => return Ok(None), // a master FDE/rotate in the tail: not a plain copy
-            },
-            _ => return Ok(None),
-        }
+    let mut plain = true;
+    let tail = lf.walk(walk_opts(opts), Some((start, fmt.clone())), RecoveryMode::AbsoluteConsistency, |step, _| {
+        let Some((ev, _)) = step else { return Ok(true) };
+        plain = match cur.advance(&ev, &fmt) {
+            // Verbatim copies only: relay size equals master size.
+            Ok(Origin::Data) if u64::from(ev.log_pos()) == expect + ev.size() as u64 => {
+                expect = ev.log_pos().into();
+                true
+            }
+            Ok(Origin::Own) => true,
+            _ => false, // a master FDE/rotate in the tail: not a plain copy
+        };
+        Ok(plain)
+    });
+    if !matches!(tail, Ok(Tail::Clean)) || !plain {
+        return Ok(None);
     }
     Ok((expect == latest.pos).then(|| RelayPos::new(name.clone(), start)))
 }
@@ -193,9 +213,9 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
     let mut heads = Vec::with_capacity(files.len());
     let mut inherited: Option<LogName> = None;
     let mut own = opts.own_server_id;
-    for (name, path) in files {
+    for (i, (name, path)) in files.iter().enumerate() {
         let o = MapOptions { own_server_id: own, ..*opts };
-        let h = read_head(path, name, &o, inherited.clone())?;
+        let h = read_head(path, name, &o, inherited.clone(), i + 1 == files.len())?;
         own = own.or(h.own_server_id);
         if let Some(s) = &h.start {
             inherited = Some(s.file.clone());
@@ -224,7 +244,7 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
         for j in i..files.len() {
             let o = MapOptions { own_server_id: own, ..*opts };
             let inherit = heads[..=j].iter().rev().find_map(|h| h.start.as_ref().map(|s| s.file.clone()));
-            match scan_file(&files[j].1, target, &o, inherit)? {
+            match scan_file(&files[j].1, target, &o, inherit, j + 1 == files.len())? {
                 Scan::At(pos) => {
                     // At the very end of the newest file: nothing is missing.
                     let (last, path) = files.last().unwrap();
@@ -248,11 +268,12 @@ enum Scan {
     NotYet,
 }
 
-fn scan_file(path: &Path, target: &MasterPos, opts: &MapOptions, inherit: Option<LogName>) -> Result<Scan> {
-    let lf = LogFile::open(path, opts.access)?;
+fn scan_file(path: &Path, target: &MasterPos, opts: &MapOptions, inherit: Option<LogName>, last: bool) -> Result<Scan> {
+    let mut lf = LiveFile::open(path, opts.access)?;
     let mut cur = MasterCursor::relay(opts.own_server_id, inherit);
     let mut result = Scan::NotYet;
-    lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+    lf.walk(walk_opts(opts), None, RecoveryMode::TolerateNewFile.for_file(last), |step, _| {
+        let Some((ev, fmt)) = step else { return Ok(true) };
         let old_file = cur.file().cloned();
         let origin = cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))?;
         if !matches!(origin, Origin::Data | Origin::MasterRotate | Origin::MasterMeta) {
@@ -283,7 +304,8 @@ fn scan_file(path: &Path, target: &MasterPos, opts: &MapOptions, inherit: Option
     Ok(result)
 }
 
-/// The newest relay file torn: it ends inside an event, so the relay logs
+/// The newest relay file torn: it ends inside an event (or before its
+/// format description: created just before a crash), so the relay logs
 /// hold less than the replica's status claims (its host crashed), and the
 /// last transaction in them is partial.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -301,20 +323,22 @@ pub struct TornTail {
 /// event boundary, or when no whole transaction precedes the tear.
 ///
 /// # Errors
-/// A file cannot be read or is damaged before the tear.
+/// A file cannot be read or is damaged (also a damaged length that looks
+/// like a tear: see [`crate::event::EventIter`]), or an earlier file is not whole.
 pub fn torn_tail(relay: &LogSet, opts: &MapOptions) -> Result<Option<TornTail>> {
     let files = relay.files();
     let Some((_, last_path)) = files.last() else { return Ok(None) };
-    let lf = LogFile::open(last_path, opts.access)?;
-    if !matches!(lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |_, _| Ok(true))?, Tail::Incomplete(_)) {
+    let mut lf = LiveFile::open(last_path, opts.access)?;
+    if !matches!(lf.walk(walk_opts(opts), None, RecoveryMode::TolerateNewFile, |_, _| Ok(true))?, Tail::Incomplete(_)) {
         return Ok(None);
     }
     // Each file's master file, inherited from the ones before (as the slow path reads them).
     let mut heads = Vec::with_capacity(files.len());
     let mut inherited: Option<LogName> = None;
     let mut own = opts.own_server_id;
-    for (name, path) in files {
-        let h = read_head(path, name, &MapOptions { own_server_id: own, ..*opts }, inherited.clone())?;
+    for (i, (name, path)) in files.iter().enumerate() {
+        let o = MapOptions { own_server_id: own, ..*opts };
+        let h = read_head(path, name, &o, inherited.clone(), i + 1 == files.len())?;
         own = own.or(h.own_server_id);
         if let Some(st) = &h.start {
             inherited = Some(st.file.clone());
@@ -325,11 +349,13 @@ pub fn torn_tail(relay: &LogSet, opts: &MapOptions) -> Result<Option<TornTail>> 
     for j in (0..files.len()).rev() {
         let (name, path) = &files[j];
         let inherit = heads[..j].iter().rev().find_map(|h| h.start.as_ref().map(|s| s.file.clone()));
-        let lf = LogFile::open(path, opts.access)?;
+        let mut lf = LiveFile::open(path, opts.access)?;
         let mut cur = MasterCursor::relay(own, inherit);
         let mut g = TrxGrouper::new();
         let mut last = None;
-        lf.walk(walk_opts(opts), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+        let mode = RecoveryMode::TolerateNewFile.for_file(j + 1 == files.len());
+        lf.walk(walk_opts(opts), None, mode, |step, _| {
+            let Some((ev, fmt)) = step else { return Ok(true) };
             if cur.advance(&ev, fmt).map_err(|e| Error::parse(Some(path), e))? != Origin::Data {
                 return Ok(true);
             }
@@ -341,7 +367,7 @@ pub fn torn_tail(relay: &LogSet, opts: &MapOptions) -> Result<Option<TornTail>> 
             }
             Ok(true)
         })?;
-        let size = lf.bytes().len() as u64;
+        let size = lf.len();
         if let Some((boundary, off)) = last {
             return Ok(Some(TornTail { boundary, at: RelayPos::new(name.clone(), off), bytes: size - off + after }));
         }
