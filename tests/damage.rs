@@ -230,13 +230,12 @@ fn a_flipped_length_bit_is_damage_in_the_last_file_and_in_an_earlier_one() {
 }
 
 /// The failover: the master SIGKILLed, its last binlog damaged on
-/// its (live) host. The tail cannot be saved: the run says why (file,
-/// offset, type) and reports what it lost as unrecoverable, where it used
-/// to save the events before the damage and report nothing lost. (Its exit
-/// status is the phase driver's: 0 today, as for a master whose host is
-/// gone.)
+/// its (live) host. The tail cannot be saved, and its host answers: the run
+/// stops before anything changes, naming the file, offset and type (it used
+/// to save the events before the damage, report nothing lost and exit 0).
+/// With `--accept-loss` it goes on and lists the loss: exit 11.
 #[test]
-fn a_failover_reports_a_damaged_master_tail_as_unrecoverable() {
+fn a_failover_refuses_a_damaged_master_tail_or_reports_it_lost() {
     let case = setup();
     let work = tempfile::tempdir().unwrap();
     let conf = case.topo.app_cnf(work.path(), "", &|_| String::new());
@@ -244,18 +243,26 @@ fn a_failover_reports_a_damaged_master_tail_as_unrecoverable() {
     let last = &case.binlogs[case.binlogs.len() - 1];
     let (at, ty) = flip_length_bit(last);
     let json = work.path().join("report.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
-        .args(["failover", "--conf"])
-        .arg(&conf)
-        .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &case.topo.port(MASTER).to_string()])
-        .args(["--workdir", work.path().join("d").to_str().unwrap(), "--json", json.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let (so, se) = text(&o);
-    let all = format!("{so}{se}");
+    let run = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
+            .args(["failover", "--conf"])
+            .arg(&conf)
+            .args(["--dead-master-host", "127.0.0.1", "--dead-master-port", &case.topo.port(MASTER).to_string()])
+            .args(["--workdir", work.path().join("d").to_str().unwrap(), "--json", json.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        let (so, se) = text(&o);
+        (o.status.code(), format!("{so}{se}"))
+    };
+    let (code, all) = run(&[]);
+    assert_eq!(code, Some(1), "{all}");
     assert!(all.contains(&format!("{} @ {at} ({ty}): event_size ", last.display())), "{all}");
+    assert!(all.contains("Nothing was changed") && all.contains("--accept-loss") && !all.contains("Phase 2"), "{all}");
+    assert!(!all.contains("Saved "), "{all}");
+    let (code, all) = run(&["--accept-loss"]);
+    assert_eq!(code, Some(11), "{all}");
     assert!(all.contains("NOT RECOVERABLE: whatever the dead master"), "{all}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(!r["unrecoverable"].as_array().unwrap().is_empty(), "{all}");
-    assert!(!all.contains("Saved "), "{all}");
 }

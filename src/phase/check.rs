@@ -345,9 +345,9 @@ impl Run<'_> {
             }
             Some(Err(e)) => Err(Error::refused(format!(
                 "the dead master {}'s host answers, but its binlog tail could not be saved: {e}. Nothing was \
-                 changed. Fix it and run again: master_binlog_dir in {} must name the folder of its binary logs \
-                 (now: {}); or pass --accept-loss to fail over without its tail (what only it committed is then \
-                 lost)",
+                 changed. Fix it and run again (where its binary logs are elsewhere: master_binlog_dir in {} must \
+                 name their folder; now: {}); or pass --accept-loss to fail over without its tail (what only it \
+                 committed is then lost)",
                 label(&c.dead),
                 self.conf.path.display(),
                 c.dead.master_binlog_dir.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(",")
