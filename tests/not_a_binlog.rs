@@ -64,6 +64,26 @@ fn the_inspectors_refuse_a_file_without_a_format_description() {
     }
 }
 
+/// The applier too: an empty or cut-off file is not a diff with nothing in
+/// it (it was applied as one, exit 0), alone or after a whole file.
+#[test]
+fn the_applier_refuses_a_file_without_a_format_description() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = fixture("row-crc32/master/mysql-bin.000002");
+    for (file, n) in short_files(tmp.path()) {
+        for files in [vec![file.clone()], vec![whole.clone(), file.clone()]] {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
+                .args(["apply", "--print-sql"])
+                .args(&files)
+                .output()
+                .unwrap();
+            let (so, se) = text(&o);
+            assert_ne!(o.status.code(), Some(0), "{n} bytes: {so}{se}");
+            assert!(se.contains(&format!("{} @ ", file.display())), "{n} bytes: {se}");
+        }
+    }
+}
+
 /// `save_binary_logs` over a copy of a master's binlogs whose newest file is
 /// just created (0 bytes, the magic number only, a torn FDE): the tail is
 /// saved, the new file reported as a torn end; the same file as an earlier

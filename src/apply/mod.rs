@@ -617,7 +617,17 @@ fn open_files(files: &[PathBuf], opts: &ApplyOptions) -> Result<Vec<LogFile>> {
     if files.is_empty() {
         return Err(Error::invalid("no files to apply"));
     }
-    files.iter().map(|f| LogFile::open(f, opts.access)).collect()
+    files
+        .iter()
+        .map(|f| {
+            let lf = LogFile::open(f, opts.access)?;
+            // A binlog has at least its magic and a format description: an
+            // empty or cut-off file is refused, never applied as "nothing".
+            let first = crate::event::WalkOptions { verify_checksums: opts.verify_checksums };
+            lf.walk(first, crate::log::RecoveryMode::AbsoluteConsistency, |_, _| Ok(false))?;
+            Ok(lf)
+        })
+        .collect()
 }
 
 /// What the pre-scan learns.
