@@ -104,7 +104,7 @@ pub fn switch(o: &SwitchOptions, conf: &AppConf) -> Result<String> {
     };
     if let Some(p) = &o.json {
         let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-        std::fs::write(p, text).map_err(|e| Error::io(p, e))?;
+        crate::log::write_atomically(p, text.as_bytes())?;
     }
     r
 }

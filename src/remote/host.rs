@@ -108,7 +108,8 @@ impl Host {
     /// Brings `remote` (a file on this host) to `local_dir`, returning the
     /// path to use: the file itself when the host is this machine; else a
     /// copy streamed over the channel (authenticated by SSH, its length
-    /// checked), fsynced and renamed into place.
+    /// checked) into a new mode-0600 temporary file (unique name), fsynced,
+    /// renamed into place, the folder fsynced.
     ///
     /// # Errors
     /// The remote file cannot be read, the copy fails or differs, or the
@@ -121,10 +122,9 @@ impl Host {
         let name =
             remote.file_name().ok_or_else(|| Error::invalid(format!("fetch {}: not a file", remote.display())))?;
         let dest = local_dir.join(name);
-        let tmp = local_dir.join(format!(".{}.part", name.to_string_lossy()));
+        let (tmp, mut f) = temp_file(&dest).map_err(|e| Error::io(&dest, e))?;
         let q = sh_quote(&remote.to_string_lossy());
         let step = |e: String| Error::invalid(format!("fetch {} from {}: {e}", remote.display(), r.label()));
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let res = (|| {
             // One remote shell: the size on stderr, the bytes on stdout. SSH's
             // MAC authenticates every byte on the way; the size catches a cut
@@ -141,13 +141,13 @@ impl Host {
                 return Err(step(format!("received {bytes} bytes of {:?}", stderr.trim())));
             }
             f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-            Ok(())
+            std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))
         })();
         if let Err(e) = res {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
+        std::fs::File::open(local_dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(local_dir, e))?;
         Ok(dest)
     }
 
@@ -185,6 +185,27 @@ impl Host {
             )));
         }
         Ok(bin)
+    }
+}
+
+/// A new, empty, mode-0600 file with a unique hidden name beside `dest`
+/// (`.NAME.part.PID.N`, `O_EXCL`): two fetches of one name never share it.
+fn temp_file(dest: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    loop {
+        let tmp = dest.with_file_name(format!(
+            ".{name}.part.{}.{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
     }
 }
 
