@@ -87,8 +87,10 @@ pub struct FailoverOptions {
     pub detect_wait: Duration,
     /// Bound for each MySQL control connection's connect, read and write.
     pub mysql_timeout: Duration,
-    /// Bound for each SSH step (a remote cut, a save, a fetch, a hook).
+    /// Bound for each SSH step (a remote cut, a save, a fetch).
     pub step_timeout: Duration,
+    /// Bound for each hook script ([`hooks::run`]).
+    pub hook_timeout: Duration,
     /// Our binary on the remote hosts.
     pub remote_binary: String,
     /// Push the running binary to each remote host's workdir first.
@@ -115,6 +117,7 @@ impl Default for FailoverOptions {
             detect_wait: Duration::from_secs(30),
             mysql_timeout: Duration::from_secs(30),
             step_timeout: Duration::from_secs(600),
+            hook_timeout: hooks::DEFAULT_TIMEOUT,
             remote_binary: "binlog-diff".into(),
             push_binary: false,
             json: None,
@@ -545,7 +548,7 @@ impl Run<'_> {
             if let Some(script) = &dead.master_ip_failover_script {
                 let args = hooks::ip_stop_args(&dead, dead_ssh);
                 self.say(&format!("  Executing master IP deactivation script: {}", hooks::shown(script, &args)));
-                match hooks::run(script, &args, o.step_timeout) {
+                match hooks::run(script, &args, o.hook_timeout) {
                     HookExit::Ok => self.say("  done."),
                     HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
                     HookExit::Failed(m) => {
@@ -560,7 +563,7 @@ impl Run<'_> {
             if let Some(script) = &dead.shutdown_script {
                 let args = hooks::shutdown_args(&dead, dead_ssh);
                 self.say(&format!("  Executing SHUTDOWN script: {}", hooks::shown(script, &args)));
-                match hooks::run(script, &args, o.step_timeout) {
+                match hooks::run(script, &args, o.hook_timeout) {
                     HookExit::Ok => {
                         self.say("  Power off done: the dead master's host is gone, its binlogs with it.");
                         dead_ssh = false;
@@ -1124,7 +1127,7 @@ impl Run<'_> {
         if let Some(script) = &new_master.master_ip_failover_script {
             let args = hooks::ip_start_args(&dead, &new_master, dead_ssh);
             self.say(&format!("  Executing master IP activate script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, o.step_timeout) {
+            match hooks::run(script, &args, o.hook_timeout) {
                 HookExit::Ok => self.say("  OK."),
                 HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
                 HookExit::Failed(m) => {
@@ -1264,7 +1267,7 @@ impl Run<'_> {
         if let Some(script) = &dead.report_script {
             let args = hooks::report_args(&dead, Some((&new_master, &new_slaves)), &conf.path, &subject, &body);
             self.say(&format!("  Executing report script: {}", hooks::shown(script, &args)));
-            if let HookExit::Failed(m) = hooks::run(script, &args, o.step_timeout) {
+            if let HookExit::Failed(m) = hooks::run(script, &args, o.hook_timeout) {
                 self.say(&format!("  report_script failed: {m}"));
             }
         }

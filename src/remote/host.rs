@@ -210,6 +210,47 @@ fn temp_file(dest: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
 }
 
 fn run_local(step: &str, argv: &[String], input: &[u8], timeout: Duration) -> Result<Output> {
+    run_local_group(step, argv, input, timeout).map(|r| r.output)
+}
+
+/// How long the output of a command that has exited is still read: what
+/// it wrote is in the pipes already (at most a pipe's capacity each), so
+/// this only ever runs out when a background child of it holds them.
+pub const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Between SIGTERM and SIGKILL to a timed-out command's process group.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// A local command that ran ([`run_local_group`]).
+#[derive(Debug)]
+pub struct LocalRun {
+    /// What it printed and how it exited (killed by a signal: 128 + the signal).
+    pub output: Output,
+    /// Its process group (its pid).
+    pub pgid: u32,
+    /// Processes of its group still running after it exited (background
+    /// children it left; not killed).
+    pub left: Vec<u32>,
+}
+
+/// Runs `argv` on this machine in a process group of its own, with `input`
+/// on its standard input, within `timeout`. `step` names it in errors.
+///
+/// The rule: the command has finished when its *main* process has exited.
+/// Its output is then read for at most [`OUTPUT_GRACE`] more (a background
+/// child still holding the pipes neither blocks us nor is waited for: what
+/// it writes later is read and dropped). Processes left in its group are
+/// returned in [`LocalRun::left`] and left running: the command exited by
+/// itself, they are its own doing (`cmd &`, `ssh -f`). When the main process
+/// is still running at `timeout`, the whole group gets SIGTERM, then after
+/// [`KILL_GRACE`] SIGKILL; the error says what was killed. (A child that
+/// moved to another group or session, `setsid`, is out of reach.)
+///
+/// # Errors
+/// The command cannot be started, or it runs out of time. A non-zero exit
+/// is not an error: see [`Output::status`].
+pub fn run_local_group(step: &str, argv: &[String], input: &[u8], timeout: Duration) -> Result<LocalRun> {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     let err =
         |e: std::io::Error| Error::invalid(format!("{step}: {}: {e}", argv.first().map(String::as_str).unwrap_or("")));
     let (prog, args) = argv.split_first().ok_or_else(|| Error::invalid(format!("{step}: empty command")))?;
@@ -218,41 +259,157 @@ fn run_local(step: &str, argv: &[String], input: &[u8], timeout: Duration) -> Re
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(err)?;
-    let mut stdin = child.stdin.take().expect("piped");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut out = child.stdout.take().expect("piped");
-    let mut errs = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let ereader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = errs.read_to_string(&mut s);
-        s
-    });
+    let pgid = child.id();
+    // Never joined: a background child holding the pipe could block it.
+    if let Some(mut stdin) = child.stdin.take() {
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
+    let out = Capture::start(child.stdout.take());
+    let errs = Capture::start(child.stderr.take());
     let t0 = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().map_err(err)? {
-            break st;
+    loop {
+        // Not reaped yet: while its zombie is there, the group id stays ours.
+        if exited(pgid).map_err(err)? {
+            break;
         }
-        if t0.elapsed() > timeout {
-            let _ = child.kill();
+        if t0.elapsed() >= timeout {
+            let killed = kill_group(pgid);
             let _ = child.wait();
-            return Err(Error::invalid(format!("{step}: {prog} did not finish in {timeout:?} (killed)")));
+            let said = errs.take(Instant::now() + Duration::from_millis(200));
+            let said = said.trim().lines().last().map(|l| format!("; it last said: {l}")).unwrap_or_default();
+            return Err(Error::invalid(format!("{step}: did not finish within {timeout:?}: {killed}{said}")));
+        }
+        std::thread::sleep(Duration::from_millis(10).min(timeout.saturating_sub(t0.elapsed())));
+    }
+    let until = Instant::now() + OUTPUT_GRACE;
+    let stdout = out.take(until);
+    let stderr = errs.take(until);
+    let left: Vec<u32> = group_members(pgid).unwrap_or_default().into_iter().filter(|&p| p != pgid).collect();
+    let status = child.wait().map_err(err)?;
+    let status = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(LocalRun { output: Output { status, stdout, stderr }, pgid, left })
+}
+
+/// True once process `pid` (our child) has exited; it is not reaped.
+fn exited(pid: u32) -> std::io::Result<bool> {
+    // SAFETY: a zeroed siginfo_t is valid; waitid fills it or leaves si_pid 0.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: plain syscall on our own child, `info` outlives it.
+    if unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return if e.kind() == std::io::ErrorKind::Interrupted { Ok(false) } else { Err(e) };
+    }
+    // SAFETY: filled by waitid for SIGCHLD-style info.
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
+/// The live (not zombie) processes of process group `pgid`, from /proc;
+/// `None` when /proc cannot be read.
+pub fn group_members(pgid: u32) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // "pid (comm) state ppid pgrp ...": comm may hold anything, ')' included.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let f: Vec<&str> = rest.split_whitespace().take(3).collect();
+        if f.len() == 3 && f[0] != "Z" && f[2].parse() == Ok(pgid) {
+            out.push(pid);
+        }
+    }
+    Some(out)
+}
+
+fn group_alive(pgid: u32) -> bool {
+    match group_members(pgid) {
+        Some(m) => !m.is_empty(),
+        // SAFETY: signal 0 only checks.
+        None => (unsafe { libc::kill(-(pgid as libc::pid_t), 0) }) == 0,
+    }
+}
+
+fn wait_group_gone(pgid: u32, within: Duration) -> bool {
+    let t0 = Instant::now();
+    while group_alive(pgid) {
+        if t0.elapsed() >= within {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+fn pids(p: &[u32]) -> String {
+    p.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
+}
+
+/// SIGTERM to the whole group, SIGKILL after [`KILL_GRACE`]; says what it did.
+fn kill_group(pgid: u32) -> String {
+    let before = group_members(pgid).map(|m| format!(" (pids {})", pids(&m))).unwrap_or_default();
+    let group = -(pgid as libc::pid_t);
+    // SAFETY: signals to a process group we created (its leader not reaped).
+    unsafe { libc::kill(group, libc::SIGTERM) };
+    if wait_group_gone(pgid, KILL_GRACE) {
+        return format!("killed its process group {pgid}{before} with SIGTERM");
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(group, libc::SIGKILL) };
+    let still = if wait_group_gone(pgid, KILL_GRACE) {
+        String::new()
+    } else {
+        format!("; still there: {}", pids(&group_members(pgid).unwrap_or_default()))
     };
-    let _ = writer.join();
-    let stdout = reader.join().unwrap_or_default();
-    let stderr = ereader.join().unwrap_or_default();
-    Ok(Output { status: status.code().unwrap_or(-1), stdout, stderr })
+    format!("killed its process group {pgid}{before} with SIGTERM, then SIGKILL after {KILL_GRACE:?}{still}")
+}
+
+/// A pipe read to its end by a thread; taken with a deadline.
+struct Capture {
+    buf: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Capture {
+    fn start(r: Option<impl Read + Send + 'static>) -> Capture {
+        use std::sync::atomic::Ordering;
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, done) = std::sync::mpsc::channel();
+        let (b, d) = (buf.clone(), dropped.clone());
+        std::thread::spawn(move || {
+            if let Some(mut r) = r {
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match r.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) if !d.load(Ordering::Relaxed) => {
+                            b.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(&chunk[..n])
+                        }
+                        Ok(_) => {} // taken already: read and dropped
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+            let _ = tx.send(());
+        });
+        Capture { buf, dropped, done }
+    }
+
+    /// What was read by `until` (all of it, if the pipe ended by then).
+    fn take(self, until: Instant) -> String {
+        let _ = self.done.recv_timeout(until.saturating_duration_since(Instant::now()));
+        self.dropped.store(true, std::sync::atomic::Ordering::Relaxed);
+        let b = self.buf.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&b).into_owned()
+    }
 }
 
 #[cfg(test)]
