@@ -531,7 +531,8 @@ struct RunArgs {
     /// Seconds bounding each MySQL control connection's connect, read and write.
     #[arg(long, default_value_t = 30)]
     mysql_timeout: u64,
-    /// Seconds bounding each step on a remote host (a cut, a save, a fetch).
+    /// Seconds bounding each step on a remote host (a cut, a save, a fetch, a remote apply) as a whole:
+    /// a deadline, however much progress the step prints; the remote command is then killed.
     #[arg(long, default_value_t = 600)]
     step_timeout: u64,
     /// Seconds for each hook script (master_ip_failover_script, shutdown_script, report_script); one still

@@ -87,7 +87,8 @@ pub struct FailoverOptions {
     pub detect_wait: Duration,
     /// Bound for each MySQL control connection's connect, read and write.
     pub mysql_timeout: Duration,
-    /// Bound for each SSH step (a remote cut, a save, a fetch).
+    /// Bound for each SSH step as a whole (a remote cut, a save, a fetch, a
+    /// remote apply): a deadline, not an idle timeout.
     pub step_timeout: Duration,
     /// Bound for each hook script ([`hooks::run`]).
     pub hook_timeout: Duration,

@@ -23,6 +23,10 @@ pub enum Host {
     Ssh(Remote),
 }
 
+/// `ServerAliveInterval` of [`Host::ssh`] sessions when the options set none
+/// (with OpenSSH's default `ServerAliveCountMax` of 3: dead after about 46 s).
+pub const DEFAULT_ALIVE_INTERVAL: u32 = 15;
+
 /// The version string every binlog-diff prints for `--version`.
 pub fn our_version() -> String {
     format!("binlog-diff {}", env!("CARGO_PKG_VERSION"))
@@ -30,9 +34,12 @@ pub fn our_version() -> String {
 
 impl Host {
     /// Connects to `user@host:port` with `opts` (the connection bounded by
-    /// `connect_timeout` when `opts` sets no `ConnectTimeout`); afterwards
-    /// every blocking step of the session (a read while a remote command
-    /// runs, a write, a channel open) is bounded by `step_timeout`.
+    /// `connect_timeout` when `opts` sets no `ConnectTimeout`; keepalives
+    /// every [`DEFAULT_ALIVE_INTERVAL`] when it sets no
+    /// `ServerAliveInterval`: a failover must notice a vanished host within
+    /// a minute, not at a step's deadline); afterwards every step on the
+    /// session (a remote command, a fetch, a push) is bounded as a whole by
+    /// `step_timeout`.
     ///
     /// # Errors
     /// Connection, host key or authentication failure.
@@ -47,6 +54,7 @@ impl Host {
     ) -> Result<Host> {
         let mut o = opts.clone();
         o.connect_timeout.get_or_insert(connect_timeout);
+        o.server_alive_interval.get_or_insert(DEFAULT_ALIVE_INTERVAL);
         let r = Remote::connect(user, host, port, &o, log)?;
         r.set_timeout(step_timeout);
         Ok(Host::Ssh(r))
@@ -61,21 +69,16 @@ impl Host {
     }
 
     /// Runs `argv` (each word quoted for the remote shell) with `input` on
-    /// its standard input: over SSH bounded by the session's step timeout, on
-    /// this host within `timeout`. `step` names the step in errors.
+    /// its standard input, within `timeout` for the whole of it (over ssh as
+    /// on this host). `step` names the step in errors.
     ///
     /// # Errors
-    /// The command cannot be started, the channel fails, or it runs out of
-    /// time (a local command is then killed). A non-zero exit is not an
+    /// The command cannot be started, the channel fails, the session dies,
+    /// or it runs out of time: then it is killed, with its process group
+    /// (over ssh: see [`crate::remote`]'s "Time"). A non-zero exit is not an
     /// error: see [`Output::status`].
     pub fn run(&self, step: &str, argv: &[String], input: &[u8], timeout: Duration) -> Result<Output> {
-        match self {
-            Host::Ssh(r) => {
-                let cmd = argv.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
-                r.exec_with_bytes(&cmd, input).map_err(|e| Error::invalid(format!("{step} on {}: {e}", r.label())))
-            }
-            Host::Local => run_local(step, argv, input, timeout),
-        }
+        self.run_following(step, argv, input, timeout, &mut |_| {})
     }
 
     /// As [`Host::run`], giving each line of the command's standard error to
@@ -94,7 +97,13 @@ impl Host {
         match self {
             Host::Ssh(r) => {
                 let cmd = argv.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
-                r.exec_following(&cmd, input, on_line)
+                let mut out = Vec::new();
+                r.call(&cmd, super::io::Input::Bytes(input), &mut out, on_line, Some(timeout))
+                    .map(|x| Output {
+                        status: x.status,
+                        stdout: String::from_utf8_lossy(&out).into_owned(),
+                        stderr: x.stderr,
+                    })
                     .map_err(|e| Error::invalid(format!("{step} on {}: {e}", r.label())))
             }
             Host::Local => {
@@ -132,7 +141,7 @@ impl Host {
             // before it applies anything. (An MD5 on both sides cost a core-second
             // per 300 MB and proved nothing more.)
             let cmd = format!("stat -c %s -- {q} >&2 && cat -- {q}");
-            let (status, bytes, stderr) = r.exec_to(&cmd, &mut f)?;
+            let (status, bytes, stderr) = r.exec_to(&cmd, &mut f).map_err(|e| step(e.to_string()))?;
             if status != 0 {
                 return Err(step(format!("exit {status}: {}", stderr.trim())));
             }
