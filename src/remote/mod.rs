@@ -561,7 +561,8 @@ pub fn md5_file(path: &Path) -> Result<String> {
 /// MHA's `generate_and_send` transfer: `mkdir -p` the remote folder, copy
 /// `local` to `remote` (via a temporary name and `mv -f`), compare MD5s; up
 /// to 3 tries of copy + compare, as `NodeUtil::file_copy`. One remote shell
-/// per try (MHA's scp + ssh md5sum start two or more).
+/// per try (MHA's scp + ssh md5sum start two or more). Each try is bounded
+/// by [`push_bound`] of the file's size (MHA's copy had no bound).
 ///
 /// # Errors
 /// Connection or `mkdir` failure, or 3 failed tries.
@@ -574,7 +575,17 @@ pub fn push_file(
     remote: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    Remote::connect(user, host, port, opts, log)?.push(local, remote, false, log)
+    let size = std::fs::metadata(local).map_err(|e| Error::io(local, e))?.len();
+    let r = Remote::connect(user, host, port, opts, log)?;
+    r.set_timeout(push_bound(size));
+    r.push(local, remote, false, log)
+}
+
+/// The bound of one try of a push of `bytes`: two minutes, plus a second
+/// per MiB (the copy must average 1 MiB/s; a relay-log diff of 1 GiB may
+/// take 19 minutes, a stalled one fails instead of hanging the failover).
+pub fn push_bound(bytes: u64) -> Duration {
+    Duration::from_secs(120 + bytes / (1 << 20))
 }
 
 impl Remote {
@@ -692,6 +703,12 @@ mod tests {
             SshOptions::parse("-o 'StrictHostKeyChecking accept-new'").host_key_policy,
             HostKeyPolicy::AcceptNew
         );
+    }
+
+    #[test]
+    fn a_push_is_bounded_by_its_size() {
+        assert_eq!(push_bound(0), Duration::from_secs(120));
+        assert_eq!(push_bound(1 << 30), Duration::from_secs(120 + 1024));
     }
 
     #[test]
