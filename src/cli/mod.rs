@@ -687,10 +687,15 @@ struct RunArgs {
     /// Seconds bounding each MySQL control connection's connect, read and write.
     #[arg(long, default_value_t = 30)]
     mysql_timeout: u64,
-    /// Seconds bounding each step on a remote host (a cut, a save, a fetch), each hook script, and each
+    /// Seconds bounding each step on a remote host (a cut, a save, a fetch, a remote apply) as a whole (a
+    /// deadline, however much progress the step prints; the remote command is then killed), and each
     /// replica's apply (a target that answers but makes no progress, e.g. behind a lock, ends there).
     #[arg(long, default_value_t = 600)]
     step_timeout: u64,
+    /// Seconds for each hook script (master_ip_failover_script, shutdown_script, report_script); one still
+    /// running then is killed with its process group, and fails.
+    #[arg(long, value_name = "SECS", default_value_t = 180)]
+    hook_timeout: u64,
     /// binlog-diff on the remote hosts (a path, or a name on their PATH); its version must equal ours.
     #[arg(long, default_value = "binlog-diff")]
     remote_binary: String,
@@ -955,9 +960,10 @@ struct SwitchArgs {
     /// Seconds for the write lock, each position wait and replication start.
     #[arg(long, default_value_t = 60)]
     wait_timeout: u64,
-    /// Seconds for each hook.
-    #[arg(long, default_value_t = 600)]
-    step_timeout: u64,
+    /// Seconds for each master_ip_online_change_script run; one still running then is killed with its
+    /// process group, and fails (the switch rolls back). (`--step-timeout`: its former name.)
+    #[arg(long, alias = "step-timeout", value_name = "SECS", default_value_t = 180)]
+    hook_timeout: u64,
     /// Check and plan only.
     #[arg(long)]
     dry_run: bool,
@@ -984,7 +990,7 @@ fn run_switch(a: SwitchArgs) -> u8 {
         orig_master_is_new_slave: a.orig_master_is_new_slave,
         running_updates_limit: std::time::Duration::from_secs(a.running_updates_limit),
         wait_timeout: std::time::Duration::from_secs(a.wait_timeout),
-        step_timeout: std::time::Duration::from_secs(a.step_timeout),
+        hook_timeout: std::time::Duration::from_secs(a.hook_timeout),
         dry_run: a.dry_run,
         json: a.json,
     };
@@ -1064,6 +1070,7 @@ impl RunArgs {
             detect_wait: std::time::Duration::from_secs(a.detect_wait),
             mysql_timeout: std::time::Duration::from_secs(a.mysql_timeout),
             step_timeout: std::time::Duration::from_secs(a.step_timeout),
+            hook_timeout: std::time::Duration::from_secs(a.hook_timeout),
             remote_binary: a.remote_binary,
             push_binary: a.push_binary,
             json: a.json,

@@ -490,7 +490,11 @@ fn check(a: &Args) -> Res<()> {
         out(&format!("    Testing connecting to remote slave {shost}({sport}) via ssh.."));
         let mut log = |s: &str| out(&format!("\n    {s}"));
         let r = crate::remote::Remote::connect(user, shost, sport, &a.ssh, &mut log)
-            .and_then(|r| r.exec("exit 0"))
+            .and_then(|r| {
+                // `exit 0` over a live session: seconds; never unbounded.
+                r.set_timeout(std::time::Duration::from_secs(30));
+                r.exec("exit 0")
+            })
             .map_err(|e| Croak::new(format!("ssh failed: {e}\n")))?;
         if r.status != 0 {
             return Err(Croak::new(format!("ssh failed with rc {}:0!\n", r.status)));

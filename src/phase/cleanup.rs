@@ -49,7 +49,7 @@ impl Run<'_> {
             let args =
                 hooks::report_args(&c.dead, Some((&new_master, &self.new_slaves)), &self.conf.path, &subject, &body);
             self.say(&format!("  Executing report script: {}", hooks::shown(script, &args)));
-            if let HookExit::Failed(m) = hooks::run(script, &args, self.o.step_timeout) {
+            if let HookExit::Failed(m) = hooks::run(script, &args, self.o.hook_timeout) {
                 self.say(&format!("  report_script failed: {m}"));
             }
         }

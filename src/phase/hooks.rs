@@ -14,11 +14,26 @@
 //! setting is a shell command (it may carry its own arguments); ours are
 //! appended, each quoted. The new master's password is passed only to the
 //! start command, as MHA does (its scripts read it), and never logged.
+//!
+//! # Time and processes
+//!
+//! MHA waits for a hook without limit; here each runs within `--hook-timeout`
+//! (default [`DEFAULT_TIMEOUT`]), in a process group of its own
+//! ([`crate::remote::host::run_local_group`]). A hook has finished when its
+//! main process (`sh -c …`) has exited; its output is read for at most
+//! [`OUTPUT_GRACE`](crate::remote::host::OUTPUT_GRACE) more, so a child it
+//! left in the background holding its stdout (`cmd &`, `ssh -f`) neither
+//! hangs the run nor is killed: its pids are logged and it keeps running.
+//! A hook still running at its timeout is killed with its whole group
+//! (SIGTERM, then SIGKILL), and fails: the error names the script, the
+//! timeout and the pids killed. (Being in its own group, a hook does not get
+//! the terminal's Ctrl-C; the run's own handling decides.)
 
 use std::time::Duration;
 
 use super::config::ServerConf;
-use crate::remote::{Host, sh_quote};
+use crate::remote::host::run_local_group;
+use crate::remote::sh_quote;
 
 /// What a hook run said.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,17 +175,41 @@ pub fn shown(script: &str, args: &[String]) -> String {
     s
 }
 
-/// Runs `script args…` through `sh -c` on this host, within `timeout`.
+/// The default `--hook-timeout`: MHA has none. Three minutes covers what
+/// MHA's sample scripts do when a host is gone, one `ssh` to it (Linux gives
+/// up a connect to a silent address after about 127 s of SYN retries) and a
+/// power-off through IPMI, while a hook that never ends costs the run three
+/// minutes, not the rest of the failover.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Runs `script args…` through `sh -c` on this host in a process group of
+/// its own, within `timeout` (see the module doc: what is killed, what is
+/// left running). Leftover background processes are logged.
 pub fn run(script: &str, args: &[String], timeout: Duration) -> HookExit {
     let mut line = script.to_string();
     for a in args {
         line.push(' ');
         line.push_str(&sh_quote(a));
     }
-    match Host::Local.run("hook", &["sh".into(), "-c".into(), line], b"", timeout) {
-        Ok(o) if o.status == 0 => HookExit::Ok,
-        Ok(o) if o.status == 10 => HookExit::Ten,
-        Ok(o) => HookExit::Failed(format!("exit {}: {}{}", o.status, o.stdout.trim(), o.stderr.trim())),
+    // The step names the script only: its arguments may hold passwords.
+    match run_local_group(&format!("hook {script}"), &["sh".into(), "-c".into(), line], b"", timeout) {
+        Ok(r) => {
+            if !r.left.is_empty() {
+                let pids: Vec<String> = r.left.iter().map(u32::to_string).collect();
+                tracing::warn!(
+                    "  hook {script} exited {}, leaving processes {} of its group {} running (not waited for)",
+                    r.output.status,
+                    pids.join(" "),
+                    r.pgid
+                );
+            }
+            let o = r.output;
+            match o.status {
+                0 => HookExit::Ok,
+                10 => HookExit::Ten,
+                n => HookExit::Failed(format!("exit {n}: {}{}", o.stdout.trim(), o.stderr.trim())),
+            }
+        }
         Err(e) => HookExit::Failed(e.to_string()),
     }
 }
@@ -250,6 +289,70 @@ mod tests {
         assert_eq!(a[12..], ["--orig_master_password=s3cret".to_string(), "--new_master_password=s3cret".into()]);
         let shown = shown("/bin/hook", &a);
         assert!(!shown.contains("s3cret") && shown.ends_with("--orig_master_password=xxx --new_master_password=xxx"));
+    }
+
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rfind(')').is_some_and(|i| !s[i + 1..].trim_start().starts_with('Z')))
+    }
+
+    /// `run` in a thread, bounded by the test: a hang fails, it does not hang.
+    fn run_bounded(script: String, timeout: Duration) -> (HookExit, Duration) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let t0 = std::time::Instant::now();
+            let r = run(&script, &[], timeout);
+            let _ = tx.send((r, t0.elapsed()));
+        });
+        rx.recv_timeout(Duration::from_secs(30)).expect("the hook run returned within 30 s")
+    }
+
+    fn pids_in(f: &std::path::Path) -> Vec<u32> {
+        std::fs::read_to_string(f).unwrap_or_default().split_whitespace().map(|p| p.parse().unwrap()).collect()
+    }
+
+    /// A hook still running at its timeout is killed with every process of
+    /// its group (here `sh` and its `sleep`), and the error says so.
+    #[test]
+    fn a_hook_past_its_timeout_is_killed_with_its_group() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("pids");
+        let script = format!("echo $$ >> {0}; sleep 300 & echo $! >> {0}; wait", f.display());
+        let (r, took) = run_bounded(script, Duration::from_secs(1));
+        let HookExit::Failed(m) = r else { panic!("{r:?}") };
+        assert!(m.contains("hook echo $$") && m.contains("within 1s") && m.contains("killed its process group"), "{m}");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        let pids = pids_in(&f);
+        assert_eq!(pids.len(), 2, "{pids:?}");
+        let t0 = std::time::Instant::now();
+        while pids.iter().any(|&p| alive(p)) && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let left: Vec<_> = pids.iter().filter(|&&p| alive(p)).collect();
+        assert!(left.is_empty(), "still running: {left:?} ({m})");
+    }
+
+    /// A hook that leaves a child in the background holding its stdout and
+    /// exits 0 has finished: no hang, exit 0; the child is left running.
+    #[test]
+    fn a_hook_leaving_a_background_child_does_not_hang() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("pids");
+        let script = format!("sleep 300 & echo $! > {}; echo started; exit 0", f.display());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s2 = script.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(run(&s2, &[], Duration::from_secs(60)));
+        });
+        let r = rx.recv_timeout(Duration::from_secs(30));
+        let pids = pids_in(&f);
+        let child_alive = pids.iter().all(|&p| alive(p));
+        for &p in &pids {
+            // SAFETY: our own test's child, by pid.
+            unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
+        }
+        assert_eq!(r.expect("the hook run returned within 30 s"), HookExit::Ok);
+        assert!(pids.len() == 1 && child_alive, "the background child is left running: {pids:?}");
     }
 
     #[test]

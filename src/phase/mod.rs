@@ -105,9 +105,12 @@ pub struct FailoverOptions {
     pub detect_wait: Duration,
     /// Bound for each MySQL control connection's connect, read and write.
     pub mysql_timeout: Duration,
-    /// Bound for each SSH step (a remote cut, a save, a fetch, a hook) and
-    /// for each replica's apply (`apply --deadline`).
+    /// Bound for each SSH step as a whole (a remote cut, a save, a fetch, a
+    /// remote apply): a deadline, not an idle timeout; and for each
+    /// replica's apply (`apply --deadline`).
     pub step_timeout: Duration,
+    /// Bound for each hook script ([`hooks::run`]).
+    pub hook_timeout: Duration,
     /// Our binary on the remote hosts.
     pub remote_binary: String,
     /// Push the running binary to each remote host's workdir first.
@@ -136,6 +139,7 @@ impl Default for FailoverOptions {
             detect_wait: Duration::from_secs(30),
             mysql_timeout: Duration::from_secs(30),
             step_timeout: Duration::from_secs(600),
+            hook_timeout: hooks::DEFAULT_TIMEOUT,
             remote_binary: "binlog-diff".into(),
             push_binary: false,
             json: None,

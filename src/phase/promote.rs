@@ -12,7 +12,7 @@
 //! by how many replicas they keep, then the latest first.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
@@ -312,11 +312,18 @@ pub fn registered(file: &Path) -> Result<Vec<(String, Rule)>> {
 }
 
 /// Registers `rule` for server `name` (replacing its earlier one), for
-/// `expire_secs` when given; written to a temporary file, fsynced, renamed.
+/// `expire_secs` when given. The read-modify-write runs under an exclusive
+/// `flock` on `FILE.lock` beside it (two `register-candidate` at once both
+/// land); the file is replaced atomically ([`crate::log::write_atomically`]).
 ///
 /// # Errors
-/// The file cannot be read, parsed or written.
+/// The file cannot be read, parsed or written, or another writer holds the
+/// lock for more than [`LOCK_WAIT`].
 pub fn register(file: &Path, name: &str, rule: Rule, expire_secs: Option<u64>) -> Result<()> {
+    if let Some(d) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let _lock = lock_beside(file)?;
     let mut list: Vec<Value> = match std::fs::read_to_string(file) {
         Ok(t) => serde_json::from_str::<Value>(&t)
             .map_err(|e| Error::invalid(e.to_string()).with_file(file))?
@@ -328,15 +335,48 @@ pub fn register(file: &Path, name: &str, rule: Rule, expire_secs: Option<u64>) -
     };
     list.retain(|r| r["server"] != json!(name) && r["expires"].as_u64().is_none_or(|t| t > now()));
     list.push(json!({"server": name, "rule": rule.name(), "expires": expire_secs.map(|s| now() + s)}));
-    if let Some(d) = file.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-    }
-    let tmp = file.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(&Value::Array(list)).unwrap_or_default();
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, file).map_err(|e| Error::io(file, e))
+    crate::log::write_atomically(file, text.as_bytes())
+}
+
+/// How long [`register`] waits for another writer's lock.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// An exclusive `flock` on `FILE.lock` (created 0600, never removed:
+/// removing a lock file lets two writers lock two different files), released
+/// when dropped. Bounded by [`LOCK_WAIT`].
+fn lock_beside(file: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut name = file.as_os_str().to_owned();
+    name.push(".lock");
+    let lock = PathBuf::from(name);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock)
+        .map_err(|e| Error::io(&lock, e))?;
+    let t0 = Instant::now();
+    loop {
+        // SAFETY: flock on a descriptor we own, open for the call.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(f);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::WouldBlock && e.raw_os_error() != Some(libc::EINTR) {
+            return Err(Error::io(&lock, e));
+        }
+        if t0.elapsed() >= LOCK_WAIT {
+            return Err(Error::invalid(format!(
+                "{}: another writer has held it for {LOCK_WAIT:?} (a register-candidate still running?)",
+                lock.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The last failover's record in the manager's workdir (anti-flapping).
@@ -344,20 +384,17 @@ pub fn last_failover_file(manager_workdir: &Path) -> PathBuf {
     manager_workdir.join("binlog-diff-last-failover.json")
 }
 
-/// Records a failover now (temporary file, fsync, rename).
+/// Records a failover now ([`crate::log::write_atomically`]: temporary file,
+/// fsync, rename, folder fsync).
 ///
 /// # Errors
 /// The file cannot be written.
 pub fn record_failover(file: &Path, dead: &str, new: &str) -> Result<()> {
-    if let Some(d) = file.parent() {
+    if let Some(d) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
-    let tmp = file.with_extension("json.tmp");
     let text = json!({"at": now(), "dead_master": dead, "new_master": new}).to_string();
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, file).map_err(|e| Error::io(file, e))
+    crate::log::write_atomically(file, text.as_bytes())
 }
 
 /// Why another failover is blocked now (a failover within `window_secs`
@@ -506,5 +543,37 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), 3600);
         assert_eq!(parse_duration("90").unwrap(), 90);
         assert!(parse_duration("1w").is_err() && Rule::parse("always").is_err());
+    }
+
+    /// Two writers at once (as two `register-candidate`): every registration
+    /// lands, none is lost to the other's read-modify-write, and no
+    /// temporary file is left.
+    #[test]
+    fn concurrent_registrations_are_all_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let file = rules_file(d.path());
+        let n = 40;
+        let go = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for who in ["a", "b"] {
+                let (file, go) = (&file, &go);
+                s.spawn(move || {
+                    go.wait();
+                    for i in 0..n {
+                        register(file, &format!("{who}{i}"), Rule::Prefer, None).unwrap();
+                    }
+                });
+            }
+        });
+        let got = registered(&file).unwrap();
+        assert_eq!(got.len(), 2 * n, "lost registrations: {got:?}");
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

@@ -49,7 +49,7 @@ impl Run<'_> {
         if let Some(script) = &new_master.master_ip_failover_script {
             let args = hooks::ip_start_args(&c.dead, &new_master, c.dead_ssh);
             self.say(&format!("  Executing master IP activate script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, self.o.step_timeout) {
+            match hooks::run(script, &args, self.o.hook_timeout) {
                 HookExit::Ok => self.say("  OK."),
                 HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
                 HookExit::Failed(m) => {

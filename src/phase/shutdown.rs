@@ -62,7 +62,7 @@ impl Run<'_> {
         if let Some(script) = &dead.master_ip_failover_script {
             let args = hooks::ip_stop_args(dead, dead_ssh);
             self.say(&format!("  Executing master IP deactivation script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, o.step_timeout) {
+            match hooks::run(script, &args, o.hook_timeout) {
                 HookExit::Ok => self.say("  done."),
                 HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
                 HookExit::Failed(m) => {
@@ -75,7 +75,7 @@ impl Run<'_> {
         if let Some(script) = &dead.shutdown_script {
             let args = hooks::shutdown_args(dead, dead_ssh);
             self.say(&format!("  Executing SHUTDOWN script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, o.step_timeout) {
+            match hooks::run(script, &args, o.hook_timeout) {
                 HookExit::Ok => {
                     self.say("  Power off done: the dead master's host is gone, its binlogs with it.");
                     c.dead_ssh = false;

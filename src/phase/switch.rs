@@ -48,8 +48,8 @@ pub struct SwitchOptions {
     pub running_updates_limit: Duration,
     /// Bound for the write lock, each position wait and replication start.
     pub wait_timeout: Duration,
-    /// Bound for each hook.
-    pub step_timeout: Duration,
+    /// Bound for each hook script ([`hooks::run`]).
+    pub hook_timeout: Duration,
     /// Check and plan only.
     pub dry_run: bool,
     /// Write a JSON report here.
@@ -63,7 +63,7 @@ impl Default for SwitchOptions {
             orig_master_is_new_slave: false,
             running_updates_limit: Duration::from_secs(1),
             wait_timeout: Duration::from_secs(60),
-            step_timeout: Duration::from_secs(600),
+            hook_timeout: hooks::DEFAULT_TIMEOUT,
             dry_run: false,
             json: None,
         }
@@ -80,7 +80,7 @@ fn hook(script: &Option<String>, command: &str, orig: &ServerConf, new: &ServerC
     let Some(script) = script else { return Ok(()) };
     let args = hooks::online_change_args(command, orig, new, o.orig_master_is_new_slave);
     say(&format!("  Executing master_ip_online_change_script: {}", hooks::shown(script, &args)));
-    match hooks::run(script, &args, o.step_timeout) {
+    match hooks::run(script, &args, o.hook_timeout) {
         HookExit::Ok => Ok(()),
         HookExit::Ten => {
             say("  It exited 10: proceeding (as MHA).");
@@ -107,7 +107,7 @@ pub fn switch(o: &SwitchOptions, conf: &AppConf) -> Result<String> {
     };
     if let Some(p) = &o.json {
         let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-        std::fs::write(p, text).map_err(|e| Error::io(p, e))?;
+        crate::log::write_atomically(p, text.as_bytes())?;
     }
     r
 }

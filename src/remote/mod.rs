@@ -11,7 +11,7 @@
 //! configuration adds): `-i FILE`, `-o Key=Value` / `-oKey=Value` / `-o Key Value`
 //! for `IdentityFile`, `UserKnownHostsFile`, `GlobalKnownHostsFile`,
 //! `StrictHostKeyChecking`, `ConnectTimeout`, `ConnectionAttempts`,
-//! `ServerAliveInterval`, `IdentitiesOnly`; everything else (`BatchMode`,
+//! `ServerAliveInterval`, `ServerAliveCountMax`, `IdentitiesOnly`; everything else (`BatchMode`,
 //! `PasswordAuthentication`, …) is accepted and has no effect, since this
 //! client never prompts and never uses passwords.
 //!
@@ -32,6 +32,28 @@
 //! Public key only: the `-i`/`IdentityFile` keys, then the ssh-agent (unless
 //! `IdentitiesOnly=yes`), then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`
 //! when no identity file was named.
+//!
+//! # Time
+//!
+//! Connecting (TCP, handshake, authentication) is bounded by
+//! `ConnectTimeout` (default [`DEFAULT_CONNECT_TIMEOUT`]) per step. After
+//! that, every remote command is one *step* with a deadline for the whole of
+//! it ([`Remote::set_timeout`], default [`DEFAULT_STEP_TIMEOUT`]): a command
+//! that keeps printing progress still ends at its deadline. The session is
+//! non-blocking ([`io`]): keepalives asking for a reply go out every
+//! `ServerAliveInterval` while a step waits, and a server silent for
+//! `ServerAliveInterval x ServerAliveCountMax` (+ 1 s) makes the session dead:
+//! every step on it fails at once, naming the host.
+//!
+//! A remote command runs in a process group of its own (sshd makes each
+//! session's shell a session leader; the wrapper prints its id first) behind
+//! `timeout` (its deadline + 5 s). Without a pty, sshd does *not* end a
+//! command when its channel or connection goes (a `sleep` runs on; a
+//! command that writes dies of SIGPIPE, or, if it ignores SIGPIPE, fails on
+//! EPIPE at its next write: our own binary). So when a step fails (its
+//! deadline, a dead session, a local write error) its group is killed over
+//! a second channel (SIGTERM, SIGKILL after 2 s); when the host cannot be
+//! reached, the remote `timeout` ends it shortly after the deadline.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -41,6 +63,7 @@ use std::time::Duration;
 use ssh2::{CheckResult, KnownHostFileKind, MethodType, Session};
 
 pub mod host;
+mod io;
 pub use host::Host;
 
 use crate::error::{Error, Result};
@@ -71,8 +94,11 @@ pub struct SshOptions {
     pub connect_timeout: Option<Duration>,
     /// `ConnectionAttempts` (TCP connects, one second apart).
     pub connection_attempts: u32,
-    /// `ServerAliveInterval` (keepalives).
+    /// `ServerAliveInterval` (keepalives, seconds).
     pub server_alive_interval: Option<u32>,
+    /// `ServerAliveCountMax`: keepalives without an answer before the
+    /// session counts as dead (default 3, as OpenSSH).
+    pub server_alive_count_max: u32,
     /// `IdentitiesOnly=yes`: no agent.
     pub identities_only: bool,
     /// Options seen and ignored (for `--debug`).
@@ -105,6 +131,7 @@ impl Default for SshOptions {
             connect_timeout: None,
             connection_attempts: 1,
             server_alive_interval: None,
+            server_alive_count_max: 3,
             identities_only: false,
             ignored: Vec::new(),
         }
@@ -164,6 +191,7 @@ impl SshOptions {
             "connecttimeout" => self.connect_timeout = v.parse().ok().map(Duration::from_secs),
             "connectionattempts" => self.connection_attempts = v.parse().unwrap_or(1).max(1),
             "serveraliveinterval" => self.server_alive_interval = v.parse().ok().filter(|&n| n > 0),
+            "serveralivecountmax" => self.server_alive_count_max = v.parse().unwrap_or(3).max(1),
             "identitiesonly" => self.identities_only = yes(v),
             _ => self.ignored.push(format!("{key}={v}")),
         }
@@ -190,6 +218,28 @@ pub struct Remote {
     done: std::sync::Mutex<Vec<ssh2::Channel>>,
     sess: Session,
     label: String,
+    /// The session's socket (a duplicate): waits, `TCP_INFO`, shutdown.
+    sock: TcpStream,
+    /// The bound of a step in milliseconds (0: none).
+    step_ms: std::sync::atomic::AtomicU64,
+    /// (`ServerAliveInterval`, `ServerAliveCountMax`), when keepalives are on.
+    alive: Option<(u32, u32)>,
+    /// Why the session is dead, once it is.
+    dead: std::sync::Mutex<Option<String>>,
+}
+
+/// `ConnectTimeout` when the options set none.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A step's bound until [`Remote::set_timeout`] says otherwise.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // Non-blocking to the end: freeing the channels and the session
+        // never waits on the peer (what cannot be freed at once is leaked).
+        let _ = self.sess.disconnect(None, "done", None);
+    }
 }
 
 fn ssh_err(what: &str, label: &str, e: impl std::fmt::Display) -> Error {
@@ -244,16 +294,13 @@ impl Remote {
             (bare, port).to_socket_addrs().map_err(|e| ssh_err("cannot resolve host", &label, e))?.collect();
         let mut last_err = None;
         let mut tcp = None;
+        let ct = opts.connect_timeout.filter(|t| !t.is_zero()).unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         'attempts: for attempt in 0..opts.connection_attempts {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_secs(1));
             }
             for a in &addrs {
-                let r = match opts.connect_timeout {
-                    Some(t) => TcpStream::connect_timeout(a, t),
-                    None => TcpStream::connect(a),
-                };
-                match r {
+                match TcpStream::connect_timeout(a, ct) {
                     Ok(s) => {
                         tcp = Some(s);
                         break 'attempts;
@@ -265,10 +312,10 @@ impl Remote {
         let tcp = tcp.ok_or_else(|| {
             ssh_err("cannot connect", &label, last_err.map(|e| e.to_string()).unwrap_or_else(|| "no address".into()))
         })?;
+        let sock = tcp.try_clone().map_err(|e| ssh_err("socket", &label, e))?;
         let mut sess = Session::new().map_err(|e| ssh_err("session", &label, e))?;
-        if let Some(t) = opts.connect_timeout {
-            sess.set_timeout(t.as_millis().min(u32::MAX as u128) as u32);
-        }
+        // Handshake and authentication: blocking, each step within ConnectTimeout.
+        sess.set_timeout(ct.as_millis().clamp(1, u32::MAX as u128) as u32);
         sess.set_tcp_stream(tcp);
         let files: Vec<PathBuf> = opts.user_known_hosts.iter().chain(&opts.global_known_hosts).cloned().collect();
         let mut prefs = known_key_types(&files);
@@ -286,18 +333,23 @@ impl Remote {
         }
         sess.handshake().map_err(|e| ssh_err("handshake", &label, e))?;
         check_host_key(&sess, bare, port, &files, opts.host_key_policy, &label, log)?;
-        if let Some(n) = opts.server_alive_interval {
-            sess.set_keepalive(false, n);
-        }
         authenticate(&sess, user, opts, &label)?;
+        let alive = opts.server_alive_interval.map(|n| (n, opts.server_alive_count_max.max(1)));
+        if let Some((n, _)) = alive {
+            // Asking for a reply: the reply is what shows the server is there.
+            sess.set_keepalive(true, n);
+        }
         sess.set_timeout(0);
-        Ok(Remote { done: std::sync::Mutex::new(Vec::new()), sess, label })
-    }
-
-    /// Opens a channel that is kept, not freed, when dropped (see `done`).
-    fn channel(&self) -> Result<Kept<'_>> {
-        let ch = self.sess.channel_session().map_err(|e| ssh_err("channel", &self.label, e))?;
-        Ok(Kept { ch: Some(ch), done: &self.done })
+        sess.set_blocking(false);
+        Ok(Remote {
+            done: std::sync::Mutex::new(Vec::new()),
+            sess,
+            label,
+            sock,
+            step_ms: std::sync::atomic::AtomicU64::new(DEFAULT_STEP_TIMEOUT.as_millis() as u64),
+            alive,
+            dead: std::sync::Mutex::new(None),
+        })
     }
 
     /// `user@host:port`.
@@ -305,84 +357,51 @@ impl Remote {
         &self.label
     }
 
-    /// Runs a command through the remote user's shell.
+    /// Bounds every following step of this session (a remote command, from
+    /// its channel's opening to its exit status) *as a whole* by `t`;
+    /// zero: unbounded. Default [`DEFAULT_STEP_TIMEOUT`].
+    pub fn set_timeout(&self, t: Duration) {
+        self.step_ms.store(t.as_millis().min(u64::MAX as u128) as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn step_bound(&self) -> Option<Duration> {
+        match self.step_ms.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    fn output(&self, cmd: &str, input: io::Input<'_>, on_line: &mut dyn FnMut(&str)) -> Result<Output> {
+        let mut out = Vec::new();
+        let r = self.call(cmd, input, &mut out, on_line, None)?;
+        Ok(Output { status: r.status, stdout: String::from_utf8_lossy(&out).into_owned(), stderr: r.stderr })
+    }
+
+    /// Runs a command through the remote user's shell, within the step bound.
     ///
     /// # Errors
-    /// The channel fails (not a non-zero exit: see [`Output::status`]).
+    /// The channel fails, the session dies or the step runs out of time (not
+    /// a non-zero exit: see [`Output::status`]).
     pub fn exec(&self, cmd: &str) -> Result<Output> {
-        let mut ch = self.channel()?;
-        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
-        self.collect(ch)
-    }
-
-    /// Reads a finished command's output and exit status.
-    fn collect(&self, mut ch: Kept<'_>) -> Result<Output> {
-        let mut stdout = String::new();
-        ch.read_to_string(&mut stdout).map_err(|e| ssh_err("read", &self.label, e))?;
-        let mut stderr = String::new();
-        ch.stderr().read_to_string(&mut stderr).map_err(|e| ssh_err("read", &self.label, e))?;
-        ch.wait_close().map_err(|e| ssh_err("close", &self.label, e))?;
-        let status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
-        Ok(Output { status, stdout, stderr })
-    }
-
-    /// Bounds every following blocking step of this session (a read, a
-    /// write, a channel open) by `t`; zero: unbounded.
-    pub fn set_timeout(&self, t: Duration) {
-        self.sess.set_timeout(t.as_millis().min(u32::MAX as u128) as u32);
+        self.output(cmd, io::Input::None, &mut |_| {})
     }
 
     /// Runs `cmd` with `input` on its standard input, then collects its output.
     ///
     /// # Errors
-    /// The channel fails (not a non-zero exit).
+    /// As [`Remote::exec`].
     pub fn exec_with_bytes(&self, cmd: &str, input: &[u8]) -> Result<Output> {
-        let mut ch = self.channel()?;
-        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
-        // A command that exits early closes the channel; its status says why.
-        let _ = ch.write_all(input);
-        let _ = ch.send_eof();
-        self.collect(ch)
+        self.output(cmd, io::Input::Bytes(input), &mut |_| {})
     }
 
     /// Runs `cmd` with `input` on its standard input; each line of its
-    /// standard error goes to `on_line` as it comes (progress), then its
-    /// standard output is collected. For commands whose standard output is
-    /// small and comes at the end (it waits in the channel window meanwhile).
+    /// standard error goes to `on_line` as it comes (progress), its standard
+    /// output is collected.
     ///
     /// # Errors
-    /// The channel fails (not a non-zero exit).
+    /// As [`Remote::exec`].
     pub fn exec_following(&self, cmd: &str, input: &[u8], on_line: &mut dyn FnMut(&str)) -> Result<Output> {
-        let mut ch = self.channel()?;
-        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
-        let _ = ch.write_all(input);
-        let _ = ch.send_eof();
-        let mut stderr = String::new();
-        let mut line = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = ch.stderr().read(&mut buf).map_err(|e| ssh_err("read", &self.label, e))?;
-            if n == 0 {
-                break;
-            }
-            for &b in &buf[..n] {
-                if b == b'\n' {
-                    let l = String::from_utf8_lossy(&line).into_owned();
-                    on_line(&l);
-                    stderr.push_str(&l);
-                    stderr.push('\n');
-                    line.clear();
-                } else {
-                    line.push(b);
-                }
-            }
-        }
-        stderr.push_str(&String::from_utf8_lossy(&line));
-        let mut stdout = String::new();
-        ch.read_to_string(&mut stdout).map_err(|e| ssh_err("read", &self.label, e))?;
-        ch.wait_close().map_err(|e| ssh_err("close", &self.label, e))?;
-        let status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
-        Ok(Output { status, stdout, stderr })
+        self.output(cmd, io::Input::Bytes(input), on_line)
     }
 
     /// Runs `cmd` and streams its standard output into `out` (a remote file
@@ -390,25 +409,10 @@ impl Remote {
     /// the standard error.
     ///
     /// # Errors
-    /// The channel fails, or `out` cannot be written.
+    /// As [`Remote::exec`], or `out` cannot be written.
     pub fn exec_to(&self, cmd: &str, out: &mut dyn Write) -> Result<(i32, u64, String)> {
-        let mut ch = self.channel()?;
-        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        let mut n_all = 0u64;
-        loop {
-            let n = ch.read(&mut buf).map_err(|e| ssh_err("read", &self.label, e))?;
-            if n == 0 {
-                break;
-            }
-            out.write_all(&buf[..n]).map_err(|e| Error::invalid(format!("writing what {} sent: {e}", self.label)))?;
-            n_all += n as u64;
-        }
-        let mut stderr = String::new();
-        ch.stderr().read_to_string(&mut stderr).map_err(|e| ssh_err("read", &self.label, e))?;
-        ch.wait_close().map_err(|e| ssh_err("close", &self.label, e))?;
-        let status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
-        Ok((status, n_all, stderr))
+        let r = self.call(cmd, io::Input::None, out, &mut |_| {}, None)?;
+        Ok((r.status, r.out_bytes, r.stderr))
     }
 
     /// Streams `local` to the remote command `cmd` on its standard input
@@ -417,25 +421,9 @@ impl Remote {
     /// its output.
     ///
     /// # Errors
-    /// A local read failure, or the channel fails (not a non-zero exit).
+    /// A local read failure, or as [`Remote::exec`].
     pub fn exec_with_input(&self, cmd: &str, local: &Path) -> Result<Output> {
-        let mut f = std::fs::File::open(local).map_err(|e| Error::io(local, e))?;
-        let mut ch = self.channel()?;
-        ch.exec(cmd).map_err(|e| ssh_err("exec", &self.label, e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf).map_err(|e| Error::io(local, e))?;
-            if n == 0 {
-                break;
-            }
-            // A remote command that exits early closes the channel: the
-            // write fails, and the exit status below says why.
-            if ch.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = ch.send_eof();
-        self.collect(ch)
+        self.output(cmd, io::Input::File(local), &mut |_| {})
     }
 }
 
@@ -573,7 +561,8 @@ pub fn md5_file(path: &Path) -> Result<String> {
 /// MHA's `generate_and_send` transfer: `mkdir -p` the remote folder, copy
 /// `local` to `remote` (via a temporary name and `mv -f`), compare MD5s; up
 /// to 3 tries of copy + compare, as `NodeUtil::file_copy`. One remote shell
-/// per try (MHA's scp + ssh md5sum start two or more).
+/// per try (MHA's scp + ssh md5sum start two or more). Each try is bounded
+/// by [`push_bound`] of the file's size (MHA's copy had no bound).
 ///
 /// # Errors
 /// Connection or `mkdir` failure, or 3 failed tries.
@@ -586,7 +575,17 @@ pub fn push_file(
     remote: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    Remote::connect(user, host, port, opts, log)?.push(local, remote, false, log)
+    let size = std::fs::metadata(local).map_err(|e| Error::io(local, e))?.len();
+    let r = Remote::connect(user, host, port, opts, log)?;
+    r.set_timeout(push_bound(size));
+    r.push(local, remote, false, log)
+}
+
+/// The bound of one try of a push of `bytes`: two minutes, plus a second
+/// per MiB (the copy must average 1 MiB/s; a relay-log diff of 1 GiB may
+/// take 19 minutes, a stalled one fails instead of hanging the failover).
+pub fn push_bound(bytes: u64) -> Duration {
+    Duration::from_secs(120 + bytes / (1 << 20))
 }
 
 impl Remote {
@@ -692,7 +691,9 @@ mod tests {
         ));
         assert_eq!(o.host_key_policy, HostKeyPolicy::AcceptAny);
         assert_eq!(o.connection_attempts, 5);
-        assert_eq!(o.server_alive_interval, Some(60));
+        assert_eq!((o.server_alive_interval, o.server_alive_count_max), (Some(60), 20));
+        assert_eq!(SshOptions::parse("-oServerAliveCountMax=0").server_alive_count_max, 1);
+        assert_eq!(SshOptions::default().server_alive_count_max, 3);
         assert_eq!(o.identity_files, [PathBuf::from("/k/id_ed25519")]);
         assert_eq!(o.user_known_hosts, [PathBuf::from("/k/known_hosts")]);
         assert!(o.identities_only);
@@ -702,6 +703,12 @@ mod tests {
             SshOptions::parse("-o 'StrictHostKeyChecking accept-new'").host_key_policy,
             HostKeyPolicy::AcceptNew
         );
+    }
+
+    #[test]
+    fn a_push_is_bounded_by_its_size() {
+        assert_eq!(push_bound(0), Duration::from_secs(120));
+        assert_eq!(push_bound(1 << 30), Duration::from_secs(120 + 1024));
     }
 
     #[test]
