@@ -66,7 +66,7 @@ struct Chain {
 
 impl Chain {
     fn draw(seed: u64) -> Chain {
-        let mut r = XorShift::new(seed ^ 0x6368_6169_6e);
+        let mut r = XorShift::new(seed ^ 0x0063_6861_696e);
         let fault = |r: &mut XorShift| match r.below(5) {
             0 => Fault::Broken { ignore_fail: r.chance(50) },
             1 => Fault::WrongBinlogDir,
@@ -207,9 +207,9 @@ impl Run<'_> {
         });
         assert!(created.is_some(), "bd.dup reaches {}", self.topo.name(b));
         self.topo.sql(b, "SET SESSION sql_log_bin=0");
-        self.topo.sql(b, &format!("INSERT INTO bd.dup VALUES ({key})"));
+        self.topo.sql(b, format!("INSERT INTO bd.dup VALUES ({key})"));
         self.topo.sql(b, "SET SESSION sql_log_bin=1");
-        self.topo.sql(m, &format!("INSERT INTO bd.dup VALUES ({key})"));
+        self.topo.sql(m, format!("INSERT INTO bd.dup VALUES ({key})"));
         let stopped = poll_until(Duration::from_secs(60), || {
             let s = self.topo.slave_status(b);
             (s.raw.get("Last_SQL_Errno").map(String::as_str) == Some("1062")).then_some(())
@@ -332,12 +332,19 @@ impl Run<'_> {
         c.arg("failover").arg("--conf").arg(&conf).args(&a).stdout(file.try_clone().unwrap()).stderr(file);
         let mut child = c.spawn().unwrap();
         let waits = poll_until(Duration::from_secs(120), || {
-            let q = "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%'";
+            let q = "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for %lock%'";
             (!self.topo.query_rows(f, q).is_empty() || child.try_wait().unwrap().is_some()).then_some(())
         });
         let pid = self.topo.pid(f).unwrap();
         if waits.is_some() && child.try_wait().unwrap().is_none() {
             unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+        } else {
+            let q = "SELECT ID, USER, COMMAND, STATE, LEFT(COALESCE(INFO, ''), 80) FROM information_schema.PROCESSLIST";
+            self.log.push_str(&format!(
+                "== {} never waited on bd.big: {:?}\n",
+                self.topo.name(f),
+                self.topo.query_rows(f, q)
+            ));
         }
         let code = poll_until(STEP_BOUND, || child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1)));
         unsafe { libc::kill(pid as i32, libc::SIGCONT) };

@@ -108,7 +108,7 @@ pub fn failover_held_on_a_lock(
     let waits = poll_until(Duration::from_secs(120), || {
         let waiting = topo.query_rows(
             held,
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock%' \
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for %lock%' \
              AND ID <> CONNECTION_ID()",
         );
         (!waiting.is_empty()).then_some(())
