@@ -371,3 +371,65 @@ fn relay_diffs_from_the_latest_host_or_from_here() {
         }
     }
 }
+
+/// Issue 20: a replica's host cut off (its link taken down) while its
+/// phase-4 apply waits on a lock there, once while the latest replica's
+/// host applies its relay diff and once while the driver does
+/// (`--apply-from here`). The run ends within its bound (it used to take
+/// TCP's 154 s, or hang), naming the replica and what it was applying; the
+/// others are recovered and follow the new master; exit 10.
+#[test]
+fn a_target_cut_off_during_phase_4_ends_within_the_bound() {
+    for from_here in [false, true] {
+        let Some(topo) = netns_topology(3) else { return };
+        let work = tempfile::tempdir().unwrap();
+        let conf = topo.app_cnf(work.path(), "", &|_| String::new());
+        // Replica 3 lags the most: its relay diff writes bd.big (the big transaction).
+        let (want_seq, _) = lagging(&topo);
+        topo.kill_master();
+        restart_io_threads(&topo);
+        let cut = 3;
+        let log = work.path().join("run.log");
+        let mut locker = topo.conn(cut);
+        mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
+        let mut c: Command = topo.hidden_command(env!("CARGO_BIN_EXE_binlog-diff"));
+        c.arg("failover").arg("--conf").arg(&conf).args(["--dead-master-host", &topo.host_ip(MASTER)]);
+        c.args(["--remote-binary", env!("CARGO_BIN_EXE_binlog-diff"), "--mysql-timeout", "5", "--step-timeout", "60"]);
+        if from_here {
+            c.args(["--apply-from", "here"]);
+        }
+        let f = std::fs::File::create(&log).unwrap();
+        let mut run = c.stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap();
+        let read = || std::fs::read_to_string(&log).unwrap_or_default();
+        let waits = poll_until(Duration::from_secs(120), || {
+            let q = "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for %lock%'";
+            (!topo.query_rows(cut, q).is_empty()).then_some(())
+        });
+        assert!(waits.is_some(), "the apply on {} never waited on the lock: {}", topo.name(cut), read());
+        topo.cut_link(cut);
+        let t = std::time::Instant::now();
+        let code = poll_until(Duration::from_secs(120), || run.try_wait().unwrap().map(|s| s.code()));
+        let out = read();
+        eprintln!("{out}");
+        topo.restore_link(cut);
+        drop(locker);
+        let code = code.unwrap_or_else(|| {
+            let _ = run.kill();
+            panic!("from_here={from_here}: no end within 120 s of the cut:\n{out}")
+        });
+        assert!(t.elapsed() < Duration::from_secs(40), "from_here={from_here}: ended {:?} after the cut", t.elapsed());
+        assert_eq!(code, Some(10), "from_here={from_here}: {out}");
+        let ip = topo.host_ip(cut);
+        let failed = out.lines().find(|l| l.contains("server4") && l.contains("FAILED")).unwrap_or_default();
+        assert!(failed.contains("apply failed") && failed.contains(&ip), "from_here={from_here}: {out}");
+        for r in [1, 2] {
+            assert_eq!(topo.committed_seq(r), want_seq, "from_here={from_here}: {}", topo.name(r));
+        }
+        let new_master = [1, 2].into_iter().find(|&r| topo.try_slave_status(r).unwrap().is_none()).unwrap();
+        let other = 3 - new_master;
+        topo.sql(new_master, "INSERT INTO bd.seq VALUES (1000000)");
+        let follows =
+            poll_until(Duration::from_secs(60), || topo.committed_seq(other).contains(&1000000).then_some(()));
+        assert!(follows.is_some(), "from_here={from_here}: {} follows the new master", topo.name(other));
+    }
+}

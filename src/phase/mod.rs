@@ -279,9 +279,15 @@ fn node(
     Ok(o)
 }
 
+/// How long the removal of a run's files may take on a host: they are only
+/// temporary files, and a host cut off in the meantime must not hold the
+/// end of the run up for a whole step timeout.
+const CLEANUP_BOUND: Duration = Duration::from_secs(10);
+
 /// Removes this run's folder (a pushed binary, the cut diffs) and the saved
 /// tail from every remote host, in parallel: every file is here now.
 fn remove_run_files<'a>(hosts: impl Iterator<Item = (&'a Host, &'a ServerConf)>, run_dir: &str, t: Duration) {
+    let t = t.min(CLEANUP_BOUND);
     std::thread::scope(|sc| {
         for (h, s) in hosts {
             if let Host::Ssh(_) = h {
