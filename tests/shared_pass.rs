@@ -31,6 +31,8 @@ struct RefCutter {
     opts: CutOptions,
     open_group: Option<LeftOut>,
     segments: usize,
+    /// The last master format description its walks met (an empty diff gets it).
+    last_fde: Option<(Vec<u8>, Format)>,
 }
 
 impl RefCutter {
@@ -41,6 +43,7 @@ impl RefCutter {
             opts,
             open_group: None,
             segments: 0,
+            last_fde: None,
         }
     }
 
@@ -98,6 +101,7 @@ impl RefCutter {
                 let origin = cursor.advance(&ev, fmt).map_err(perr)?;
                 if origin == Origin::MasterFde {
                     master_fde = Some((ev.as_bytes().to_vec(), fmt.clone()));
+                    self.last_fde = master_fde.clone();
                 }
                 let role = grouper.feed(classify(&ev, fmt).map_err(perr)?);
                 let real_rotate = origin == Origin::MasterRotate && !ev.is_fake_rotate();
@@ -168,6 +172,11 @@ impl RefCutter {
     }
 
     fn finish(mut self) -> Result<DiffReport> {
+        if let (None, Some((bytes, f))) = (self.w.format(), self.last_fde.take()) {
+            let has_crc = f.checksum_aware && f.checksum == binlog_diff::event::ChecksumAlg::Crc32;
+            let fde = RawEvent::new(0, &bytes, has_crc).map_err(|e| Error::parse(None, e))?;
+            self.w.set_format(&fde, &f)?;
+        }
         let mut rep = std::mem::take(&mut self.rep);
         rep.written = self.w.finish()?;
         Ok(rep)

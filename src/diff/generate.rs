@@ -180,6 +180,9 @@ pub struct Cutter {
     opts: CutOptions,
     open_group: Option<LeftOut>,
     segments: usize,
+    /// The last master format description its walks met: an empty diff
+    /// still gets one (a binlog is its magic and a format description).
+    last_fde: Option<(Vec<u8>, Format)>,
 }
 
 impl Cutter {
@@ -188,12 +191,20 @@ impl Cutter {
     /// # Errors
     /// The temporary file cannot be created.
     pub fn create(out: &Path, opts: CutOptions) -> Result<Cutter> {
-        Ok(Cutter { w: DiffWriter::create(out)?, rep: DiffReport::default(), opts, open_group: None, segments: 0 })
+        let w = DiffWriter::create(out)?;
+        Ok(Cutter { w, rep: DiffReport::default(), opts, open_group: None, segments: 0, last_fde: None })
     }
 
     /// A cutter that only counts what a diff would hold (for plans).
     pub fn counting(opts: CutOptions) -> Cutter {
-        Cutter { w: DiffWriter::counting(), rep: DiffReport::default(), opts, open_group: None, segments: 0 }
+        Cutter {
+            w: DiffWriter::counting(),
+            rep: DiffReport::default(),
+            opts,
+            open_group: None,
+            segments: 0,
+            last_fde: None,
+        }
     }
 
     /// What has been kept so far.
@@ -217,6 +228,12 @@ impl Cutter {
     /// # Errors
     /// An I/O error.
     pub fn finish(mut self) -> Result<DiffReport> {
+        // Nothing copied: still a binlog, which every reader takes for one without events.
+        if let (None, Some((bytes, f))) = (self.w.format(), self.last_fde.take()) {
+            let has_crc = f.checksum_aware && f.checksum == ChecksumAlg::Crc32;
+            let fde = RawEvent::new(0, &bytes, has_crc).map_err(|e| Error::parse(None, e))?;
+            self.w.set_format(&fde, &f)?;
+        }
         let mut rep = std::mem::take(&mut self.rep);
         rep.written = self.w.finish()?;
         Ok(rep)
@@ -354,6 +371,7 @@ impl<'c> Lane<'c> {
         let origin = self.cursor.advance(ev, fmt).map_err(perr)?;
         if origin == Origin::MasterFde {
             self.master_fde = Some((ev.as_bytes().to_vec(), fmt.clone()));
+            self.c.last_fde = self.master_fde.clone();
         }
         let role = self.grouper.feed(class.map_err(perr)?);
         let real_rotate = origin == Origin::MasterRotate && !ev.is_fake_rotate();
