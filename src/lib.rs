@@ -18,9 +18,10 @@
 //! | [`server`] | MySQL connections (bounded), replica status, the SQL dialect by version: the only place replication SQL is spelled | `position`, `error` |
 //! | [`apply`] | native applier over the MySQL protocol, verified | `diff`, `position`, `log`, `event`, `error`, `server` |
 //! | [`remote`] | hosts: this machine or one ssh2 session (host key check, key auth); run our binary there, fetch and push files | `error` |
+//! | [`node`] | node operations (cut, save a tail, apply), typed and versioned: in this process on this machine, our binary over ssh elsewhere | `apply`, `diff`, `server`, `remote`, `position`, `log`, `event`, `error` |
 //! | [`mha`] | MHA 0.58-compatible node tools (multi-call front) | the layers above |
 //! | [`bench`] | `bench catchup`: catch-up timed per applier on throwaway servers, generated workloads, chart | `apply`, `server`, `inspect`, `log`, `event`, `error` |
-//! | [`phase`] | failover / switch / monitor driver across hosts reading MHA's `app.cnf` (hooks, detection, GTID modes, records, JSON report) | `apply`, `diff`, `server`, `remote`, `position`, `log`, `event`, `error` |
+//! | [`phase`] | failover / switch / monitor driver across hosts reading MHA's `app.cnf` (hooks, detection, GTID modes, records, JSON report) | `node`, `apply`, `diff`, `server`, `remote`, `position`, `log`, `event`, `error` |
 //! | [`cli`] | the `binlog-diff` command line: arguments → one library call | everything |
 //!
 //! `main.rs` only dispatches (on argv[0] for the MHA names, else to [`cli`]).
@@ -36,6 +37,7 @@ pub mod event;
 pub mod inspect;
 pub mod log;
 pub mod mha;
+pub mod node;
 pub mod phase;
 pub mod position;
 pub mod remote;
@@ -102,13 +104,14 @@ mod layers {
             ("server", &["position", "error"]),
             ("apply", &["diff", "position", "log", "event", "error", "server"]),
             ("remote", &["error"]),
+            ("node", &["apply", "diff", "server", "remote", "position", "log", "event", "error"]),
             ("mha", lower),
             ("bench", &["apply", "server", "inspect", "log", "event", "error", "position", "diff"]),
-            ("phase", &["apply", "diff", "server", "remote", "position", "log", "event", "error"]),
+            ("phase", &["node", "apply", "diff", "server", "remote", "position", "log", "event", "error"]),
             (
                 "cli",
                 &[
-                    "event", "error", "log", "inspect", "position", "diff", "server", "apply", "remote", "mha",
+                    "event", "error", "log", "inspect", "position", "diff", "server", "apply", "remote", "node", "mha",
                     "bench", "phase",
                 ],
             ),

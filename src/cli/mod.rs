@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod node;
+
 use crate::error::{Error, ErrorKind};
 use crate::inspect::{DumpOptions, Stats, StatsOptions, dump, verify};
 use crate::log::{Access, LogFile, RecoveryMode, Tail};
@@ -157,6 +159,13 @@ enum Cmd {
         /// The tool and its arguments, or `install DIR`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<std::ffi::OsString>,
+    },
+    /// The node operations a failover driver on another host asks of this one (typed JSON on standard
+    /// input and output; see `node`).
+    #[command(hide = true)]
+    Node {
+        #[command(subcommand)]
+        op: node::NodeOp,
     },
 }
 
@@ -1407,6 +1416,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
             }
         }
         Cmd::Mha { args } => crate::mha::subcommand(&args),
+        Cmd::Node { op } => node::run(op),
     };
     ExitCode::from(code)
 }

@@ -1,10 +1,13 @@
 //! Diffs: per-replica diff logs, written as valid binlog files, cut only at
 //! transaction boundaries.
 
+pub mod doc;
 pub mod generate;
 pub mod plan;
+pub mod tail;
 pub mod writer;
 
+pub use doc::{DiffDoc, LeftOutDoc, PlanDoc, TargetDoc};
 pub use generate::{
     CutOptions, Cutter, DiffReport, Join, LeftOut, Source, Start, relay_diff, save_binlog, shared_segment,
 };

@@ -333,39 +333,10 @@ impl Plan {
         s
     }
 
-    /// Machine-readable plan.
+    /// The plan as JSON (`diff --json`): [`super::PlanDoc`].
     pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
-        let rep = |r: &DiffReport| {
-            json!({
-                "transactions": r.transactions,
-                "events": r.written.events,
-                "bytes": r.written.bytes,
-                "master_start": r.master_start.as_ref().map(|m| m.to_string()),
-                "master_end": r.master_end.as_ref().map(|m| m.to_string()),
-                "left_out": r.left_out.as_ref().map(left_out),
-            })
-        };
-        json!({
-            "latest": self.targets[self.latest].state.name,
-            "relay_end": self.relay_end.to_string(),
-            "relay_partial": self.relay_partial.as_ref().map(left_out),
-            "master_tail": self.master_tail.as_ref().map(rep),
-            "replicas": self.targets.iter().map(|t| json!({
-                "state": t.state.to_json(),
-                "relay_start": t.relay_start.as_ref().map(|r| r.to_string()),
-                "fast_path": t.fast_path,
-                "by_gtid": t.by_gtid,
-                "gtid_note": t.gtid_note,
-                "diff": rep(&t.diff),
-                "file": t.file.as_ref().map(|f| f.display().to_string()),
-            })).collect::<Vec<_>>(),
-        })
+        serde_json::to_value(super::PlanDoc::from(self)).unwrap_or_default()
     }
-}
-
-fn left_out(p: &LeftOut) -> serde_json::Value {
-    serde_json::json!({"file": p.file.to_string(), "offset": p.offset, "bytes": p.bytes})
 }
 
 fn sanitize(s: &str) -> String {

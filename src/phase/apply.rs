@@ -9,15 +9,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use serde_json::{Value, json};
-
 use super::check::Checked;
 use super::record::ReplicaStep;
 use super::recover::Recovered;
-use super::remote_apply::{RemoteApplied, RemoteErr, remote_result};
+use super::remote_apply::{RemoteErr, remote_result};
+use super::report::StepDoc;
 use super::{Run, label, spec};
 use crate::apply::{ApplyOptions, apply};
 use crate::error::{Error, Result};
+use crate::node::{ApplyReply, ApplyRequest, ApplyTarget, Node};
 use crate::remote::Host;
 
 /// What phase 4's apply did, per replica (in the order of `Checked::alive`).
@@ -90,61 +90,42 @@ impl Run<'_> {
                     == c.alive[0].conf.password.as_ref().map(crate::server::Secret::expose)
         });
         let on_latest = self.o.apply_on_latest && matches!(lhost, Host::Ssh(_)) && same_account;
-        let remote_targets: Vec<Value> = c
+        // Who gets a relay diff from the latest replica's host (with the
+        // index of its counters).
+        let remote_targets: Vec<(usize, ApplyTarget)> = c
             .alive
             .iter()
             .zip(&inputs)
-            .filter_map(|(x, input)| {
+            .enumerate()
+            .filter_map(|(i, (x, input))| {
                 let cut = input.as_ref().ok()?.0?;
-                Some(json!({"state": {"name": x.conf.name, "host": x.conf.ip, "port": x.conf.port},
-                            "file": cut.display().to_string()}))
+                let t = ApplyTarget {
+                    name: x.conf.name.clone(),
+                    host: x.conf.ip.clone(),
+                    port: x.conf.port,
+                    file: cut.to_path_buf(),
+                };
+                Some((i, t))
             })
             .collect();
-        let remote: std::sync::OnceLock<RemoteApplied> = std::sync::OnceLock::new();
+        let remote: std::sync::OnceLock<(Result<ApplyReply>, f64)> = std::sync::OnceLock::new();
         let max_relay = r.relay_bytes.iter().copied().max().unwrap_or(0);
         let remote_stage = || {
-            let mut plan = json!({"replicas": remote_targets});
-            if let Some(p) = &c.alive[0].conf.password {
-                plan["password"] = json!(p.expose());
-            }
-            let mut argv: Vec<String> = vec![
-                lbin.clone(),
-                "apply".into(),
-                "--plan".into(),
-                "-".into(),
-                "--user".into(),
-                c.alive[0].conf.user.clone(),
-                "--skip-applied".into(),
-                "--json".into(),
-                "--progress".into(),
-                "--parallel".into(),
-                self.workers(max_relay).to_string(),
+            let req = ApplyRequest {
+                targets: remote_targets.iter().map(|(_, t)| t.clone()).collect(),
+                user: c.alive[0].conf.user.clone(),
+                password: c.alive[0].conf.password.as_ref().map(|p| p.expose().to_string()),
+                parallel: self.workers(max_relay),
                 // Its connections and each target's apply bounded as ours are.
-                "--mysql-timeout".into(),
-                self.o.mysql_timeout.as_secs().max(1).to_string(),
-                "--deadline".into(),
-                self.o.step_timeout.as_secs().max(1).to_string(),
-            ];
-            if resumed.is_some() {
-                argv.push("--resume".into());
-            }
-            let t = Instant::now();
-            // Its progress lines move each replica's bar.
-            let mut follow = |l: &str| {
-                let mut f = l.split('\t');
-                if let (Some("progress"), Some(name), Some(done), Some(total)) =
-                    (f.next(), f.next(), f.next(), f.next())
-                {
-                    if let Some(i) = c.alive.iter().position(|x| x.conf.name == name) {
-                        let k = &counters[i];
-                        k.total.store(total.parse().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
-                        k.done.store(done.parse().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
+                mysql_timeout_secs: self.o.mysql_timeout.as_secs().max(1),
+                deadline_secs: self.o.step_timeout.as_secs().max(1),
+                resume: resumed.is_some(),
             };
-            let step = "apply the relay diffs from the latest replica's host";
-            let out = lhost.run_following(step, &argv, plan.to_string().as_bytes(), self.o.step_timeout, &mut follow);
-            super::remote_apply::read(out, t.elapsed().as_secs_f64())
+            // Its progress moves each replica's bar.
+            let followed: Vec<_> = remote_targets.iter().map(|&(i, _)| counters[i].clone()).collect();
+            let t = Instant::now();
+            let reply = Node { host: lhost, bin: &lbin, timeout: self.o.step_timeout }.apply(req, &followed);
+            (reply, t.elapsed().as_secs_f64())
         };
         if on_latest && !remote_targets.is_empty() {
             self.say(&format!(
@@ -205,17 +186,20 @@ impl Run<'_> {
                 })?;
             }
         }
-        self.doc["applied"] = Value::Array(
-            c.alive
-                .iter()
-                .zip(&results)
-                .zip(&files)
-                .map(|((x, res), f)| {
-                    json!({"replica": x.conf.name, "files": f.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-                           "ok": res.is_ok(), "result": match res { Ok(m) | Err(m) => m }})
-                })
-                .collect(),
-        );
+        self.doc.applied = c
+            .alive
+            .iter()
+            .zip(&results)
+            .zip(&files)
+            .map(|((x, res), f)| StepDoc {
+                replica: x.conf.name.clone(),
+                files: Some(f.clone()),
+                ok: res.is_ok(),
+                result: match res {
+                    Ok(m) | Err(m) => m.clone(),
+                },
+            })
+            .collect();
         let gtids = applied_gtids.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
         Ok(Applied { results, gtids, started: t })
     }
@@ -239,7 +223,7 @@ struct One<'r, 'a> {
 }
 
 impl One<'_, '_> {
-    fn go<'m>(self, remote: impl FnOnce() -> &'m RemoteApplied) -> std::result::Result<String, String> {
+    fn go<'m>(self, remote: impl FnOnce() -> &'m (Result<ApplyReply>, f64)) -> std::result::Result<String, String> {
         let (cut, tail) = self.input.clone()?;
         let t = Instant::now();
         let mut files = Vec::new();
@@ -247,7 +231,8 @@ impl One<'_, '_> {
         let mut gt: Vec<String> = Vec::new();
         let mut cut = cut;
         if let (true, Some(_)) = (self.on_latest, cut) {
-            match remote_result(remote(), self.name) {
+            let (reply, secs) = remote();
+            match remote_result(reply, self.name, *secs) {
                 Ok(x) => {
                     done.push(x.line);
                     gt.extend(x.last_gtids);

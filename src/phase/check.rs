@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use super::report::{DeadMaster, Evidence, Phase, Skipped};
 
 use super::record::{Record, ReplicaStep};
 use super::tail::{Saved, Saver};
@@ -45,7 +45,8 @@ impl Run<'_> {
         let t = Instant::now();
         self.say("* Phase 1: Configuration Check Phase..");
         let dead = conf.find(&o.dead_master_host, o.dead_master_port)?.clone();
-        self.doc["dead_master"] = json!({"name": dead.name, "host": dead.ip, "port": dead.port});
+        self.doc.dead_master =
+            DeadMaster { name: dead.name.clone(), host: dead.ip.clone(), port: dead.port, ..Default::default() };
         let resumed = self.earlier_run(&dead)?;
         if resumed.is_none() {
             self.anti_flapping()?;
@@ -108,7 +109,7 @@ impl Run<'_> {
         if c.resumed.as_ref().is_none_or(|r| r.promoted.is_none()) {
             c.tail = self.save_tail_early(&c)?;
         }
-        self.phase_done("configuration check", t);
+        self.phase_done(Phase::ConfigurationCheck, t);
         Ok(c)
     }
 
@@ -135,7 +136,7 @@ impl Run<'_> {
             ))),
             (Some(r), true) => {
                 self.say(&format!("  Resuming: {}.", r.describe()));
-                self.doc["resumed"] = json!(r);
+                self.doc.resumed = Some(r.clone());
                 Ok(Some(r))
             }
         }
@@ -180,7 +181,6 @@ impl Run<'_> {
     fn survivors(&mut self, dead: &ServerConf, resumed: Option<&Record>) -> Result<Vec<Replica>> {
         let o = self.o;
         let mut alive = Vec::new();
-        let mut skipped = Vec::new();
         for s in self.conf.servers.iter().filter(|s| s.name != dead.name) {
             let step = resumed.map(|r| r.step(&s.name)).unwrap_or_default();
             let promoted = resumed.is_some_and(|r| r.promoted.is_some());
@@ -228,7 +228,7 @@ impl Run<'_> {
                 Ok(r) => alive.push(r),
                 Err(e) if s.ignore_fail => {
                     self.say(&format!("  {}: skipped (ignore_fail), left as it is: {e}", label(s)));
-                    skipped.push(json!({"name": s.name, "why": e.to_string()}));
+                    self.doc.skipped.push(Skipped { name: s.name.clone(), why: e.to_string() });
                     self.report.left_out.push((s.name.clone(), e.to_string()));
                 }
                 Err(e) => {
@@ -242,7 +242,6 @@ impl Run<'_> {
                 }
             }
         }
-        self.doc["skipped"] = json!(skipped);
         Ok(alive)
     }
 
@@ -296,7 +295,7 @@ impl Run<'_> {
             }
         };
         let ssh = if dead_host.is_ok() { "reachable" } else { "unreachable" };
-        self.doc["dead_master"]["ssh"] = json!(ssh);
+        self.doc.dead_master.ssh = Some(ssh);
         (dead_host, dead_bin)
     }
 
@@ -332,7 +331,7 @@ impl Run<'_> {
                     Some(_) => self.say(&format!("  Dead master's tail saved on {on} in {:.2}s: {}", sv.secs, sv.line)),
                     None => self.say(&format!("  The dead master has nothing after {}.", sv.from)),
                 }
-                self.doc["dead_master"]["tail_saved_in_phase_1"] = json!(sv.from);
+                self.doc.dead_master.tail_saved_in_phase_1 = Some(sv.from.clone());
                 Ok(Some(sv))
             }
             Some(Err(e)) if self.o.accept_loss => {
@@ -340,7 +339,7 @@ impl Run<'_> {
                     "  Could not save the dead master's tail: {e}. Going on (--accept-loss): what it alone \
                      committed will be lost."
                 ));
-                self.doc["dead_master"]["tail_error"] = json!(e.to_string());
+                self.doc.dead_master.tail_error = Some(e.to_string());
                 Ok(None)
             }
             Some(Err(e)) => Err(Error::refused(format!(
@@ -375,7 +374,7 @@ impl Run<'_> {
             )));
         }
         self.say(&format!("  Replication mode: {} (kept when re-pointing)", mode.name()));
-        self.doc["replication_mode"] = json!(mode.name());
+        self.doc.replication_mode = Some(mode.name());
         Ok(mode)
     }
 
@@ -402,11 +401,12 @@ impl Run<'_> {
     }
 
     fn verdict(&mut self, dead: &ServerConf, alive: &[Replica], still: Vec<String>) -> Result<()> {
-        let ev: Vec<Value> = alive
+        let ev: Vec<Evidence> = alive
             .iter()
-            .map(|r| {
-                json!({"replica": r.conf.name, "io_thread": r.status.get("Slave_IO_Running"),
-                       "last_io_error": r.status.io_error()})
+            .map(|r| Evidence {
+                replica: r.conf.name.clone(),
+                io_thread: r.status.get("Slave_IO_Running").to_string(),
+                last_io_error: r.status.io_error(),
             })
             .collect();
         for r in alive {
@@ -417,13 +417,13 @@ impl Run<'_> {
                 r.status.io_error().map(|e| format!(", last IO error {e}")).unwrap_or_default()
             ));
         }
-        self.doc["dead_master"]["evidence"] = json!(ev);
+        self.doc.dead_master.evidence = ev;
         if still.is_empty() {
             self.say(&format!("  DeadMaster: {} is unreachable from here and from every replica.", label(dead)));
-            self.doc["dead_master"]["verdict"] = json!("dead");
+            self.doc.dead_master.verdict = Some("dead");
             return Ok(());
         }
-        self.doc["dead_master"]["verdict"] = json!("unreachable");
+        self.doc.dead_master.verdict = Some("unreachable");
         if self.o.force {
             self.say(&format!(
                 "  UnreachableMaster: {} still replicate from it; going on (--force).",

@@ -53,8 +53,8 @@ impl Run<'_> {
                 self.say(&format!("  report_script failed: {m}"));
             }
         }
-        self.phase_done("cleanup", t);
-        let per_phase: Vec<String> = self.phases.iter().map(|(n, s)| format!("{n} {s:.2}s")).collect();
+        self.phase_done(super::report::Phase::Cleanup, t);
+        let per_phase: Vec<String> = self.phases.iter().map(|(p, s)| format!("{} {s:.2}s", p.name())).collect();
         self.say(&format!(
             "Master failover to {} {outcome} in {:.1}s ({}). Diffs: {}",
             label(&new_master),

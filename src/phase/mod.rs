@@ -48,6 +48,7 @@ pub mod apply;
 pub mod check;
 pub mod cleanup;
 pub mod config;
+pub mod flapping;
 pub mod hooks;
 pub mod lock;
 pub mod monitor;
@@ -57,6 +58,7 @@ pub mod record;
 pub mod recover;
 mod remote_apply;
 pub mod repoint;
+pub mod report;
 pub mod shutdown;
 pub mod switch;
 mod tail;
@@ -66,7 +68,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
-use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::remote::{Host, SshOptions};
@@ -160,7 +161,7 @@ pub struct FailoverReport {
     /// What the run knows it could not recover.
     pub unrecoverable: Vec<String>,
     /// The whole report, as written by `--json`.
-    pub json: Value,
+    pub doc: report::Report,
 }
 
 impl FailoverReport {
@@ -254,31 +255,6 @@ fn open_host(s: &ServerConf, step_timeout: Duration) -> std::result::Result<Host
         .map_err(|e| e.to_string())
 }
 
-/// Runs our binary on `host` (`args` after the binary), failing on a
-/// non-zero exit unless `ok_codes` holds it.
-fn node(
-    host: &Host,
-    bin: &str,
-    step: &str,
-    args: &[String],
-    input: &[u8],
-    t: Duration,
-    ok_codes: &[i32],
-) -> Result<crate::remote::Output> {
-    let mut argv = vec![bin.to_string()];
-    argv.extend(args.iter().cloned());
-    let o = host.run(step, &argv, input, t)?;
-    if o.status != 0 && !ok_codes.contains(&o.status) {
-        return Err(Error::invalid(format!(
-            "{step} on {}: exit {}: {}",
-            host.label(),
-            o.status,
-            o.stderr.trim().lines().last().unwrap_or(o.stdout.trim())
-        )));
-    }
-    Ok(o)
-}
-
 /// How long the removal of a run's files may take on a host: they are only
 /// temporary files, and a host cut off in the meantime must not hold the
 /// end of the run up for a whole step timeout.
@@ -326,7 +302,7 @@ pub fn failover(o: &FailoverOptions, conf: &AppConf) -> Result<FailoverReport> {
         conf,
         phases: Vec::new(),
         report: FailoverReport::default(),
-        doc: json!({}),
+        doc: report::Report { version: report::VERSION, ..Default::default() },
         record: None,
         new_slaves: Vec::new(),
     };
@@ -348,22 +324,22 @@ pub fn failover(o: &FailoverOptions, conf: &AppConf) -> Result<FailoverReport> {
         }
         (r, _) => r,
     };
-    run.doc["phases"] = Value::Array(run.phases.iter().map(|(n, s)| json!({"phase": n, "seconds": s})).collect());
-    run.doc["result"] = match &r {
-        Ok(()) if !run.report.unrecoverable.is_empty() => json!("lost"),
-        Ok(()) if run.report.ok() => json!("success"),
-        Ok(()) => json!("partial"),
-        Err(e) => json!({"error": e.to_string(), "exit": outcome::of_error(e)}),
-    };
-    run.doc["unrecoverable"] = json!(run.report.unrecoverable);
+    run.doc.phases = run.phases.iter().map(|&(p, seconds)| report::PhaseTime { phase: p.name(), seconds }).collect();
+    run.doc.result = Some(match &r {
+        Ok(()) if !run.report.unrecoverable.is_empty() => report::Outcome::Word("lost"),
+        Ok(()) if run.report.ok() => report::Outcome::Word("success"),
+        Ok(()) => report::Outcome::Word("partial"),
+        Err(e) => report::Outcome::Error { error: e.to_string(), exit: outcome::of_error(e) },
+    });
+    run.doc.unrecoverable = run.report.unrecoverable.clone();
     if let Ok(()) = &r {
-        run.doc["exit"] = json!(run.report.exit_code());
+        run.doc.exit = Some(run.report.exit_code());
     }
     if let Some(p) = &o.json {
         let text = serde_json::to_string_pretty(&run.doc).unwrap_or_default() + "\n";
         crate::log::write_atomically(p, text.as_bytes())?;
     }
-    run.report.json = run.doc;
+    run.report.doc = std::mem::take(&mut run.doc);
     r.map(|()| run.report)
 }
 
@@ -372,9 +348,9 @@ pub fn failover(o: &FailoverOptions, conf: &AppConf) -> Result<FailoverReport> {
 struct Run<'a> {
     o: &'a FailoverOptions,
     conf: &'a AppConf,
-    phases: Vec<(String, f64)>,
+    phases: Vec<(report::Phase, f64)>,
     report: FailoverReport,
-    doc: Value,
+    doc: report::Report,
     record: Option<record::Record>,
     /// The hostnames now replicating from the new master (for `report_script`).
     new_slaves: Vec<String>,
@@ -385,8 +361,8 @@ impl Run<'_> {
         say(s);
     }
 
-    fn phase_done(&mut self, name: &str, t: Instant) {
-        self.phases.push((name.to_string(), secs(t.elapsed())));
+    fn phase_done(&mut self, phase: report::Phase, t: Instant) {
+        self.phases.push((phase, secs(t.elapsed())));
     }
 
     /// Updates the in-progress record (a no-op before it exists, in a dry run).

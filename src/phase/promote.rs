@@ -14,8 +14,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
-
 use super::config::ServerConf;
 use crate::error::{Error, Result};
 use crate::server::status::Status;
@@ -191,16 +189,16 @@ impl Ranked {
     }
 
     /// For the JSON report.
-    pub fn to_json(&self, facts: &[Facts]) -> Value {
-        json!({
-            "name": facts[self.index].name,
-            "excluded": self.excluded,
-            "preference": self.preference.0.name(),
-            "preference_from": self.preference.1,
-            "keeps": self.keeps.iter().map(|&i| facts[i].name.clone()).collect::<Vec<_>>(),
-            "loses": self.loses.iter().map(|(i, w)| json!({"name": facts[*i].name, "why": w})).collect::<Vec<_>>(),
-            "latest": facts[self.index].latest,
-        })
+    pub fn doc(&self, facts: &[Facts]) -> CandidateDoc {
+        CandidateDoc {
+            name: facts[self.index].name.clone(),
+            excluded: self.excluded.clone(),
+            preference: self.preference.0.name(),
+            preference_from: self.preference.1,
+            keeps: self.keeps.iter().map(|&i| facts[i].name.clone()).collect(),
+            loses: self.loses.iter().map(|(i, w)| Lost { name: facts[*i].name.clone(), why: w.clone() }).collect(),
+            latest: facts[self.index].latest,
+        }
     }
 }
 
@@ -279,6 +277,34 @@ pub fn rank(facts: &[Facts]) -> Vec<Ranked> {
     out
 }
 
+/// A candidate in the JSON report.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CandidateDoc {
+    /// Its section name.
+    pub name: String,
+    /// The hard rules that exclude it (none: it can be promoted).
+    pub excluded: Vec<String>,
+    /// Its preference.
+    pub preference: &'static str,
+    /// Where the preference comes from.
+    pub preference_from: &'static str,
+    /// The replicas that could follow it.
+    pub keeps: Vec<String>,
+    /// The replicas that could not, and why.
+    pub loses: Vec<Lost>,
+    /// It is the latest replica.
+    pub latest: bool,
+}
+
+/// A replica that could not follow a candidate.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Lost {
+    /// Its section name.
+    pub name: String,
+    /// Why.
+    pub why: String,
+}
+
 /// The registered rules' file in the manager's workdir.
 pub fn rules_file(manager_workdir: &Path) -> PathBuf {
     manager_workdir.join("binlog-diff-candidates.json")
@@ -288,27 +314,41 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// The rules registered for `name` and still in force.
+/// One registered rule.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Registered {
+    /// The server's section name.
+    server: String,
+    /// [`Rule::name`].
+    rule: String,
+    /// When it lapses (Unix seconds), if ever.
+    expires: Option<u64>,
+}
+
+impl Registered {
+    fn in_force(&self) -> bool {
+        self.expires.is_none_or(|t| t > now())
+    }
+}
+
+fn read_registered(file: &Path) -> Result<Vec<Registered>> {
+    match std::fs::read_to_string(file) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| Error::invalid(e.to_string()).with_file(file)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(file, e)),
+    }
+}
+
+/// The rules registered and still in force, by server name.
 ///
 /// # Errors
-/// The file exists but cannot be read or parsed.
+/// The file exists but cannot be read or parsed, or names an unknown rule.
 pub fn registered(file: &Path) -> Result<Vec<(String, Rule)>> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(file, e)),
-    };
-    let v: Value = serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(file))?;
-    let mut out = Vec::new();
-    for r in v.as_array().into_iter().flatten() {
-        if r["expires"].as_u64().is_some_and(|t| t <= now()) {
-            continue;
-        }
-        if let (Some(n), Some(rule)) = (r["server"].as_str(), r["rule"].as_str()) {
-            out.push((n.to_string(), Rule::parse(rule)?));
-        }
-    }
-    Ok(out)
+    read_registered(file)?
+        .into_iter()
+        .filter(Registered::in_force)
+        .map(|r| Ok((r.server, Rule::parse(&r.rule)?)))
+        .collect()
 }
 
 /// Registers `rule` for server `name` (replacing its earlier one), for
@@ -324,18 +364,14 @@ pub fn register(file: &Path, name: &str, rule: Rule, expire_secs: Option<u64>) -
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
     let _lock = lock_beside(file)?;
-    let mut list: Vec<Value> = match std::fs::read_to_string(file) {
-        Ok(t) => serde_json::from_str::<Value>(&t)
-            .map_err(|e| Error::invalid(e.to_string()).with_file(file))?
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io(file, e)),
-    };
-    list.retain(|r| r["server"] != json!(name) && r["expires"].as_u64().is_none_or(|t| t > now()));
-    list.push(json!({"server": name, "rule": rule.name(), "expires": expire_secs.map(|s| now() + s)}));
-    let text = serde_json::to_string_pretty(&Value::Array(list)).unwrap_or_default();
+    let mut list = read_registered(file)?;
+    list.retain(|r| r.server != name && r.in_force());
+    list.push(Registered {
+        server: name.to_string(),
+        rule: rule.name().to_string(),
+        expires: expire_secs.map(|s| now() + s),
+    });
+    let text = serde_json::to_string_pretty(&list).map_err(|e| Error::invalid(e.to_string()))?;
     crate::log::write_atomically(file, text.as_bytes())
 }
 
@@ -379,50 +415,7 @@ fn lock_beside(file: &Path) -> Result<std::fs::File> {
     }
 }
 
-/// The last failover's record in the manager's workdir (anti-flapping).
-pub fn last_failover_file(manager_workdir: &Path) -> PathBuf {
-    manager_workdir.join("binlog-diff-last-failover.json")
-}
-
-/// Records a failover now ([`crate::log::write_atomically`]: temporary file,
-/// fsync, rename, folder fsync).
-///
-/// # Errors
-/// The file cannot be written.
-pub fn record_failover(file: &Path, dead: &str, new: &str) -> Result<()> {
-    if let Some(d) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-    }
-    let text = json!({"at": now(), "dead_master": dead, "new_master": new}).to_string();
-    crate::log::write_atomically(file, text.as_bytes())
-}
-
-/// Why another failover is blocked now (a failover within `window_secs`
-/// that nobody acknowledged), or `None`.
-///
-/// # Errors
-/// The record exists but cannot be read.
-pub fn blocked_by_last_failover(file: &Path, window_secs: u64) -> Result<Option<String>> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(file, e)),
-    };
-    let v: Value = serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(file))?;
-    let at = v["at"].as_u64().unwrap_or(0);
-    let age = now().saturating_sub(at);
-    if age >= window_secs {
-        return Ok(None);
-    }
-    Ok(Some(format!(
-        "a failover ran on this cluster {} min ago ({} -> {}); another is blocked for {} min after one \
-         (last_failover_minute): run `binlog-diff ack --conf …` once it is looked at, or --force",
-        age / 60,
-        v["dead_master"].as_str().unwrap_or("?"),
-        v["new_master"].as_str().unwrap_or("?"),
-        window_secs / 60
-    )))
-}
+pub use super::flapping::{blocked_by_last_failover, last_failover_file, record_failover};
 
 /// `1h`, `30m`, `45s`, `2d`, or seconds.
 ///
@@ -532,10 +525,10 @@ mod tests {
         got.sort();
         assert_eq!(got, vec![("server2".into(), Rule::PreferNot), ("server3".into(), Rule::MustNot)]);
         // An expired one is gone.
-        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         for r in v.as_array_mut().unwrap() {
             if r["server"] == "server3" {
-                r["expires"] = json!(1);
+                r["expires"] = serde_json::json!(1);
             }
         }
         std::fs::write(&file, v.to_string()).unwrap();

@@ -6,12 +6,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use super::report::{DiffEntry, NewMaster, Phase, ReplicaDoc, TailDoc};
 
 use super::check::Checked;
 use super::tail::{Saved, Saver};
-use super::{Run, label, node, promote, secs, sql};
+use super::{Run, label, promote, secs, sql};
+use crate::diff::PlanDoc;
 use crate::error::{Error, Result};
+use crate::node::{CutRequest, Node};
 use crate::position::{ReplicaState, latest};
 use crate::remote::Host;
 use crate::server::replica_state;
@@ -85,19 +87,24 @@ impl Run<'_> {
             self.say(&format!("  {}: read {} executed {}", r.conf.name, st.read, st.exec));
             states.push(st);
         }
-        self.doc["replicas"] = Value::Array(
-            c.alive
-                .iter()
-                .zip(&states)
-                .map(|(r, s)| {
-                    json!({"name": r.conf.name, "host": r.conf.ip, "port": r.conf.port, "read": s.read.to_string(),
-                           "exec": s.exec.to_string(), "io_thread": r.status.get("Slave_IO_Running"),
-                           "last_io_error": r.status.io_error()})
-                })
-                .collect(),
-        );
         // Errant transactions: never promoted, always reported.
         let errant = crate::position::errant(&own_states);
+        self.doc.replicas = c
+            .alive
+            .iter()
+            .zip(&states)
+            .zip(&errant)
+            .map(|((r, s), e)| ReplicaDoc {
+                name: r.conf.name.clone(),
+                host: r.conf.ip.clone(),
+                port: r.conf.port,
+                read: s.read.to_string(),
+                exec: s.exec.to_string(),
+                io_thread: r.status.get("Slave_IO_Running").to_string(),
+                last_io_error: r.status.io_error(),
+                errant_gtids: e.clone(),
+            })
+            .collect();
         for (r, e) in c.alive.iter().zip(&errant) {
             if !e.is_empty() {
                 self.say(&format!(
@@ -107,24 +114,19 @@ impl Run<'_> {
                 ));
             }
         }
-        if let Value::Array(a) = &mut self.doc["replicas"] {
-            for (v, e) in a.iter_mut().zip(&errant) {
-                v["errant_gtids"] = json!(e);
-            }
-        }
         let li = latest(&states).ok_or_else(|| Error::invalid("no replica state"))?;
         let lr = &c.alive[li];
         self.say(&format!("  Latest replica: {} (read {})", label(&lr.conf), states[li].read));
         if let Some(n) = crate::position::latest_note(&states) {
             self.say(&format!("    note: {n}"));
-            self.doc["latest_note"] = json!(n);
+            self.doc.latest_note = Some(n);
         }
         let (plan, cut_files) = self.cut(c, &states, li)?;
-        let relay_end = plan["relay_end"].as_str().unwrap_or_default().to_string();
+        let relay_end = plan.relay_end.clone();
         let tail = self.tail_from(c, &relay_end, &plan)?;
         let relay_bytes = self.describe_diffs(c, &states, &plan, &cut_files, li, &relay_end);
         let (new_idx, cannot) = self.choose(c, promotion_sql, &errant, li)?;
-        self.phase_done("master recovery", t);
+        self.phase_done(Phase::MasterRecovery, t);
         if o.dry_run {
             let hosts = c.alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
             let dead_host = c.dead_host.as_ref().ok().map(|h| (h, &c.dead));
@@ -149,8 +151,8 @@ impl Run<'_> {
     }
 
     /// The cut, on the latest replica's host: one shared pass for every
-    /// replica (`diff --state - --write`). Its plan and each replica's diff file there.
-    fn cut(&mut self, c: &Checked, states: &[ReplicaState], li: usize) -> Result<(Value, Vec<Option<PathBuf>>)> {
+    /// replica. Its plan and each replica's diff file there.
+    fn cut(&mut self, c: &Checked, states: &[ReplicaState], li: usize) -> Result<(PlanDoc, Vec<Option<PathBuf>>)> {
         let o = self.o;
         let lr = &c.alive[li];
         let lhost = lr.host.as_ref().map_err(|e| {
@@ -159,37 +161,28 @@ impl Run<'_> {
         let lbin = lr.bin.clone().ok_or_else(|| {
             Error::invalid(format!("the latest replica {}'s host cannot run binlog-diff (see above)", label(&lr.conf)))
         })?;
-        let state_json = serde_json::to_vec(&states.iter().map(ReplicaState::to_json).collect::<Vec<_>>())
-            .map_err(|e| Error::invalid(e.to_string()))?;
-        let cut_dir = run_folder(lhost, c, &lr.conf).join("diffs");
-        let mut args: Vec<String> = vec!["diff".into(), "--state".into(), "-".into(), "--json".into()];
-        if !o.dry_run {
-            args.extend(["--write".into(), cut_dir.to_string_lossy().into_owned()]);
-        }
+        let write = (!o.dry_run).then(|| run_folder(lhost, c, &lr.conf).join("diffs"));
+        let req = CutRequest { replicas: states.iter().map(Into::into).collect(), write };
         let tc = Instant::now();
-        let out = node(lhost, &lbin, "cut the diffs", &args, &state_json, o.step_timeout, &[])?;
-        let plan: Value = serde_json::from_str(&out.stdout).map_err(|e| {
-            Error::invalid(format!("the cut on {} printed no plan ({e}): {}", lhost.label(), out.stderr.trim()))
-        })?;
+        let plan = Node { host: lhost, bin: &lbin, timeout: o.step_timeout }.cut(req)?;
         // Each replica's diff on the latest replica's host (none when it holds no transaction).
         let cut_files: Vec<Option<PathBuf>> = states
             .iter()
             .map(|st| {
-                let t = plan["replicas"].as_array()?.iter().find(|t| t["state"]["name"] == json!(st.name))?;
-                let txs = t["diff"]["transactions"].as_u64().unwrap_or(0);
-                (!o.dry_run && txs > 0).then(|| t["file"].as_str().map(PathBuf::from)).flatten()
+                let t = plan.target(&st.name)?;
+                (!o.dry_run && t.diff.transactions > 0).then(|| t.file.clone()).flatten()
             })
             .collect();
         self.say(&format!(
             "  Cut on {} in {:.2}s: the relay logs end on a transaction boundary at master {}",
             lhost.label(),
             secs(tc.elapsed()),
-            plan["relay_end"].as_str().unwrap_or_default()
+            plan.relay_end
         ));
-        if let Some(p) = plan["relay_partial"].as_object() {
+        if let Some(p) = &plan.relay_partial {
             self.say(&format!(
                 "  The latest replica holds a transaction only in part ({} @ {}, {} bytes): it must come from the dead master.",
-                p["file"], p["offset"], p["bytes"]
+                p.file, p.offset, p.bytes
             ));
         }
         Ok((plan, cut_files))
@@ -198,7 +191,7 @@ impl Run<'_> {
     /// The dead master's tail from `relay_end`: phase 1's when it starts
     /// there, else saved again (its host still answering). What cannot be
     /// had is put in the report as unrecoverable.
-    fn tail_from(&mut self, c: &mut Checked, relay_end: &str, plan: &Value) -> Result<Option<(PathBuf, String)>> {
+    fn tail_from(&mut self, c: &mut Checked, relay_end: &str, plan: &PlanDoc) -> Result<Option<(PathBuf, String)>> {
         let o = self.o;
         let saved = self.tail_at(c, relay_end);
         let mut tail = None;
@@ -231,19 +224,20 @@ impl Run<'_> {
             );
             self.say(&format!("  NOT RECOVERABLE: {m}"));
             self.report.unrecoverable.push(m);
-            if let Some(p) = plan["relay_partial"].as_object() {
+            if let Some(p) = &plan.relay_partial {
                 let m = format!(
                     "the transaction the latest replica read only in part ({} @ {}, {} bytes), after master {relay_end}",
-                    p["file"], p["offset"], p["bytes"]
+                    p.file, p.offset, p.bytes
                 );
                 self.say(&format!("  NOT RECOVERABLE: {m}"));
                 self.report.unrecoverable.push(m);
             }
         }
-        self.doc["master_tail"] = match &tail {
-            Some((f, saved)) => json!({"file": f.display().to_string(), "from": relay_end, "saved": saved}),
-            None => Value::Null,
-        };
+        self.doc.master_tail = tail.as_ref().map(|(f, saved)| TailDoc {
+            file: f.clone(),
+            from: relay_end.to_string(),
+            saved: saved.clone(),
+        });
         Ok(tail)
     }
 
@@ -301,37 +295,40 @@ impl Run<'_> {
         &mut self,
         c: &Checked,
         states: &[ReplicaState],
-        plan: &Value,
+        plan: &PlanDoc,
         cut_files: &[Option<PathBuf>],
         li: usize,
         relay_end: &str,
     ) -> Vec<u64> {
-        let mut diff_docs = Vec::new();
         let mut bytes = Vec::new();
-        let targets = plan["replicas"].as_array().cloned().unwrap_or_default();
         for (i, (r, st)) in c.alive.iter().zip(states).enumerate() {
-            let t = targets.iter().find(|t| t["state"]["name"] == json!(st.name)).cloned().unwrap_or(Value::Null);
-            let d = t["diff"].clone();
+            let t = plan.target(&st.name);
+            let d = t.map(|t| t.diff.clone()).unwrap_or_default();
+            let by_gtid = t.and_then(|t| t.by_gtid.clone());
+            let gtid_note = t.and_then(|t| t.gtid_note.clone());
             self.say(&format!(
                 "  {}: {} transactions, {} bytes from the relay logs ({} .. {}){}",
                 r.conf.name,
-                d["transactions"].as_u64().unwrap_or(0),
-                d["bytes"],
-                d["master_start"].as_str().unwrap_or("-"),
-                d["master_end"].as_str().unwrap_or("-"),
-                t["by_gtid"].as_str().map(|g| format!(", found by GTID from {g}")).unwrap_or_default()
+                d.transactions,
+                d.bytes,
+                d.master_start.as_deref().unwrap_or("-"),
+                d.master_end.as_deref().unwrap_or("-"),
+                by_gtid.as_ref().map(|g| format!(", found by GTID from {g}")).unwrap_or_default()
             ));
-            if let Some(n) = t["gtid_note"].as_str() {
+            if let Some(n) = &gtid_note {
                 self.say(&format!("    note: {n}"));
             }
-            bytes.push(d["bytes"].as_u64().unwrap_or(0));
-            diff_docs.push(json!({"replica": r.conf.name, "relay_diff": d, "by_gtid": t["by_gtid"],
-                                  "gtid_note": t["gtid_note"],
-                                  "cut_on_latest": cut_files[i].as_ref().map(|f| f.display().to_string())}));
+            bytes.push(d.bytes);
+            self.doc.diffs.push(DiffEntry {
+                replica: r.conf.name.clone(),
+                relay_diff: d,
+                by_gtid,
+                gtid_note,
+                cut_on_latest: cut_files[i].clone(),
+            });
         }
-        self.doc["latest"] = json!(c.alive[li].conf.name);
-        self.doc["relay_end"] = json!(relay_end);
-        self.doc["diffs"] = json!(diff_docs);
+        self.doc.latest = Some(c.alive[li].conf.name.clone());
+        self.doc.relay_end = Some(relay_end.to_string());
         bytes
     }
 
@@ -359,7 +356,7 @@ impl Run<'_> {
         for c in &ranked {
             self.say(&format!("    {}", c.describe(&facts)));
         }
-        self.doc["candidates"] = Value::Array(ranked.iter().map(|c| c.to_json(&facts)).collect());
+        self.doc.candidates = ranked.iter().map(|c| c.doc(&facts)).collect();
         let earlier = c.resumed.as_ref().and_then(|r| r.new_master.clone());
         let requested_name = match (&o.new_master, &earlier) {
             (Some((h, p)), e) => {
@@ -393,8 +390,13 @@ impl Run<'_> {
         let cannot: Vec<Option<String>> = facts.iter().map(|f| promote::cannot_follow(&facts[new_idx], f)).collect();
         let new_master = &c.alive[new_idx].conf;
         self.say(&format!("  New master: {} ({why})", label(new_master)));
-        self.doc["new_master"] =
-            json!({"name": new_master.name, "host": new_master.ip, "port": new_master.port, "why": why});
+        self.doc.new_master = Some(NewMaster {
+            name: new_master.name.clone(),
+            host: new_master.ip.clone(),
+            port: new_master.port,
+            why,
+            binlog: None,
+        });
         for (r, w) in c.alive.iter().zip(&cannot) {
             if let Some(w) = w.as_ref().filter(|_| r.conf.name != new_master.name) {
                 self.say(&format!("  {} cannot follow it ({w}): it will be left as it is.", label(&r.conf)));

@@ -1,13 +1,9 @@
-//! What the latest replica's host says after `apply --plan - --json`: per
-//! replica, applied (with its last GTIDs), unreachable from there (its diff
-//! then comes here), or failed.
-
-use serde_json::{Value, json};
+//! What the latest replica's host says after applying the relay diffs
+//! ([`crate::node::ApplyReply`]): per replica, applied (with its last
+//! GTIDs), unreachable from there (its diff then comes here), or failed.
 
 use crate::error::Result;
-
-/// Per replica (by name), what the remote `apply --plan` did.
-pub(super) type RemoteApplied = std::collections::HashMap<String, std::result::Result<RemoteDone, RemoteErr>>;
+use crate::node::{ApplyFailure, ApplyReply};
 
 /// A relay diff applied from the latest replica's host.
 #[derive(Clone, Debug)]
@@ -23,58 +19,28 @@ pub(super) enum RemoteErr {
     Failed(String),
 }
 
-/// What happened to `name`'s diff (the whole run's failure when it has no entry).
-pub(super) fn remote_result(m: &RemoteApplied, name: &str) -> std::result::Result<RemoteDone, RemoteErr> {
-    match m.get(name).or_else(|| m.get("")) {
-        Some(r) => r.clone(),
-        None => Err(RemoteErr::Failed("no result for it in the report".into())),
-    }
-}
-
-/// Reads the JSON of `apply --plan - --json` run on the latest replica's host.
-pub(super) fn read(out: Result<crate::remote::Output>, secs: f64) -> RemoteApplied {
-    let mut m = RemoteApplied::new();
-    let o = match out {
-        Ok(o) => o,
-        Err(e) => {
-            m.insert(String::new(), Err(RemoteErr::Failed(e.to_string())));
-            return m;
-        }
+/// What happened to `name`'s diff.
+pub(super) fn remote_result(
+    reply: &Result<ApplyReply>,
+    name: &str,
+    secs: f64,
+) -> std::result::Result<RemoteDone, RemoteErr> {
+    let reply = reply.as_ref().map_err(|e| RemoteErr::Failed(e.to_string()))?;
+    let Some(t) = reply.targets.iter().find(|t| t.name == name) else {
+        return Err(RemoteErr::Failed("no result for it in the reply".into()));
     };
-    let Ok(Value::Array(list)) = serde_json::from_str::<Value>(o.stdout.trim()) else {
-        let lines: Vec<&str> =
-            o.stderr.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("progress\t")).collect();
-        let why = lines.iter().find(|l| l.starts_with("error") || l.contains("binlog-diff:")).or(lines.last());
-        let why = why.copied().unwrap_or("no report").to_string();
-        m.insert(String::new(), Err(RemoteErr::Failed(format!("exit {}: {why}", o.status))));
-        return m;
-    };
-    for t in list {
-        let name = t["name"].as_str().unwrap_or("").to_string();
-        let rep = &t["report"];
-        let r = if t["ok"] == json!(true) {
-            let skipped = rep["skipped"].as_u64().unwrap_or(0);
+    match &t.failure {
+        None => {
+            let skipped = if t.skipped > 0 { format!(", skipped {} it already had", t.skipped) } else { String::new() };
             Ok(RemoteDone {
                 line: format!(
-                    "applied {} transactions ({} events){} from the latest replica's host in {secs:.2}s",
-                    rep["transactions"].as_u64().unwrap_or(0),
-                    rep["events"].as_u64().unwrap_or(0),
-                    if skipped > 0 { format!(", skipped {skipped} it already had") } else { String::new() },
+                    "applied {} transactions ({} events){skipped} from the latest replica's host in {secs:.2}s",
+                    t.transactions, t.events
                 ),
-                last_gtids: rep["last_gtids"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
-                    .unwrap_or_default(),
+                last_gtids: t.last_gtids.clone(),
             })
-        } else {
-            let e = t["error"].as_str().unwrap_or("failed").to_string();
-            if t["error_kind"] == json!("connect") {
-                Err(RemoteErr::CannotConnect(e))
-            } else {
-                Err(RemoteErr::Failed(e))
-            }
-        };
-        m.insert(name, r);
+        }
+        Some((ApplyFailure::Connect, m)) => Err(RemoteErr::CannotConnect(m.clone())),
+        Some((_, m)) => Err(RemoteErr::Failed(m.clone())),
     }
-    m
 }

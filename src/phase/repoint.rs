@@ -4,7 +4,7 @@
 //! replicating. Each step is in the in-progress record, so a resumed run
 //! re-points only who is left, from where the new master took writes.
 
-use serde_json::{Value, json};
+use super::report::{Phase, StepDoc};
 
 use super::apply::Applied;
 use super::check::Checked;
@@ -45,7 +45,9 @@ impl Run<'_> {
                 .ok_or_else(|| Error::invalid(format!("{}: binary logging is off", label(&new_master))))?
         };
         self.say(&format!("  New master {} at {file}:{pos}", label(&new_master)));
-        self.doc["new_master"]["binlog"] = json!(format!("{file}:{pos}"));
+        if let Some(n) = self.doc.new_master.as_mut() {
+            n.binlog = Some(format!("{file}:{pos}"));
+        }
         if let Some(script) = &new_master.master_ip_failover_script {
             let args = hooks::ip_start_args(&c.dead, &new_master, c.dead_ssh);
             self.say(&format!("  Executing master IP activate script: {}", hooks::shown(script, &args)));
@@ -88,7 +90,7 @@ impl Run<'_> {
         }
         let results = a.results.into_iter().map(|res| res.map(Some)).collect();
         self.follow_new_master(c, p, results, starts, &r.cannot)?;
-        self.phase_done("apply and re-point", a.started);
+        self.phase_done(Phase::ApplyAndRepoint, a.started);
         Ok(())
     }
 
@@ -123,7 +125,7 @@ impl Run<'_> {
         }
         let cannot = vec![None; c.alive.len()];
         self.follow_new_master(c, &p, results, starts, &cannot)?;
-        self.phase_done("apply and re-point", t);
+        self.phase_done(Phase::ApplyAndRepoint, t);
         Ok(p)
     }
 
@@ -181,15 +183,21 @@ impl Run<'_> {
                 if s.ignore_fail { res.or_else(|e| Ok(format!("failed, ignored (ignore_fail): {e}"))) } else { res };
             self.report.replicas.push((s.name.clone(), res));
         }
-        self.doc["new_slaves"] = json!(new_slaves);
+        self.doc.new_slaves = new_slaves.clone();
         self.new_slaves = new_slaves;
-        self.doc["repointed"] = Value::Array(
-            self.report
-                .replicas
-                .iter()
-                .map(|(n, r)| json!({"replica": n, "ok": r.is_ok(), "result": match r { Ok(m) | Err(m) => m }}))
-                .collect(),
-        );
+        self.doc.repointed = self
+            .report
+            .replicas
+            .iter()
+            .map(|(n, r)| StepDoc {
+                replica: n.clone(),
+                files: None,
+                ok: r.is_ok(),
+                result: match r {
+                    Ok(m) | Err(m) => m.clone(),
+                },
+            })
+            .collect();
         Ok(())
     }
 }

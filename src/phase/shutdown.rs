@@ -52,7 +52,7 @@ impl Run<'_> {
             }
             sql(&mut r.conn, &label(&r.conf), r.dialect.stop_io_thread())?;
         }
-        self.phase_done("dead master shutdown", t);
+        self.phase_done(super::report::Phase::DeadMasterShutdown, t);
         Ok(())
     }
 

@@ -25,7 +25,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::config::{AppConf, ServerConf};
 use super::hooks::{self, HookExit};
@@ -70,6 +70,41 @@ impl Default for SwitchOptions {
     }
 }
 
+/// The switch's JSON report (`--json FILE`).
+#[derive(Debug, Default, Serialize)]
+struct SwitchDoc {
+    /// Every candidate, best first.
+    candidates: Vec<promote::CandidateDoc>,
+    /// The old master's section name.
+    orig_master: Option<String>,
+    /// The new master's section name.
+    new_master: Option<String>,
+    /// The old master's final coordinates, under the lock.
+    orig_master_final: Option<String>,
+    /// From the stop hook to the new master's `read_only=0`.
+    writes_rejected_seconds: Option<f64>,
+    /// Each other server's re-pointing.
+    switched: Vec<Switched>,
+    /// How it ended.
+    result: Option<SwitchResult>,
+}
+
+/// One server's re-pointing.
+#[derive(Debug, Serialize)]
+struct Switched {
+    replica: String,
+    ok: bool,
+    error: Option<String>,
+}
+
+/// How a switch ended: its final line, or why it stopped.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum SwitchResult {
+    Done(String),
+    Error { error: String },
+}
+
 struct Node {
     conf: ServerConf,
     conn: mysql::Conn,
@@ -97,14 +132,14 @@ fn hook(script: &Option<String>, command: &str, orig: &ServerConf, new: &ServerC
 /// the new master takes writes everything is rolled back; after, the error
 /// says what was left.
 pub fn switch(o: &SwitchOptions, conf: &AppConf) -> Result<String> {
-    let mut doc = json!({});
+    let mut doc = SwitchDoc::default();
     // One failover or switch of a cluster at a time; a monitor's failover waits its turn.
     let _lock = super::lock::ClusterLock::take(&conf.manager_workdir, "switch")?;
     let r = run(o, conf, &mut doc);
-    doc["result"] = match &r {
-        Ok(line) => json!(line),
-        Err(e) => json!({"error": e.to_string()}),
-    };
+    doc.result = Some(match &r {
+        Ok(line) => SwitchResult::Done(line.clone()),
+        Err(e) => SwitchResult::Error { error: e.to_string() },
+    });
     if let Some(p) = &o.json {
         let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
         crate::log::write_atomically(p, text.as_bytes())?;
@@ -112,7 +147,7 @@ pub fn switch(o: &SwitchOptions, conf: &AppConf) -> Result<String> {
     r
 }
 
-fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
+fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut SwitchDoc) -> Result<String> {
     let t_all = Instant::now();
     say("* Phase 1: Configuration Check Phase..");
     if conf.servers.len() < 2 {
@@ -229,7 +264,7 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
     for c in &ranked {
         say(&format!("    {}", c.describe(&facts)));
     }
-    doc["candidates"] = Value::Array(ranked.iter().map(|c| c.to_json(&facts)).collect());
+    doc.candidates = ranked.iter().map(|c| c.doc(&facts)).collect();
     let requested = match &o.new_master {
         Some((h, p)) => {
             let s = conf.find(h, *p)?;
@@ -245,8 +280,8 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
     let ni = idx[pick];
     let new = nodes[ni].conf.clone();
     say(&format!("  New master: {}", label(&new)));
-    doc["orig_master"] = json!(orig.name);
-    doc["new_master"] = json!(new.name);
+    doc.orig_master = Some(orig.name.clone());
+    doc.new_master = Some(new.name.clone());
     // Long-running statements would hold the lock up.
     let long = long_running(&mut nodes[oi].conn, o.running_updates_limit.as_secs())?;
     let long: Vec<_> = long.into_iter().filter(|(_, u, _, _)| *u != orig.repl_user).collect();
@@ -292,7 +327,7 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
         Err(e) => return Err(rollback(&mut lock, &mut nodes, e)),
     };
     say(&format!("  {} locked and read-only at {file}:{pos}", label(&orig)));
-    doc["orig_master_final"] = json!(format!("{file}:{pos}"));
+    doc.orig_master_final = Some(format!("{file}:{pos}"));
 
     // ---- Phase 3: the new master ----
     say("* Phase 3: New master Phase..");
@@ -312,7 +347,7 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
     };
     let blocked = t_block.elapsed().as_secs_f64();
     say(&format!("  {} takes writes at {nfile}:{npos} (writes were rejected for {blocked:.3}s)", label(&new)));
-    doc["writes_rejected_seconds"] = json!(blocked);
+    doc.writes_rejected_seconds = Some(blocked);
 
     // ---- Phase 4: the others follow it ----
     say("* Phase 4: Switching the others Phase..");
@@ -370,9 +405,10 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut Value) -> Result<String> {
             }
         }
     }
-    doc["switched"] = Value::Array(
-        results.iter().map(|(w, r)| json!({"replica": w, "ok": r.is_ok(), "error": r.as_ref().err()})).collect(),
-    );
+    doc.switched = results
+        .iter()
+        .map(|(w, r)| Switched { replica: w.clone(), ok: r.is_ok(), error: r.as_ref().err().cloned() })
+        .collect();
 
     // ---- Phase 5: cleanup ----
     say("* Phase 5: New master cleanup phase..");

@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{ServerConf, node, secs};
+use super::{ServerConf, secs};
 use crate::error::Result;
+use crate::node::{Node, SaveRequest};
 use crate::remote::Host;
 
 /// A tail as saved on the dead master's host and brought here.
@@ -52,25 +53,26 @@ impl Saver<'_> {
     /// `master_binlog_dir` says, damaged, unreadable), or the fetch fails.
     pub fn save(&self, from: &str) -> Result<Saved> {
         let t = Instant::now();
-        let (f, p) = from.rsplit_once(':').unwrap_or(("", "0"));
-        let out_file = self.out_file();
-        let dirs: Vec<String> = self.dead.master_binlog_dir.iter().map(|d| d.to_string_lossy().into_owned()).collect();
-        let a = vec![
-            "mha".into(),
-            "save_binary_logs".into(),
-            "--command=save".into(),
-            format!("--start_file={f}"),
-            format!("--start_pos={p}"),
-            format!("--binlog_dir={}", dirs.join(",")),
-            format!("--output_file={}", out_file.display()),
-        ];
-        let step = "save the dead master's binlog tail";
-        let out = node(self.host, self.bin, step, &a, b"", self.step_timeout, &[10])?;
-        if out.status == 10 {
+        let req = SaveRequest {
+            from: from.to_string(),
+            binlog_dirs: self.dead.master_binlog_dir.clone(),
+            output: self.out_file(),
+        };
+        let node = Node { host: self.host, bin: self.bin, timeout: self.step_timeout };
+        let reply = node.save(req)?;
+        let Some(d) = reply.tail else {
             return Ok(Saved { from: from.to_string(), file: None, line: String::new(), secs: secs(t.elapsed()) });
-        }
-        let line = out.stdout.lines().find(|l| l.contains("Saved ")).unwrap_or("").trim().to_string();
-        let file = self.host.fetch(&out_file, self.workdir)?;
+        };
+        let range = match (&d.master_start, &d.master_end) {
+            (Some(a), Some(b)) => format!(", master {a} .. {b}"),
+            _ => String::new(),
+        };
+        let line =
+            format!("Saved {} events ({} whole transactions, {} bytes){range}", d.events, d.transactions, d.bytes);
+        let file = match self.host {
+            Host::Local => reply.output,
+            Host::Ssh(_) => self.host.fetch(&reply.output, self.workdir)?,
+        };
         Ok(Saved { from: from.to_string(), file: Some(file), line, secs: secs(t.elapsed()) })
     }
 }
