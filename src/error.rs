@@ -61,6 +61,48 @@ pub enum ErrorKind {
     /// Stopped on request (SIGINT, SIGTERM) at a clean point: what ran was
     /// rolled back or committed, and the resume state says which.
     Interrupted(String),
+    /// A setting the user gave is wrong: a key of a configuration file (the
+    /// file is in the [`Location`]), or an option.
+    Config {
+        /// The key or option, when one is to blame.
+        key: Option<String>,
+        /// What is wrong, and the fix.
+        why: String,
+    },
+    /// A server failed or refused a statement (replication control, a
+    /// status read), or is not in the state a step needs.
+    Server {
+        /// The server (its name as app.cnf has it, or `host:port`).
+        server: String,
+        /// The statement or step, and the server's answer.
+        what: String,
+    },
+    /// A hook script failed.
+    Hook {
+        /// The script.
+        script: String,
+        /// Its exit code (`None`: it was killed, or could not run).
+        code: Option<i32>,
+        /// Its output, or why it did not finish.
+        why: String,
+    },
+    /// A step on a remote host failed: the command's exit, or the channel.
+    Remote {
+        /// The host (`user@host:port`).
+        host: String,
+        /// The step.
+        step: String,
+        /// What happened.
+        why: String,
+    },
+    /// A value given as input is not one (a position, a log name, a GTID
+    /// set, a JSON document, a size).
+    BadInput {
+        /// What it was meant to be, and the value.
+        what: String,
+        /// Why it is not.
+        why: String,
+    },
 }
 
 /// A library error: kind plus location. Boxed so `Result<T>` stays small.
@@ -77,6 +119,22 @@ impl Error {
     /// A refusal before anything changed ([`ErrorKind::Refused`]).
     pub fn refused(msg: impl Into<String>) -> Self {
         Error::new(ErrorKind::Refused(msg.into()))
+    }
+    /// A wrong setting ([`ErrorKind::Config`]).
+    pub fn config(key: Option<&str>, why: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config { key: key.map(str::to_string), why: why.into() })
+    }
+    /// A server's failure ([`ErrorKind::Server`]).
+    pub fn server(server: impl Into<String>, what: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Server { server: server.into(), what: what.into() })
+    }
+    /// A failed step on a remote host ([`ErrorKind::Remote`]).
+    pub fn remote(host: impl Into<String>, step: impl Into<String>, why: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Remote { host: host.into(), step: step.into(), why: why.into() })
+    }
+    /// A value that is not one ([`ErrorKind::BadInput`]).
+    pub fn bad_input(what: impl Into<String>, why: impl Into<String>) -> Self {
+        Error::new(ErrorKind::BadInput { what: what.into(), why: why.into() })
     }
     /// An `Invalid` error with a message.
     pub fn invalid(msg: impl Into<String>) -> Self {
@@ -137,6 +195,15 @@ impl Error {
                 ErrorKind::Timeout { host: host.clone(), step: step.clone(), why: why.clone() }
             }
             ErrorKind::Interrupted(m) => ErrorKind::Interrupted(m.clone()),
+            ErrorKind::Config { key, why } => ErrorKind::Config { key: key.clone(), why: why.clone() },
+            ErrorKind::Server { server, what } => ErrorKind::Server { server: server.clone(), what: what.clone() },
+            ErrorKind::Hook { script, code, why } => {
+                ErrorKind::Hook { script: script.clone(), code: *code, why: why.clone() }
+            }
+            ErrorKind::Remote { host, step, why } => {
+                ErrorKind::Remote { host: host.clone(), step: step.clone(), why: why.clone() }
+            }
+            ErrorKind::BadInput { what, why } => ErrorKind::BadInput { what: what.clone(), why: why.clone() },
         };
         Error(Box::new((kind, self.0.1.clone())))
     }
@@ -157,6 +224,13 @@ impl fmt::Display for ErrorKind {
             | ErrorKind::Unfinished(m)
             | ErrorKind::Interrupted(m) => f.write_str(m),
             ErrorKind::Timeout { host, step, why } => write!(f, "{host}: {why}; stopped {step}"),
+            ErrorKind::Config { key: Some(k), why } => write!(f, "{k}: {why}"),
+            ErrorKind::Config { key: None, why } => f.write_str(why),
+            ErrorKind::Server { server, what } => write!(f, "{server}: {what}"),
+            ErrorKind::Hook { script, code: Some(c), why } => write!(f, "{script}: exit {c}: {why}"),
+            ErrorKind::Hook { script, code: None, why } => write!(f, "{script}: {why}"),
+            ErrorKind::Remote { host, step, why } => write!(f, "{step} on {host}: {why}"),
+            ErrorKind::BadInput { what, why } => write!(f, "{what}: {why}"),
         }
     }
 }
