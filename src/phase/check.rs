@@ -207,7 +207,7 @@ impl Run<'_> {
                         bin: None,
                     });
                 }
-                let st = st.ok_or_else(|| Error::invalid(format!("{}: not a replica", label(s))))?;
+                let st = st.ok_or_else(|| Error::server(label(s), "not a replica"))?;
                 let (mh, mp) = st.master();
                 if mp != dead.port || ![dead.ip.as_str(), dead.hostname.as_str()].contains(&mh.as_str()) {
                     return Err(Error::refused(format!(
@@ -217,10 +217,10 @@ impl Run<'_> {
                     )));
                 }
                 if let Some(e) = st.sql_error() {
-                    return Err(Error::invalid(format!(
-                        "{}: its SQL thread stopped on error {e}: it cannot be brought to the others' state",
-                        label(s)
-                    )));
+                    return Err(Error::server(
+                        label(s),
+                        format!("its SQL thread stopped on error {e}: it cannot be brought to the others' state"),
+                    ));
                 }
                 Ok(Replica { conf: s.clone(), conn: c, dialect: d, status: st, host: Err(String::new()), bin: None })
             })();
@@ -318,9 +318,10 @@ impl Run<'_> {
                 Some(saver.save(&from.to_string()))
             }
             // Its host answers, but our binary does not run there.
-            (Ok(_), None, _) => Some(Err(Error::invalid(
-                "our binary does not run on the dead master's host (see above): install it there, or pass \
-                 --push-binary",
+            (Ok(h), None, _) => Some(Err(Error::remote(
+                h.label(),
+                "run our binary",
+                "it does not run on the dead master's host (see above): install it there, or pass --push-binary",
             ))),
             _ => None,
         };

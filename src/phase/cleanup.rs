@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::check::Checked;
-use super::hooks::{self, HookExit};
+use super::hooks;
 use super::record::Record;
 use super::repoint::Promoted;
 use super::{Run, label, promote, sql};
@@ -49,8 +49,8 @@ impl Run<'_> {
             let args =
                 hooks::report_args(&c.dead, Some((&new_master, &self.new_slaves)), &self.conf.path, &subject, &body);
             self.say(&format!("  Executing report script: {}", hooks::shown(script, &args)));
-            if let HookExit::Failed(m) = hooks::run(script, &args, self.o.hook_timeout) {
-                self.say(&format!("  report_script failed: {m}"));
+            if let Err(e) = hooks::run_as("report_script", script, &args, self.o.hook_timeout) {
+                self.say(&format!("  {e}"));
             }
         }
         self.phase_done(super::report::Phase::Cleanup, t);

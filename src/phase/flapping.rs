@@ -49,7 +49,9 @@ pub fn last_failover(file: &Path) -> Result<Option<LastFailover>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(file, e)),
     };
-    serde_json::from_str(&text).map(Some).map_err(|e| Error::invalid(e.to_string()).with_file(file))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::bad_input("the anti-flapping record", e.to_string()).with_file(file))
 }
 
 /// Why another failover is blocked now (a failover within `window_secs`

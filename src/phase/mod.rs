@@ -236,7 +236,7 @@ fn label(s: &ServerConf) -> String {
 }
 
 fn sql(conn: &mut mysql::Conn, who: &str, q: &str) -> Result<()> {
-    conn.query_drop(q).map_err(|e| Error::invalid(format!("{who}: {q}: {e}")))
+    conn.query_drop(q).map_err(|e| Error::server(who, format!("{q}: {e}")))
 }
 
 fn is_local(host: &str) -> bool {

@@ -87,7 +87,7 @@ enum Ping {
 
 fn ping(conf: &super::config::ServerConf, t: Duration) -> Ping {
     let r = spec(conf).connect_within(t).and_then(|mut c| {
-        c.query_first::<u8, _>("SELECT @@global.read_only").map_err(|e| Error::invalid(e.to_string()))
+        c.query_first::<u8, _>("SELECT @@global.read_only").map_err(|e| Error::server(label(conf), e.to_string()))
     });
     match r {
         Ok(Some(1)) => Ping::ReadOnly,
@@ -175,7 +175,7 @@ pub fn monitor(o: &MonitorOptions, conf: &AppConf, stop: &Arc<AtomicBool>) -> Re
                 say(&format!("Failed over to {new}; watching it (--continue)."));
                 mi = conf.servers.iter().position(|s| s.name == new).unwrap_or(mi);
             }
-            Ok(_) => return Err(Error::invalid("the failover ended without a new master")),
+            Ok(_) => return Err(Error::refused("the failover ended without a new master")),
             Err(e) if matches!(e.kind(), ErrorKind::NotDead(_)) => {
                 say(&format!("Not dead as the replicas see it ({e}); watching on."));
             }

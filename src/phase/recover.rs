@@ -60,10 +60,9 @@ impl Run<'_> {
             if !o.dry_run {
                 let (conn, d) = (&mut r.conn, r.dialect);
                 wait_for(o.wait_timeout, &format!("{who}: the SQL thread applying what it read"), || {
-                    let st = replica_status(conn, d)?
-                        .ok_or_else(|| Error::invalid(format!("{who}: no longer a replica")))?;
+                    let st = replica_status(conn, d)?.ok_or_else(|| Error::server(&who, "no longer a replica"))?;
                     if let Some(e) = st.sql_error() {
-                        return Err(Error::invalid(format!("{who}: SQL thread error {e}")));
+                        return Err(Error::server(&who, format!("SQL thread error {e}")));
                     }
                     Ok((!st.sql_running() || st.sql_settled()).then_some(()))
                 })?;
@@ -114,7 +113,7 @@ impl Run<'_> {
                 ));
             }
         }
-        let li = latest(&states).ok_or_else(|| Error::invalid("no replica state"))?;
+        let li = latest(&states).ok_or_else(|| Error::refused("no replica state"))?;
         let lr = &c.alive[li];
         self.say(&format!("  Latest replica: {} (read {})", label(&lr.conf), states[li].read));
         if let Some(n) = crate::position::latest_note(&states) {
@@ -156,10 +155,18 @@ impl Run<'_> {
         let o = self.o;
         let lr = &c.alive[li];
         let lhost = lr.host.as_ref().map_err(|e| {
-            Error::invalid(format!("the latest replica {}'s relay logs are out of reach: {e}", label(&lr.conf)))
+            Error::remote(
+                label(&lr.conf),
+                "open its host",
+                format!("the latest replica's relay logs are out of reach: {e}"),
+            )
         })?;
         let lbin = lr.bin.clone().ok_or_else(|| {
-            Error::invalid(format!("the latest replica {}'s host cannot run binlog-diff (see above)", label(&lr.conf)))
+            Error::remote(
+                label(&lr.conf),
+                "run our binary",
+                "the latest replica's host cannot run binlog-diff (see above)",
+            )
         })?;
         let write = (!o.dry_run).then(|| run_folder(lhost, c, &lr.conf).join("diffs"));
         let req = CutRequest { replicas: states.iter().map(Into::into).collect(), write };
@@ -205,7 +212,7 @@ impl Run<'_> {
                 }
             },
             Some(Err(e)) if !o.accept_loss => {
-                return Err(Error::invalid(format!(
+                return Err(Error::refused(format!(
                     "the dead master's tail could not be saved again from {relay_end}: {e}; nothing was applied \
                      (--accept-loss to go on without it)"
                 )));
@@ -362,10 +369,10 @@ impl Run<'_> {
             (Some((h, p)), e) => {
                 let s = conf.find(h, *p)?;
                 if let Some(e) = e.as_ref().filter(|e| **e != s.name) {
-                    return Err(Error::invalid(format!(
-                        "--new-master {} is not the earlier run's new master {e}: resume with that one",
-                        label(s)
-                    )));
+                    return Err(Error::config(
+                        Some("--new-master"),
+                        format!("{} is not the earlier run's new master {e}: resume with that one", label(s)),
+                    ));
                 }
                 Some(s.name.clone())
             }
@@ -376,7 +383,7 @@ impl Run<'_> {
                 c.alive
                     .iter()
                     .position(|r| r.conf.name == *n)
-                    .ok_or_else(|| Error::invalid(format!("{n} is not an alive replica")))?,
+                    .ok_or_else(|| Error::config(Some("--new-master"), format!("{n} is not an alive replica")))?,
             ),
             None => None,
         };

@@ -33,16 +33,18 @@ impl Run<'_> {
     pub(super) fn promote(&mut self, c: &mut Checked, r: &Recovered, a: &Applied) -> Result<Promoted> {
         let new_master = c.alive[r.new_idx].conf.clone();
         if let Err(e) = &a.results[r.new_idx] {
-            return Err(Error::invalid(format!(
-                "the new master {} could not be recovered ({e}); the other replicas applied their diffs but were not \
-                 re-pointed: fix it and resume, or pick another with --new-master",
-                label(&new_master)
-            )));
+            return Err(Error::server(
+                label(&new_master),
+                format!(
+                    "the new master could not be recovered ({e}); the other replicas applied their diffs but were \
+                     not re-pointed: fix it and resume, or pick another with --new-master"
+                ),
+            ));
         }
         let (file, pos) = {
             let n = &mut c.alive[r.new_idx];
             binlog_coords(&mut n.conn, n.dialect)?
-                .ok_or_else(|| Error::invalid(format!("{}: binary logging is off", label(&new_master))))?
+                .ok_or_else(|| Error::server(label(&new_master), "binary logging is off"))?
         };
         self.say(&format!("  New master {} at {file}:{pos}", label(&new_master)));
         if let Some(n) = self.doc.new_master.as_mut() {
@@ -51,20 +53,18 @@ impl Run<'_> {
         if let Some(script) = &new_master.master_ip_failover_script {
             let args = hooks::ip_start_args(&c.dead, &new_master, c.dead_ssh);
             self.say(&format!("  Executing master IP activate script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, self.o.hook_timeout) {
-                HookExit::Ok => self.say("  OK."),
+            let what = format!(
+                "master_ip_failover_script --command=start ({} has every transaction but takes no writes; the \
+                 others were not re-pointed)",
+                label(&new_master)
+            );
+            match hooks::run_as(&what, script, &args, self.o.hook_timeout)? {
                 HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
-                HookExit::Failed(m) => {
-                    return Err(Error::invalid(format!(
-                        "master_ip_failover_script --command=start failed ({m}): {} has every transaction but \
-                         takes no writes; the others were not re-pointed",
-                        label(&new_master)
-                    )));
-                }
+                _ => self.say("  OK."),
             }
         }
         set_read_only(&mut c.alive[r.new_idx].conn, false)
-            .map_err(|e| Error::invalid(format!("{}: {e}", label(&new_master))))?;
+            .map_err(|e| Error::server(label(&new_master), e.to_string()))?;
         let gtid = match &r.slave_pos_before[r.new_idx] {
             Some(b) => Some(gtid_start(b, &a.gtids[r.new_idx])?),
             None => None,
@@ -84,7 +84,7 @@ impl Run<'_> {
         let mut starts: Vec<Option<String>> = Vec::new();
         for ((before, gtids), x) in r.slave_pos_before.iter().zip(&a.gtids).zip(&c.alive) {
             starts.push(match before {
-                Some(b) => Some(gtid_start(b, gtids).map_err(|e| Error::invalid(format!("{}: {e}", label(&x.conf))))?),
+                Some(b) => Some(gtid_start(b, gtids).map_err(|e| Error::server(label(&x.conf), e.to_string()))?),
                 None => None,
             });
         }
@@ -106,7 +106,7 @@ impl Run<'_> {
             .alive
             .iter()
             .position(|x| x.conf.name == new_name)
-            .ok_or_else(|| Error::invalid(format!("the earlier run's new master {new_name} does not answer")))?;
+            .ok_or_else(|| Error::server(&new_name, "the earlier run's new master does not answer"))?;
         // Every survivor holds what the new master held when it took writes.
         let at = promoted.gtid.clone();
         let p = Promoted { idx, file: promoted.file.clone(), pos: promoted.pos, gtid: at.clone() };
@@ -252,7 +252,7 @@ fn follow(
     wait_for(wait, "replication from the new master", || {
         let st = replica_status(conn, d)?.unwrap_or_default();
         if let Some(e) = st.io_error().or_else(|| st.sql_error()) {
-            return Err(Error::invalid(e));
+            return Err(Error::server(label(&x.conf), e));
         }
         Ok((st.io_running() && st.sql_running()).then_some(()))
     })

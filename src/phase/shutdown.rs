@@ -62,12 +62,9 @@ impl Run<'_> {
         if let Some(script) = &dead.master_ip_failover_script {
             let args = hooks::ip_stop_args(dead, dead_ssh);
             self.say(&format!("  Executing master IP deactivation script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, o.hook_timeout) {
-                HookExit::Ok => self.say("  done."),
+            match hooks::run_as("master_ip_failover_script --command=stop", script, &args, o.hook_timeout)? {
                 HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
-                HookExit::Failed(m) => {
-                    return Err(Error::invalid(format!("master_ip_failover_script failed ({m})")));
-                }
+                _ => self.say("  done."),
             }
         } else {
             self.say("  master_ip_failover_script is not set: fence the dead master's address yourself.");
@@ -75,13 +72,12 @@ impl Run<'_> {
         if let Some(script) = &dead.shutdown_script {
             let args = hooks::shutdown_args(dead, dead_ssh);
             self.say(&format!("  Executing SHUTDOWN script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, o.hook_timeout) {
-                HookExit::Ok => {
+            match hooks::run_as("shutdown_script", script, &args, o.hook_timeout)? {
+                HookExit::Ten => self.say("  SSH reachable. Shutting down mysqld done."),
+                _ => {
                     self.say("  Power off done: the dead master's host is gone, its binlogs with it.");
                     c.dead_ssh = false;
                 }
-                HookExit::Ten => self.say("  SSH reachable. Shutting down mysqld done."),
-                HookExit::Failed(m) => return Err(Error::invalid(format!("shutdown_script failed ({m})"))),
             }
         } else {
             self.say("  shutdown_script is not set.");

@@ -115,14 +115,11 @@ fn hook(script: &Option<String>, command: &str, orig: &ServerConf, new: &ServerC
     let Some(script) = script else { return Ok(()) };
     let args = hooks::online_change_args(command, orig, new, o.orig_master_is_new_slave);
     say(&format!("  Executing master_ip_online_change_script: {}", hooks::shown(script, &args)));
-    match hooks::run(script, &args, o.hook_timeout) {
-        HookExit::Ok => Ok(()),
-        HookExit::Ten => {
-            say("  It exited 10: proceeding (as MHA).");
-            Ok(())
-        }
-        HookExit::Failed(m) => Err(Error::invalid(format!("master_ip_online_change_script --command={command}: {m}"))),
+    let what = format!("master_ip_online_change_script --command={command}");
+    if hooks::run_as(&what, script, &args, o.hook_timeout)? == HookExit::Ten {
+        say("  It exited 10: proceeding (as MHA).");
     }
+    Ok(())
 }
 
 /// Switches the master of `conf`'s topology while it is alive.
