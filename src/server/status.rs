@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
+use crate::position::columns;
 use crate::server::Secret;
 
 /// Which statement names a server takes.
@@ -327,16 +328,13 @@ pub fn sql_str(s: &str) -> String {
 pub struct Status(Vec<(String, String)>);
 
 impl Status {
-    /// A column's value (`""` when absent or NULL). Old and new names are
-    /// both tried (`Master_Host` / `Source_Host`, `Slave_IO_Running` /
-    /// `Replica_IO_Running`, …).
+    /// A column's value (`""` when absent or NULL). Either name of a
+    /// renamed column finds it in a row of either naming scheme
+    /// (`Master_Host` / `Source_Host`, `Slave_IO_Running` /
+    /// `Replica_IO_Running`, …: [`RENAMED_STATUS_COLUMNS`](crate::position::columns::RENAMED_STATUS_COLUMNS)).
     pub fn get(&self, k: &str) -> &str {
-        let alt = k
-            .replace("Master_Log_File", "Source_Log_File")
-            .replace("Master_Log_Pos", "Source_Log_Pos")
-            .replace("Master_", "Source_")
-            .replace("Slave_", "Replica_");
-        self.0.iter().find(|(c, _)| c == k || *c == alt).map(|(_, v)| v.as_str()).unwrap_or("")
+        let by_name = |n: &str| self.0.iter().find(|(c, _)| c == n).map(|(_, v)| v.as_str());
+        columns::lookup(k, by_name).unwrap_or("")
     }
     /// The replica's GTID mode (MariaDB `Using_Gtid`, MySQL `Auto_Position`).
     pub fn gtid_mode(&self) -> GtidMode {
@@ -555,5 +553,45 @@ mod tests {
         let s = Status(vec![("Replica_IO_Running".into(), "Yes".into()), ("Source_Port".into(), "3306".into())]);
         assert!(s.io_running());
         assert_eq!(s.master().1, 3306);
+        // Every renamed column, by either name, in a row of either scheme.
+        for &(old, new) in columns::RENAMED_STATUS_COLUMNS {
+            for row in [old, new] {
+                let s = Status(vec![(row.into(), "v".into())]);
+                assert_eq!((s.get(old), s.get(new)), ("v", "v"), "{row}");
+            }
+        }
+        // A column with one name is not made up from a prefix rule.
+        let s = Status(vec![("Gtid_Slave_Pos".into(), "0-1-5".into())]);
+        assert_eq!(s.get("Gtid_Slave_Pos"), "0-1-5");
+        assert_eq!(s.get("Gtid_Replica_Pos"), "");
+    }
+
+    #[test]
+    fn status_and_replica_state_read_the_same_columns() {
+        // A MySQL 8.4 row (new names only) and a MariaDB row (old names only)
+        // give the same state, through the one table.
+        let row = |names: fn((&'static str, &'static str)) -> &'static str| {
+            Status(
+                [
+                    (("Master_Log_File", "Source_Log_File"), "b.000003"),
+                    (("Read_Master_Log_Pos", "Read_Source_Log_Pos"), "500"),
+                    (("Relay_Master_Log_File", "Relay_Source_Log_File"), "b.000003"),
+                    (("Exec_Master_Log_Pos", "Exec_Source_Log_Pos"), "400"),
+                    (("Relay_Log_File", "Relay_Log_File"), "relay.000002"),
+                    (("Relay_Log_Pos", "Relay_Log_Pos"), "123"),
+                    (("Seconds_Behind_Master", "Seconds_Behind_Source"), "0"),
+                ]
+                .into_iter()
+                .map(|(pair, v)| (names(pair).to_string(), v.to_string()))
+                .collect(),
+            )
+        };
+        let (old, new) = (row(|p| p.0), row(|p| p.1));
+        let a = crate::position::ReplicaState::from_status("r", |k| old.opt(k)).unwrap();
+        let b = crate::position::ReplicaState::from_status("r", |k| new.opt(k)).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b.read.to_string(), "b.000003:500");
+        assert_eq!(new.get("Seconds_Behind_Master"), "0");
+        assert_eq!(old.get("Seconds_Behind_Source"), "0");
     }
 }
