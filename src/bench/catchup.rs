@@ -42,8 +42,9 @@ use crate::error::{Error, Result};
 use crate::inspect::stats::{Stats, StatsOptions};
 use crate::log::RecoveryMode;
 use crate::log::{Access, LogFile};
-use crate::server::ConnSpec;
 use crate::server::embedded::{self, Embedded};
+use crate::server::status::SourceAddr;
+use crate::server::{ConnSpec, Server};
 
 /// How a run catches up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -332,13 +333,9 @@ fn rounds(
 /// The runs on the user's scratch server.
 fn run_on_target(opts: &CatchupOptions, spec: &ConnSpec, logs: LogsInfo) -> Result<CatchupReport> {
     let expected = MariaState::parse(&logs.end_gtid)?;
-    let mut c = spec.connect()?;
-    let (version, log_bin): (String, i64) = c
-        .query_first("SELECT @@version, @@log_bin")
-        .map_err(|e| Error::invalid(format!("{}: {e}", spec.label())))?
-        .unwrap_or_default();
-    drop(c);
-    if log_bin == 0 {
+    let facts = Server::connect(spec)?.promotion_facts()?;
+    let version = facts.version;
+    if !facts.log_bin {
         return Err(Error::invalid(format!(
             "{}: binary logging is off: the end state is checked by gtid_binlog_pos (start it with log_bin, as a replica MHA promotes)",
             spec.label()
@@ -358,14 +355,15 @@ fn run_on_target(opts: &CatchupOptions, spec: &ConnSpec, logs: LogsInfo) -> Resu
 /// Empties the scratch server: every database but the system ones
 /// dropped, the dump loaded, the binary log and replica GTID position reset.
 fn restore_target(spec: &ConnSpec, start: &Start) -> Result<()> {
-    let mut c = spec.connect()?;
+    let mut srv = Server::connect(spec)?;
+    let c = srv.conn();
     let q = |c: &mut mysql::Conn, s: &str| {
         c.query_drop(s).map_err(|e| Error::invalid(format!("{}: {s}: {e}", spec.label())))
     };
     let dbs: Vec<String> = c.query("SHOW DATABASES").map_err(|e| Error::invalid(format!("{}: {e}", spec.label())))?;
     for d in dbs.iter().filter(|d| !matches!(d.as_str(), "mysql" | "information_schema" | "performance_schema" | "sys"))
     {
-        q(&mut c, &format!("DROP DATABASE `{}`", d.replace('`', "``")))?;
+        q(c, &format!("DROP DATABASE `{}`", d.replace('`', "``")))?;
     }
     if let Start::Dump(f) = start {
         let client = embedded::find_program(&["mariadb", "mysql"])?;
@@ -386,8 +384,8 @@ fn restore_target(spec: &ConnSpec, start: &Start) -> Result<()> {
             )));
         }
     }
-    q(&mut c, "RESET MASTER")?;
-    q(&mut c, "SET GLOBAL gtid_slave_pos = ''")
+    srv.reset_binary_logs()?;
+    srv.set_gtid_slave_pos("")
 }
 
 /// Where a run's server is.
@@ -590,9 +588,7 @@ fn load_dump(opts: &CatchupOptions, dump: &Path, work: &Path) -> Result<PathBuf>
         )));
     }
     // The dump's own binlog is not part of the starting state.
-    let mut c = s.spec().connect()?;
-    c.query_drop("RESET MASTER").map_err(|e| Error::invalid(format!("RESET MASTER: {e}")))?;
-    drop(c);
+    Server::connect(&s.spec())?.reset_binary_logs()?;
     s.stop()?;
     Ok(snap)
 }
@@ -694,21 +690,18 @@ fn timed_run(
     label: &str,
 ) -> Result<(f64, BTreeMap<String, Option<u64>>, String)> {
     let spec = server.spec();
-    let mut c = spec.connect()?;
-    let q = |c: &mut mysql::Conn, s: &str| c.query_drop(s).map_err(|e| Error::invalid(format!("{s}: {e}")));
+    let mut srv = Server::connect(&spec)?;
     if mode.on_sql_thread() {
-        q(
-            &mut c,
-            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=9, MASTER_USER='bench', \
-             RELAY_LOG_FILE='bench-relay.000001', RELAY_LOG_POS=4, MASTER_USE_GTID=no",
-        )?;
+        // A source that is never connected to: only the SQL thread runs.
+        let nowhere = SourceAddr { host: "127.0.0.1".into(), port: 9, user: "bench".into(), password: None };
+        srv.change_source_to_relay(&nowhere, "bench-relay.000001", 4)?;
     }
     let bar = Bar::start(opts.progress, label, &spec, logs)?;
     let t0 = Instant::now();
     let outcome = match mode {
         Mode::Sql | Mode::Conservative | Mode::Optimistic | Mode::Aggressive => {
-            q(&mut c, "START SLAVE SQL_THREAD")?;
-            wait_sql_thread(&mut c, &logs.end_gtid)
+            srv.start_sql_thread()?;
+            wait_sql_thread(&mut srv, &logs.end_gtid)
         }
         Mode::Pipe => pipe(server, &logs.files),
         Mode::Apply => {
@@ -720,13 +713,10 @@ fn timed_run(
     bar.finish();
     outcome?;
     if mode.on_sql_thread() {
-        q(&mut c, "STOP SLAVE")?;
+        srv.stop_replica()?;
     }
-    let sums = checksums(&mut c)?;
-    let gtid: String = c
-        .query_first("SELECT @@gtid_binlog_pos")
-        .map_err(|e| Error::invalid(format!("gtid_binlog_pos: {e}")))?
-        .unwrap_or_default();
+    let sums = checksums(srv.conn())?;
+    let gtid = srv.gtid_binlog_pos()?;
     Ok((secs, sums, gtid))
 }
 
@@ -781,29 +771,23 @@ fn write_relay_copy(src: &Path, master_name: &str, dst: &Path) -> Result<()> {
 
 /// Waits until the SQL thread has applied `end`; an SQL thread that stops
 /// (an error) or stands still for [`STALL`] ends the wait.
-fn wait_sql_thread(c: &mut mysql::Conn, end: &str) -> Result<()> {
-    let d = crate::server::status::Dialect::MariaDb;
+fn wait_sql_thread(srv: &mut Server, end: &str) -> Result<()> {
     let mut last = (String::new(), String::new(), String::new());
     let mut since = Instant::now();
     loop {
-        let r: Option<i64> = c
-            .exec_first("SELECT MASTER_GTID_WAIT(?, 1)", (end,))
-            .map_err(|e| Error::invalid(format!("MASTER_GTID_WAIT: {e}")))?;
-        if r == Some(0) {
+        if srv.gtid_wait(end, Duration::from_secs(1))? {
             return Ok(());
         }
-        let Some(st) = crate::server::status::replica_status(c, d)? else { continue };
+        let Some(st) = srv.replica_status()? else {
+            return Err(Error::invalid(format!("{}: the replica status is gone", srv.label())));
+        };
         if let Some(e) = st.sql_error() {
             return Err(Error::invalid(format!("SQL thread stopped: {e}")));
         }
         if !st.sql_running() {
             return Err(Error::invalid("SQL thread stopped without an error"));
         }
-        let now = (
-            st.get("Relay_Log_File").to_string(),
-            st.get("Relay_Log_Pos").to_string(),
-            crate::server::status::gtid_slave_pos(c)?,
-        );
+        let now = (st.get("Relay_Log_File").to_string(), st.get("Relay_Log_Pos").to_string(), srv.gtid_slave_pos()?);
         if now != last {
             (last, since) = (now, Instant::now());
         } else if since.elapsed() > STALL {
@@ -1028,7 +1012,7 @@ impl Bar {
             return Ok(Bar { stop, handle: None });
         }
         let end = MariaState::parse(&logs.end_gtid)?;
-        let mut c = spec.connect()?;
+        let mut srv = Server::connect(spec)?;
         let pb = indicatif::ProgressBar::new(logs.transactions);
         pb.set_style(
             indicatif::ProgressStyle::with_template("{prefix:>16} {bar:40} {pos}/{len} trx {per_sec} {elapsed}")
@@ -1041,8 +1025,7 @@ impl Bar {
         let (s2, n) = (stop.clone(), logs.transactions);
         let handle = std::thread::spawn(move || {
             while !s2.load(Ordering::Relaxed) {
-                let now: Option<String> = c.query_first("SELECT @@gtid_binlog_pos").ok().flatten();
-                if let Some(st) = now.and_then(|t| MariaState::parse(&t).ok()) {
+                if let Some(st) = srv.gtid_binlog_pos().ok().and_then(|t| MariaState::parse(&t).ok()) {
                     let seq: u64 = domains.iter().filter_map(|d| st.domain_seq(*d)).sum();
                     // Sequence numbers may start anywhere: count back from the end.
                     pb.set_position(n.saturating_sub(total_seq.saturating_sub(seq)));

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::log::LogName;
 use crate::log::info::{read_master_info, read_relay_log_info};
 
+use super::columns;
 use super::coords::{MasterPos, RelayPos};
 use super::gtid::Executed;
 
@@ -73,32 +74,33 @@ impl ReplicaState {
     }
 
     /// From one row of `SHOW SLAVE STATUS` / `SHOW REPLICA STATUS`, given as
-    /// a column lookup. Both naming schemes are accepted.
+    /// a column lookup. Both naming schemes are accepted: each column is
+    /// asked for by its old name, then by its new one
+    /// ([`columns::RENAMED_STATUS_COLUMNS`]).
     ///
     /// # Errors
     /// A missing or malformed column.
     pub fn from_status(label: &str, get: impl Fn(&str) -> Option<String>) -> Result<ReplicaState> {
-        let col = |old: &str, new: &str| -> Result<String> {
-            get(old).or_else(|| get(new)).ok_or_else(|| Error::invalid(format!("replica status has no {old}/{new}")))
+        let get = |k: &str| columns::lookup(k, &get);
+        let col = |k: &str| -> Result<String> {
+            get(k).ok_or_else(|| {
+                let also = columns::other_name(k).map(|o| format!("/{o}")).unwrap_or_default();
+                Error::invalid(format!("replica status has no {k}{also}"))
+            })
         };
-        let num = |old: &str, new: &str| -> Result<u64> {
-            col(old, new)?.trim().parse().map_err(|_| Error::invalid(format!("replica status: bad {old}")))
+        let num = |k: &str| -> Result<u64> {
+            col(k)?.trim().parse().map_err(|_| Error::invalid(format!("replica status: bad {k}")))
         };
-        let relay_file = col("Relay_Log_File", "Relay_Log_File").ok();
+        let relay_file = col("Relay_Log_File").ok();
         Ok(ReplicaState {
             name: label.to_string(),
-            read: MasterPos::new(
-                name(&col("Master_Log_File", "Source_Log_File")?, "Master_Log_File")?,
-                num("Read_Master_Log_Pos", "Read_Source_Log_Pos")?,
-            ),
+            read: MasterPos::new(name(&col("Master_Log_File")?, "Master_Log_File")?, num("Read_Master_Log_Pos")?),
             exec: MasterPos::new(
-                name(&col("Relay_Master_Log_File", "Relay_Source_Log_File")?, "Relay_Master_Log_File")?,
-                num("Exec_Master_Log_Pos", "Exec_Source_Log_Pos")?,
+                name(&col("Relay_Master_Log_File")?, "Relay_Master_Log_File")?,
+                num("Exec_Master_Log_Pos")?,
             ),
             relay_exec: match relay_file {
-                Some(f) if !f.is_empty() => {
-                    Some(RelayPos::new(name(&f, "Relay_Log_File")?, num("Relay_Log_Pos", "Relay_Log_Pos")?))
-                }
+                Some(f) if !f.is_empty() => Some(RelayPos::new(name(&f, "Relay_Log_File")?, num("Relay_Log_Pos")?)),
                 _ => None,
             },
             relay_dir: None,
