@@ -223,9 +223,11 @@ impl fmt::Display for ErrorKind {
             | ErrorKind::Refused(m)
             | ErrorKind::Unfinished(m)
             | ErrorKind::Interrupted(m) => f.write_str(m),
+            ErrorKind::Timeout { host, step, why } if host.is_empty() => write!(f, "{step}: {why}"),
             ErrorKind::Timeout { host, step, why } => write!(f, "{host}: {why}; stopped {step}"),
             ErrorKind::Config { key: Some(k), why } => write!(f, "{k}: {why}"),
             ErrorKind::Config { key: None, why } => f.write_str(why),
+            ErrorKind::Server { server, what } if server.is_empty() => f.write_str(what),
             ErrorKind::Server { server, what } => write!(f, "{server}: {what}"),
             ErrorKind::Hook { script, code: Some(c), why } => write!(f, "{script}: exit {c}: {why}"),
             ErrorKind::Hook { script, code: None, why } => write!(f, "{script}: {why}"),

@@ -14,7 +14,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::position::MasterPos;
 use crate::remote::Host;
 use crate::server::Probe;
-use crate::server::status::{Dialect, GtidMode, replica_status};
+use crate::server::Server;
+use crate::server::status::GtidMode;
 
 /// What phase 1 found.
 pub(super) struct Checked {
@@ -190,22 +191,14 @@ impl Run<'_> {
             }
             let is_new_master = resumed.is_some_and(|r| r.new_master.as_deref() == Some(s.name.as_str()));
             let r = (|| -> Result<Replica> {
-                let mut c = spec(s).connect_within(o.mysql_timeout).map_err(|e| {
-                    Error::new(ErrorKind::Connect(format!("{}: cannot connect: {}", label(s), e.kind())))
-                })?;
-                let d = Dialect::of(&mut c)?;
-                let st = replica_status(&mut c, d)?;
+                let mut srv = Server::connect_within(&spec(s), o.mysql_timeout)
+                    .map_err(|e| Error::new(ErrorKind::Connect(format!("{}: cannot connect: {}", label(s), e.kind()))))?
+                    .named(&s.name);
+                let st = srv.replica_status()?;
                 if promoted && is_new_master {
                     // It took writes in the earlier run: no longer a replica of anything we know.
                     let status = st.unwrap_or_default();
-                    return Ok(Replica {
-                        conf: s.clone(),
-                        conn: c,
-                        dialect: d,
-                        status,
-                        host: Err(String::new()),
-                        bin: None,
-                    });
+                    return Ok(Replica { conf: s.clone(), srv, status, host: Err(String::new()), bin: None });
                 }
                 let st = st.ok_or_else(|| Error::server(label(s), "not a replica"))?;
                 let (mh, mp) = st.master();
@@ -222,7 +215,7 @@ impl Run<'_> {
                         format!("its SQL thread stopped on error {e}: it cannot be brought to the others' state"),
                     ));
                 }
-                Ok(Replica { conf: s.clone(), conn: c, dialect: d, status: st, host: Err(String::new()), bin: None })
+                Ok(Replica { conf: s.clone(), srv, status: st, host: Err(String::new()), bin: None })
             })();
             match r {
                 Ok(r) => alive.push(r),
@@ -386,7 +379,7 @@ impl Run<'_> {
         loop {
             let mut still = Vec::new();
             for r in alive.iter_mut() {
-                r.status = replica_status(&mut r.conn, r.dialect)?.unwrap_or_default();
+                r.status = r.srv.replica_status()?.unwrap_or_default();
                 if r.status.io_running() {
                     still.push(label(&r.conf));
                 } else if let Some(e) = master_answered(&r.status) {

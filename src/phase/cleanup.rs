@@ -9,9 +9,8 @@ use super::check::Checked;
 use super::hooks;
 use super::record::Record;
 use super::repoint::Promoted;
-use super::{Run, label, promote, sql};
+use super::{Run, label, promote};
 use crate::error::Result;
-use crate::server::status::set_gtid_slave_pos;
 
 impl Run<'_> {
     /// Phase 5.
@@ -23,12 +22,12 @@ impl Run<'_> {
         {
             let n = &mut c.alive[p.idx];
             let who = label(&new_master);
-            sql(&mut n.conn, &who, n.dialect.stop_replica())?;
-            sql(&mut n.conn, &who, n.dialect.reset_replica_all())?;
+            n.srv.stop_replica()?;
+            n.srv.reset_replica_all()?;
             // What it applied is in its slave position too: a later switch
             // that makes it a replica again must not fetch those twice.
             if let Some(g) = &p.gtid {
-                set_gtid_slave_pos(&mut n.conn, g)?;
+                n.srv.set_gtid_slave_pos(g)?;
                 self.say(&format!("  {who}: gtid_slave_pos {g} (what it holds)"));
             }
         }

@@ -88,14 +88,15 @@ impl Facts {
     /// From what a server says: `sql` is [`promotion_facts`]'s answer, its
     /// replica status gives its filters; the rule registered for it last.
     ///
-    /// [`promotion_facts`]: crate::server::status::promotion_facts
+    /// [`promotion_facts`]: crate::server::Server::promotion_facts
     pub fn of(
         conf: &ServerConf,
-        sql: (bool, bool, String, String),
+        sql: crate::server::PromotionFacts,
         status: Option<&Status>,
         rules: &[(String, Rule)],
     ) -> Facts {
-        let (log_bin, log_slave_updates, version, binlog_format) = sql;
+        let crate::server::PromotionFacts { log_bin, log_replica_updates: log_slave_updates, version, binlog_format } =
+            sql;
         let mut nums = version.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
         let mut num = || nums.next().and_then(|x| x.parse().ok()).unwrap_or(0);
         let filters = status

@@ -13,9 +13,7 @@ use super::record::{self, ReplicaStep};
 use super::recover::Recovered;
 use super::{Replica, Run, ServerConf, label};
 use crate::error::{Error, Result};
-use crate::server::status::{
-    GtidMode, SourceAddr, binlog_coords, replica_status, set_gtid_slave_pos, set_read_only, wait_for,
-};
+use crate::server::status::{GtidMode, SourceAddr, wait_for};
 
 /// Where the new master took writes.
 pub(super) struct Promoted {
@@ -43,8 +41,7 @@ impl Run<'_> {
         }
         let (file, pos) = {
             let n = &mut c.alive[r.new_idx];
-            binlog_coords(&mut n.conn, n.dialect)?
-                .ok_or_else(|| Error::server(label(&new_master), "binary logging is off"))?
+            n.srv.binlog_coords()?.ok_or_else(|| Error::server(label(&new_master), "binary logging is off"))?
         };
         self.say(&format!("  New master {} at {file}:{pos}", label(&new_master)));
         if let Some(n) = self.doc.new_master.as_mut() {
@@ -63,8 +60,7 @@ impl Run<'_> {
                 _ => self.say("  OK."),
             }
         }
-        set_read_only(&mut c.alive[r.new_idx].conn, false)
-            .map_err(|e| Error::server(label(&new_master), e.to_string()))?;
+        c.alive[r.new_idx].srv.set_read_only(false)?;
         let gtid = match &r.slave_pos_before[r.new_idx] {
             Some(b) => Some(gtid_start(b, &a.gtids[r.new_idx])?),
             None => None,
@@ -222,37 +218,33 @@ fn follow(
     start: Option<&str>,
     wait: std::time::Duration,
 ) -> std::result::Result<String, String> {
-    let d = x.dialect;
     let to = SourceAddr {
         host: new_master.ip.clone(),
         port: new_master.port,
         user: x.conf.repl_user.clone(),
         password: new_master.repl_password.clone().or_else(|| x.conf.repl_password.clone()),
     };
+    let srv = &mut x.srv;
     // In the topology's own mode: a GTID topology stays one.
-    let (stmt, how) = match mode {
-        GtidMode::Off => (d.change_source_to_pos(&to, file, pos), format!("at {file}:{pos}")),
+    let how = match mode {
+        GtidMode::Off => {
+            srv.change_source_to_pos(&to, file, pos).map_err(|e| e.to_string())?;
+            format!("at {file}:{pos}")
+        }
         m => {
             if let Some(p) = start {
-                set_gtid_slave_pos(&mut x.conn, p).map_err(|e| e.to_string())?;
+                srv.set_gtid_slave_pos(p).map_err(|e| e.to_string())?;
             }
-            let stmt = d.change_source_to_gtid(&to, m).ok_or_else(|| {
-                format!("{} cannot be re-pointed in {} mode (its dialect: {d:?})", label(&x.conf), m.name())
-            })?;
+            srv.change_source_to_gtid(&to, m).map_err(|e| e.to_string())?;
             let from = start.map(|p| format!(", gtid_slave_pos {p}")).unwrap_or_default();
-            (stmt, format!("in {} mode{from}", m.name()))
+            format!("in {} mode{from}", m.name())
         }
     };
-    use mysql::prelude::Queryable;
-    // The statement holds the replication password: errors quote it without.
-    let nm = label(new_master);
-    x.conn.query_drop(stmt).map_err(|e| format!("CHANGE MASTER TO {nm}: {e}"))?;
-    x.conn.query_drop(d.start_replica()).map_err(|e| format!("{}: {e}", d.start_replica()))?;
-    let conn = &mut x.conn;
+    srv.start_replica().map_err(|e| e.to_string())?;
     wait_for(wait, "replication from the new master", || {
-        let st = replica_status(conn, d)?.unwrap_or_default();
+        let st = srv.replica_status()?.unwrap_or_default();
         if let Some(e) = st.io_error().or_else(|| st.sql_error()) {
-            return Err(Error::server(label(&x.conf), e));
+            return Err(Error::server(srv.label(), e));
         }
         Ok((st.io_running() && st.sql_running()).then_some(()))
     })

@@ -5,10 +5,10 @@
 
 use std::time::Instant;
 
+use super::Run;
 use super::check::Checked;
 use super::hooks::{self, HookExit};
 use super::record::Record;
-use super::{Run, label, sql};
 use crate::error::{Error, Result};
 
 impl Run<'_> {
@@ -50,7 +50,7 @@ impl Run<'_> {
             if r.status.get("Master_Host").is_empty() {
                 continue; // the new master of a resumed run: no longer a replica
             }
-            sql(&mut r.conn, &label(&r.conf), r.dialect.stop_io_thread())?;
+            r.srv.stop_io_thread()?;
         }
         self.phase_done(super::report::Phase::DeadMasterShutdown, t);
         Ok(())

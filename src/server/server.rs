@@ -167,10 +167,7 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
     }
 
     fn fail(&self, stmt: &str, e: impl fmt::Display) -> Error {
-        match self.label() {
-            l if l.is_empty() => Error::invalid(format!("{stmt}: {e}")),
-            l => Error::invalid(format!("{l}: {stmt}: {e}")),
-        }
+        Error::server(self.label(), format!("{stmt}: {e}"))
     }
 
     fn run(&mut self, stmt: &str) -> Result<()> {
@@ -258,11 +255,10 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
     pub fn change_source_to_gtid(&mut self, to: &SourceAddr, mode: GtidMode) -> Result<()> {
         let d = self.dialect()?;
         if d.change_source_to_gtid(to, mode).is_none() {
-            return Err(Error::invalid(format!(
-                "{}: cannot replicate in {} mode (its dialect: {d:?})",
+            return Err(Error::server(
                 self.label(),
-                mode.name()
-            )));
+                format!("cannot replicate in {} mode (its dialect: {d:?})", mode.name()),
+            ));
         }
         self.change_source(to, |a| d.change_source_to_gtid(a, mode).unwrap_or_default())
     }
@@ -310,9 +306,8 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
     /// A query fails, or the server is not a replica.
     pub fn replica_state(&mut self) -> Result<ReplicaState> {
         let name = if self.name.is_empty() { self.addr.clone() } else { self.name.clone() };
-        let row = self
-            .replica_status()?
-            .ok_or_else(|| Error::invalid(format!("{}: not a replica (no replica status)", self.label())))?;
+        let row =
+            self.replica_status()?.ok_or_else(|| Error::server(self.label(), "not a replica (no replica status)"))?;
         let mut st = ReplicaState::from_status(&name, |k| row.opt(k))?;
         type Paths = (Option<String>, Option<String>, Option<String>, Option<u32>);
         let (relay_log, relay_index, datadir, server_id): Paths = self

@@ -477,7 +477,11 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Result<
             return Ok(v);
         }
         if t0.elapsed() > timeout {
-            return Err(Error::invalid(format!("{what}: not done after {timeout:?}")));
+            return Err(Error::new(crate::error::ErrorKind::Timeout {
+                host: String::new(),
+                step: what.to_string(),
+                why: format!("not done after {timeout:?}"),
+            }));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
