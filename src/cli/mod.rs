@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, ErrorKind};
-use crate::inspect::{DumpOptions, Stats, StatsOptions, dump, verify};
+use crate::inspect::{DumpOptions, Stats, StatsOptions, dump, verify_files};
 use crate::log::{Access, LogFile, RecoveryMode, Tail};
 
 /// Exit status: success.
@@ -1119,20 +1119,17 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
         } else {
             std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?
         };
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(f))?;
-        for r in v.as_array().ok_or_else(|| Error::invalid("expected a JSON array").with_file(f))? {
-            replicas.push(ReplicaState::from_json(r).map_err(|e| e.with_file(f))?);
-        }
+        replicas.extend(ReplicaState::list_from_json(&text, f)?);
     }
     for d in &a.datadirs {
         let (name, dir) = split_named(d)?;
-        let dir = std::path::Path::new(dir);
-        let mut st = ReplicaState::from_info_files(name, &dir.join("relay-log.info"), &dir.join("master.info"))?;
-        st.relay_dir.get_or_insert_with(|| dir.to_path_buf());
-        replicas.push(st);
+        replicas.push(ReplicaState::from_datadir(name, std::path::Path::new(dir))?);
     }
     if !a.lives.is_empty() {
+        // One login for all (asked once); the address stays the one given.
+        let login = crate::server::ConnSpec { user: a.user.clone(), ..Default::default() }
+            .with_password(a.defaults_file.as_deref(), a.ask_password)?;
+        let mut live = Vec::new();
         for l in &a.lives {
             let (name, addr) = split_named(l)?;
             let (host, port) =
@@ -1140,16 +1137,13 @@ fn run_diff(a: DiffArgs) -> crate::error::Result<()> {
             let spec = crate::server::ConnSpec {
                 host: Some(host.to_string()),
                 port: Some(port.parse().map_err(|_| Error::invalid(format!("bad port in {addr:?}")))?),
-                user: a.user.clone(),
+                user: login.user.clone(),
+                password: login.password.clone(),
                 ..Default::default()
-            }
-            .with_password(a.defaults_file.as_deref(), a.ask_password)?;
-            let mut conn = spec.connect()?;
-            let mut st = crate::server::replica_state(&mut conn, name)?;
-            st.host = spec.host.clone();
-            st.port = spec.port;
-            replicas.push(st);
+            };
+            live.push((name.to_string(), spec));
         }
+        replicas.extend(crate::server::live::replica_states(&live)?);
     }
     let master_binlogs = a
         .master_binlogs
@@ -1230,10 +1224,7 @@ impl Progress {
 }
 
 fn exit_for(e: &Error) -> u8 {
-    match e.kind() {
-        ErrorKind::Parse(_) | ErrorKind::Truncated { .. } => EXIT_DAMAGED,
-        _ => EXIT_ERROR,
-    }
+    if e.is_damage() { EXIT_DAMAGED } else { EXIT_ERROR }
 }
 
 fn is_broken_pipe(e: &Error) -> bool {
@@ -1282,40 +1273,12 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         }
         Cmd::Verify { files, parallel, read } => {
             let progress = Progress::new(&files);
-            let run = |f: &PathBuf| -> (Result<String, Error>, u64) {
-                match LogFile::open(f, read.access()) {
-                    Ok(lf) => {
-                        let n = lf.bytes().len() as u64;
-                        (verify(&lf, read.recovery()).map(|r| r.line(&lf)), n)
-                    }
-                    Err(e) => (Err(e), 0),
-                }
-            };
-            let results: Vec<(Result<String, Error>, u64)> = if parallel {
-                use rayon::prelude::*;
-                files
-                    .par_iter()
-                    .map(|f| {
-                        let r = run(f);
-                        progress.done(r.1);
-                        r
-                    })
-                    .collect()
-            } else {
-                files
-                    .iter()
-                    .map(|f| {
-                        let r = run(f);
-                        progress.done(r.1);
-                        r
-                    })
-                    .collect()
-            };
+            let results = verify_files(&files, read.access(), read.recovery(), parallel, &|n| progress.done(n));
             progress.finish();
             let mut code = EXIT_OK;
-            for (r, _) in results {
+            for (f, r) in files.iter().zip(results) {
                 match r {
-                    Ok(line) => println!("{line}"),
+                    Ok(rep) => println!("{}", rep.line_at(f)),
                     Err(e) => {
                         println!("{e}");
                         code = code.max(exit_for(&e));
@@ -1343,22 +1306,15 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         Cmd::Stats { files, json, no_verify, read } => {
             let progress = Progress::new(&files);
             let mut st = Stats::new();
-            let mut code = EXIT_OK;
-            for (i, f) in files.iter().enumerate() {
-                // One stream: only its last file may end torn.
-                let opts = StatsOptions { no_verify, recovery: read.recovery().for_file(i + 1 == files.len()) };
-                let r = LogFile::open(f, read.access()).and_then(|lf| {
-                    st.add_file(&lf, opts)?;
-                    progress.done(lf.bytes().len() as u64);
-                    Ok(())
-                });
-                if let Err(e) = r {
+            let opts = StatsOptions { no_verify, recovery: read.recovery() };
+            let code = match st.add_files(&files, read.access(), opts, &mut |n| progress.done(n)) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
                     progress.finish();
                     eprintln!("binlog-diff: {e}");
-                    code = exit_for(&e);
-                    break;
+                    exit_for(&e)
                 }
-            }
+            };
             progress.finish();
             if json {
                 println!("{}", st.to_json());

@@ -1,9 +1,11 @@
 //! `binlog-diff verify`: structure and checksums of every event.
 
+use std::path::{Path, PathBuf};
+
 use crate::error::{Error, Result};
 use crate::event::payload::Payload;
 use crate::event::{ChecksumAlg, EventIter, EventType, ParseError, ParseErrorKind, Step, WalkOptions, classify};
-use crate::log::{LogFile, RecoveryMode, Tail};
+use crate::log::{Access, LogFile, RecoveryMode, Tail};
 
 use super::summary::check_body;
 
@@ -27,10 +29,15 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// The one-line report printed for a clean file.
     pub fn line(&self, file: &LogFile) -> String {
+        self.line_at(file.path())
+    }
+
+    /// [`line`](Self::line) for the file at `path`.
+    pub fn line_at(&self, path: &Path) -> String {
         let algs: Vec<&str> = self.algorithms.iter().map(|a| a.name()).collect();
         let mut s = format!(
             "{}: OK events={} bytes={} checksum={} verified={}",
-            file.path().display(),
+            path.display(),
             self.events,
             self.bytes,
             if algs.is_empty() { "-".to_string() } else { algs.join(",") },
@@ -97,4 +104,33 @@ pub fn verify(file: &LogFile, recovery: RecoveryMode) -> Result<VerifyReport> {
     }
     r.tail = tail;
     Ok(r)
+}
+
+/// [`verify`] of each file, opened with `access`, in the order given
+/// (side by side on every core with `parallel`); `done` is told the size
+/// of each file as it is finished (a progress bar).
+pub fn verify_files(
+    files: &[PathBuf],
+    access: Access,
+    recovery: RecoveryMode,
+    parallel: bool,
+    done: &(dyn Fn(u64) + Sync),
+) -> Vec<Result<VerifyReport>> {
+    let one = |f: &PathBuf| match LogFile::open(f, access) {
+        Ok(lf) => {
+            let r = verify(&lf, recovery);
+            done(lf.bytes().len() as u64);
+            r
+        }
+        Err(e) => {
+            done(0);
+            Err(e)
+        }
+    };
+    if parallel {
+        use rayon::prelude::*;
+        files.par_iter().map(one).collect()
+    } else {
+        files.iter().map(one).collect()
+    }
 }

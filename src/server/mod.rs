@@ -5,6 +5,7 @@
 //! statement the driver sends.
 
 pub mod embedded;
+pub mod live;
 pub mod status;
 
 use std::fmt;
