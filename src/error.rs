@@ -118,7 +118,7 @@ impl Error {
     }
     /// Whether the input itself is damaged (not a binlog, corrupt, cut
     /// short), as against a file that cannot be read or a bad request: what
-    /// the inspection commands exit 1 for.
+    /// the inspection commands exit 1 for, and `verify --json` calls `damaged`.
     pub fn is_damage(&self) -> bool {
         matches!(self.0.0, ErrorKind::Parse(_) | ErrorKind::Truncated { .. })
     }

@@ -6,12 +6,13 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::Serialize;
 
 use super::exit::{EXIT_ERROR, EXIT_OK, of_error};
 use crate::error::{Error, ErrorKind, Result};
-use crate::inspect::{DumpOptions, Stats, StatsOptions, dump, verify_files};
+use crate::inspect::{DumpOptions, Stats, StatsOptions, VerifyRecord, dump, verify_files};
 use crate::log::{Access, LogFile, LogKind, LogSet, RecoveryMode};
-use crate::position::{MapOptions, Mapping, MasterPos, find_start};
+use crate::position::{MapOptions, Mapping, MasterPos, RelayPos, find_start};
 
 /// How the files are read (`dump`, `verify`, `stats`).
 #[derive(Args, Debug, Clone)]
@@ -67,6 +68,10 @@ pub(super) struct VerifyArgs {
     /// Verify files in parallel (one worker per core).
     #[arg(long, short = 'j')]
     parallel: bool,
+    /// One JSON object per file and line: file, ok, events, bytes, checksums, verified, ignorable,
+    /// incomplete_tail {at, available, needed}, error {message, damaged, offset, event_type}.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     read: ReadArgs,
 }
@@ -105,6 +110,10 @@ pub(super) struct MapArgs {
     /// Also verify checksums of the events read while mapping.
     #[arg(long)]
     verify: bool,
+    /// One JSON object: target {file, pos}, start {file, pos} (null when the target has everything),
+    /// fast_path, already_complete, millis.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `dump`, resolved.
@@ -164,20 +173,24 @@ pub(super) fn run_dump(a: DumpArgs) -> u8 {
     code
 }
 
-/// `verify`: one line per file, in the order given; the worst file's exit
-/// code.
+/// `verify`: one line per file, in the order given (text, or a
+/// [`VerifyRecord`] with `--json`); the worst file's exit code.
 pub(super) fn run_verify(a: VerifyArgs) -> u8 {
     let progress = Progress::new(&a.files);
     let results = verify_files(&a.files, a.read.access(), a.read.recovery(), a.parallel, &|n| progress.done(n));
     progress.finish();
     let mut code = EXIT_OK;
     for (f, r) in a.files.iter().zip(&results) {
-        match r {
-            Ok(rep) => println!("{}", rep.line_at(f)),
-            Err(e) => {
-                println!("{e}");
-                code = code.max(of_error(e));
+        if a.json {
+            println!("{}", json_line(&VerifyRecord::new(f, r)));
+        } else {
+            match r {
+                Ok(rep) => println!("{}", rep.line_at(f)),
+                Err(e) => println!("{e}"),
             }
+        }
+        if let Err(e) = r {
+            code = code.max(of_error(e));
         }
     }
     code
@@ -213,6 +226,7 @@ struct Map {
     latest: Option<MasterPos>,
     server_id: Option<u32>,
     verify: bool,
+    json: bool,
 }
 
 impl Map {
@@ -228,10 +242,63 @@ fn resolve_map(a: MapArgs) -> Result<Map> {
         relay: a.relay,
         server_id: a.server_id,
         verify: a.verify,
+        json: a.json,
     })
 }
 
-/// `map`: one line for the target's position.
+/// `map --json`: one object per mapping.
+#[derive(Debug, Serialize)]
+struct MapRecord {
+    /// The target's master position, as given.
+    target: Coord,
+    /// The relay position where the target's missing events start; `null`
+    /// when it already has everything the relay logs hold.
+    start: Option<Coord>,
+    /// Found by MHA's fast path (and verified there), rather than by a scan.
+    fast_path: bool,
+    /// The target already has everything the latest replica has.
+    already_complete: bool,
+    /// How long the mapping took, in milliseconds (to the microsecond).
+    millis: f64,
+}
+
+/// A log coordinate: the file's name and a byte offset in it.
+#[derive(Debug, Serialize)]
+struct Coord {
+    file: String,
+    pos: u64,
+}
+
+impl From<&MasterPos> for Coord {
+    fn from(p: &MasterPos) -> Coord {
+        Coord { file: p.file.to_string(), pos: p.pos }
+    }
+}
+
+impl From<&RelayPos> for Coord {
+    fn from(p: &RelayPos) -> Coord {
+        Coord { file: p.file.to_string(), pos: p.pos }
+    }
+}
+
+impl MapRecord {
+    fn new(target: &MasterPos, m: &Mapping, took: std::time::Duration) -> MapRecord {
+        let (start, fast_path) = match m {
+            Mapping::Found { start, fast } => (Some(Coord::from(start)), *fast),
+            Mapping::AlreadyComplete => (None, false),
+        };
+        let already_complete = start.is_none();
+        MapRecord {
+            target: target.into(),
+            start,
+            fast_path,
+            already_complete,
+            millis: (took.as_secs_f64() * 1e6).round() / 1e3,
+        }
+    }
+}
+
+/// `map`: one line (or object) for the target's position.
 pub(super) fn run_map(a: MapArgs) -> u8 {
     let r = resolve_map(a).and_then(|m| {
         let set = LogSet::discover(&m.relay, LogKind::Relay)?;
@@ -247,6 +314,10 @@ pub(super) fn run_map(a: MapArgs) -> u8 {
         }
     };
     let target = &m.target;
+    if m.json {
+        println!("{}", json_line(&MapRecord::new(target, &mapping, took)));
+        return EXIT_OK;
+    }
     match mapping {
         Mapping::Found { start, fast } => println!(
             "master {target} -> relay {start} ({}, {:.3} ms)",
@@ -258,6 +329,12 @@ pub(super) fn run_map(a: MapArgs) -> u8 {
         }
     }
     EXIT_OK
+}
+
+/// One JSON line. Our records hold only strings, numbers, booleans and
+/// nulls, which always serialize.
+fn json_line(v: &impl Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|e| format!("{{\"error\":\"cannot print JSON: {e}\"}}"))
 }
 
 /// Progress over many files, shown only on a terminal.
@@ -327,11 +404,11 @@ mod tests {
 
     #[test]
     fn verify_and_stats_flags() {
-        let Cmd::Verify(a) = cmd(&["verify", "-j", "--allow-truncated", "f"]) else { panic!() };
-        assert!(a.parallel);
+        let Cmd::Verify(a) = cmd(&["verify", "-j", "--json", "--allow-truncated", "f"]) else { panic!() };
+        assert!(a.parallel && a.json);
         assert_eq!((a.read.access(), a.read.recovery()), (Access::Mmap, RecoveryMode::TolerateTruncatedTail));
         let Cmd::Verify(a) = cmd(&["verify", "f"]) else { panic!() };
-        assert!(!a.parallel);
+        assert!(!a.parallel && !a.json);
         let Cmd::Stats(a) = cmd(&["stats", "--json", "--no-verify", "--no-mmap", "f", "g"]) else { panic!() };
         assert!(a.json && a.no_verify);
         assert_eq!(a.read.access(), Access::Read);
@@ -349,6 +426,7 @@ mod tests {
             "mysql-bin.000003:120",
             "--server-id",
             "7",
+            "--json",
         ]) else {
             panic!()
         };
@@ -356,7 +434,7 @@ mod tests {
         assert_eq!(m.target, "mysql-bin.000002:4".parse().unwrap());
         assert_eq!(m.latest, Some("mysql-bin.000003:120".parse().unwrap()));
         assert_eq!(m.relay, PathBuf::from("/r/relay-bin.index"));
-        assert!(!m.verify);
+        assert!(m.json && !m.verify);
         let o = m.opts();
         assert_eq!((o.own_server_id, o.verify_checksums, o.access), (Some(7), false, Access::Read));
         // A position that is not FILE:POS is refused before anything is read.
@@ -365,5 +443,25 @@ mod tests {
         assert_eq!(of_error(&e), EXIT_ERROR, "{e}");
         let e = Cli::try_parse_from(["binlog-diff", "map", "--target", "x:4"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn map_json_fields() {
+        let target: MasterPos = "mysql-bin.000002:4".parse().unwrap();
+        let found = Mapping::Found { start: RelayPos::new("relay-bin.000003".parse().unwrap(), 1234), fast: true };
+        let v = serde_json::to_value(MapRecord::new(&target, &found, std::time::Duration::from_micros(1500))).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "target": {"file": "mysql-bin.000002", "pos": 4},
+                "start": {"file": "relay-bin.000003", "pos": 1234},
+                "fast_path": true, "already_complete": false, "millis": 1.5
+            })
+        );
+        let v = serde_json::to_value(MapRecord::new(&target, &Mapping::AlreadyComplete, Default::default())).unwrap();
+        assert_eq!(
+            (&v["start"], &v["already_complete"], &v["fast_path"]),
+            (&serde_json::Value::Null, &true.into(), &false.into())
+        );
     }
 }
