@@ -174,6 +174,12 @@ impl Error {
     pub fn location(&self) -> &Location {
         &self.0.1
     }
+    /// Whether the input itself is damaged (not a binlog, corrupt, cut
+    /// short), as against a file that cannot be read or a bad request: what
+    /// the inspection commands exit 1 for, and `verify --json` calls `damaged`.
+    pub fn is_damage(&self) -> bool {
+        matches!(self.0.0, ErrorKind::Parse(_) | ErrorKind::Truncated { .. })
+    }
     /// The same error again, for reporting one failure to several callers
     /// (an I/O error keeps its OS code, or else its kind and message).
     pub(crate) fn duplicate(&self) -> Error {

@@ -48,10 +48,10 @@ pub(super) fn run(op: NodeOp) -> u8 {
         NodeOp::Apply => request().and_then(|q| reply(apply_following(q))),
     };
     match r {
-        Ok(()) => super::EXIT_OK,
+        Ok(()) => super::exit::EXIT_OK,
         Err(e) => {
             eprintln!("binlog-diff: {e}");
-            super::exit_for(&e)
+            super::exit::of_error(&e)
         }
     }
 }

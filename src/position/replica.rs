@@ -181,6 +181,38 @@ impl ReplicaState {
     }
 }
 
+/// The forms a plan's inputs come in besides a live server: a replica's data
+/// directory, and the JSON that `diff --state` reads.
+impl ReplicaState {
+    /// From a replica's data directory: its `relay-log.info` and
+    /// `master.info`; its relay logs are where `relay-log.info` says, else in
+    /// `dir` itself.
+    ///
+    /// # Errors
+    /// Unreadable or malformed files.
+    pub fn from_datadir(label: &str, dir: &Path) -> Result<ReplicaState> {
+        let mut st = ReplicaState::from_info_files(label, &dir.join("relay-log.info"), &dir.join("master.info"))?;
+        st.relay_dir.get_or_insert_with(|| dir.to_path_buf());
+        Ok(st)
+    }
+
+    /// Every state of a JSON array of [`from_json`](Self::from_json) objects
+    /// (what the failover driver sends to `diff --state -`), read from
+    /// `source`, which errors name.
+    ///
+    /// # Errors
+    /// Not JSON, not an array, or an element [`from_json`](Self::from_json) refuses.
+    pub fn list_from_json(text: &str, source: &Path) -> Result<Vec<ReplicaState>> {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::invalid(e.to_string()).with_file(source))?;
+        v.as_array()
+            .ok_or_else(|| Error::invalid("expected a JSON array").with_file(source))?
+            .iter()
+            .map(|r| ReplicaState::from_json(r).map_err(|e| e.with_file(source)))
+            .collect()
+    }
+}
+
 /// Index of the latest replica: in a GTID topology, among those whose
 /// received GTIDs hold every other's, the one that read the most (a replica
 /// stopped inside a transaction has its GTID but not all of it); else the

@@ -6,6 +6,7 @@
 //! them and reads every replication status.
 
 pub mod embedded;
+pub mod live;
 // `server::server`: the file is named after the one thing it holds.
 #[allow(clippy::module_inception)]
 mod server;
