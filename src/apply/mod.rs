@@ -243,8 +243,8 @@ pub use multi::{Bars, Counters, PlanTarget, apply_plan, plan_targets};
 #[doc(hidden)]
 pub use parallel::waits_for_my_locks;
 pub use render::render_sql;
-pub use report::{ApplyReport, Failure, FileReport, LeftOut, ResumePoint, ServerError, TrxOutcome, Verification};
-pub use state::{InDoubt, Progress, state_path};
+pub use report::{ApplyReport, Failure, FileReport, NotApplied, ResumePoint, ServerError, TrxOutcome, Verification};
+pub use state::{InDoubt, ResumeState, state_path};
 pub use target::{GtidSet, MariaState};
 
 use convert::{End, Kind, Src, TrxPlan};
@@ -1240,9 +1240,14 @@ fn record_applied(applied: &mut Applied, id: &TrxId) {
     }
 }
 
-fn left_out(lfs: &[LogFile], g: &Group<'_>, extra: Option<(usize, crate::event::Incomplete)>, reason: &str) -> LeftOut {
+fn left_out(
+    lfs: &[LogFile],
+    g: &Group<'_>,
+    extra: Option<(usize, crate::event::Incomplete)>,
+    reason: &str,
+) -> NotApplied {
     let (file, offset) = if g.events.is_empty() { extra.map(|(f, i)| (f, i.at)).unwrap_or((0, 0)) } else { g.start() };
-    LeftOut {
+    NotApplied {
         file: lfs[file].path().to_path_buf(),
         offset,
         events: g.events.len() as u64,
@@ -1252,7 +1257,7 @@ fn left_out(lfs: &[LogFile], g: &Group<'_>, extra: Option<(usize, crate::event::
 }
 
 /// A group cut short by the same transaction starting again (reported, never applied).
-pub(crate) fn abandoned(lfs: &[LogFile], g: &Group<'_>) -> LeftOut {
+pub(crate) fn abandoned(lfs: &[LogFile], g: &Group<'_>) -> NotApplied {
     left_out(lfs, g, None, "re-fetched: the same transaction starts again and follows whole; this copy is not applied")
 }
 
@@ -1278,7 +1283,7 @@ pub(crate) fn partial_tail(
     lfs: &[LogFile],
     g: &Group<'_>,
     incomplete: Option<(usize, crate::event::Incomplete)>,
-) -> Option<LeftOut> {
+) -> Option<NotApplied> {
     if g.events.is_empty() && incomplete.is_none() {
         return None;
     }
@@ -1365,11 +1370,11 @@ fn run(
     // Resume.
     let state_path = opts.state_file.clone().unwrap_or_else(|| state::state_path(&files));
     let ids = state::file_ids(&files);
-    let mut progress = Progress::start(ids.clone());
+    let mut progress = ResumeState::start(ids.clone());
     let mut resume_from = None;
     let exact = matches!(check, AppliedCheck::None(_));
     let stored = if opts.resume || (exact && !opts.no_state_file && !opts.again) {
-        tryf!(Progress::load(&state_path))
+        tryf!(ResumeState::load(&state_path))
     } else {
         None
     };
@@ -1413,7 +1418,7 @@ fn run(
                 .with_file(&state_path)
             );
         }
-    } else if let (AppliedCheck::None(why), Some(p)) = (check, stored.filter(Progress::records_any)) {
+    } else if let (AppliedCheck::None(why), Some(p)) = (check, stored.filter(ResumeState::records_any)) {
         bail!(already_recorded(&state_path, &p, &ids, &files, why));
     }
     let mut batcher = (!opts.no_state_file).then(|| match check {
@@ -2040,7 +2045,7 @@ fn failure_error(report: &ApplyReport) -> Error {
 }
 
 /// Where the state says the apply stands (for the report).
-fn resume_point(files: &[PathBuf], p: &Progress, saved: bool) -> ResumePoint {
+fn resume_point(files: &[PathBuf], p: &ResumeState, saved: bool) -> ResumePoint {
     ResumePoint {
         file: files.get(p.file).cloned().unwrap_or_default(),
         offset: p.offset,
@@ -2083,7 +2088,7 @@ fn in_doubt_error(state: &std::path::Path, d: &InDoubt, files: &[PathBuf]) -> Er
 /// path) as applied, and the target cannot say what it has.
 fn already_recorded(
     state: &std::path::Path,
-    p: &Progress,
+    p: &ResumeState,
     ids: &[(String, u64)],
     files: &[PathBuf],
     why: NoCheck,

@@ -23,7 +23,7 @@ use super::depend::{Info, Scheduler, Slot};
 use super::guard::SessionGuard;
 use super::report::{ApplyReport, Failure, TrxOutcome};
 use super::session::{SessionCtx, TargetInfo};
-use super::state::{Batcher, InDoubt, Progress};
+use super::state::{Batcher, InDoubt, ResumeState};
 use super::stream::{Group, Item, Stream};
 use super::target::{Applied, Target};
 use super::{
@@ -34,7 +34,7 @@ use super::{
 /// What the commits update, in commit order.
 pub(crate) struct Book {
     pub report: ApplyReport,
-    pub progress: Progress,
+    pub progress: ResumeState,
     pub batcher: Option<Batcher>,
     pub last: BTreeMap<(u32, String), TrxId>,
     pub last_logged: BTreeMap<(u32, String), TrxId>,

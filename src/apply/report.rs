@@ -79,9 +79,12 @@ pub struct Failure {
     pub outcome: TrxOutcome,
 }
 
-/// A transaction that was not applied because it is incomplete.
+/// A transaction of the input that was not applied because it is
+/// incomplete there: the trailing one (the input ends before its commit),
+/// or a copy cut short and re-fetched whole. (Not [`crate::diff::LeftOut`],
+/// which is where a cut diff stopped short in the source's own log set.)
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeftOut {
+pub struct NotApplied {
     /// File of its first event.
     pub file: PathBuf,
     /// Offset of its first event (or of the cut event when nothing else is there).
@@ -156,9 +159,9 @@ pub struct ApplyReport {
     /// non-transactional tables, no dependency information).
     pub barriers: u64,
     /// Incomplete transactions that the input itself abandoned (a master restart).
-    pub abandoned: Vec<LeftOut>,
+    pub abandoned: Vec<NotApplied>,
     /// The trailing incomplete transaction, not applied.
-    pub left_out: Option<LeftOut>,
+    pub left_out: Option<NotApplied>,
     /// Last applied GTID per domain/source.
     pub last_gtids: Vec<String>,
     /// Committed transactions the target did not write to its binlog: they
@@ -298,7 +301,7 @@ impl ApplyReport {
 
     /// Machine-readable report.
     pub fn to_json(&self) -> serde_json::Value {
-        let lo = |l: &LeftOut| json!({"file": l.file.display().to_string(), "offset": l.offset, "events": l.events, "bytes": l.bytes, "reason": l.reason});
+        let lo = |l: &NotApplied| json!({"file": l.file.display().to_string(), "offset": l.offset, "events": l.events, "bytes": l.bytes, "reason": l.reason});
         let (vstate, vdetail) = match &self.verification {
             Verification::NotRun => ("not_run", String::new()),
             Verification::Verified(d) => ("verified", d.clone()),
