@@ -22,7 +22,8 @@
 //! state then says which of a batch committed), and it is all ours
 //! (session settings and `BINLOG`).
 
-use super::convert::{End, Kind, TrxId, TrxPlan};
+use super::convert::{End, TrxPlan};
+use super::group::{Kind, TrxId};
 use super::is_binlog;
 use crate::event::Flavor;
 

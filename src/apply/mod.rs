@@ -214,6 +214,7 @@ pub(crate) mod chain;
 pub(crate) mod compound;
 pub mod convert;
 pub(crate) mod depend;
+mod group;
 pub(crate) mod guard;
 pub mod multi;
 pub(crate) mod parallel;
@@ -238,7 +239,7 @@ use crate::event::{EventType, Flavor};
 use crate::log::{Access, LogFile};
 use crate::server::ConnSpec;
 
-pub use convert::{TrxId, Xid};
+pub use group::{TrxId, Xid};
 pub use multi::{Bars, Counters, PlanTarget, apply_plan, plan_targets};
 #[doc(hidden)]
 pub use parallel::waits_for_my_locks;
@@ -247,10 +248,11 @@ pub use report::{ApplyReport, Failure, FileReport, NotApplied, ResumePoint, Serv
 pub use state::{InDoubt, ResumeState, state_path};
 pub use target::{GtidSet, MariaState};
 
-use convert::{End, Kind, Src, TrxPlan};
+use convert::{End, Src, TrxPlan};
+use group::{Group, Kind};
 use guard::{MAX_PACKET, PacketGuard, SessionGuard};
 use session::{SessionCtx, TargetInfo, hex};
-use stream::{Group, Item, Stream};
+use stream::{Item, Stream};
 use target::{Applied, Target};
 
 /// Options for an apply.
@@ -1266,8 +1268,7 @@ pub(crate) fn abandoned(lfs: &[LogFile], g: &Group<'_>) -> NotApplied {
 /// committed, so the apply stops before it (nothing of it applied).
 pub(crate) fn abandoned_error(lfs: &[LogFile], g: &Group<'_>) -> Error {
     let (fi, off) = g.start();
-    let id =
-        convert::identify(g).map(|(id, _)| id.to_string()).unwrap_or_else(|_| "an unidentified transaction".into());
+    let id = group::identify(g).map(|(id, _)| id.to_string()).unwrap_or_else(|_| "an unidentified transaction".into());
     let first = g.events.first().map(|e| e.ev.event_type());
     Error::invalid(format!(
         "{id} ({} bytes) is cut short by the start of another transaction: its end is missing from the input \
@@ -1293,7 +1294,7 @@ pub(crate) fn partial_tail(
 }
 
 /// The error an INCIDENT event stops the apply with.
-pub(crate) fn incident_error(lfs: &[LogFile], ge: &stream::GEvent<'_>) -> Error {
+pub(crate) fn incident_error(lfs: &[LogFile], ge: &group::GEvent<'_>) -> Error {
     let (n, msg) = crate::event::views::incident(&ge.ev, &ge.fde.fmt).unwrap_or((0, b""));
     Error::invalid(format!(
         "INCIDENT event {n} ({}): the master reports lost events; stopping before it",
@@ -1744,7 +1745,7 @@ fn run(
             Ok(p) => p,
             Err((src, e)) => {
                 drain_before!(g);
-                let id = convert_id(&g);
+                let id = g.id_text();
                 report.failure = Some(Failure {
                     file: files[src.file].clone(),
                     offset: src.offset,
@@ -2011,24 +2012,6 @@ fn key_of(id: &TrxId) -> Option<(u32, String)> {
         TrxId::Mysql { sid, .. } => Some((0, crate::event::views::format_uuid(sid))),
         TrxId::MysqlTagged { uuid, tag, .. } => Some((0, format!("{uuid}:{tag}"))),
         TrxId::Position { .. } => None,
-    }
-}
-
-/// The identity of a group whose conversion failed, for the message.
-fn convert_id(g: &Group<'_>) -> String {
-    let first = &g.events[0];
-    match first.ev.event_type() {
-        EventType::MARIA_GTID => crate::event::views::MariaGtid::parse(&first.ev, &first.fde.fmt)
-            .map(|m| format!("GTID {}-{}-{}", m.domain_id, first.ev.server_id(), m.seq_no))
-            .unwrap_or_else(|_| "?".into()),
-        EventType::GTID => crate::event::views::MysqlGtid::parse(&first.ev, &first.fde.fmt)
-            .map(|m| format!("GTID {}:{}", crate::event::views::format_uuid(&m.sid), m.gno))
-            .unwrap_or_else(|_| "?".into()),
-        _ => {
-            let lp = first.ev.log_pos() as u64;
-            let sz = first.ev.size() as u64;
-            format!("master position {} (server_id {})", lp.saturating_sub(sz), first.ev.server_id())
-        }
     }
 }
 

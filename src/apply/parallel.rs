@@ -18,13 +18,14 @@ use crate::event::views::{MariaGtid, MysqlGtid, Query, QueryKind, maria_gtid_fla
 use crate::event::{EventType, Flavor};
 use crate::log::LogFile;
 
-use super::convert::{self, TrxId};
+use super::convert;
 use super::depend::{Info, Scheduler, Slot};
+use super::group::{Group, TrxId, identify};
 use super::guard::SessionGuard;
 use super::report::{ApplyReport, Failure, TrxOutcome};
 use super::session::{SessionCtx, TargetInfo};
 use super::state::{Batcher, InDoubt, ResumeState};
-use super::stream::{Group, Item, Stream};
+use super::stream::{Item, Stream};
 use super::target::{Applied, Target};
 use super::{
     ApplyOptions, ExecFailure, Hold, abandoned, abandoned_error, already_applied, execute_with, incident_error,
@@ -344,7 +345,7 @@ fn dispatch<'a>(
             st.book.report.files[end.0].skipped += 1;
             continue;
         }
-        let id = convert::identify(&g).ok().map(|(id, _)| id);
+        let id = identify(&g).ok().map(|(id, _)| id);
         if let Some(id) = &id {
             if let Some(why) = already_applied(&applied, id) {
                 if env.opts.resume || env.opts.skip_applied {
@@ -467,7 +468,7 @@ fn run_job(
                         file: env.files[src.file].clone(),
                         offset: src.offset,
                         event_type: src.ty,
-                        trx: super::convert_id(&job.group),
+                        trx: job.group.id_text(),
                         server_error: None,
                         message: e.0,
                         outcome: TrxOutcome::NotStarted,
@@ -658,7 +659,7 @@ fn not_run(env: &Env<'_>, job: &Job<'_>, i: usize) -> Failure {
         file: env.files[first.file].clone(),
         offset: first.ev.offset(),
         event_type: first.ev.event_type(),
-        trx: super::convert_id(&job.group),
+        trx: job.group.id_text(),
         server_error: None,
         message: format!("not run: parallel worker {i}'s connection was lost after its previous transaction committed"),
         outcome: TrxOutcome::NotStarted,

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-use super::convert::{End, Kind, Stmt, convert};
+use super::convert::{End, Stmt, convert};
+use super::group::Kind;
 use super::session::{SessionCtx, TargetInfo};
 use super::stream::{Item, Stream};
 use super::{ApplyOptions, open_files, target};
