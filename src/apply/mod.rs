@@ -225,6 +225,7 @@ pub mod state;
 pub(crate) mod stream;
 pub mod target;
 pub(crate) mod watch;
+mod writeset;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -1493,7 +1494,7 @@ fn run(
         true => Some(tryf!(chain::Workers::begin(&mut workers, &target, opts.disable_log_bin, lock_wait, run_id))),
         false => None,
     };
-    let mut analyzer = chain.as_ref().map(|_| parallel::Analyzer::new());
+    let mut analyzer = chain.as_ref().map(|_| writeset::Analyzer::new());
     let mut batch_infos: Vec<depend::Info> = Vec::new();
     let lanes = chain.as_ref().map_or(1, |c| c.len());
     let mut lane_choice = chain::Lanes::new(lanes);
