@@ -30,6 +30,7 @@ use crate::event::views::{
 use crate::event::{ChecksumAlg, EventIter, EventType, HEADER_LEN, RawEvent, Step};
 
 use super::group::{Fde, Group, Kind, TrxId, Xid, identify, tagged_id};
+use super::report::{Failure, TrxOutcome};
 use super::session::{ConvError, SessionCtx, TargetInfo, hex, perr, quote_ident};
 
 /// Where a statement comes from: an event of a file.
@@ -150,6 +151,19 @@ pub(crate) fn convert(
     }
     c.flush_rows();
     Ok(c.plan)
+}
+
+/// The report's account of a group that could not be converted (at `src`).
+pub(crate) fn failure(files: &[std::path::PathBuf], g: &Group<'_>, src: Src, e: ConvError) -> Failure {
+    Failure {
+        file: files[src.file].clone(),
+        offset: src.offset,
+        event_type: src.ty,
+        trx: g.id_text(),
+        server_error: None,
+        message: e.0,
+        outcome: TrxOutcome::NotStarted,
+    }
 }
 
 fn src_of(file: usize, ev: &RawEvent<'_>) -> Src {

@@ -3,8 +3,7 @@
 //! [`super`] ("Parallel apply") for the rules; [`super::depend`] decides
 //! what may overlap.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -12,50 +11,22 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
-use crate::event::Flavor;
-use crate::log::LogFile;
 
+use super::applied::{already_applied, applied_twice, logged_by, record_applied};
+use super::book::{Book, Env};
 use super::convert;
 use super::depend::{Info, Scheduler, Slot};
-use super::group::{Group, TrxId, identify};
+use super::exec::{Hold, execute_with, is_lost};
+use super::group::{Group, identify};
 use super::guard::SessionGuard;
-use super::report::{ApplyReport, Failure, TrxOutcome};
+use super::multi::Counters;
+use super::report::{Failure, TrxOutcome};
 use super::session::{SessionCtx, TargetInfo};
-use super::state::{Batcher, InDoubt, ResumeState};
+use super::state::{Batcher, InDoubt};
 use super::stream::{Item, Stream};
-use super::target::{Applied, Target};
+use super::target::Applied;
+use super::unapplied::{abandoned_error, incident_error, partial_tail, refetched};
 use super::writeset::Analyzer;
-use super::{
-    ApplyOptions, ExecFailure, Hold, abandoned, abandoned_error, already_applied, execute_with, incident_error,
-    is_interrupted, is_lost, key_of, partial_tail, record_applied,
-};
-
-/// What the commits update, in commit order.
-pub(crate) struct Book {
-    pub report: ApplyReport,
-    pub progress: ResumeState,
-    pub batcher: Option<Batcher>,
-    pub last: BTreeMap<(u32, String), TrxId>,
-    pub last_logged: BTreeMap<(u32, String), TrxId>,
-    /// The transaction whose intent is in the journal (exact state).
-    pub pending: Option<InDoubt>,
-}
-
-/// What the run set up before the loop.
-pub(crate) struct Env<'x> {
-    pub label: &'x str,
-    pub lfs: &'x [LogFile],
-    pub files: &'x [PathBuf],
-    pub target: &'x Target,
-    pub opts: &'x ApplyOptions,
-    pub resume_from: Option<(usize, u64)>,
-    /// Check `@@last_gtid` after commits of groups without rows (see `run`).
-    pub noop_check: bool,
-    /// An intent goes to the journal before each COMMIT.
-    pub journaling: bool,
-    /// Session lock waits bounded by what is left of the deadline (seconds).
-    pub lock_wait: Option<u64>,
-}
 
 struct Job<'a> {
     slot: Slot,
@@ -282,12 +253,12 @@ pub(crate) fn run_loop(
     if let Some(e) = st.error {
         result = Err(e);
     } else if book.report.failure.is_some() {
-        result = Err(super::failure_error(&book.report));
+        result = Err(book.report.failure_error());
     } else if let Some(d) = deferred {
         match d {
             Deferred::Failure(f) => {
                 book.report.failure = Some(f);
-                result = Err(super::failure_error(&book.report));
+                result = Err(book.report.failure_error());
             }
             Deferred::Error(e) => result = Err(e),
         }
@@ -311,7 +282,7 @@ fn dispatch<'a>(
         if shared.stopped.load(Ordering::Relaxed) {
             return None;
         }
-        if is_interrupted(env.opts) {
+        if env.opts.interrupted() {
             interrupt(shared);
             return None;
         }
@@ -323,7 +294,7 @@ fn dispatch<'a>(
         let g = match item {
             Item::Group(g) => g,
             Item::Refetched(g) => {
-                shared.lock().book.report.abandoned.push(abandoned(lfs, &g));
+                shared.lock().book.report.abandoned.push(refetched(lfs, &g));
                 continue;
             }
             Item::Abandoned(g) => return Some(Deferred::Error(abandoned_error(lfs, &g))),
@@ -337,34 +308,17 @@ fn dispatch<'a>(
         };
         let end = g.end();
         if env.resume_from.is_some_and(|r| end <= r) {
-            let mut st = shared.lock();
-            st.book.report.skipped += 1;
-            super::Counters::tick(&env.opts.counters);
-            st.book.report.files[end.0].skipped += 1;
+            shared.lock().book.skip(end.0, &env.opts.counters);
             continue;
         }
         let id = identify(&g).ok().map(|(id, _)| id);
         if let Some(id) = &id {
             if let Some(why) = already_applied(&applied, id) {
                 if env.opts.resume || env.opts.skip_applied {
-                    let mut st = shared.lock();
-                    st.book.report.skipped += 1;
-                    super::Counters::tick(&env.opts.counters);
-                    st.book.report.files[end.0].skipped += 1;
+                    shared.lock().book.skip(end.0, &env.opts.counters);
                     continue;
                 }
-                let first = &g.events[0];
-                return Some(Deferred::Failure(Failure {
-                    file: env.files[first.file].clone(),
-                    offset: first.ev.offset(),
-                    event_type: first.ev.event_type(),
-                    trx: id.to_string(),
-                    server_error: None,
-                    message: format!(
-                        "already applied on the target ({why}); use --resume to skip applied transactions"
-                    ),
-                    outcome: TrxOutcome::NotStarted,
-                }));
+                return Some(Deferred::Failure(applied_twice(env.files, &g, id, &why)));
             }
             record_applied(&mut applied, id);
         }
@@ -462,16 +416,7 @@ fn run_job(
             Ok(p) => p,
             Err((src, e)) => {
                 if shared.wait(i, seq) {
-                    let f = Failure {
-                        file: env.files[src.file].clone(),
-                        offset: src.offset,
-                        event_type: src.ty,
-                        trx: job.group.id_text(),
-                        server_error: None,
-                        message: e.0,
-                        outcome: TrxOutcome::NotStarted,
-                    };
-                    fail(shared, f, true);
+                    fail(shared, convert::failure(env.files, &job.group, src, e), true);
                 }
                 return;
             }
@@ -491,7 +436,7 @@ fn run_job(
                     if st.stop {
                         return Hold::Stop;
                     }
-                    if is_interrupted(env.opts) {
+                    if env.opts.interrupted() {
                         drop(st);
                         interrupt(shared);
                         return Hold::Stop;
@@ -499,7 +444,7 @@ fn run_job(
                     if env.journaling {
                         // No GTID check: "may commit from now on" goes to the journal first.
                         let d = InDoubt {
-                            n: st.book.progress.transactions + 1,
+                            n: st.book.state.transactions + 1,
                             file: job.group.start().0,
                             offset: job.group.start().1,
                             end_file: job.end.0,
@@ -541,11 +486,12 @@ fn run_job(
                     (h.0)(guard.conn().connection_id());
                 }
                 // Still the head: nothing else commits until next_commit moves.
-                let not_logged = env.noop_check && !plan.has_rows && alive && !logged_by(guard, &plan, flavor, env);
+                let not_logged =
+                    env.noop_check && !plan.has_rows && alive && !logged_by(guard, &plan.id, flavor, env.label);
                 *ctx = tctx;
                 guard.user_vars.clone_from(&ctx.user_vars);
                 committed(shared, i, &plan, job.end, not_logged);
-                super::Counters::tick(&env.opts.counters);
+                Counters::tick(&env.opts.counters);
                 return;
             }
             Err(f) => {
@@ -584,41 +530,13 @@ fn run_job(
                 }
                 // A real failure: reported once every earlier transaction committed.
                 if shared.wait(i, seq) {
-                    fail(shared, exec_failure(env, &plan.id, f), true);
+                    fail(shared, f.into_failure(env.files, plan.id.to_string()), true);
                 } else {
                     shared.lock().running[i] = None;
                 }
                 return;
             }
         }
-    }
-}
-
-fn exec_failure(env: &Env<'_>, id: &TrxId, f: ExecFailure) -> Failure {
-    Failure {
-        file: env.files[f.src.file].clone(),
-        offset: f.src.offset,
-        event_type: f.src.ty,
-        trx: id.to_string(),
-        server_error: f.server,
-        message: f.message,
-        outcome: f.outcome,
-    }
-}
-
-/// Whether the target binlogged a group without rows (MariaDB `@@last_gtid`).
-fn logged_by(guard: &mut SessionGuard<'_>, plan: &convert::TrxPlan, flavor: Flavor, env: &Env<'_>) -> bool {
-    let g = plan.id.gtid().unwrap_or_default();
-    match guard.conn().query_first::<Option<String>, _>("SELECT @@session.last_gtid") {
-        Ok(v) => v.flatten().as_deref() == Some(g.as_str()),
-        Err(e) if is_lost(&e) => {
-            guard.alive = false;
-            true
-        }
-        Err(_) => match super::target::read_applied(guard.conn(), flavor, env.label) {
-            Ok(a @ Applied::Maria(_)) => already_applied(&a, &plan.id).is_some(),
-            _ => true,
-        },
     }
 }
 
@@ -629,9 +547,9 @@ fn fail(shared: &Shared, f: Failure, exact: bool) {
         if b.batcher.as_ref().is_some_and(Batcher::journals) {
             // Exact state: a COMMIT whose answer never came is in doubt; anything else did not commit.
             let pending = b.pending.take();
-            b.progress.in_doubt = pending.filter(|_| f.outcome == TrxOutcome::Unknown);
+            b.state.in_doubt = pending.filter(|_| f.outcome == TrxOutcome::Unknown);
         } else {
-            b.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
+            b.state.exact = exact && f.outcome != TrxOutcome::Unknown;
         }
         b.report.failure = Some(f);
     }
@@ -675,33 +593,10 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
-/// The bookkeeping of a commit (by the head, in commit order).
+/// The book-keeping of a commit (by the head, in commit order).
 fn committed(shared: &Shared, i: usize, plan: &convert::TrxPlan, end: (usize, u64), not_logged: bool) {
     let mut st = shared.lock();
-    let b = &mut st.book;
-    b.report.transactions += 1;
-    b.report.events += plan.events;
-    b.report.files[end.0].transactions += 1;
-    b.report.files[end.0].events += plan.events;
-    if let Some(key) = key_of(&plan.id) {
-        b.last.insert(key.clone(), plan.id.clone());
-        if not_logged {
-            if let Some(g) = plan.id.gtid() {
-                b.report.not_binlogged.push(g);
-            }
-        } else {
-            b.last_logged.insert(key, plan.id.clone());
-        }
-    }
-    b.progress.file = end.0;
-    b.progress.offset = end.1;
-    b.progress.transactions += 1;
-    b.progress.last_gtid = plan.id.gtid();
-    b.pending = None;
-    let saved = match b.batcher.as_mut() {
-        Some(bt) => bt.committed(&b.progress),
-        None => Ok(()),
-    };
+    let saved = st.book.commit(plan, end, !not_logged);
     st.next_commit += 1;
     st.running[i] = None;
     if let Err(e) = saved {

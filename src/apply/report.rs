@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::error::Error;
 use crate::event::EventType;
 
 /// Per-file counts.
@@ -351,6 +352,37 @@ impl ApplyReport {
             "elapsed_seconds": self.elapsed.as_secs_f64(),
             "complete": self.is_complete(),
         })
+    }
+}
+
+/// An apply that did not end in a verified full apply: the error (one line,
+/// with file, offset, event type, transaction and server error where they
+/// apply) and the report of what was done.
+#[derive(Debug)]
+pub struct ApplyFailure {
+    /// What went wrong.
+    pub error: Error,
+    /// What was done before (boxed: it is large).
+    pub report: Box<ApplyReport>,
+}
+
+impl From<ApplyFailure> for Error {
+    fn from(f: ApplyFailure) -> Error {
+        f.error
+    }
+}
+
+impl ApplyReport {
+    /// The one-line error for the report's failure (which must be set).
+    pub(crate) fn failure_error(&self) -> Error {
+        let f = self.failure.as_ref().expect("failure set");
+        let cause = match &f.server_error {
+            Some(e) => format!("server error {} ({}): {} [{}]", e.code, e.state, e.message, f.message),
+            None => f.message.clone(),
+        };
+        let line =
+            format!("{}: {cause}; {}; {} transactions committed before it", f.trx, f.outcome.text(), self.transactions);
+        Error::invalid(line.replace(['\n', '\r'], " ")).with_file(&f.file).at(f.offset, Some(f.event_type))
     }
 }
 

@@ -2,7 +2,7 @@
 //! file next to the first diff (`<first file>.apply-state`).
 //!
 //! How exact it must be depends on whether the target can say what it has
-//! (`AppliedCheck` in [`super`]):
+//! (`AppliedCheck` in `applied.rs`):
 //!
 //! - **By GTID** (every transaction has one and the target records those
 //!   we apply): writing the state after every commit would cost an fsync
