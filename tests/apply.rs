@@ -499,7 +499,7 @@ fn resume_state_file() {
     let o = opts_in(tmp.path());
     let r = apply::apply_files(&spec(&topo, MASTER), &files[..1], &o).unwrap();
     assert_eq!(r.transactions, 11);
-    let p = apply::Progress::load(o.state_file.as_ref().unwrap()).unwrap().unwrap();
+    let p = apply::ResumeState::load(o.state_file.as_ref().unwrap()).unwrap().unwrap();
     assert!(p.exact);
     assert_eq!(p.transactions, 11);
     assert_eq!(p.last_gtid.as_deref(), Some("0-1-11"));

@@ -46,12 +46,12 @@ use std::sync::mpsc;
 use mysql::prelude::Queryable;
 
 use super::compound::{self, Hooks, Outcome};
-use super::convert::{self, TrxId, TrxPlan};
+use super::convert::{self, TrxPlan};
 use super::depend::{Info, Scheduler};
+use super::exec::is_lost;
+use super::group::{Group, TrxId};
 use super::guard::SessionGuard;
-use super::is_lost;
 use super::session::{SessionCtx, TargetInfo};
-use super::stream::Group;
 use super::target::Target;
 use crate::error::{Error, Result};
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::error::Error;
 use crate::event::EventType;
 
 /// Per-file counts.
@@ -79,9 +80,12 @@ pub struct Failure {
     pub outcome: TrxOutcome,
 }
 
-/// A transaction that was not applied because it is incomplete.
+/// A transaction of the input that was not applied because it is
+/// incomplete there: the trailing one (the input ends before its commit),
+/// or a copy cut short and re-fetched whole. (Not [`crate::diff::LeftOut`],
+/// which is where a cut diff stopped short in the source's own log set.)
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeftOut {
+pub struct NotApplied {
     /// File of its first event.
     pub file: PathBuf,
     /// Offset of its first event (or of the cut event when nothing else is there).
@@ -156,9 +160,9 @@ pub struct ApplyReport {
     /// non-transactional tables, no dependency information).
     pub barriers: u64,
     /// Incomplete transactions that the input itself abandoned (a master restart).
-    pub abandoned: Vec<LeftOut>,
+    pub abandoned: Vec<NotApplied>,
     /// The trailing incomplete transaction, not applied.
-    pub left_out: Option<LeftOut>,
+    pub left_out: Option<NotApplied>,
     /// Last applied GTID per domain/source.
     pub last_gtids: Vec<String>,
     /// Committed transactions the target did not write to its binlog: they
@@ -298,7 +302,7 @@ impl ApplyReport {
 
     /// Machine-readable report.
     pub fn to_json(&self) -> serde_json::Value {
-        let lo = |l: &LeftOut| json!({"file": l.file.display().to_string(), "offset": l.offset, "events": l.events, "bytes": l.bytes, "reason": l.reason});
+        let lo = |l: &NotApplied| json!({"file": l.file.display().to_string(), "offset": l.offset, "events": l.events, "bytes": l.bytes, "reason": l.reason});
         let (vstate, vdetail) = match &self.verification {
             Verification::NotRun => ("not_run", String::new()),
             Verification::Verified(d) => ("verified", d.clone()),
@@ -348,6 +352,37 @@ impl ApplyReport {
             "elapsed_seconds": self.elapsed.as_secs_f64(),
             "complete": self.is_complete(),
         })
+    }
+}
+
+/// An apply that did not end in a verified full apply: the error (one line,
+/// with file, offset, event type, transaction and server error where they
+/// apply) and the report of what was done.
+#[derive(Debug)]
+pub struct ApplyFailure {
+    /// What went wrong.
+    pub error: Error,
+    /// What was done before (boxed: it is large).
+    pub report: Box<ApplyReport>,
+}
+
+impl From<ApplyFailure> for Error {
+    fn from(f: ApplyFailure) -> Error {
+        f.error
+    }
+}
+
+impl ApplyReport {
+    /// The one-line error for the report's failure (which must be set).
+    pub(crate) fn failure_error(&self) -> Error {
+        let f = self.failure.as_ref().expect("failure set");
+        let cause = match &f.server_error {
+            Some(e) => format!("server error {} ({}): {} [{}]", e.code, e.state, e.message, f.message),
+            None => f.message.clone(),
+        };
+        let line =
+            format!("{}: {cause}; {}; {} transactions committed before it", f.trx, f.outcome.text(), self.transactions);
+        Error::invalid(line.replace(['\n', '\r'], " ")).with_file(&f.file).at(f.offset, Some(f.event_type))
     }
 }
 
