@@ -617,7 +617,7 @@ mod tests {
         assert_eq!((o.ping_failures, o.continue_after), (3, false));
         let e = Conf::new("ping_interval=often");
         let Cmd::Monitor(a) = parse(&["monitor", "--conf", &e.app()]).unwrap() else { panic!() };
-        assert!(resolve_monitor(a).unwrap_err().to_string().contains("bad ping_interval"));
+        assert!(resolve_monitor(a).unwrap_err().to_string().contains("ping_interval: "));
     }
 
     #[test]
