@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::protocol::{
-    ApplyFailure, ApplyOutcome, ApplyReply, ApplyRequest, CutReply, CutRequest, SaveReply, SaveRequest,
+    ApplyFailureKind, ApplyOutcome, ApplyReply, ApplyRequest, CutReply, CutRequest, SaveReply, SaveRequest,
 };
 use crate::apply::{ApplyOptions, Counters, PlanTarget, apply_plan};
 use crate::diff::{CutOptions, DiffDoc, Plan, PlanDoc, PlanInput};
@@ -81,9 +81,9 @@ pub fn apply(req: ApplyRequest, counters: &[Arc<Counters>]) -> ApplyReply {
             },
             Err(f) => {
                 let kind = match f.error.kind() {
-                    ErrorKind::Connect(_) => ApplyFailure::Connect,
-                    ErrorKind::Timeout { .. } => ApplyFailure::Timeout,
-                    _ => ApplyFailure::Other,
+                    ErrorKind::Connect(_) => ApplyFailureKind::Connect,
+                    ErrorKind::Timeout { .. } => ApplyFailureKind::Timeout,
+                    _ => ApplyFailureKind::Other,
                 };
                 ApplyOutcome {
                     name: t.name.clone(),

@@ -109,7 +109,7 @@ pub struct ApplyTarget {
 /// Why a target's apply failed, where the driver branches on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ApplyFailure {
+pub enum ApplyFailureKind {
     /// The applying host cannot reach the target's MySQL: the driver applies that diff itself.
     Connect,
     /// The target stopped answering, or the deadline passed.
@@ -132,7 +132,7 @@ pub struct ApplyOutcome {
     /// The last GTID applied per domain.
     pub last_gtids: Vec<String>,
     /// Why it failed (`None`: it did not).
-    pub failure: Option<(ApplyFailure, String)>,
+    pub failure: Option<(ApplyFailureKind, String)>,
 }
 
 /// What an apply did, per target in the request's order.
