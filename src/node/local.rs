@@ -34,8 +34,8 @@ pub fn cut(req: CutRequest) -> Result<CutReply> {
 /// As [`crate::diff::tail::save_tail`]; `from` not a `FILE:POS`.
 pub fn save(req: SaveRequest) -> Result<SaveReply> {
     let from = req.from.parse()?;
-    let tail = crate::diff::tail::save_tail(&req.binlog_dirs, &from, &req.output)?;
-    Ok(SaveReply { tail: tail.as_ref().map(DiffDoc::from), output: req.output })
+    let saved = crate::diff::tail::save_tail(&req.binlog_dirs, &from, req.start, &req.output)?;
+    Ok(SaveReply { from: saved.from.to_string(), tail: saved.report.as_ref().map(DiffDoc::from), output: req.output })
 }
 
 /// Applies each target's diff, all at once; `counters[i]` follows target `i`.
