@@ -13,5 +13,7 @@
 #![allow(dead_code)]
 
 pub mod drive;
+pub mod hosts;
 pub mod netns;
+pub mod process;
 pub mod topology;

@@ -67,7 +67,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::topology::{process_alive, sys};
+use super::process::{process_alive, signal};
 
 /// Prefix of every namespace and link we create.
 pub const PREFIX: &str = "bdt";
@@ -213,7 +213,7 @@ fn kill_netns_pids(ns: &str) {
     let me = std::process::id();
     let pids: Vec<u32> = netns_pids(ns).into_iter().filter(|&p| p != me).collect();
     for &p in &pids {
-        sys::signal(p, sys::SIGKILL);
+        signal(p, libc::SIGKILL);
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while pids.iter().any(|&p| process_alive(p)) && Instant::now() < deadline {

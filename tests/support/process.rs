@@ -1,0 +1,55 @@
+//! Processes the tests start and wait for: signals (by pid, only to
+//! processes a test started or verified through /proc), whether a pid still
+//! runs, a parent-death signal for servers, and bounded polling.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How often [`poll_until`] looks.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// Poll `f` every 20 ms until it returns `Some`, or `None` after `timeout`.
+pub fn poll_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// `kill(pid, sig)`; true if the signal was sent.
+pub fn signal(pid: u32, sig: i32) -> bool {
+    // SAFETY: kill(2) on a pid the caller started or verified through /proc.
+    unsafe { libc::kill(pid as libc::pid_t, sig) == 0 }
+}
+
+/// In a forked child before exec: die with SIGKILL when the parent
+/// (thread) dies.  Async-signal-safe.
+#[cfg(target_os = "linux")]
+pub fn set_parent_death_signal() -> std::io::Result<()> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG, sig) only sets a process attribute.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn set_parent_death_signal() -> std::io::Result<()> {
+    Ok(())
+}
+
+/// True if `pid` exists and is not a zombie (Linux /proc; falls back to kill 0).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) S ..." -- comm may contain spaces/parens: take the last ')'
+        Ok(stat) => stat.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])).unwrap_or(true),
+        Err(_) if Path::new("/proc/self/stat").exists() => false,
+        Err(_) => signal(pid, 0),
+    }
+}
