@@ -23,7 +23,6 @@
 //!   Perl node tools and for our driver, with `BENCH_LAG_BYTES` for a
 //!   replica far behind.
 
-mod common;
 mod support;
 
 use std::collections::BTreeMap;
@@ -31,10 +30,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::mha::{
-    Timings, all_text, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
+use support::mha::{
+    Timings, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
 };
-use common::node::Bin;
+use support::node::Bin;
+use support::process::all_text;
 use support::topology::{MASTER, SlaveStatus, Stop, Topology, TopologyConfig, poll_until};
 
 /// The workload's seed, the same for every run.
@@ -393,7 +393,7 @@ fn bench_failover_hosts() {
         let mha = label.starts_with("MHA");
         let (row_run, detail, topo_names, want) = if mha {
             // MHA's own node tools, patched to run here, each call timed;
-            // mysqlbinlog without GTID strict mode (tests/common/mha.rs).
+            // mysqlbinlog without GTID strict mode (tests/support/mha.rs).
             let timing = w.join("timing");
             let lib = patched_manager_perl5lib(&w.join("node"));
             timed_tools(&w.join("tools"), &timing, &|t| format!("PERL5LIB='{}' /usr/bin/{t}", lib.display()));

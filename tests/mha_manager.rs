@@ -11,7 +11,7 @@
 //!   known_hosts file in `ssh_options`.
 //!
 //! The manager's own Perl is patched for this machine, in a private copy on
-//! `PERL5LIB` (tests/common/mha.rs says what and why). Our node side needs
+//! `PERL5LIB` (tests/support/mha.rs says what and why). Our node side needs
 //! no patch.
 //!
 //! The test runs `masterha_check_ssh` and `masterha_check_repl` while
@@ -29,20 +29,18 @@
 //! matrix: lag inside one master file, STATEMENT format, no checksums, and a
 //! partial transaction at the end of the latest replica's relay log.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::mha::{
-    Timings, all_text, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
+use support::mha::{
+    Timings, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
 };
-use common::node::{Bin, Sshd};
-use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology,
-    TopologyConfig, poll_until,
-};
+use support::node::Bin;
+use support::process::all_text;
+use support::sshd::Sshd;
+use support::topology::{BinlogChecksum, BinlogFormat, MASTER, Stop, Topology, TopologyConfig, poll_until};
 
 struct Scenario {
     name: &'static str,
@@ -58,10 +56,8 @@ struct Scenario {
 
 /// The manager's configuration for the topology.
 fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path, client_bindir: Option<&Path>) -> PathBuf {
-    let servers: Vec<_> = topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
-    let accounts =
-        format!("user={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n");
-    common::mha::app_cnf(&servers, &accounts, sshd, work, client_bindir)
+    let extra = client_bindir.map(|d| format!("client_bindir={}\n", d.display())).unwrap_or_default();
+    topo.app_cnf_via_sshd(work, sshd, &extra)
 }
 
 /// What a failover run left behind.

@@ -6,7 +6,6 @@
 //! MHA's arguments. A start hook that fails rolls everything back: the old
 //! master takes writes again and nothing was re-pointed.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -145,8 +144,8 @@ fn switch_under_write_load() {
 /// What MHA's online switch needs here: our node tools on a loopback sshd's
 /// PATH (its manager checks them), its Perl patched for this machine.
 struct Mha {
-    bin: common::node::Bin,
-    sshd: common::node::Sshd,
+    bin: support::node::Bin,
+    sshd: support::sshd::Sshd,
     perl5lib: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -180,17 +179,7 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
     let hook_line = format!("master_ip_online_change_script={}\n", hook.display());
     let conf = match mha {
         None => conf_with_hook(&topo, work.path(), &hook),
-        Some(m) => {
-            let servers: Vec<_> =
-                topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
-            let accounts = format!(
-                "user={}\npassword={ADMIN_PASSWORD}\nrepl_user={}\nrepl_password={}\n{hook_line}",
-                support::topology::ADMIN_USER,
-                support::topology::REPL_USER,
-                support::topology::REPL_PASSWORD
-            );
-            common::mha::app_cnf(&servers, &accounts, &m.sshd, work.path(), None)
-        }
+        Some(m) => topo.app_cnf_via_sshd(work.path(), &m.sshd, &hook_line),
     };
     topo.sql(MASTER, "CREATE DATABASE IF NOT EXISTS bd");
     topo.sql(MASTER, "CREATE TABLE bd.w (id BIGINT PRIMARY KEY, via INT NOT NULL) ENGINE=InnoDB");
@@ -255,8 +244,8 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
                 "--orig_master_is_new_slave".into(),
                 "--interactive=0".into(),
             ];
-            let (o, _) = common::mha::manager("masterha_master_switch", &args, &m.perl5lib, m.bin.dir.path());
-            let out = common::mha::all_text(&o);
+            let (o, _) = support::mha::manager("masterha_master_switch", &args, &m.perl5lib, m.bin.dir.path());
+            let out = support::process::all_text(&o);
             if std::env::var_os("SWITCH_DEBUG").is_some() {
                 eprintln!("{out}");
             }
@@ -312,11 +301,11 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
 #[test]
 #[ignore = "benchmark: cargo test --release --test phase_switch -- --ignored --nocapture bench_switch_window"]
 fn bench_switch_window() {
-    assert!(common::mha::manager_installed(), "MHA's manager is not installed");
-    let bin = common::node::Bin::new();
-    let sshd = common::node::Sshd::start(bin.dir.path()).expect("sshd");
+    assert!(support::mha::manager_installed(), "MHA's manager is not installed");
+    let bin = support::node::Bin::new();
+    let sshd = support::sshd::Sshd::start(bin.dir.path()).expect("sshd");
     let dir = tempfile::tempdir().unwrap();
-    let perl5lib = common::mha::patched_manager_perl5lib(dir.path());
+    let perl5lib = support::mha::patched_manager_perl5lib(dir.path());
     let m = Mha { bin, sshd, perl5lib, _dir: dir };
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());

@@ -12,14 +12,13 @@
 //! - `fetched_files_are_private`: a fetched file is mode 0600, nothing left
 //!   behind.
 
-mod common;
 mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use binlog_diff::remote::{Host, SshOptions};
-use common::node::{Sshd, whoami};
+use support::sshd::{Sshd, whoami};
 
 fn loopback_host(sshd: &Sshd, extra: &str, step: Duration) -> Host {
     let opts = SshOptions::parse(&format!(

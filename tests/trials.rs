@@ -35,7 +35,6 @@
 //! `BINLOG_DIFF_TRIAL_VERBOSE=1` prints each run's output.
 //! `scripts/trials.sh N SEED` runs them on a release build.
 
-mod common;
 mod support;
 
 use std::collections::BTreeMap;
@@ -43,10 +42,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology,
-    TopologyConfig, XorShift, poll_until,
-};
+use support::topology::{BinlogChecksum, BinlogFormat, MASTER, Stop, Topology, TopologyConfig, XorShift, poll_until};
 
 /// One trial's draw.
 #[derive(Debug)]
@@ -333,33 +329,28 @@ fn ours(p: &Plan, topo: &Topology, work: &Path, lossy: bool) -> Result<String, S
 /// What MHA-manager trials share: our node tools on the PATH of a loopback
 /// sshd's sessions, and the manager's Perl patched for this machine.
 struct Mha {
-    bin: common::node::Bin,
-    sshd: common::node::Sshd,
+    bin: support::node::Bin,
+    sshd: support::sshd::Sshd,
     perl5lib: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Mha {
     fn new() -> Option<Mha> {
-        if !common::mha::manager_installed() {
+        if !support::mha::manager_installed() {
             return None;
         }
-        let bin = common::node::Bin::new();
-        let sshd = common::node::Sshd::start(bin.dir.path())?;
+        let bin = support::node::Bin::new();
+        let sshd = support::sshd::Sshd::start(bin.dir.path())?;
         let dir = tempfile::tempdir().unwrap();
-        let perl5lib = common::mha::patched_manager_perl5lib(dir.path());
+        let perl5lib = support::mha::patched_manager_perl5lib(dir.path());
         Some(Mha { bin, sshd, perl5lib, _dir: dir })
     }
 
     /// `masterha_master_switch --master_state=dead`; `Ok` with its output
     /// and log when it reports success.
     fn failover(&self, topo: &Topology, work: &Path) -> Result<String, String> {
-        let servers: Vec<_> =
-            topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
-        let accounts = format!(
-            "user={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n"
-        );
-        let conf = common::mha::app_cnf(&servers, &accounts, &self.sshd, work, None);
+        let conf = topo.app_cnf_via_sshd(work, &self.sshd, "");
         let args = [
             "--master_state=dead".to_string(),
             "--dead_master_host=127.0.0.1".into(),
@@ -368,9 +359,9 @@ impl Mha {
             "--interactive=0".into(),
             format!("--conf={}", conf.display()),
         ];
-        let (o, _) = common::mha::manager("masterha_master_switch", &args, &self.perl5lib, self.bin.dir.path());
+        let (o, _) = support::mha::manager("masterha_master_switch", &args, &self.perl5lib, self.bin.dir.path());
         let log = std::fs::read_to_string(work.join("manager/manager.log")).unwrap_or_default();
-        let out = format!("{}\n--- manager.log ---\n{log}", common::mha::all_text(&o));
+        let out = format!("{}\n--- manager.log ---\n{log}", support::process::all_text(&o));
         if o.status.success() && out.contains("completed successfully.") {
             Ok(out)
         } else {

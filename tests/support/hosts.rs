@@ -62,13 +62,15 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::netns;
-use super::process::{POLL, poll_until, set_parent_death_signal, signal};
+use super::process::{POLL, poll_until, set_parent_death_signal, signal, tool};
+use super::sshd::{SSHD, public_key, session_path, spawn_keygen, ssh_answers, sshd_config, wait_keygens, whoami};
 use super::topology::{Server, Topology, TopologyConfig, lock};
 
 /// The network side of a netns topology.
@@ -92,10 +94,7 @@ impl NetState {
             .expect("create ssh client temp dir")
             .keep();
         fs::write(ssh_dir.join("owner.pid"), format!("{}\n", std::process::id())).unwrap();
-        let o = Command::new("id").arg("-un").output().expect("id -un");
-        let user = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        assert!(o.status.success() && !user.is_empty(), "id -un: {o:?}");
-        NetState { net, ssh_dir, user }
+        NetState { net, ssh_dir, user: whoami() }
     }
 
     /// The sshds (SIGTERM, bounded wait, SIGKILL), then the network: what
@@ -206,7 +205,7 @@ impl Topology {
     /// `ssh -F none <ssh_args> user@<host ip> remote_command` (no user ssh
     /// config is read).
     pub fn ssh(&self, server: usize, remote_command: &str) -> Command {
-        let mut c = Command::new(netns::tool("ssh"));
+        let mut c = Command::new(tool("ssh"));
         c.args(["-F", "none"])
             .args(self.ssh_args())
             .arg(format!("{}@{}", self.ssh_user(), self.host_ip(server)))
@@ -245,23 +244,23 @@ impl Topology {
     pub(super) fn start_sshds(&self) {
         let n = self.net_state();
         let client_key = n.ssh_dir.join("id_ed25519");
-        let mut keygens = vec![netns::spawn_keygen(&client_key, "binlog-diff-netns-client")];
+        let mut keygens = vec![spawn_keygen(&client_key, "binlog-diff-netns-client")];
         for s in &self.servers {
             let d = s.dir.join("sshd");
             fs::create_dir_all(&d).unwrap();
             fs::create_dir_all(s.dir.join("work")).unwrap();
-            keygens.push(netns::spawn_keygen(&d.join("ssh_host_ed25519_key"), &format!("binlog-diff-{}", s.name)));
+            keygens.push(spawn_keygen(&d.join("ssh_host_ed25519_key"), &format!("binlog-diff-{}", s.name)));
         }
-        netns::wait_keygens(keygens);
+        wait_keygens(keygens);
         let client_pub = fs::read_to_string(n.ssh_dir.join("id_ed25519.pub")).unwrap();
-        let path = netns::session_path(&self.cfg.ssh_path);
+        let path = session_path(&self.cfg.ssh_path);
         let mut known_hosts = String::new();
         for s in &self.servers {
             let d = s.dir.join("sshd");
             fs::write(d.join("authorized_keys"), &client_pub).unwrap();
             let ip: std::net::Ipv4Addr = s.ip.parse().unwrap();
-            fs::write(d.join("sshd_config"), netns::sshd_config(&d, ip, &path)).unwrap();
-            known_hosts += &format!("{} {}\n", s.ip, netns::public_key(&d.join("ssh_host_ed25519_key.pub")));
+            fs::write(d.join("sshd_config"), sshd_config(&d, ip, 22, &path)).unwrap();
+            known_hosts += &format!("{} {}\n", s.ip, public_key(&d.join("ssh_host_ed25519_key.pub")));
         }
         fs::write(self.known_hosts(), known_hosts).unwrap();
         let _ = fs::create_dir_all("/run/sshd"); // sshd's privilege separation dir
@@ -273,7 +272,7 @@ impl Topology {
     fn spawn_sshd(&self, i: usize) {
         let s = &self.servers[i];
         let out = fs::OpenOptions::new().create(true).append(true).open(s.dir.join("sshd.log")).unwrap();
-        let mut cmd = self.net_state().net.command_in(i, "/usr/sbin/sshd");
+        let mut cmd = self.net_state().net.command_in(i, SSHD);
         cmd.args(["-D", "-e", "-f"])
             .arg(s.dir.join("sshd").join("sshd_config"))
             .stdin(Stdio::null())
@@ -298,7 +297,7 @@ impl Topology {
             if let Some(status) = lock(&s.sshd).as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 return Err(format!("{}: sshd exited ({status}):\n{}", s.name, self.sshd_log_tail(i, 20)));
             }
-            if netns::ssh_answers(ip, Duration::from_secs(1)) {
+            if ssh_answers(SocketAddr::from((ip, 22)), Duration::from_secs(1)) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -381,9 +380,9 @@ impl Topology {
     /// separate argv entries (`exec "$@"`), no quoting needed.  Exit status
     /// 125 if the tmpfs cannot be mounted.
     pub fn hidden_command(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut c = Command::new(netns::tool("unshare"));
+        let mut c = Command::new(tool("unshare"));
         c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", HIDE_SCRIPT, "hidden_command"])
-            .arg(netns::tool("mount"))
+            .arg(tool("mount"))
             .arg(&self.root)
             .arg(program);
         c

@@ -1,8 +1,10 @@
-//! Processes the tests start and wait for: signals (by pid, only to
-//! processes a test started or verified through /proc), whether a pid still
-//! runs, a parent-death signal for servers, and bounded polling.
+//! Processes the tests start and wait for: finding a system tool, what a
+//! command printed, signals (by pid, only to processes a test started or
+//! verified through /proc), whether a pid still runs, a parent-death signal
+//! for servers, and bounded polling.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// How often [`poll_until`] looks.
@@ -52,4 +54,25 @@ pub fn process_alive(pid: u32) -> bool {
         Err(_) if Path::new("/proc/self/stat").exists() => false,
         Err(_) => signal(pid, 0),
     }
+}
+
+/// A system tool: `PATH`, then `/usr/local/sbin`, `/usr/local/bin`,
+/// `/usr/sbin`, `/usr/bin`, `/sbin`, `/bin`.  `None` if it is in none.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    dirs.extend(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from));
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Absolute path of a system tool ([`find_tool`]); panics if missing.
+pub fn tool(name: &str) -> PathBuf {
+    find_tool(name).unwrap_or_else(|| {
+        panic!("`{name}` not found (PATH, /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin)")
+    })
+}
+
+/// stdout then stderr, as text.
+pub fn all_text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }

@@ -1,9 +1,11 @@
 //! MHA's `app.cnf` for a topology: what `binlog-diff failover`/`switch`
-//! and MHA's own manager read.
+//! and MHA's own manager read; for the manager on a plain topology, through
+//! a loopback sshd.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::super::sshd::{Sshd, whoami};
 use super::{ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER, Topology};
 
 impl Topology {
@@ -42,5 +44,28 @@ impl Topology {
         let p = work.join("app.cnf");
         fs::write(&p, cnf).unwrap();
         p
+    }
+
+    /// [`app_cnf`](Self::app_cnf) of a plain topology for MHA's manager,
+    /// which reaches every server through `sshd` (on loopback): its port,
+    /// key and known_hosts in `ssh_options`, `ping_interval=1`, and each
+    /// server's `remote_workdir` under `work/<name>/mha-work` (created: what
+    /// masterha_check_repl would have made; a switch alone does not).
+    /// `default_extra` lines go into `[server default]` too.
+    pub fn app_cnf_via_sshd(&self, work: &Path, sshd: &Sshd, default_extra: &str) -> PathBuf {
+        let ssh = format!(
+            "ssh_user={}\nssh_port={}\nssh_options=-i {} -o UserKnownHostsFile={} -o IdentitiesOnly=yes\n\
+             ping_interval=1\n{default_extra}",
+            whoami(),
+            sshd.port,
+            sshd.key().display(),
+            sshd.known_hosts().display(),
+        );
+        let remote_workdir = |s: usize| {
+            let dir = work.join(self.name(s)).join("mha-work");
+            fs::create_dir_all(&dir).unwrap();
+            format!("remote_workdir={}\n", dir.display())
+        };
+        self.app_cnf(work, &ssh, &remote_workdir)
     }
 }

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::super::process::process_alive;
+use super::super::process::{find_tool, process_alive};
 use super::{ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER};
 
 /// Bump when the template's contents (users, InnoDB file sizes) change.
@@ -31,23 +31,17 @@ fn now_nanos() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
+/// `env`'s value, or the tool found by [`find_tool`].
 fn find_binary(name: &str, env: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let mut dirs: Vec<PathBuf> =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
-    dirs.extend(["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"].map(PathBuf::from));
-    for d in dirs {
-        let p = d.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{name}` not found (PATH, /usr/sbin, /usr/bin; or set {env}). Install MariaDB: \
-         apt-get install mariadb-server mariadb-client (scripts/test.sh does this)"
-    );
+    find_tool(name).unwrap_or_else(|| {
+        panic!(
+            "`{name}` not found (PATH, /usr/sbin, /usr/bin; or set {env}). Install MariaDB: \
+             apt-get install mariadb-server mariadb-client (scripts/test.sh does this)"
+        )
+    })
 }
 
 pub(super) fn mariadbd_path() -> &'static Path {

@@ -2,8 +2,10 @@
 //! that drive it: whether it is installed, the private copy of its Perl
 //! modules patched for this machine, running its scripts, and the
 //! benchmark's node-tool wrappers (timings, `client_bindir`). Shared by
-//! tests/mha_manager.rs (loopback sshd) and tests/hosts_compare.rs (netns
-//! hosts).
+//! tests/mha_manager.rs, tests/trials.rs, tests/phase_switch.rs (loopback
+//! sshd: `Topology::app_cnf_via_sshd`) and tests/hosts_compare.rs (netns
+//! hosts); and MHA's Perl node tools, which tests/mha_node.rs and
+//! tests/mha_mapping.rs compare ours with.
 //!
 //! The manager's own Perl is patched in a private copy on `PERL5LIB` (the
 //! system files are never touched): `MHA::NodeUtil`'s version parsing dies
@@ -32,82 +34,64 @@ pub fn manager_installed() -> bool {
     ok
 }
 
-/// The manager's `app.cnf` for servers `(name, port, datadir)` on
-/// 127.0.0.1 (the first is the master), reached through `sshd`; each
-/// server's `remote_workdir` under `work/<name>` (created); `client_bindir` when the
-/// Perl tools need their own mysql/mysqlbinlog. `accounts`: the
-/// `user=`, `password=`, `repl_user=`, `repl_password=` lines.
-pub fn app_cnf(
-    servers: &[(String, u16, &Path)],
-    accounts: &str,
-    sshd: &super::node::Sshd,
-    work: &Path,
-    client_bindir: Option<&Path>,
-) -> PathBuf {
-    let mut cnf = format!(
-        "[server default]\n{accounts}ssh_user={}\nssh_port={}\nssh_options=-i {} -o UserKnownHostsFile={} -o IdentitiesOnly=yes\n\
-         manager_workdir={w}/manager\nmanager_log={w}/manager/manager.log\nping_interval=1\n\n",
-        super::node::whoami(),
-        sshd.port,
-        sshd.key().display(),
-        sshd.known_hosts().display(),
-        w = work.display(),
-    );
-    if let Some(d) = client_bindir {
-        cnf.insert_str(cnf.len() - 1, &format!("client_bindir={}\n", d.display()));
+/// `MHA::NodeUtil`'s version parsing, for current Perl (node and manager).
+const NODE_UTIL: (&str, &[(&str, &str)]) = (
+    "NodeUtil.pm",
+    &[
+        ("sprintf( '%03d%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d%03d', ( $str =~ m/(\\d+)/g )[0,1,2] )"),
+        ("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )"),
+    ],
+);
+/// `MHA::BinlogManager`'s version parsing (manager).
+const BINLOG_MANAGER: (&str, &[(&str, &str)]) = (
+    "BinlogManager.pm",
+    &[("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )")],
+);
+/// `MHA::SlaveUtil`'s `SELECT @@global.super_read_only`, absent on MariaDB (manager).
+const SLAVE_UTIL: (&str, &[(&str, &str)]) = (
+    "SlaveUtil.pm",
+    &[(
+        "  $sth->execute();\n  my $href = $sth->fetchrow_hashref;\n  if ( $href->{Value} == '1' ) {",
+        "  # MariaDB has no super_read_only: an error means off.\n  eval { $sth->execute(); };\n  return (0, 0) if ($@);\n  my $href = $sth->fetchrow_hashref;\n  if ( $href->{Value} == '1' ) {",
+    )],
+);
+
+/// `dir/perl5` with private copies of `modules` (from
+/// `/usr/share/perl5/MHA/`), each with its edits; panics if a line to patch
+/// is gone.  Put it first on `PERL5LIB`.
+fn patched_modules(dir: &Path, modules: &[(&str, &[(&str, &str)])]) -> PathBuf {
+    let lib = dir.join("perl5");
+    std::fs::create_dir_all(lib.join("MHA")).unwrap();
+    for (module, edits) in modules {
+        let text = std::fs::read_to_string(format!("/usr/share/perl5/MHA/{module}")).unwrap();
+        let mut fixed = text.clone();
+        for (from, to) in *edits {
+            assert!(fixed.contains(from), "MHA/{module} no longer has the line this test patches: {from}");
+            fixed = fixed.replace(from, to);
+        }
+        std::fs::write(lib.join("MHA").join(module), fixed).unwrap();
     }
-    for (i, (name, port, datadir)) in servers.iter().enumerate() {
-        // What masterha_check_repl would have made (a switch alone does not).
-        std::fs::create_dir_all(work.join(name).join("mha-work")).unwrap();
-        cnf += &format!(
-            "[server{}]\nhostname=127.0.0.1\nport={port}\nremote_workdir={}/{name}/mha-work\nmaster_binlog_dir={}\n\n",
-            i + 1,
-            work.display(),
-            datadir.display(),
-        );
-    }
-    let p = work.join("app.cnf");
-    std::fs::create_dir_all(work.join("manager")).unwrap();
-    std::fs::write(&p, cnf).unwrap();
-    p
+    lib
 }
 
 /// Private copies of the manager-side Perl modules that do not survive this
 /// machine (see the module docs), first on `PERL5LIB`.
 pub fn patched_manager_perl5lib(dir: &Path) -> PathBuf {
-    let lib = dir.join("perl5");
-    std::fs::create_dir_all(lib.join("MHA")).unwrap();
-    let patch = |module: &str, edits: &[(&str, &str)]| {
-        let text = std::fs::read_to_string(format!("/usr/share/perl5/MHA/{module}")).unwrap();
-        let mut fixed = text.clone();
-        for (from, to) in edits {
-            assert!(fixed.contains(from), "MHA/{module} no longer has the line this test patches: {from}");
-            fixed = fixed.replace(from, to);
-        }
-        std::fs::write(lib.join("MHA").join(module), fixed).unwrap();
-    };
-    patch(
-        "NodeUtil.pm",
-        &[
-            (
-                "sprintf( '%03d%03d%03d', $str =~ m/(\\d+)/g )",
-                "sprintf( '%03d%03d%03d', ( $str =~ m/(\\d+)/g )[0,1,2] )",
-            ),
-            ("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )"),
-        ],
-    );
-    patch(
-        "BinlogManager.pm",
-        &[("sprintf( '%03d%03d', $str =~ m/(\\d+)/g )", "sprintf( '%03d%03d', ( $str =~ m/(\\d+)/g )[0,1] )")],
-    );
-    patch(
-        "SlaveUtil.pm",
-        &[(
-            "  $sth->execute();\n  my $href = $sth->fetchrow_hashref;\n  if ( $href->{Value} == '1' ) {",
-            "  # MariaDB has no super_read_only: an error means off.\n  eval { $sth->execute(); };\n  return (0, 0) if ($@);\n  my $href = $sth->fetchrow_hashref;\n  if ( $href->{Value} == '1' ) {",
-        )],
-    );
-    lib
+    patched_modules(dir, &[NODE_UTIL, BINLOG_MANAGER, SLAVE_UTIL])
+}
+
+/// The private `MHA::NodeUtil` MHA's Perl node tools need here, when they
+/// are installed; `None`, with a loud message, when they are not.
+pub fn mha_node_perl5lib(dir: &Path) -> Option<PathBuf> {
+    if Command::new("apply_diff_relay_logs").arg("--version").output().is_err() {
+        eprintln!("\n!!!!!!!! SKIPPED: mha4mysql-node (apply_diff_relay_logs) not installed !!!!!!!!\n");
+        return None;
+    }
+    if !Path::new("/usr/share/perl5/MHA/NodeUtil.pm").exists() {
+        eprintln!("\n!!!!!!!! SKIPPED: /usr/share/perl5/MHA/NodeUtil.pm not found !!!!!!!!\n");
+        return None;
+    }
+    Some(patched_modules(dir, &[NODE_UTIL]))
 }
 
 /// Runs a manager script with the patched modules; PATH puts the node tools
@@ -123,11 +107,6 @@ pub fn manager(script: &str, args: &[String], perl5lib: &Path, tools: &Path) -> 
         .output()
         .unwrap();
     (o, t0.elapsed())
-}
-
-/// stdout then stderr, as text.
-pub fn all_text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// Wrappers under the node tools' names that run `real(tool)` and append
