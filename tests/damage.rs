@@ -24,11 +24,8 @@ use std::process::{Command, Output};
 use binlog_diff::event::{EventType, Step, WalkOptions};
 use binlog_diff::log::{Access, LogFile};
 use support::node::Bin;
+use support::process::text;
 use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyConfig};
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
 
 /// (offset, size, type) of every whole event of a file.
 fn events(path: &Path) -> Vec<(u64, u64, EventType)> {

@@ -35,7 +35,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::mha::{
-    Timings, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
+    Timings, client_bindir, manager, manager_installed, master_switch_dead, patched_manager_perl5lib, timed_tools,
+    timings,
 };
 use support::node::Bin;
 use support::process::all_text;
@@ -106,13 +107,8 @@ fn failover(s: &Scenario, tools: &Path, client_bindir: Option<&Path>, work: &Pat
     // Lag: replicas stop reading at different points.
     topo.run_with_stops(&mut w, &s.batches, &s.stops, |i, w| {
         if i == 0 && s.big_lag_bytes > 0 {
-            // What the replicas that stopped after the first batch lack, in
-            // ~4 MiB transactions (~10 MiB of binlog each: hex literals).
-            let size = || topo.binary_logs(MASTER).iter().map(|(_, b)| *b as usize).sum::<usize>();
-            let before = size();
-            while size() - before < s.big_lag_bytes {
-                w.big_transaction(4 << 20);
-            }
+            // What the replicas that stopped after the first batch lack.
+            topo.write_big_lag(w, s.big_lag_bytes);
         }
     });
     let want_seq = topo.committed_seq(MASTER);
@@ -129,17 +125,7 @@ fn failover(s: &Scenario, tools: &Path, client_bindir: Option<&Path>, work: &Pat
     let read: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
     eprintln!("{}: master wrote {master_files} binlog files; replicas read up to {read:?}", s.name);
 
-    let dead = [
-        "--master_state=dead".to_string(),
-        "--dead_master_host=127.0.0.1".into(),
-        "--dead_master_ip=127.0.0.1".into(),
-        format!("--dead_master_port={}", topo.port(MASTER)),
-        "--interactive=0".into(),
-        conf.clone(),
-    ];
-    let (o, took) = manager("masterha_master_switch", &dead, &perl5lib, tools);
-    let log = std::fs::read_to_string(work.join("manager/manager.log")).unwrap_or_default();
-    let report = format!("{}\n--- manager.log ---\n{log}", all_text(&o));
+    let (o, took, report) = master_switch_dead(&topo, &app, &perl5lib, tools);
     let new_master = topo.replicas().find(|&r| {
         report.contains(&format!("Master failover to 127.0.0.1(127.0.0.1:{}) completed successfully.", topo.port(r)))
     });

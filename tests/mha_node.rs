@@ -21,6 +21,7 @@
 use support::fixtures::*;
 use support::mha::mha_node_perl5lib;
 use support::node::{Bin, TOOLS};
+use support::process::text;
 use support::sshd::{Sshd, keygen, whoami};
 mod support;
 
@@ -35,10 +36,6 @@ use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyCo
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 fn code(o: &Output) -> i32 {

@@ -10,13 +10,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use support::node::Bin;
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
+use support::process::text;
 
 fn fixture(rel: &str) -> PathBuf {
     support::testdata_dir().join("mariadb").join(rel)

@@ -69,7 +69,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::netns;
-use super::process::{POLL, poll_until, set_parent_death_signal, signal, tool};
+use super::process::{POLL, poll_until, running_pid, set_parent_death_signal, signal, tool};
 use super::sshd::{SSHD, public_key, session_path, spawn_keygen, ssh_answers, sshd_config, wait_keygens, whoami};
 use super::topology::{Server, Topology, TopologyConfig, lock};
 
@@ -224,12 +224,7 @@ impl Topology {
 
     /// pid of the host's sshd if it is running.
     pub fn sshd_pid(&self, server: usize) -> Option<u32> {
-        let mut g = lock(&self.servers[server].sshd);
-        let c = g.as_mut()?;
-        match c.try_wait() {
-            Ok(None) => Some(c.id()),
-            _ => None,
-        }
+        running_pid(&mut lock(&self.servers[server].sshd))
     }
 
     /// Last `lines` lines of the host's sshd log (`<server dir>/sshd.log`).

@@ -20,6 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use super::node::Bin;
+use super::process::{all_text, write_script};
+use super::sshd::Sshd;
+use super::topology::{MASTER, Topology};
+
 /// True when the manager is installed; false (with a loud message) when it
 /// is not and `CI` is unset; panics when it is not and `CI` is set.
 pub fn manager_installed() -> bool {
@@ -109,6 +114,64 @@ pub fn manager(script: &str, args: &[String], perl5lib: &Path, tools: &Path) -> 
     (o, t0.elapsed())
 }
 
+/// `masterha_master_switch --master_state=dead --interactive=0` of
+/// `topo`'s master (by its address and port) with `conf`, an app.cnf whose
+/// `manager_log` is `manager/manager.log` beside it (as
+/// [`Topology::app_cnf`] writes it): the manager's output, how long it
+/// took, and that output followed by its log.
+pub fn master_switch_dead(topo: &Topology, conf: &Path, perl5lib: &Path, tools: &Path) -> (Output, Duration, String) {
+    let ip = topo.host_ip(MASTER);
+    let args = [
+        "--master_state=dead".to_string(),
+        "--interactive=0".into(),
+        format!("--dead_master_host={ip}"),
+        format!("--dead_master_ip={ip}"),
+        format!("--dead_master_port={}", topo.port(MASTER)),
+        format!("--conf={}", conf.display()),
+    ];
+    let (o, took) = manager("masterha_master_switch", &args, perl5lib, tools);
+    let log = std::fs::read_to_string(conf.with_file_name("manager").join("manager.log")).unwrap_or_default();
+    let report = format!("{}\n--- manager.log ---\n{log}", all_text(&o));
+    (o, took, report)
+}
+
+/// MHA's manager as the tests run it on a plain topology: our node tools
+/// (`bin`) first on the `PATH` of a loopback sshd's sessions (the manager
+/// checks them there), and its Perl patched for this machine.
+pub struct Manager {
+    pub bin: Bin,
+    pub sshd: Sshd,
+    pub perl5lib: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Manager {
+    /// `None` when the manager ([`manager_installed`]) or sshd is not
+    /// installed.
+    pub fn new() -> Option<Manager> {
+        if !manager_installed() {
+            return None;
+        }
+        let bin = Bin::new();
+        let sshd = Sshd::start(bin.dir.path())?;
+        let dir = tempfile::tempdir().unwrap();
+        let perl5lib = patched_manager_perl5lib(dir.path());
+        Some(Manager { bin, sshd, perl5lib, _dir: dir })
+    }
+
+    /// [`master_switch_dead`] of `topo`'s master, its app.cnf written to
+    /// `work`; `Ok` with its output and log when it reports success.
+    pub fn failover(&self, topo: &Topology, work: &Path) -> Result<String, String> {
+        let conf = topo.app_cnf_via_sshd(work, &self.sshd, "");
+        let (o, _, out) = master_switch_dead(topo, &conf, &self.perl5lib, self.bin.dir.path());
+        if o.status.success() && out.contains("completed successfully.") {
+            Ok(out)
+        } else {
+            Err(format!("masterha_master_switch exited {:?}:\n{out}", o.status.code()))
+        }
+    }
+}
+
 /// Wrappers under the node tools' names that run `real(tool)` and append
 /// "<tool> <command> <ms> <exit code>" to `timing` (never the arguments:
 /// they hold a password).
@@ -124,13 +187,6 @@ pub fn timed_tools(dir: &Path, timing: &Path, real: &dyn Fn(&str) -> String) {
         );
         write_script(&dir.join(t), &script);
     }
-}
-
-/// Writes an executable (0755) file.
-pub fn write_script(p: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(p, text).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// `mysql` and `mysqlbinlog` for the Perl tools' `client_bindir`; with

@@ -15,7 +15,8 @@
 //!   MHA's names; [`sshd`]: OpenSSH keys, configs and a loopback sshd.
 //! * [`fixtures`]: where the binlog fixtures and the public corpus are;
 //!   [`build`]: synthetic events and files.
-//! * [`process`]: tools, command output, signals, bounded polling.
+//! * [`process`]: tools, scripts, command output, signals, bounded polling;
+//!   [`seeded`]: runs drawn from seeds (the randomized trials).
 //!
 //! Each test binary uses a part of it.
 #![allow(dead_code)]
@@ -28,6 +29,7 @@ pub mod mha;
 pub mod netns;
 pub mod node;
 pub mod process;
+pub mod seeded;
 pub mod sshd;
 pub mod topology;
 

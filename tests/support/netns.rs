@@ -112,6 +112,19 @@ pub fn available() -> Result<(), String> {
     if missing.is_empty() { Ok(()) } else { Err(format!("netns topologies need {}", missing.join(", "))) }
 }
 
+/// True if netns topologies can run here ([`available`]); otherwise a
+/// loud skip (false), or a failure when `CI` is set (CI must run them).
+pub fn usable() -> bool {
+    match available() {
+        Ok(()) => true,
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "network namespaces are needed in CI: {e}");
+            eprintln!("\n!!!!!!!! SKIPPED: network namespaces not available: {e} !!!!!!!!\n");
+            false
+        }
+    }
+}
+
 /// Run `ip args`, stdout on success.
 pub fn ip(args: &[&str]) -> Result<String, String> {
     let o = Command::new(ip_path())

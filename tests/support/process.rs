@@ -1,10 +1,10 @@
-//! Processes the tests start and wait for: finding a system tool, what a
-//! command printed, signals (by pid, only to processes a test started or
-//! verified through /proc), whether a pid still runs, a parent-death signal
-//! for servers, and bounded polling.
+//! Processes the tests start and wait for: finding a system tool, scripts
+//! to run, what a command printed, signals (by pid, only to processes a test
+//! started or verified through /proc), whether a pid still runs, a
+//! parent-death signal for servers, and bounded polling.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 /// How often [`poll_until`] looks.
@@ -75,4 +75,35 @@ pub fn tool(name: &str) -> PathBuf {
 /// stdout then stderr, as text.
 pub fn all_text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// (stdout, stderr), as text.
+pub fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Writes an executable (0755) file.
+pub fn write_script(p: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(p, text).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The pid of the child in `slot` while it runs.
+pub fn running_pid(slot: &mut Option<Child>) -> Option<u32> {
+    let c = slot.as_mut()?;
+    match c.try_wait() {
+        Ok(None) => Some(c.id()),
+        _ => None,
+    }
+}
+
+/// SIGCONTs a process (a server frozen with SIGSTOP) when dropped, also
+/// when the test fails: a test never leaves it stopped.
+pub struct Thaw(pub u32);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        signal(self.0, libc::SIGCONT);
+    }
 }

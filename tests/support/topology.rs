@@ -102,6 +102,8 @@ use std::time::Duration;
 
 use mysql::Conn;
 
+use super::process::running_pid;
+
 // What the tests import from here (each test binary uses a part of it).
 #[allow(unused_imports)]
 pub use super::process::{poll_until, process_alive};
@@ -219,12 +221,7 @@ impl Topology {
     }
     /// pid of the server process if it is running.
     pub fn pid(&self, server: usize) -> Option<u32> {
-        let mut g = lock(&self.servers[server].child);
-        let c = g.as_mut()?;
-        match c.try_wait() {
-            Ok(None) => Some(c.id()),
-            _ => None,
-        }
+        running_pid(&mut lock(&self.servers[server].child))
     }
     pub fn is_running(&self, server: usize) -> bool {
         self.pid(server).is_some()

@@ -327,4 +327,14 @@ impl Topology {
     pub fn workload(&self, seed: u64) -> Workload {
         Workload::new(self.conn(MASTER), seed)
     }
+
+    /// A large lag: ~4 MiB transactions through `w` (~10 MiB of binlog
+    /// each: hex literals) until the master's binlogs have grown by `bytes`.
+    pub fn write_big_lag(&self, w: &mut Workload, bytes: usize) {
+        let size = || self.binary_logs(MASTER).iter().map(|(_, b)| *b as usize).sum::<usize>();
+        let before = size();
+        while size() - before < bytes {
+            w.big_transaction(4 << 20);
+        }
+    }
 }
