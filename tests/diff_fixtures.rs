@@ -4,9 +4,9 @@
 //! relay diff, holds exactly the master events after that boundary, byte
 //! for byte, as the saved master binlog tail from the same boundary does.
 
-mod common;
+mod support;
 
-use common::fixtures::*;
+use support::fixtures::*;
 
 use std::path::Path;
 
@@ -47,7 +47,7 @@ fn mariadb_binlog_reads_cleanly(p: &Path) {
 }
 
 fn scenario(name: &str, byte_identical: bool) {
-    let dir = common::testdata_dir().join("mariadb").join(name);
+    let dir = support::testdata_dir().join("mariadb").join(name);
     let master = LogSet::from_index(&dir.join("master/mysql-bin.index")).unwrap();
     let relay = LogSet::from_index(&dir.join("replica/relay-bin.index")).unwrap();
     let mi = read_master_info(&dir.join("replica/master.info")).unwrap();
@@ -119,7 +119,7 @@ fn compressed_master_events_are_decompressed_in_relay_logs() {
 #[test]
 fn bad_starts_are_refused_with_file_and_offset() {
     use binlog_diff::position::RelayPos;
-    let dir = common::testdata_dir().join("mariadb/row-crc32/replica");
+    let dir = support::testdata_dir().join("mariadb/row-crc32/replica");
     let relay = LogSet::from_index(&dir.join("relay-bin.index")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("d.binlog");
@@ -148,7 +148,7 @@ fn bad_starts_are_refused_with_file_and_offset() {
 #[test]
 fn every_master_event_end_maps() {
     for name in ["row-crc32", "stmt-none", "big-trx-relay", "mixed-master-none-replica-crc32"] {
-        let dir = common::testdata_dir().join("mariadb").join(name);
+        let dir = support::testdata_dir().join("mariadb").join(name);
         let master = LogSet::from_index(&dir.join("master/mysql-bin.index")).unwrap();
         let relay = LogSet::from_index(&dir.join("replica/relay-bin.index")).unwrap();
         let mi = read_master_info(&dir.join("replica/master.info")).unwrap();
