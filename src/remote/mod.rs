@@ -464,6 +464,34 @@ fn check_host_key(
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let (key, ktype) = sess.host_key().ok_or_else(|| ssh_err("host key", label, "server sent none"))?;
+    check_known_host(host, port, key, key_type_name(ktype), files, policy, label, log)
+}
+
+/// Whether `host:port`'s host key `key` (its raw blob; `what` names its
+/// type in messages) is accepted against the known-hosts `files` under
+/// `policy`: what [`Remote::connect`] decides after the handshake. `log`
+/// receives the warning for a key accepted unverified.
+///
+/// # Errors
+/// The key is refused (changed, or unknown under
+/// [`HostKeyPolicy::Strict`]), or libssh2 cannot hold a known-hosts list.
+#[allow(clippy::too_many_arguments)]
+pub fn check_known_host(
+    host: &str,
+    port: u16,
+    key: &[u8],
+    what: &str,
+    files: &[PathBuf],
+    policy: HostKeyPolicy,
+    label: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    if host.contains('\0') {
+        // libssh2 takes a C string (the ssh2 crate would panic on it).
+        return Err(ssh_err("host key verification failed", label, format!("host name {host:?} holds a NUL byte")));
+    }
+    // A session only to hold the list (libssh2 allocates it per session).
+    let sess = Session::new().map_err(|e| ssh_err("known hosts", label, e))?;
     let mut kh = sess.known_hosts().map_err(|e| ssh_err("known hosts", label, e))?;
     let mut read_any = Vec::new();
     for f in files {
@@ -479,7 +507,6 @@ fn check_host_key(
         read_any.push(f.display().to_string());
     }
     let r = kh.check_port(host, port, key);
-    let what = key_type_name(ktype);
     let files_txt = if read_any.is_empty() { "no known-hosts file".to_string() } else { read_any.join(", ") };
     match (r, policy) {
         (CheckResult::Match, _) => Ok(()),
