@@ -25,7 +25,7 @@ pub fn save_tail(dirs: &[PathBuf], from: &MasterPos, out: &Path) -> Result<Optio
     let file = from.file.to_string();
     let dir = find_binlog_dir(dirs, &file).ok_or_else(|| {
         let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-        Error::invalid(format!("binlog {file} not found in {}", shown.join(", ")))
+        Error::bad_input(format!("binlog {file}"), format!("not found in {}", shown.join(", ")))
     })?;
     let set = LogSet::from_dir(&dir, from.file.base())?;
     let rep = save_binlog(&set, from, out, &CutOptions::default())?;
