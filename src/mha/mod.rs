@@ -180,7 +180,9 @@ pub fn install(dir: &Path, exe: &Path) -> crate::Result<Vec<PathBuf>> {
             if m.file_type().is_symlink() {
                 std::fs::remove_file(&link).map_err(|e| crate::Error::io(&link, e))?;
             } else {
-                return Err(crate::Error::invalid("exists and is not a symlink; not replaced").with_file(&link));
+                let taken =
+                    std::io::Error::new(std::io::ErrorKind::AlreadyExists, "exists and is not a symlink; not replaced");
+                return Err(crate::Error::io(&link, taken));
             }
         }
         #[cfg(unix)]
