@@ -23,7 +23,7 @@ use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyCo
 const BIN: &str = env!("CARGO_BIN_EXE_binlog-diff");
 
 fn fixture_dir(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mariadb").join(scenario).join("master")
+    support::testdata_dir().join("mariadb").join(scenario).join("master")
 }
 
 /// The master binlogs of a fixture scenario, in index order.

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use binlog_diff::apply::{self, AfterCommit, ApplyOptions, InDoubt, ResumeState};
 use binlog_diff::server::{ConnSpec, Secret};
 use mysql::prelude::Queryable;
+use support::process::Thaw;
 use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyConfig, poll_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_binlog-diff");
@@ -356,15 +357,6 @@ fn parallel_worker_killed_after_commit_ends_the_run() {
         .unwrap_or_else(|f| panic!("{}", f.error));
     assert!(r.skipped > 0);
     assert_same(&topo);
-}
-
-/// SIGCONTs a frozen server when dropped (also when the test fails).
-struct Thaw(u32);
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        send(self.0, libc::SIGCONT);
-    }
 }
 
 /// A target frozen (SIGSTOP) in the middle of an apply: with

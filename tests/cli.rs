@@ -1,7 +1,7 @@
 //! The `binlog-diff` binary: exit codes, error lines, and proof that no
 //! command writes to its inputs.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +20,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 fn corpus(rel: &str) -> Option<String> {
-    common::corpus_dir().map(|d| d.join(rel).display().to_string())
+    support::corpus_dir().map(|d| d.join(rel).display().to_string())
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn fingerprint(p: &Path) -> (Vec<u8>, std::time::SystemTime) {
 /// byte-identical (and keeps its mtime) after every command ran on it.
 #[test]
 fn commands_never_modify_their_inputs() {
-    let fixtures: Vec<PathBuf> = common::fixtures().into_iter().map(|(_, p)| p).collect();
+    let fixtures: Vec<PathBuf> = support::fixtures().into_iter().map(|(_, p)| p).collect();
     let before: Vec<_> = fixtures.iter().map(|p| fingerprint(p)).collect();
     let args: Vec<&str> = fixtures.iter().map(|p| p.to_str().unwrap()).collect();
     for cmd in [
@@ -218,7 +218,7 @@ fn password_prompt_on_a_terminal() {
 /// re-fetch), the cut copy is dropped and the whole one applied.
 #[test]
 fn cut_short_transaction_is_an_error_unless_refetched() {
-    let src = common::testdata_dir().join("mariadb/row-crc32/master/mysql-bin.000002");
+    let src = support::testdata_dir().join("mariadb/row-crc32/master/mysql-bin.000002");
     let b = std::fs::read(&src).unwrap();
     // Offsets from its dump: FDE 4..256; GTID 0-1-12 at 385..1062; GTID 0-1-13 at 1062..1369.
     let d = tempfile::tempdir().unwrap();
@@ -249,7 +249,7 @@ fn cut_short_transaction_is_an_error_unless_refetched() {
 /// the text output's numbers and the damage's offset and event type.
 #[test]
 fn verify_json_is_one_object_per_file() {
-    let master = common::testdata_dir().join("mariadb/row-crc32/master");
+    let master = support::testdata_dir().join("mariadb/row-crc32/master");
     let (f1, f2) = (master.join("mysql-bin.000001"), master.join("mysql-bin.000002"));
     let dir = tempfile::tempdir().unwrap();
     let torn = dir.path().join("mysql-bin.000003");
@@ -301,7 +301,7 @@ fn verify_json_is_one_object_per_file() {
 /// `map --json`: one object, with the positions the text output gives.
 #[test]
 fn map_json_is_one_object() {
-    let relay = common::testdata_dir().join("mariadb/row-crc32/replica").display().to_string();
+    let relay = support::testdata_dir().join("mariadb/row-crc32/replica").display().to_string();
     let map =
         |extra: &[&str]| run(&[&["map", "--relay", &relay, "--latest", "mysql-bin.000002:1369"][..], extra].concat());
     let (code, text, _) = map(&["--target", "mysql-bin.000002:385"]);

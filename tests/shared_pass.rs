@@ -10,9 +10,9 @@
 //! fail alike without disturbing the others), relay then master tail as a
 //! plan cuts them, and `Plan::make`/`Plan::write` against the reference.
 
-mod common;
+mod support;
 
-use common::fixtures::*;
+use support::fixtures::*;
 
 use std::path::{Path, PathBuf};
 
@@ -316,7 +316,7 @@ fn same(what: &str, starts: &[Start], r: &[Outcome], s: &[Outcome]) -> (usize, u
 }
 
 fn scenarios() -> Vec<(String, PathBuf)> {
-    let root = common::testdata_dir().join("mariadb");
+    let root = support::testdata_dir().join("mariadb");
     let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -396,7 +396,7 @@ fn relay_then_master_tail_shared_equals_alone() {
 /// a bad start fails only its own cutter.
 #[test]
 fn mixed_options_and_failures_stay_per_cutter() {
-    let dir = common::testdata_dir().join("mariadb/row-crc32");
+    let dir = support::testdata_dir().join("mariadb/row-crc32");
     let (relay, _) = sets(&dir);
     let mut starts = every_offset(&relay);
     starts.push(("relay-bin.999999".parse().unwrap(), 4));
@@ -483,7 +483,7 @@ fn plan_write_equals_reference_per_target() {
 /// source, a write while a run is pending) refused without a panic.
 #[test]
 fn writer_runs_and_rollbacks() {
-    use common::build::{event, fde, file, query_body};
+    use support::build::{event, fde, file, query_body};
     let q = |sql: &str| event(2, 1, 0, 0, &query_body("d", sql.as_bytes()), true);
     let evs = vec![fde(1, "10.11.6-MariaDB-log", true, 0), q("BEGIN"), q("INSERT 1"), q("COMMIT"), q("BEGIN")];
     let lf = LogFile::from_bytes("mem", file(&evs));
@@ -554,7 +554,7 @@ fn writer_runs_and_rollbacks() {
 /// shared vs alone, byte for byte.
 #[test]
 fn large_runs_and_a_cut_off_tail() {
-    use common::build::{event, fde, file, query_body};
+    use support::build::{event, fde, file, query_body};
     // No checksums: a debug build would spend its time on CRCs, and they are not what is tested here.
     let q = |sql: &[u8]| event(2, 1, 0, 0, &query_body("d", sql), false);
     let mut big = b"INSERT INTO t VALUES ".to_vec();

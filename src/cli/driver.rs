@@ -4,7 +4,7 @@
 //! makes one call; the exit codes are the failover's
 //! ([`crate::phase::outcome`], through [`super::exit`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::exit::{DRIVER_OK, DRIVER_REFUSED, of_driver_error, of_failover};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::phase::monitor::MonitorOptions;
 use crate::phase::promote;
 use crate::phase::switch::SwitchOptions;
@@ -293,21 +293,6 @@ fn resolve_ack(a: AckArgs) -> Result<PathBuf> {
     Ok(promote::last_failover_file(&conf.manager_workdir))
 }
 
-/// Removes the anti-flapping record `file` ([`promote::record_failover`]):
-/// what it said, or `None` when there was none.
-// The anti-flapping record's concept lives in phase::promote, where this
-// belongs; it stays here until the driver's rewrite there lands.
-fn acknowledge(file: &Path) -> Result<Option<String>> {
-    match std::fs::read_to_string(file) {
-        Ok(t) => {
-            std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
-            Ok(Some(t.trim().to_string()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(file, e)),
-    }
-}
-
 /// The configuration read, then the log sent where it says (MHA's
 /// manager_log); else the error, printed.
 fn with_log<O>(r: Result<Resolved<O>>, what: &str) -> Option<Resolved<O>> {
@@ -356,7 +341,8 @@ pub(super) fn run_monitor(a: MonitorArgs) -> u8 {
         }
     }
     match crate::phase::monitor::monitor(&opts, &conf, &stop) {
-        Ok(_) => DRIVER_OK,
+        Ok(crate::phase::monitor::Ended::FailedOver { exit, .. }) => exit,
+        Ok(crate::phase::monitor::Ended::Stopped) => DRIVER_OK,
         Err(e) => {
             tracing::error!("binlog-diff monitor: {e}");
             of_driver_error(&e)
@@ -382,7 +368,7 @@ pub(super) fn run_register(a: RegisterArgs) -> u8 {
 
 /// `ack`.
 pub(super) fn run_ack(a: AckArgs) -> u8 {
-    match resolve_ack(a).and_then(|f| acknowledge(&f)) {
+    match resolve_ack(a).and_then(|f| crate::phase::flapping::acknowledge(&f)) {
         Ok(Some(record)) => {
             println!("acknowledged: {record}");
             DRIVER_OK
@@ -663,11 +649,11 @@ mod tests {
         let Cmd::Ack(a) = parse(&["ack", "--conf", &c.app()]).unwrap() else { panic!() };
         let file = resolve_ack(a).unwrap();
         assert_eq!(file, promote::last_failover_file(&c.work()));
-        assert_eq!(acknowledge(&file).unwrap(), None);
+        assert_eq!(crate::phase::flapping::acknowledge(&file).unwrap(), None);
         promote::record_failover(&file, "server1", "server2").unwrap();
-        let said = acknowledge(&file).unwrap().unwrap();
+        let said = crate::phase::flapping::acknowledge(&file).unwrap().unwrap();
         assert!(said.contains("\"dead_master\":\"server1\""), "{said}");
         assert!(!file.exists());
-        assert_eq!(acknowledge(&file).unwrap(), None);
+        assert_eq!(crate::phase::flapping::acknowledge(&file).unwrap(), None);
     }
 }

@@ -23,7 +23,7 @@ use crate::apply::Counters;
 use crate::error::{Error, Result};
 use crate::remote::Host;
 pub use protocol::{
-    ApplyFailure, ApplyOutcome, ApplyReply, ApplyRequest, ApplyTarget, CutReply, CutRequest, Envelope, PROTOCOL,
+    ApplyFailureKind, ApplyOutcome, ApplyReply, ApplyRequest, ApplyTarget, CutReply, CutRequest, Envelope, PROTOCOL,
     SaveReply, SaveRequest,
 };
 

@@ -10,6 +10,7 @@ use super::report::{DeadMaster, Evidence, Phase, Skipped};
 use super::record::{Record, ReplicaStep};
 use super::tail::{Saved, Saver};
 use super::{Replica, Run, ServerConf, label, open_host, promote, spec};
+use crate::diff::tail::TailStart;
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::MasterPos;
 use crate::remote::Host;
@@ -308,7 +309,10 @@ impl Run<'_> {
                     workdir: &c.workdir,
                     step_timeout: self.o.step_timeout,
                 };
-                Some(saver.save(&from.to_string()))
+                // The furthest read may be inside a transaction (an IO thread cut off
+                // mid-transaction): the tail then starts where that transaction does,
+                // where the relay logs' last whole transaction ends.
+                Some(saver.save(&from.to_string(), TailStart::Transaction))
             }
             // Its host answers, but our binary does not run there.
             (Ok(h), None, _) => Some(Err(Error::remote(

@@ -75,6 +75,22 @@ pub fn blocked_by_last_failover(file: &Path, window_secs: u64) -> Result<Option<
     )))
 }
 
+/// `binlog-diff ack`: lifts the block by removing the record; returns what
+/// it said (`None`: there was none).
+///
+/// # Errors
+/// It exists but cannot be read or removed.
+pub fn acknowledge(file: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(file) {
+        Ok(t) => {
+            std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
+            Ok(Some(t.trim().to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(file, e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

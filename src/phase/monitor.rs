@@ -50,8 +50,14 @@ pub struct MonitorOptions {
 pub enum Ended {
     /// A stop was requested.
     Stopped,
-    /// A failover ran; its new master.
-    FailedOver(String),
+    /// A failover ran: its new master, and its exit code (0, or 10/11 when
+    /// it did not recover everything: see [`super::outcome`]).
+    FailedOver {
+        /// The new master's section name.
+        new_master: String,
+        /// The failover's exit code.
+        exit: u8,
+    },
 }
 
 /// The server every other reachable one replicates from.
@@ -164,7 +170,7 @@ pub fn monitor(o: &MonitorOptions, conf: &AppConf, stop: &Arc<AtomicBool>) -> Re
             Ok(r) if r.new_master.is_some() => {
                 let new = r.new_master.clone().unwrap_or_default();
                 if !o.continue_after {
-                    return Ok(Ended::FailedOver(new));
+                    return Ok(Ended::FailedOver { new_master: new, exit: r.exit_code() });
                 }
                 say(&format!("Failed over to {new}; watching it (--continue)."));
                 mi = conf.servers.iter().position(|s| s.name == new).unwrap_or(mi);

@@ -12,6 +12,7 @@ use super::check::Checked;
 use super::tail::{Saved, Saver};
 use super::{Run, label, promote, secs};
 use crate::diff::PlanDoc;
+use crate::diff::tail::TailStart;
 use crate::error::{Error, Result};
 use crate::node::{CutRequest, Node};
 use crate::position::{ReplicaState, latest};
@@ -268,7 +269,7 @@ impl Run<'_> {
                     workdir: &c.workdir,
                     step_timeout: o.step_timeout,
                 };
-                let r = saver.save(relay_end);
+                let r = saver.save(relay_end, TailStart::Exact);
                 if let Ok(sv) = &r {
                     if sv.file.is_some() {
                         self.say(&format!(
