@@ -181,7 +181,8 @@ impl FailoverReport {
 /// `binlog_diff::phase`): the front decides where it goes (the terminal, and
 /// MHA's `manager_log`; see [`log_to`]).
 fn say(s: &str) {
-    tracing::info!("{s}");
+    // A hook's output, a server's message: a password is never printed.
+    tracing::info!("{}", crate::secret::redact(s));
 }
 
 /// Sends the driver's log to standard output (the lines only; errors to
@@ -312,6 +313,7 @@ pub fn failover(o: &FailoverOptions, conf: &AppConf) -> Result<FailoverReport> {
     }
     if let Some(p) = &o.json {
         let text = serde_json::to_string_pretty(&run.doc).unwrap_or_default() + "\n";
+        let text = crate::secret::redact(&text);
         crate::log::write_atomically(p, text.as_bytes())?;
     }
     run.report.doc = std::mem::take(&mut run.doc);
