@@ -59,6 +59,7 @@ pub mod recover;
 mod remote_apply;
 pub mod repoint;
 pub mod report;
+mod run_folder;
 pub mod shutdown;
 pub mod switch;
 mod tail;
@@ -180,7 +181,8 @@ impl FailoverReport {
 /// `binlog_diff::phase`): the front decides where it goes (the terminal, and
 /// MHA's `manager_log`; see [`log_to`]).
 fn say(s: &str) {
-    tracing::info!("{s}");
+    // A hook's output, a server's message: a password is never printed.
+    tracing::info!("{}", crate::secret::redact(s));
 }
 
 /// Sends the driver's log to standard output (the lines only; errors to
@@ -249,26 +251,6 @@ fn open_host(s: &ServerConf, step_timeout: Duration) -> std::result::Result<Host
         .map_err(|e| e.to_string())
 }
 
-/// How long the removal of a run's files may take on a host: they are only
-/// temporary files, and a host cut off in the meantime must not hold the
-/// end of the run up for a whole step timeout.
-const CLEANUP_BOUND: Duration = Duration::from_secs(10);
-
-/// Removes this run's folder (a pushed binary, the cut diffs) and the saved
-/// tail from every remote host, in parallel: every file is here now.
-fn remove_run_files<'a>(hosts: impl Iterator<Item = (&'a Host, &'a ServerConf)>, run_dir: &str, t: Duration) {
-    let t = t.min(CLEANUP_BOUND);
-    std::thread::scope(|sc| {
-        for (h, s) in hosts {
-            if let Host::Ssh(_) = h {
-                let d = s.remote_workdir.join(run_dir).to_string_lossy().into_owned();
-                let argv = vec!["rm".into(), "-rf".into(), "--".into(), d.clone(), format!("{d}-master-tail.binlog")];
-                sc.spawn(move || h.run("cleanup", &argv, b"", t));
-            }
-        }
-    });
-}
-
 fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
@@ -331,6 +313,7 @@ pub fn failover(o: &FailoverOptions, conf: &AppConf) -> Result<FailoverReport> {
     }
     if let Some(p) = &o.json {
         let text = serde_json::to_string_pretty(&run.doc).unwrap_or_default() + "\n";
+        let text = crate::secret::redact(&text);
         crate::log::write_atomically(p, text.as_bytes())?;
     }
     run.report.doc = std::mem::take(&mut run.doc);
@@ -373,20 +356,32 @@ impl Run<'_> {
     fn go(&mut self) -> Result<()> {
         let t_all = Instant::now();
         let mut c = self.check()?;
+        let r = self.go_checked(&mut c, t_all);
+        if r.is_err() {
+            // The run's folders go on every way out; once changes began
+            // (a record exists), the remote applies' state files stay for
+            // `--resume`.
+            run_folder::remove(c.opened_hosts(), &c.run_dir, self.record.is_some(), self.o.step_timeout);
+        }
+        r
+    }
+
+    /// Phases 2 to 5, once phase 1 passed.
+    fn go_checked(&mut self, c: &mut check::Checked, t_all: Instant) -> Result<()> {
         if !self.o.dry_run {
-            self.shutdown(&mut c)?;
+            self.shutdown(c)?;
         }
         // Resumed after the new master took writes: only the re-pointing is left.
         if let Some(p) = c.resumed.as_ref().and_then(|r| r.promoted.clone()) {
-            let promoted = self.repoint_resumed(&mut c, &p)?;
-            return self.cleanup(&mut c, &promoted, t_all);
+            let promoted = self.repoint_resumed(c, &p)?;
+            return self.cleanup(c, &promoted, t_all);
         }
-        let Some(r) = self.recover(&mut c)? else {
+        let Some(r) = self.recover(c)? else {
             return Ok(()); // a dry run ends with the plan
         };
-        let applied = self.apply(&mut c, &r)?;
-        let promoted = self.promote(&mut c, &r, &applied)?;
-        self.repoint(&mut c, &r, applied, &promoted)?;
-        self.cleanup(&mut c, &promoted, t_all)
+        let applied = self.apply(c, &r)?;
+        let promoted = self.promote(c, &r, &applied)?;
+        self.repoint(c, &r, applied, &promoted)?;
+        self.cleanup(c, &promoted, t_all)
     }
 }

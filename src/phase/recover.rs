@@ -125,9 +125,7 @@ impl Run<'_> {
         let (new_idx, cannot) = self.choose(c, promotion_sql, &errant, li)?;
         self.phase_done(Phase::MasterRecovery, t);
         if o.dry_run {
-            let hosts = c.alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
-            let dead_host = c.dead_host.as_ref().ok().map(|h| (h, &c.dead));
-            super::remove_run_files(hosts.chain(dead_host), &c.run_dir, o.step_timeout);
+            super::run_folder::remove(c.opened_hosts(), &c.run_dir, false, o.step_timeout);
             self.say("Dry run: nothing changed.");
             self.report.new_master = Some(c.alive[new_idx].conf.name.clone());
             return Ok(None);

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use mysql::prelude::{FromRow, Queryable};
 
-use super::ConnSpec;
 use super::status::{Dialect, GtidMode, SourceAddr, Status, sql_str};
+use super::{ConnSpec, Secret};
 use crate::error::{Error, Result};
 use crate::position::ReplicaState;
 
@@ -233,7 +233,15 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
     /// statement built for `to` without its password.
     fn change_source(&mut self, to: &SourceAddr, build: impl Fn(&SourceAddr) -> String) -> Result<()> {
         let stmt = build(to);
-        self.conn.borrow_mut().query_drop(&stmt).map_err(|e| self.fail(&build(&to.redacted()), e))
+        self.conn.borrow_mut().query_drop(&stmt).map_err(|e| {
+            let pw = to.password.as_ref().map(Secret::expose).unwrap_or("");
+            // A server's message may quote a piece of the password.
+            // As given, and as the statement spells it (escaped).
+            let said = e.to_string();
+            let said = crate::secret::hide_pieces(&said, pw);
+            let said = crate::secret::hide_pieces(&said, &sql_str(pw)).into_owned();
+            self.fail(&build(&to.redacted()), said)
+        })
     }
 
     /// Points the replica at `to` from `file:pos`
