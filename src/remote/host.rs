@@ -68,6 +68,15 @@ impl Host {
         }
     }
 
+    /// Whether this host's SSH key was verified (this machine: yes); see
+    /// [`Remote::key_verified`].
+    pub fn key_verified(&self) -> bool {
+        match self {
+            Host::Local => true,
+            Host::Ssh(r) => r.key_verified(),
+        }
+    }
+
     /// Runs `argv` (each word quoted for the remote shell) with `input` on
     /// its standard input, within `timeout` for the whole of it (over ssh as
     /// on this host). `step` names the step in errors.
