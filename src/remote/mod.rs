@@ -37,7 +37,8 @@
 //! connection matches it. `accept-new` trusts a key on first use, as
 //! OpenSSH does; a key accepted only because of `no` (new or changed) is
 //! *unverified* for the session that accepted it: [`Remote::key_verified`]
-//! says so. MHA's
+//! says so, and a password is never sent to such a host
+//! ([`Host::may_receive_secret`]); commands that need none work. MHA's
 //! default `SSH_OPT_ALIVE` says `StrictHostKeyChecking=no`.
 //!
 //! # Authentication
