@@ -32,7 +32,7 @@
 //! | nothing of this host | refused | recorded, verified | recorded, *unverified* this time, said on the log |
 //!
 //! As OpenSSH (ssh_config(5)), `accept-new` and `no` both add a new key to
-//! the first `UserKnownHostsFile` ([`record_host_key`]: 0600, appended
+//! the first `UserKnownHostsFile` ([`known_hosts::record_host_key`]: 0600, appended
 //! under `flock`; "Permanently added … to FILE" on the log), so the next
 //! connection matches it. `accept-new` trusts a key on first use, as
 //! OpenSSH does; a key accepted only because of `no` (new or changed) is
