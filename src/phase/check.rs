@@ -202,8 +202,8 @@ impl Run<'_> {
                     return Ok(Replica { conf: s.clone(), srv, status, host: Err(String::new()), bin: None });
                 }
                 let st = st.ok_or_else(|| Error::server(label(s), "not a replica"))?;
-                let (mh, mp) = st.master();
-                if mp != dead.port || ![dead.ip.as_str(), dead.hostname.as_str()].contains(&mh.as_str()) {
+                if !super::replicates_from(&st, dead) {
+                    let (mh, mp) = st.master();
                     return Err(Error::refused(format!(
                         "{} replicates from {mh}:{mp}, not from the dead master {}",
                         label(s),

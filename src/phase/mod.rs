@@ -53,6 +53,7 @@ pub mod hooks;
 pub mod lock;
 pub mod monitor;
 pub mod outcome;
+pub mod preflight;
 pub mod promote;
 pub mod record;
 pub mod recover;
@@ -240,13 +241,28 @@ fn is_local(host: &str) -> bool {
 
 /// Opens `s`'s host: this machine, or an SSH session from its `ssh_*` settings.
 fn open_host(s: &ServerConf, step_timeout: Duration) -> std::result::Result<Host, String> {
+    open_host_telling(s, step_timeout, &mut |m| say(&format!("  {m}")))
+}
+
+/// [`open_host`], giving what a person should know of the session (an
+/// unverified host key accepted) to `log`.
+fn open_host_telling(
+    s: &ServerConf,
+    step_timeout: Duration,
+    log: &mut dyn FnMut(&str),
+) -> std::result::Result<Host, String> {
     if is_local(&s.ssh_host) {
         return Ok(Host::Local);
     }
     let opts = SshOptions::parse(&s.ssh_options);
     let t = Duration::from_secs(s.ssh_connection_timeout.max(1));
-    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, &mut |m| say(&format!("  {m}")))
-        .map_err(|e| e.to_string())
+    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, log).map_err(|e| e.to_string())
+}
+
+/// `st` names `m` as its master: `m`'s address or hostname, and its port.
+fn replicates_from(st: &Status, m: &ServerConf) -> bool {
+    let (h, p) = st.master();
+    p == m.port && (h == m.ip || h == m.hostname)
 }
 
 /// How long the removal of a run's files may take on a host: they are only

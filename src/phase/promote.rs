@@ -118,7 +118,7 @@ impl Facts {
 }
 
 /// The replica status columns that filter replication.
-const FILTERS: [&str; 6] = [
+pub(super) const FILTERS: [&str; 6] = [
     "Replicate_Do_DB",
     "Replicate_Ignore_DB",
     "Replicate_Do_Table",
