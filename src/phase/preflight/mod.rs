@@ -118,7 +118,7 @@ pub fn check(o: &CheckOptions, conf: &AppConf) -> CheckReport {
     manager::check(conf, &mut f);
     ssh::finish(o, opening, &nodes, master, &run_dir, &mut f);
     said_as_warnings(&nodes, master, &mut f);
-    let master_label = master.map(|m| super::label(&nodes[m].conf));
+    let master_label = master.map(|m| nodes[m].conf.name.clone());
     let mut r = CheckReport::new(place, master_label, mode.map(|m| m.name().to_string()), f);
     r.ranking = ranked.candidates;
     r

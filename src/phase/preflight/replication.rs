@@ -156,9 +156,15 @@ pub(super) fn check(nodes: &[Node], master: Option<usize>, f: &mut Vec<Finding>)
     if modes.iter().all(|x| x.1 == first) {
         return Some(first);
     }
-    // The mode most replicas use is the one the others are told to take.
+    // The mode most replicas use (on a tie, the first server's in app.cnf)
+    // is the one the others are told to take.
     let count = |g: GtidMode| modes.iter().filter(|x| x.1 == g).count();
-    let common = modes.iter().map(|x| x.1).max_by_key(|&g| count(g)).unwrap_or(first);
+    let mut common = first;
+    for &(_, g) in &modes {
+        if count(g) > count(common) {
+            common = g;
+        }
+    }
     for (s, g) in modes.iter().filter(|x| x.1 != common) {
         f.push(Finding::on(
             s,
