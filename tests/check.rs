@@ -93,7 +93,9 @@ fn check_finds_every_mistake_before_a_failover_does() {
     assert_eq!(code, 0, "{text}");
     assert!(text.ends_with("Replication health is OK.\n"), "{text}");
     assert!(
-        text.contains("Master: server1; replication mode: positional\n") && text.contains("  1. server") && text.contains("  2. server"),
+        text.contains("Master: server1; replication mode: positional\n")
+            && text.contains("  1. server")
+            && text.contains("  2. server"),
         "{text}"
     );
     let (code, r) = report(&base);

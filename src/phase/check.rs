@@ -9,7 +9,7 @@ use super::report::{DeadMaster, Evidence, Phase, Skipped};
 
 use super::record::{Record, ReplicaStep};
 use super::tail::{Saved, Saver};
-use super::{Replica, Run, ServerConf, label, open_host, promote, spec};
+use super::{Replica, Run, ServerConf, label, promote, spec};
 use crate::diff::tail::TailStart;
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::MasterPos;
@@ -163,15 +163,7 @@ impl Run<'_> {
         let (s, rd, bin, push, st) =
             (s.clone(), run_dir.to_string(), self.o.remote_binary.clone(), self.o.push_binary, self.o.step_timeout);
         std::thread::spawn(move || {
-            let h = open_host(&s, st);
-            let b = match &h {
-                Ok(h) => {
-                    let push_dir = s.remote_workdir.join(&rd);
-                    h.node(&bin, push.then_some(push_dir.as_path()), st).map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.clone()),
-            };
-            (h, b)
+            super::open_host_and_node(&s, &rd, &bin, push, st, &mut |m| super::say(&format!("  {m}")))
         })
     }
 

@@ -239,24 +239,38 @@ fn is_local(host: &str) -> bool {
         || std::fs::read_to_string("/etc/hostname").is_ok_and(|h| h.trim() == host)
 }
 
-/// Opens `s`'s host: this machine, or an SSH session from its `ssh_*` settings.
-fn open_host(s: &ServerConf, step_timeout: Duration) -> std::result::Result<Host, String> {
-    open_host_telling(s, step_timeout, &mut |m| say(&format!("  {m}")))
-}
-
-/// [`open_host`], giving what a person should know of the session (an
-/// unverified host key accepted) to `log`.
-fn open_host_telling(
-    s: &ServerConf,
-    step_timeout: Duration,
-    log: &mut dyn FnMut(&str),
-) -> std::result::Result<Host, String> {
+/// Opens `s`'s host: this machine, or an SSH session from its `ssh_*`
+/// settings; what a person should know of the session (an unverified host
+/// key accepted) goes to `log`.
+fn open_host(s: &ServerConf, step_timeout: Duration, log: &mut dyn FnMut(&str)) -> std::result::Result<Host, String> {
     if is_local(&s.ssh_host) {
         return Ok(Host::Local);
     }
     let opts = SshOptions::parse(&s.ssh_options);
     let t = Duration::from_secs(s.ssh_connection_timeout.max(1));
     Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, log).map_err(|e| e.to_string())
+}
+
+/// Opens `s`'s host ([`open_host`]) and our binary there
+/// ([`Host::node`]; with `push`, a copy pushed to the run folder `run_dir`
+/// of its `remote_workdir`).
+fn open_host_and_node(
+    s: &ServerConf,
+    run_dir: &str,
+    bin: &str,
+    push: bool,
+    step_timeout: Duration,
+    log: &mut dyn FnMut(&str),
+) -> (std::result::Result<Host, String>, std::result::Result<String, String>) {
+    let h = open_host(s, step_timeout, log);
+    let b = match &h {
+        Ok(h) => {
+            let push_dir = s.remote_workdir.join(run_dir);
+            h.node(bin, push.then_some(push_dir.as_path()), step_timeout).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.clone()),
+    };
+    (h, b)
 }
 
 /// `st` names `m` as its master: `m`'s address or hostname, and its port.

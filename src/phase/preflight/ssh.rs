@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use super::finding::{Check, Finding, Severity};
 use super::{CheckOptions, Node};
 use crate::phase::config::{AppConf, ServerConf};
-use crate::phase::open_host_telling;
+use crate::phase::open_host_and_node;
 use crate::remote::Host;
 
 /// A host as opened: the session, our binary there, and what the session
@@ -28,14 +28,7 @@ pub(super) fn open_all(o: &CheckOptions, conf: &AppConf, run_dir: &str) -> Openi
                 (s.clone(), run_dir.to_string(), o.remote_binary.clone(), o.push_binary, o.step_timeout);
             let h = std::thread::spawn(move || {
                 let mut said = Vec::new();
-                let h = open_host_telling(&s2, st, &mut |m| said.push(m.to_string()));
-                let b = match &h {
-                    Ok(h) => {
-                        let dir = s2.remote_workdir.join(&rd);
-                        h.node(&bin, push.then_some(dir.as_path()), st).map_err(|e| e.to_string())
-                    }
-                    Err(e) => Err(e.clone()),
-                };
+                let (h, b) = open_host_and_node(&s2, &rd, &bin, push, st, &mut |m| said.push(m.to_string()));
                 (h, b, said)
             });
             (s.clone(), h)
