@@ -249,7 +249,7 @@ fn cut_short_transaction_is_an_error_unless_refetched() {
 /// the text output's numbers and the damage's offset and event type.
 #[test]
 fn verify_json_is_one_object_per_file() {
-    let master = common::testdata_dir().join("mariadb/row-crc32/master");
+    let master = support::testdata_dir().join("mariadb/row-crc32/master");
     let (f1, f2) = (master.join("mysql-bin.000001"), master.join("mysql-bin.000002"));
     let dir = tempfile::tempdir().unwrap();
     let torn = dir.path().join("mysql-bin.000003");
@@ -301,7 +301,7 @@ fn verify_json_is_one_object_per_file() {
 /// `map --json`: one object, with the positions the text output gives.
 #[test]
 fn map_json_is_one_object() {
-    let relay = common::testdata_dir().join("mariadb/row-crc32/replica").display().to_string();
+    let relay = support::testdata_dir().join("mariadb/row-crc32/replica").display().to_string();
     let map =
         |extra: &[&str]| run(&[&["map", "--relay", &relay, "--latest", "mysql-bin.000002:1369"][..], extra].concat());
     let (code, text, _) = map(&["--target", "mysql-bin.000002:385"]);

@@ -12,6 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ConnSpec;
@@ -78,8 +79,12 @@ pub fn template(cache: &Path) -> Result<PathBuf> {
         return Ok(data);
     }
     fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
-    // Built aside and renamed in: a second process at worst builds it twice.
-    let tmp = cache.join(format!(".template-{}-{}", version, std::process::id()));
+    // Built aside and renamed in: a second builder at worst builds it twice.
+    // The name is unique per call, not per process: two threads of one
+    // process (tests, benchmark arms) must not share, and so remove, it.
+    static BUILDS: AtomicU64 = AtomicU64::new(0);
+    let n = BUILDS.fetch_add(1, Ordering::Relaxed);
+    let tmp = cache.join(format!(".template-{}-{}-{n}", version, std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let install = find_program(&["mariadb-install-db", "mysql_install_db"])?;
@@ -98,7 +103,7 @@ pub fn template(cache: &Path) -> Result<PathBuf> {
             "{} failed ({}): {}",
             install.display(),
             out.status,
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            error_lines(&String::from_utf8_lossy(&out.stderr))
         )));
     }
     match fs::rename(&tmp, &dir) {
@@ -110,6 +115,16 @@ pub fn template(cache: &Path) -> Result<PathBuf> {
         Err(e) => return Err(Error::io(&dir, e)),
     }
     Ok(data)
+}
+
+/// The lines of a server's stderr worth showing: its `[ERROR]` lines (the
+/// last one alone, "Aborting", says nothing), else its last line.
+fn error_lines(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("[ERROR]")).collect();
+    match errors.as_slice() {
+        [] => stderr.lines().last().unwrap_or("").to_string(),
+        e => e[e.len().saturating_sub(5)..].join(" | "),
+    }
 }
 
 /// Copies a directory tree (regular files and directories; a server's
