@@ -143,5 +143,5 @@ fn said_as_warnings(nodes: &[Node], master: Option<usize>, f: &mut [Finding]) {
 
 /// The replicas: every server but the master that answered.
 fn replicas(nodes: &[Node], master: Option<usize>) -> impl Iterator<Item = (usize, &Node)> {
-    nodes.iter().enumerate().filter(move |(i, n)| Some(*i) != master && n.srv.is_some())
+    nodes.iter().enumerate().filter(move |(i, n)| Some(*i) != master && n.down.is_none())
 }

@@ -38,7 +38,9 @@ fn read(srv: &mut Server, replica: bool) -> crate::error::Result<Read> {
         binlog: srv.binlog_coords()?.map(|(f, _)| f),
         strict: srv.gtid_strict_mode()?,
         own: crate::phase::recover::own_state(srv).ok(),
-        state: if replica { Some(srv.replica_state()?) } else { None },
+        // A replica whose IO thread never connected has no state to read: no
+        // relay log to look at, no position to rank by.
+        state: if replica { srv.replica_state().ok() } else { None },
     })
 }
 
@@ -220,5 +222,84 @@ pub(super) fn promotable(nodes: &[Node], master: Option<usize>, none_eligible: b
                 ),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phase::AppConf;
+
+    fn nodes(cnf: &str) -> Vec<Node> {
+        let d = std::env::temp_dir().join(format!("binlog-diff-settings-test-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("app.cnf");
+        std::fs::write(&p, cnf).unwrap();
+        let c = AppConf::read(&p, None).unwrap();
+        let _ = std::fs::remove_dir_all(&d);
+        c.servers
+            .into_iter()
+            .map(|conf| Node {
+                conf,
+                srv: None,
+                down: None,
+                status: None,
+                read: Some(Read {
+                    facts: PromotionFacts {
+                        log_bin: true,
+                        log_replica_updates: true,
+                        version: "10.11.9-MariaDB".into(),
+                        binlog_format: "ROW".into(),
+                    },
+                    relay_log_purge: false,
+                    read_only: true,
+                    binlog_filters: Some((String::new(), String::new())),
+                    binlog: Some("mysql-bin.000001".into()),
+                    strict: None,
+                    own: None,
+                    state: None,
+                }),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_candidate_without_log_bin_is_an_error_only_when_it_is_the_only_one() {
+        let mut n = nodes(
+            "[server1]\nhostname=192.0.2.2\n[server2]\nhostname=192.0.2.3\n[server3]\nhostname=192.0.2.4\nno_master=1\n",
+        );
+        n[1].read.as_mut().unwrap().facts.log_bin = false;
+        n[2].read.as_mut().unwrap().facts.log_bin = false;
+        let mut f = Vec::new();
+        promotable(&n, Some(0), true, &mut f);
+        assert_eq!(f.len(), 1, "no_master servers are exempt: {f:?}");
+        assert_eq!(
+            (f[0].server.as_deref(), f[0].check, f[0].severity),
+            (Some("server2"), Check::Settings, Severity::Error)
+        );
+        assert!(f[0].fix.contains("no_master=1 in its [server2] section"), "{:?}", f[0]);
+        let mut f = Vec::new();
+        promotable(&n, Some(0), false, &mut f);
+        assert_eq!(f[0].severity, Severity::Warning, "another candidate can be promoted");
+    }
+
+    #[test]
+    fn the_master_without_log_bin_and_differing_binlog_filters_are_errors() {
+        let mut n = nodes("[server1]\nhostname=192.0.2.2\n[server2]\nhostname=192.0.2.3\n");
+        n[0].read.as_mut().unwrap().facts.log_bin = false;
+        n[1].read.as_mut().unwrap().binlog_filters = Some(("app".into(), String::new()));
+        n[1].read.as_mut().unwrap().relay_log_purge = true;
+        let mut f = Vec::new();
+        check(&n, Some(0), &mut f);
+        let got: Vec<_> = f.iter().map(|x| (x.server.as_deref().unwrap(), x.check, x.severity)).collect();
+        assert_eq!(
+            got,
+            [
+                ("server1", Check::Settings, Severity::Error),
+                ("server2", Check::Settings, Severity::Warning),
+                ("server2", Check::Filters, Severity::Error),
+            ]
+        );
+        assert!(f[2].what.contains("(Binlog_Do_DB: app) differ from the master's (none)"), "{:?}", f[2]);
     }
 }
