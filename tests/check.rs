@@ -66,6 +66,13 @@ fn healthy_again(conf: &Path) {
     assert!(ok.is_some(), "not healthy again: {:#?}", report(conf).1);
 }
 
+/// Runs `sql` on `replica` with its replication stopped, then starts it again.
+fn stopped_for(topo: &Topology, replica: usize, sql: &str) {
+    topo.stop_slave(replica);
+    topo.sql(replica, sql);
+    topo.start_slave(replica);
+}
+
 /// An app.cnf of its own folder under `root`.
 fn conf(topo: &Topology, root: &Path, name: &str, extra: &str, per: &dyn Fn(usize) -> String) -> PathBuf {
     let dir = root.join(name);
@@ -120,13 +127,9 @@ fn check_finds_every_mistake_before_a_failover_does() {
     healthy_again(&base);
 
     // A replica in another replication mode.
-    topo.stop_slave(2);
-    topo.sql(2, "CHANGE MASTER TO MASTER_USE_GTID=slave_pos");
-    topo.start_slave(2);
+    stopped_for(&topo, 2, "CHANGE MASTER TO MASTER_USE_GTID=slave_pos");
     broken(&base, Some("server3"), Check::Mode, Severity::Error);
-    topo.stop_slave(2);
-    topo.sql(2, "CHANGE MASTER TO MASTER_USE_GTID=no");
-    topo.start_slave(2);
+    stopped_for(&topo, 2, "CHANGE MASTER TO MASTER_USE_GTID=no");
     healthy_again(&base);
 
     // relay_log_purge=1: a warning; a failover would still succeed.
@@ -135,13 +138,9 @@ fn check_finds_every_mistake_before_a_failover_does() {
     topo.sql(1, "SET GLOBAL relay_log_purge=0");
 
     // A replication filter on one replica.
-    topo.stop_slave(2);
-    topo.sql(2, "SET GLOBAL replicate_ignore_db='other'");
-    topo.start_slave(2);
+    stopped_for(&topo, 2, "SET GLOBAL replicate_ignore_db='other'");
     broken(&base, Some("server3"), Check::Filters, Severity::Error);
-    topo.stop_slave(2);
-    topo.sql(2, "SET GLOBAL replicate_ignore_db=''");
-    topo.start_slave(2);
+    stopped_for(&topo, 2, "SET GLOBAL replicate_ignore_db=''");
     healthy_again(&base);
 
     // No replica could be promoted (every one no_master).

@@ -137,21 +137,11 @@ pub(super) fn findings(r: &Ranking, conf: &AppConf, nodes: &[Node], master: Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fact(name: &str) -> Facts {
-        Facts {
-            name: name.into(),
-            log_bin: true,
-            log_slave_updates: true,
-            version: (10, 11),
-            binlog_format: "ROW".into(),
-            ..Default::default()
-        }
-    }
+    use crate::phase::promote::tests::f;
 
     #[test]
     fn the_ranking_says_why_each_stands_where_it_stands() {
-        let mut facts = vec![fact("server2"), fact("server3"), fact("server4")];
+        let mut facts = vec![f("server2"), f("server3"), f("server4")];
         facts[0].log_bin = false;
         facts[1].candidate_master = true;
         facts[2].latest = true;

@@ -4,7 +4,7 @@
 
 use super::finding::{Check, Finding, Severity};
 use super::{Node, replicas};
-use crate::phase::promote::FILTERS;
+use crate::phase::promote;
 use crate::position::{OwnState, ReplicaState};
 use crate::server::{PromotionFacts, Server};
 
@@ -64,10 +64,7 @@ pub(super) fn read_all(nodes: &mut [Node], f: &mut Vec<Finding>) {
 
 /// A replica's replication filters, as `Column: value` lines.
 fn replication_filters(n: &Node) -> Vec<String> {
-    n.status
-        .as_ref()
-        .map(|st| FILTERS.iter().filter(|k| !st.get(k).is_empty()).map(|k| format!("{k}: {}", st.get(k))).collect())
-        .unwrap_or_default()
+    n.status.as_ref().map(promote::replication_filters).unwrap_or_default()
 }
 
 fn binlog_filters(r: &Read) -> Vec<String> {
