@@ -113,6 +113,8 @@ fn read_input(path: &Path) -> Result<String> {
 
 /// Runs `binlog-diff` with these arguments (argv[0] included).
 pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
+    // Before anything is written: what we write is private (0600, 0700).
+    crate::log::modes::restrict_umask();
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {

@@ -136,8 +136,9 @@ impl ConnSpec {
     pub fn with_password(self, defaults_file: Option<&Path>, prompt: bool) -> Result<ConnSpec> {
         let mut s = self.with_password_from_env_or(defaults_file)?;
         if prompt && s.password.is_none() {
-            let p = rpassword::prompt_password("Enter password: ")
-                .map_err(|e| Error::invalid(format!("cannot read the password from the terminal: {e}")))?;
+            let p = rpassword::prompt_password("Enter password: ").map_err(|e| {
+                Error::config(Some("--ask-password"), format!("cannot read the password from the terminal: {e}"))
+            })?;
             s.password = Some(Secret::new(p));
         }
         Ok(s)
