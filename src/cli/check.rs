@@ -69,3 +69,48 @@ pub(super) fn run(a: CheckArgs) -> u8 {
     }
     if r.healthy { CHECK_HEALTHY } else { CHECK_NOT_HEALTHY }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Cmd};
+    use super::*;
+    use clap::Parser;
+
+    fn args(a: &[&str]) -> CheckArgs {
+        match Cli::try_parse_from([&["binlog-diff", "check"][..], a].concat()).unwrap().cmd {
+            Cmd::Check(c) => c,
+            _ => panic!("not check"),
+        }
+    }
+
+    #[test]
+    fn flags_defaults_and_an_unreadable_conf() {
+        let d = tempfile::tempdir().unwrap();
+        let app = d.path().join("app.cnf");
+        std::fs::write(&app, "[server1]\nhostname=192.0.2.1\n").unwrap();
+        let (conf, o, json) = resolve(args(&["--conf", app.to_str().unwrap()])).unwrap();
+        assert_eq!(conf.servers.len(), 1);
+        let d0 = CheckOptions::default();
+        assert_eq!(
+            (o.mysql_timeout, o.step_timeout, o.remote_binary, o.push_binary, json),
+            (d0.mysql_timeout, d0.step_timeout, d0.remote_binary, false, false)
+        );
+        let (_, o, json) = resolve(args(&[
+            "--conf",
+            app.to_str().unwrap(),
+            "--json",
+            "--mysql-timeout",
+            "3",
+            "--step-timeout",
+            "7",
+            "--remote-binary",
+            "/opt/bd",
+            "--push-binary",
+        ]))
+        .unwrap();
+        assert!(json && o.push_binary && o.remote_binary == "/opt/bd");
+        assert_eq!((o.mysql_timeout, o.step_timeout), (Duration::from_secs(3), Duration::from_secs(7)));
+        assert_eq!(run(args(&["--conf", d.path().join("missing.cnf").to_str().unwrap()])), CHECK_NOT_HEALTHY);
+        assert!(Cli::try_parse_from(["binlog-diff", "check"]).is_err(), "--conf is required");
+    }
+}
