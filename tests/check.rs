@@ -7,7 +7,8 @@
 //! - then broken one way at a time, each run naming the server, the check
 //!   and (but for `relay_log_purge`, a warning) exiting 1; each break is
 //!   repaired and the cluster polled until healthy again: a replica's
-//!   threads stopped; a replica in another replication mode;
+//!   threads stopped; a replica in another replication mode; a replica
+//!   replicating from another replica;
 //!   `relay_log_purge=1`; a replication filter on one replica; no candidate
 //!   (every replica `no_master`); a wrong `repl_password`; a hook script
 //!   that is not executable; a wrong `master_binlog_dir`; a host key not in
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use binlog_diff::phase::preflight::{Check, CheckReport, Severity};
 use support::process::write_script;
-use support::topology::{Topology, TopologyConfig, poll_until};
+use support::topology::{MASTER, Topology, TopologyConfig, poll_until};
 
 /// Runs `check` on `conf` (text, or `--json`): its exit code and stdout.
 fn run(conf: &Path, json: bool) -> (i32, String) {
@@ -54,6 +55,9 @@ fn broken(conf: &Path, server: Option<&str>, check: Check, severity: Severity) -
     let found = r.findings.iter().any(|f| f.server.as_deref() == server && f.check == check && f.severity == severity);
     assert!(found && code == want, "want {server:?} {check:?} {severity:?}, exit {want}; got exit {code}: {r:#?}");
     assert_eq!(r.healthy, code == 0);
+    for f in &r.findings {
+        assert!(!f.host.is_empty() && !f.what.is_empty() && !f.fix.is_empty(), "{f:?}");
+    }
     r
 }
 
@@ -130,6 +134,16 @@ fn check_finds_every_mistake_before_a_failover_does() {
     stopped_for(&topo, 2, "CHANGE MASTER TO MASTER_USE_GTID=slave_pos");
     broken(&base, Some("server3"), Check::Mode, Severity::Error);
     stopped_for(&topo, 2, "CHANGE MASTER TO MASTER_USE_GTID=no");
+    healthy_again(&base);
+
+    // A replica pointed elsewhere: at the other replica.
+    let at = topo.stop_slave(2).exec_pos();
+    topo.change_master(2, 1, Some(&topo.master_status(1)));
+    topo.start_slave(2);
+    let r = broken(&base, Some("server3"), Check::Replication, Severity::Error);
+    assert_eq!(r.master.as_deref(), Some("server1"), "the master is still the one no other replicates from");
+    topo.change_master(2, MASTER, Some(&at));
+    topo.start_slave(2);
     healthy_again(&base);
 
     // relay_log_purge=1: a warning; a failover would still succeed.
