@@ -76,3 +76,39 @@ fn unwritable(dir: &std::path::Path) -> Option<String> {
         Some(format!("{}: {}", d.display(), std::io::Error::last_os_error()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(dir: &std::path::Path) -> AppConf {
+        let p = dir.join("app.cnf");
+        let wd = dir.join("manager");
+        std::fs::write(
+            &p,
+            format!("[server default]\nmanager_workdir={}\n[server1]\nhostname=192.0.2.2\n", wd.display()),
+        )
+        .unwrap();
+        AppConf::read(&p, None).unwrap()
+    }
+
+    #[test]
+    fn an_unfinished_failover_and_the_anti_flapping_block_are_errors_with_their_fix() {
+        let d = tempfile::tempdir().unwrap();
+        let c = conf(d.path());
+        let mut f = Vec::new();
+        check(&c, &mut f);
+        assert!(f.is_empty(), "a workdir a failover would create is fine: {f:?}");
+        std::fs::create_dir_all(&c.manager_workdir).unwrap();
+        record::Record::new("server1", &c.manager_workdir, "run").save(&c.manager_workdir).unwrap();
+        flapping::record_failover(&flapping::last_failover_file(&c.manager_workdir), "server0", "server1").unwrap();
+        check(&c, &mut f);
+        let got: Vec<_> = f.iter().map(|x| (x.check, x.severity)).collect();
+        assert_eq!(got, [(Check::Manager, Severity::Error), (Check::Manager, Severity::Error)]);
+        assert!(f[0].fix.contains("--resume"), "{:?}", f[0]);
+        assert_eq!(
+            f[1].fix,
+            format!("once the last failover is looked at: binlog-diff ack --conf {}", c.path.display())
+        );
+    }
+}

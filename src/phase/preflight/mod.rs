@@ -145,3 +145,33 @@ fn said_as_warnings(nodes: &[Node], master: Option<usize>, f: &mut [Finding]) {
 fn replicas(nodes: &[Node], master: Option<usize>) -> impl Iterator<Item = (usize, &Node)> {
     nodes.iter().enumerate().filter(move |(i, n)| Some(*i) != master && n.down.is_none())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_on_an_ignore_fail_replica_are_warnings_but_not_on_the_master() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("app.cnf");
+        std::fs::write(
+            &p,
+            "[server default]\nignore_fail=1\n[server1]\nhostname=192.0.2.2\n[server2]\nhostname=192.0.2.3\n",
+        )
+        .unwrap();
+        let c = AppConf::read(&p, None).unwrap();
+        let nodes: Vec<Node> = c
+            .servers
+            .iter()
+            .map(|s| Node { conf: s.clone(), srv: None, down: Some("down".into()), status: None, read: None })
+            .collect();
+        let mut f: Vec<Finding> = nodes
+            .iter()
+            .map(|n| Finding::on(&n.conf, Check::Connect, Severity::Error, "it does not answer.", "start it"))
+            .collect();
+        said_as_warnings(&nodes, Some(0), &mut f);
+        assert_eq!(f[0].severity, Severity::Error, "the master's errors stay errors");
+        assert_eq!(f[1].severity, Severity::Warning);
+        assert_eq!(f[1].what, "it does not answer (ignore_fail=1: a failover would leave it out, as it is)");
+    }
+}
