@@ -179,7 +179,9 @@ fn check_finds_every_mistake_before_a_failover_does() {
     // line after the harness's: the last one wins.)
     let dir =
         conf(&topo, root, "dir", "", &|s| if s == 0 { "master_binlog_dir=/var/empty\n".into() } else { String::new() });
-    broken(&dir, Some("server1"), Check::Folders, Severity::Error);
+    let r = broken(&dir, Some("server1"), Check::Folders, Severity::Error);
+    let want = format!("set master_binlog_dir={} in its [server1] section", topo.datadir(0).display());
+    assert!(r.findings.iter().any(|f| f.fix.starts_with(&want)), "{r:#?}");
 
     // A host key not in known_hosts, accepted unverified (StrictHostKeyChecking=no).
     let empty_kh = root.join("known_hosts.empty");

@@ -539,6 +539,17 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
         Ok(v.flatten() == Some(1))
     }
 
+    /// The folder of the server's own binlogs (the parent of
+    /// `@@global.log_bin_basename`; `None`: binary logging is off, or the
+    /// server does not say).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub fn binlog_dir(&mut self) -> Result<Option<PathBuf>> {
+        let v: Option<Option<String>> = self.first("SELECT @@global.log_bin_basename")?;
+        Ok(v.flatten().filter(|b| !b.is_empty()).and_then(|b| Path::new(&b).parent().map(Path::to_path_buf)))
+    }
+
     /// The binlog filters of the server's own binlog (`Binlog_Do_DB`,
     /// `Binlog_Ignore_DB` of `SHOW MASTER STATUS`; `None`: binary logging
     /// is off).

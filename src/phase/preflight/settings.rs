@@ -20,6 +20,8 @@ pub(super) struct Read {
     pub binlog_filters: Option<(String, String)>,
     /// Its current binlog file (`None`: binary logging off).
     pub binlog: Option<String>,
+    /// The folder of its binlogs, as it says.
+    pub binlog_dir: Option<std::path::PathBuf>,
     /// `gtid_strict_mode` (MariaDB).
     pub strict: Option<bool>,
     /// Its GTID state and what marks its own writes.
@@ -36,6 +38,7 @@ fn read(srv: &mut Server, replica: bool) -> crate::error::Result<Read> {
         read_only: srv.read_only()?,
         binlog_filters: srv.binlog_filters()?,
         binlog: srv.binlog_coords()?.map(|(f, _)| f),
+        binlog_dir: srv.binlog_dir().ok().flatten(),
         strict: srv.gtid_strict_mode()?,
         own: crate::phase::recover::own_state(srv).ok(),
         // A replica whose IO thread never connected has no state to read: no
@@ -252,6 +255,7 @@ mod tests {
                     read_only: true,
                     binlog_filters: Some((String::new(), String::new())),
                     binlog: Some("mysql-bin.000001".into()),
+                    binlog_dir: None,
                     strict: None,
                     own: None,
                     state: None,

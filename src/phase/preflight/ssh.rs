@@ -146,8 +146,20 @@ fn folders(o: &CheckOptions, h: &Host, n: &Node, is_master: bool, f: &mut Vec<Fi
                 h.label(),
                 if errs.is_empty() { String::new() } else { format!(" ({})", errs.join("; ")) }
             ),
-            "set master_binlog_dir in app.cnf to the folder of its binlogs (SELECT @@log_bin_basename shows it), \
-             readable by ssh_user",
+            match &r.binlog_dir {
+                Some(d) => format!(
+                    "set master_binlog_dir={} in its [{}] section of app.cnf (the server's log_bin_basename is \
+                     there), readable by {}",
+                    d.display(),
+                    s.name,
+                    s.ssh_user
+                ),
+                None => format!(
+                    "set master_binlog_dir in app.cnf to the folder of its binlogs (SELECT @@log_bin_basename), \
+                     readable by {}",
+                    s.ssh_user
+                ),
+            },
         ));
         return;
     }
