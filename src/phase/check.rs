@@ -9,7 +9,7 @@ use super::report::{DeadMaster, Evidence, Phase, Skipped};
 
 use super::record::{Record, ReplicaStep};
 use super::tail::{Saved, Saver};
-use super::{Replica, Run, ServerConf, label, open_host, promote, spec};
+use super::{Replica, Run, ServerConf, label, promote, spec};
 use crate::diff::tail::TailStart;
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::MasterPos;
@@ -219,19 +219,8 @@ impl Run<'_> {
             (s.clone(), run_dir.to_string(), self.o.remote_binary.clone(), self.o.push_binary, self.o.step_timeout);
         let made = made.clone();
         std::thread::spawn(move || {
-            let h = open_host(&s, st);
-            let b = match &h {
-                Ok(h) => {
-                    let dir = s.remote_workdir.join(&rd);
-                    let folder = match h {
-                        Host::Ssh(_) => made.make(h, &dir, resumed, st),
-                        Host::Local => Ok(()),
-                    };
-                    folder.and_then(|()| h.node(&bin, push.then_some(dir.as_path()), st).map_err(|e| e.to_string()))
-                }
-                Err(e) => Err(e.clone()),
-            };
-            (h, b)
+            let folder = Some((&made, resumed));
+            super::open_host_and_node(&s, &rd, &bin, push, st, folder, &mut |m| super::say(&format!("  {m}")))
         })
     }
 
@@ -262,8 +251,8 @@ impl Run<'_> {
                     return Ok(Replica { conf: s.clone(), srv, status, host: Err(String::new()), bin: None });
                 }
                 let st = st.ok_or_else(|| Error::server(label(s), "not a replica"))?;
-                let (mh, mp) = st.master();
-                if mp != dead.port || ![dead.ip.as_str(), dead.hostname.as_str()].contains(&mh.as_str()) {
+                if !super::replicates_from(&st, dead) {
+                    let (mh, mp) = st.master();
                     return Err(Error::refused(format!(
                         "{} replicates from {mh}:{mp}, not from the dead master {}",
                         label(s),

@@ -279,6 +279,7 @@ mod tests {
             master_ip_online_change_script: None,
             shutdown_script: None,
             report_script: None,
+            secondary_check_script: None,
         }
     }
 

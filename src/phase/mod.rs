@@ -53,6 +53,7 @@ pub mod hooks;
 pub mod lock;
 pub mod monitor;
 pub mod outcome;
+pub mod preflight;
 pub mod promote;
 pub mod record;
 pub mod recover;
@@ -240,15 +241,50 @@ fn is_local(host: &str) -> bool {
         || std::fs::read_to_string("/etc/hostname").is_ok_and(|h| h.trim() == host)
 }
 
-/// Opens `s`'s host: this machine, or an SSH session from its `ssh_*` settings.
-fn open_host(s: &ServerConf, step_timeout: Duration) -> std::result::Result<Host, String> {
+/// Opens `s`'s host: this machine, or an SSH session from its `ssh_*`
+/// settings; what a person should know of the session (an unverified host
+/// key accepted) goes to `log`.
+fn open_host(s: &ServerConf, step_timeout: Duration, log: &mut dyn FnMut(&str)) -> std::result::Result<Host, String> {
     if is_local(&s.ssh_host) {
         return Ok(Host::Local);
     }
     let opts = SshOptions::parse(&s.ssh_options);
     let t = Duration::from_secs(s.ssh_connection_timeout.max(1));
-    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, &mut |m| say(&format!("  {m}")))
-        .map_err(|e| e.to_string())
+    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, log).map_err(|e| e.to_string())
+}
+
+/// Opens `s`'s host ([`open_host`]) and our binary there
+/// ([`Host::node`]; with `push`, a copy pushed to the run folder `run_dir`
+/// of its `remote_workdir`).
+fn open_host_and_node(
+    s: &ServerConf,
+    run_dir: &str,
+    bin: &str,
+    push: bool,
+    step_timeout: Duration,
+    folder: Option<(&run_folder::Made, bool)>,
+    log: &mut dyn FnMut(&str),
+) -> (std::result::Result<Host, String>, std::result::Result<String, String>) {
+    let h = open_host(s, step_timeout, log);
+    let b = match &h {
+        Ok(h) => {
+            let dir = s.remote_workdir.join(run_dir);
+            // A failover's run folder (made, not reused: see run_folder), before anything goes there.
+            let made = match (h, folder) {
+                (Host::Ssh(_), Some((made, resumed))) => made.make(h, &dir, resumed, step_timeout),
+                _ => Ok(()),
+            };
+            made.and_then(|()| h.node(bin, push.then_some(dir.as_path()), step_timeout).map_err(|e| e.to_string()))
+        }
+        Err(e) => Err(e.clone()),
+    };
+    (h, b)
+}
+
+/// `st` names `m` as its master: `m`'s address or hostname, and its port.
+fn replicates_from(st: &Status, m: &ServerConf) -> bool {
+    let (h, p) = st.master();
+    p == m.port && (h == m.ip || h == m.hostname)
 }
 
 fn secs(d: Duration) -> f64 {

@@ -71,13 +71,7 @@ impl Run<'_> {
                 GtidMode::SlavePos | GtidMode::CurrentPos => Some(r.srv.gtid_slave_pos()?),
                 _ => None,
             });
-            own_states.push(if r.srv.dialect()? == Dialect::MariaDb {
-                let (server_id, st) = r.srv.gtid_binlog_state()?;
-                Some(crate::position::OwnState::Maria { server_id, state: crate::position::MariaState::parse(&st)? })
-            } else {
-                let (uuid, g) = r.srv.mysql_gtid_executed()?;
-                Some(crate::position::OwnState::Mysql { uuid, executed: crate::position::GtidSet::parse(&g)? })
-            });
+            own_states.push(Some(own_state(&mut r.srv)?));
             let mut st = r.srv.replica_state()?;
             st.host = Some(r.conf.ip.clone());
             st.port = Some(r.conf.port);
@@ -407,6 +401,22 @@ impl Run<'_> {
         }
         Ok((new_idx, cannot))
     }
+}
+
+/// A server's GTID state with what marks its own writes (MariaDB
+/// `gtid_binlog_state` and `server_id`, MySQL `gtid_executed` and
+/// `server_uuid`), for [`crate::position::errant`].
+///
+/// # Errors
+/// A query fails, or the server's answer is not a GTID state.
+pub(super) fn own_state(srv: &mut crate::server::Server) -> Result<crate::position::OwnState> {
+    Ok(if srv.dialect()? == Dialect::MariaDb {
+        let (server_id, st) = srv.gtid_binlog_state()?;
+        crate::position::OwnState::Maria { server_id, state: crate::position::MariaState::parse(&st)? }
+    } else {
+        let (uuid, g) = srv.mysql_gtid_executed()?;
+        crate::position::OwnState::Mysql { uuid, executed: crate::position::GtidSet::parse(&g)? }
+    })
 }
 
 /// The run's folder on `h` for server `s`: the workdir here, the run folder there.
