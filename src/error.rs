@@ -8,6 +8,9 @@ use crate::event::{EventType, ParseError, ParseErrorKind};
 /// Where an error happened.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Location {
+    /// What the error concerns beyond a file, printed first: the replica,
+    /// the target or the worker one of several failed for (`c: …`).
+    pub subject: Option<String>,
     /// File, when the error concerns one.
     pub file: Option<PathBuf>,
     /// Byte offset in that file.
@@ -31,10 +34,13 @@ pub enum ErrorKind {
         /// Bytes the event needs.
         needed: u64,
     },
-    /// Bad arguments or inconsistent inputs.
+    /// Free text, for what no caller or user branches on: an internal
+    /// impossibility, a thread that panicked, our own struct that does not
+    /// serialize. Anything a caller or user could act on has a kind of its
+    /// own below.
     Invalid(String),
-    /// A server could not be reached (a MySQL connection failed): a caller
-    /// may try another way there.
+    /// A server or host could not be reached (a MySQL connection failed, an
+    /// ssh connection or handshake failed): a caller may try another way there.
     Connect(String),
     /// The master does not answer here but the replicas still replicate
     /// from it (UnreachableMaster): nothing was changed; a watcher goes on.
@@ -61,8 +67,10 @@ pub enum ErrorKind {
     /// Stopped on request (SIGINT, SIGTERM) at a clean point: what ran was
     /// rolled back or committed, and the resume state says which.
     Interrupted(String),
-    /// A setting the user gave is wrong: a key of a configuration file (the
-    /// file is in the [`Location`]), or an option.
+    /// A setting the user gave is wrong or missing: a key of a configuration
+    /// file (the file is in the [`Location`]), an option or its value
+    /// (`--threads`, `--state-file`, a datadir that is not one), or options
+    /// that leave nothing to do.
     Config {
         /// The key or option, when one is to blame.
         key: Option<String>,
@@ -70,7 +78,12 @@ pub enum ErrorKind {
         why: String,
     },
     /// A server failed or refused a statement (replication control, a
-    /// status read), or is not in the state a step needs.
+    /// status read), or is not in the state a step needs (not a replica,
+    /// binary logging off, replication running, the SQL thread stopped on an
+    /// error), or a throwaway server of ours did not start. A program of the
+    /// MariaDB packages we run (`mariadb`, `mariadb-binlog`,
+    /// `mariadb-install-db`) that fails is a failure of the server it worked
+    /// on, naming the program and what it said (over ssh: [`ErrorKind::Remote`]).
     Server {
         /// The server (its name as app.cnf has it, or `host:port`).
         server: String,
@@ -86,7 +99,9 @@ pub enum ErrorKind {
         /// Its output, or why it did not finish.
         why: String,
     },
-    /// A step on a remote host failed: the command's exit, or the channel.
+    /// A step on a remote host failed: the command's exit, the ssh channel
+    /// or session, our binary there (its version, its node protocol, its
+    /// reply). The connection itself failing is a [`ErrorKind::Connect`].
     Remote {
         /// The host (`user@host:port`).
         host: String,
@@ -95,8 +110,11 @@ pub enum ErrorKind {
         /// What happened.
         why: String,
     },
-    /// A value given as input is not one (a position, a log name, a GTID
-    /// set, a JSON document, a size).
+    /// A value read from an input is not one (a position, a log name, a GTID
+    /// set, a relay-log.info / master.info / index line, a JSON document, a
+    /// plan, a resume state), or an input is not one the step can use (a
+    /// diff start inside a transaction). Damaged binlog bytes are
+    /// [`ErrorKind::Parse`] instead.
     BadInput {
         /// What it was meant to be, and the value.
         what: String,
@@ -116,7 +134,9 @@ impl Error {
     pub fn new(kind: ErrorKind) -> Self {
         Error(Box::new((kind, Location::default())))
     }
-    /// A refusal before anything changed ([`ErrorKind::Refused`]).
+    /// A refusal before anything changed ([`ErrorKind::Refused`]): the
+    /// applier's "already applied", "in doubt" and its other refusals to go
+    /// on, where what it says is the fix.
     pub fn refused(msg: impl Into<String>) -> Self {
         Error::new(ErrorKind::Refused(msg.into()))
     }
@@ -136,7 +156,12 @@ impl Error {
     pub fn bad_input(what: impl Into<String>, why: impl Into<String>) -> Self {
         Error::new(ErrorKind::BadInput { what: what.into(), why: why.into() })
     }
-    /// An `Invalid` error with a message.
+    /// A bound that passed ([`ErrorKind::Timeout`]).
+    pub fn timeout(host: impl Into<String>, step: impl Into<String>, why: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Timeout { host: host.into(), step: step.into(), why: why.into() })
+    }
+    /// An `Invalid` error with a message: only for what no caller or user
+    /// branches on (an internal impossibility, a thread that panicked).
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::new(ErrorKind::Invalid(msg.into()))
     }
@@ -147,8 +172,21 @@ impl Error {
     /// A parse error in a file.
     pub fn parse(path: Option<&Path>, e: ParseError) -> Self {
         let mut err = Error::new(ErrorKind::Parse(e.kind));
-        err.0.1 = Location { file: path.map(Path::to_path_buf), offset: Some(e.at), event_type: e.event_type };
+        err.0.1 =
+            Location { subject: None, file: path.map(Path::to_path_buf), offset: Some(e.at), event_type: e.event_type };
         err
+    }
+    /// Names what the error concerns (`who: …`: the replica, target or
+    /// worker one of several failed for), its kind kept so that callers
+    /// still branch on it. A subject already there stays inside the new one
+    /// (`who: inner: …`).
+    pub fn with_subject(mut self, who: impl Into<String>) -> Self {
+        let who = who.into();
+        self.0.1.subject = Some(match self.0.1.subject.take() {
+            Some(inner) => format!("{who}: {inner}"),
+            None => who,
+        });
+        self
     }
     /// Attaches a file name.
     pub fn with_file(mut self, path: &Path) -> Self {
@@ -244,26 +282,42 @@ impl fmt::Display for ErrorKind {
 }
 
 impl fmt::Display for Error {
-    /// `file @ offset (TYPE): message`
+    /// `subject: file @ offset (TYPE): message`, with any password this
+    /// process knows replaced by `<secret>` (a server's message may quote
+    /// one).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.unredacted();
+        f.write_str(&crate::secret::redact(&text))
+    }
+}
+
+impl Error {
+    /// The text of [`Display`](fmt::Display) before redaction.
+    fn unredacted(&self) -> String {
+        use std::fmt::Write;
+        let mut f = String::new();
         let (kind, loc) = &*self.0;
+        if let Some(s) = &loc.subject {
+            let _ = write!(f, "{s}: ");
+        }
         let mut sep = "";
         if let Some(p) = &loc.file {
-            write!(f, "{}", p.display())?;
+            let _ = write!(f, "{}", p.display());
             sep = " ";
         }
         if let Some(o) = loc.offset {
-            write!(f, "{sep}@ {o}")?;
+            let _ = write!(f, "{sep}@ {o}");
             sep = " ";
         }
         if let Some(t) = loc.event_type {
-            write!(f, "{sep}({t})")?;
+            let _ = write!(f, "{sep}({t})");
             sep = " ";
         }
         if !sep.is_empty() {
-            f.write_str(": ")?;
+            f.push_str(": ");
         }
-        write!(f, "{kind}")
+        let _ = write!(f, "{kind}");
+        f
     }
 }
 
@@ -285,5 +339,38 @@ impl std::error::Error for Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::new(ErrorKind::Io(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind prints its fields as the callers' messages read; a subject
+    /// comes first and keeps the kind.
+    #[test]
+    fn kinds_print_their_fields() {
+        let p = Path::new("relay-bin.000002");
+        assert_eq!(Error::config(Some("--threads"), "bad value \"0\"").to_string(), "--threads: bad value \"0\"");
+        assert_eq!(Error::config(None, "no replicas").to_string(), "no replicas");
+        assert_eq!(Error::server("h:3306", "server_id is 2").to_string(), "h:3306: server_id is 2");
+        assert_eq!(Error::remote("u@h:22", "fetch f", "exit 1").to_string(), "fetch f on u@h:22: exit 1");
+        assert_eq!(Error::timeout("", "hook x", "did not finish").to_string(), "hook x: did not finish");
+        assert_eq!(
+            Error::timeout("h:1", "at GTID 0-1-7", "deadline").to_string(),
+            "h:1: deadline; stopped at GTID 0-1-7"
+        );
+        let e =
+            Error::bad_input("diff start", "position 1301 is not the start of an event").with_file(p).at(1342, None);
+        assert_eq!(e.to_string(), "relay-bin.000002 @ 1342: diff start: position 1301 is not the start of an event");
+        let named = e.with_subject("r2");
+        assert_eq!(
+            named.to_string(),
+            "r2: relay-bin.000002 @ 1342: diff start: position 1301 is not the start of an event"
+        );
+        assert!(matches!(named.kind(), ErrorKind::BadInput { .. }), "the kind is kept");
+        let twice = Error::server("h", "x").with_subject("worker 2").with_subject("r2");
+        assert_eq!(twice.to_string(), "r2: worker 2: h: x");
+        assert_eq!(twice.duplicate().to_string(), twice.to_string());
     }
 }

@@ -249,7 +249,7 @@ fn cut_short_transaction_is_an_error_unless_refetched() {
 /// the text output's numbers and the damage's offset and event type.
 #[test]
 fn verify_json_is_one_object_per_file() {
-    let master = common::testdata_dir().join("mariadb/row-crc32/master");
+    let master = support::testdata_dir().join("mariadb/row-crc32/master");
     let (f1, f2) = (master.join("mysql-bin.000001"), master.join("mysql-bin.000002"));
     let dir = tempfile::tempdir().unwrap();
     let torn = dir.path().join("mysql-bin.000003");
@@ -301,7 +301,7 @@ fn verify_json_is_one_object_per_file() {
 /// `map --json`: one object, with the positions the text output gives.
 #[test]
 fn map_json_is_one_object() {
-    let relay = common::testdata_dir().join("mariadb/row-crc32/replica").display().to_string();
+    let relay = support::testdata_dir().join("mariadb/row-crc32/replica").display().to_string();
     let map =
         |extra: &[&str]| run(&[&["map", "--relay", &relay, "--latest", "mysql-bin.000002:1369"][..], extra].concat());
     let (code, text, _) = map(&["--target", "mysql-bin.000002:385"]);
@@ -326,4 +326,35 @@ fn map_json_is_one_object() {
     let (code, out, err) = map(&["--target", "mysql-bin.000009:4", "--json"]);
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("mysql-bin.000009:4 is ahead of the latest replica"), "{err}");
+}
+
+/// What a command writes holds rows: the diffs and their folder are 0600 /
+/// 0700 even under the usual umask 022 (issue 21).
+#[test]
+fn written_diffs_are_private_whatever_the_umask() {
+    let data = support::testdata_dir().join("mariadb/row-crc32");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("diffs");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_binlog-diff"))
+        .args(["diff", "--datadir"])
+        .arg(format!("r={}", data.join("replica").display()))
+        .arg("--master-binlogs")
+        .arg(data.join("master"))
+        .arg("--write")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!files.is_empty());
+    for f in files {
+        assert_eq!(mode(&f), if f.is_dir() { 0o700 } else { 0o600 }, "{}", f.display());
+    }
 }

@@ -50,7 +50,7 @@ impl RefCutter {
     fn segment(&mut self, set: &LogSet, first: &LogName, start: u64, kind: Source) -> Result<()> {
         let files = set.from_name(first);
         if files.first().map(|f| &f.0) != Some(first) {
-            return Err(Error::invalid(format!("log file {first} not found")));
+            return Err(Error::bad_input(format!("log file {first}"), "not found"));
         }
         let opts = self.opts;
         let first_segment = self.segments == 0;
@@ -72,9 +72,8 @@ impl RefCutter {
             let lf = LogFile::open(path, opts.access)?;
             let len = lf.bytes().len() as u64;
             if fi == 0 && start > len {
-                return Err(
-                    Error::invalid(format!("start position {start} is past the end of the file")).with_file(path)
-                );
+                return Err(Error::bad_input("diff start", format!("position {start} is past the end of the file"))
+                    .with_file(path));
             }
             let mut it = lf.events(walk);
             loop {
@@ -92,9 +91,12 @@ impl RefCutter {
                     if ev.offset() == start {
                         started = true;
                     } else if ev.offset() > start {
-                        return Err(Error::invalid(format!("position {start} is not the start of an event"))
-                            .with_file(path)
-                            .at(ev.offset(), Some(ev.event_type())));
+                        return Err(Error::bad_input(
+                            "diff start",
+                            format!("position {start} is not the start of an event"),
+                        )
+                        .with_file(path)
+                        .at(ev.offset(), Some(ev.event_type())));
                     }
                 }
                 let before = cursor.file().cloned().zip(cursor.pos());
@@ -115,9 +117,12 @@ impl RefCutter {
                     }
                     let mid = !matches!(role.boundary, Boundary::Open | Boundary::OpenClose | Boundary::Control);
                     if mid && !(first_segment && opts.allow_mid_transaction_start) {
-                        return Err(Error::invalid(format!(
-                            "position {start} is inside a transaction; a diff must start on a transaction boundary"
-                        ))
+                        return Err(Error::bad_input(
+                            "diff start",
+                            format!(
+                                "position {start} is inside a transaction; a diff must start on a transaction boundary"
+                            ),
+                        )
                         .with_file(path)
                         .at(ev.offset(), Some(ev.event_type())));
                     }
@@ -129,7 +134,9 @@ impl RefCutter {
                     self.w.set_format(&fde, &f)?;
                 }
                 if self.w.format().is_none() {
-                    return Err(Error::invalid("no master format description before the first event").with_file(path));
+                    return Err(Error::bad_input("first event to copy", "no master format description before it")
+                        .with_file(path)
+                        .at(ev.offset(), Some(ev.event_type())));
                 }
                 self.w.copy(&ev)?;
                 self.rep.data_end = cursor.file().cloned().zip(cursor.pos()).map(|(f, p)| MasterPos::new(f, p));
@@ -149,7 +156,8 @@ impl RefCutter {
                 }
             }
             if fi == 0 && !started && start != len {
-                return Err(Error::invalid(format!("position {start} is not the start of an event")).with_file(path));
+                return Err(Error::bad_input("diff start", format!("position {start} is not the start of an event"))
+                    .with_file(path));
             }
             started = true;
         }

@@ -906,24 +906,6 @@ pub fn json_docs(data: &[u8]) {
 // ---------------------------------------------------------------------------
 // target `known_hosts`
 
-/// Standard base64 with padding (as known_hosts and libssh2 write keys).
-pub fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n =
-            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(char::from(A[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// An ed25519 host key blob (`string "ssh-ed25519", string key`) around `k`.
 fn ed25519_blob(k: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
@@ -934,18 +916,22 @@ fn ed25519_blob(k: &[u8]) -> Vec<u8> {
     b
 }
 
-/// `known_hosts`: `data[0]` = policy (and port) selector, then a host name,
-/// a newline, 32 key bytes (shorter: zero-padded), then a known_hosts text.
-/// `remote::check_known_host` decides on that key with the text as the
-/// user's known_hosts file. Beyond "no panic": under `Strict`, a key is
-/// accepted only if its base64 is in the text; `AcceptAny` refuses only a
-/// host name holding a NUL; with the key's own line (`host` or
-/// `[host]:port`) appended, a key is accepted under every policy.
-/// (`@revoked` lines are skipped by our reader, not honoured: not asserted.)
+/// `known_hosts`: `data[0]` = selector (bit 7: port 2222, else 22; bits 5
+/// and 6 both set: also record the key in a file), then a host name up to
+/// the first newline, 32 ed25519 key bytes (shorter: zero-padded), then a
+/// known_hosts text. `remote::host_key_verdict` judges the key with the
+/// text as a known-hosts file. Beyond "no panic":
+/// - `Match` only when the key's base64 is in the text; `Revoked`/`Mismatch`
+///   name that file and a line of it;
+/// - with a `@revoked` line of the key appended: `Revoked`, whatever else;
+/// - for a plain host name, with the key's own line (`known_hosts_line`:
+///   `host` or `[host]:port`) appended: `Match`, unless the text revokes the
+///   key (then still `Revoked`); and after `record_host_key` into a file
+///   holding the text, the same.
 pub fn known_hosts(data: &[u8]) {
-    use binlog_diff::remote::{HostKeyPolicy, check_known_host};
+    use binlog_diff::remote::known_hosts::{key_type_of, known_hosts_line, record_host_key};
+    use binlog_diff::remote::{Verdict, host_key_verdict};
     let Some((&sel, rest)) = data.split_first() else { return };
-    let policy = [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew, HostKeyPolicy::AcceptAny][usize::from(sel % 3)];
     let port: u16 = if sel & 0x80 != 0 { 2222 } else { 22 };
     let (host, rest) = match rest.iter().position(|&c| c == b'\n') {
         Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -957,38 +943,47 @@ pub fn known_hosts(data: &[u8]) {
     k[..n].copy_from_slice(&rest[..n]);
     let text = String::from_utf8_lossy(&rest[n..]).into_owned();
     let key = ed25519_blob(&k);
-    let b64 = base64(&key);
-    let dir = scratch_dir();
-    let file = dir.join("known_hosts");
-    let files = vec![file.clone(), dir.join("absent_known_hosts")];
-    let mut warnings = Vec::new();
-    std::fs::write(&file, &text).expect("write known_hosts");
-    let r = check_known_host(&host, port, &key, "ssh-ed25519", &files, policy, "fuzz", &mut |l| {
-        warnings.push(l.to_string())
-    });
-    match &r {
-        Ok(()) if policy == HostKeyPolicy::Strict => {
-            assert!(text.contains(&b64), "strict: a key not in the file accepted for {host:?}");
-            assert!(warnings.is_empty(), "strict: {warnings:?}");
+    assert_eq!(key_type_of(&key), Some("ssh-ed25519"));
+    let own = known_hosts_line(&host, port, &key);
+    let b64 = own.rsplit(' ').next().unwrap_or_default().to_string();
+    let path = std::path::PathBuf::from("/fuzz/known_hosts");
+    let judge = |t: &str| host_key_verdict(&[(path.clone(), t.to_string())], &host, port, &key);
+    let v = judge(&text);
+    let lines = text.lines().count();
+    match &v {
+        Verdict::Match => assert!(text.contains(&b64), "a key not in the file matched for {host:?}"),
+        Verdict::Revoked { file, line } | Verdict::Mismatch { file, line } => {
+            assert_eq!(file, &path);
+            assert!((1..=lines).contains(line), "line {line} of {lines}");
         }
-        Ok(()) => {}
-        Err(e) => {
-            // A host name libssh2 cannot take (a NUL byte) is refused under any policy.
-            assert!(policy != HostKeyPolicy::AcceptAny || host.contains('\0'), "StrictHostKeyChecking=no refused: {e}");
-            assert!(e.to_string().contains("fuzz"), "the error names the host: {e}");
-        }
+        Verdict::Unknown => {}
     }
-    // The key's own line: accepted, whatever else the file says.
-    let sane = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if sane(&host) {
-        let entry = if port == 22 { host.clone() } else { format!("[{host}]:{port}") };
-        let with = format!("{text}\n{entry} ssh-ed25519 {b64}\n");
-        std::fs::write(&file, &with).expect("write known_hosts");
-        let mut warnings = Vec::new();
-        let r = check_known_host(&host, port, &key, "ssh-ed25519", &files, policy, "fuzz", &mut |l| {
-            warnings.push(l.to_string())
-        });
-        assert!(r.is_ok(), "{entry}'s own key line refused: {r:?}");
-        assert!(warnings.is_empty(), "{entry}'s own key line not verified: {warnings:?}");
+    // A revoked key is refused whatever the other lines say.
+    let revoked = format!("{text}\n@revoked * ssh-ed25519 {b64}\n");
+    assert!(matches!(judge(&revoked), Verdict::Revoked { .. }), "@revoked * ssh-ed25519 {b64} not revoked");
+    // The key's own line: known, unless revoked.
+    let plain = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if !plain(&host) {
+        return;
+    }
+    let with = format!("{text}\n{own}\n");
+    let was_revoked = matches!(v, Verdict::Revoked { .. });
+    match judge(&with) {
+        Verdict::Match => assert!(!was_revoked, "a revoked key matched"),
+        Verdict::Revoked { .. } => assert!(was_revoked, "{own} appended made the key revoked"),
+        other => panic!("{own}: its own line gives {other:?}"),
+    }
+    if sel & 0x60 == 0x60 {
+        let file = scratch_dir().join("known_hosts");
+        std::fs::write(&file, &text).expect("write known_hosts");
+        let added = record_host_key(&file, &host, port, &key).expect("record a host key");
+        let after = std::fs::read_to_string(&file).expect("read known_hosts");
+        assert!(after.starts_with(&text), "recording rewrote the file's lines");
+        assert!(added || after == text, "nothing added, yet the file changed");
+        match host_key_verdict(&[(file, after.clone())], &host, port, &key) {
+            Verdict::Match => assert!(!was_revoked, "a revoked key matched"),
+            Verdict::Revoked { .. } => assert!(was_revoked),
+            other => panic!("{own} recorded, then {other:?}: {after:?}"),
+        }
     }
 }

@@ -149,6 +149,7 @@ pub(crate) fn applied_twice(files: &[PathBuf], g: &Group<'_>, id: &TrxId, why: &
         server_error: None,
         message: format!("already applied on the target ({why}); use --resume to skip applied transactions"),
         outcome: TrxOutcome::NotStarted,
+        refused: true,
     }
 }
 

@@ -106,7 +106,7 @@ impl<'c> Workers<'c> {
             let mut g = SessionGuard::begin(c, target, disable_log_bin, lock_wait)?;
             g.conn()
                 .query_drop(format!("SET @@session.innodb_lock_wait_timeout={row_wait}"))
-                .map_err(|e| Error::invalid(format!("setting up a worker session: {e}")))?;
+                .map_err(|e| Error::server(&target.label, format!("setting up a worker session: {e}")))?;
             guards.push(g);
         }
         let n = guards.len();

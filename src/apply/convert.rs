@@ -163,6 +163,7 @@ pub(crate) fn failure(files: &[std::path::PathBuf], g: &Group<'_>, src: Src, e: 
         server_error: None,
         message: e.0,
         outcome: TrxOutcome::NotStarted,
+        refused: true,
     }
 }
 

@@ -86,15 +86,17 @@ impl Ending<'_> {
             };
         }
         if let Verification::Mismatch(m) = &report.verification {
-            return Err(Error::invalid(format!("{label}: short or inconsistent apply: {m}")));
+            return Err(Error::server(label, format!("short or inconsistent apply: {m}")));
         }
         if let Some(l) = &report.left_out {
             if !opts.allow_partial_tail {
-                return Err(Error::invalid(format!(
-                    "incomplete trailing transaction NOT applied ({} events, {} bytes: {}); all {} complete \
-                     transactions before it were applied",
-                    l.events, l.bytes, l.reason, report.transactions
-                ))
+                return Err(Error::bad_input(
+                    "incomplete trailing transaction",
+                    format!(
+                        "NOT applied ({} events, {} bytes: {}); all {} complete transactions before it were applied",
+                        l.events, l.bytes, l.reason, report.transactions
+                    ),
+                )
                 .with_file(&l.file)
                 .at(l.offset, None));
             }

@@ -43,6 +43,7 @@ impl ExecFailure {
             server_error: self.server,
             message: self.message,
             outcome: self.outcome,
+            refused: false,
         }
     }
 }

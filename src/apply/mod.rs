@@ -315,11 +315,15 @@ fn explain(
 ) -> Result<ApplyReport, ApplyFailure> {
     let Err(mut f) = r else { return r };
     let loc = f.error.location().clone();
+    // What failed, without the server's name: the new error names it.
+    let what = match f.error.kind() {
+        ErrorKind::Server { what, .. } => what.clone(),
+        k => k.to_string(),
+    };
     if let Some(fired) = fired {
-        let step = format!("at {}", f.error.kind());
-        f.error = Error::new(ErrorKind::Timeout { host: label.to_string(), step, why: fired.why() }).with_location(loc);
+        f.error = Error::timeout(label, format!("at {what}"), fired.why()).with_location(loc);
     } else if opts.interrupted() && !matches!(f.error.kind(), ErrorKind::Interrupted(_)) {
-        f.error = Error::new(ErrorKind::Interrupted(format!("interrupted: {}", f.error.kind()))).with_location(loc);
+        f.error = Error::new(ErrorKind::Interrupted(format!("interrupted: {what}"))).with_location(loc);
     }
     Err(f)
 }
@@ -348,7 +352,8 @@ fn connect_and_run(
         Err(e) => return Err(fail(e, report)),
     };
     if pre.max_packet > MAX_PACKET {
-        let e = Error::invalid(format!("a statement needs {} bytes, over the server limit of 1 GiB", pre.max_packet));
+        let e =
+            Error::server(label, format!("a statement needs {} bytes, over the server limit of 1 GiB", pre.max_packet));
         return Err(fail(e, report));
     }
     // Like the server's own replication applier, whose session gets
@@ -361,7 +366,7 @@ fn connect_and_run(
     if want > target.max_allowed_packet {
         // Every connection opened while the global value is raised keeps it.
         let r = (|| -> Result<(mysql::Conn, Target, Vec<mysql::Conn>)> {
-            let mut g = PacketGuard::raise(conn, target.global_max_allowed_packet, want)?;
+            let mut g = PacketGuard::raise(conn, label, target.global_max_allowed_packet, want)?;
             let mut c2 = spec.connect_apply()?;
             let w = connect_all(n_workers);
             if let Ok(w) = &w {
@@ -409,10 +414,10 @@ pub fn apply_with_conn(
         Err(e) => return Err(fail(e, report)),
     };
     if pre.max_packet > target.max_allowed_packet {
-        let e = Error::invalid(format!(
-            "{label}: max_allowed_packet is {} but a statement needs {}",
-            target.max_allowed_packet, pre.max_packet
-        ));
+        let e = Error::server(
+            label,
+            format!("max_allowed_packet is {} but a statement needs {}", target.max_allowed_packet, pre.max_packet),
+        );
         return Err(fail(e, report));
     }
     let r = run::run(conn, label, &lfs, &pre, target, opts, report, Vec::new(), None);
@@ -567,7 +572,7 @@ mod tests {
     #[test]
     fn errors_of_bounds_and_interrupts() {
         let failed = || {
-            let e = Error::invalid("GTID 0-1-7: connection lost")
+            let e = Error::server("h:3306", "GTID 0-1-7: connection lost")
                 .with_file(std::path::Path::new("d.bin"))
                 .at(120, Some(EventType::XID));
             Err(ApplyFailure { error: e, report: Box::new(ApplyReport::new(&[])) })
@@ -586,6 +591,6 @@ mod tests {
         assert!(matches!(f.error.kind(), ErrorKind::Interrupted(_)), "{}", f.error);
         // Neither: unchanged.
         let f = explain(failed(), None, "h:3306", &ApplyOptions::default()).unwrap_err();
-        assert!(matches!(f.error.kind(), ErrorKind::Invalid(_)));
+        assert!(matches!(f.error.kind(), ErrorKind::Server { server, .. } if server == "h:3306"));
     }
 }

@@ -253,12 +253,12 @@ pub(crate) fn run_loop(
     if let Some(e) = st.error {
         result = Err(e);
     } else if book.report.failure.is_some() {
-        result = Err(book.report.failure_error());
+        result = Err(book.report.failure_error(env.label));
     } else if let Some(d) = deferred {
         match d {
             Deferred::Failure(f) => {
                 book.report.failure = Some(f);
-                result = Err(book.report.failure_error());
+                result = Err(book.report.failure_error(env.label));
             }
             Deferred::Error(e) => result = Err(e),
         }
@@ -346,12 +346,13 @@ fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Jo
     match conn.query_first::<u32, _>("SELECT CONNECTION_ID()") {
         Ok(Some(id)) => shared.lock().conn_ids[i] = id,
         Ok(None) => {}
-        Err(e) => shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label))),
+        Err(e) => shared.set_error(Error::server(env.label, format!("worker {i}: {e}"))),
     }
     let mut guard = match SessionGuard::begin(&mut conn, env.target, env.opts.disable_log_bin, env.lock_wait) {
         Ok(g) => Some(g),
         Err(e) => {
-            shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label)));
+            // Its kind kept (a server's refusal); the worker named.
+            shared.set_error(e.with_subject(format!("worker {i}")));
             None
         }
     };
@@ -579,6 +580,7 @@ fn not_run(env: &Env<'_>, job: &Job<'_>, i: usize) -> Failure {
         server_error: None,
         message: format!("not run: parallel worker {i}'s connection was lost after its previous transaction committed"),
         outcome: TrxOutcome::NotStarted,
+        refused: false,
     }
 }
 

@@ -18,7 +18,7 @@ use super::stream::{Item, Stream};
 /// Opens `files`, refusing any that is not a binlog.
 pub(crate) fn open_files(files: &[std::path::PathBuf], opts: &ApplyOptions) -> Result<Vec<LogFile>> {
     if files.is_empty() {
-        return Err(Error::invalid("no files to apply"));
+        return Err(Error::config(None, "no files to apply"));
     }
     files
         .iter()
@@ -130,9 +130,10 @@ pub(crate) fn check_group_start(lfs: &[LogFile], g: &Group<'_>) -> Result<()> {
             | Class::Query(QueryKind::Commit | QueryKind::Rollback | QueryKind::XaPrepare)
     );
     if tail {
-        return Err(Error::invalid(
-            "a commit with no GTID or BEGIN before it: the input starts inside a transaction (apply it together \
-             with the file that holds the transaction's start) or is damaged",
+        return Err(Error::bad_input(
+            "a commit with no GTID or BEGIN before it",
+            "the input starts inside a transaction (apply it together with the file that holds the transaction's \
+             start) or is damaged",
         )
         .with_file(lfs[first.file].path())
         .at(first.ev.offset(), Some(first.ev.event_type())));

@@ -63,7 +63,7 @@ pub fn render_sql(files: &[PathBuf], opts: &ApplyOptions) -> Result<Vec<u8>> {
             Item::Group(g) => {
                 check_group_start(&lfs, &g)?;
                 let plan = convert(&g, &mut ctx, &info).map_err(|(src, e)| {
-                    Error::invalid(e.0).with_file(lfs[src.file].path()).at(src.offset, Some(src.ty))
+                    Error::refused(e.0).with_file(lfs[src.file].path()).at(src.offset, Some(src.ty))
                 })?;
                 let _ = writeln!(out, "# {} @ {}: {}", path(plan.first.file), plan.first.offset, plan.id);
                 for s in &plan.pre {
@@ -106,7 +106,7 @@ pub fn render_sql(files: &[PathBuf], opts: &ApplyOptions) -> Result<Vec<u8>> {
             }
             Item::Abandoned(g) => return Err(abandoned_error(&lfs, &g)),
             Item::Incident(ge) => {
-                return Err(Error::invalid("INCIDENT event: the master reports lost events")
+                return Err(Error::refused("INCIDENT event: the master reports lost events")
                     .with_file(lfs[ge.file].path())
                     .at(ge.ev.offset(), Some(ge.ev.event_type())));
             }

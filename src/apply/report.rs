@@ -78,6 +78,12 @@ pub struct Failure {
     pub message: String,
     /// What became of the transaction.
     pub outcome: TrxOutcome,
+    /// The applier refused the transaction before sending any of it (it is
+    /// applied already, or holds an event the applier cannot apply): the
+    /// error is an [`ErrorKind::Refused`](crate::error::ErrorKind::Refused);
+    /// otherwise the target failed it, an
+    /// [`ErrorKind::Server`](crate::error::ErrorKind::Server).
+    pub refused: bool,
 }
 
 /// A transaction of the input that was not applied because it is
@@ -373,8 +379,10 @@ impl From<ApplyFailure> for Error {
 }
 
 impl ApplyReport {
-    /// The one-line error for the report's failure (which must be set).
-    pub(crate) fn failure_error(&self) -> Error {
+    /// The one-line error for the report's failure (which must be set): the
+    /// applier's refusal, or the target `label`'s failure (see
+    /// [`Failure::refused`]).
+    pub(crate) fn failure_error(&self, label: &str) -> Error {
         let f = self.failure.as_ref().expect("failure set");
         let cause = match &f.server_error {
             Some(e) => format!("server error {} ({}): {} [{}]", e.code, e.state, e.message, f.message),
@@ -382,7 +390,9 @@ impl ApplyReport {
         };
         let line =
             format!("{}: {cause}; {}; {} transactions committed before it", f.trx, f.outcome.text(), self.transactions);
-        Error::invalid(line.replace(['\n', '\r'], " ")).with_file(&f.file).at(f.offset, Some(f.event_type))
+        let line = line.replace(['\n', '\r'], " ");
+        let e = if f.refused { Error::refused(line) } else { Error::server(label, line) };
+        e.with_file(&f.file).at(f.offset, Some(f.event_type))
     }
 }
 
@@ -409,5 +419,44 @@ impl Failure {
             self.outcome.text()
         )
         .replace(['\n', '\r'], " ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// A transaction the applier refused is a refusal; one the target
+    /// failed is the target's failure, named.
+    #[test]
+    fn failure_errors_by_kind() {
+        let mut r = ApplyReport::new(&[PathBuf::from("d.bin")]);
+        let mut f = Failure {
+            file: PathBuf::from("d.bin"),
+            offset: 120,
+            event_type: EventType::WRITE_ROWS,
+            trx: "GTID 0-1-12".into(),
+            server_error: Some(ServerError { code: 1062, state: "23000".into(), message: "Duplicate entry".into() }),
+            message: "statement `BINLOG`".into(),
+            outcome: TrxOutcome::RolledBack,
+            refused: false,
+        };
+        r.failure = Some(f.clone());
+        let e = r.failure_error("h:3306");
+        assert!(matches!(e.kind(), ErrorKind::Server { server, .. } if server == "h:3306"), "{e}");
+        assert!(
+            e.to_string().starts_with("d.bin @ 120 (WRITE_ROWS_EVENT): h:3306: GTID 0-1-12: server error 1062"),
+            "{e}"
+        );
+        f.server_error = None;
+        f.message =
+            "already applied on the target (its GTID state holds it); use --resume to skip applied transactions".into();
+        f.outcome = TrxOutcome::NotStarted;
+        f.refused = true;
+        r.failure = Some(f);
+        let e = r.failure_error("h:3306");
+        assert!(matches!(e.kind(), ErrorKind::Refused(_)), "{e}");
+        assert!(e.to_string().starts_with("d.bin @ 120 (WRITE_ROWS_EVENT): GTID 0-1-12: already applied"), "{e}");
     }
 }

@@ -46,19 +46,19 @@ pub(crate) fn start(opts: &ApplyOptions, files: &[PathBuf], check: AppliedCheck)
     }
     let Some(mut p) = stored else {
         if let AppliedCheck::None(why) = check {
-            return Err(Error::invalid(format!(
-                "--resume: no resume state, and the target cannot say what it has ({})",
-                why.why()
-            ))
+            return Err(Error::config(
+                Some("--resume"),
+                format!("no resume state, and the target cannot say what it has ({})", why.why()),
+            )
             .with_file(&path));
         }
         return Ok(RunStart { path, state: ResumeState::start(ids), from: None });
     };
     if p.files != ids {
-        return Err(Error::invalid("the resume state is for other files (or they changed)").with_file(&path));
+        return Err(Error::refused("the resume state is for other files (or they changed)").with_file(&path));
     }
     if let (AppliedCheck::None(why), false) = (check, p.exact) {
-        return Err(Error::invalid(format!(
+        return Err(Error::refused(format!(
             "the resume state was not written at a known commit (a batched snapshot, which may lag what \
              committed: it says {} transactions) and the target cannot say what it has ({}): resuming \
              from it could apply transactions twice",
@@ -108,7 +108,7 @@ fn in_doubt_text(d: &InDoubt, files: &[PathBuf]) -> String {
 fn in_doubt_error(state: &Path, d: &InDoubt, files: &[PathBuf]) -> Error {
     let file = files.get(d.file).map(|f| f.display().to_string()).unwrap_or_default();
     let stop = if d.end_file == d.file { format!(" --stop-position {}", d.end_offset) } else { String::new() };
-    Error::invalid(format!(
+    Error::refused(format!(
         "{} was being committed when the last run stopped, and whether it committed cannot be told from here \
          (the run that sent it could not check the target's GTID state); look on the target for its changes \
          (`binlog-diff dump --rows --start-position {}{stop} {file}` prints them), then resume with \
@@ -140,7 +140,7 @@ fn already_recorded(state: &Path, p: &ResumeState, ids: &[(String, u64)], files:
             p.transactions
         )
     };
-    Error::invalid(format!(
+    Error::refused(format!(
         "this resume state {what}; the target cannot say what it has ({}), so applying the files again could \
          apply those transactions twice: --resume continues after them; --again applies the files from their \
          start anyway",

@@ -62,7 +62,10 @@ pub(crate) fn run(
     if let Some(b) = batcher.as_mut() {
         // Fail now, not after the first batch, when the state cannot be written.
         if let Err(e) = b.begin(&start.state) {
-            let e = Error::invalid(format!("cannot write the resume state ({e}); use --state-file or --no-state-file"));
+            let e = Error::config(
+                Some("--state-file"),
+                format!("cannot write the resume state ({e}); use --state-file or --no-state-file"),
+            );
             return Err(fail(e, report));
         }
     }
@@ -107,23 +110,26 @@ fn check_target(
     let flavor = target.flavor;
     if !opts.force {
         if let Some(f) = pre.flavors.iter().find(|&&f| f != flavor) {
-            return Err(Error::invalid(format!(
-                "{label}: the files were written by {f:?} but the target is {flavor:?} ({}); use --force to apply anyway",
-                target.version
-            )));
+            return Err(Error::server(
+                label,
+                format!(
+                    "the files were written by {f:?} but the target is {flavor:?} ({}); use --force to apply anyway",
+                    target.version
+                ),
+            ));
         }
     }
     if let Some(want) = opts.expect_server_id {
         if want != target.server_id {
-            return Err(Error::invalid(format!("{label}: server_id is {}, expected {want}", target.server_id)));
+            return Err(Error::server(label, format!("server_id is {}, expected {want}", target.server_id)));
         }
     }
     let running = target::running_replication(conn, flavor, label)?;
     if !running.is_empty() && !opts.force {
-        return Err(Error::invalid(format!(
-            "{label}: replication is running ({}); stop it first or use --force",
-            running.join("; ")
-        )));
+        return Err(Error::server(
+            label,
+            format!("replication is running ({}); stop it first or use --force", running.join("; ")),
+        ));
     }
     if let Some(p) = &opts.expect_gtid_pos {
         target::check_expected_pos(conn, flavor, label, p)?;

@@ -376,8 +376,9 @@ impl<'r> Serial<'r> {
                 last_plan.id
             ),
             outcome: TrxOutcome::Unknown,
+            refused: false,
         });
-        self.book.report.failure_error()
+        self.book.report.failure_error(self.env.label)
     }
 
     /// The main session's settings are no longer known (but for the user
@@ -494,8 +495,9 @@ impl<'r> Serial<'r> {
         }
         let _ = self.book.save_final(self.env.files);
         if let Some(e) = self.hold_err.take() {
-            return Error::invalid(format!(
-                "{}: not committed (rolled back): its resume intent could not be written: {e}",
+            // The state file's error, its kind kept, after what became of the transaction.
+            return e.with_subject(format!(
+                "{}: not committed (rolled back): its resume intent could not be written",
                 plan.id
             ));
         }
@@ -506,7 +508,7 @@ impl<'r> Serial<'r> {
             )));
         }
         self.book.report.failure = Some(f.into_failure(self.env.files, plan.id.to_string()));
-        self.book.report.failure_error()
+        self.book.report.failure_error(self.env.label)
     }
 
     /// Ends the run at a transaction that is not run: the failure reported,
@@ -514,6 +516,6 @@ impl<'r> Serial<'r> {
     fn stop(&mut self, f: Failure) -> Error {
         self.book.report.failure = Some(f);
         let _ = self.book.save_final(self.env.files);
-        self.book.report.failure_error()
+        self.book.report.failure_error(self.env.label)
     }
 }

@@ -127,8 +127,9 @@ impl ResumeState {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let bad = |m: &str| Error::invalid(format!("bad resume state: {m}")).with_file(path);
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        let bad = |m: &str| Error::bad_input("resume state", format!("bad {m}")).with_file(path);
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::bad_input("resume state", format!("not JSON: {e}")).with_file(path))?;
         let files = v["files"]
             .as_array()
             .ok_or_else(|| bad("files"))?
@@ -160,7 +161,9 @@ impl ResumeState {
         if let Some(id) = v["journal"].as_str() {
             let jpath = journal_path(path);
             match std::fs::read(&jpath) {
-                Ok(bytes) => replay(&mut p, id, &bytes).map_err(|m| Error::invalid(m).with_file(&jpath))?,
+                Ok(bytes) => {
+                    replay(&mut p, id, &bytes).map_err(|m| Error::bad_input("resume journal", m).with_file(&jpath))?
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(&jpath, e)),
             }

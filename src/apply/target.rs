@@ -54,6 +54,8 @@ pub(crate) const SESSION_VARS: &[&str] = &[
 /// What we know about the target.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
+    /// The server's label (`host:port`), which errors name.
+    pub label: String,
     pub flavor: Flavor,
     pub version: String,
     pub server_id: u32,
@@ -72,8 +74,8 @@ pub(crate) struct Target {
 }
 
 pub(crate) fn qerr(label: &str, what: &str) -> impl Fn(mysql::Error) -> Error {
-    let p = format!("{label}: {what}");
-    move |e| Error::invalid(format!("{p}: {e}"))
+    let (label, what) = (label.to_string(), what.to_string());
+    move |e| Error::server(&label, format!("{what}: {e}"))
 }
 
 fn s(v: &mysql::Value) -> Option<String> {
@@ -100,7 +102,7 @@ impl Target {
                  @@global.max_allowed_packet, @@session.binlog_format",
             )
             .map_err(qerr(label, "reading server settings"))?
-            .ok_or_else(|| Error::invalid(format!("{label}: no answer to SELECT @@version")))?;
+            .ok_or_else(|| Error::server(label, "no answer to SELECT @@version"))?;
         let v = row_strings(&row);
         let version = v[0].clone().unwrap_or_default();
         let flavor = if version.contains("MariaDB") { Flavor::MariaDb } else { Flavor::MySql };
@@ -143,6 +145,7 @@ impl Target {
             }
         }
         Ok(Target {
+            label: label.to_string(),
             flavor,
             version,
             server_id,
@@ -221,10 +224,10 @@ pub(crate) fn check_expected_pos(conn: &mut mysql::Conn, flavor: Flavor, label: 
                     return Ok(());
                 }
             }
-            Err(Error::invalid(format!(
-                "{label}: GTID position is {} (current) / {} (binlog), expected {expect}",
-                g.current_pos, g.binlog_pos
-            )))
+            Err(Error::server(
+                label,
+                format!("GTID position is {} (current) / {} (binlog), expected {expect}", g.current_pos, g.binlog_pos),
+            ))
         }
         Flavor::MySql => {
             let want = GtidSet::parse(expect)?;
@@ -232,7 +235,7 @@ pub(crate) fn check_expected_pos(conn: &mut mysql::Conn, flavor: Flavor, label: 
             if GtidSet::parse(&got_s)? == want {
                 Ok(())
             } else {
-                Err(Error::invalid(format!("{label}: gtid_executed is {got_s}, expected {expect}")))
+                Err(Error::server(label, format!("gtid_executed is {got_s}, expected {expect}")))
             }
         }
     }

@@ -41,7 +41,7 @@ pub(crate) fn abandoned_error(lfs: &[LogFile], g: &Group<'_>) -> Error {
     let (fi, off) = g.start();
     let id = identify(g).map(|(id, _)| id.to_string()).unwrap_or_else(|_| "an unidentified transaction".into());
     let first = g.events.first().map(|e| e.ev.event_type());
-    Error::invalid(format!(
+    Error::refused(format!(
         "{id} ({} bytes) is cut short by the start of another transaction: its end is missing from the input \
          (a torn relay log?); stopping before it, nothing of it applied — take it whole from the master's binlog",
         g.bytes()
@@ -67,7 +67,7 @@ pub(crate) fn partial_tail(
 /// The error an INCIDENT event stops the apply with.
 pub(crate) fn incident_error(lfs: &[LogFile], ge: &GEvent<'_>) -> Error {
     let (n, msg) = crate::event::views::incident(&ge.ev, &ge.fde.fmt).unwrap_or((0, b""));
-    Error::invalid(format!(
+    Error::refused(format!(
         "INCIDENT event {n} ({}): the master reports lost events; stopping before it",
         String::from_utf8_lossy(msg)
     ))

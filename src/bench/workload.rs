@@ -250,8 +250,10 @@ fn transaction(mix: Mix, r: &mut XorShift, k: u64) -> Vec<String> {
     }
 }
 
-fn sql_err(what: &str) -> impl Fn(mysql::Error) -> Error + '_ {
-    move |e| Error::invalid(format!("workload: {what}: {e}"))
+/// A statement of the workload that `server` (the generating server's
+/// datadir) failed.
+fn sql_err<'a>(server: &'a Embedded, what: &'a str) -> impl Fn(mysql::Error) -> Error + 'a {
+    move |e| Error::server(server.datadir().display().to_string(), format!("workload: {what}: {e}"))
 }
 
 /// Bytes of the binlog files from `first` on (the logs being generated).
@@ -293,11 +295,13 @@ pub fn generate(spec: &WorkloadSpec, cache: &Path, tick: &dyn Fn(u64)) -> Result
     let mut master = Embedded::start(&dir.join("master"), &data, &options)?;
     let mut srv = Server::connect(&master.spec())?;
     for q in schema(spec.mix, &mut rng) {
-        srv.conn().query_drop(&q).map_err(sql_err("schema"))?;
+        srv.conn().query_drop(&q).map_err(sql_err(&master, "schema"))?;
     }
     // The starting state ends here: a new binlog file begins the logs.
     srv.flush_binary_logs()?;
-    let (first, _) = srv.binlog_coords()?.ok_or_else(|| Error::invalid("workload: binary log is off"))?;
+    let (first, _) = srv
+        .binlog_coords()?
+        .ok_or_else(|| Error::server(master.datadir().display().to_string(), "workload: binary log is off"))?;
     drop(srv);
     master.stop()?;
     embedded::copy_dir(&data, &snapshot)?;
@@ -363,7 +367,7 @@ fn run_mix(spec: &WorkloadSpec, clients: usize, master: &Embedded, first: &str, 
                             match one_trx(&mut c, &stmts) {
                                 Ok(()) => break,
                                 Err(mysql::Error::MySqlError(e)) if matches!(e.code, 1205 | 1213) && attempt < 100 => {}
-                                Err(e) => return Err(sql_err("transaction")(e)),
+                                Err(e) => return Err(sql_err(master, "transaction")(e)),
                             }
                         }
                     }

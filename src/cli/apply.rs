@@ -338,7 +338,7 @@ fn plan_inputs(path: &Path, base: ConnSpec, login: &Login) -> Result<(Vec<crate:
     let stdin = path.as_os_str() == "-";
     let text = super::read_input(path)?;
     let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Error::invalid(e.to_string()).with_file(path))?;
+        serde_json::from_str(&text).map_err(|e| Error::bad_input("plan", format!("not JSON: {e}")).with_file(path))?;
     let targets = crate::apply::plan_targets(&v, path)?;
     let mut base = base;
     // Only from standard input: a password is never read from a plan file someone left around.

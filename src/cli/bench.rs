@@ -105,7 +105,7 @@ fn parse_size(s: &str) -> Result<u64> {
         .ok()
         .and_then(|n| n.checked_mul(mul))
         .filter(|&n| n > 0)
-        .ok_or_else(|| Error::invalid(format!("bad size {s:?} (a number with K, M or G)")))
+        .ok_or_else(|| Error::config(Some("--size"), format!("bad size {s:?} (a number with K, M or G)")))
 }
 
 /// `HOST:PORT`, or `HOST` (port 3306).
@@ -113,7 +113,7 @@ fn target(t: &str) -> Result<(String, u16)> {
     match t.rsplit_once(':') {
         Some((h, p)) => Ok((
             h.to_string(),
-            p.parse::<u16>().map_err(|_| Error::invalid(format!("bad --target {t:?} (HOST:PORT)")))?,
+            p.parse::<u16>().map_err(|_| Error::config(Some("--target"), format!("bad value {t:?} (HOST:PORT)")))?,
         )),
         None => Ok((t.to_string(), 3306)),
     }
@@ -147,12 +147,12 @@ fn resolve(a: CatchupArgs) -> Result<Catchup> {
     let mix = match a.workload.as_str() {
         "seeded" => Mix::Seeded,
         "sysbench" => Mix::Sysbench,
-        w => return Err(Error::invalid(format!("unknown workload {w:?} (seeded or sysbench)"))),
+        w => return Err(Error::config(Some("--workload"), format!("unknown workload {w:?} (seeded or sysbench)"))),
     };
     let durability = match a.durability.as_str() {
         "relaxed" => Durability::Relaxed,
         "full" => Durability::Full,
-        d => return Err(Error::invalid(format!("unknown durability {d:?} (relaxed or full)"))),
+        d => return Err(Error::config(Some("--durability"), format!("unknown durability {d:?} (relaxed or full)"))),
     };
     let modes = a.modes.split(',').map(|m| Mode::parse(m.trim())).collect::<Result<Vec<_>>>()?;
     let threads = a
@@ -160,7 +160,7 @@ fn resolve(a: CatchupArgs) -> Result<Catchup> {
         .split(',')
         .map(|t| t.trim().parse::<usize>().ok().filter(|&n| n > 0))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| Error::invalid(format!("bad --threads {:?} (e.g. 1,2,4,8)", a.threads)))?;
+        .ok_or_else(|| Error::config(Some("--threads"), format!("bad value {:?} (e.g. 1,2,4,8)", a.threads)))?;
     let workdir = a.workdir.unwrap_or_else(|| std::env::temp_dir().join("binlog-diff-bench"));
     let start = match (a.datadir, a.dump) {
         (Some(d), _) => Start::Datadir(d),
@@ -316,16 +316,18 @@ mod tests {
         for (args, why) in [
             (&["--workload", "tpcc"][..], "unknown workload"),
             (&["--durability", "some"], "unknown durability"),
-            (&["--threads", "1,0"], "bad --threads"),
+            (&["--threads", "1,0"], "--threads: bad value \"1,0\""),
             (&["--size", "12X"], "bad size"),
             (&["--size", "0"], "bad size"),
-            (&["--target", "db9:x", "--wipe-target"], "bad --target"),
+            (&["--target", "db9:x", "--wipe-target"], "--target: bad value \"db9:x\""),
         ] {
             let e = resolved(args).unwrap_err();
             assert!(e.to_string().contains(why), "{args:?}: {e}");
+            assert!(matches!(e.kind(), crate::error::ErrorKind::Config { key: Some(_), .. }), "{args:?}: {e}");
             assert_eq!(of_error(&e), EXIT_ERROR);
         }
-        assert!(resolved(&["--modes", "sql,warp"]).is_err());
+        let e = resolved(&["--modes", "sql,warp"]).unwrap_err();
+        assert!(matches!(e.kind(), crate::error::ErrorKind::Config { key: Some(k), .. } if k == "--modes"), "{e}");
         use clap::error::ErrorKind as K;
         assert_eq!(parsed(&["--target", "db9:3310"]).unwrap_err().kind(), K::MissingRequiredArgument);
         assert_eq!(parsed(&["--datadir", "/d", "--dump", "/f"]).unwrap_err().kind(), K::ArgumentConflict);

@@ -68,25 +68,25 @@ struct Diff {
     json: bool,
 }
 
-/// `NAME=VALUE`.
-fn split_named(s: &str) -> Result<(&str, &str)> {
-    s.split_once('=').ok_or_else(|| Error::invalid(format!("expected NAME=VALUE, got {s:?}")))
+/// `NAME=VALUE`, the value of `option`.
+fn split_named<'s>(option: &str, s: &'s str) -> Result<(&'s str, &'s str)> {
+    s.split_once('=').ok_or_else(|| Error::config(Some(option), format!("expected NAME=VALUE, got {s:?}")))
 }
 
 fn resolve(a: DiffArgs) -> Result<Diff> {
     let datadirs = a
         .datadirs
         .iter()
-        .map(|d| split_named(d).map(|(name, dir)| (name.to_string(), PathBuf::from(dir))))
+        .map(|d| split_named("--datadir", d).map(|(name, dir)| (name.to_string(), PathBuf::from(dir))))
         .collect::<Result<_>>()?;
     let live = a
         .lives
         .iter()
         .map(|l| {
-            let (name, addr) = split_named(l)?;
-            let (host, port) =
-                addr.rsplit_once(':').ok_or_else(|| Error::invalid(format!("expected HOST:PORT, got {addr:?}")))?;
-            let port = port.parse().map_err(|_| Error::invalid(format!("bad port in {addr:?}")))?;
+            let (name, addr) = split_named("--live", l)?;
+            let bad = |why: String| Error::config(Some("--live"), why);
+            let (host, port) = addr.rsplit_once(':').ok_or_else(|| bad(format!("expected HOST:PORT, got {addr:?}")))?;
+            let port = port.parse().map_err(|_| bad(format!("bad port in {addr:?}")))?;
             let spec =
                 ConnSpec { host: Some(host.to_string()), port: Some(port), user: a.user.clone(), ..Default::default() };
             Ok((name.to_string(), spec))
@@ -238,6 +238,7 @@ mod tests {
         ] {
             let e = resolved(args).unwrap_err();
             assert!(e.to_string().contains(why), "{args:?}: {e}");
+            assert!(e.to_string().starts_with(args[0]), "the option is named: {args:?}: {e}");
             assert_eq!(of_error(&e), super::super::exit::EXIT_ERROR);
         }
     }

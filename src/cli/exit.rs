@@ -14,6 +14,10 @@
 //! | 11 | a failover is done, but committed transactions of the dead master were not recovered; they are listed |
 //! | 12 | a failover (`monitor`'s too) stopped after it began changing servers: fix what it says, then `--resume` |
 //!
+//! **`check`** exits 0 when a failover now would succeed (no finding is an
+//! error; warnings allowed) and 1 when it would not (a finding is an error,
+//! or `app.cnf` cannot be read): [`CHECK_HEALTHY`], [`CHECK_NOT_HEALTHY`].
+//!
 //! **Every other command** (`dump`, `verify`, `stats`, `map`, `diff`,
 //! `apply`, `bench`):
 //!
@@ -25,11 +29,31 @@
 //! | 128 + N | `apply`: stopped by signal N (130: SIGINT, 143: SIGTERM) at a clean point; where it stopped and how to resume are printed |
 //!
 //! **Any command**: a command line that cannot be parsed exits 2; `--help`
-//! and `--version` exit 0. **`mha TOOL`** (and the binary run under a tool's
-//! name) keeps MHA's codes ([`crate::mha`]).
+//! and `--version` exit 0.
+//!
+//! **`mha TOOL`** (and the binary run under a tool's name) keeps MHA's
+//! codes, which MHA's manager branches on ([`crate::mha::exit`], re-exported
+//! here as `MHA_*`):
+//!
+//! | code | tools | meaning |
+//! |---|---|---|
+//! | 0 | every tool | done; `--help`, `--version` |
+//! | 1 | every tool | failed (MHA's `croak`), or a command line it refuses (usage printed) |
+//! | 10 | `save_binary_logs` | nothing to save after the start position ("Event not exists.") |
+//! | 22 | `apply_diff_relay_logs` | applying the files failed |
+//! | 2 | `binlog-diff mha` itself | no tool named, or `install DIR` missing DIR or failing |
+//!
+//! Which error is which ([`ErrorKind`]) does not change a code, but for
+//! damage (1, [`Error::is_damage`]), an interrupt (128 + N) and a failover
+//! stopped part-way (12, [`ErrorKind::Unfinished`]).
 
 use crate::error::{Error, ErrorKind};
 use crate::phase::outcome;
+
+pub use crate::mha::exit::{
+    APPLY_DIFF_FAILED as MHA_APPLY_DIFF_FAILED, FAILED as MHA_FAILED, FRONT_USAGE as MHA_FRONT_USAGE, OK as MHA_OK,
+    SAVE_EVENT_NOT_EXIST as MHA_SAVE_EVENT_NOT_EXIST,
+};
 
 /// Clean, done.
 pub const EXIT_OK: u8 = 0;
@@ -43,6 +67,20 @@ pub const DRIVER_OK: u8 = outcome::EXIT_SUCCESS;
 /// A driver's command refused or failed before anything changed
 /// ([`outcome::EXIT_REFUSED`]).
 pub const DRIVER_REFUSED: u8 = outcome::EXIT_REFUSED;
+/// A failover is done, but some replica could not be recovered
+/// ([`outcome::EXIT_PARTIAL`]).
+pub const DRIVER_PARTIAL: u8 = outcome::EXIT_PARTIAL;
+/// A failover is done, but committed transactions of the dead master were
+/// not recovered ([`outcome::EXIT_LOST`]).
+pub const DRIVER_LOST: u8 = outcome::EXIT_LOST;
+/// A failover stopped after it began changing servers: `--resume`
+/// ([`outcome::EXIT_UNFINISHED`]).
+pub const DRIVER_UNFINISHED: u8 = outcome::EXIT_UNFINISHED;
+
+/// `check`: no finding is an error; a failover now would succeed.
+pub const CHECK_HEALTHY: u8 = 0;
+/// `check`: a finding is an error (or `app.cnf` cannot be read).
+pub const CHECK_NOT_HEALTHY: u8 = 1;
 
 /// The code of a command other than the driver's that failed with `e`.
 pub fn of_error(e: &Error) -> u8 {
@@ -103,14 +141,32 @@ mod tests {
         assert_eq!(of_error(&Error::invalid("bad")), EXIT_ERROR);
         assert_eq!(of_error(&Error::new(ErrorKind::Connect("h:1".into()))), EXIT_ERROR);
         assert_eq!(of_error(&Error::refused("no")), EXIT_ERROR);
+        // The typed kinds of a wrong request are not damage either.
+        for e in [
+            Error::config(Some("--threads"), "bad value \"0\""),
+            Error::bad_input("position \"x\"", "expected FILE:POS"),
+            Error::server("h:3306", "replication is running"),
+            Error::remote("u@h:22", "fetch f", "exit 1"),
+            Error::timeout("h:3306", "at GTID 0-1-7", "the apply deadline passed"),
+        ] {
+            assert_eq!(of_error(&e), EXIT_ERROR, "{e}");
+        }
+    }
+
+    /// MHA's codes keep their values: the manager branches on them.
+    #[test]
+    fn mha_codes_are_mhas() {
+        assert_eq!((MHA_OK, MHA_FAILED, MHA_SAVE_EVENT_NOT_EXIST, MHA_APPLY_DIFF_FAILED), (0, 1, 10, 22));
+        assert_eq!(MHA_FRONT_USAGE, EXIT_ERROR, "`binlog-diff mha` misused is a usage error, as the CLI's");
     }
 
     #[test]
     fn the_driver_uses_the_failover_table() {
         assert_eq!(of_driver_error(&Error::new(ErrorKind::Unfinished("x".into()))), 12);
         assert_eq!(of_driver_error(&Error::refused("x")), 1);
-        assert_eq!(of_driver_error(&Error::invalid("x")), 1);
-        assert_eq!((DRIVER_OK, DRIVER_REFUSED), (0, 1));
+        assert_eq!(of_driver_error(&Error::server("s1", "x")), 1);
+        assert_eq!(of_driver_error(&Error::config(Some("--new-master"), "x")), 1);
+        assert_eq!((DRIVER_OK, DRIVER_REFUSED, DRIVER_PARTIAL, DRIVER_LOST, DRIVER_UNFINISHED), (0, 1, 10, 11, 12));
         let mut r = crate::phase::FailoverReport { new_master: Some("s2".into()), ..Default::default() };
         assert_eq!(of_failover(&r), 0);
         r.replicas.push(("s3".into(), Err("apply failed".into())));
@@ -127,7 +183,8 @@ mod tests {
         let stop = Error::new(ErrorKind::Interrupted("SIGINT".into()));
         assert_eq!(of_apply(&stop, false, 15), 143);
         assert_eq!(of_apply(&stop, true, 2), 130, "an interrupt outranks a left-out tail");
-        assert_eq!(of_apply(&Error::invalid("incomplete transaction"), true, 0), EXIT_DAMAGED);
+        let tail = Error::bad_input("incomplete trailing transaction", "NOT applied");
+        assert_eq!(of_apply(&tail, true, 0), EXIT_DAMAGED);
         let timeout = Error::new(ErrorKind::Timeout { host: "h:1".into(), step: "s".into(), why: "w".into() });
         assert_eq!(of_apply(&timeout, false, 0), EXIT_ERROR);
     }

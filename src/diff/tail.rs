@@ -49,7 +49,7 @@ pub fn save_tail(dirs: &[PathBuf], from: &MasterPos, start: TailStart, out: &Pat
     let file = from.file.to_string();
     let dir = find_binlog_dir(dirs, &file).ok_or_else(|| {
         let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-        Error::invalid(format!("binlog {file} not found in {}", shown.join(", ")))
+        Error::bad_input(format!("binlog {file}"), format!("not found in {}", shown.join(", ")))
     })?;
     let from = match start {
         TailStart::Exact => from.clone(),

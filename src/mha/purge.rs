@@ -62,7 +62,7 @@ pub fn main(args: &[String]) -> u8 {
     };
     if o.has("version") {
         out(&format!("purge_relay_logs version {}.\n", super::VERSION));
-        return 0;
+        return super::exit::OK;
     }
     let a = Args {
         workdir: PathBuf::from(o.or("workdir", "/var/tmp")),
@@ -78,7 +78,7 @@ pub fn main(args: &[String]) -> u8 {
         use_hardlink: o.int("use_hardlink").is_none_or(|v| v != 0),
     };
     match run(&a) {
-        Ok(()) => 0,
+        Ok(()) => super::exit::OK,
         Err(c) => {
             let msg = if c.msg.ends_with('\n') { c.msg } else { format!("{}\n", c.msg) };
             eprint!("{msg}");

@@ -37,10 +37,14 @@ impl<T> Envelope<T> {
     /// Another protocol version (`from` names the other end).
     pub fn open(self, from: &str) -> Result<T> {
         if self.protocol != PROTOCOL {
-            return Err(Error::invalid(format!(
-                "{from} speaks node protocol {}, this binary {PROTOCOL}: run the same release on every host",
-                self.protocol
-            )));
+            return Err(Error::remote(
+                from,
+                "the node protocol",
+                format!(
+                    "it speaks version {}, this binary {PROTOCOL}: run the same release on every host",
+                    self.protocol
+                ),
+            ));
         }
         Ok(self.body)
     }

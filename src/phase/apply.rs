@@ -89,7 +89,16 @@ impl Run<'_> {
                 && x.conf.password.as_ref().map(crate::server::Secret::expose)
                     == c.alive[0].conf.password.as_ref().map(crate::server::Secret::expose)
         });
-        let on_latest = self.o.apply_on_latest && matches!(lhost, Host::Ssh(_)) && same_account;
+        // A password goes only to a host whose SSH key was verified: when
+        // only StrictHostKeyChecking=no let it in, the diffs come here instead.
+        let refused = match &c.alive[0].conf.password {
+            Some(_) => lhost.may_receive_secret("apply the relay diffs from the latest replica's host").err(),
+            None => None,
+        };
+        let on_latest = self.o.apply_on_latest && matches!(lhost, Host::Ssh(_)) && same_account && refused.is_none();
+        if let Some(e) = refused.filter(|_| self.o.apply_on_latest && same_account) {
+            self.say(&format!("  {e}; its relay diffs are fetched and applied from here instead."));
+        }
         // Who gets a relay diff from the latest replica's host (with the
         // index of its counters).
         let remote_targets: Vec<(usize, ApplyTarget)> = c

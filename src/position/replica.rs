@@ -43,7 +43,7 @@ pub struct ReplicaState {
 }
 
 fn name(s: &str, what: &str) -> Result<LogName> {
-    LogName::from_path_str(s.trim()).map_err(|e| Error::invalid(format!("{what}: {e}")))
+    LogName::from_path_str(s.trim()).map_err(|e| Error::bad_input(what, e.to_string()))
 }
 
 impl ReplicaState {
@@ -58,7 +58,7 @@ impl ReplicaState {
             .relay_log_file
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::invalid("relay-log.info: no relay log name").with_file(relay_log_info))?;
+            .ok_or_else(|| Error::bad_input("relay-log.info", "no relay log name").with_file(relay_log_info))?;
         Ok(ReplicaState {
             name: label.to_string(),
             read: MasterPos::new(name(&m.master_log_file, "master.info")?, m.read_master_log_pos),
@@ -85,11 +85,11 @@ impl ReplicaState {
         let col = |k: &str| -> Result<String> {
             get(k).ok_or_else(|| {
                 let also = columns::other_name(k).map(|o| format!("/{o}")).unwrap_or_default();
-                Error::invalid(format!("replica status has no {k}{also}"))
+                Error::bad_input("replica status", format!("no {k}{also}"))
             })
         };
         let num = |k: &str| -> Result<u64> {
-            col(k)?.trim().parse().map_err(|_| Error::invalid(format!("replica status: bad {k}")))
+            col(k)?.trim().parse().map_err(|_| Error::bad_input("replica status", format!("bad {k}")))
         };
         let relay_file = col("Relay_Log_File").ok();
         Ok(ReplicaState {
@@ -144,15 +144,15 @@ impl ReplicaState {
         // would keep the wrong events out of a diff).
         let num = |k: &str| v.get(k).and_then(|x| x.as_u64());
         st.server_id = match num("server_id") {
-            Some(x) => {
-                Some(u32::try_from(x).map_err(|_| Error::invalid(format!("{label}: server_id {x} is out of range")))?)
-            }
+            Some(x) => Some(
+                u32::try_from(x).map_err(|_| Error::bad_input(format!("{label}: server_id {x}"), "out of range"))?,
+            ),
             None => None,
         };
         st.host = s("host");
         st.port = match num("port") {
             Some(x) => {
-                Some(u16::try_from(x).map_err(|_| Error::invalid(format!("{label}: port {x} is out of range")))?)
+                Some(u16::try_from(x).map_err(|_| Error::bad_input(format!("{label}: port {x}"), "out of range"))?)
             }
             None => None,
         };
@@ -203,10 +203,10 @@ impl ReplicaState {
     /// # Errors
     /// Not JSON, not an array, or an element [`from_json`](Self::from_json) refuses.
     pub fn list_from_json(text: &str, source: &Path) -> Result<Vec<ReplicaState>> {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::invalid(e.to_string()).with_file(source))?;
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::bad_input("replica states", e.to_string()).with_file(source))?;
         v.as_array()
-            .ok_or_else(|| Error::invalid("expected a JSON array").with_file(source))?
+            .ok_or_else(|| Error::bad_input("replica states", "expected a JSON array").with_file(source))?
             .iter()
             .map(|r| ReplicaState::from_json(r).map_err(|e| e.with_file(source)))
             .collect()

@@ -28,7 +28,19 @@ use std::time::{Duration, Instant};
 use ssh2::{BlockDirections, ErrorCode};
 
 use super::{Kept, Output, Remote, sh_quote, ssh_err};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+
+/// `e` with `note` (what became of the remote command) after what it says,
+/// its kind kept: a step of `label`'s that failed or ran out of time.
+fn noted(e: Error, note: &str, label: &str) -> Error {
+    let at = e.location().clone();
+    let e = match e.kind() {
+        ErrorKind::Remote { host, step, why } => Error::remote(host, step, format!("{why}; {note}")),
+        ErrorKind::Timeout { host, step, why } => Error::timeout(host, step, format!("{why}; {note}")),
+        _ => return Error::remote(label, "ssh command", format!("{e}; {note}")),
+    };
+    e.with_location(at)
+}
 
 /// The longest a waiting thread sleeps before it tries again (another
 /// thread may have read its data off the socket meanwhile).
@@ -132,7 +144,11 @@ impl Remote {
         }
         if let (Some(d), Some(b)) = (st.deadline, st.bound) {
             if Instant::now() >= d {
-                return Err(ssh_err(what, &self.label, format!("step deadline: not done within {b:?}")));
+                return Err(Error::timeout(
+                    &self.label,
+                    format!("at the ssh {what}"),
+                    format!("step deadline: not done within {b:?}"),
+                ));
             }
         }
         Ok(())
@@ -244,7 +260,7 @@ impl Remote {
                     (_, None) => "it had not said its process group yet".to_string(),
                 };
                 let _ = ch.close(); // once: not waited for
-                Err(Error::invalid(format!("{e}; {what}")))
+                Err(noted(e, &what, &self.label))
             }
         }
     }
@@ -329,8 +345,9 @@ impl Remote {
                 match ch.read(&mut buf) {
                     Ok(0) => out_eof = true,
                     Ok(n) => {
-                        out.write_all(&buf[..n])
-                            .map_err(|e| Error::invalid(format!("writing what {} sent: {e}", self.label)))?;
+                        out.write_all(&buf[..n]).map_err(|e| {
+                            Error::from(std::io::Error::new(e.kind(), format!("writing what {} sent: {e}", self.label)))
+                        })?;
                         out_bytes += n as u64;
                         progress = true;
                     }
@@ -415,12 +432,14 @@ impl Remote {
 const PGID_MARK: &str = "binlog-diff-pgid ";
 
 /// `cmd` as run remotely: first its process group on standard error (the
-/// login shell's pid: sshd makes it a session and group leader), then the
-/// command itself, behind `timeout` when the step has a bound (ours, plus 5
+/// login shell's pid: sshd makes it a session and group leader), a umask
+/// of 077 (what we write there, diffs and tails, holds rows: 0600 files,
+/// 0700 folders, whatever the remote account's default), then the command
+/// itself, behind `timeout` when the step has a bound (ours, plus 5
 /// s: the remote end's own bound, for when the driver cannot reach it).
 fn wrapped(cmd: &str, bound: Option<Duration>) -> String {
     let q = sh_quote(cmd);
-    let mark = format!("printf '{PGID_MARK}%s\\n' \"$$\" >&2; ");
+    let mark = format!("printf '{PGID_MARK}%s\\n' \"$$\" >&2; umask 077; ");
     match bound {
         Some(b) => {
             let secs = b.as_secs() + 5;
@@ -458,14 +477,14 @@ mod tests {
     #[test]
     fn wrapper_says_its_group_then_runs_the_command_bounded() {
         let w = wrapped("echo 'a b' >&2 && cat", Some(Duration::from_secs(30)));
-        assert!(w.starts_with("printf 'binlog-diff-pgid %s\\n' \"$$\" >&2; "), "{w}");
+        assert!(w.starts_with("printf 'binlog-diff-pgid %s\\n' \"$$\" >&2; umask 077; "), "{w}");
         assert!(w.contains("exec timeout -k 5 35 sh -c 'echo '\\''a b'\\'' >&2 && cat'"), "{w}");
         let o = std::process::Command::new("sh").arg("-c").arg(&w).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         let mut lines = err.lines();
         assert!(lines.next().unwrap().starts_with(PGID_MARK), "{err}");
         assert_eq!(lines.next(), Some("a b"));
-        assert_eq!(wrapped("true", None), "printf 'binlog-diff-pgid %s\\n' \"$$\" >&2; exec sh -c true");
+        assert_eq!(wrapped("true", None), "printf 'binlog-diff-pgid %s\\n' \"$$\" >&2; umask 077; exec sh -c true");
         assert_eq!(signal_number("KILL"), 9);
     }
 }
