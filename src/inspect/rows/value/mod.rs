@@ -55,6 +55,7 @@ impl Field<'_> {
 /// Prints the value of `cell` (reading it from `buf`) and appends its `-vv`
 /// type name to `typestr`. A column type the tools cannot print stops the
 /// event, with their note.
+#[inline]
 pub(super) fn print_value(
     out: &mut Vec<u8>,
     cell: Cell<'_>,
@@ -74,21 +75,21 @@ pub(super) fn print_value(
         | T::MYSQL_TYPE_TINY
         | T::MYSQL_TYPE_SHORT
         | T::MYSQL_TYPE_INT24
-        | T::MYSQL_TYPE_LONGLONG => number::integer(out, f, buf, typestr),
+        | T::MYSQL_TYPE_LONGLONG => number::integer(out, &f, buf, typestr),
         T::MYSQL_TYPE_NEWDECIMAL | T::MYSQL_TYPE_FLOAT | T::MYSQL_TYPE_DOUBLE => {
-            number::decimal_or_float(out, f, buf, typestr)
+            number::decimal_or_float(out, &f, buf, typestr)
         }
-        T::MYSQL_TYPE_VECTOR if !maria => number::vector(out, f, buf, typestr),
-        T::MYSQL_TYPE_TIMESTAMP | T::MYSQL_TYPE_TIMESTAMP2 => temporal::timestamp(out, f, buf, typestr),
-        T::MYSQL_TYPE_DATETIME | T::MYSQL_TYPE_DATETIME2 => temporal::datetime(out, f, buf, typestr),
-        T::MYSQL_TYPE_TIME | T::MYSQL_TYPE_TIME2 => temporal::time(out, f, buf, typestr),
-        T::MYSQL_TYPE_NEWDATE | T::MYSQL_TYPE_YEAR => temporal::date(out, f, buf, typestr),
-        T::MYSQL_TYPE_BIT | T::MYSQL_TYPE_ENUM | T::MYSQL_TYPE_SET => string::bit_enum_set(out, f, buf, typestr),
+        T::MYSQL_TYPE_VECTOR if !maria => number::vector(out, &f, buf, typestr),
+        T::MYSQL_TYPE_TIMESTAMP | T::MYSQL_TYPE_TIMESTAMP2 => temporal::timestamp(out, &f, buf, typestr),
+        T::MYSQL_TYPE_DATETIME | T::MYSQL_TYPE_DATETIME2 => temporal::datetime(out, &f, buf, typestr),
+        T::MYSQL_TYPE_TIME | T::MYSQL_TYPE_TIME2 => temporal::time(out, &f, buf, typestr),
+        T::MYSQL_TYPE_NEWDATE | T::MYSQL_TYPE_YEAR => temporal::date(out, &f, buf, typestr),
+        T::MYSQL_TYPE_BIT | T::MYSQL_TYPE_ENUM | T::MYSQL_TYPE_SET => string::bit_enum_set(out, &f, buf, typestr),
         T::MYSQL_TYPE_BLOB | T::MYSQL_TYPE_VARCHAR | T::MYSQL_TYPE_VAR_STRING | T::MYSQL_TYPE_STRING => {
-            string::string(out, f, buf, typestr)
+            string::string(out, &f, buf, typestr)
         }
-        T::MYSQL_TYPE_GEOMETRY if maria => string::string(out, f, buf, typestr),
-        T::MYSQL_TYPE_JSON if !maria => json(out, f, buf, typestr),
+        T::MYSQL_TYPE_GEOMETRY if maria => string::string(out, &f, buf, typestr),
+        T::MYSQL_TYPE_JSON if !maria => json(out, &f, buf, typestr),
         _ => Ok(unknown(out, col)),
     }
 }
@@ -119,7 +120,7 @@ fn value_bytes<'v>(v: &'v BinlogValue<'_>) -> DecodeResult<&'v [u8]> {
 
 /// MySQL's JSON column: its text quoted, or a partial update as
 /// `JSON_REPLACE(@N, …)` calls.
-fn json(out: &mut Vec<u8>, f: Field<'_>, buf: &mut ParseBuf<'_>, typestr: &mut String) -> DecodeResult<Flow> {
+fn json(out: &mut Vec<u8>, f: &Field<'_>, buf: &mut ParseBuf<'_>, typestr: &mut String) -> DecodeResult<Flow> {
     typestr.push_str("JSON");
     if f.is_null {
         return Ok(null(out));

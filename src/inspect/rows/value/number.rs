@@ -16,7 +16,7 @@ const E: &str = "row value";
 /// TINYINT to BIGINT: `-1 (255)`.
 pub(super) fn integer(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
@@ -61,7 +61,7 @@ pub(super) fn integer(
 /// DECIMAL with its scale, FLOAT as `%-20g`, DOUBLE as `%-.20g`.
 pub(super) fn decimal_or_float(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
@@ -100,7 +100,7 @@ pub(super) fn decimal_or_float(
 /// MySQL's VECTOR: `[1.00000e+00,…]`.
 pub(super) fn vector(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {

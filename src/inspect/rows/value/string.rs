@@ -16,7 +16,7 @@ use crate::event::rows::{DecodeResult, decode};
 /// BIT(n) and SET as bits, ENUM as its index.
 pub(super) fn bit_enum_set(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
@@ -66,7 +66,7 @@ pub(super) fn bit_enum_set(
 /// (MariaDB's compressed ones as stored).
 pub(super) fn string(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {

@@ -18,7 +18,7 @@ const E: &str = "row value";
 /// TIMESTAMP as signed seconds; TIMESTAMP(n) with `n` fractional digits.
 pub(super) fn timestamp(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
@@ -57,7 +57,7 @@ pub(super) fn timestamp(
 /// Old DATETIME (quoted by MariaDB's tool only); DATETIME(n) quoted.
 pub(super) fn datetime(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
@@ -100,7 +100,7 @@ pub(super) fn datetime(
 /// Old TIME (signed by MariaDB's tool only); TIME(n) quoted.
 pub(super) fn time(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
@@ -142,7 +142,7 @@ pub(super) fn time(
 /// DATE as `'YYYY:MM:DD'` (sic: the tools' colons); YEAR as four digits.
 pub(super) fn date(
     out: &mut Vec<u8>,
-    f: Field<'_>,
+    f: &Field<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
