@@ -31,7 +31,7 @@
 #                         needs here (a private PERL5LIB copy patched for
 #                         current Perl and MariaDB, and a client_bindir whose
 #                         mysqlbinlog is `mariadb-binlog --skip-gtid-strict-mode`;
-#                         see tests/common/mha.rs). Each node tool call is
+#                         see tests/support/mha.rs). Each node tool call is
 #                         timed by a wrapper (never logging its arguments).
 #   ours --remote-binary  binlog-diff failover, the release binary by its
 #                         absolute path on the hosts (as if installed there;

@@ -23,7 +23,7 @@ use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyCo
 const BIN: &str = env!("CARGO_BIN_EXE_binlog-diff");
 
 fn fixture_dir(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mariadb").join(scenario).join("master")
+    support::testdata_dir().join("mariadb").join(scenario).join("master")
 }
 
 /// The master binlogs of a fixture scenario, in index order.
@@ -499,7 +499,7 @@ fn resume_state_file() {
     let o = opts_in(tmp.path());
     let r = apply::apply_files(&spec(&topo, MASTER), &files[..1], &o).unwrap();
     assert_eq!(r.transactions, 11);
-    let p = apply::Progress::load(o.state_file.as_ref().unwrap()).unwrap().unwrap();
+    let p = apply::ResumeState::load(o.state_file.as_ref().unwrap()).unwrap().unwrap();
     assert!(p.exact);
     assert_eq!(p.transactions, 11);
     assert_eq!(p.last_gtid.as_deref(), Some("0-1-11"));

@@ -31,9 +31,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use binlog_diff::apply::{self, AfterCommit, ApplyOptions, InDoubt, Progress};
+use binlog_diff::apply::{self, AfterCommit, ApplyOptions, InDoubt, ResumeState};
 use binlog_diff::server::{ConnSpec, Secret};
 use mysql::prelude::Queryable;
+use support::process::Thaw;
 use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyConfig, poll_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_binlog-diff");
@@ -218,7 +219,7 @@ fn transaction_in_doubt_is_refused_until_settled() {
     let opts = ApplyOptions { disable_log_bin: true, state_file: Some(st.clone()), ..Default::default() };
     let r = apply::apply(&spec(&topo, TARGET), &files, &opts).unwrap_or_else(|f| panic!("{}", f.error));
     assert_eq!(r.transactions, 12);
-    let done = Progress::load(&st).unwrap().unwrap();
+    let done = ResumeState::load(&st).unwrap().unwrap();
     let k = done.last_gtid.as_deref().unwrap().rsplit('-').next().unwrap().parse::<u64>().unwrap();
     // Where the last transaction starts: its GTID event.
     let file = files[done.file].file_name().unwrap().to_str().unwrap().to_string();
@@ -228,7 +229,7 @@ fn transaction_in_doubt_is_refused_until_settled() {
         .find(|e| e.event_type == "Gtid" && e.info.contains(&format!("0-1-{k}")))
         .expect("its GTID event")
         .pos;
-    let in_doubt = |p: &Progress| Progress {
+    let in_doubt = |p: &ResumeState| ResumeState {
         transactions: p.transactions - 1,
         offset: start,
         last_gtid: Some(format!("0-1-{}", k - 1)),
@@ -292,7 +293,7 @@ fn sigint_stops_cleanly_and_prints_the_resume_command() {
     assert_eq!(out.status.code(), Some(130));
     let err = stderr(&out);
     let stopped = err.lines().find(|l| l.contains("stopped at")).expect("where it stopped");
-    let p = Progress::load(&st).unwrap().unwrap();
+    let p = ResumeState::load(&st).unwrap().unwrap();
     assert!(p.exact && p.in_doubt.is_none(), "{p:?}");
     assert_eq!(p.transactions, rows(&topo, TARGET) + 2, "the state is not exact");
     for want in [format!("@ {}", p.offset), format!("{} transactions", p.transactions), "last GTID 0-1-".into()] {
@@ -356,15 +357,6 @@ fn parallel_worker_killed_after_commit_ends_the_run() {
         .unwrap_or_else(|f| panic!("{}", f.error));
     assert!(r.skipped > 0);
     assert_same(&topo);
-}
-
-/// SIGCONTs a frozen server when dropped (also when the test fails).
-struct Thaw(u32);
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        send(self.0, libc::SIGCONT);
-    }
 }
 
 /// A target frozen (SIGSTOP) in the middle of an apply: with

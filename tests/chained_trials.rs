@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use support::drive::{final_line, output};
+use support::seeded::{env_u64, print_draws, run_seeds};
 use support::topology::{BinlogFormat, MASTER, Topology, TopologyConfig, Workload, XorShift, poll_until};
 
 /// The bound of any one command of a chain (debug build, 2 cores, shared).
@@ -503,39 +504,14 @@ fn chain(c: &Chain) -> Result<String, String> {
 
 #[test]
 fn chained_operator_trials() {
-    let var = |n: &str, d: u64| std::env::var(n).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let n = var("BINLOG_DIFF_CHAINS", 2);
-    let first = var("BINLOG_DIFF_CHAIN_SEED", 1);
-    let mut failed = Vec::new();
-    for seed in first..first + n {
-        let c = Chain::draw(seed);
-        let t = Instant::now();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chain(&c)))
-            .unwrap_or_else(|e| Err(format!("panicked: {}", panic_text(&e))));
-        match r {
-            Ok(s) => eprintln!("chain {seed}: ok in {:.1}s: {s}; {c:?}", t.elapsed().as_secs_f64()),
-            Err(e) => {
-                eprintln!("chain {seed}: FAILED in {:.1}s; {c:?}\n{e}", t.elapsed().as_secs_f64());
-                failed.push(seed);
-            }
-        }
-    }
-    eprintln!("chains: {n} run from seed {first}, {} failed {failed:?}", failed.len());
-    assert!(failed.is_empty(), "failed chains (seeds): {failed:?}");
-}
-
-fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
-    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+    let (first, n) = (env_u64("BINLOG_DIFF_CHAIN_SEED", 1), env_u64("BINLOG_DIFF_CHAINS", 2));
+    run_seeds("chain", first, n, Chain::draw, chain);
 }
 
 /// The draws of `BINLOG_DIFF_CHAINS` / `BINLOG_DIFF_CHAIN_SEED`, not run.
 #[test]
 #[ignore = "lists chain draws only"]
 fn chain_plans() {
-    let var = |n: &str, d: u64| std::env::var(n).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let first = var("BINLOG_DIFF_CHAIN_SEED", 1);
-    for seed in first..first + var("BINLOG_DIFF_CHAINS", 2) {
-        eprintln!("{:?}", Chain::draw(seed));
-    }
+    print_draws(env_u64("BINLOG_DIFF_CHAIN_SEED", 1), env_u64("BINLOG_DIFF_CHAINS", 2), Chain::draw);
     let _ = MASTER;
 }

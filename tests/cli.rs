@@ -1,7 +1,7 @@
 //! The `binlog-diff` binary: exit codes, error lines, and proof that no
 //! command writes to its inputs.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +20,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 fn corpus(rel: &str) -> Option<String> {
-    common::corpus_dir().map(|d| d.join(rel).display().to_string())
+    support::corpus_dir().map(|d| d.join(rel).display().to_string())
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn fingerprint(p: &Path) -> (Vec<u8>, std::time::SystemTime) {
 /// byte-identical (and keeps its mtime) after every command ran on it.
 #[test]
 fn commands_never_modify_their_inputs() {
-    let fixtures: Vec<PathBuf> = common::fixtures().into_iter().map(|(_, p)| p).collect();
+    let fixtures: Vec<PathBuf> = support::fixtures().into_iter().map(|(_, p)| p).collect();
     let before: Vec<_> = fixtures.iter().map(|p| fingerprint(p)).collect();
     let args: Vec<&str> = fixtures.iter().map(|p| p.to_str().unwrap()).collect();
     for cmd in [
@@ -218,7 +218,7 @@ fn password_prompt_on_a_terminal() {
 /// re-fetch), the cut copy is dropped and the whole one applied.
 #[test]
 fn cut_short_transaction_is_an_error_unless_refetched() {
-    let src = common::testdata_dir().join("mariadb/row-crc32/master/mysql-bin.000002");
+    let src = support::testdata_dir().join("mariadb/row-crc32/master/mysql-bin.000002");
     let b = std::fs::read(&src).unwrap();
     // Offsets from its dump: FDE 4..256; GTID 0-1-12 at 385..1062; GTID 0-1-13 at 1062..1369.
     let d = tempfile::tempdir().unwrap();
@@ -243,4 +243,87 @@ fn cut_short_transaction_is_an_error_unless_refetched() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("re-fetched copy of the next transaction"), "{out}");
     assert_eq!(out.matches("GTID 0-1-13").count(), 1, "applied once: {out}");
+}
+
+/// `verify --json`: one object per file and line, in the order given, with
+/// the text output's numbers and the damage's offset and event type.
+#[test]
+fn verify_json_is_one_object_per_file() {
+    let master = support::testdata_dir().join("mariadb/row-crc32/master");
+    let (f1, f2) = (master.join("mysql-bin.000001"), master.join("mysql-bin.000002"));
+    let dir = tempfile::tempdir().unwrap();
+    let torn = dir.path().join("mysql-bin.000003");
+    std::fs::write(&torn, &std::fs::read(&f1).unwrap()[..1000]).unwrap();
+    let missing = dir.path().join("mysql-bin.000004");
+    let s = |p: &Path| p.display().to_string();
+    let (code, text, _) = run(&["verify", &s(&f1), &s(&f2), &s(&torn), &s(&missing)]);
+    assert_eq!(code, 2, "{text}");
+    for args in [&["verify", "--json"][..], &["verify", "--json", "-j"]] {
+        let (code, out, err) = run(&[args, &[&s(&f1), &s(&f2), &s(&torn), &s(&missing)]].concat());
+        assert_eq!(code, 2, "the worst file's code: {out}{err}");
+        let v: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let files: Vec<&str> = v.iter().map(|o| o["file"].as_str().unwrap()).collect();
+        assert_eq!(files, [s(&f1), s(&f2), s(&torn), s(&missing)]);
+        for (o, line) in v.iter().zip(text.lines()).take(2) {
+            assert_eq!(o["ok"], true);
+            assert_eq!(o["error"], serde_json::Value::Null);
+            assert_eq!(o["incomplete_tail"], serde_json::Value::Null);
+            assert_eq!(o["checksums"], serde_json::json!(["CRC32"]));
+            let said = format!(
+                "{}: OK events={} bytes={} checksum=CRC32 verified={}",
+                o["file"].as_str().unwrap(),
+                o["events"],
+                o["bytes"],
+                o["verified"]
+            );
+            assert_eq!(line, said);
+        }
+        assert_eq!(v[0]["events"], 51);
+        let e = &v[2]["error"];
+        assert_eq!(v[2]["ok"], false);
+        assert_eq!(v[2]["events"], serde_json::Value::Null);
+        assert_eq!((e["damaged"].as_bool(), e["offset"].as_u64()), (Some(true), Some(850)));
+        assert_eq!(e["event_type"], "QUERY_EVENT");
+        assert_eq!(e["message"].as_str().unwrap(), text.lines().nth(2).unwrap());
+        let e = &v[3]["error"];
+        assert_eq!((e["damaged"].as_bool(), &e["offset"]), (Some(false), &serde_json::Value::Null));
+    }
+    // A torn tail accepted: clean, and where it is.
+    let (code, out, _) = run(&["verify", "--json", "--allow-truncated", &s(&torn)]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["incomplete_tail"], serde_json::json!({"at": 850, "available": 150, "needed": 151}));
+    // Damage alone exits 1, as in text.
+    assert_eq!(run(&["verify", "--json", &s(&f1), &s(&torn)]).0, 1);
+}
+
+/// `map --json`: one object, with the positions the text output gives.
+#[test]
+fn map_json_is_one_object() {
+    let relay = support::testdata_dir().join("mariadb/row-crc32/replica").display().to_string();
+    let map =
+        |extra: &[&str]| run(&[&["map", "--relay", &relay, "--latest", "mysql-bin.000002:1369"][..], extra].concat());
+    let (code, text, _) = map(&["--target", "mysql-bin.000002:385"]);
+    assert_eq!(code, 0);
+    assert!(text.starts_with("master mysql-bin.000002:385 -> relay relay-bin.000004:684 ("), "{text}");
+    let (code, out, _) = map(&["--target", "mysql-bin.000002:385", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["target"], serde_json::json!({"file": "mysql-bin.000002", "pos": 385}));
+    assert_eq!(v["start"], serde_json::json!({"file": "relay-bin.000004", "pos": 684}));
+    assert_eq!(
+        (v["fast_path"].as_bool(), v["already_complete"].as_bool()),
+        (Some(text.contains("fast path")), Some(false))
+    );
+    assert!(v["millis"].as_f64().unwrap() >= 0.0);
+    let (code, out, _) = map(&["--target", "mysql-bin.000002:1369", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((&v["start"], v["already_complete"].as_bool()), (&serde_json::Value::Null, Some(true)));
+    // No mapping: the error on standard error, nothing on standard output, exit 2.
+    let (code, out, err) = map(&["--target", "mysql-bin.000009:4", "--json"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("mysql-bin.000009:4 is ahead of the latest replica"), "{err}");
 }

@@ -16,7 +16,6 @@
 //! - A real crash-torn end (the last file cut inside its last event) is
 //!   still accepted and reported, its partial transaction left out.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -24,12 +23,9 @@ use std::process::{Command, Output};
 
 use binlog_diff::event::{EventType, Step, WalkOptions};
 use binlog_diff::log::{Access, LogFile};
-use common::node::Bin;
+use support::node::Bin;
+use support::process::text;
 use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyConfig};
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
 
 /// (offset, size, type) of every whole event of a file.
 fn events(path: &Path) -> Vec<(u64, u64, EventType)> {

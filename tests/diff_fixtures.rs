@@ -4,9 +4,9 @@
 //! relay diff, holds exactly the master events after that boundary, byte
 //! for byte, as the saved master binlog tail from the same boundary does.
 
-mod common;
+mod support;
 
-use common::fixtures::*;
+use support::fixtures::*;
 
 use std::path::Path;
 
@@ -47,7 +47,7 @@ fn mariadb_binlog_reads_cleanly(p: &Path) {
 }
 
 fn scenario(name: &str, byte_identical: bool) {
-    let dir = common::testdata_dir().join("mariadb").join(name);
+    let dir = support::testdata_dir().join("mariadb").join(name);
     let master = LogSet::from_index(&dir.join("master/mysql-bin.index")).unwrap();
     let relay = LogSet::from_index(&dir.join("replica/relay-bin.index")).unwrap();
     let mi = read_master_info(&dir.join("replica/master.info")).unwrap();
@@ -119,7 +119,7 @@ fn compressed_master_events_are_decompressed_in_relay_logs() {
 #[test]
 fn bad_starts_are_refused_with_file_and_offset() {
     use binlog_diff::position::RelayPos;
-    let dir = common::testdata_dir().join("mariadb/row-crc32/replica");
+    let dir = support::testdata_dir().join("mariadb/row-crc32/replica");
     let relay = LogSet::from_index(&dir.join("relay-bin.index")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("d.binlog");
@@ -148,7 +148,7 @@ fn bad_starts_are_refused_with_file_and_offset() {
 #[test]
 fn every_master_event_end_maps() {
     for name in ["row-crc32", "stmt-none", "big-trx-relay", "mixed-master-none-replica-crc32"] {
-        let dir = common::testdata_dir().join("mariadb").join(name);
+        let dir = support::testdata_dir().join("mariadb").join(name);
         let master = LogSet::from_index(&dir.join("master/mysql-bin.index")).unwrap();
         let relay = LogSet::from_index(&dir.join("replica/relay-bin.index")).unwrap();
         let mi = read_master_info(&dir.join("replica/master.info")).unwrap();
@@ -230,4 +230,49 @@ fn master_log_pos_before(relay: &LogSet, start: &binlog_diff::position::RelayPos
         }
     }
     None
+}
+
+/// A tail asked for from any event end (where an IO thread may stop, also
+/// inside a transaction) starts at the transaction that holds it: at the
+/// position itself exactly when a tail may start there, and always at a
+/// place an exact tail may start, with the same bytes.
+#[test]
+fn a_tail_from_inside_a_transaction_starts_where_it_does() {
+    use binlog_diff::diff::tail::{TailStart, save_tail};
+    for name in ["row-crc32", "stmt-none", "crashed-master"] {
+        let dir = support::testdata_dir().join("mariadb").join(name).join("master");
+        let master = LogSet::from_index(&dir.join("mysql-bin.index")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = vec![dir.clone()];
+        let (mut inside, mut on) = (0, 0);
+        for (file, path) in master.files() {
+            let lf = LogFile::open(path, Access::Read).unwrap();
+            let mut ends = Vec::new();
+            let mut it = lf.events(WalkOptions::default());
+            while let Ok(Some(Step::Event(e))) = it.next_step() {
+                ends.push(e.end_offset());
+            }
+            for e in ends {
+                let at = MasterPos::new(file.clone(), e);
+                let (t, x) = (tmp.path().join("t"), tmp.path().join("x"));
+                let saved = save_tail(&dirs, &at, TailStart::Transaction, &t).unwrap();
+                assert!(saved.from.file == *file && saved.from.pos <= e, "{name} {at}: starts at {}", saved.from);
+                let exact_here = save_tail(&dirs, &at, TailStart::Exact, &x);
+                if saved.from.pos == e {
+                    on += 1;
+                    assert!(exact_here.is_ok(), "{name} {at}: on a boundary, yet {:?}", exact_here.err());
+                } else {
+                    inside += 1;
+                    let err = exact_here.unwrap_err().to_string();
+                    assert!(err.contains("inside a transaction"), "{name} {at}: {err}");
+                    let exact = save_tail(&dirs, &saved.from, TailStart::Exact, &x).unwrap();
+                    assert_eq!(exact.report.is_some(), saved.report.is_some(), "{name} {at}");
+                    if saved.report.is_some() {
+                        assert_eq!(std::fs::read(&t).unwrap(), std::fs::read(&x).unwrap(), "{name} {at}");
+                    }
+                }
+            }
+        }
+        assert!(inside > 3 && on > 3, "{name}: {inside} positions inside transactions, {on} on boundaries");
+    }
 }

@@ -11,10 +11,12 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use binlog_diff::diff::{CutOptions, Plan, PlanInput};
 use binlog_diff::log::LogSet;
-use binlog_diff::server::{ConnSpec, Secret, replica_state};
+use binlog_diff::server::status::{Dialect, SourceAddr};
+use binlog_diff::server::{ConnSpec, Secret, Server, replica_state};
 use support::topology::{
     ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, Stop, Topology, TopologyConfig,
 };
@@ -115,6 +117,70 @@ fn run(s: Scenario) {
         assert_eq!(topo.committed_seq(r), want_seq, "replica {r}: committed transactions");
         assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "replica {r}: table checksums");
     }
+}
+
+/// `server::Server` on a live master and replica: the dialect, statuses
+/// read by either column name, coordinates, GTID waits (reached, and
+/// bounded when not), and errors that name the server and the statement
+/// and never the replication password.
+#[test]
+fn server_on_a_live_replica() {
+    let topo = Topology::start(TopologyConfig { replicas: 1, ..Default::default() });
+    let mut w = topo.workload(3);
+    w.run(5);
+    topo.wait_replicas_caught_up_running();
+    let spec = |s: usize| ConnSpec {
+        host: Some("127.0.0.1".into()),
+        port: Some(topo.port(s)),
+        user: Some(ADMIN_USER.into()),
+        password: Some(Secret::new(ADMIN_PASSWORD)),
+        ..Default::default()
+    };
+    let mut m = Server::connect(&spec(MASTER)).unwrap();
+    assert_eq!(m.dialect().unwrap(), Dialect::MariaDb);
+    let want = topo.master_status(MASTER);
+    assert_eq!(m.binlog_coords().unwrap(), Some((want.file.clone(), want.pos)));
+    assert_eq!(m.binary_logs().unwrap(), topo.binary_logs(MASTER));
+    assert!(m.replica_status().unwrap().is_none(), "the master is no replica");
+    let e = m.replica_state().unwrap_err().to_string();
+    assert_eq!(e, format!("127.0.0.1:{}: not a replica (no replica status)", topo.port(MASTER)));
+    let gtid = m.gtid_binlog_pos().unwrap();
+    assert!(gtid.starts_with("0-1-"), "{gtid}");
+
+    let mut r = Server::connect(&spec(1)).unwrap().named(topo.name(1));
+    let label = format!("{}(127.0.0.1:{})", topo.name(1), topo.port(1));
+    assert_eq!(r.label(), label);
+    let st = r.replica_status().unwrap().expect("a replica");
+    // A MariaDB row has the old names; the new ones find them too.
+    assert_eq!((st.get("Source_Host"), st.get("Master_Host")), ("127.0.0.1", "127.0.0.1"));
+    assert_eq!(st.get("Replica_IO_Running"), "Yes");
+    let state = r.replica_state().unwrap();
+    assert_eq!(state.name, topo.name(1));
+    assert_eq!(state.read.to_string(), format!("{}:{}", want.file, want.pos));
+    assert_eq!(r.gtid_slave_pos().unwrap(), gtid);
+    assert!(r.gtid_wait(&gtid, Duration::from_secs(5)).unwrap(), "reached");
+    r.pos_wait(&want.file, want.pos, Duration::from_secs(5)).unwrap();
+    let t0 = Instant::now();
+    assert!(!r.gtid_wait("0-1-1000000", Duration::from_secs(1)).unwrap(), "never reached");
+    assert!(t0.elapsed() < Duration::from_secs(10), "bounded: {:?}", t0.elapsed());
+
+    // A statement the server refuses (a host name longer than 255
+    // characters): the error names the server and the statement, with the
+    // password hidden.
+    r.stop_replica().unwrap();
+    let to = SourceAddr {
+        host: "h".repeat(300),
+        port: 3306,
+        user: "repl".into(),
+        password: Some(Secret::new("pw-never-shown")),
+    };
+    let e = r.change_source_to_pos(&to, "mysql-bin.000001", 4).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{label}: CHANGE MASTER TO MASTER_HOST='hhh")), "{e}");
+    assert!(e.contains("MASTER_PASSWORD='<secret>'") && !e.contains("pw-never-shown"), "{e}");
+    // A view over a connection of our own, with its own label.
+    let mut c = spec(MASTER).connect().unwrap();
+    let e = Server::over(&mut c, "m").replica_state().unwrap_err().to_string();
+    assert_eq!(e, "m: not a replica (no replica status)");
 }
 
 fn slow() -> bool {

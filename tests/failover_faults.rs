@@ -13,7 +13,11 @@ mod support;
 
 use std::time::Duration;
 
-use support::drive::{assert_replicating_from, failover, final_line, restart_io_threads, switch};
+use support::drive::{
+    assert_replicating_from, failover, failover_held_on_a_lock, final_line, kill_master_as_a_crash, switch,
+    third_replica_lags_over_bd_big,
+};
+use support::process::{Thaw, signal};
 use support::topology::{MASTER, Stop, Topology, TopologyConfig, poll_until};
 
 /// Replicas caught up, their IO threads stopped, then `more` transactions
@@ -128,8 +132,7 @@ fn broken_replica_topology() -> (Topology, Vec<u64>, usize) {
     // The others lag differently.
     topo.run_with_stops(&mut w, &[10, 10, 10], &[Stop::After(1), Stop::After(0)], |_, _| {});
     let want = topo.committed_seq(MASTER);
-    topo.kill_master();
-    restart_io_threads(&topo);
+    kill_master_as_a_crash(&topo);
     (topo, want, broken)
 }
 
@@ -199,8 +202,7 @@ fn after_a_gtid_failover_a_switch_back_fetches_nothing_twice() {
         }
     });
     let want_sum = topo.checksum_tables(MASTER, "bd");
-    topo.kill_master();
-    restart_io_threads(&topo);
+    kill_master_as_a_crash(&topo);
     let (code, out) = failover(&topo, &conf, &[]);
     eprintln!("{out}");
     assert_eq!(code, 0, "{out}");
@@ -256,15 +258,6 @@ fn a_master_that_refuses_our_login_is_not_dead() {
     assert!(topo.slave_status(1).io_yes(), "replication untouched");
 }
 
-/// SIGCONTs a frozen server when dropped: the test never leaves it stopped.
-struct Thaw(u32);
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.0 as i32, libc::SIGCONT) };
-    }
-}
-
 /// Issue 20: a replica's mysqld frozen (SIGSTOP) in the middle of its
 /// phase-4 apply. The run ends within the MySQL timeout's reach (not when
 /// someone kills it), naming the replica and what it was applying; the
@@ -277,22 +270,15 @@ fn a_replica_frozen_in_phase_4_is_reported_within_the_bound() {
     let conf = topo.app_cnf(work.path(), "", &|_| String::new());
     let mut w = topo.workload(97);
     // Replica 3 lags the most; its diff writes bd.big, which the test locks there.
-    topo.run_with_stops(&mut w, &[10, 20, 10], &[Stop::After(1), Stop::After(1), Stop::After(0)], |i, w| {
-        if i == 0 {
-            w.run(10);
-            w.big_transaction(64 << 10);
-        }
-    });
+    third_replica_lags_over_bd_big(&topo, &mut w);
     let want = topo.committed_seq(MASTER);
-    topo.kill_master();
-    restart_io_threads(&topo);
+    kill_master_as_a_crash(&topo);
     let frozen = 3;
     let log = work.path().join("run.log");
     let t = std::time::Instant::now();
-    let (mut run, _locker) =
-        support::drive::failover_held_on_a_lock(&topo, &conf, frozen, &log, &["--mysql-timeout", "5"]);
+    let (mut run, _locker) = failover_held_on_a_lock(&topo, &conf, frozen, &log, &["--mysql-timeout", "5"]);
     let pid = topo.pid(frozen).unwrap();
-    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    signal(pid, libc::SIGSTOP);
     let _thaw = Thaw(pid);
     let code = poll_until(Duration::from_secs(120), || run.try_wait().unwrap().map(|s| s.code()));
     let out = std::fs::read_to_string(&log).unwrap_or_default();

@@ -5,7 +5,7 @@
 //!
 //! Regenerate with `BINLOG_DIFF_UPDATE=1 cargo test --test golden`.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,7 @@ use binlog_diff::inspect::{DumpOptions, Stats, StatsOptions, dump, verify};
 use binlog_diff::log::{Access, LogFile, RecoveryMode};
 
 fn golden_path(name: &str, mode: &str) -> PathBuf {
-    common::testdata_dir().join("golden").join(format!("{name}.{mode}"))
+    support::testdata_dir().join("golden").join(format!("{name}.{mode}"))
 }
 
 /// Output of each mode for one fixture, with the absolute path replaced by its name.
@@ -50,7 +50,7 @@ fn run_modes(name: &str, path: &Path, access: Access) -> Vec<(&'static str, Stri
 #[test]
 fn golden_outputs_mmap_and_read_agree() {
     let update = std::env::var_os("BINLOG_DIFF_UPDATE").is_some();
-    let fixtures = common::fixtures();
+    let fixtures = support::fixtures();
     assert!(!fixtures.is_empty(), "no fixtures");
     let mut failures = Vec::new();
     for (name, path) in &fixtures {
@@ -94,8 +94,8 @@ fn head(s: &str) -> String {
 /// Every corpus file is listed, so a new file cannot slip in untested.
 #[test]
 fn every_corpus_binlog_is_a_fixture() {
-    let Some(corpus) = common::corpus_dir() else { return };
-    let listed: std::collections::BTreeSet<String> = common::fixtures().into_iter().map(|(n, _)| n).collect();
+    let Some(corpus) = support::corpus_dir() else { return };
+    let listed: std::collections::BTreeSet<String> = support::fixtures().into_iter().map(|(n, _)| n).collect();
     let mut missing = Vec::new();
     let mut stack = vec![corpus.clone()];
     while let Some(d) = stack.pop() {

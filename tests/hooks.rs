@@ -16,24 +16,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::process::{process_alive, write_script};
 use support::topology::{Topology, TopologyConfig, poll_until};
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&p, &format!("#!/bin/sh\n{body}\n"));
     p
 }
 
 fn pids(f: &Path) -> Vec<u32> {
     std::fs::read_to_string(f).unwrap_or_default().split_whitespace().map(|p| p.parse().unwrap()).collect()
-}
-
-/// Running, not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rfind(')').is_some_and(|i| !s[i + 1..].trim_start().starts_with('Z')))
 }
 
 fn kill(pid: u32) {
@@ -89,7 +82,7 @@ fn hooks_leave_no_hang_and_are_killed_at_their_timeout() {
         Duration::from_secs(120),
     );
     let left = pids(&bg_pids);
-    let left_alive: Vec<bool> = left.iter().map(|&p| alive(p)).collect();
+    let left_alive: Vec<bool> = left.iter().map(|&p| process_alive(p)).collect();
     left.iter().for_each(|&p| kill(p));
     let (code, out, took) = r;
     assert_eq!(code, 0, "{out}");
@@ -111,8 +104,8 @@ fn hooks_leave_no_hang_and_are_killed_at_their_timeout() {
         topo.app_cnf(work.path(), &format!("master_ip_online_change_script={}\n", slow.display()), &|_| String::new());
     let (code, out, took) = switch_within(&conf, &["--hook-timeout", "2"], Duration::from_secs(60));
     let ps = pids(&slow_pids);
-    let gone = poll_until(Duration::from_secs(5), || ps.iter().all(|&p| !alive(p)).then_some(()));
-    ps.iter().filter(|&&p| alive(p)).for_each(|&p| kill(p));
+    let gone = poll_until(Duration::from_secs(5), || ps.iter().all(|&p| !process_alive(p)).then_some(()));
+    ps.iter().filter(|&&p| process_alive(p)).for_each(|&p| kill(p));
     assert_ne!(code, 0, "{out}");
     assert!(took < Duration::from_secs(30), "took {took:?}: {out}");
     assert!(

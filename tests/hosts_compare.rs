@@ -23,18 +23,18 @@
 //!   Perl node tools and for our driver, with `BENCH_LAG_BYTES` for a
 //!   replica far behind.
 
-mod common;
 mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::mha::{
-    Timings, all_text, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
+use support::drive::{hidden_failover_cmd, kill_master_as_a_crash};
+use support::mha::{
+    Timings, client_bindir, manager_installed, master_switch_dead, patched_manager_perl5lib, timed_tools, timings,
 };
-use common::node::Bin;
+use support::node::Bin;
+use support::process::all_text;
 use support::topology::{MASTER, SlaveStatus, Stop, Topology, TopologyConfig, poll_until};
 
 /// The workload's seed, the same for every run.
@@ -64,19 +64,6 @@ fn scenario(lag: usize) -> Scenario {
         batches: vec![20, 15, 20, 10],
         stops: [Stop::After(2), Stop::MidTransaction(1), Stop::After(0)],
         big_lag_bytes: lag,
-    }
-}
-
-/// Network namespaces usable (root, ip, unshare, sshd); a loud skip
-/// otherwise, a failure in CI.
-fn hosts_available() -> bool {
-    match support::netns::available() {
-        Ok(()) => true,
-        Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "network namespaces are needed in CI: {e}");
-            eprintln!("\n!!!!!!!! SKIPPED: network namespaces not available: {e} !!!!!!!!\n");
-            false
-        }
     }
 }
 
@@ -118,12 +105,7 @@ fn prepare(s: &Scenario, ssh_path: Vec<PathBuf>) -> (Topology, Want) {
     topo.wait_replicas_caught_up_running();
     topo.run_with_stops(&mut w, &s.batches, &s.stops, |i, w| {
         if i == 0 && s.big_lag_bytes > 0 {
-            // ~4 MiB transactions, ~10 MiB of binlog each (hex literals).
-            let size = || topo.binary_logs(MASTER).iter().map(|(_, b)| *b as usize).sum::<usize>();
-            let before = size();
-            while size() - before < s.big_lag_bytes {
-                w.big_transaction(4 << 20);
-            }
+            topo.write_big_lag(w, s.big_lag_bytes);
         }
     });
     let want = Want { seq: topo.committed_seq(MASTER), sums: topo.checksum_tables(MASTER, "bd") };
@@ -148,10 +130,7 @@ fn prepare(s: &Scenario, ssh_path: Vec<PathBuf>) -> (Topology, Want) {
 /// instant of the kill.
 fn kill_master(topo: &Topology) -> Instant {
     let t = Instant::now();
-    topo.kill_master();
-    for r in topo.replicas() {
-        topo.sql(r, "START SLAVE IO_THREAD");
-    }
+    kill_master_as_a_crash(topo);
     t
 }
 
@@ -200,20 +179,9 @@ fn run_manager(topo: &Topology, work: &Path, client_bindir: Option<&Path>, tools
     };
     let conf = topo.app_cnf(work, &extra, &|_| String::new());
     let perl5lib = patched_manager_perl5lib(&work.join("manager-lib"));
-    let ip = topo.host_ip(MASTER);
-    let args = [
-        "--master_state=dead".to_string(),
-        "--interactive=0".into(),
-        format!("--dead_master_host={ip}"),
-        format!("--dead_master_ip={ip}"),
-        format!("--dead_master_port={}", topo.port(MASTER)),
-        format!("--conf={}", conf.display()),
-    ];
     let killed = kill_master(topo);
-    let (o, command) = manager("masterha_master_switch", &args, &perl5lib, tools);
+    let (o, command, report) = master_switch_dead(topo, &conf, &perl5lib, tools);
     let kill_to_done = killed.elapsed();
-    let log = std::fs::read_to_string(work.join("manager/manager.log")).unwrap_or_default();
-    let report = format!("{}\n--- manager.log ---\n{log}", all_text(&o));
     // MHA's Server::get_hostinfo: "hostname(ip:port)".
     let new_master = topo.replicas().find(|&r| {
         let (h, p) = (topo.host_ip(r), topo.port(r));
@@ -234,16 +202,8 @@ fn run_manager(topo: &Topology, work: &Path, client_bindir: Option<&Path>, tools
 /// from. Writes `work/report.json`.
 fn run_driver(topo: &Topology, work: &Path, how: &[&str]) -> Run {
     let conf = topo.app_cnf(work, "ping_interval=1\n", &|_| String::new());
-    let mut c: Command = topo.hidden_command(BIN);
-    c.arg("failover")
-        .arg("--conf")
-        .arg(&conf)
-        .args(["--dead-master-host", &topo.host_ip(MASTER)])
-        .arg("--workdir")
-        .arg(work.join("diffs"))
-        .arg("--json")
-        .arg(work.join("report.json"))
-        .args(how);
+    let mut c = hidden_failover_cmd(topo, &conf);
+    c.arg("--workdir").arg(work.join("diffs")).arg("--json").arg(work.join("report.json")).args(how);
     let killed = kill_master(topo);
     let t = Instant::now();
     let o = c.output().unwrap();
@@ -275,7 +235,7 @@ fn names(topo: &Topology) -> Vec<String> {
 
 #[test]
 fn manager_and_driver_agree_on_netns_hosts() {
-    if !manager_installed() || !hosts_available() {
+    if !manager_installed() || !support::netns::usable() {
         return;
     }
     let s = scenario(0);
@@ -393,7 +353,7 @@ fn bench_failover_hosts() {
         let mha = label.starts_with("MHA");
         let (row_run, detail, topo_names, want) = if mha {
             // MHA's own node tools, patched to run here, each call timed;
-            // mysqlbinlog without GTID strict mode (tests/common/mha.rs).
+            // mysqlbinlog without GTID strict mode (tests/support/mha.rs).
             let timing = w.join("timing");
             let lib = patched_manager_perl5lib(&w.join("node"));
             timed_tools(&w.join("tools"), &timing, &|t| format!("PERL5LIB='{}' /usr/bin/{t}", lib.display()));

@@ -13,7 +13,7 @@
 //! - `source-read` (read, length not yet checked again): the check after
 //!   reading catches the shrink.
 
-mod common;
+mod support;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -21,13 +21,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::node::Bin;
+use support::node::Bin;
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A copy of a fixture folder.
 fn copy_of(rel: &str, to: &Path) -> PathBuf {
-    let src = common::testdata_dir().join("mariadb").join(rel);
+    let src = support::testdata_dir().join("mariadb").join(rel);
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(&src).unwrap() {
         let p = e.unwrap().path();
@@ -117,7 +117,7 @@ fn assert_refused_naming_the_shrink(st: std::process::ExitStatus, so: &str, se: 
     let f = named.unwrap_or_else(|| panic!("no truncated file named:\n{se}"));
     assert!(se.contains("shrank while being read"), "{se}");
     let was = std::fs::metadata(
-        common::testdata_dir()
+        support::testdata_dir()
             .join("mariadb/row-crc32")
             .join(if f.to_string_lossy().contains("relay") { "replica" } else { "master" })
             .join(f.file_name().unwrap()),
@@ -161,7 +161,7 @@ fn a_relay_log_cut_whose_files_shrink_while_read_fails_naming_them() {
     for failpoint in ["source-opened", "source-read"] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = copy_of("row-crc32/replica", &tmp.path().join("replica"));
-        let rinfo = common::fixtures::relay_log_info(tmp.path(), &dir);
+        let rinfo = support::fixtures::relay_log_info(tmp.path(), &dir);
         let fifo = tmp.path().join("fifo");
         mkfifo(&fifo);
         let work = tmp.path().join("work");

@@ -11,7 +11,7 @@
 //!   known_hosts file in `ssh_options`.
 //!
 //! The manager's own Perl is patched for this machine, in a private copy on
-//! `PERL5LIB` (tests/common/mha.rs says what and why). Our node side needs
+//! `PERL5LIB` (tests/support/mha.rs says what and why). Our node side needs
 //! no patch.
 //!
 //! The test runs `masterha_check_ssh` and `masterha_check_repl` while
@@ -29,20 +29,19 @@
 //! matrix: lag inside one master file, STATEMENT format, no checksums, and a
 //! partial transaction at the end of the latest replica's relay log.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::mha::{
-    Timings, all_text, client_bindir, manager, manager_installed, patched_manager_perl5lib, timed_tools, timings,
+use support::mha::{
+    Timings, client_bindir, manager, manager_installed, master_switch_dead, patched_manager_perl5lib, timed_tools,
+    timings,
 };
-use common::node::{Bin, Sshd};
-use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology,
-    TopologyConfig, poll_until,
-};
+use support::node::Bin;
+use support::process::all_text;
+use support::sshd::Sshd;
+use support::topology::{BinlogChecksum, BinlogFormat, MASTER, Stop, Topology, TopologyConfig, poll_until};
 
 struct Scenario {
     name: &'static str,
@@ -58,10 +57,8 @@ struct Scenario {
 
 /// The manager's configuration for the topology.
 fn write_app_cnf(topo: &Topology, sshd: &Sshd, work: &Path, client_bindir: Option<&Path>) -> PathBuf {
-    let servers: Vec<_> = topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
-    let accounts =
-        format!("user={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n");
-    common::mha::app_cnf(&servers, &accounts, sshd, work, client_bindir)
+    let extra = client_bindir.map(|d| format!("client_bindir={}\n", d.display())).unwrap_or_default();
+    topo.app_cnf_via_sshd(work, sshd, &extra)
 }
 
 /// What a failover run left behind.
@@ -110,13 +107,8 @@ fn failover(s: &Scenario, tools: &Path, client_bindir: Option<&Path>, work: &Pat
     // Lag: replicas stop reading at different points.
     topo.run_with_stops(&mut w, &s.batches, &s.stops, |i, w| {
         if i == 0 && s.big_lag_bytes > 0 {
-            // What the replicas that stopped after the first batch lack, in
-            // ~4 MiB transactions (~10 MiB of binlog each: hex literals).
-            let size = || topo.binary_logs(MASTER).iter().map(|(_, b)| *b as usize).sum::<usize>();
-            let before = size();
-            while size() - before < s.big_lag_bytes {
-                w.big_transaction(4 << 20);
-            }
+            // What the replicas that stopped after the first batch lack.
+            topo.write_big_lag(w, s.big_lag_bytes);
         }
     });
     let want_seq = topo.committed_seq(MASTER);
@@ -133,17 +125,7 @@ fn failover(s: &Scenario, tools: &Path, client_bindir: Option<&Path>, work: &Pat
     let read: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
     eprintln!("{}: master wrote {master_files} binlog files; replicas read up to {read:?}", s.name);
 
-    let dead = [
-        "--master_state=dead".to_string(),
-        "--dead_master_host=127.0.0.1".into(),
-        "--dead_master_ip=127.0.0.1".into(),
-        format!("--dead_master_port={}", topo.port(MASTER)),
-        "--interactive=0".into(),
-        conf.clone(),
-    ];
-    let (o, took) = manager("masterha_master_switch", &dead, &perl5lib, tools);
-    let log = std::fs::read_to_string(work.join("manager/manager.log")).unwrap_or_default();
-    let report = format!("{}\n--- manager.log ---\n{log}", all_text(&o));
+    let (o, took, report) = master_switch_dead(&topo, &app, &perl5lib, tools);
     let new_master = topo.replicas().find(|&r| {
         report.contains(&format!("Master failover to 127.0.0.1(127.0.0.1:{}) completed successfully.", topo.port(r)))
     });

@@ -8,9 +8,10 @@
 //! the match list to the slots the format has, and puts that dir first in
 //! PERL5LIB for the child only. The system files are never touched.
 
-mod common;
+mod support;
 
-use common::fixtures::*;
+use support::fixtures::*;
+use support::mha::mha_node_perl5lib;
 
 use std::path::Path;
 use std::process::Command;
@@ -59,7 +60,7 @@ fn mha_generate(lib: &Path, work: &Path, replica: &Path, latest: &MasterPos, tar
 fn compare(scenario: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let Some(lib) = mha_node_perl5lib(tmp.path()) else { return };
-    let dir = common::testdata_dir().join("mariadb").join(scenario);
+    let dir = support::testdata_dir().join("mariadb").join(scenario);
     let replica = dir.join("replica");
     let master = LogSet::from_index(&dir.join("master/mysql-bin.index")).unwrap();
     let relay = LogSet::from_index(&replica.join("relay-bin.index")).unwrap();

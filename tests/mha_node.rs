@@ -18,10 +18,11 @@
 //! - `BINLOG_DIFF_MHA_MANAGER=1`: the real MHA manager driving our tools
 //!   over SSH (see `mha_manager_failover`).
 
-mod common;
-
-use common::fixtures::*;
-use common::node::{Bin, Sshd, TOOLS, keygen, whoami};
+use support::fixtures::*;
+use support::mha::mha_node_perl5lib;
+use support::node::{Bin, TOOLS};
+use support::process::text;
+use support::sshd::{Sshd, keygen, whoami};
 mod support;
 
 use std::path::Path;
@@ -35,10 +36,6 @@ use support::topology::{ADMIN_PASSWORD, ADMIN_USER, MASTER, Topology, TopologyCo
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 fn code(o: &Output) -> i32 {
@@ -144,7 +141,7 @@ fn manager_version_and_required_options() {
     let o = b.run("apply_diff_relay_logs", &s(&["--command=generate_and_send", "--scp_user=0", &wd]));
     assert_eq!(text(&o).1, "ERROR: --scp_user and --scp_host must be set.\n");
     // Fixture relay logs, missing coordinates: MHA's messages, in MHA's order.
-    let rep = common::testdata_dir().join("mariadb/row-crc32/replica");
+    let rep = support::testdata_dir().join("mariadb/row-crc32/replica");
     let rinfo = relay_log_info(w.path(), &rep);
     let base = vec![
         "--command=find".to_string(),
@@ -291,7 +288,7 @@ fn compare_with_mha(scenario: &str) {
     let b = Bin::new();
     let tmp = tempfile::tempdir().unwrap();
     let Some(lib) = mha_node_perl5lib(tmp.path()) else { return };
-    let dir = common::testdata_dir().join("mariadb").join(scenario);
+    let dir = support::testdata_dir().join("mariadb").join(scenario);
     let replica = dir.join("replica");
     let master = LogSet::from_index(&dir.join("master/mysql-bin.index")).unwrap();
     let mi = binlog_diff::log::info::read_master_info(&replica.join("master.info")).unwrap();
@@ -418,7 +415,7 @@ fn save_binary_logs_on_master_binlogs() {
     let b = Bin::new();
     let tmp = tempfile::tempdir().unwrap();
     for scenario in ["row-crc32", "stmt-none", "mixed-master-none-replica-crc32", "crashed-master"] {
-        let mdir = common::testdata_dir().join("mariadb").join(scenario).join("master");
+        let mdir = support::testdata_dir().join("mariadb").join(scenario).join("master");
         let master = LogSet::from_index(&mdir.join("mysql-bin.index")).unwrap();
         let ends = event_ends(&master);
         let (first, _) = master.files()[0].clone();
@@ -532,7 +529,7 @@ fn save_binary_logs_on_master_binlogs() {
         text(&o).1.starts_with("Failed to save binary log: Binlog not found from /nonexistent! If you got this error")
     );
     // A start position that is not an event start: error, not garbage.
-    let mdir = common::testdata_dir().join("mariadb/row-crc32/master");
+    let mdir = support::testdata_dir().join("mariadb/row-crc32/master");
     let o = b.run(
         "save_binary_logs",
         &[
@@ -827,7 +824,7 @@ fn generate_and_send_over_ssh() {
     let b = Bin::new();
     let Some(sshd) = Sshd::start(b.dir.path()) else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let rep = common::testdata_dir().join("mariadb/row-crc32/replica");
+    let rep = support::testdata_dir().join("mariadb/row-crc32/replica");
     let rinfo = relay_log_info(tmp.path(), &rep);
     let user = whoami();
     let args = |diff: &Path, ssh_options: &str| -> Vec<String> {
@@ -927,14 +924,14 @@ fn generate_refuses_a_torn_relay_log() {
     let w = tempfile::tempdir().unwrap();
     let rep = w.path().join("replica");
     std::fs::create_dir_all(&rep).unwrap();
-    let orig = common::testdata_dir().join("mariadb/row-crc32/replica");
+    let orig = support::testdata_dir().join("mariadb/row-crc32/replica");
     for e in std::fs::read_dir(&orig).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), rep.join(e.file_name())).unwrap();
     }
     let last = rep.join("relay-bin.000004");
     let whole = std::fs::read(&last).unwrap();
-    let rinfo = common::fixtures::relay_log_info(w.path(), &rep);
+    let rinfo = support::fixtures::relay_log_info(w.path(), &rep);
     // The replica claims mysql-bin.000002:1369; relay-bin.000004 holds GTID
     // 0-1-13 at 1361..1668 (master 1062..1369); its ANNOTATE_ROWS spans 1403..1475.
     let run = |name: &str| {
@@ -987,14 +984,14 @@ fn a_full_output_disk_leaves_no_half_file() {
     }
     let b = Bin::new();
     let w = tempfile::tempdir().unwrap();
-    let fx = common::testdata_dir().join("mariadb/big-trx-relay");
+    let fx = support::testdata_dir().join("mariadb/big-trx-relay");
     let rep = w.path().join("replica");
     std::fs::create_dir_all(&rep).unwrap();
     for e in std::fs::read_dir(fx.join("replica")).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), rep.join(e.file_name())).unwrap();
     }
-    let rinfo = common::fixtures::relay_log_info(w.path(), &rep);
+    let rinfo = support::fixtures::relay_log_info(w.path(), &rep);
     let digest = |d: &Path| {
         let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
             .unwrap()
@@ -1048,7 +1045,7 @@ fn a_full_output_disk_leaves_no_half_file() {
 fn cutting_and_mapping_never_modify_their_sources() {
     let b = Bin::new();
     let w = tempfile::tempdir().unwrap();
-    let fx = common::testdata_dir().join("mariadb/big-trx-relay");
+    let fx = support::testdata_dir().join("mariadb/big-trx-relay");
     let (mdir, rdir) = (fx.join("master"), fx.join("replica"));
     let fingerprint = || {
         let mut v: Vec<_> = [&mdir, &rdir]
@@ -1064,7 +1061,7 @@ fn cutting_and_mapping_never_modify_their_sources() {
         v
     };
     let before = fingerprint();
-    let rinfo = common::fixtures::relay_log_info(w.path(), &rdir);
+    let rinfo = support::fixtures::relay_log_info(w.path(), &rdir);
     let bd = env!("CARGO_BIN_EXE_binlog-diff");
     let run = |what: &str, o: Output| {
         let (out, err) = text(&o);

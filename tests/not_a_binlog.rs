@@ -7,19 +7,15 @@
 //! dead master's binlogs it is one the server had just created (nothing in
 //! it, reported as a torn end); an earlier file of the set must be whole.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use common::node::Bin;
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
+use support::node::Bin;
+use support::process::text;
 
 fn fixture(rel: &str) -> PathBuf {
-    common::testdata_dir().join("mariadb").join(rel)
+    support::testdata_dir().join("mariadb").join(rel)
 }
 
 /// The first bytes of a real binlog: none, part of the magic number, the

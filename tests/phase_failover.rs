@@ -11,15 +11,11 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::drive::{failover, failover_held_on_a_lock, failover_reported};
+use support::drive::{
+    assert_all_replicating_from, failover, failover_held_on_a_lock, failover_reported, kill_master_as_a_crash,
+    third_replica_lags_over_bd_big,
+};
 use support::topology::{ADMIN_PASSWORD, MASTER, REPL_PASSWORD, Stop, Topology, TopologyConfig, poll_until};
-
-fn kill_master_as_a_crash(topo: &Topology) {
-    topo.kill_master();
-    for r in topo.replicas() {
-        topo.sql(r, "START SLAVE IO_THREAD"); // "Connecting", as after a real crash
-    }
-}
 
 #[test]
 fn failover_from_app_cnf() {
@@ -60,14 +56,7 @@ fn failover_from_app_cnf() {
         assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
         assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
     }
-    assert!(topo.try_slave_status(new_master).unwrap().is_none(), "RESET SLAVE ALL on the new master");
-    topo.sql(new_master, "CREATE TABLE bd.after_failover (id INT PRIMARY KEY)");
-    topo.sql(new_master, "INSERT INTO bd.after_failover VALUES (1)");
-    let want = topo.checksum_tables(new_master, "bd");
-    for r in topo.replicas().filter(|&r| r != new_master) {
-        let got = poll_until(Duration::from_secs(60), || (topo.checksum_tables(r, "bd") == want).then_some(()));
-        assert!(got.is_some(), "{} replicates from the new master: {}", topo.name(r), topo.slave_status(r));
-    }
+    assert_all_replicating_from(&topo, new_master);
 
     // Anti-flapping: another failover on this cluster is refused until acknowledged.
     let (code, out) = failover(&topo, &conf, &[]);
@@ -170,12 +159,7 @@ fn a_replica_dying_in_phase_4_is_reported_the_rest_recovered() {
     let conf = topo.app_cnf(work.path(), "", &|_| String::new());
     let mut w = topo.workload(53);
     // Replica 3 lags the most (its diff holds a big transaction into bd.big).
-    topo.run_with_stops(&mut w, &[10, 20, 10], &[Stop::After(1), Stop::After(1), Stop::After(0)], |i, w| {
-        if i == 0 {
-            w.run(10);
-            w.big_transaction(64 << 10);
-        }
-    });
+    third_replica_lags_over_bd_big(&topo, &mut w);
     let want_seq = topo.committed_seq(MASTER);
     let want_sum = topo.checksum_tables(MASTER, "bd");
     kill_master_as_a_crash(&topo);

@@ -22,16 +22,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use support::drive::{
+    assert_all_replicating_from, hidden_failover, hidden_failover_cmd, kill_master_as_a_crash, restart_io_threads,
+};
+use support::process::write_script;
 use support::topology::{
     ADMIN_PASSWORD, ADMIN_USER, MASTER, REPL_PASSWORD, Stop, Topology, TopologyConfig, poll_until,
 };
 
 fn netns_topology(replicas: usize) -> Option<Topology> {
-    if let Err(e) = support::netns::available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("network namespaces are needed in CI: {e}");
-        }
-        eprintln!("\n!!!!!!!! SKIPPED: network namespaces not available: {e} !!!!!!!!\n");
+    if !support::netns::usable() {
         return None;
     }
     Some(Topology::start(TopologyConfig { replicas, max_binlog_size: 16 << 10, netns: true, ..Default::default() }))
@@ -42,23 +42,12 @@ fn netns_topology(replicas: usize) -> Option<Topology> {
 fn recorder(dir: &Path, name: &str, code: i32) -> PathBuf {
     let p = dir.join(name);
     let log = dir.join(format!("{name}.calls"));
-    std::fs::write(&p, format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexit {code}\n", log.display())).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&p, &format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexit {code}\n", log.display()));
     p
 }
 
 fn calls(dir: &Path, name: &str) -> Vec<String> {
     std::fs::read_to_string(dir.join(format!("{name}.calls"))).unwrap_or_default().lines().map(str::to_string).collect()
-}
-
-/// Runs the driver where the servers' files are hidden.
-fn failover(topo: &Topology, conf: &Path, extra: &[&str]) -> (i32, String) {
-    let mut c: Command = topo.hidden_command(env!("CARGO_BIN_EXE_binlog-diff"));
-    c.arg("failover").arg("--conf").arg(conf).args(["--dead-master-host", &topo.host_ip(MASTER)]).args(extra);
-    let o = c.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    (o.status.code().unwrap_or(-1), text)
 }
 
 /// Lag across several master binlog files; replica 2 stopped inside a
@@ -70,23 +59,6 @@ fn lagging(topo: &Topology) -> (Vec<u64>, std::collections::BTreeMap<String, u64
     let stops = [Stop::After(2), Stop::MidTransaction(1), Stop::After(0)];
     topo.run_with_stops(&mut w, &[20, 15, 20, 10], &stops, |_, _| {});
     (topo.committed_seq(MASTER), topo.checksum_tables(MASTER, "bd"))
-}
-
-fn restart_io_threads(topo: &Topology) {
-    for r in topo.replicas() {
-        topo.sql(r, "START SLAVE IO_THREAD"); // "Connecting", as after a real crash
-    }
-}
-
-fn assert_replicating_from(topo: &Topology, new_master: usize) {
-    assert!(topo.try_slave_status(new_master).unwrap().is_none(), "RESET SLAVE ALL on the new master");
-    topo.sql(new_master, "CREATE TABLE bd.after_failover (id INT PRIMARY KEY)");
-    topo.sql(new_master, "INSERT INTO bd.after_failover VALUES (1)");
-    let want = topo.checksum_tables(new_master, "bd");
-    for r in topo.replicas().filter(|&r| r != new_master) {
-        let got = poll_until(Duration::from_secs(60), || (topo.checksum_tables(r, "bd") == want).then_some(()));
-        assert!(got.is_some(), "{} replicates from the new master: {}", topo.name(r), topo.slave_status(r));
-    }
 }
 
 /// Nothing of a run (pushed binary, diffs, the tail) is left on any host.
@@ -118,8 +90,7 @@ fn mysqld_killed_host_alive() {
     );
     let conf = topo.app_cnf(work.path(), &extra, &|_| String::new());
     let (want_seq, want_sum) = lagging(&topo);
-    topo.kill_master();
-    restart_io_threads(&topo);
+    kill_master_as_a_crash(&topo);
 
     // The driver cannot see any server's files.
     let hidden = topo.hidden_command("ls").arg(topo.datadir(1)).output().unwrap();
@@ -127,7 +98,7 @@ fn mysqld_killed_host_alive() {
 
     // A dry run across the hosts: the plan, nothing changed, nothing left on them.
     let before: Vec<_> = topo.replicas().map(|r| topo.slave_status(r).read_pos()).collect();
-    let (code, out) = failover(&topo, &conf, &["--push-binary", "--dry-run"]);
+    let (code, out) = hidden_failover(&topo, &conf, &["--push-binary", "--dry-run"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Dry run: nothing changed.") && out.contains("Latest replica: server2"), "{out}");
     assert!(calls(&hooks, "ip_failover").is_empty(), "no hook runs in a dry run");
@@ -139,7 +110,7 @@ fn mysqld_killed_host_alive() {
     assert_no_run_files(&topo);
 
     let json = work.path().join("report.json");
-    let (code, out) = failover(
+    let (code, out) = hidden_failover(
         &topo,
         &conf,
         &["--push-binary", "--workdir", work.path().join("diffs").to_str().unwrap(), "--json", json.to_str().unwrap()],
@@ -160,7 +131,7 @@ fn mysqld_killed_host_alive() {
         assert_eq!(topo.committed_seq(r), want_seq, "{} committed sequence", topo.name(r));
         assert_eq!(topo.checksum_tables(r, "bd"), want_sum, "{} checksums", topo.name(r));
     }
-    assert_replicating_from(&topo, new_master);
+    assert_all_replicating_from(&topo, new_master);
     assert_no_run_files(&topo);
 
     // Hooks: MHA's arguments, in MHA's order.
@@ -234,7 +205,7 @@ fn master_host_cut_off() {
     restart_io_threads(&topo);
 
     let json = work.path().join("report.json");
-    let (code, out) = failover(&topo, &conf, &["--push-binary", "--json", json.to_str().unwrap()]);
+    let (code, out) = hidden_failover(&topo, &conf, &["--push-binary", "--json", json.to_str().unwrap()]);
     eprintln!("{out}");
     // Done, with what the dead master alone may have committed named as lost: exit 11 (issue 20).
     assert_eq!(code, 11, "{out}");
@@ -248,7 +219,7 @@ fn master_host_cut_off() {
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["dead_master"]["ssh"], "unreachable");
     assert!(!doc["unrecoverable"].as_array().unwrap().is_empty(), "{doc:#}");
-    assert_replicating_from(&topo, 1);
+    assert_all_replicating_from(&topo, 1);
 }
 
 /// A blackhole route to one host in the driver's (the root) namespace:
@@ -282,7 +253,7 @@ fn driver_cut_off_from_a_live_master() {
     // driver's namespace; the replicas reach it over the bridge.
     let cut = Blackhole::new(&topo.host_ip(MASTER));
     let json = work.path().join("report.json");
-    let (code, out) = failover(&topo, &conf, &["--detect-wait", "2", "--json", json.to_str().unwrap()]);
+    let (code, out) = hidden_failover(&topo, &conf, &["--detect-wait", "2", "--json", json.to_str().unwrap()]);
     eprintln!("{out}");
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("UnreachableMaster") && out.contains("nothing was changed"), "{out}");
@@ -310,10 +281,9 @@ fn unreachable_replica_with_ignore_fail() {
     let work = tempfile::tempdir().unwrap();
     let conf = topo.app_cnf(work.path(), "", &|s| if s == 3 { "ignore_fail=1\n".into() } else { String::new() });
     let (want_seq, want_sum) = lagging(&topo);
-    topo.kill_master();
-    restart_io_threads(&topo);
+    kill_master_as_a_crash(&topo);
     topo.cut_link(3);
-    let (code, out) = failover(&topo, &conf, &["--push-binary", "--mysql-timeout", "5"]);
+    let (code, out) = hidden_failover(&topo, &conf, &["--push-binary", "--mysql-timeout", "5"]);
     eprintln!("{out}");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("server4") && out.contains("skipped (ignore_fail)"), "{out}");
@@ -335,8 +305,7 @@ fn relay_diffs_from_the_latest_host_or_from_here() {
         let work = tempfile::tempdir().unwrap();
         let conf = topo.app_cnf(work.path(), "", &|_| String::new());
         let (want_seq, want_sum) = lagging(&topo);
-        topo.kill_master();
-        restart_io_threads(&topo);
+        kill_master_as_a_crash(&topo);
         // The latest replica (replica 1) cannot reach replica 2's address;
         // replica 3 becomes the new master, which both still reach.
         let o = topo
@@ -350,7 +319,7 @@ fn relay_diffs_from_the_latest_host_or_from_here() {
         if from_here {
             args.push("--apply-from=here");
         }
-        let (code, out) = failover(&topo, &conf, &args);
+        let (code, out) = hidden_failover(&topo, &conf, &args);
         eprintln!("{out}");
         assert_eq!(code, 0, "{out}");
         let line = |r: usize| {
@@ -386,14 +355,12 @@ fn a_target_cut_off_during_phase_4_ends_within_the_bound() {
         let conf = topo.app_cnf(work.path(), "", &|_| String::new());
         // Replica 3 lags the most: its relay diff writes bd.big (the big transaction).
         let (want_seq, _) = lagging(&topo);
-        topo.kill_master();
-        restart_io_threads(&topo);
+        kill_master_as_a_crash(&topo);
         let cut = 3;
         let log = work.path().join("run.log");
         let mut locker = topo.conn(cut);
         mysql::prelude::Queryable::query_drop(&mut locker, "LOCK TABLES bd.big WRITE").unwrap();
-        let mut c: Command = topo.hidden_command(env!("CARGO_BIN_EXE_binlog-diff"));
-        c.arg("failover").arg("--conf").arg(&conf).args(["--dead-master-host", &topo.host_ip(MASTER)]);
+        let mut c = hidden_failover_cmd(&topo, &conf);
         c.args(["--remote-binary", env!("CARGO_BIN_EXE_binlog-diff"), "--mysql-timeout", "5", "--step-timeout", "60"]);
         if from_here {
             c.args(["--apply-from", "here"]);

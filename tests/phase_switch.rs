@@ -6,48 +6,32 @@
 //! MHA's arguments. A start hook that fails rolls everything back: the old
 //! master takes writes again and nothing was re-pointed.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use support::drive::switch;
+use support::mha::Manager;
+use support::process::write_script;
 use support::topology::{ADMIN_PASSWORD, MASTER, Topology, TopologyConfig, poll_until};
 
 fn hook(dir: &Path, start_exit: i32) -> PathBuf {
     let p = dir.join("online_change");
     let log = dir.join("online_change.calls");
-    std::fs::write(
+    write_script(
         &p,
-        format!(
+        &format!(
             "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\ncase \"$1\" in --command=start) exit {start_exit};; esac\nexit 0\n",
             log.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     p
 }
 
 /// The topology's app.cnf with `hook` as its master_ip_online_change_script.
 fn conf_with_hook(topo: &Topology, work: &Path, hook: &Path) -> PathBuf {
     topo.app_cnf(work, &format!("master_ip_online_change_script={}\n", hook.display()), &|_| String::new())
-}
-
-fn switch(conf: &Path, extra: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_binlog-diff"))
-        .arg("switch")
-        .arg("--conf")
-        .arg(conf)
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
-    )
 }
 
 #[test]
@@ -142,21 +126,12 @@ fn switch_under_write_load() {
     assert!(r.0 < 5.0, "the write-blocked window: {:.3}s", r.0);
 }
 
-/// What MHA's online switch needs here: our node tools on a loopback sshd's
-/// PATH (its manager checks them), its Perl patched for this machine.
-struct Mha {
-    bin: common::node::Bin,
-    sshd: common::node::Sshd,
-    perl5lib: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
 /// Runs one switch of a 1 + 3 topology under the writer (ours, or MHA's
 /// `masterha_master_switch --master_state=alive`, both with
 /// `--orig-master-is-new-slave` and the same hook); returns the window in
 /// seconds, the writes accepted and refused, and the accepted writes some
 /// server lacks afterwards.
-fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
+fn switch_window(mha: Option<&Manager>) -> (f64, usize, usize, usize) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Instant;
@@ -166,31 +141,18 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
     let target = work.path().join("writes-go-to");
     std::fs::write(&target, topo.port(MASTER).to_string()).unwrap();
     let hook = work.path().join("online_change");
-    std::fs::write(
+    write_script(
         &hook,
-        format!(
+        &format!(
             "#!/bin/sh\ncase \"$1\" in --command=start) for a in \"$@\"; do case \"$a\" in --new_master_port=*) \
              printf '%s' \"${{a#--new_master_port=}}\" > '{t}.tmp' && mv '{t}.tmp' '{t}';; esac; done;; esac\nexit 0\n",
             t = target.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let hook_line = format!("master_ip_online_change_script={}\n", hook.display());
     let conf = match mha {
         None => conf_with_hook(&topo, work.path(), &hook),
-        Some(m) => {
-            let servers: Vec<_> =
-                topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
-            let accounts = format!(
-                "user={}\npassword={ADMIN_PASSWORD}\nrepl_user={}\nrepl_password={}\n{hook_line}",
-                support::topology::ADMIN_USER,
-                support::topology::REPL_USER,
-                support::topology::REPL_PASSWORD
-            );
-            common::mha::app_cnf(&servers, &accounts, &m.sshd, work.path(), None)
-        }
+        Some(m) => topo.app_cnf_via_sshd(work.path(), &m.sshd, &hook_line),
     };
     topo.sql(MASTER, "CREATE DATABASE IF NOT EXISTS bd");
     topo.sql(MASTER, "CREATE TABLE bd.w (id BIGINT PRIMARY KEY, via INT NOT NULL) ENGINE=InnoDB");
@@ -255,8 +217,8 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
                 "--orig_master_is_new_slave".into(),
                 "--interactive=0".into(),
             ];
-            let (o, _) = common::mha::manager("masterha_master_switch", &args, &m.perl5lib, m.bin.dir.path());
-            let out = common::mha::all_text(&o);
+            let (o, _) = support::mha::manager("masterha_master_switch", &args, &m.perl5lib, m.bin.dir.path());
+            let out = support::process::all_text(&o);
             if std::env::var_os("SWITCH_DEBUG").is_some() {
                 eprintln!("{out}");
             }
@@ -312,12 +274,8 @@ fn switch_window(mha: Option<&Mha>) -> (f64, usize, usize, usize) {
 #[test]
 #[ignore = "benchmark: cargo test --release --test phase_switch -- --ignored --nocapture bench_switch_window"]
 fn bench_switch_window() {
-    assert!(common::mha::manager_installed(), "MHA's manager is not installed");
-    let bin = common::node::Bin::new();
-    let sshd = common::node::Sshd::start(bin.dir.path()).expect("sshd");
-    let dir = tempfile::tempdir().unwrap();
-    let perl5lib = common::mha::patched_manager_perl5lib(dir.path());
-    let m = Mha { bin, sshd, perl5lib, _dir: dir };
+    assert!(support::mha::manager_installed(), "MHA's manager is not installed");
+    let m = Manager::new().expect("sshd");
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let mut lost = (0, 0);

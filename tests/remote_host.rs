@@ -2,12 +2,12 @@
 //! running our commands with input, fetching files back, the errors named by
 //! host and step, and host-key verification.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use binlog_diff::remote::{Host, SshOptions};
-use common::node::{Sshd, whoami};
+use support::sshd::{Sshd, whoami};
 
 fn host(sshd: &Sshd, known_hosts: &std::path::Path) -> binlog_diff::Result<Host> {
     let opts = SshOptions::parse(&format!(

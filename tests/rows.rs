@@ -16,6 +16,8 @@
 //!   and `mysql-binlog-connector-java/` decodes or gives a `ParseError`, never
 //!   a panic.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use binlog_diff::event::payload::Payload;
@@ -24,21 +26,7 @@ use binlog_diff::event::{EventIter, EventType, Format, RawEvent, Step, WalkOptio
 use binlog_diff::inspect::rows::{RowPrinter, RowStyle};
 use binlog_diff::inspect::{DumpOptions, dump};
 use binlog_diff::log::{LogFile, RecoveryMode};
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("BINLOG_DIFF_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/public")));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "\n!!!!!!!! SKIPPED: public binlog corpus not found at {} (set BINLOG_DIFF_CORPUS) !!!!!!!!\n",
-            dir.display()
-        );
-        None
-    }
-}
+use support::{corpus_dir, testdata_dir};
 
 fn open(path: &Path) -> LogFile {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -197,7 +185,7 @@ fn mariadb_pairs() -> Vec<(PathBuf, PathBuf)> {
         }
     }
     let mut out = Vec::new();
-    walk(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mariadb")), &mut out);
+    walk(&testdata_dir().join("mariadb"), &mut out);
     out.sort();
     out
 }
@@ -504,7 +492,7 @@ fn mariadb_fixtures_decode_cleanly() {
         name.rsplit_once('.').is_some_and(|(_, n)| n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()))
     }
     let mut files = Vec::new();
-    walk(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mariadb")), &mut files);
+    walk(&testdata_dir().join("mariadb"), &mut files);
     if files.is_empty() {
         eprintln!("\n!!!!!!!! SKIPPED: no testdata/mariadb binlogs !!!!!!!!\n");
         return;
@@ -537,7 +525,7 @@ fn value_lengths_match_decoding() {
         }
     }
     let mut files = Vec::new();
-    walk(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mariadb")), &mut files);
+    walk(&testdata_dir().join("mariadb"), &mut files);
     let corpus = corpus_dir();
     if let Some(c) = &corpus {
         walk(c, &mut files);

@@ -10,9 +10,9 @@
 //! fail alike without disturbing the others), relay then master tail as a
 //! plan cuts them, and `Plan::make`/`Plan::write` against the reference.
 
-mod common;
+mod support;
 
-use common::fixtures::*;
+use support::fixtures::*;
 
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,7 @@ impl RefCutter {
     fn segment(&mut self, set: &LogSet, first: &LogName, start: u64, kind: Source) -> Result<()> {
         let files = set.from_name(first);
         if files.first().map(|f| &f.0) != Some(first) {
-            return Err(Error::invalid(format!("log file {first} not found")));
+            return Err(Error::bad_input(format!("log file {first}"), "not found"));
         }
         let opts = self.opts;
         let first_segment = self.segments == 0;
@@ -72,9 +72,8 @@ impl RefCutter {
             let lf = LogFile::open(path, opts.access)?;
             let len = lf.bytes().len() as u64;
             if fi == 0 && start > len {
-                return Err(
-                    Error::invalid(format!("start position {start} is past the end of the file")).with_file(path)
-                );
+                return Err(Error::bad_input("diff start", format!("position {start} is past the end of the file"))
+                    .with_file(path));
             }
             let mut it = lf.events(walk);
             loop {
@@ -92,9 +91,12 @@ impl RefCutter {
                     if ev.offset() == start {
                         started = true;
                     } else if ev.offset() > start {
-                        return Err(Error::invalid(format!("position {start} is not the start of an event"))
-                            .with_file(path)
-                            .at(ev.offset(), Some(ev.event_type())));
+                        return Err(Error::bad_input(
+                            "diff start",
+                            format!("position {start} is not the start of an event"),
+                        )
+                        .with_file(path)
+                        .at(ev.offset(), Some(ev.event_type())));
                     }
                 }
                 let before = cursor.file().cloned().zip(cursor.pos());
@@ -115,9 +117,12 @@ impl RefCutter {
                     }
                     let mid = !matches!(role.boundary, Boundary::Open | Boundary::OpenClose | Boundary::Control);
                     if mid && !(first_segment && opts.allow_mid_transaction_start) {
-                        return Err(Error::invalid(format!(
-                            "position {start} is inside a transaction; a diff must start on a transaction boundary"
-                        ))
+                        return Err(Error::bad_input(
+                            "diff start",
+                            format!(
+                                "position {start} is inside a transaction; a diff must start on a transaction boundary"
+                            ),
+                        )
                         .with_file(path)
                         .at(ev.offset(), Some(ev.event_type())));
                     }
@@ -129,7 +134,9 @@ impl RefCutter {
                     self.w.set_format(&fde, &f)?;
                 }
                 if self.w.format().is_none() {
-                    return Err(Error::invalid("no master format description before the first event").with_file(path));
+                    return Err(Error::bad_input("first event to copy", "no master format description before it")
+                        .with_file(path)
+                        .at(ev.offset(), Some(ev.event_type())));
                 }
                 self.w.copy(&ev)?;
                 self.rep.data_end = cursor.file().cloned().zip(cursor.pos()).map(|(f, p)| MasterPos::new(f, p));
@@ -149,7 +156,8 @@ impl RefCutter {
                 }
             }
             if fi == 0 && !started && start != len {
-                return Err(Error::invalid(format!("position {start} is not the start of an event")).with_file(path));
+                return Err(Error::bad_input("diff start", format!("position {start} is not the start of an event"))
+                    .with_file(path));
             }
             started = true;
         }
@@ -308,7 +316,7 @@ fn same(what: &str, starts: &[Start], r: &[Outcome], s: &[Outcome]) -> (usize, u
 }
 
 fn scenarios() -> Vec<(String, PathBuf)> {
-    let root = common::testdata_dir().join("mariadb");
+    let root = support::testdata_dir().join("mariadb");
     let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -388,7 +396,7 @@ fn relay_then_master_tail_shared_equals_alone() {
 /// a bad start fails only its own cutter.
 #[test]
 fn mixed_options_and_failures_stay_per_cutter() {
-    let dir = common::testdata_dir().join("mariadb/row-crc32");
+    let dir = support::testdata_dir().join("mariadb/row-crc32");
     let (relay, _) = sets(&dir);
     let mut starts = every_offset(&relay);
     starts.push(("relay-bin.999999".parse().unwrap(), 4));
@@ -475,7 +483,7 @@ fn plan_write_equals_reference_per_target() {
 /// source, a write while a run is pending) refused without a panic.
 #[test]
 fn writer_runs_and_rollbacks() {
-    use common::build::{event, fde, file, query_body};
+    use support::build::{event, fde, file, query_body};
     let q = |sql: &str| event(2, 1, 0, 0, &query_body("d", sql.as_bytes()), true);
     let evs = vec![fde(1, "10.11.6-MariaDB-log", true, 0), q("BEGIN"), q("INSERT 1"), q("COMMIT"), q("BEGIN")];
     let lf = LogFile::from_bytes("mem", file(&evs));
@@ -546,7 +554,7 @@ fn writer_runs_and_rollbacks() {
 /// shared vs alone, byte for byte.
 #[test]
 fn large_runs_and_a_cut_off_tail() {
-    use common::build::{event, fde, file, query_body};
+    use support::build::{event, fde, file, query_body};
     // No checksums: a debug build would spend its time on CRCs, and they are not what is tested here.
     let q = |sql: &[u8]| event(2, 1, 0, 0, &query_body("d", sql), false);
     let mut big = b"INSERT INTO t VALUES ".to_vec();

@@ -12,14 +12,14 @@
 //! - `fetched_files_are_private`: a fetched file is mode 0600, nothing left
 //!   behind.
 
-mod common;
 mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use binlog_diff::remote::{Host, SshOptions};
-use common::node::{Sshd, whoami};
+use support::process::poll_until;
+use support::sshd::{Sshd, whoami};
 
 fn loopback_host(sshd: &Sshd, extra: &str, step: Duration) -> Host {
     let opts = SshOptions::parse(&format!(
@@ -142,10 +142,10 @@ fn a_step_ends_at_its_deadline_and_its_remote_processes_with_it() {
         let _ = tx.send((r.map(|o| o.status), t0.elapsed()));
     });
     let started =
-        poll_for(Duration::from_secs(10), || processes(&["sh", "-c", TICKER, "ticker-3017"]).first().copied());
+        poll_until(Duration::from_secs(10), || processes(&["sh", "-c", TICKER, "ticker-3017"]).first().copied());
     let (_, pgid) = started.expect("the remote ticker runs");
     let got = rx.recv_timeout(Duration::from_secs(30));
-    let left = poll_for(Duration::from_secs(5), || group(pgid).is_empty().then_some(()));
+    let left = poll_until(Duration::from_secs(5), || group(pgid).is_empty().then_some(()));
     kill_group(pgid);
     let (r, took) = got.expect("the step ended within 30 s (its deadline is 3 s)");
     let e = r.expect_err("past its deadline").to_string();
@@ -157,19 +157,6 @@ fn a_step_ends_at_its_deadline_and_its_remote_processes_with_it() {
     assert!(left.is_some(), "the remote command's group {pgid} is gone");
 }
 
-fn poll_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let t0 = std::time::Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if t0.elapsed() >= within {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The host's link is cut while two commands run on one session (a `sleep`
 /// that prints nothing, a ticker): with ServerAliveInterval=1 and
 /// ServerAliveCountMax=3 both fail within a few seconds, naming the host and
@@ -179,11 +166,7 @@ fn poll_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> 
 /// host by its own bound (its step's 10 s + 5 s).
 #[test]
 fn a_vanished_peer_fails_every_channel_within_the_keepalive_bound() {
-    if let Err(e) = support::netns::available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("network namespaces are needed in CI: {e}");
-        }
-        eprintln!("\n!!!!!!!! SKIPPED: network namespaces not available: {e} !!!!!!!!\n");
+    if !support::netns::usable() {
         return;
     }
     use support::topology::{MASTER, Topology, TopologyConfig};
@@ -215,9 +198,9 @@ fn a_vanished_peer_fails_every_channel_within_the_keepalive_bound() {
             let _ = tx.send(("ticker", r.map(|o| o.status), std::time::Instant::now()));
         });
     }
-    let sleeping = poll_for(Duration::from_secs(10), || processes(&["sleep", "6017"]).first().copied());
+    let sleeping = poll_until(Duration::from_secs(10), || processes(&["sleep", "6017"]).first().copied());
     let ticking =
-        poll_for(Duration::from_secs(10), || (ticks.load(std::sync::atomic::Ordering::Relaxed) > 0).then_some(()));
+        poll_until(Duration::from_secs(10), || (ticks.load(std::sync::atomic::Ordering::Relaxed) > 0).then_some(()));
     assert!(sleeping.is_some() && ticking.is_some(), "both remote commands run");
     topo.cut_link(MASTER);
     let cut = std::time::Instant::now();
@@ -242,6 +225,6 @@ fn a_vanished_peer_fails_every_channel_within_the_keepalive_bound() {
     topo.restore_link(MASTER);
     // Out of reach when it failed: its own bound there ends it.
     let (pid, _) = sleeping.unwrap();
-    let gone = poll_for(Duration::from_secs(25), || stat(pid).is_none_or(|(st, _)| st == "Z").then_some(()));
+    let gone = poll_until(Duration::from_secs(25), || stat(pid).is_none_or(|(st, _)| st == "Z").then_some(()));
     assert!(gone.is_some(), "the remote sleep (pid {pid}) ended by its own bound");
 }

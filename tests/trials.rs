@@ -35,7 +35,6 @@
 //! `BINLOG_DIFF_TRIAL_VERBOSE=1` prints each run's output.
 //! `scripts/trials.sh N SEED` runs them on a release build.
 
-mod common;
 mod support;
 
 use std::collections::BTreeMap;
@@ -43,10 +42,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::topology::{
-    ADMIN_PASSWORD, ADMIN_USER, BinlogChecksum, BinlogFormat, MASTER, REPL_PASSWORD, REPL_USER, Stop, Topology,
-    TopologyConfig, XorShift, poll_until,
-};
+use support::mha::Manager;
+use support::seeded::{env_u64, print_draws, run_seeds};
+use support::topology::{BinlogChecksum, BinlogFormat, MASTER, Stop, Topology, TopologyConfig, XorShift, poll_until};
 
 /// One trial's draw.
 #[derive(Debug)]
@@ -158,13 +156,10 @@ fn binlog_digests(topo: &Topology) -> BTreeMap<PathBuf, (u64, usize)> {
 }
 
 /// Runs one trial; `Err` says what diverged.
-fn trial(p: &Plan, mha: Option<&Mha>) -> Result<String, String> {
+fn trial(p: &Plan, mha: Option<&Manager>) -> Result<String, String> {
     let netns = p.hosts != Hosts::Loopback;
-    if netns {
-        if let Err(e) = support::netns::available() {
-            assert!(std::env::var_os("CI").is_none(), "network namespaces are needed in CI: {e}");
-            return Ok(format!("skipped: network namespaces not available: {e}"));
-        }
+    if netns && !support::netns::usable() {
+        return Ok("skipped: network namespaces not available".into());
     }
     let topo = Topology::start(TopologyConfig {
         netns,
@@ -330,85 +325,17 @@ fn ours(p: &Plan, topo: &Topology, work: &Path, lossy: bool) -> Result<String, S
     Ok(out)
 }
 
-/// What MHA-manager trials share: our node tools on the PATH of a loopback
-/// sshd's sessions, and the manager's Perl patched for this machine.
-struct Mha {
-    bin: common::node::Bin,
-    sshd: common::node::Sshd,
-    perl5lib: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Mha {
-    fn new() -> Option<Mha> {
-        if !common::mha::manager_installed() {
-            return None;
-        }
-        let bin = common::node::Bin::new();
-        let sshd = common::node::Sshd::start(bin.dir.path())?;
-        let dir = tempfile::tempdir().unwrap();
-        let perl5lib = common::mha::patched_manager_perl5lib(dir.path());
-        Some(Mha { bin, sshd, perl5lib, _dir: dir })
-    }
-
-    /// `masterha_master_switch --master_state=dead`; `Ok` with its output
-    /// and log when it reports success.
-    fn failover(&self, topo: &Topology, work: &Path) -> Result<String, String> {
-        let servers: Vec<_> =
-            topo.servers().map(|s| (topo.name(s).to_string(), topo.port(s), topo.datadir(s))).collect();
-        let accounts = format!(
-            "user={ADMIN_USER}\npassword={ADMIN_PASSWORD}\nrepl_user={REPL_USER}\nrepl_password={REPL_PASSWORD}\n"
-        );
-        let conf = common::mha::app_cnf(&servers, &accounts, &self.sshd, work, None);
-        let args = [
-            "--master_state=dead".to_string(),
-            "--dead_master_host=127.0.0.1".into(),
-            "--dead_master_ip=127.0.0.1".into(),
-            format!("--dead_master_port={}", topo.port(MASTER)),
-            "--interactive=0".into(),
-            format!("--conf={}", conf.display()),
-        ];
-        let (o, _) = common::mha::manager("masterha_master_switch", &args, &self.perl5lib, self.bin.dir.path());
-        let log = std::fs::read_to_string(work.join("manager/manager.log")).unwrap_or_default();
-        let out = format!("{}\n--- manager.log ---\n{log}", common::mha::all_text(&o));
-        if o.status.success() && out.contains("completed successfully.") {
-            Ok(out)
-        } else {
-            Err(format!("masterha_master_switch exited {:?}:\n{out}", o.status.code()))
-        }
-    }
-}
-
 #[test]
 fn randomized_failover_trials() {
-    let var = |n: &str, d: u64| std::env::var(n).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let n = var("BINLOG_DIFF_TRIALS", 4);
-    let first = var("BINLOG_DIFF_TRIAL_SEED", 1);
-    let mut failed = Vec::new();
     let mut mha = None;
-    for seed in first..first + n {
-        let p = Plan::draw(seed);
+    let (first, n) = (env_u64("BINLOG_DIFF_TRIAL_SEED", 1), env_u64("BINLOG_DIFF_TRIALS", 4));
+    run_seeds("trial", first, n, Plan::draw, |p| {
         if p.mha && mha.is_none() {
-            mha = Some(Mha::new());
+            mha = Some(Manager::new());
         }
         let m = if p.mha { mha.as_ref().and_then(Option::as_ref) } else { None };
-        let t = Instant::now();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| trial(&p, m)))
-            .unwrap_or_else(|e| Err(format!("panicked: {}", panic_text(&e))));
-        match r {
-            Ok(s) => eprintln!("trial {seed}: ok in {:.1}s: {s}; {p:?}", t.elapsed().as_secs_f64()),
-            Err(e) => {
-                eprintln!("trial {seed}: FAILED in {:.1}s; {p:?}\n{e}", t.elapsed().as_secs_f64());
-                failed.push(seed);
-            }
-        }
-    }
-    eprintln!("trials: {n} run from seed {first}, {} failed {failed:?}", failed.len());
-    assert!(failed.is_empty(), "failed trials (seeds): {failed:?}");
-}
-
-fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
-    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+        trial(p, m)
+    });
 }
 
 /// The draws the same `BINLOG_DIFF_TRIALS` / `BINLOG_DIFF_TRIAL_SEED` would
@@ -416,9 +343,5 @@ fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
 #[test]
 #[ignore = "lists trial draws only"]
 fn plans() {
-    let var = |n: &str, d: u64| std::env::var(n).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let first = var("BINLOG_DIFF_TRIAL_SEED", 1);
-    for seed in first..first + var("BINLOG_DIFF_TRIALS", 4) {
-        eprintln!("{:?}", Plan::draw(seed));
-    }
+    print_draws(env_u64("BINLOG_DIFF_TRIAL_SEED", 1), env_u64("BINLOG_DIFF_TRIALS", 4), Plan::draw);
 }

@@ -2,14 +2,14 @@
 //! GTID, compressed payloads, relay logs. Each group is shown as its event
 //! offsets; the expectations were checked by reading the dumps.
 
-mod common;
+mod support;
 
 use binlog_diff::event::{Boundary, TrxGrouper, WalkOptions, classify};
 use binlog_diff::log::{Access, LogFile, RecoveryMode};
 
 /// Groups as "first..last" event offsets; a trailing open group as "partial first..".
 fn groups(rel: &str) -> Option<Vec<String>> {
-    let p = common::corpus_dir()?.join(rel);
+    let p = support::corpus_dir()?.join(rel);
     let lf = LogFile::open(&p, Access::Mmap).unwrap();
     let mut g = TrxGrouper::new();
     let mut out = Vec::new();

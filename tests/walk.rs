@@ -1,11 +1,11 @@
 //! The event walk on synthetic files: FDE switching in relay logs, checksum
 //! rules, truncation at every byte, fusing after errors.
 
-mod common;
+mod support;
 
 use binlog_diff::event::views::{Query, QueryKind, Rotate};
 use binlog_diff::event::{ChecksumAlg, EventIter, EventType, ParseErrorKind, Step, WalkOptions, flags};
-use common::build::{event, fde, file, query_body, rotate_body};
+use support::build::{event, fde, file, query_body, rotate_body};
 
 const ON: WalkOptions = WalkOptions { verify_checksums: true };
 

@@ -46,12 +46,12 @@ use std::sync::mpsc;
 use mysql::prelude::Queryable;
 
 use super::compound::{self, Hooks, Outcome};
-use super::convert::{self, TrxId, TrxPlan};
+use super::convert::{self, TrxPlan};
 use super::depend::{Info, Scheduler};
+use super::exec::is_lost;
+use super::group::{Group, TrxId};
 use super::guard::SessionGuard;
-use super::is_lost;
 use super::session::{SessionCtx, TargetInfo};
-use super::stream::Group;
 use super::target::Target;
 use crate::error::{Error, Result};
 
@@ -106,7 +106,7 @@ impl<'c> Workers<'c> {
             let mut g = SessionGuard::begin(c, target, disable_log_bin, lock_wait)?;
             g.conn()
                 .query_drop(format!("SET @@session.innodb_lock_wait_timeout={row_wait}"))
-                .map_err(|e| Error::invalid(format!("setting up a worker session: {e}")))?;
+                .map_err(|e| Error::server(&target.label, format!("setting up a worker session: {e}")))?;
             guards.push(g);
         }
         let n = guards.len();

@@ -22,8 +22,9 @@
 //! state then says which of a batch committed), and it is all ours
 //! (session settings and `BINLOG`).
 
-use super::convert::{End, Kind, TrxId, TrxPlan};
-use super::is_binlog;
+use super::convert::{End, TrxPlan};
+use super::exec::{is_binlog, is_lost};
+use super::group::{Kind, TrxId};
 use crate::event::Flavor;
 
 /// Transactions in one compound statement at most.
@@ -200,17 +201,17 @@ pub(crate) fn run(conn: &mut mysql::Conn, c: &Compound, tag: u64) -> Outcome {
     let (set, values) = c.setter("");
     if let Err(error) = conn.exec_drop(set, values) {
         // Nothing ran.
-        return if super::is_lost(&error) { Outcome::Lost { error } } else { Outcome::Stopped { committed: 0, error } };
+        return if is_lost(&error) { Outcome::Lost { error } } else { Outcome::Stopped { committed: 0, error } };
     }
     let error = match conn.query_drop(&c.text) {
         Ok(()) => return Outcome::Done,
         Err(e) => e,
     };
-    if super::is_lost(&error) {
+    if is_lost(&error) {
         return Outcome::Lost { error };
     }
     if let Err(e) = conn.query_drop("ROLLBACK") {
-        return Outcome::Lost { error: if super::is_lost(&e) { e } else { error } };
+        return Outcome::Lost { error: if is_lost(&e) { e } else { error } };
     }
     match conn.query_first::<Option<String>, _>("SELECT @binlog_diff_done") {
         Ok(v) => {

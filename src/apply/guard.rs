@@ -82,9 +82,9 @@ impl<'c> SessionGuard<'c> {
             }
         }
         if !sets.is_empty() {
-            g.conn
-                .query_drop(format!("SET {}", sets.join(", ")))
-                .map_err(|e| Error::invalid(format!("setting up the session ({}): {e}", sets.join(", "))))?;
+            g.conn.query_drop(format!("SET {}", sets.join(", "))).map_err(|e| {
+                Error::server(&target.label, format!("setting up the session ({}): {e}", sets.join(", ")))
+            })?;
         }
         Ok(g)
     }
@@ -143,6 +143,8 @@ impl Drop for SessionGuard<'_> {
 /// A raised global `max_allowed_packet`, put back on restore or drop.
 pub(crate) struct PacketGuard {
     conn: Option<mysql::Conn>,
+    /// The server's label, which errors name.
+    label: String,
     original: u64,
     changed: bool,
 }
@@ -153,19 +155,20 @@ pub(crate) const MAX_PACKET: u64 = 1 << 30;
 impl PacketGuard {
     /// Raises the global value to `needed` (rounded up to 1 KiB) using `conn`,
     /// which the guard keeps to restore it if nothing else does.
-    pub fn raise(mut conn: mysql::Conn, original: u64, needed: u64) -> Result<PacketGuard> {
+    pub fn raise(mut conn: mysql::Conn, label: &str, original: u64, needed: u64) -> Result<PacketGuard> {
         let v = needed.div_ceil(1024).saturating_mul(1024).min(MAX_PACKET);
         conn.query_drop(format!("SET @@global.max_allowed_packet={v}"))
-            .map_err(|e| Error::invalid(format!("raising max_allowed_packet to {v}: {e}")))?;
-        Ok(PacketGuard { conn: Some(conn), original, changed: true })
+            .map_err(|e| Error::server(label, format!("raising max_allowed_packet to {v}: {e}")))?;
+        Ok(PacketGuard { conn: Some(conn), label: label.to_string(), original, changed: true })
     }
 
     /// Puts the global value back through `via` (a session opened meanwhile
     /// keeps its larger value).
     pub fn restore(&mut self, via: &mut mysql::Conn) -> Result<()> {
         if self.changed {
-            via.query_drop(format!("SET @@global.max_allowed_packet={}", self.original))
-                .map_err(|e| Error::invalid(format!("restoring max_allowed_packet to {}: {e}", self.original)))?;
+            via.query_drop(format!("SET @@global.max_allowed_packet={}", self.original)).map_err(|e| {
+                Error::server(&self.label, format!("restoring max_allowed_packet to {}: {e}", self.original))
+            })?;
             self.changed = false;
         }
         Ok(())

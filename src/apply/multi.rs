@@ -55,8 +55,8 @@ pub struct PlanTarget {
 /// Not a plan, or a replica without a written diff or without host and port
 /// (a plan made from `--live` replicas has them).
 pub fn plan_targets(plan: &serde_json::Value, path: &Path) -> Result<Vec<PlanTarget>> {
-    let bad = |m: String| Error::invalid(m).with_file(path);
-    let list = plan["replicas"].as_array().ok_or_else(|| bad("not a plan: no \"replicas\" array".into()))?;
+    let bad = |m: String| Error::bad_input("plan", m).with_file(path);
+    let list = plan["replicas"].as_array().ok_or_else(|| bad("no \"replicas\" array: not a plan".into()))?;
     let mut out = Vec::new();
     for r in list {
         let st = &r["state"];

@@ -3,60 +3,30 @@
 //! [`super`] ("Parallel apply") for the rules; [`super::depend`] decides
 //! what may overlap.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
-use crate::event::rows::{Cell, RowDecoder, TableRef};
-use crate::event::views::{MariaGtid, MysqlGtid, Query, QueryKind, maria_gtid_flags};
-use crate::event::{EventType, Flavor};
-use crate::log::LogFile;
 
-use super::convert::{self, TrxId};
+use super::applied::{already_applied, applied_twice, logged_by, record_applied};
+use super::book::{Book, Env};
+use super::convert;
 use super::depend::{Info, Scheduler, Slot};
+use super::exec::{Hold, execute_with, is_lost};
+use super::group::{Group, identify};
 use super::guard::SessionGuard;
-use super::report::{ApplyReport, Failure, TrxOutcome};
+use super::multi::Counters;
+use super::report::{Failure, TrxOutcome};
 use super::session::{SessionCtx, TargetInfo};
-use super::state::{Batcher, InDoubt, Progress};
-use super::stream::{Group, Item, Stream};
-use super::target::{Applied, Target};
-use super::{
-    ApplyOptions, ExecFailure, Hold, abandoned, abandoned_error, already_applied, execute_with, incident_error,
-    is_interrupted, is_lost, key_of, partial_tail, record_applied,
-};
-
-/// What the commits update, in commit order.
-pub(crate) struct Book {
-    pub report: ApplyReport,
-    pub progress: Progress,
-    pub batcher: Option<Batcher>,
-    pub last: BTreeMap<(u32, String), TrxId>,
-    pub last_logged: BTreeMap<(u32, String), TrxId>,
-    /// The transaction whose intent is in the journal (exact state).
-    pub pending: Option<InDoubt>,
-}
-
-/// What the run set up before the loop.
-pub(crate) struct Env<'x> {
-    pub label: &'x str,
-    pub lfs: &'x [LogFile],
-    pub files: &'x [PathBuf],
-    pub target: &'x Target,
-    pub opts: &'x ApplyOptions,
-    pub resume_from: Option<(usize, u64)>,
-    /// Check `@@last_gtid` after commits of groups without rows (see `run`).
-    pub noop_check: bool,
-    /// An intent goes to the journal before each COMMIT.
-    pub journaling: bool,
-    /// Session lock waits bounded by what is left of the deadline (seconds).
-    pub lock_wait: Option<u64>,
-}
+use super::state::{Batcher, InDoubt};
+use super::stream::{Item, Stream};
+use super::target::Applied;
+use super::unapplied::{abandoned_error, incident_error, partial_tail, refetched};
+use super::writeset::Analyzer;
 
 struct Job<'a> {
     slot: Slot,
@@ -283,12 +253,12 @@ pub(crate) fn run_loop(
     if let Some(e) = st.error {
         result = Err(e);
     } else if book.report.failure.is_some() {
-        result = Err(super::failure_error(&book.report));
+        result = Err(book.report.failure_error(env.label));
     } else if let Some(d) = deferred {
         match d {
             Deferred::Failure(f) => {
                 book.report.failure = Some(f);
-                result = Err(super::failure_error(&book.report));
+                result = Err(book.report.failure_error(env.label));
             }
             Deferred::Error(e) => result = Err(e),
         }
@@ -312,7 +282,7 @@ fn dispatch<'a>(
         if shared.stopped.load(Ordering::Relaxed) {
             return None;
         }
-        if is_interrupted(env.opts) {
+        if env.opts.interrupted() {
             interrupt(shared);
             return None;
         }
@@ -324,7 +294,7 @@ fn dispatch<'a>(
         let g = match item {
             Item::Group(g) => g,
             Item::Refetched(g) => {
-                shared.lock().book.report.abandoned.push(abandoned(lfs, &g));
+                shared.lock().book.report.abandoned.push(refetched(lfs, &g));
                 continue;
             }
             Item::Abandoned(g) => return Some(Deferred::Error(abandoned_error(lfs, &g))),
@@ -338,34 +308,17 @@ fn dispatch<'a>(
         };
         let end = g.end();
         if env.resume_from.is_some_and(|r| end <= r) {
-            let mut st = shared.lock();
-            st.book.report.skipped += 1;
-            super::Counters::tick(&env.opts.counters);
-            st.book.report.files[end.0].skipped += 1;
+            shared.lock().book.skip(end.0, &env.opts.counters);
             continue;
         }
-        let id = convert::identify(&g).ok().map(|(id, _)| id);
+        let id = identify(&g).ok().map(|(id, _)| id);
         if let Some(id) = &id {
             if let Some(why) = already_applied(&applied, id) {
                 if env.opts.resume || env.opts.skip_applied {
-                    let mut st = shared.lock();
-                    st.book.report.skipped += 1;
-                    super::Counters::tick(&env.opts.counters);
-                    st.book.report.files[end.0].skipped += 1;
+                    shared.lock().book.skip(end.0, &env.opts.counters);
                     continue;
                 }
-                let first = &g.events[0];
-                return Some(Deferred::Failure(Failure {
-                    file: env.files[first.file].clone(),
-                    offset: first.ev.offset(),
-                    event_type: first.ev.event_type(),
-                    trx: id.to_string(),
-                    server_error: None,
-                    message: format!(
-                        "already applied on the target ({why}); use --resume to skip applied transactions"
-                    ),
-                    outcome: TrxOutcome::NotStarted,
-                }));
+                return Some(Deferred::Failure(applied_twice(env.files, &g, id, &why)));
             }
             record_applied(&mut applied, id);
         }
@@ -393,12 +346,13 @@ fn worker<'a>(i: usize, mut conn: mysql::Conn, shared: &Shared, queue: &Queue<Jo
     match conn.query_first::<u32, _>("SELECT CONNECTION_ID()") {
         Ok(Some(id)) => shared.lock().conn_ids[i] = id,
         Ok(None) => {}
-        Err(e) => shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label))),
+        Err(e) => shared.set_error(Error::server(env.label, format!("worker {i}: {e}"))),
     }
     let mut guard = match SessionGuard::begin(&mut conn, env.target, env.opts.disable_log_bin, env.lock_wait) {
         Ok(g) => Some(g),
         Err(e) => {
-            shared.set_error(Error::invalid(format!("{}: worker {i}: {e}", env.label)));
+            // Its kind kept (a server's refusal); the worker named.
+            shared.set_error(e.with_subject(format!("worker {i}")));
             None
         }
     };
@@ -463,16 +417,7 @@ fn run_job(
             Ok(p) => p,
             Err((src, e)) => {
                 if shared.wait(i, seq) {
-                    let f = Failure {
-                        file: env.files[src.file].clone(),
-                        offset: src.offset,
-                        event_type: src.ty,
-                        trx: super::convert_id(&job.group),
-                        server_error: None,
-                        message: e.0,
-                        outcome: TrxOutcome::NotStarted,
-                    };
-                    fail(shared, f, true);
+                    fail(shared, convert::failure(env.files, &job.group, src, e), true);
                 }
                 return;
             }
@@ -492,7 +437,7 @@ fn run_job(
                     if st.stop {
                         return Hold::Stop;
                     }
-                    if is_interrupted(env.opts) {
+                    if env.opts.interrupted() {
                         drop(st);
                         interrupt(shared);
                         return Hold::Stop;
@@ -500,7 +445,7 @@ fn run_job(
                     if env.journaling {
                         // No GTID check: "may commit from now on" goes to the journal first.
                         let d = InDoubt {
-                            n: st.book.progress.transactions + 1,
+                            n: st.book.state.transactions + 1,
                             file: job.group.start().0,
                             offset: job.group.start().1,
                             end_file: job.end.0,
@@ -542,11 +487,12 @@ fn run_job(
                     (h.0)(guard.conn().connection_id());
                 }
                 // Still the head: nothing else commits until next_commit moves.
-                let not_logged = env.noop_check && !plan.has_rows && alive && !logged_by(guard, &plan, flavor, env);
+                let not_logged =
+                    env.noop_check && !plan.has_rows && alive && !logged_by(guard, &plan.id, flavor, env.label);
                 *ctx = tctx;
                 guard.user_vars.clone_from(&ctx.user_vars);
                 committed(shared, i, &plan, job.end, not_logged);
-                super::Counters::tick(&env.opts.counters);
+                Counters::tick(&env.opts.counters);
                 return;
             }
             Err(f) => {
@@ -585,41 +531,13 @@ fn run_job(
                 }
                 // A real failure: reported once every earlier transaction committed.
                 if shared.wait(i, seq) {
-                    fail(shared, exec_failure(env, &plan.id, f), true);
+                    fail(shared, f.into_failure(env.files, plan.id.to_string()), true);
                 } else {
                     shared.lock().running[i] = None;
                 }
                 return;
             }
         }
-    }
-}
-
-fn exec_failure(env: &Env<'_>, id: &TrxId, f: ExecFailure) -> Failure {
-    Failure {
-        file: env.files[f.src.file].clone(),
-        offset: f.src.offset,
-        event_type: f.src.ty,
-        trx: id.to_string(),
-        server_error: f.server,
-        message: f.message,
-        outcome: f.outcome,
-    }
-}
-
-/// Whether the target binlogged a group without rows (MariaDB `@@last_gtid`).
-fn logged_by(guard: &mut SessionGuard<'_>, plan: &convert::TrxPlan, flavor: Flavor, env: &Env<'_>) -> bool {
-    let g = plan.id.gtid().unwrap_or_default();
-    match guard.conn().query_first::<Option<String>, _>("SELECT @@session.last_gtid") {
-        Ok(v) => v.flatten().as_deref() == Some(g.as_str()),
-        Err(e) if is_lost(&e) => {
-            guard.alive = false;
-            true
-        }
-        Err(_) => match super::target::read_applied(guard.conn(), flavor, env.label) {
-            Ok(a @ Applied::Maria(_)) => already_applied(&a, &plan.id).is_some(),
-            _ => true,
-        },
     }
 }
 
@@ -630,9 +548,9 @@ fn fail(shared: &Shared, f: Failure, exact: bool) {
         if b.batcher.as_ref().is_some_and(Batcher::journals) {
             // Exact state: a COMMIT whose answer never came is in doubt; anything else did not commit.
             let pending = b.pending.take();
-            b.progress.in_doubt = pending.filter(|_| f.outcome == TrxOutcome::Unknown);
+            b.state.in_doubt = pending.filter(|_| f.outcome == TrxOutcome::Unknown);
         } else {
-            b.progress.exact = exact && f.outcome != TrxOutcome::Unknown;
+            b.state.exact = exact && f.outcome != TrxOutcome::Unknown;
         }
         b.report.failure = Some(f);
     }
@@ -658,10 +576,11 @@ fn not_run(env: &Env<'_>, job: &Job<'_>, i: usize) -> Failure {
         file: env.files[first.file].clone(),
         offset: first.ev.offset(),
         event_type: first.ev.event_type(),
-        trx: super::convert_id(&job.group),
+        trx: job.group.id_text(),
         server_error: None,
         message: format!("not run: parallel worker {i}'s connection was lost after its previous transaction committed"),
         outcome: TrxOutcome::NotStarted,
+        refused: false,
     }
 }
 
@@ -676,33 +595,10 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
-/// The bookkeeping of a commit (by the head, in commit order).
+/// The book-keeping of a commit (by the head, in commit order).
 fn committed(shared: &Shared, i: usize, plan: &convert::TrxPlan, end: (usize, u64), not_logged: bool) {
     let mut st = shared.lock();
-    let b = &mut st.book;
-    b.report.transactions += 1;
-    b.report.events += plan.events;
-    b.report.files[end.0].transactions += 1;
-    b.report.files[end.0].events += plan.events;
-    if let Some(key) = key_of(&plan.id) {
-        b.last.insert(key.clone(), plan.id.clone());
-        if not_logged {
-            if let Some(g) = plan.id.gtid() {
-                b.report.not_binlogged.push(g);
-            }
-        } else {
-            b.last_logged.insert(key, plan.id.clone());
-        }
-    }
-    b.progress.file = end.0;
-    b.progress.offset = end.1;
-    b.progress.transactions += 1;
-    b.progress.last_gtid = plan.id.gtid();
-    b.pending = None;
-    let saved = match b.batcher.as_mut() {
-        Some(bt) => bt.committed(&b.progress),
-        None => Ok(()),
-    };
+    let saved = st.book.commit(plan, end, !not_logged);
     st.next_commit += 1;
     st.running[i] = None;
     if let Err(e) = saved {
@@ -753,233 +649,6 @@ impl LockProbe {
         };
         waiting.iter().any(|w| earlier.iter().any(|&e| e as u64 == *w))
     }
-}
-
-/// What the dispatcher needs to know of a table to hash its keys.
-#[derive(Debug)]
-struct TableKeys {
-    /// Hash of `db.table`.
-    id: u64,
-    /// Columns on the target (must match the table map).
-    columns: usize,
-    /// Column positions (from 0) of the primary key and every unique key.
-    keys: Vec<Vec<usize>>,
-    /// Tables linked to it by foreign keys: each side conflicts with the
-    /// whole other table (a child row needs its parent row).
-    related: Vec<u64>,
-}
-
-/// Learns each transaction's [`Info`]: GTID flags, logical clock, write set.
-pub(crate) struct Analyzer {
-    rows: RowDecoder,
-    /// By [`table_name`]; `None`: the table cannot be tracked (not InnoDB,
-    /// unknown): its transactions run alone.
-    tables: HashMap<Vec<u8>, Option<Arc<TableKeys>>>,
-    /// The key being looked up, reused (no allocation per look-up).
-    name: Vec<u8>,
-}
-
-/// The key of [`Analyzer::tables`]: the database name's length, the
-/// database and the table, as the table map names them.
-fn table_name(out: &mut Vec<u8>, db: &[u8], table: &[u8]) {
-    out.clear();
-    out.extend_from_slice(&(db.len() as u32).to_le_bytes());
-    out.extend_from_slice(db);
-    out.extend_from_slice(table);
-}
-
-fn table_hash(db: &[u8], name: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    db.hash(&mut h);
-    name.hash(&mut h);
-    h.finish()
-}
-
-impl Analyzer {
-    pub(crate) fn new() -> Analyzer {
-        Analyzer { rows: RowDecoder::new(), tables: HashMap::new(), name: Vec::new() }
-    }
-
-    pub(crate) fn forget_tables(&mut self) {
-        self.tables.clear();
-    }
-
-    pub(crate) fn analyze(&mut self, conn: &mut mysql::Conn, g: &Group<'_>) -> Info {
-        let first = &g.events[0];
-        let fmt = &first.fde.fmt;
-        let mut info = Info::default();
-        match first.ev.event_type() {
-            EventType::MARIA_GTID => {
-                let Ok(m) = MariaGtid::parse(&first.ev, fmt) else { return Info::barrier() };
-                let alone = maria_gtid_flags::STANDALONE
-                    | maria_gtid_flags::DDL
-                    | maria_gtid_flags::PREPARED_XA
-                    | maria_gtid_flags::COMPLETED_XA;
-                // Not transactional: a rolled-back attempt would leave changes behind.
-                if m.flags & alone != 0 || m.flags & maria_gtid_flags::TRANSACTIONAL == 0 {
-                    return Info::barrier();
-                }
-                if m.flags & maria_gtid_flags::ALLOW_PARALLEL != 0 {
-                    info.group = m.commit_id;
-                }
-            }
-            EventType::GTID | EventType::ANONYMOUS_GTID => {
-                let Ok(m) = MysqlGtid::parse(&first.ev, fmt) else { return Info::barrier() };
-                info.clock = m.logical_clock;
-            }
-            _ => return Info::barrier(),
-        }
-        let mut keys = Vec::new();
-        let mut known = true;
-        let Analyzer { rows, tables, name } = self;
-        for e in &g.events[1..] {
-            let t = e.ev.event_type();
-            let fmt = &e.fde.fmt;
-            match t {
-                EventType::QUERY | EventType::MARIA_QUERY_COMPRESSED => {
-                    let Ok(q) = Query::parse(&e.ev, fmt) else { return Info::barrier() };
-                    let Ok(text) = q.sql_text() else { return Info::barrier() };
-                    if !matches!(QueryKind::of(&text), QueryKind::Begin | QueryKind::Commit) {
-                        return Info::barrier();
-                    }
-                }
-                EventType::XID | EventType::MARIA_ANNOTATE_ROWS | EventType::ROWS_QUERY | EventType::IGNORABLE => {}
-                EventType::TABLE_MAP => {
-                    if rows.observe(&e.ev, fmt).is_err() {
-                        return Info::barrier();
-                    }
-                }
-                t if t.is_rows() => {
-                    if rows.observe(&e.ev, fmt).is_err() {
-                        return Info::barrier();
-                    }
-                    let mut usable = true;
-                    // Every image of a rows event is of one table: looked up once.
-                    let mut table: Option<Arc<TableKeys>> = None;
-                    let r = rows.for_each_image(&e.ev, fmt, |tr, img| {
-                        if !usable {
-                            return;
-                        }
-                        if table.is_none() {
-                            table = lookup(tables, name, conn, tr);
-                        }
-                        let Some(tk) = table.as_deref() else {
-                            usable = false;
-                            return;
-                        };
-                        if tk.keys.is_empty() || !tk.related.is_empty() {
-                            keys.push(tk.id);
-                            keys.extend_from_slice(&tk.related);
-                            return;
-                        }
-                        let mut any = false;
-                        for (k, cols) in tk.keys.iter().enumerate() {
-                            let mut h = DefaultHasher::new();
-                            tk.id.hash(&mut h);
-                            k.hash(&mut h);
-                            let whole = cols.iter().all(|&c| match img.cell(c) {
-                                Cell::Value(v) => {
-                                    v.hash(&mut h);
-                                    true
-                                }
-                                _ => false, // NULLs never collide; absent: unknown
-                            });
-                            if whole {
-                                keys.push(h.finish());
-                                any = true;
-                            }
-                        }
-                        // No whole key in this image (a minimal image): what it touches is unknown.
-                        known &= any;
-                    });
-                    if r.is_err() || !usable {
-                        return Info::barrier();
-                    }
-                }
-                _ => return Info::barrier(),
-            }
-        }
-        if known {
-            keys.sort_unstable();
-            keys.dedup();
-            info.keys = Some(keys);
-        }
-        info
-    }
-}
-
-/// The keys of the table a rows event changes (asked of the target once);
-/// `None` when it cannot be tracked or does not match the table map.
-fn lookup(
-    tables: &mut HashMap<Vec<u8>, Option<Arc<TableKeys>>>,
-    name: &mut Vec<u8>,
-    conn: &mut mysql::Conn,
-    tr: &TableRef<'_>,
-) -> Option<Arc<TableKeys>> {
-    table_name(name, tr.db, tr.name);
-    let tk = match tables.get(name.as_slice()) {
-        Some(tk) => tk,
-        None => tables.entry(name.clone()).or_insert_with(|| table_keys(conn, tr.db, tr.name).map(Arc::new)),
-    };
-    tk.as_ref().filter(|tk| tk.columns == tr.columns).cloned()
-}
-
-/// Looks a table up on the target: engine, column count, unique keys
-/// (without prefix parts), foreign keys. `None` when it cannot be tracked.
-fn table_keys(conn: &mut mysql::Conn, db: &[u8], name: &[u8]) -> Option<TableKeys> {
-    let (dbs, names) = (std::str::from_utf8(db).ok()?, std::str::from_utf8(name).ok()?);
-    let (engine, columns): (Option<String>, u64) = conn
-        .exec_first(
-            "SELECT t.ENGINE, (SELECT COUNT(*) FROM information_schema.COLUMNS c \
-             WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME) \
-             FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?",
-            (dbs, names),
-        )
-        .ok()??;
-    if !engine.is_some_and(|e| e.eq_ignore_ascii_case("InnoDB")) {
-        return None;
-    }
-    let rows: Vec<(String, u64, Option<u64>)> = conn
-        .exec(
-            "SELECT s.INDEX_NAME, c.ORDINAL_POSITION, s.SUB_PART FROM information_schema.STATISTICS s \
-             JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME \
-             AND c.COLUMN_NAME = s.COLUMN_NAME \
-             WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.NON_UNIQUE = 0 ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX",
-            (dbs, names),
-        )
-        .ok()?;
-    let mut by_index: BTreeMap<String, Option<Vec<usize>>> = BTreeMap::new();
-    for (index, pos, sub) in rows {
-        let e = by_index.entry(index).or_insert_with(|| Some(Vec::new()));
-        match (e.as_mut(), sub, pos.checked_sub(1)) {
-            // A prefix of a column is not the value the row image holds.
-            (Some(v), None, Some(p)) => v.push(p as usize),
-            _ => *e = None,
-        }
-    }
-    let keys: Vec<Vec<usize>> = by_index.into_values().flatten().filter(|v| !v.is_empty()).collect();
-    let fks: Vec<(String, String, String, String)> = conn
-        .exec(
-            "SELECT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME \
-             FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_NAME IS NOT NULL \
-             AND ((TABLE_SCHEMA = ? AND TABLE_NAME = ?) OR (REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?))",
-            (dbs, names, dbs, names),
-        )
-        .ok()?;
-    let id = table_hash(db, name);
-    let mut related = Vec::new();
-    for (a, b, c, d) in fks {
-        for h in [table_hash(a.as_bytes(), b.as_bytes()), table_hash(c.as_bytes(), d.as_bytes())] {
-            if h != id && !related.contains(&h) {
-                related.push(h);
-            }
-        }
-        // A self-reference still makes the table one unit.
-        if related.is_empty() {
-            related.push(id);
-        }
-    }
-    Some(TableKeys { id, columns: columns as usize, keys, related })
 }
 
 #[cfg(test)]

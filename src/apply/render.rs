@@ -11,10 +11,14 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-use super::convert::{End, Kind, Stmt, convert};
+use super::convert::{End, Stmt, convert};
+use super::group::Kind;
+use super::options::ApplyOptions;
+use super::prescan::{check_group_start, open_files};
 use super::session::{SessionCtx, TargetInfo};
 use super::stream::{Item, Stream};
-use super::{ApplyOptions, open_files, target};
+use super::target;
+use super::unapplied::abandoned_error;
 
 /// Common collations (id, character set, collation) of MySQL and MariaDB.
 const COLLATIONS: &[(u16, &str, &str)] = &[
@@ -57,9 +61,9 @@ pub fn render_sql(files: &[PathBuf], opts: &ApplyOptions) -> Result<Vec<u8>> {
     while let Some(item) = stream.next_item()? {
         match item {
             Item::Group(g) => {
-                super::check_group_start(&lfs, &g)?;
+                check_group_start(&lfs, &g)?;
                 let plan = convert(&g, &mut ctx, &info).map_err(|(src, e)| {
-                    Error::invalid(e.0).with_file(lfs[src.file].path()).at(src.offset, Some(src.ty))
+                    Error::refused(e.0).with_file(lfs[src.file].path()).at(src.offset, Some(src.ty))
                 })?;
                 let _ = writeln!(out, "# {} @ {}: {}", path(plan.first.file), plan.first.offset, plan.id);
                 for s in &plan.pre {
@@ -100,9 +104,9 @@ pub fn render_sql(files: &[PathBuf], opts: &ApplyOptions) -> Result<Vec<u8>> {
                     o
                 );
             }
-            Item::Abandoned(g) => return Err(super::abandoned_error(&lfs, &g)),
+            Item::Abandoned(g) => return Err(abandoned_error(&lfs, &g)),
             Item::Incident(ge) => {
-                return Err(Error::invalid("INCIDENT event: the master reports lost events")
+                return Err(Error::refused("INCIDENT event: the master reports lost events")
                     .with_file(lfs[ge.file].path())
                     .at(ge.ev.offset(), Some(ge.ev.event_type())));
             }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::error::Error;
 use crate::event::EventType;
 
 /// Per-file counts.
@@ -77,11 +78,20 @@ pub struct Failure {
     pub message: String,
     /// What became of the transaction.
     pub outcome: TrxOutcome,
+    /// The applier refused the transaction before sending any of it (it is
+    /// applied already, or holds an event the applier cannot apply): the
+    /// error is an [`ErrorKind::Refused`](crate::error::ErrorKind::Refused);
+    /// otherwise the target failed it, an
+    /// [`ErrorKind::Server`](crate::error::ErrorKind::Server).
+    pub refused: bool,
 }
 
-/// A transaction that was not applied because it is incomplete.
+/// A transaction of the input that was not applied because it is
+/// incomplete there: the trailing one (the input ends before its commit),
+/// or a copy cut short and re-fetched whole. (Not [`crate::diff::LeftOut`],
+/// which is where a cut diff stopped short in the source's own log set.)
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeftOut {
+pub struct NotApplied {
     /// File of its first event.
     pub file: PathBuf,
     /// Offset of its first event (or of the cut event when nothing else is there).
@@ -156,9 +166,9 @@ pub struct ApplyReport {
     /// non-transactional tables, no dependency information).
     pub barriers: u64,
     /// Incomplete transactions that the input itself abandoned (a master restart).
-    pub abandoned: Vec<LeftOut>,
+    pub abandoned: Vec<NotApplied>,
     /// The trailing incomplete transaction, not applied.
-    pub left_out: Option<LeftOut>,
+    pub left_out: Option<NotApplied>,
     /// Last applied GTID per domain/source.
     pub last_gtids: Vec<String>,
     /// Committed transactions the target did not write to its binlog: they
@@ -298,7 +308,7 @@ impl ApplyReport {
 
     /// Machine-readable report.
     pub fn to_json(&self) -> serde_json::Value {
-        let lo = |l: &LeftOut| json!({"file": l.file.display().to_string(), "offset": l.offset, "events": l.events, "bytes": l.bytes, "reason": l.reason});
+        let lo = |l: &NotApplied| json!({"file": l.file.display().to_string(), "offset": l.offset, "events": l.events, "bytes": l.bytes, "reason": l.reason});
         let (vstate, vdetail) = match &self.verification {
             Verification::NotRun => ("not_run", String::new()),
             Verification::Verified(d) => ("verified", d.clone()),
@@ -351,6 +361,41 @@ impl ApplyReport {
     }
 }
 
+/// An apply that did not end in a verified full apply: the error (one line,
+/// with file, offset, event type, transaction and server error where they
+/// apply) and the report of what was done.
+#[derive(Debug)]
+pub struct ApplyFailure {
+    /// What went wrong.
+    pub error: Error,
+    /// What was done before (boxed: it is large).
+    pub report: Box<ApplyReport>,
+}
+
+impl From<ApplyFailure> for Error {
+    fn from(f: ApplyFailure) -> Error {
+        f.error
+    }
+}
+
+impl ApplyReport {
+    /// The one-line error for the report's failure (which must be set): the
+    /// applier's refusal, or the target `label`'s failure (see
+    /// [`Failure::refused`]).
+    pub(crate) fn failure_error(&self, label: &str) -> Error {
+        let f = self.failure.as_ref().expect("failure set");
+        let cause = match &f.server_error {
+            Some(e) => format!("server error {} ({}): {} [{}]", e.code, e.state, e.message, f.message),
+            None => f.message.clone(),
+        };
+        let line =
+            format!("{}: {cause}; {}; {} transactions committed before it", f.trx, f.outcome.text(), self.transactions);
+        let line = line.replace(['\n', '\r'], " ");
+        let e = if f.refused { Error::refused(line) } else { Error::server(label, line) };
+        e.with_file(&f.file).at(f.offset, Some(f.event_type))
+    }
+}
+
 impl Failure {
     /// One line: `file @ offset (TYPE): transaction …: cause; outcome`.
     pub fn line(&self) -> String {
@@ -374,5 +419,44 @@ impl Failure {
             self.outcome.text()
         )
         .replace(['\n', '\r'], " ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// A transaction the applier refused is a refusal; one the target
+    /// failed is the target's failure, named.
+    #[test]
+    fn failure_errors_by_kind() {
+        let mut r = ApplyReport::new(&[PathBuf::from("d.bin")]);
+        let mut f = Failure {
+            file: PathBuf::from("d.bin"),
+            offset: 120,
+            event_type: EventType::WRITE_ROWS,
+            trx: "GTID 0-1-12".into(),
+            server_error: Some(ServerError { code: 1062, state: "23000".into(), message: "Duplicate entry".into() }),
+            message: "statement `BINLOG`".into(),
+            outcome: TrxOutcome::RolledBack,
+            refused: false,
+        };
+        r.failure = Some(f.clone());
+        let e = r.failure_error("h:3306");
+        assert!(matches!(e.kind(), ErrorKind::Server { server, .. } if server == "h:3306"), "{e}");
+        assert!(
+            e.to_string().starts_with("d.bin @ 120 (WRITE_ROWS_EVENT): h:3306: GTID 0-1-12: server error 1062"),
+            "{e}"
+        );
+        f.server_error = None;
+        f.message =
+            "already applied on the target (its GTID state holds it); use --resume to skip applied transactions".into();
+        f.outcome = TrxOutcome::NotStarted;
+        f.refused = true;
+        r.failure = Some(f);
+        let e = r.failure_error("h:3306");
+        assert!(matches!(e.kind(), ErrorKind::Refused(_)), "{e}");
+        assert!(e.to_string().starts_with("d.bin @ 120 (WRITE_ROWS_EVENT): GTID 0-1-12: already applied"), "{e}");
     }
 }

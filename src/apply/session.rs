@@ -52,6 +52,11 @@ const UTF8MB4: u16 = 45;
 #[derive(Debug)]
 pub(crate) struct ConvError(pub String);
 
+/// An event that does not parse, as a conversion error.
+pub(crate) fn perr(e: crate::event::ParseError) -> ConvError {
+    ConvError(e.kind.to_string())
+}
+
 /// The tracked session state. `None` means "not known": the next event sets it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SessionCtx {

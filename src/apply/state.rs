@@ -2,7 +2,7 @@
 //! file next to the first diff (`<first file>.apply-state`).
 //!
 //! How exact it must be depends on whether the target can say what it has
-//! (`AppliedCheck` in [`super`]):
+//! (`AppliedCheck` in `applied.rs`):
 //!
 //! - **By GTID** (every transaction has one and the target records those
 //!   we apply): writing the state after every commit would cost an fsync
@@ -35,9 +35,9 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 
-/// Progress of an apply.
+/// Where an apply stands, as its resume state file records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Progress {
+pub struct ResumeState {
     /// The files of the run (absolute when possible) and their sizes.
     pub files: Vec<(String, u64)>,
     /// Index of the file where the last committed transaction ends.
@@ -58,7 +58,7 @@ pub struct Progress {
 /// A transaction whose COMMIT may or may not have happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InDoubt {
-    /// Its number among the transactions of the files ([`Progress::transactions`] + 1).
+    /// Its number among the transactions of the files ([`ResumeState::transactions`] + 1).
     pub n: u64,
     /// Index of the file of its first event.
     pub file: usize,
@@ -74,10 +74,10 @@ pub struct InDoubt {
     pub gtid: Option<String>,
 }
 
-impl Progress {
+impl ResumeState {
     /// A state at the start of the files.
-    pub fn start(files: Vec<(String, u64)>) -> Progress {
-        Progress { files, file: 0, offset: 0, transactions: 0, last_gtid: None, exact: true, in_doubt: None }
+    pub fn start(files: Vec<(String, u64)>) -> ResumeState {
+        ResumeState { files, file: 0, offset: 0, transactions: 0, last_gtid: None, exact: true, in_doubt: None }
     }
 
     /// Whether it records anything applied (or possibly applied).
@@ -116,19 +116,20 @@ pub fn file_ids(files: &[PathBuf]) -> Vec<(String, u64)> {
         .collect()
 }
 
-impl Progress {
+impl ResumeState {
     /// Reads a state file; `Ok(None)` when there is none.
     ///
     /// # Errors
     /// Unreadable or malformed file.
-    pub fn load(path: &Path) -> Result<Option<Progress>> {
+    pub fn load(path: &Path) -> Result<Option<ResumeState>> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let bad = |m: &str| Error::invalid(format!("bad resume state: {m}")).with_file(path);
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        let bad = |m: &str| Error::bad_input("resume state", format!("bad {m}")).with_file(path);
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::bad_input("resume state", format!("not JSON: {e}")).with_file(path))?;
         let files = v["files"]
             .as_array()
             .ok_or_else(|| bad("files"))?
@@ -148,7 +149,7 @@ impl Progress {
                 gtid: d["gtid"].as_str().map(str::to_string),
             }),
         };
-        let mut p = Progress {
+        let mut p = ResumeState {
             files,
             file: v["file"].as_u64().ok_or_else(|| bad("file"))? as usize,
             offset: v["offset"].as_u64().ok_or_else(|| bad("offset"))?,
@@ -160,7 +161,9 @@ impl Progress {
         if let Some(id) = v["journal"].as_str() {
             let jpath = journal_path(path);
             match std::fs::read(&jpath) {
-                Ok(bytes) => replay(&mut p, id, &bytes).map_err(|m| Error::invalid(m).with_file(&jpath))?,
+                Ok(bytes) => {
+                    replay(&mut p, id, &bytes).map_err(|m| Error::bad_input("resume journal", m).with_file(&jpath))?
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(&jpath, e)),
             }
@@ -177,7 +180,7 @@ impl Progress {
         self.save_with(path, None)
     }
 
-    /// [`Progress::save`], naming the journal that continues it.
+    /// [`ResumeState::save`], naming the journal that continues it.
     fn save_with(&self, path: &Path, journal: Option<&str>) -> Result<()> {
         let d = self.in_doubt.as_ref().map(|d| {
             json!({"n": d.n, "file": d.file, "offset": d.offset, "end_file": d.end_file,
@@ -213,7 +216,7 @@ fn record(fields: &[&str]) -> String {
 }
 
 /// Continues `p` with a journal's records (see the module docs).
-fn replay(p: &mut Progress, id: &str, bytes: &[u8]) -> std::result::Result<(), String> {
+fn replay(p: &mut ResumeState, id: &str, bytes: &[u8]) -> std::result::Result<(), String> {
     let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     // What follows the last newline is a record cut by a crash (or nothing).
     lines.pop();
@@ -383,7 +386,7 @@ impl Batcher {
     }
 
     /// The state at the start of a run (and, exact, a new journal after it).
-    pub fn begin(&mut self, p: &Progress) -> Result<()> {
+    pub fn begin(&mut self, p: &ResumeState) -> Result<()> {
         match &mut self.mode {
             Mode::Snapshots { .. } => p.save(&self.path),
             Mode::Journal(j) => {
@@ -412,7 +415,7 @@ impl Batcher {
     }
 
     /// After a commit: a snapshot when due, or the journal's record.
-    pub fn committed(&mut self, p: &Progress) -> Result<()> {
+    pub fn committed(&mut self, p: &ResumeState) -> Result<()> {
         match &mut self.mode {
             Mode::Snapshots { every, period, pending, last } => {
                 *pending += 1;
@@ -431,7 +434,7 @@ impl Batcher {
     }
 
     /// The final write (the journal, if any, is then removed).
-    pub fn finish(&mut self, p: &Progress) -> Result<()> {
+    pub fn finish(&mut self, p: &ResumeState) -> Result<()> {
         p.save(&self.path)?;
         match &mut self.mode {
             Mode::Snapshots { pending, .. } => {
@@ -461,8 +464,8 @@ mod tests {
     fn round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.apply-state");
-        assert_eq!(Progress::load(&path).unwrap(), None);
-        let p = Progress {
+        assert_eq!(ResumeState::load(&path).unwrap(), None);
+        let p = ResumeState {
             files: vec![("/a/b".into(), 12)],
             file: 0,
             offset: 4096,
@@ -472,7 +475,7 @@ mod tests {
             in_doubt: None,
         };
         p.save(&path).unwrap();
-        assert_eq!(Progress::load(&path).unwrap(), Some(p));
+        assert_eq!(ResumeState::load(&path).unwrap(), Some(p));
         assert_eq!(state_path(&[PathBuf::from("/d/diff.bin")]), PathBuf::from("/d/diff.bin.apply-state"));
     }
 
@@ -496,7 +499,7 @@ mod tests {
         let path = dir.path().join("s.apply-state");
         let mut b = Batcher::exact(path.clone());
         assert!(b.journals());
-        let mut p = Progress::start(vec![("/a".into(), 9)]);
+        let mut p = ResumeState::start(vec![("/a".into(), 9)]);
         p.transactions = 4;
         b.begin(&p).unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -510,7 +513,7 @@ mod tests {
         // A retry repeats its intent.
         b.intent(&doubt(7)).unwrap();
         b.intent(&doubt(7)).unwrap();
-        let got = Progress::load(&path).unwrap().unwrap();
+        let got = ResumeState::load(&path).unwrap().unwrap();
         assert_eq!((got.transactions, got.file, got.offset), (6, 1, 650));
         assert_eq!(got.last_gtid.as_deref(), Some("0-1-6"));
         assert_eq!(got.in_doubt, Some(doubt(7)));
@@ -521,16 +524,16 @@ mod tests {
         use std::os::unix::fs::FileExt;
         let j = std::fs::OpenOptions::new().write(true).open(&jp).unwrap();
         j.write_all_at(b"C\t7\t0000", end as u64).unwrap();
-        assert_eq!(Progress::load(&path).unwrap().unwrap().in_doubt, Some(doubt(7)));
+        assert_eq!(ResumeState::load(&path).unwrap().unwrap().in_doubt, Some(doubt(7)));
         // Damage before the end is an error.
         let text = std::fs::read_to_string(&jp).unwrap().replacen("0-1-5", "0-1-X", 1);
         std::fs::write(&jp, text).unwrap();
-        assert!(Progress::load(&path).unwrap_err().to_string().contains("damaged journal record"));
+        assert!(ResumeState::load(&path).unwrap_err().to_string().contains("damaged journal record"));
         // The final write removes the journal.
         p.transactions = 7;
         b.finish(&p).unwrap();
         assert!(!jp.exists());
-        assert_eq!(Progress::load(&path).unwrap().unwrap().transactions, 7);
+        assert_eq!(ResumeState::load(&path).unwrap().unwrap().transactions, 7);
     }
 
     /// A journal left by another run never continues a newer state.
@@ -539,7 +542,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.apply-state");
         let mut b = Batcher::exact(path.clone());
-        let p = Progress::start(vec![("/a".into(), 9)]);
+        let p = ResumeState::start(vec![("/a".into(), 9)]);
         b.begin(&p).unwrap();
         b.intent(&doubt(1)).unwrap();
         let old = std::fs::read(journal_path(&path)).unwrap();
@@ -547,12 +550,12 @@ mod tests {
         let mut b2 = Batcher::exact(path.clone());
         b2.begin(&p).unwrap();
         std::fs::write(journal_path(&path), old).unwrap();
-        assert_eq!(Progress::load(&path).unwrap().unwrap(), p);
+        assert_eq!(ResumeState::load(&path).unwrap().unwrap(), p);
     }
 
     #[test]
     fn settle_in_doubt_as_committed() {
-        let mut p = Progress::start(vec![]);
+        let mut p = ResumeState::start(vec![]);
         p.in_doubt = Some(doubt(1));
         assert!(p.records_any());
         p.settle_committed();

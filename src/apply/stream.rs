@@ -10,52 +10,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::event::{Boundary, Class, EventType, Format, Incomplete, RawEvent, Step, TrxGrouper, WalkOptions, classify};
+use crate::event::{Boundary, EventType, Incomplete, Step, TrxGrouper, WalkOptions, classify};
 use crate::log::LogFile;
 
-/// The FDE in effect: its bytes (for the `BINLOG` statement) and what it says.
-pub(crate) struct Fde<'a> {
-    /// The whole FDE event as stored.
-    pub bytes: &'a [u8],
-    /// Its decoded format.
-    pub fmt: Format,
-    /// File index and offset of the FDE.
-    pub file: usize,
-}
-
-/// One event of a group, with the format that governs it.
-#[derive(Clone)]
-pub(crate) struct GEvent<'a> {
-    /// Index of its file in the stream.
-    pub file: usize,
-    /// The event.
-    pub ev: RawEvent<'a>,
-    /// The FDE in effect.
-    pub fde: Arc<Fde<'a>>,
-    /// Its grouping class.
-    pub class: Class,
-}
-
-/// A transaction (event group), in order, without control events.
-#[derive(Clone, Default)]
-pub(crate) struct Group<'a> {
-    pub events: Vec<GEvent<'a>>,
-}
-
-impl<'a> Group<'a> {
-    /// File index and offset of the first event.
-    pub fn start(&self) -> (usize, u64) {
-        self.events.first().map(|e| (e.file, e.ev.offset())).unwrap_or((0, 0))
-    }
-    /// File index and end offset of the last event: where the next group starts.
-    pub fn end(&self) -> (usize, u64) {
-        self.events.last().map(|e| (e.file, e.ev.end_offset())).unwrap_or((0, 0))
-    }
-    /// Bytes of the group's events.
-    pub fn bytes(&self) -> u64 {
-        self.events.iter().map(|e| e.ev.size() as u64).sum()
-    }
-}
+use super::group::{Fde, GEvent, Group, identify};
 
 /// What the stream yields.
 pub(crate) enum Item<'a> {
@@ -177,7 +135,7 @@ impl<'a> Stream<'a> {
             if let Some(g) = self.open.take() {
                 let again = Group { events: vec![ge.clone()] };
                 let same = matches!(
-                    (super::convert::identify(&g), super::convert::identify(&again)),
+                    (identify(&g), identify(&again)),
                     (Ok((a, _)), Ok((b, _))) if a == b
                 );
                 self.queue.push_back(if same { Item::Refetched(g) } else { Item::Abandoned(g) });

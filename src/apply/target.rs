@@ -7,6 +7,8 @@ use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
 use crate::event::Flavor;
+use crate::server::Server;
+use crate::server::status::Dialect;
 
 /// Session variables the applier may change; the guard snapshots and
 /// restores them, and the converter sets only those the target has.
@@ -52,6 +54,8 @@ pub(crate) const SESSION_VARS: &[&str] = &[
 /// What we know about the target.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
+    /// The server's label (`host:port`), which errors name.
+    pub label: String,
     pub flavor: Flavor,
     pub version: String,
     pub server_id: u32,
@@ -70,8 +74,8 @@ pub(crate) struct Target {
 }
 
 pub(crate) fn qerr(label: &str, what: &str) -> impl Fn(mysql::Error) -> Error {
-    let p = format!("{label}: {what}");
-    move |e| Error::invalid(format!("{p}: {e}"))
+    let (label, what) = (label.to_string(), what.to_string());
+    move |e| Error::server(&label, format!("{what}: {e}"))
 }
 
 fn s(v: &mysql::Value) -> Option<String> {
@@ -98,7 +102,7 @@ impl Target {
                  @@global.max_allowed_packet, @@session.binlog_format",
             )
             .map_err(qerr(label, "reading server settings"))?
-            .ok_or_else(|| Error::invalid(format!("{label}: no answer to SELECT @@version")))?;
+            .ok_or_else(|| Error::server(label, "no answer to SELECT @@version"))?;
         let v = row_strings(&row);
         let version = v[0].clone().unwrap_or_default();
         let flavor = if version.contains("MariaDB") { Flavor::MariaDb } else { Flavor::MySql };
@@ -141,6 +145,7 @@ impl Target {
             }
         }
         Ok(Target {
+            label: label.to_string(),
             flavor,
             version,
             server_id,
@@ -157,15 +162,19 @@ impl Target {
     }
 }
 
+/// The target as a [`Server`] over the applier's connection: MariaDB
+/// by flavor; MySQL's dialect read when a statement needs it.
+fn server<'c>(conn: &'c mut mysql::Conn, flavor: Flavor, label: &str) -> Server<&'c mut mysql::Conn> {
+    let s = Server::over(conn, label);
+    match flavor {
+        Flavor::MariaDb => s.with_dialect(Dialect::MariaDb),
+        Flavor::MySql => s,
+    }
+}
+
 /// Running replication threads on the target, as `name: IO=Yes SQL=Yes` lines.
 pub(crate) fn running_replication(conn: &mut mysql::Conn, flavor: Flavor, label: &str) -> Result<Vec<String>> {
-    use crate::server::status::{Dialect, all_replica_statuses};
-    let d = match flavor {
-        Flavor::MariaDb => Dialect::MariaDb,
-        Flavor::MySql => Dialect::of(conn)?,
-    };
-    let rows =
-        all_replica_statuses(conn, d).map_err(|e| Error::invalid(format!("{label}: reading replica status: {e}")))?;
+    let rows = server(conn, flavor, label).all_replica_statuses()?;
     let mut out = Vec::new();
     for r in &rows {
         let (io, sql) = (r.get("Slave_IO_Running"), r.get("Slave_SQL_Running"));
@@ -187,59 +196,46 @@ pub(crate) enum Applied {
 
 pub use crate::position::gtid::{GtidSet, MariaState};
 
-/// Reads what the target has applied.
+/// Reads what the target has applied: MariaDB's binlog GTID state and
+/// `gtid_slave_pos` (one read), MySQL's `gtid_executed`.
 pub(crate) fn read_applied(conn: &mut mysql::Conn, flavor: Flavor, label: &str) -> Result<Applied> {
+    let mut srv = server(conn, flavor, label);
     match flavor {
         Flavor::MariaDb => {
-            let row: mysql::Row = conn
-                .query_first("SELECT @@global.gtid_binlog_state, @@global.gtid_slave_pos")
-                .map_err(qerr(label, "reading GTID state"))?
-                .ok_or_else(|| Error::invalid(format!("{label}: no GTID state")))?;
-            let v = row_strings(&row);
+            let g = srv.maria_gtids()?;
             let mut st = MariaState::default();
-            for x in v.iter().flatten() {
-                st.add(x)?;
-            }
+            st.add(&g.binlog_state)?;
+            st.add(&g.slave_pos)?;
             Ok(Applied::Maria(st))
         }
-        Flavor::MySql => {
-            let v: Option<Option<String>> =
-                conn.query_first("SELECT @@global.gtid_executed").map_err(qerr(label, "reading gtid_executed"))?;
-            Ok(Applied::Mysql(GtidSet::parse(&v.flatten().unwrap_or_default())?))
-        }
+        Flavor::MySql => Ok(Applied::Mysql(GtidSet::parse(&srv.mysql_gtid_executed()?.1)?)),
     }
 }
 
 /// The GTID position an operator expects, compared with the target's.
 pub(crate) fn check_expected_pos(conn: &mut mysql::Conn, flavor: Flavor, label: &str, expect: &str) -> Result<()> {
+    let mut srv = server(conn, flavor, label);
     match flavor {
         Flavor::MariaDb => {
             let want = MariaState::parse(expect)?;
-            let row: mysql::Row = conn
-                .query_first("SELECT @@global.gtid_current_pos, @@global.gtid_binlog_pos, @@global.gtid_slave_pos")
-                .map_err(qerr(label, "reading GTID positions"))?
-                .ok_or_else(|| Error::invalid(format!("{label}: no GTID position")))?;
-            let v = row_strings(&row);
-            for got in v.iter().flatten() {
+            let g = srv.maria_gtids()?;
+            for got in [&g.current_pos, &g.binlog_pos, &g.slave_pos] {
                 if MariaState::parse(got)? == want {
                     return Ok(());
                 }
             }
-            Err(Error::invalid(format!(
-                "{label}: GTID position is {} (current) / {} (binlog), expected {expect}",
-                v[0].as_deref().unwrap_or(""),
-                v[1].as_deref().unwrap_or("")
-            )))
+            Err(Error::server(
+                label,
+                format!("GTID position is {} (current) / {} (binlog), expected {expect}", g.current_pos, g.binlog_pos),
+            ))
         }
         Flavor::MySql => {
             let want = GtidSet::parse(expect)?;
-            let v: Option<Option<String>> =
-                conn.query_first("SELECT @@global.gtid_executed").map_err(qerr(label, "reading gtid_executed"))?;
-            let got_s = v.flatten().unwrap_or_default();
+            let got_s = srv.mysql_gtid_executed()?.1;
             if GtidSet::parse(&got_s)? == want {
                 Ok(())
             } else {
-                Err(Error::invalid(format!("{label}: gtid_executed is {got_s}, expected {expect}")))
+                Err(Error::server(label, format!("gtid_executed is {got_s}, expected {expect}")))
             }
         }
     }

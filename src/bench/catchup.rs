@@ -38,12 +38,13 @@ use serde_json::json;
 
 use super::workload::{self, WorkloadSpec};
 use crate::apply::{ApplyOptions, MariaState};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::stats::{Stats, StatsOptions};
 use crate::log::RecoveryMode;
 use crate::log::{Access, LogFile};
-use crate::server::ConnSpec;
 use crate::server::embedded::{self, Embedded};
+use crate::server::status::SourceAddr;
+use crate::server::{ConnSpec, Server};
 
 /// How a run catches up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,7 +86,10 @@ impl Mode {
     /// An unknown name.
     pub fn parse(s: &str) -> Result<Mode> {
         Mode::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
-            Error::invalid(format!("unknown mode {s:?} (one of {})", Mode::ALL.map(Mode::name).join(", ")))
+            Error::config(
+                Some("--modes"),
+                format!("unknown mode {s:?} (one of {})", Mode::ALL.map(Mode::name).join(", ")),
+            )
         })
     }
 
@@ -233,7 +237,7 @@ pub struct CatchupReport {
 /// A run that fails is not an error: it is reported invalid.
 pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
     if opts.modes.is_empty() || opts.threads.is_empty() || opts.threads.contains(&0) || opts.runs == 0 {
-        return Err(Error::invalid("nothing to run: give modes, thread counts >= 1 and runs >= 1"));
+        return Err(Error::config(None, "nothing to run: give modes, thread counts >= 1 and runs >= 1"));
     }
     fs::create_dir_all(&opts.workdir).map_err(|e| Error::io(&opts.workdir, e))?;
     let work = tempdir_in(&opts.workdir, "catchup")?;
@@ -246,14 +250,18 @@ pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
     };
     if let Some(t) = &opts.target {
         if let Some(m) = opts.modes.iter().find(|m| m.on_sql_thread()) {
-            return Err(Error::invalid(format!(
-                "mode {} needs the logs in the server's own datadir: with --target ({}) only pipe and apply run",
-                m.name(),
-                t.label()
-            )));
+            return Err(Error::config(
+                Some("--modes"),
+                format!(
+                    "mode {} needs the logs in the server's own datadir: with --target ({}) only pipe and apply run",
+                    m.name(),
+                    t.label()
+                ),
+            ));
         }
         if snapshot.is_some() || matches!(opts.start, Start::Datadir(_)) {
-            return Err(Error::invalid(
+            return Err(Error::config(
+                Some("--target"),
                 "with --target the starting state is a dump (--dump) or nothing: give your own logs",
             ));
         }
@@ -267,7 +275,7 @@ pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
         (None, Start::Empty) => embedded::template(&opts.workdir)?,
         (None, Start::Datadir(d)) => {
             if !d.join("mysql").is_dir() {
-                return Err(Error::invalid(format!("{}: not a datadir (no mysql/ folder)", d.display())));
+                return Err(Error::config(Some("--datadir"), "not a datadir (no mysql/ folder)").with_file(d));
             }
             d.clone()
         }
@@ -332,17 +340,14 @@ fn rounds(
 /// The runs on the user's scratch server.
 fn run_on_target(opts: &CatchupOptions, spec: &ConnSpec, logs: LogsInfo) -> Result<CatchupReport> {
     let expected = MariaState::parse(&logs.end_gtid)?;
-    let mut c = spec.connect()?;
-    let (version, log_bin): (String, i64) = c
-        .query_first("SELECT @@version, @@log_bin")
-        .map_err(|e| Error::invalid(format!("{}: {e}", spec.label())))?
-        .unwrap_or_default();
-    drop(c);
-    if log_bin == 0 {
-        return Err(Error::invalid(format!(
-            "{}: binary logging is off: the end state is checked by gtid_binlog_pos (start it with log_bin, as a replica MHA promotes)",
-            spec.label()
-        )));
+    let facts = Server::connect(spec)?.promotion_facts()?;
+    let version = facts.version;
+    if !facts.log_bin {
+        return Err(Error::server(
+            spec.label(),
+            "binary logging is off: the end state is checked by gtid_binlog_pos (start it with log_bin, as a \
+             replica MHA promotes)",
+        ));
     }
     let srv = Srv::Target(spec);
     let (configs, runs) = rounds(opts, &expected, |mode, threads, round| {
@@ -358,14 +363,15 @@ fn run_on_target(opts: &CatchupOptions, spec: &ConnSpec, logs: LogsInfo) -> Resu
 /// Empties the scratch server: every database but the system ones
 /// dropped, the dump loaded, the binary log and replica GTID position reset.
 fn restore_target(spec: &ConnSpec, start: &Start) -> Result<()> {
-    let mut c = spec.connect()?;
-    let q = |c: &mut mysql::Conn, s: &str| {
-        c.query_drop(s).map_err(|e| Error::invalid(format!("{}: {s}: {e}", spec.label())))
-    };
-    let dbs: Vec<String> = c.query("SHOW DATABASES").map_err(|e| Error::invalid(format!("{}: {e}", spec.label())))?;
+    let mut srv = Server::connect(spec)?;
+    let c = srv.conn();
+    let q =
+        |c: &mut mysql::Conn, s: &str| c.query_drop(s).map_err(|e| Error::server(spec.label(), format!("{s}: {e}")));
+    let dbs: Vec<String> =
+        c.query("SHOW DATABASES").map_err(|e| Error::server(spec.label(), format!("SHOW DATABASES: {e}")))?;
     for d in dbs.iter().filter(|d| !matches!(d.as_str(), "mysql" | "information_schema" | "performance_schema" | "sys"))
     {
-        q(&mut c, &format!("DROP DATABASE `{}`", d.replace('`', "``")))?;
+        q(c, &format!("DROP DATABASE `{}`", d.replace('`', "``")))?;
     }
     if let Start::Dump(f) = start {
         let client = embedded::find_program(&["mariadb", "mysql"])?;
@@ -379,15 +385,11 @@ fn restore_target(spec: &ConnSpec, start: &Start) -> Result<()> {
             .output()
             .map_err(|e| Error::io(&client, e))?;
         if !out.status.success() {
-            return Err(Error::invalid(format!(
-                "{}: loading the dump failed: {}",
-                f.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(tool_failed(&spec.label(), &client, &format!("loading the dump {}", f.display()), &out.stderr));
         }
     }
-    q(&mut c, "RESET MASTER")?;
-    q(&mut c, "SET GLOBAL gtid_slave_pos = ''")
+    srv.reset_binary_logs()?;
+    srv.set_gtid_slave_pos("")
 }
 
 /// Where a run's server is.
@@ -403,6 +405,15 @@ impl Srv<'_> {
         match self {
             Srv::Embedded(e) => e.spec(),
             Srv::Target(s) => (*s).clone(),
+        }
+    }
+
+    /// What errors call it: the user's server's `host:port`, or our
+    /// throwaway server's datadir.
+    fn label(&self) -> String {
+        match self {
+            Srv::Embedded(e) => e.datadir().display().to_string(),
+            Srv::Target(s) => s.label(),
         }
     }
 
@@ -445,7 +456,14 @@ fn tempdir_in(parent: &Path, prefix: &str) -> Result<PathBuf> {
             Err(e) => return Err(Error::io(&p, e)),
         }
     }
-    Err(Error::invalid(format!("{}: cannot make a work directory", parent.display())))
+    Err(Error::io(parent, std::io::Error::new(std::io::ErrorKind::AlreadyExists, "cannot make a work directory")))
+}
+
+/// A program of the MariaDB packages that failed on `server` (its label, or
+/// an embedded server's datadir) while `doing`: what it said, named.
+fn tool_failed(server: &str, tool: &Path, doing: &str, said: &[u8]) -> Error {
+    let name = tool.file_name().map_or_else(|| tool.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Error::server(server, format!("{name} failed {doing}: {}", String::from_utf8_lossy(said).trim()))
 }
 
 fn generate(opts: &CatchupOptions) -> Result<workload::Generated> {
@@ -474,15 +492,18 @@ fn generate(opts: &CatchupOptions) -> Result<workload::Generated> {
 /// what they hold.
 fn prepare_logs(input: &[PathBuf], dir: &Path) -> Result<LogsInfo> {
     if input.is_empty() {
-        return Err(Error::invalid("no log files"));
+        return Err(Error::config(None, "no log files"));
     }
     let stats = scan(input)?;
     if !stats.mysql_gtids.is_empty() || stats.server_versions.iter().any(|v| !v.contains("MariaDB")) {
-        return Err(Error::invalid(format!(
-            "{}: the catch-up benchmark runs on MariaDB and needs MariaDB logs (server version {})",
-            input[0].display(),
-            stats.server_versions.iter().cloned().collect::<Vec<_>>().join(", ")
-        )));
+        return Err(Error::bad_input(
+            "log files",
+            format!(
+                "the catch-up benchmark runs on MariaDB and needs MariaDB logs (server version {})",
+                stats.server_versions.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .with_file(&input[0]));
     }
     // Cut at a partial transaction (it would never end) or a torn event.
     let cut: Option<(PathBuf, u64, String)> = match (&stats.partial, &stats.incomplete_tail) {
@@ -519,7 +540,7 @@ fn prepare_logs(input: &[PathBuf], dir: &Path) -> Result<LogsInfo> {
     }
     if end.is_empty() {
         let why = cut.as_ref().map(|c| format!(" before {} (cut there)", c.2)).unwrap_or_default();
-        return Err(Error::invalid(format!("{}: the logs hold no GTID{why}: nothing to wait for", input[0].display())));
+        return Err(Error::bad_input("log files", format!("no GTID{why}: nothing to wait for")).with_file(&input[0]));
     }
     let end_gtid = end.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",");
     let names = input
@@ -583,16 +604,11 @@ fn load_dump(opts: &CatchupOptions, dump: &Path, work: &Path) -> Result<PathBuf>
     let out =
         cmd.stdin(input).stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| Error::io(&client, e))?;
     if !out.status.success() {
-        return Err(Error::invalid(format!(
-            "{}: loading the dump failed: {}",
-            dump.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        let doing = format!("loading the dump {}", dump.display());
+        return Err(tool_failed(&s.datadir().display().to_string(), &client, &doing, &out.stderr));
     }
     // The dump's own binlog is not part of the starting state.
-    let mut c = s.spec().connect()?;
-    c.query_drop("RESET MASTER").map_err(|e| Error::invalid(format!("RESET MASTER: {e}")))?;
-    drop(c);
+    Server::connect(&s.spec())?.reset_binary_logs()?;
     s.stop()?;
     Ok(snap)
 }
@@ -676,8 +692,13 @@ fn run_inner(
     let server = Embedded::start(&dir, &data, &options)?;
     // A failure names what the server logged (a crash, an SQL thread error).
     let r = timed_run(opts, &Srv::Embedded(&server), logs, mode, threads, label).map_err(|e| {
-        let tail = server.log_tail();
-        Error::invalid(format!("{e}; server log: {tail}"))
+        let (here, tail) = (server.datadir().display().to_string(), server.log_tail());
+        match e.kind() {
+            ErrorKind::Server { server, what } if *server == here => {
+                Error::server(here, format!("{what}; server log: {tail}"))
+            }
+            _ => Error::server(here, format!("{e}; server log: {tail}")),
+        }
     });
     drop(server);
     let _ = fs::remove_dir_all(&dir);
@@ -694,21 +715,18 @@ fn timed_run(
     label: &str,
 ) -> Result<(f64, BTreeMap<String, Option<u64>>, String)> {
     let spec = server.spec();
-    let mut c = spec.connect()?;
-    let q = |c: &mut mysql::Conn, s: &str| c.query_drop(s).map_err(|e| Error::invalid(format!("{s}: {e}")));
+    let mut srv = Server::connect(&spec)?;
     if mode.on_sql_thread() {
-        q(
-            &mut c,
-            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=9, MASTER_USER='bench', \
-             RELAY_LOG_FILE='bench-relay.000001', RELAY_LOG_POS=4, MASTER_USE_GTID=no",
-        )?;
+        // A source that is never connected to: only the SQL thread runs.
+        let nowhere = SourceAddr { host: "127.0.0.1".into(), port: 9, user: "bench".into(), password: None };
+        srv.change_source_to_relay(&nowhere, "bench-relay.000001", 4)?;
     }
     let bar = Bar::start(opts.progress, label, &spec, logs)?;
     let t0 = Instant::now();
     let outcome = match mode {
         Mode::Sql | Mode::Conservative | Mode::Optimistic | Mode::Aggressive => {
-            q(&mut c, "START SLAVE SQL_THREAD")?;
-            wait_sql_thread(&mut c, &logs.end_gtid)
+            srv.start_sql_thread()?;
+            wait_sql_thread(&mut srv, &logs.end_gtid)
         }
         Mode::Pipe => pipe(server, &logs.files),
         Mode::Apply => {
@@ -720,13 +738,10 @@ fn timed_run(
     bar.finish();
     outcome?;
     if mode.on_sql_thread() {
-        q(&mut c, "STOP SLAVE")?;
+        srv.stop_replica()?;
     }
-    let sums = checksums(&mut c)?;
-    let gtid: String = c
-        .query_first("SELECT @@gtid_binlog_pos")
-        .map_err(|e| Error::invalid(format!("gtid_binlog_pos: {e}")))?
-        .unwrap_or_default();
+    let sums = checksums(&srv.label(), srv.conn())?;
+    let gtid = srv.gtid_binlog_pos()?;
     Ok((secs, sums, gtid))
 }
 
@@ -781,39 +796,37 @@ fn write_relay_copy(src: &Path, master_name: &str, dst: &Path) -> Result<()> {
 
 /// Waits until the SQL thread has applied `end`; an SQL thread that stops
 /// (an error) or stands still for [`STALL`] ends the wait.
-fn wait_sql_thread(c: &mut mysql::Conn, end: &str) -> Result<()> {
-    let d = crate::server::status::Dialect::MariaDb;
+fn wait_sql_thread(srv: &mut Server, end: &str) -> Result<()> {
     let mut last = (String::new(), String::new(), String::new());
     let mut since = Instant::now();
     loop {
-        let r: Option<i64> = c
-            .exec_first("SELECT MASTER_GTID_WAIT(?, 1)", (end,))
-            .map_err(|e| Error::invalid(format!("MASTER_GTID_WAIT: {e}")))?;
-        if r == Some(0) {
+        if srv.gtid_wait(end, Duration::from_secs(1))? {
             return Ok(());
         }
-        let Some(st) = crate::server::status::replica_status(c, d)? else { continue };
+        let Some(st) = srv.replica_status()? else {
+            return Err(Error::server(srv.label(), "the replica status is gone"));
+        };
         if let Some(e) = st.sql_error() {
-            return Err(Error::invalid(format!("SQL thread stopped: {e}")));
+            return Err(Error::server(srv.label(), format!("SQL thread stopped: {e}")));
         }
         if !st.sql_running() {
-            return Err(Error::invalid("SQL thread stopped without an error"));
+            return Err(Error::server(srv.label(), "SQL thread stopped without an error"));
         }
-        let now = (
-            st.get("Relay_Log_File").to_string(),
-            st.get("Relay_Log_Pos").to_string(),
-            crate::server::status::gtid_slave_pos(c)?,
-        );
+        let now = (st.get("Relay_Log_File").to_string(), st.get("Relay_Log_Pos").to_string(), srv.gtid_slave_pos()?);
         if now != last {
             (last, since) = (now, Instant::now());
         } else if since.elapsed() > STALL {
-            return Err(Error::invalid(format!(
-                "the SQL thread stands still at {}:{} (gtid_slave_pos {:?}, state {:?}) short of {end}",
-                last.0,
-                last.1,
-                last.2,
-                st.get("Slave_SQL_Running_State")
-            )));
+            return Err(Error::timeout(
+                srv.label(),
+                format!("waiting for the SQL thread to reach {end}"),
+                format!(
+                    "the SQL thread stands still at {}:{} (gtid_slave_pos {:?}, state {:?}) for {STALL:?}",
+                    last.0,
+                    last.1,
+                    last.2,
+                    st.get("Slave_SQL_Running_State")
+                ),
+            ));
         }
     }
 }
@@ -843,31 +856,32 @@ fn pipe(server: &Srv<'_>, files: &[PathBuf]) -> Result<()> {
         let _ = dump.kill();
     }
     let d = dump.wait_with_output().map_err(|e| Error::io(&binlog, e))?;
+    let label = server.label();
     if !sql.status.success() {
-        return Err(Error::invalid(format!("mariadb failed: {}", String::from_utf8_lossy(&sql.stderr).trim())));
+        return Err(tool_failed(&label, &client, "applying mariadb-binlog's output", &sql.stderr));
     }
     if !d.status.success() {
-        return Err(Error::invalid(format!("mariadb-binlog failed: {}", String::from_utf8_lossy(&d.stderr).trim())));
+        return Err(tool_failed(&label, &binlog, "reading the logs", &d.stderr));
     }
     Ok(())
 }
 
 /// `CHECKSUM TABLE` of every base table outside the system schemas.
-fn checksums(c: &mut mysql::Conn) -> Result<BTreeMap<String, Option<u64>>> {
+fn checksums(label: &str, c: &mut mysql::Conn) -> Result<BTreeMap<String, Option<u64>>> {
     let tables: Vec<(String, String)> = c
         .query(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' \
              AND table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
              ORDER BY 1, 2",
         )
-        .map_err(|e| Error::invalid(format!("listing tables: {e}")))?;
+        .map_err(|e| Error::server(label, format!("listing tables: {e}")))?;
     let mut out = BTreeMap::new();
     for chunk in tables.chunks(50) {
         let list: Vec<String> =
             chunk.iter().map(|(s, t)| format!("`{}`.`{}`", s.replace('`', "``"), t.replace('`', "``"))).collect();
         let rows: Vec<(String, Option<u64>)> = c
             .query(format!("CHECKSUM TABLE {}", list.join(", ")))
-            .map_err(|e| Error::invalid(format!("CHECKSUM TABLE: {e}")))?;
+            .map_err(|e| Error::server(label, format!("CHECKSUM TABLE: {e}")))?;
         out.extend(rows);
     }
     Ok(out)
@@ -1028,7 +1042,7 @@ impl Bar {
             return Ok(Bar { stop, handle: None });
         }
         let end = MariaState::parse(&logs.end_gtid)?;
-        let mut c = spec.connect()?;
+        let mut srv = Server::connect(spec)?;
         let pb = indicatif::ProgressBar::new(logs.transactions);
         pb.set_style(
             indicatif::ProgressStyle::with_template("{prefix:>16} {bar:40} {pos}/{len} trx {per_sec} {elapsed}")
@@ -1041,8 +1055,7 @@ impl Bar {
         let (s2, n) = (stop.clone(), logs.transactions);
         let handle = std::thread::spawn(move || {
             while !s2.load(Ordering::Relaxed) {
-                let now: Option<String> = c.query_first("SELECT @@gtid_binlog_pos").ok().flatten();
-                if let Some(st) = now.and_then(|t| MariaState::parse(&t).ok()) {
+                if let Some(st) = srv.gtid_binlog_pos().ok().and_then(|t| MariaState::parse(&t).ok()) {
                     let seq: u64 = domains.iter().filter_map(|d| st.domain_seq(*d)).sum();
                     // Sequence numbers may start anywhere: count back from the end.
                     pb.set_position(n.saturating_sub(total_seq.saturating_sub(seq)));

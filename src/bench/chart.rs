@@ -27,7 +27,7 @@ fn color(m: Mode) -> RGBColor {
 pub fn write_svg(report: &CatchupReport, path: &Path) -> Result<()> {
     let lines: Vec<_> = report.lines.iter().filter(|l| l.seconds.is_some()).collect();
     if lines.is_empty() {
-        return Err(Error::invalid("no valid run to chart"));
+        return Err(Error::bad_input("the report", "no valid run to chart"));
     }
     let max_t = lines.iter().map(|l| l.threads).max().unwrap_or(1).max(2) as f64;
     let max_s = lines.iter().filter_map(|l| l.seconds).fold(0.0, f64::max) * 1.1;

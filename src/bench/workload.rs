@@ -25,6 +25,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
+use crate::server::Server;
 use crate::server::embedded::{self, Embedded};
 
 /// Which write mix.
@@ -249,18 +250,15 @@ fn transaction(mix: Mix, r: &mut XorShift, k: u64) -> Vec<String> {
     }
 }
 
-fn sql_err(what: &str) -> impl Fn(mysql::Error) -> Error + '_ {
-    move |e| Error::invalid(format!("workload: {what}: {e}"))
+/// A statement of the workload that `server` (the generating server's
+/// datadir) failed.
+fn sql_err<'a>(server: &'a Embedded, what: &'a str) -> impl Fn(mysql::Error) -> Error + 'a {
+    move |e| Error::server(server.datadir().display().to_string(), format!("workload: {what}: {e}"))
 }
 
 /// Bytes of the binlog files from `first` on (the logs being generated).
-fn binlog_bytes(c: &mut mysql::Conn, first: &str) -> Result<u64> {
-    let rows: Vec<mysql::Row> = c.query("SHOW BINARY LOGS").map_err(sql_err("SHOW BINARY LOGS"))?;
-    Ok(rows
-        .iter()
-        .filter(|r| r.get::<String, _>(0).is_some_and(|n| n.as_str() >= first))
-        .filter_map(|r| r.get::<u64, _>(1))
-        .sum())
+fn binlog_bytes(srv: &mut Server, first: &str) -> Result<u64> {
+    Ok(srv.binary_logs()?.iter().filter(|(n, _)| n.as_str() >= first).map(|(_, size)| size).sum())
 }
 
 /// Generates (or finds in `cache`) the logs and starting state of `spec`.
@@ -295,18 +293,16 @@ pub fn generate(spec: &WorkloadSpec, cache: &Path, tick: &dyn Fn(u64)) -> Result
     ];
     let mut rng = XorShift::new(spec.seed);
     let mut master = Embedded::start(&dir.join("master"), &data, &options)?;
-    let mut c = master.spec().connect()?;
+    let mut srv = Server::connect(&master.spec())?;
     for q in schema(spec.mix, &mut rng) {
-        c.query_drop(&q).map_err(sql_err("schema"))?;
+        srv.conn().query_drop(&q).map_err(sql_err(&master, "schema"))?;
     }
     // The starting state ends here: a new binlog file begins the logs.
-    c.query_drop("FLUSH BINARY LOGS").map_err(sql_err("FLUSH BINARY LOGS"))?;
-    let first: String = c
-        .query_first::<mysql::Row, _>("SHOW MASTER STATUS")
-        .map_err(sql_err("SHOW MASTER STATUS"))?
-        .and_then(|r| r.get(0))
-        .ok_or_else(|| Error::invalid("workload: binary log is off"))?;
-    drop(c);
+    srv.flush_binary_logs()?;
+    let (first, _) = srv
+        .binlog_coords()?
+        .ok_or_else(|| Error::server(master.datadir().display().to_string(), "workload: binary log is off"))?;
+    drop(srv);
     master.stop()?;
     embedded::copy_dir(&data, &snapshot)?;
     for e in fs::read_dir(&snapshot).map_err(|e| Error::io(&snapshot, e))? {
@@ -354,7 +350,7 @@ fn one_trx(c: &mut mysql::Conn, stmts: &[String]) -> std::result::Result<(), mys
 fn run_mix(spec: &WorkloadSpec, clients: usize, master: &Embedded, first: &str, tick: &dyn Fn(u64)) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let next_k = Arc::new(AtomicU64::new(1));
-    let mut monitor = master.spec().connect()?;
+    let mut monitor = Server::connect(&master.spec())?;
     std::thread::scope(|s| -> Result<()> {
         let handles: Vec<_> = (0..clients)
             .map(|i| {
@@ -371,7 +367,7 @@ fn run_mix(spec: &WorkloadSpec, clients: usize, master: &Embedded, first: &str, 
                             match one_trx(&mut c, &stmts) {
                                 Ok(()) => break,
                                 Err(mysql::Error::MySqlError(e)) if matches!(e.code, 1205 | 1213) && attempt < 100 => {}
-                                Err(e) => return Err(sql_err("transaction")(e)),
+                                Err(e) => return Err(sql_err(master, "transaction")(e)),
                             }
                         }
                     }

@@ -29,9 +29,11 @@ pub(super) enum NodeOp {
 
 fn request<Q: DeserializeOwned>() -> Result<Q> {
     let mut text = Vec::new();
-    std::io::stdin().read_to_end(&mut text).map_err(|e| Error::invalid(format!("reading the request: {e}")))?;
+    std::io::stdin()
+        .read_to_end(&mut text)
+        .map_err(|e| Error::from(std::io::Error::new(e.kind(), format!("reading the request: {e}"))))?;
     let env: Envelope<Q> =
-        serde_json::from_slice(&text).map_err(|e| Error::invalid(format!("the request is unreadable: {e}")))?;
+        serde_json::from_slice(&text).map_err(|e| Error::bad_input("the request", format!("unreadable: {e}")))?;
     env.open("the driver")
 }
 
@@ -48,10 +50,10 @@ pub(super) fn run(op: NodeOp) -> u8 {
         NodeOp::Apply => request().and_then(|q| reply(apply_following(q))),
     };
     match r {
-        Ok(()) => super::EXIT_OK,
+        Ok(()) => super::exit::EXIT_OK,
         Err(e) => {
             eprintln!("binlog-diff: {e}");
-            super::exit_for(&e)
+            super::exit::of_error(&e)
         }
     }
 }

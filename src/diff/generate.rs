@@ -311,7 +311,7 @@ impl<'c> Lane<'c> {
         let first_fi = files.partition_point(|(n, _)| n < first);
         let err = match files.get(first_fi) {
             Some((n, _)) if n == first => None,
-            _ => Some(Error::invalid(format!("log file {first} not found"))),
+            _ => Some(Error::bad_input(format!("log file {first}"), "not found")),
         };
         let first_segment = j.cutter.segments == 0;
         if err.is_none() {
@@ -362,7 +362,7 @@ impl<'c> Lane<'c> {
             if ev.offset() == start {
                 self.started = true;
             } else if ev.offset() > start {
-                return Err(Error::invalid(format!("position {start} is not the start of an event"))
+                return Err(Error::bad_input("diff start", format!("position {start} is not the start of an event"))
                     .with_file(path)
                     .at(ev.offset(), Some(ev.event_type())));
             }
@@ -386,9 +386,10 @@ impl<'c> Lane<'c> {
             }
             let mid = !matches!(role.boundary, Boundary::Open | Boundary::OpenClose | Boundary::Control);
             if mid && !(self.first_segment && opts.allow_mid_transaction_start) {
-                return Err(Error::invalid(format!(
-                    "position {start} is inside a transaction; a diff must start on a transaction boundary"
-                ))
+                return Err(Error::bad_input(
+                    "diff start",
+                    format!("position {start} is inside a transaction; a diff must start on a transaction boundary"),
+                )
                 .with_file(path)
                 .at(ev.offset(), Some(ev.event_type())));
             }
@@ -401,7 +402,9 @@ impl<'c> Lane<'c> {
             c.w.set_format(&fde, &f)?;
         }
         if c.w.format().is_none() {
-            return Err(Error::invalid("no master format description before the first event").with_file(path));
+            return Err(Error::bad_input("first event to copy", "no master format description before it")
+                .with_file(path)
+                .at(ev.offset(), Some(ev.event_type())));
         }
         c.w.copy_from(src, ev)?;
         c.rep.data_end = self.cursor.file().cloned().zip(self.cursor.pos()).map(|(f, p)| MasterPos::new(f, p));
@@ -477,7 +480,9 @@ fn pass(set: &LogSet, kind: Source, verify: bool, access: Access, mut lanes: Vec
         let len = lf.len();
         for l in lanes.iter_mut().filter(|l| l.active(fi) && l.first_fi == fi && l.start > len) {
             let start = l.start;
-            l.fail(Error::invalid(format!("start position {start} is past the end of the file")).with_file(path));
+            l.fail(
+                Error::bad_input("diff start", format!("position {start} is past the end of the file")).with_file(path),
+            );
         }
         // The newest file may end torn (a crashed server), or even before its
         // format description (created just before the crash: nothing in it);
@@ -522,7 +527,10 @@ fn pass(set: &LogSet, kind: Source, verify: bool, access: Access, mut lanes: Vec
             if l.first_fi == fi {
                 if !l.started && l.start != len {
                     let start = l.start;
-                    l.fail(Error::invalid(format!("position {start} is not the start of an event")).with_file(path));
+                    l.fail(
+                        Error::bad_input("diff start", format!("position {start} is not the start of an event"))
+                            .with_file(path),
+                    );
                 }
                 l.started = true; // later files are copied whole
             }

@@ -73,7 +73,7 @@ pub struct Plan {
 }
 
 fn relay_set_of(st: &ReplicaState) -> Result<LogSet> {
-    let dir = st.relay_dir.as_ref().ok_or_else(|| Error::invalid(format!("{}: relay log folder unknown", st.name)))?;
+    let dir = st.relay_dir.as_ref().ok_or_else(|| Error::bad_input(&st.name, "relay log folder unknown"))?;
     match &st.relay_exec {
         Some(r) => LogSet::from_dir(dir, r.file.base()),
         None => LogSet::discover(dir, LogKind::Relay),
@@ -87,7 +87,7 @@ impl Plan {
     /// No replicas, the latest replica's relay logs unreadable or damaged, a
     /// replica whose executed position is not in them (purged relay logs).
     pub fn make(input: PlanInput) -> Result<Plan> {
-        let li = latest(&input.replicas).ok_or_else(|| Error::invalid("no replicas"))?;
+        let li = latest(&input.replicas).ok_or_else(|| Error::config(None, "no replicas"))?;
         let lst = &input.replicas[li];
         let relay = relay_set_of(lst)?;
         let map_opts = MapOptions {
@@ -171,10 +171,11 @@ impl Plan {
                             }
                             Ok(GtidStart::AlreadyComplete) => (None, false),
                             Err(e2) => {
-                                return Err(Error::invalid(format!("{}: {e}; by GTID: {e2}", st.name)));
+                                // The last attempt's failure, its kind kept, after the first's.
+                                return Err(e2.with_subject(format!("{}: {e}; by GTID", st.name)));
                             }
                         },
-                        (Err(e), None) => return Err(Error::invalid(format!("{}: {e}", st.name))),
+                        (Err(e), None) => return Err(e.with_subject(&st.name)),
                     }
                 };
                 let diff = DiffReport::default();
@@ -198,7 +199,7 @@ impl Plan {
     /// then one pass over the master's binlogs. The files are then finished
     /// (fsynced) concurrently, so the device flushes them together.
     fn cut_all(&self, mut cutters: Vec<Result<Cutter>>) -> Vec<Result<DiffReport>> {
-        let named = |t: &TargetPlan, e: Error| Error::invalid(format!("{}: {e}", t.state.name));
+        let named = |t: &TargetPlan, e: Error| e.with_subject(&t.state.name);
         let mut idx = Vec::new();
         let mut joins = Vec::new();
         for (i, (c, t)) in cutters.iter_mut().zip(&self.targets).enumerate() {
@@ -393,6 +394,7 @@ mod tests {
         // Without GTIDs it is the positional error, named.
         let e = plan(vec![state("c", "mysql-bin.000002:1063", "mysql-bin.000002:1063", None)]).unwrap_err();
         assert!(e.to_string().starts_with("c: relay position not found"), "{e}");
+        assert!(matches!(e.kind(), crate::error::ErrorKind::BadInput { .. }), "the replica named, the kind kept: {e}");
 
         // The position says 0-1-12 is missing, the GTID state holds it: said.
         let p = plan(vec![state("d", "mysql-bin.000002:427", "mysql-bin.000002:385", Some("0-1-12"))]).unwrap();

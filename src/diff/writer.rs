@@ -217,7 +217,7 @@ impl DiffWriter {
     /// The temporary file cannot be created.
     pub fn create(path: &Path) -> Result<DiffWriter> {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().ok_or_else(|| Error::invalid("diff path has no file name").with_file(path))?;
+        let name = path.file_name().ok_or_else(|| Error::config(None, "diff path has no file name").with_file(path))?;
         let tmp = dir.join(format!(".{}.tmp.{}", name.to_string_lossy(), std::process::id()));
         let f =
             OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(|e| Error::io(&tmp, e))?;

@@ -9,4 +9,4 @@ pub mod verify;
 
 pub use dump::{DumpOptions, dump};
 pub use stats::{Stats, StatsOptions};
-pub use verify::{VerifyReport, verify};
+pub use verify::{VerifyRecord, VerifyReport, verify, verify_files};

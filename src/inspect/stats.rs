@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::event::views::{MariaGtid, MysqlGtid};
 use crate::event::{EventType, TrxGrouper, WalkOptions, classify};
-use crate::log::{LogFile, RecoveryMode, Tail};
+use crate::log::{Access, LogFile, RecoveryMode, Tail};
 
 /// Options for [`Stats::add_file`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -76,6 +76,30 @@ impl Stats {
     /// Empty statistics.
     pub fn new() -> Self {
         Stats::default()
+    }
+
+    /// Adds `files`, opened with `access`, as one stream in the order given:
+    /// only the last may end torn (`opts.recovery` applies to it; the others
+    /// must be whole). `done` is told each file's size as it is added (a
+    /// progress bar). Stops at the first error; what was added before stays
+    /// counted.
+    ///
+    /// # Errors
+    /// The first file that cannot be opened, or [`add_file`](Self::add_file)'s.
+    pub fn add_files(
+        &mut self,
+        files: &[PathBuf],
+        access: Access,
+        opts: StatsOptions,
+        done: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        for (i, f) in files.iter().enumerate() {
+            let lf = LogFile::open(f, access)?;
+            let last = i + 1 == files.len();
+            self.add_file(&lf, StatsOptions { recovery: opts.recovery.for_file(last), ..opts })?;
+            done(lf.bytes().len() as u64);
+        }
+        Ok(())
     }
 
     /// Adds one file, continuing the transaction stream from the previous file.

@@ -45,10 +45,10 @@ fn lines_after_count(text: &str) -> Vec<&str> {
 pub fn parse_relay_log_info(text: &str, datadir: &Path) -> Result<RelayLogInfo> {
     let l = lines_after_count(text);
     let get = |i: usize, what: &str| {
-        l.get(i).map(|s| s.trim()).ok_or_else(|| Error::invalid(format!("relay-log.info: no {what}")))
+        l.get(i).map(|s| s.trim()).ok_or_else(|| Error::bad_input("relay-log.info", format!("no {what}")))
     };
     let num = |i: usize, what: &str| -> Result<u64> {
-        get(i, what)?.parse().map_err(|_| Error::invalid(format!("relay-log.info: bad {what}")))
+        get(i, what)?.parse().map_err(|_| Error::bad_input("relay-log.info", format!("bad {what}")))
     };
     let rl = get(0, "relay log name")?;
     let rl = rl.strip_prefix("./").unwrap_or(rl);
@@ -99,11 +99,11 @@ pub fn parse_master_info(text: &str) -> Result<MasterInfo> {
         .first()
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| Error::invalid("master.info: no master log name"))?;
+        .ok_or_else(|| Error::bad_input("master.info", "no master log name"))?;
     let pos = l
         .get(1)
         .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| Error::invalid("master.info: bad master log position"))?;
+        .ok_or_else(|| Error::bad_input("master.info", "bad master log position"))?;
     Ok(MasterInfo { master_log_file: file.to_string(), read_master_log_pos: pos })
 }
 
@@ -151,6 +151,8 @@ mod tests {
     fn master_info() {
         let m = parse_master_info("33\nmysql-bin.000003\n1234\n127.0.0.1\nrepl\nsecret\n3306\n").unwrap();
         assert_eq!(m, MasterInfo { master_log_file: "mysql-bin.000003".into(), read_master_log_pos: 1234 });
-        assert!(parse_master_info("").is_err());
+        let e = parse_master_info("").unwrap_err();
+        assert!(matches!(e.kind(), crate::error::ErrorKind::BadInput { .. }), "{e}");
+        assert_eq!(e.to_string(), "master.info: no master log name");
     }
 }

@@ -27,6 +27,14 @@ impl fmt::Display for BadLogName {
 
 impl std::error::Error for BadLogName {}
 
+/// A bad log name is a bad input ([`crate::error::ErrorKind::BadInput`]),
+/// its text unchanged.
+impl From<BadLogName> for crate::error::Error {
+    fn from(e: BadLogName) -> Self {
+        crate::error::Error::bad_input("not a log file name (expected <base>.<number>)", format!("{:?}", e.0))
+    }
+}
+
 impl LogName {
     /// A name from parts; `width` is the zero-padded digit count (servers use 6).
     pub fn new(base: impl Into<Arc<str>>, seq: u64, width: u8) -> LogName {

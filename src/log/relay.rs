@@ -52,14 +52,14 @@ impl LogSet {
             let n = p
                 .file_name()
                 .and_then(|n| n.to_str())
-                .ok_or_else(|| Error::invalid("log file without a UTF-8 name").with_file(&p))?
+                .ok_or_else(|| Error::bad_input("log file name", "not UTF-8").with_file(&p))?
                 .parse::<LogName>()
-                .map_err(|e| Error::invalid(e.to_string()).with_file(&p))?;
+                .map_err(|e| Error::from(e).with_file(&p))?;
             files.push((n, p));
         }
         files.sort_by(|a, b| a.0.cmp(&b.0));
         if files.windows(2).any(|w| !w[0].0.same_series(&w[1].0)) {
-            return Err(Error::invalid("log files from more than one series"));
+            return Err(Error::bad_input("log files", "from more than one series"));
         }
         Ok(LogSet { files })
     }
@@ -125,7 +125,7 @@ impl LogSet {
             if name.is_some_and(|n| n.ends_with(".info")) {
                 let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
                 let mut file = relay_log_path(&text, parent())
-                    .ok_or_else(|| Error::invalid("no relay log name").with_file(path))?;
+                    .ok_or_else(|| Error::bad_input("relay-log.info", "no relay log name").with_file(path))?;
                 // A path from another machine (a copied data folder): the relay logs are beside the info file.
                 if !file.exists() {
                     if let Some(n) = file.file_name() {
@@ -134,7 +134,7 @@ impl LogSet {
                 }
                 let base =
                     file.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<LogName>().ok()).ok_or_else(
-                        || Error::invalid(format!("{} is not a relay log name", file.display())).with_file(path),
+                        || Error::bad_input(file.display().to_string(), "not a relay log name").with_file(path),
                     )?;
                 let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 return LogSet::from_dir(dir, base.base());
@@ -157,7 +157,8 @@ impl LogSet {
             several => {
                 let mut names: Vec<String> = several.iter().map(|p| p.display().to_string()).collect();
                 names.sort();
-                Err(Error::invalid(format!("several log indexes, name one: {}", names.join(", "))).with_file(path))
+                Err(Error::bad_input("log folder", format!("several log indexes, name one: {}", names.join(", ")))
+                    .with_file(path))
             }
         }
     }

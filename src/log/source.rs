@@ -92,8 +92,9 @@ impl Source {
     pub fn open(path: &Path, access: Access) -> Result<Source> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let len =
-            usize::try_from(len).map_err(|_| Error::invalid("file too large for this platform").with_file(path))?;
+        let len = usize::try_from(len).map_err(|_| {
+            Error::io(path, std::io::Error::new(std::io::ErrorKind::FileTooLarge, "file too large for this platform"))
+        })?;
         test_hook("source-opened");
         if len == 0 {
             return Ok(Source { inner: Arc::new(Inner::Empty), len: 0 });

@@ -9,7 +9,7 @@
 //!   read position to the end, then (`_and_send`) pushed to the target host
 //!   over SSH with an MD5 check;
 //! - `apply`: `--apply_files` applied as one stream by the native applier,
-//!   verified; exit 22 on any failure.
+//!   verified; exit 22 on any failure ([`super::exit`]).
 
 use std::path::PathBuf;
 
@@ -23,9 +23,6 @@ use crate::log::LogName;
 use crate::position::{MapOptions, Mapping, MasterPos, RelayPos, find_start};
 use crate::remote::{MHA_SSH_OPT_ALIVE, SshOptions};
 use crate::server::{ConnSpec, Secret};
-
-/// Applying the files failed (`$MHA::NodeConst::Applying_SQL_File_Failed`).
-pub const EXIT_APPLY_FAILED: u8 = 22;
 
 const SPECS: &[Spec] = &[
     ("help", Kind::Flag),
@@ -175,10 +172,10 @@ pub fn main(args: &[String]) -> u8 {
     };
     if o.has("version") {
         out(&format!("apply_diff_relay_logs version {}.\n", super::VERSION));
-        return 0;
+        return super::exit::OK;
     }
     match run(&Args::from_opts(&o)) {
-        Ok(()) => 0,
+        Ok(()) => super::exit::OK,
         Err(c) => {
             let msg = if c.msg.ends_with('\n') { c.msg } else { format!("{}\n", c.msg) };
             eprint!("{msg}");
@@ -540,7 +537,7 @@ fn apply(a: &Args, ip: &str) -> Res<()> {
                 out(&format!("{l}\n"));
             }
         }
-        Croak { msg: format!("applying log files failed: {msg}\n"), code: EXIT_APPLY_FAILED }
+        Croak { msg: format!("applying log files failed: {msg}\n"), code: super::exit::APPLY_DIFF_FAILED }
     };
     let mut conn = spec.connect().map_err(|e| fail(e.to_string(), None))?;
     let sro = SuperReadOnly::check(&mut conn);

@@ -37,14 +37,14 @@ pub fn main(args: &[String]) -> u8 {
     };
     if o.has("version") {
         super::out(&format!("filter_mysqlbinlog version {}.\n", super::VERSION));
-        return 0;
+        return super::exit::OK;
     }
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
     let _ = filter(stdin.lock(), &mut w);
     let _ = w.flush();
-    0
+    super::exit::OK
 }
 
 fn is_at(l: &[u8]) -> bool {

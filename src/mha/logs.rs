@@ -50,10 +50,13 @@ impl Logs {
             .next()
             .unwrap_or("")
             .parse()
-            .map_err(|e: crate::log::name::BadLogName| Error::invalid(format!("{e}")))?;
+            .map_err(|e: crate::log::name::BadLogName| Error::from(e))?;
         let set = LogSet::from_dir(dir, current.base())?;
         let Some((_, end)) = set.last() else {
-            return Err(Error::invalid("Failed to get tail of the relay/bin log name!"));
+            // MHA's words, as the manager's log shows them.
+            let none =
+                std::io::Error::new(std::io::ErrorKind::NotFound, "Failed to get tail of the relay/bin log name!");
+            return Err(Error::from(none));
         };
         std::fs::File::open(end).map_err(|e| Error::io(end, e))?;
         Ok(Logs { dir: dir.to_path_buf(), set, current })
@@ -66,15 +69,20 @@ impl Logs {
     /// # Errors
     /// Unreadable info file, or no relay log found.
     pub fn from_relay_log_info(rinfo: &Path, datadir: Option<&Path>) -> Result<Logs> {
-        let text = std::fs::read_to_string(rinfo)
-            .map_err(|_| Error::invalid(format!("Could not open relay-log-info file {}.", rinfo.display())))?;
+        let text = std::fs::read_to_string(rinfo).map_err(|e| {
+            Error::from(std::io::Error::new(
+                e.kind(),
+                format!("Could not open relay-log-info file {}.", rinfo.display()),
+            ))
+        })?;
         let datadir = datadir
             .filter(|d| !d.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| rinfo.parent().map(Path::to_path_buf).unwrap_or_default());
         // Only the name matters here (MHA reads nothing else).
-        let file = crate::log::info::relay_log_path(&text, &datadir)
-            .ok_or_else(|| Error::invalid("Coundln't get current relay log name.").with_file(rinfo))?;
+        let file = crate::log::info::relay_log_path(&text, &datadir).ok_or_else(|| {
+            Error::bad_input("relay-log.info", "Coundln't get current relay log name.").with_file(rinfo)
+        })?;
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
         Logs::from_dir_file(&dir, name)

@@ -22,9 +22,9 @@
 //!   0.54 is refused with MHA's message.
 //! - `--slave_user`/`--slave_pass` arrive shell-escaped by the manager and
 //!   are unescaped exactly as MHA does ([`shell`]). Passwords are never printed.
-//! - Exit codes: `save_binary_logs` 0 saved, 10 nothing to save, 1 error;
-//!   `apply_diff_relay_logs` 0, 1, 22 (applying failed); "the target has all
-//!   relay logs" exits 0 without a file.
+//! - Exit codes ([`exit`]): `save_binary_logs` 0 saved, 10 nothing to save,
+//!   1 error; `apply_diff_relay_logs` 0, 1, 22 (applying failed); "the
+//!   target has all relay logs" exits 0 without a file.
 //! - The human-readable lines MHA prints are printed (the manager parses
 //!   only the version line; people read the rest in the manager log).
 //!
@@ -52,6 +52,7 @@
 //!   thread's purge instead of sleeping 3 s.
 
 pub mod apply_diff;
+pub mod exit;
 pub mod filter;
 pub mod getopt;
 pub mod logs;
@@ -133,13 +134,13 @@ pub fn subcommand(args: &[OsString]) -> u8 {
         Some("install") => {
             let Some(dir) = args.get(1) else {
                 eprintln!("binlog-diff mha install: missing DIR");
-                return 2;
+                return exit::FRONT_USAGE;
             };
             let exe = match std::env::current_exe() {
                 Ok(e) => e,
                 Err(e) => {
                     eprintln!("binlog-diff mha install: cannot find this executable: {e}");
-                    return 2;
+                    return exit::FRONT_USAGE;
                 }
             };
             match install(Path::new(dir), &exe) {
@@ -147,11 +148,11 @@ pub fn subcommand(args: &[OsString]) -> u8 {
                     for m in made {
                         println!("{} -> {}", m.display(), exe.display());
                     }
-                    0
+                    exit::OK
                 }
                 Err(e) => {
                     eprintln!("binlog-diff mha install: {e}");
-                    2
+                    exit::FRONT_USAGE
                 }
             }
         }
@@ -160,7 +161,7 @@ pub fn subcommand(args: &[OsString]) -> u8 {
             eprintln!(
                 "usage: binlog-diff mha <save_binary_logs|apply_diff_relay_logs|purge_relay_logs|filter_mysqlbinlog> ARGS...\n       binlog-diff mha install DIR"
             );
-            2
+            exit::FRONT_USAGE
         }
     }
 }
@@ -180,7 +181,9 @@ pub fn install(dir: &Path, exe: &Path) -> crate::Result<Vec<PathBuf>> {
             if m.file_type().is_symlink() {
                 std::fs::remove_file(&link).map_err(|e| crate::Error::io(&link, e))?;
             } else {
-                return Err(crate::Error::invalid("exists and is not a symlink; not replaced").with_file(&link));
+                let taken =
+                    std::io::Error::new(std::io::ErrorKind::AlreadyExists, "exists and is not a symlink; not replaced");
+                return Err(crate::Error::io(&link, taken));
             }
         }
         #[cfg(unix)]
@@ -201,7 +204,7 @@ pub(crate) struct Croak {
 
 impl Croak {
     pub fn new(msg: impl Into<String>) -> Croak {
-        Croak { msg: msg.into(), code: 1 }
+        Croak { msg: msg.into(), code: exit::FAILED }
     }
 }
 
@@ -227,7 +230,7 @@ pub(crate) fn parse_or_usage(specs: &[getopt::Spec], args: &[String], usage: &st
         Ok(o) => {
             if o.has("help") {
                 out(usage);
-                return Err(0);
+                return Err(exit::OK);
             }
             Ok(o)
         }
@@ -236,7 +239,7 @@ pub(crate) fn parse_or_usage(specs: &[getopt::Spec], args: &[String], usage: &st
                 eprintln!("{e}");
             }
             out(usage);
-            Err(1)
+            Err(exit::FAILED)
         }
     }
 }
@@ -344,7 +347,7 @@ pub(crate) fn get_ip(host: &str) -> Res<String> {
 /// Usage and exit for a wrong `--command` (MHA's `pod2usage(1)`).
 pub(crate) fn usage_exit(usage: &str) -> u8 {
     out(usage);
-    1
+    exit::FAILED
 }
 
 #[cfg(test)]

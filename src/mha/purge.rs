@@ -26,8 +26,7 @@ use mysql::prelude::Queryable;
 use super::getopt::{Kind, Spec};
 use super::logs::{Logs, show_dir};
 use super::{Croak, Res, out};
-use crate::server::status::{Dialect, replica_status};
-use crate::server::{ConnSpec, Secret};
+use crate::server::{ConnSpec, RelayLogInfo, Secret, Server};
 
 const SPECS: &[Spec] = &[
     ("help", Kind::Flag),
@@ -63,7 +62,7 @@ pub fn main(args: &[String]) -> u8 {
     };
     if o.has("version") {
         out(&format!("purge_relay_logs version {}.\n", super::VERSION));
-        return 0;
+        return super::exit::OK;
     }
     let a = Args {
         workdir: PathBuf::from(o.or("workdir", "/var/tmp")),
@@ -79,7 +78,7 @@ pub fn main(args: &[String]) -> u8 {
         use_hardlink: o.int("use_hardlink").is_none_or(|v| v != 0),
     };
     match run(&a) {
-        Ok(()) => 0,
+        Ok(()) => super::exit::OK,
         Err(c) => {
             let msg = if c.msg.ends_with('\n') { c.msg } else { format!("{}\n", c.msg) };
             eprint!("{msg}");
@@ -116,8 +115,8 @@ fn check_local(host: &str) -> Res<()> {
     Ok(())
 }
 
-fn q<T: mysql::prelude::FromValue>(conn: &mut mysql::Conn, sql: &str) -> Res<Option<T>> {
-    conn.query_first::<T, _>(sql).map_err(|e| Croak::new(format!("{sql}: {e}\n")))
+fn croak(e: crate::Error) -> Croak {
+    Croak::new(format!("{e}\n"))
 }
 
 fn relay_files_older_than(logs: &Logs, current: &crate::log::LogName) -> Vec<(crate::log::LogName, PathBuf)> {
@@ -136,23 +135,22 @@ fn run(a: &Args) -> Res<()> {
         timeout: None,
     };
     let spec = spec.with_password_from_env_or(a.defaults_file.as_deref())?;
-    let mut conn = spec.connect().map_err(|e| Croak::new(format!(" Failed to get DB Handle on {}! {e}\n", a.host)))?;
-    let dialect = Dialect::of(&mut conn).map_err(|e| Croak::new(format!("{e}\n")))?;
-    let is_slave = replica_status(&mut conn, dialect).map_err(|e| Croak::new(format!("{e}\n")))?.is_some();
+    let conn = spec.connect().map_err(|e| Croak::new(format!(" Failed to get DB Handle on {}! {e}\n", a.host)))?;
+    let mut srv = Server::open(conn, spec.label()).map_err(croak)?;
+    let is_slave = srv.replica_status().map_err(croak)?.is_some();
     if !is_slave {
         return Err(Croak::new(" Target mysql server is not defined as replication slave.\n"));
     }
-    let purge: Option<i64> = q(&mut conn, "SELECT @@global.relay_log_purge")?;
-    if purge == Some(1) {
+    if srv.relay_log_purge().map_err(croak)? {
         if a.disable_relay_log_purge {
             out(" relay_log_purge is enabled. Disabling..\n");
-            conn.query_drop("SET GLOBAL relay_log_purge=0").map_err(|e| Croak::new(format!("{e}\n")))?;
+            srv.set_relay_log_purge(false).map_err(croak)?;
         } else {
             out(" relay_log_purge is enabled. Exit.\n");
             return Ok(());
         }
     }
-    let logs = locate(&mut conn, a)?;
+    let logs = locate(&mut srv, a)?;
     let current = logs.current.clone();
     let mut linked: Vec<PathBuf> = Vec::new();
     let mut _handles: Vec<std::fs::File> = Vec::new();
@@ -187,7 +185,8 @@ fn run(a: &Args) -> Res<()> {
             _handles.push(std::fs::File::open(p).map_err(|e| Croak::new(format!("{e}: {}\n", p.display())))?);
         }
     }
-    let got: Option<i64> = conn
+    let got: Option<i64> = srv
+        .conn()
         .exec_first("SELECT GET_LOCK('MHA_Master_High_Availability_Failover', ?)", (200,))
         .map_err(|e| Croak::new(format!("GET_LOCK: {e}\n")))?;
     if got != Some(1) {
@@ -196,9 +195,9 @@ fn run(a: &Args) -> Res<()> {
     out(
         " Executing SET GLOBAL relay_log_purge=1; FLUSH NO_WRITE_TO_BINLOG RELAY LOGS; waiting until the SQL thread has deleted the older relay log files (if it keeps up, at most 10 s); SET GLOBAL relay_log_purge=0; ..",
     );
-    let r = purge_under_lock(&mut conn, &logs);
-    let _ = conn.query_drop("SET GLOBAL relay_log_purge=0");
-    let _ = conn.query_drop("SELECT RELEASE_LOCK('MHA_Master_High_Availability_Failover')");
+    let r = purge_under_lock(&mut srv, &logs);
+    let _ = srv.set_relay_log_purge(false);
+    let _ = srv.conn().query_drop("SELECT RELEASE_LOCK('MHA_Master_High_Availability_Failover')");
     let left = r?;
     if left == 0 {
         out(" ok.\n");
@@ -218,12 +217,12 @@ fn run(a: &Args) -> Res<()> {
 /// Enables purging, switches relay logs, and polls until the SQL thread
 /// has deleted every relay log older than the one it is in (bounded by
 /// [`PURGE_WAIT`]); returns how many are left.
-fn purge_under_lock(conn: &mut mysql::Conn, logs: &Logs) -> Res<usize> {
-    conn.query_drop("SET GLOBAL relay_log_purge=1").map_err(|e| Croak::new(format!("{e}\n")))?;
-    conn.query_drop("FLUSH NO_WRITE_TO_BINLOG /*!50501 RELAY */ LOGS").map_err(|e| Croak::new(format!("{e}\n")))?;
+fn purge_under_lock(srv: &mut Server, logs: &Logs) -> Res<usize> {
+    srv.set_relay_log_purge(true).map_err(croak)?;
+    srv.flush_relay_logs().map_err(croak)?;
     let start = Instant::now();
     loop {
-        let left = older_than_sql_thread(conn, logs)?;
+        let left = older_than_sql_thread(srv, logs)?;
         if left == 0 || start.elapsed() >= PURGE_WAIT {
             return Ok(left);
         }
@@ -232,9 +231,8 @@ fn purge_under_lock(conn: &mut mysql::Conn, logs: &Logs) -> Res<usize> {
 }
 
 /// Relay files on disk older than the SQL thread's current one.
-fn older_than_sql_thread(conn: &mut mysql::Conn, logs: &Logs) -> Res<usize> {
-    let d = Dialect::of(conn).map_err(|e| Croak::new(format!("{e}\n")))?;
-    let Some(row) = replica_status(conn, d).map_err(|e| Croak::new(format!("{e}\n")))? else { return Ok(0) };
+fn older_than_sql_thread(srv: &mut Server, logs: &Logs) -> Res<usize> {
+    let Some(row) = srv.replica_status().map_err(croak)? else { return Ok(0) };
     let name: Option<String> = row.opt("Relay_Log_File");
     let Some(cur) = name.and_then(|n| crate::log::LogName::from_path_str(&n).ok()) else { return Ok(0) };
     let fresh = crate::log::LogSet::from_dir(&logs.dir, cur.base()).map_err(Croak::from)?;
@@ -264,26 +262,28 @@ fn remove_hardlinks(workdir: &Path, prefix: &str) -> Res<()> {
 /// The relay logs and the SQL thread's file: `mysql.slave_relay_log_info`
 /// (MySQL ≥ 5.6.2 with `relay_log_info_repository=TABLE`), else
 /// relay-log.info (`--relay_log_info`, or `@@relay_log_info_file` in the datadir).
-fn locate(conn: &mut mysql::Conn, a: &Args) -> Res<Logs> {
-    let datadir: Option<String> = q(conn, "SELECT @@global.datadir")?;
+fn locate(srv: &mut Server, a: &Args) -> Res<Logs> {
+    let sql = "SELECT @@global.datadir";
+    let datadir: Option<String> =
+        srv.conn().query_first(sql).map_err(|e| Croak::new(format!("{}: {sql}: {e}\n", srv.label())))?;
     let datadir = PathBuf::from(datadir.unwrap_or_default());
-    let repo: Option<String> = conn.query_first("SELECT @@global.relay_log_info_repository").ok().flatten();
-    if repo.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("TABLE")) {
-        let name: Option<String> = q(conn, "SELECT Relay_log_name FROM mysql.slave_relay_log_info")?;
-        let name = name.filter(|n| !n.is_empty()).ok_or_else(|| {
-            Croak::new("Getting relay log directory or current relay logfile from replication table failed!\n")
-        })?;
-        let p = PathBuf::from(name.strip_prefix("./").unwrap_or(&name));
-        let p = if p.is_absolute() { p } else { datadir.join(p) };
-        let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
-        let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        return Ok(Logs::from_dir_file(&dir, &file)?);
-    }
+    let info_file = match srv.relay_log_info().map_err(croak)? {
+        RelayLogInfo::File(f) => f,
+        RelayLogInfo::Table(name) => {
+            let name = name.ok_or_else(|| {
+                Croak::new("Getting relay log directory or current relay logfile from replication table failed!\n")
+            })?;
+            let p = PathBuf::from(name.strip_prefix("./").unwrap_or(&name));
+            let p = if p.is_absolute() { p } else { datadir.join(p) };
+            let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+            return Ok(Logs::from_dir_file(&dir, &file)?);
+        }
+    };
     let path = match &a.relay_log_info {
         Some(p) => p.clone(),
         None => {
-            let f: Option<String> = conn.query_first("SELECT @@global.relay_log_info_file").ok().flatten();
-            let f = f.unwrap_or_else(|| "relay-log.info".into());
+            let f = info_file.unwrap_or_else(|| "relay-log.info".into());
             let f = f.strip_prefix("./").unwrap_or(&f).to_string();
             if f.starts_with('/') { PathBuf::from(f) } else { datadir.join(f) }
         }

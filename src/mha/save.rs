@@ -3,8 +3,8 @@
 //! the end, as one binlog file. `--command=test` only checks that the logs
 //! and the output folder are there (the manager's SSH health check).
 //!
-//! Exit status: 0 saved, 10 nothing to save ("Event not exists."), 1 error
-//! (`Failed to save binary log: <why>` on stderr).
+//! Exit status ([`super::exit`]): 0 saved, 10 nothing to save ("Event not
+//! exists."), 1 error (`Failed to save binary log: <why>` on stderr).
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +12,6 @@ use super::getopt::{Kind, Opts, Spec};
 use super::logs::{Logs, cut, find_binlog_dir, find_binlog_dir_from_prefix, is_relay_log, show_dir};
 use super::{Croak, Res, out};
 use crate::diff::{CutOptions, Source, Start};
-
-/// Nothing after the start position (`$EVENT_NOT_EXIST`).
-pub const EXIT_EVENT_NOT_EXIST: u8 = 10;
 
 const SPECS: &[Spec] = &[
     ("help", Kind::Flag),
@@ -76,7 +73,7 @@ pub fn main(args: &[String]) -> u8 {
     o.set("binlog_dir", binlog_dir);
     if o.has("version") {
         out(&format!("save_binary_logs version {}.\n", super::VERSION));
-        return 0;
+        return super::exit::OK;
     }
     match run(&o) {
         Ok(code) => code,
@@ -152,7 +149,7 @@ fn run(o: &Opts) -> Res<u8> {
             let _ = std::fs::remove_file(&output);
             out("   ok.\n");
             out(&format!("  Binlog found at {}, up to {}\n", show_dir(&logs.dir), logs.end()));
-            Ok(0)
+            Ok(super::exit::OK)
         }
         "save" => save(&logs, start_pos, &output, o.has("debug")),
         _ => Ok(super::usage_exit(USAGE)),
@@ -196,10 +193,10 @@ fn save(logs: &Logs, start_pos: i64, output: &Path, debug: bool) -> Res<u8> {
     if c.events == 0 {
         out(&format!(" {} has no effective data events.\n", output.display()));
         out("Event not exists.\n");
-        return Ok(EXIT_EVENT_NOT_EXIST);
+        return Ok(super::exit::SAVE_EVENT_NOT_EXIST);
     }
     out(" Concat succeeded.\n");
-    Ok(0)
+    Ok(super::exit::OK)
 }
 
 /// Refuses a relay-log cut whose source is torn: its last file ends inside

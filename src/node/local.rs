@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::protocol::{
-    ApplyFailure, ApplyOutcome, ApplyReply, ApplyRequest, CutReply, CutRequest, SaveReply, SaveRequest,
+    ApplyFailureKind, ApplyOutcome, ApplyReply, ApplyRequest, CutReply, CutRequest, SaveReply, SaveRequest,
 };
 use crate::apply::{ApplyOptions, Counters, PlanTarget, apply_plan};
 use crate::diff::{CutOptions, DiffDoc, Plan, PlanDoc, PlanInput};
@@ -34,8 +34,8 @@ pub fn cut(req: CutRequest) -> Result<CutReply> {
 /// As [`crate::diff::tail::save_tail`]; `from` not a `FILE:POS`.
 pub fn save(req: SaveRequest) -> Result<SaveReply> {
     let from = req.from.parse()?;
-    let tail = crate::diff::tail::save_tail(&req.binlog_dirs, &from, &req.output)?;
-    Ok(SaveReply { tail: tail.as_ref().map(DiffDoc::from), output: req.output })
+    let saved = crate::diff::tail::save_tail(&req.binlog_dirs, &from, req.start, &req.output)?;
+    Ok(SaveReply { from: saved.from.to_string(), tail: saved.report.as_ref().map(DiffDoc::from), output: req.output })
 }
 
 /// Applies each target's diff, all at once; `counters[i]` follows target `i`.
@@ -81,9 +81,9 @@ pub fn apply(req: ApplyRequest, counters: &[Arc<Counters>]) -> ApplyReply {
             },
             Err(f) => {
                 let kind = match f.error.kind() {
-                    ErrorKind::Connect(_) => ApplyFailure::Connect,
-                    ErrorKind::Timeout { .. } => ApplyFailure::Timeout,
-                    _ => ApplyFailure::Other,
+                    ErrorKind::Connect(_) => ApplyFailureKind::Connect,
+                    ErrorKind::Timeout { .. } => ApplyFailureKind::Timeout,
+                    _ => ApplyFailureKind::Other,
                 };
                 ApplyOutcome {
                     name: t.name.clone(),

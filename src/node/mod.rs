@@ -23,7 +23,7 @@ use crate::apply::Counters;
 use crate::error::{Error, Result};
 use crate::remote::Host;
 pub use protocol::{
-    ApplyFailure, ApplyOutcome, ApplyReply, ApplyRequest, ApplyTarget, CutReply, CutRequest, Envelope, PROTOCOL,
+    ApplyFailureKind, ApplyOutcome, ApplyReply, ApplyRequest, ApplyTarget, CutReply, CutRequest, Envelope, PROTOCOL,
     SaveReply, SaveRequest,
 };
 
@@ -99,14 +99,14 @@ impl Node<'_> {
         let label = self.host.label();
         if o.status != 0 {
             let why = o.stderr.lines().rev().find(|l| !l.trim().is_empty() && parse_progress(l).is_none());
-            return Err(Error::invalid(format!(
-                "{step} on {label}: exit {}: {}",
-                o.status,
-                why.unwrap_or("no message").trim()
-            )));
+            return Err(Error::remote(
+                &label,
+                step,
+                format!("exit {}: {}", o.status, why.unwrap_or("no message").trim()),
+            ));
         }
         let env: Envelope<R> = serde_json::from_str(o.stdout.trim())
-            .map_err(|e| Error::invalid(format!("{step} on {label}: its reply is unreadable: {e}")))?;
+            .map_err(|e| Error::remote(&label, step, format!("its reply is unreadable: {e}")))?;
         env.open(&label)
     }
 }

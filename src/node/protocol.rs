@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diff::tail::TailStart;
 use crate::diff::{DiffDoc, PlanDoc};
 use crate::error::{Error, Result};
 use crate::position::ReplicaStateDoc;
@@ -36,10 +37,14 @@ impl<T> Envelope<T> {
     /// Another protocol version (`from` names the other end).
     pub fn open(self, from: &str) -> Result<T> {
         if self.protocol != PROTOCOL {
-            return Err(Error::invalid(format!(
-                "{from} speaks node protocol {}, this binary {PROTOCOL}: run the same release on every host",
-                self.protocol
-            )));
+            return Err(Error::remote(
+                from,
+                "the node protocol",
+                format!(
+                    "it speaks version {}, this binary {PROTOCOL}: run the same release on every host",
+                    self.protocol
+                ),
+            ));
         }
         Ok(self.body)
     }
@@ -57,8 +62,10 @@ pub struct CutRequest {
 /// Save the dead master's binlog tail (on its host).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaveRequest {
-    /// Where it starts (`FILE:POS`, a transaction boundary).
+    /// Where it starts (`FILE:POS`).
     pub from: String,
+    /// Exactly there, or at the start of the transaction that holds it.
+    pub start: TailStart,
     /// The folders that may hold its binlogs (`master_binlog_dir`).
     pub binlog_dirs: Vec<PathBuf>,
     /// The file to write (on the host).
@@ -68,6 +75,9 @@ pub struct SaveRequest {
 /// What a save wrote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaveReply {
+    /// Where it starts (`FILE:POS`): the request's `from`, or the start of
+    /// the transaction that held it.
+    pub from: String,
     /// The tail (`None`: nothing after `from`; no file).
     pub tail: Option<DiffDoc>,
     /// The file written (on the host).
@@ -109,7 +119,7 @@ pub struct ApplyTarget {
 /// Why a target's apply failed, where the driver branches on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ApplyFailure {
+pub enum ApplyFailureKind {
     /// The applying host cannot reach the target's MySQL: the driver applies that diff itself.
     Connect,
     /// The target stopped answering, or the deadline passed.
@@ -132,7 +142,7 @@ pub struct ApplyOutcome {
     /// The last GTID applied per domain.
     pub last_gtids: Vec<String>,
     /// Why it failed (`None`: it did not).
-    pub failure: Option<(ApplyFailure, String)>,
+    pub failure: Option<(ApplyFailureKind, String)>,
 }
 
 /// What an apply did, per target in the request's order.

@@ -52,7 +52,7 @@ impl Run<'_> {
         self.say("* Phase 4: Applying every replica's diff (in parallel) and re-pointing..");
         self.note(|rec| rec.phase = "apply".into())?;
         let lr = &c.alive[r.latest];
-        let lhost = lr.host.as_ref().map_err(|e| Error::invalid(e.clone()))?;
+        let lhost = lr.host.as_ref().map_err(|e| Error::remote(label(&lr.conf), "open its host", e.clone()))?;
         let lbin = lr.bin.clone().unwrap_or_default();
         let tail_file = r.tail.as_ref().map(|(f, _)| f.clone());
         let tail_bytes = tail_file.as_ref().and_then(|f| std::fs::metadata(f).ok()).map(|m| m.len()).unwrap_or(0);

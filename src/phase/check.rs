@@ -10,11 +10,13 @@ use super::report::{DeadMaster, Evidence, Phase, Skipped};
 use super::record::{Record, ReplicaStep};
 use super::tail::{Saved, Saver};
 use super::{Replica, Run, ServerConf, label, open_host, promote, spec};
+use crate::diff::tail::TailStart;
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::MasterPos;
 use crate::remote::Host;
 use crate::server::Probe;
-use crate::server::status::{Dialect, GtidMode, replica_status};
+use crate::server::Server;
+use crate::server::status::GtidMode;
 
 /// What phase 1 found.
 pub(super) struct Checked {
@@ -190,24 +192,16 @@ impl Run<'_> {
             }
             let is_new_master = resumed.is_some_and(|r| r.new_master.as_deref() == Some(s.name.as_str()));
             let r = (|| -> Result<Replica> {
-                let mut c = spec(s).connect_within(o.mysql_timeout).map_err(|e| {
-                    Error::new(ErrorKind::Connect(format!("{}: cannot connect: {}", label(s), e.kind())))
-                })?;
-                let d = Dialect::of(&mut c)?;
-                let st = replica_status(&mut c, d)?;
+                let mut srv = Server::connect_within(&spec(s), o.mysql_timeout)
+                    .map_err(|e| Error::new(ErrorKind::Connect(format!("{}: cannot connect: {}", label(s), e.kind()))))?
+                    .named(&s.name);
+                let st = srv.replica_status()?;
                 if promoted && is_new_master {
                     // It took writes in the earlier run: no longer a replica of anything we know.
                     let status = st.unwrap_or_default();
-                    return Ok(Replica {
-                        conf: s.clone(),
-                        conn: c,
-                        dialect: d,
-                        status,
-                        host: Err(String::new()),
-                        bin: None,
-                    });
+                    return Ok(Replica { conf: s.clone(), srv, status, host: Err(String::new()), bin: None });
                 }
-                let st = st.ok_or_else(|| Error::invalid(format!("{}: not a replica", label(s))))?;
+                let st = st.ok_or_else(|| Error::server(label(s), "not a replica"))?;
                 let (mh, mp) = st.master();
                 if mp != dead.port || ![dead.ip.as_str(), dead.hostname.as_str()].contains(&mh.as_str()) {
                     return Err(Error::refused(format!(
@@ -217,12 +211,12 @@ impl Run<'_> {
                     )));
                 }
                 if let Some(e) = st.sql_error() {
-                    return Err(Error::invalid(format!(
-                        "{}: its SQL thread stopped on error {e}: it cannot be brought to the others' state",
-                        label(s)
-                    )));
+                    return Err(Error::server(
+                        label(s),
+                        format!("its SQL thread stopped on error {e}: it cannot be brought to the others' state"),
+                    ));
                 }
-                Ok(Replica { conf: s.clone(), conn: c, dialect: d, status: st, host: Err(String::new()), bin: None })
+                Ok(Replica { conf: s.clone(), srv, status: st, host: Err(String::new()), bin: None })
             })();
             match r {
                 Ok(r) => alive.push(r),
@@ -315,12 +309,16 @@ impl Run<'_> {
                     workdir: &c.workdir,
                     step_timeout: self.o.step_timeout,
                 };
-                Some(saver.save(&from.to_string()))
+                // The furthest read may be inside a transaction (an IO thread cut off
+                // mid-transaction): the tail then starts where that transaction does,
+                // where the relay logs' last whole transaction ends.
+                Some(saver.save(&from.to_string(), TailStart::Transaction))
             }
             // Its host answers, but our binary does not run there.
-            (Ok(_), None, _) => Some(Err(Error::invalid(
-                "our binary does not run on the dead master's host (see above): install it there, or pass \
-                 --push-binary",
+            (Ok(h), None, _) => Some(Err(Error::remote(
+                h.label(),
+                "run our binary",
+                "it does not run on the dead master's host (see above): install it there, or pass --push-binary",
             ))),
             _ => None,
         };
@@ -385,7 +383,7 @@ impl Run<'_> {
         loop {
             let mut still = Vec::new();
             for r in alive.iter_mut() {
-                r.status = replica_status(&mut r.conn, r.dialect)?.unwrap_or_default();
+                r.status = r.srv.replica_status()?.unwrap_or_default();
                 if r.status.io_running() {
                     still.push(label(&r.conf));
                 } else if let Some(e) = master_answered(&r.status) {

@@ -6,12 +6,11 @@
 use std::time::Instant;
 
 use super::check::Checked;
-use super::hooks::{self, HookExit};
+use super::hooks;
 use super::record::Record;
 use super::repoint::Promoted;
-use super::{Run, label, promote, sql};
+use super::{Run, label, promote};
 use crate::error::Result;
-use crate::server::status::set_gtid_slave_pos;
 
 impl Run<'_> {
     /// Phase 5.
@@ -23,12 +22,12 @@ impl Run<'_> {
         {
             let n = &mut c.alive[p.idx];
             let who = label(&new_master);
-            sql(&mut n.conn, &who, n.dialect.stop_replica())?;
-            sql(&mut n.conn, &who, n.dialect.reset_replica_all())?;
+            n.srv.stop_replica()?;
+            n.srv.reset_replica_all()?;
             // What it applied is in its slave position too: a later switch
             // that makes it a replica again must not fetch those twice.
             if let Some(g) = &p.gtid {
-                set_gtid_slave_pos(&mut n.conn, g)?;
+                n.srv.set_gtid_slave_pos(g)?;
                 self.say(&format!("  {who}: gtid_slave_pos {g} (what it holds)"));
             }
         }
@@ -49,8 +48,8 @@ impl Run<'_> {
             let args =
                 hooks::report_args(&c.dead, Some((&new_master, &self.new_slaves)), &self.conf.path, &subject, &body);
             self.say(&format!("  Executing report script: {}", hooks::shown(script, &args)));
-            if let HookExit::Failed(m) = hooks::run(script, &args, self.o.hook_timeout) {
-                self.say(&format!("  report_script failed: {m}"));
+            if let Err(e) = hooks::run_as("report_script", script, &args, self.o.hook_timeout) {
+                self.say(&format!("  {e}"));
             }
         }
         self.phase_done(super::report::Phase::Cleanup, t);

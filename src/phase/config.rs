@@ -100,7 +100,7 @@ fn parse_sections(text: &str, path: &Path) -> Result<Vec<(String, Section)>> {
     // server out of a failover).
     for (i, raw) in text.lines().enumerate() {
         let l = raw.trim();
-        let at = |m: String| Error::invalid(format!("line {}: {m}", i + 1)).with_file(path);
+        let at = |m: String| Error::config(None, format!("line {}: {m}", i + 1)).with_file(path);
         if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
             continue;
         }
@@ -115,12 +115,12 @@ fn parse_sections(text: &str, path: &Path) -> Result<Vec<(String, Section)>> {
     }
     let opt = ini::ParseOption { enabled_quote: false, enabled_escape: false, ..Default::default() };
     let doc = ini::Ini::load_from_str_opt(text, opt)
-        .map_err(|e| Error::invalid(format!("line {}: {}", e.line + 1, e.msg)).with_file(path))?;
+        .map_err(|e| Error::config(None, format!("line {}: {}", e.line + 1, e.msg)).with_file(path))?;
     let mut out: Vec<(String, Section)> = Vec::new();
     for (name, props) in doc.iter() {
         let Some(name) = name else {
             if let Some((k, _)) = props.iter().next() {
-                return Err(Error::invalid(format!("{k} outside a [section]")).with_file(path));
+                return Err(Error::config(Some(k), "outside a [section]").with_file(path));
             }
             continue;
         };
@@ -245,29 +245,32 @@ impl AppConf {
             }
         }
         if servers.is_empty() {
-            return Err(Error::invalid("no [serverN] section").with_file(app));
+            return Err(Error::config(None, "no [serverN] section").with_file(app));
         }
         let mut out = Vec::new();
         for (name, own) in servers {
             let get = |k: &str| own.get(k).or_else(|| default.get(k));
             let hostname = get("hostname")
                 .cloned()
-                .ok_or_else(|| Error::invalid(format!("[{name}] has no hostname")).with_file(app))?;
+                .ok_or_else(|| Error::config(Some("hostname"), format!("[{name}] has none")).with_file(app))?;
             let port = match get("port") {
-                Some(p) => p.parse().map_err(|_| Error::invalid(format!("[{name}] bad port {p:?}")).with_file(app))?,
+                Some(p) => p
+                    .parse()
+                    .map_err(|_| Error::config(Some("port"), format!("[{name}] {p:?} is not a port")).with_file(app))?,
                 None => 3306,
             };
             let user = get("user").cloned().unwrap_or_else(|| "root".into());
             let num = |k: &str, d: u64| -> Result<u64> {
                 match get(k) {
-                    Some(v) => {
-                        v.trim().parse().map_err(|_| Error::invalid(format!("[{name}] bad {k} {v:?}")).with_file(app))
-                    }
+                    Some(v) => v
+                        .trim()
+                        .parse()
+                        .map_err(|_| Error::config(Some(k), format!("[{name}] {v:?} is not a number")).with_file(app)),
                     None => Ok(d),
                 }
             };
             let ssh_port = u16::try_from(num("ssh_port", 22)?)
-                .map_err(|_| Error::invalid(format!("[{name}] bad ssh_port")).with_file(app))?;
+                .map_err(|_| Error::config(Some("ssh_port"), format!("[{name}] is not a port")).with_file(app))?;
             let ssh_connection_timeout = num("ssh_connection_timeout", 5)?;
             let opt = |k: &str| get(k).filter(|v| !v.trim().is_empty()).cloned();
             let own_host = hostname.clone();
@@ -307,16 +310,16 @@ impl AppConf {
             default.get("manager_workdir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/log/masterha"));
         let manager_log = default.get("manager_log").filter(|v| !v.trim().is_empty()).map(PathBuf::from);
         let last_failover_minute = match default.get("last_failover_minute") {
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| Error::invalid(format!("bad last_failover_minute {v:?}")).with_file(app))?,
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::config(Some("last_failover_minute"), format!("{v:?} is not a number")).with_file(app)
+            })?,
             None => 480,
         };
         let ping_interval = match default.get("ping_interval") {
-            Some(v) => {
-                v.trim().parse().map_err(|_| Error::invalid(format!("bad ping_interval {v:?}")).with_file(app))?
-            }
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| Error::config(Some("ping_interval"), format!("{v:?} is not a number")).with_file(app))?,
             None => 3,
         };
         Ok(AppConf {
@@ -342,8 +345,8 @@ impl AppConf {
             .collect();
         match m[..] {
             [one] => Ok(one),
-            [] => Err(Error::invalid(format!("no server {host}{} in the configuration", port_s(port)))),
-            _ => Err(Error::invalid(format!("several servers match {host}{}: give the port", port_s(port)))),
+            [] => Err(Error::config(None, format!("no server {host}{} in the configuration", port_s(port)))),
+            _ => Err(Error::config(None, format!("several servers match {host}{}: give the port", port_s(port)))),
         }
     }
 }
@@ -459,7 +462,7 @@ mod tests {
         let p = d.path().join("app.cnf");
         std::fs::write(&p, "[server1]\nhostname=a\nport=x\n").unwrap();
         let e = AppConf::read(&p, None).unwrap_err().to_string();
-        assert!(e.contains("app.cnf") && e.contains("bad port"), "{e}");
+        assert!(e.contains("app.cnf") && e.contains("port: [server1] \"x\" is not a port"), "{e}");
         std::fs::write(&p, "[server1]\nnonsense\n").unwrap();
         let e = AppConf::read(&p, None).unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");

@@ -49,7 +49,9 @@ pub fn last_failover(file: &Path) -> Result<Option<LastFailover>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(file, e)),
     };
-    serde_json::from_str(&text).map(Some).map_err(|e| Error::invalid(e.to_string()).with_file(file))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::bad_input("the anti-flapping record", e.to_string()).with_file(file))
 }
 
 /// Why another failover is blocked now (a failover within `window_secs`
@@ -71,6 +73,22 @@ pub fn blocked_by_last_failover(file: &Path, window_secs: u64) -> Result<Option<
         r.new_master,
         window_secs / 60
     )))
+}
+
+/// `binlog-diff ack`: lifts the block by removing the record; returns what
+/// it said (`None`: there was none).
+///
+/// # Errors
+/// It exists but cannot be read or removed.
+pub fn acknowledge(file: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(file) {
+        Ok(t) => {
+            std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
+            Ok(Some(t.trim().to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(file, e)),
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 use std::time::Duration;
 
 use super::config::ServerConf;
+use crate::error::{Error, ErrorKind};
 use crate::remote::host::run_local_group;
 use crate::remote::sh_quote;
 
@@ -42,8 +43,28 @@ pub enum HookExit {
     Ok,
     /// Exit 10 (meaning depends on the hook).
     Ten,
-    /// Anything else, with what it printed.
-    Failed(String),
+    /// Anything else: its exit code (`None`: killed, or it could not run)
+    /// and what it printed, or why it did not finish.
+    Failed {
+        /// The exit code.
+        code: Option<i32>,
+        /// Its output, or why.
+        why: String,
+    },
+}
+
+impl HookExit {
+    /// A failed hook as an error ([`ErrorKind::Hook`]) naming `what` (the
+    /// hook's app.cnf key and command, not its arguments: they may hold
+    /// passwords). `None` unless it failed.
+    pub fn error(&self, what: &str) -> Option<Error> {
+        match self {
+            HookExit::Failed { code, why } => {
+                Some(Error::new(ErrorKind::Hook { script: what.to_string(), code: *code, why: why.clone() }))
+            }
+            _ => None,
+        }
+    }
 }
 
 fn ssh_args(s: &ServerConf, head: &str) -> Vec<String> {
@@ -182,6 +203,18 @@ pub fn shown(script: &str, args: &[String]) -> String {
 /// minutes, not the rest of the failover.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// [`run`], with a failure as an error ([`ErrorKind::Hook`]) naming `what`.
+///
+/// # Errors
+/// The hook failed, timed out, or could not run.
+pub fn run_as(what: &str, script: &str, args: &[String], timeout: Duration) -> crate::error::Result<HookExit> {
+    let r = run(script, args, timeout);
+    match r.error(what) {
+        Some(e) => Err(e),
+        None => Ok(r),
+    }
+}
+
 /// Runs `script args…` through `sh -c` on this host in a process group of
 /// its own, within `timeout` (see the module doc: what is killed, what is
 /// left running). Leftover background processes are logged.
@@ -207,10 +240,10 @@ pub fn run(script: &str, args: &[String], timeout: Duration) -> HookExit {
             match o.status {
                 0 => HookExit::Ok,
                 10 => HookExit::Ten,
-                n => HookExit::Failed(format!("exit {n}: {}{}", o.stdout.trim(), o.stderr.trim())),
+                n => HookExit::Failed { code: Some(n), why: format!("{}{}", o.stdout.trim(), o.stderr.trim()) },
             }
         }
-        Err(e) => HookExit::Failed(e.to_string()),
+        Err(e) => HookExit::Failed { code: None, why: e.to_string() },
     }
 }
 
@@ -319,7 +352,7 @@ mod tests {
         let f = d.path().join("pids");
         let script = format!("echo $$ >> {0}; sleep 300 & echo $! >> {0}; wait", f.display());
         let (r, took) = run_bounded(script, Duration::from_secs(1));
-        let HookExit::Failed(m) = r else { panic!("{r:?}") };
+        let HookExit::Failed { why: m, .. } = r else { panic!("{r:?}") };
         assert!(m.contains("hook echo $$") && m.contains("within 1s") && m.contains("killed its process group"), "{m}");
         assert!(took < Duration::from_secs(10), "{took:?}");
         let pids = pids_in(&f);
@@ -361,7 +394,7 @@ mod tests {
         assert_eq!(run("true", &[], t), HookExit::Ok);
         assert_eq!(run("exit 10; :", &[], t), HookExit::Ten);
         assert!(
-            matches!(run("echo no; exit 3; :", &["--a=b c".into()], t), HookExit::Failed(m) if m.contains("exit 3"))
+            matches!(run("echo no; exit 3; :", &["--a=b c".into()], t), HookExit::Failed { code: Some(3), why } if why.contains("no"))
         );
     }
 }

@@ -67,12 +67,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use mysql::prelude::Queryable;
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::remote::{Host, SshOptions};
 use crate::server::ConnSpec;
-use crate::server::status::{Dialect, Status};
+use crate::server::Server;
+use crate::server::status::Status;
 
 pub use config::{AppConf, ServerConf};
 
@@ -214,8 +213,7 @@ pub fn log_to(manager_log: Option<&Path>) -> Result<()> {
 /// A surviving replica.
 struct Replica {
     conf: ServerConf,
-    conn: mysql::Conn,
-    dialect: Dialect,
+    srv: Server,
     status: Status,
     host: std::result::Result<Host, String>,
     bin: Option<String>,
@@ -233,10 +231,6 @@ fn spec(s: &ServerConf) -> ConnSpec {
 
 fn label(s: &ServerConf) -> String {
     format!("{}({}:{})", s.name, s.ip, s.port)
-}
-
-fn sql(conn: &mut mysql::Conn, who: &str, q: &str) -> Result<()> {
-    conn.query_drop(q).map_err(|e| Error::invalid(format!("{who}: {q}: {e}")))
 }
 
 fn is_local(host: &str) -> bool {

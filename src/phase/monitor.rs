@@ -23,13 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mysql::prelude::Queryable;
-
 use super::config::AppConf;
 use super::record::Record;
 use super::{FailoverOptions, failover, label, say, spec};
 use crate::error::{Error, ErrorKind, Result};
-use crate::server::status::{Dialect, replica_status};
+use crate::server::Server;
 
 /// How often the watch looks again at who the master is, even while pings succeed.
 pub const RECHECK: Duration = Duration::from_secs(30);
@@ -52,17 +50,22 @@ pub struct MonitorOptions {
 pub enum Ended {
     /// A stop was requested.
     Stopped,
-    /// A failover ran; its new master.
-    FailedOver(String),
+    /// A failover ran: its new master, and its exit code (0, or 10/11 when
+    /// it did not recover everything: see [`super::outcome`]).
+    FailedOver {
+        /// The new master's section name.
+        new_master: String,
+        /// The failover's exit code.
+        exit: u8,
+    },
 }
 
 /// The server every other reachable one replicates from.
 fn current_master(conf: &AppConf) -> Result<usize> {
     let mut masters = Vec::new();
     for (i, s) in conf.servers.iter().enumerate() {
-        let Ok(mut c) = spec(s).connect_within(Duration::from_secs(5)) else { continue };
-        let d = Dialect::of(&mut c)?;
-        if let Some(st) = replica_status(&mut c, d)? {
+        let Ok(mut srv) = Server::connect_within(&spec(s), Duration::from_secs(5)) else { continue };
+        if let Some(st) = srv.replica_status()? {
             let (h, p) = st.master();
             masters.push(conf.servers.iter().position(|m| m.port == p && (m.ip == h || m.hostname == h)));
         } else {
@@ -86,12 +89,9 @@ enum Ping {
 }
 
 fn ping(conf: &super::config::ServerConf, t: Duration) -> Ping {
-    let r = spec(conf).connect_within(t).and_then(|mut c| {
-        c.query_first::<u8, _>("SELECT @@global.read_only").map_err(|e| Error::invalid(e.to_string()))
-    });
-    match r {
-        Ok(Some(1)) => Ping::ReadOnly,
-        Ok(_) => Ping::Writable,
+    match Server::connect_within(&spec(conf), t).and_then(|mut s| s.read_only()) {
+        Ok(true) => Ping::ReadOnly,
+        Ok(false) => Ping::Writable,
         Err(_) => Ping::Failed,
     }
 }
@@ -170,12 +170,12 @@ pub fn monitor(o: &MonitorOptions, conf: &AppConf, stop: &Arc<AtomicBool>) -> Re
             Ok(r) if r.new_master.is_some() => {
                 let new = r.new_master.clone().unwrap_or_default();
                 if !o.continue_after {
-                    return Ok(Ended::FailedOver(new));
+                    return Ok(Ended::FailedOver { new_master: new, exit: r.exit_code() });
                 }
                 say(&format!("Failed over to {new}; watching it (--continue)."));
                 mi = conf.servers.iter().position(|s| s.name == new).unwrap_or(mi);
             }
-            Ok(_) => return Err(Error::invalid("the failover ended without a new master")),
+            Ok(_) => return Err(Error::refused("the failover ended without a new master")),
             Err(e) if matches!(e.kind(), ErrorKind::NotDead(_)) => {
                 say(&format!("Not dead as the replicas see it ({e}); watching on."));
             }

@@ -42,7 +42,7 @@ impl Rule {
             "prefer_not" => Rule::PreferNot,
             "neutral" => Rule::Neutral,
             "prefer" => Rule::Prefer,
-            _ => return Err(Error::invalid(format!("rule {s:?}: must_not, prefer_not, neutral or prefer"))),
+            _ => return Err(Error::bad_input(format!("rule {s:?}"), "one of must_not, prefer_not, neutral, prefer")),
         })
     }
 
@@ -88,14 +88,15 @@ impl Facts {
     /// From what a server says: `sql` is [`promotion_facts`]'s answer, its
     /// replica status gives its filters; the rule registered for it last.
     ///
-    /// [`promotion_facts`]: crate::server::status::promotion_facts
+    /// [`promotion_facts`]: crate::server::Server::promotion_facts
     pub fn of(
         conf: &ServerConf,
-        sql: (bool, bool, String, String),
+        sql: crate::server::PromotionFacts,
         status: Option<&Status>,
         rules: &[(String, Rule)],
     ) -> Facts {
-        let (log_bin, log_slave_updates, version, binlog_format) = sql;
+        let crate::server::PromotionFacts { log_bin, log_replica_updates: log_slave_updates, version, binlog_format } =
+            sql;
         let mut nums = version.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
         let mut num = || nums.next().and_then(|x| x.parse().ok()).unwrap_or(0);
         let filters = status
@@ -138,14 +139,14 @@ pub fn choose(ranked: &[Ranked], facts: &[Facts], requested: Option<usize>) -> R
             if c.excluded.is_empty() {
                 Ok(i)
             } else {
-                Err(Error::invalid(format!("{} cannot be the new master: {}", facts[i].name, c.excluded.join("; "))))
+                Err(Error::refused(format!("{} cannot be the new master: {}", facts[i].name, c.excluded.join("; "))))
             }
         }
         None => ranked
             .first()
             .filter(|c| c.excluded.is_empty())
             .map(|c| c.index)
-            .ok_or_else(|| Error::invalid("no replica can be the new master (see the candidates above)")),
+            .ok_or_else(|| Error::refused("no replica can be the new master (see the candidates above)")),
     }
 }
 
@@ -333,7 +334,8 @@ impl Registered {
 
 fn read_registered(file: &Path) -> Result<Vec<Registered>> {
     match std::fs::read_to_string(file) {
-        Ok(t) => serde_json::from_str(&t).map_err(|e| Error::invalid(e.to_string()).with_file(file)),
+        Ok(t) => serde_json::from_str(&t)
+            .map_err(|e| Error::bad_input("the candidate registry", e.to_string()).with_file(file)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(Error::io(file, e)),
     }
@@ -406,7 +408,7 @@ fn lock_beside(file: &Path) -> Result<std::fs::File> {
             return Err(Error::io(&lock, e));
         }
         if t0.elapsed() >= LOCK_WAIT {
-            return Err(Error::invalid(format!(
+            return Err(Error::refused(format!(
                 "{}: another writer has held it for {LOCK_WAIT:?} (a register-candidate still running?)",
                 lock.display()
             )));
@@ -423,13 +425,13 @@ pub use super::flapping::{blocked_by_last_failover, last_failover_file, record_f
 /// Anything else.
 pub fn parse_duration(s: &str) -> Result<u64> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n.parse().map_err(|_| Error::invalid(format!("duration {s:?}: e.g. 1h, 30m, 45s, 2d")))?;
+    let n: u64 = n.parse().map_err(|_| Error::bad_input(format!("duration {s:?}"), "e.g. 1h, 30m, 45s, 2d"))?;
     let k = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86400,
-        _ => return Err(Error::invalid(format!("duration {s:?}: e.g. 1h, 30m, 45s, 2d"))),
+        _ => return Err(Error::bad_input(format!("duration {s:?}"), "e.g. 1h, 30m, 45s, 2d")),
     };
     Ok(n * k)
 }

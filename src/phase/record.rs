@@ -116,14 +116,13 @@ impl Record {
             Err(e) => return Err(Error::io(&p, e)),
         };
         let r: Record = serde_json::from_slice(&text).map_err(|e| {
-            Error::invalid(format!("the in-progress record is unreadable ({e}): check the servers by hand"))
-                .with_file(&p)
+            Error::bad_input("the in-progress record", format!("{e}: check the servers by hand")).with_file(&p)
         })?;
         if r.version != VERSION {
-            return Err(Error::invalid(format!(
-                "the in-progress record is of version {}, this binary reads {VERSION}",
-                r.version
-            ))
+            return Err(Error::bad_input(
+                "the in-progress record",
+                format!("the in-progress record is of version {}, this binary reads {VERSION}", r.version),
+            )
             .with_file(&p));
         }
         Ok(Some(r))

@@ -10,16 +10,14 @@ use super::report::{DiffEntry, NewMaster, Phase, ReplicaDoc, TailDoc};
 
 use super::check::Checked;
 use super::tail::{Saved, Saver};
-use super::{Run, label, promote, secs, sql};
+use super::{Run, label, promote, secs};
 use crate::diff::PlanDoc;
+use crate::diff::tail::TailStart;
 use crate::error::{Error, Result};
 use crate::node::{CutRequest, Node};
 use crate::position::{ReplicaState, latest};
 use crate::remote::Host;
-use crate::server::replica_state;
-use crate::server::status::{
-    Dialect, GtidMode, gtid_binlog_state, gtid_slave_pos, mysql_gtid_executed, replica_status, wait_for,
-};
+use crate::server::status::{Dialect, GtidMode, wait_for};
 
 /// What phase 3 found.
 pub(super) struct Recovered {
@@ -55,33 +53,32 @@ impl Run<'_> {
         let mut own_states: Vec<Option<crate::position::OwnState>> = Vec::new();
         let mut promotion_sql = Vec::new();
         for r in &mut c.alive {
-            promotion_sql.push(crate::server::status::promotion_facts(&mut r.conn, r.dialect)?);
+            promotion_sql.push(r.srv.promotion_facts()?);
             let who = label(&r.conf);
             if !o.dry_run {
-                let (conn, d) = (&mut r.conn, r.dialect);
+                let srv = &mut r.srv;
                 wait_for(o.wait_timeout, &format!("{who}: the SQL thread applying what it read"), || {
-                    let st = replica_status(conn, d)?
-                        .ok_or_else(|| Error::invalid(format!("{who}: no longer a replica")))?;
+                    let st = srv.replica_status()?.ok_or_else(|| Error::server(&who, "no longer a replica"))?;
                     if let Some(e) = st.sql_error() {
-                        return Err(Error::invalid(format!("{who}: SQL thread error {e}")));
+                        return Err(Error::server(&who, format!("SQL thread error {e}")));
                     }
                     Ok((!st.sql_running() || st.sql_settled()).then_some(()))
                 })?;
-                sql(&mut r.conn, &who, r.dialect.stop_replica())?;
+                r.srv.stop_replica()?;
             }
             // What its SQL thread applied, by GTID: re-pointing in GTID mode starts from it.
             slave_pos_before.push(match c.mode {
-                GtidMode::SlavePos | GtidMode::CurrentPos => Some(gtid_slave_pos(&mut r.conn)?),
+                GtidMode::SlavePos | GtidMode::CurrentPos => Some(r.srv.gtid_slave_pos()?),
                 _ => None,
             });
-            own_states.push(if r.dialect == Dialect::MariaDb {
-                let (server_id, st) = gtid_binlog_state(&mut r.conn)?;
+            own_states.push(if r.srv.dialect()? == Dialect::MariaDb {
+                let (server_id, st) = r.srv.gtid_binlog_state()?;
                 Some(crate::position::OwnState::Maria { server_id, state: crate::position::MariaState::parse(&st)? })
             } else {
-                let (uuid, g) = mysql_gtid_executed(&mut r.conn)?;
+                let (uuid, g) = r.srv.mysql_gtid_executed()?;
                 Some(crate::position::OwnState::Mysql { uuid, executed: crate::position::GtidSet::parse(&g)? })
             });
-            let mut st = replica_state(&mut r.conn, &r.conf.name)?;
+            let mut st = r.srv.replica_state()?;
             st.host = Some(r.conf.ip.clone());
             st.port = Some(r.conf.port);
             self.say(&format!("  {}: read {} executed {}", r.conf.name, st.read, st.exec));
@@ -114,7 +111,7 @@ impl Run<'_> {
                 ));
             }
         }
-        let li = latest(&states).ok_or_else(|| Error::invalid("no replica state"))?;
+        let li = latest(&states).ok_or_else(|| Error::refused("no replica state"))?;
         let lr = &c.alive[li];
         self.say(&format!("  Latest replica: {} (read {})", label(&lr.conf), states[li].read));
         if let Some(n) = crate::position::latest_note(&states) {
@@ -156,10 +153,18 @@ impl Run<'_> {
         let o = self.o;
         let lr = &c.alive[li];
         let lhost = lr.host.as_ref().map_err(|e| {
-            Error::invalid(format!("the latest replica {}'s relay logs are out of reach: {e}", label(&lr.conf)))
+            Error::remote(
+                label(&lr.conf),
+                "open its host",
+                format!("the latest replica's relay logs are out of reach: {e}"),
+            )
         })?;
         let lbin = lr.bin.clone().ok_or_else(|| {
-            Error::invalid(format!("the latest replica {}'s host cannot run binlog-diff (see above)", label(&lr.conf)))
+            Error::remote(
+                label(&lr.conf),
+                "run our binary",
+                "the latest replica's host cannot run binlog-diff (see above)",
+            )
         })?;
         let write = (!o.dry_run).then(|| run_folder(lhost, c, &lr.conf).join("diffs"));
         let req = CutRequest { replicas: states.iter().map(Into::into).collect(), write };
@@ -205,7 +210,7 @@ impl Run<'_> {
                 }
             },
             Some(Err(e)) if !o.accept_loss => {
-                return Err(Error::invalid(format!(
+                return Err(Error::refused(format!(
                     "the dead master's tail could not be saved again from {relay_end}: {e}; nothing was applied \
                      (--accept-loss to go on without it)"
                 )));
@@ -264,7 +269,7 @@ impl Run<'_> {
                     workdir: &c.workdir,
                     step_timeout: o.step_timeout,
                 };
-                let r = saver.save(relay_end);
+                let r = saver.save(relay_end, TailStart::Exact);
                 if let Ok(sv) = &r {
                     if sv.file.is_some() {
                         self.say(&format!(
@@ -338,7 +343,7 @@ impl Run<'_> {
     fn choose(
         &mut self,
         c: &Checked,
-        promotion_sql: Vec<(bool, bool, String, String)>,
+        promotion_sql: Vec<crate::server::PromotionFacts>,
         errant: &[Vec<String>],
         li: usize,
     ) -> Result<(usize, Vec<Option<String>>)> {
@@ -362,10 +367,10 @@ impl Run<'_> {
             (Some((h, p)), e) => {
                 let s = conf.find(h, *p)?;
                 if let Some(e) = e.as_ref().filter(|e| **e != s.name) {
-                    return Err(Error::invalid(format!(
-                        "--new-master {} is not the earlier run's new master {e}: resume with that one",
-                        label(s)
-                    )));
+                    return Err(Error::config(
+                        Some("--new-master"),
+                        format!("{} is not the earlier run's new master {e}: resume with that one", label(s)),
+                    ));
                 }
                 Some(s.name.clone())
             }
@@ -376,7 +381,7 @@ impl Run<'_> {
                 c.alive
                     .iter()
                     .position(|r| r.conf.name == *n)
-                    .ok_or_else(|| Error::invalid(format!("{n} is not an alive replica")))?,
+                    .ok_or_else(|| Error::config(Some("--new-master"), format!("{n} is not an alive replica")))?,
             ),
             None => None,
         };

@@ -3,7 +3,7 @@
 //! GTIDs), unreachable from there (its diff then comes here), or failed.
 
 use crate::error::Result;
-use crate::node::{ApplyFailure, ApplyReply};
+use crate::node::{ApplyFailureKind, ApplyReply};
 
 /// A relay diff applied from the latest replica's host.
 #[derive(Clone, Debug)]
@@ -40,7 +40,7 @@ pub(super) fn remote_result(
                 last_gtids: t.last_gtids.clone(),
             })
         }
-        Some((ApplyFailure::Connect, m)) => Err(RemoteErr::CannotConnect(m.clone())),
+        Some((ApplyFailureKind::Connect, m)) => Err(RemoteErr::CannotConnect(m.clone())),
         Some((_, m)) => Err(RemoteErr::Failed(m.clone())),
     }
 }

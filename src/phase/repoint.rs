@@ -13,9 +13,7 @@ use super::record::{self, ReplicaStep};
 use super::recover::Recovered;
 use super::{Replica, Run, ServerConf, label};
 use crate::error::{Error, Result};
-use crate::server::status::{
-    GtidMode, SourceAddr, binlog_coords, replica_status, set_gtid_slave_pos, set_read_only, wait_for,
-};
+use crate::server::status::{GtidMode, SourceAddr, wait_for};
 
 /// Where the new master took writes.
 pub(super) struct Promoted {
@@ -33,16 +31,17 @@ impl Run<'_> {
     pub(super) fn promote(&mut self, c: &mut Checked, r: &Recovered, a: &Applied) -> Result<Promoted> {
         let new_master = c.alive[r.new_idx].conf.clone();
         if let Err(e) = &a.results[r.new_idx] {
-            return Err(Error::invalid(format!(
-                "the new master {} could not be recovered ({e}); the other replicas applied their diffs but were not \
-                 re-pointed: fix it and resume, or pick another with --new-master",
-                label(&new_master)
-            )));
+            return Err(Error::server(
+                label(&new_master),
+                format!(
+                    "the new master could not be recovered ({e}); the other replicas applied their diffs but were \
+                     not re-pointed: fix it and resume, or pick another with --new-master"
+                ),
+            ));
         }
         let (file, pos) = {
             let n = &mut c.alive[r.new_idx];
-            binlog_coords(&mut n.conn, n.dialect)?
-                .ok_or_else(|| Error::invalid(format!("{}: binary logging is off", label(&new_master))))?
+            n.srv.binlog_coords()?.ok_or_else(|| Error::server(label(&new_master), "binary logging is off"))?
         };
         self.say(&format!("  New master {} at {file}:{pos}", label(&new_master)));
         if let Some(n) = self.doc.new_master.as_mut() {
@@ -51,20 +50,17 @@ impl Run<'_> {
         if let Some(script) = &new_master.master_ip_failover_script {
             let args = hooks::ip_start_args(&c.dead, &new_master, c.dead_ssh);
             self.say(&format!("  Executing master IP activate script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, self.o.hook_timeout) {
-                HookExit::Ok => self.say("  OK."),
+            let what = format!(
+                "master_ip_failover_script --command=start ({} has every transaction but takes no writes; the \
+                 others were not re-pointed)",
+                label(&new_master)
+            );
+            match hooks::run_as(&what, script, &args, self.o.hook_timeout)? {
                 HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
-                HookExit::Failed(m) => {
-                    return Err(Error::invalid(format!(
-                        "master_ip_failover_script --command=start failed ({m}): {} has every transaction but \
-                         takes no writes; the others were not re-pointed",
-                        label(&new_master)
-                    )));
-                }
+                _ => self.say("  OK."),
             }
         }
-        set_read_only(&mut c.alive[r.new_idx].conn, false)
-            .map_err(|e| Error::invalid(format!("{}: {e}", label(&new_master))))?;
+        c.alive[r.new_idx].srv.set_read_only(false)?;
         let gtid = match &r.slave_pos_before[r.new_idx] {
             Some(b) => Some(gtid_start(b, &a.gtids[r.new_idx])?),
             None => None,
@@ -84,7 +80,7 @@ impl Run<'_> {
         let mut starts: Vec<Option<String>> = Vec::new();
         for ((before, gtids), x) in r.slave_pos_before.iter().zip(&a.gtids).zip(&c.alive) {
             starts.push(match before {
-                Some(b) => Some(gtid_start(b, gtids).map_err(|e| Error::invalid(format!("{}: {e}", label(&x.conf))))?),
+                Some(b) => Some(gtid_start(b, gtids).map_err(|e| Error::server(label(&x.conf), e.to_string()))?),
                 None => None,
             });
         }
@@ -106,7 +102,7 @@ impl Run<'_> {
             .alive
             .iter()
             .position(|x| x.conf.name == new_name)
-            .ok_or_else(|| Error::invalid(format!("the earlier run's new master {new_name} does not answer")))?;
+            .ok_or_else(|| Error::server(&new_name, "the earlier run's new master does not answer"))?;
         // Every survivor holds what the new master held when it took writes.
         let at = promoted.gtid.clone();
         let p = Promoted { idx, file: promoted.file.clone(), pos: promoted.pos, gtid: at.clone() };
@@ -222,37 +218,33 @@ fn follow(
     start: Option<&str>,
     wait: std::time::Duration,
 ) -> std::result::Result<String, String> {
-    let d = x.dialect;
     let to = SourceAddr {
         host: new_master.ip.clone(),
         port: new_master.port,
         user: x.conf.repl_user.clone(),
         password: new_master.repl_password.clone().or_else(|| x.conf.repl_password.clone()),
     };
+    let srv = &mut x.srv;
     // In the topology's own mode: a GTID topology stays one.
-    let (stmt, how) = match mode {
-        GtidMode::Off => (d.change_source_to_pos(&to, file, pos), format!("at {file}:{pos}")),
+    let how = match mode {
+        GtidMode::Off => {
+            srv.change_source_to_pos(&to, file, pos).map_err(|e| e.to_string())?;
+            format!("at {file}:{pos}")
+        }
         m => {
             if let Some(p) = start {
-                set_gtid_slave_pos(&mut x.conn, p).map_err(|e| e.to_string())?;
+                srv.set_gtid_slave_pos(p).map_err(|e| e.to_string())?;
             }
-            let stmt = d.change_source_to_gtid(&to, m).ok_or_else(|| {
-                format!("{} cannot be re-pointed in {} mode (its dialect: {d:?})", label(&x.conf), m.name())
-            })?;
+            srv.change_source_to_gtid(&to, m).map_err(|e| e.to_string())?;
             let from = start.map(|p| format!(", gtid_slave_pos {p}")).unwrap_or_default();
-            (stmt, format!("in {} mode{from}", m.name()))
+            format!("in {} mode{from}", m.name())
         }
     };
-    use mysql::prelude::Queryable;
-    // The statement holds the replication password: errors quote it without.
-    let nm = label(new_master);
-    x.conn.query_drop(stmt).map_err(|e| format!("CHANGE MASTER TO {nm}: {e}"))?;
-    x.conn.query_drop(d.start_replica()).map_err(|e| format!("{}: {e}", d.start_replica()))?;
-    let conn = &mut x.conn;
+    srv.start_replica().map_err(|e| e.to_string())?;
     wait_for(wait, "replication from the new master", || {
-        let st = replica_status(conn, d)?.unwrap_or_default();
+        let st = srv.replica_status()?.unwrap_or_default();
         if let Some(e) = st.io_error().or_else(|| st.sql_error()) {
-            return Err(Error::invalid(e));
+            return Err(Error::server(srv.label(), e));
         }
         Ok((st.io_running() && st.sql_running()).then_some(()))
     })

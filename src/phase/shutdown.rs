@@ -5,10 +5,10 @@
 
 use std::time::Instant;
 
+use super::Run;
 use super::check::Checked;
 use super::hooks::{self, HookExit};
 use super::record::Record;
-use super::{Run, label, sql};
 use crate::error::{Error, Result};
 
 impl Run<'_> {
@@ -50,7 +50,7 @@ impl Run<'_> {
             if r.status.get("Master_Host").is_empty() {
                 continue; // the new master of a resumed run: no longer a replica
             }
-            sql(&mut r.conn, &label(&r.conf), r.dialect.stop_io_thread())?;
+            r.srv.stop_io_thread()?;
         }
         self.phase_done(super::report::Phase::DeadMasterShutdown, t);
         Ok(())
@@ -62,12 +62,9 @@ impl Run<'_> {
         if let Some(script) = &dead.master_ip_failover_script {
             let args = hooks::ip_stop_args(dead, dead_ssh);
             self.say(&format!("  Executing master IP deactivation script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, o.hook_timeout) {
-                HookExit::Ok => self.say("  done."),
+            match hooks::run_as("master_ip_failover_script --command=stop", script, &args, o.hook_timeout)? {
                 HookExit::Ten => self.say("  It exited 10: proceeding (as MHA)."),
-                HookExit::Failed(m) => {
-                    return Err(Error::invalid(format!("master_ip_failover_script failed ({m})")));
-                }
+                _ => self.say("  done."),
             }
         } else {
             self.say("  master_ip_failover_script is not set: fence the dead master's address yourself.");
@@ -75,13 +72,12 @@ impl Run<'_> {
         if let Some(script) = &dead.shutdown_script {
             let args = hooks::shutdown_args(dead, dead_ssh);
             self.say(&format!("  Executing SHUTDOWN script: {}", hooks::shown(script, &args)));
-            match hooks::run(script, &args, o.hook_timeout) {
-                HookExit::Ok => {
+            match hooks::run_as("shutdown_script", script, &args, o.hook_timeout)? {
+                HookExit::Ten => self.say("  SSH reachable. Shutting down mysqld done."),
+                _ => {
                     self.say("  Power off done: the dead master's host is gone, its binlogs with it.");
                     c.dead_ssh = false;
                 }
-                HookExit::Ten => self.say("  SSH reachable. Shutting down mysqld done."),
-                HookExit::Failed(m) => return Err(Error::invalid(format!("shutdown_script failed ({m})"))),
             }
         } else {
             self.say("  shutdown_script is not set.");

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{ServerConf, secs};
+use crate::diff::tail::TailStart;
 use crate::error::Result;
 use crate::node::{Node, SaveRequest};
 use crate::remote::Host;
@@ -46,22 +47,26 @@ impl Saver<'_> {
         }
     }
 
-    /// Saves the tail from `from` (`FILE:POS`) and brings it here.
+    /// Saves the tail from `from` (`FILE:POS`; under
+    /// [`TailStart::Transaction`], from the start of the transaction that
+    /// holds it) and brings it here.
     ///
     /// # Errors
     /// The save fails on the dead master's host (its binlogs not where
     /// `master_binlog_dir` says, damaged, unreadable), or the fetch fails.
-    pub fn save(&self, from: &str) -> Result<Saved> {
+    pub fn save(&self, from: &str, start: TailStart) -> Result<Saved> {
         let t = Instant::now();
         let req = SaveRequest {
             from: from.to_string(),
+            start,
             binlog_dirs: self.dead.master_binlog_dir.clone(),
             output: self.out_file(),
         };
         let node = Node { host: self.host, bin: self.bin, timeout: self.step_timeout };
         let reply = node.save(req)?;
+        let from = reply.from;
         let Some(d) = reply.tail else {
-            return Ok(Saved { from: from.to_string(), file: None, line: String::new(), secs: secs(t.elapsed()) });
+            return Ok(Saved { from, file: None, line: String::new(), secs: secs(t.elapsed()) });
         };
         let range = match (&d.master_start, &d.master_end) {
             (Some(a), Some(b)) => format!(", master {a} .. {b}"),
@@ -73,6 +78,6 @@ impl Saver<'_> {
             Host::Local => reply.output,
             Host::Ssh(_) => self.host.fetch(&reply.output, self.workdir)?,
         };
-        Ok(Saved { from: from.to_string(), file: Some(file), line, secs: secs(t.elapsed()) })
+        Ok(Saved { from, file: Some(file), line, secs: secs(t.elapsed()) })
     }
 }

@@ -38,9 +38,10 @@ impl std::str::FromStr for MasterPos {
     /// `FILE:POS`, e.g. `mysql-bin.000045:1006227`.
     fn from_str(s: &str) -> crate::error::Result<MasterPos> {
         use crate::error::Error;
-        let (f, p) = s.rsplit_once(':').ok_or_else(|| Error::invalid(format!("expected FILE:POS, got {s:?}")))?;
-        let file = f.parse().map_err(|e: crate::log::name::BadLogName| Error::invalid(e.to_string()))?;
-        let pos = p.parse().map_err(|_| Error::invalid(format!("bad position in {s:?}")))?;
+        let (f, p) =
+            s.rsplit_once(':').ok_or_else(|| Error::bad_input(format!("position {s:?}"), "expected FILE:POS"))?;
+        let file = f.parse().map_err(|e: crate::log::name::BadLogName| Error::from(e))?;
+        let pos = p.parse().map_err(|_| Error::bad_input(format!("position {s:?}"), "bad offset after FILE:"))?;
         Ok(MasterPos::new(file, pos))
     }
 }

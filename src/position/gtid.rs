@@ -32,7 +32,7 @@ impl MariaState {
     /// Adds the entries of a list, keeping the highest seq_no.
     pub fn add(&mut self, s: &str) -> Result<()> {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let bad = || Error::invalid(format!("bad MariaDB GTID {part:?}"));
+            let bad = || Error::bad_input(format!("MariaDB GTID {part:?}"), "expected DOMAIN-SERVER-SEQ");
             let mut it = part.split('-');
             let d = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
             let sv = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
@@ -91,7 +91,10 @@ impl GtidSet {
             let mut it = part.split(':');
             let uuid = it.next().unwrap_or_default().to_ascii_lowercase();
             if uuid.len() != 36 {
-                return Err(Error::invalid(format!("bad GTID set element {part:?}")));
+                return Err(Error::bad_input(
+                    format!("GTID set element {part:?}"),
+                    "expected a 36-character UUID first",
+                ));
             }
             let mut tag = String::new();
             for seg in it {
@@ -102,7 +105,7 @@ impl GtidSet {
                     };
                     let (a, b) = match (a.parse::<i64>(), b.parse::<i64>()) {
                         (Ok(a), Ok(b)) => (a, b),
-                        _ => return Err(Error::invalid(format!("bad GTID interval {seg:?}"))),
+                        _ => return Err(Error::bad_input(format!("GTID interval {seg:?}"), "expected N or N-M")),
                     };
                     set.map.entry((uuid.clone(), tag.clone())).or_default().push((a, b));
                 } else {
@@ -395,7 +398,7 @@ pub fn gtid_start(relay: &LogSet, executed: &Executed, opts: &MapOptions) -> Res
 }
 
 fn no_gtid(path: &Path, at: u64) -> Error {
-    Error::invalid("a transaction without a GTID: the target's place cannot be found by GTID")
+    Error::bad_input("a transaction without a GTID", "the target's place cannot be found by GTID")
         .with_file(path)
         .at(at, Some(EventType::ANONYMOUS_GTID))
 }
@@ -453,7 +456,9 @@ mod tests {
         assert_eq!(s.seq(1, 2), Some(5));
         assert_eq!(s.seq(2, 2), None);
         assert_eq!(s.to_text(), "0-1-12,0-3-7,1-2-5");
-        assert!(MariaState::parse("0-1").is_err());
+        let e = MariaState::parse("0-1").unwrap_err();
+        assert_eq!(e.to_string(), "MariaDB GTID \"0-1\": expected DOMAIN-SERVER-SEQ");
+        assert!(matches!(e.kind(), crate::error::ErrorKind::BadInput { .. }));
         assert!(MariaState::parse("").unwrap().map.is_empty());
         // A failover's new master continues the domain's seq_no: the highest wins.
         assert_eq!(MariaState::parse("0-1-12,0-3-7,1-2-5,0-2-13").unwrap().domain_position(), "0-2-13,1-2-5");

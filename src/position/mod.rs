@@ -2,6 +2,7 @@
 //! relay logs, and the mapping from a target replica's master position to a
 //! relay position on the latest replica.
 
+pub mod columns;
 pub mod coords;
 pub mod cursor;
 pub mod gtid;

@@ -124,7 +124,7 @@ pub fn read_head(
 /// recognise a target that has everything.
 ///
 /// # Errors
-/// `Invalid` with "relay position not found" when no relay file holds the
+/// `BadInput` with "relay position not found" when no relay file holds the
 /// target position (purged relay logs, or a target ahead of the latest), or
 /// a read/parse error naming the file.
 pub fn find_start(
@@ -138,7 +138,7 @@ pub fn find_start(
     }
     if let Some(l) = latest {
         if target > l {
-            return Err(Error::invalid(format!("target position {target} is ahead of the latest replica ({l})")));
+            return Err(Error::bad_input("target position", format!("{target} is ahead of the latest replica ({l})")));
         }
         if l.file == target.file {
             if let Some(start) = fast_path(relay, target, l, opts)? {
@@ -207,7 +207,7 @@ fn fast_path(relay: &LogSet, target: &MasterPos, latest: &MasterPos, opts: &MapO
 fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Mapping> {
     let files = relay.files();
     if files.is_empty() {
-        return Err(Error::invalid("relay position not found: no relay log files"));
+        return Err(Error::bad_input("relay position not found", "no relay log files"));
     }
     // Heads, oldest first, inheriting the master file across files.
     let mut heads = Vec::with_capacity(files.len());
@@ -233,10 +233,13 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
         heads.iter().rposition(|h| h.start.as_ref().is_some_and(|s| if strict { s < target } else { s <= target }))
     };
     let Some(first) = newest(false) else {
-        return Err(Error::invalid(format!(
-            "relay position not found: master position {target} is older than the oldest relay log ({}); were relay logs purged?",
-            files[0].0
-        )));
+        return Err(Error::bad_input(
+            "relay position not found",
+            format!(
+                "master position {target} is older than the oldest relay log ({}); were relay logs purged?",
+                files[0].0
+            ),
+        ));
     };
     let mut tries = vec![first];
     tries.extend(newest(true).filter(|&i| i != first));
@@ -259,7 +262,7 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
             }
         }
     }
-    Err(Error::invalid(format!("relay position not found: no event ends at master position {target}")))
+    Err(Error::bad_input("relay position not found", format!("no event ends at master position {target}")))
 }
 
 enum Scan {

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::log::LogName;
 use crate::log::info::{read_master_info, read_relay_log_info};
 
+use super::columns;
 use super::coords::{MasterPos, RelayPos};
 use super::gtid::Executed;
 
@@ -42,7 +43,7 @@ pub struct ReplicaState {
 }
 
 fn name(s: &str, what: &str) -> Result<LogName> {
-    LogName::from_path_str(s.trim()).map_err(|e| Error::invalid(format!("{what}: {e}")))
+    LogName::from_path_str(s.trim()).map_err(|e| Error::bad_input(what, e.to_string()))
 }
 
 impl ReplicaState {
@@ -57,7 +58,7 @@ impl ReplicaState {
             .relay_log_file
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::invalid("relay-log.info: no relay log name").with_file(relay_log_info))?;
+            .ok_or_else(|| Error::bad_input("relay-log.info", "no relay log name").with_file(relay_log_info))?;
         Ok(ReplicaState {
             name: label.to_string(),
             read: MasterPos::new(name(&m.master_log_file, "master.info")?, m.read_master_log_pos),
@@ -73,32 +74,33 @@ impl ReplicaState {
     }
 
     /// From one row of `SHOW SLAVE STATUS` / `SHOW REPLICA STATUS`, given as
-    /// a column lookup. Both naming schemes are accepted.
+    /// a column lookup. Both naming schemes are accepted: each column is
+    /// asked for by its old name, then by its new one
+    /// ([`columns::RENAMED_STATUS_COLUMNS`]).
     ///
     /// # Errors
     /// A missing or malformed column.
     pub fn from_status(label: &str, get: impl Fn(&str) -> Option<String>) -> Result<ReplicaState> {
-        let col = |old: &str, new: &str| -> Result<String> {
-            get(old).or_else(|| get(new)).ok_or_else(|| Error::invalid(format!("replica status has no {old}/{new}")))
+        let get = |k: &str| columns::lookup(k, &get);
+        let col = |k: &str| -> Result<String> {
+            get(k).ok_or_else(|| {
+                let also = columns::other_name(k).map(|o| format!("/{o}")).unwrap_or_default();
+                Error::bad_input("replica status", format!("no {k}{also}"))
+            })
         };
-        let num = |old: &str, new: &str| -> Result<u64> {
-            col(old, new)?.trim().parse().map_err(|_| Error::invalid(format!("replica status: bad {old}")))
+        let num = |k: &str| -> Result<u64> {
+            col(k)?.trim().parse().map_err(|_| Error::bad_input("replica status", format!("bad {k}")))
         };
-        let relay_file = col("Relay_Log_File", "Relay_Log_File").ok();
+        let relay_file = col("Relay_Log_File").ok();
         Ok(ReplicaState {
             name: label.to_string(),
-            read: MasterPos::new(
-                name(&col("Master_Log_File", "Source_Log_File")?, "Master_Log_File")?,
-                num("Read_Master_Log_Pos", "Read_Source_Log_Pos")?,
-            ),
+            read: MasterPos::new(name(&col("Master_Log_File")?, "Master_Log_File")?, num("Read_Master_Log_Pos")?),
             exec: MasterPos::new(
-                name(&col("Relay_Master_Log_File", "Relay_Source_Log_File")?, "Relay_Master_Log_File")?,
-                num("Exec_Master_Log_Pos", "Exec_Source_Log_Pos")?,
+                name(&col("Relay_Master_Log_File")?, "Relay_Master_Log_File")?,
+                num("Exec_Master_Log_Pos")?,
             ),
             relay_exec: match relay_file {
-                Some(f) if !f.is_empty() => {
-                    Some(RelayPos::new(name(&f, "Relay_Log_File")?, num("Relay_Log_Pos", "Relay_Log_Pos")?))
-                }
+                Some(f) if !f.is_empty() => Some(RelayPos::new(name(&f, "Relay_Log_File")?, num("Relay_Log_Pos")?)),
                 _ => None,
             },
             relay_dir: None,
@@ -142,15 +144,15 @@ impl ReplicaState {
         // would keep the wrong events out of a diff).
         let num = |k: &str| v.get(k).and_then(|x| x.as_u64());
         st.server_id = match num("server_id") {
-            Some(x) => {
-                Some(u32::try_from(x).map_err(|_| Error::invalid(format!("{label}: server_id {x} is out of range")))?)
-            }
+            Some(x) => Some(
+                u32::try_from(x).map_err(|_| Error::bad_input(format!("{label}: server_id {x}"), "out of range"))?,
+            ),
             None => None,
         };
         st.host = s("host");
         st.port = match num("port") {
             Some(x) => {
-                Some(u16::try_from(x).map_err(|_| Error::invalid(format!("{label}: port {x} is out of range")))?)
+                Some(u16::try_from(x).map_err(|_| Error::bad_input(format!("{label}: port {x}"), "out of range"))?)
             }
             None => None,
         };
@@ -176,6 +178,38 @@ impl ReplicaState {
             "gtid_executed": self.gtid_executed,
             "gtid_received": self.gtid_received,
         })
+    }
+}
+
+/// The forms a plan's inputs come in besides a live server: a replica's data
+/// directory, and the JSON that `diff --state` reads.
+impl ReplicaState {
+    /// From a replica's data directory: its `relay-log.info` and
+    /// `master.info`; its relay logs are where `relay-log.info` says, else in
+    /// `dir` itself.
+    ///
+    /// # Errors
+    /// Unreadable or malformed files.
+    pub fn from_datadir(label: &str, dir: &Path) -> Result<ReplicaState> {
+        let mut st = ReplicaState::from_info_files(label, &dir.join("relay-log.info"), &dir.join("master.info"))?;
+        st.relay_dir.get_or_insert_with(|| dir.to_path_buf());
+        Ok(st)
+    }
+
+    /// Every state of a JSON array of [`from_json`](Self::from_json) objects
+    /// (what the failover driver sends to `diff --state -`), read from
+    /// `source`, which errors name.
+    ///
+    /// # Errors
+    /// Not JSON, not an array, or an element [`from_json`](Self::from_json) refuses.
+    pub fn list_from_json(text: &str, source: &Path) -> Result<Vec<ReplicaState>> {
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::bad_input("replica states", e.to_string()).with_file(source))?;
+        v.as_array()
+            .ok_or_else(|| Error::bad_input("replica states", "expected a JSON array").with_file(source))?
+            .iter()
+            .map(|r| ReplicaState::from_json(r).map_err(|e| e.with_file(source)))
+            .collect()
     }
 }
 

@@ -77,7 +77,7 @@ impl TryFrom<ReplicaStateDoc> for ReplicaState {
     /// A log name that is not one.
     fn try_from(d: ReplicaStateDoc) -> Result<ReplicaState> {
         let name = |s: &str, what: &str| -> Result<LogName> {
-            LogName::from_path_str(s.trim()).map_err(|e| Error::invalid(format!("{}: {what}: {e}", d.name)))
+            LogName::from_path_str(s.trim()).map_err(|e| Error::bad_input(format!("{}: {what}", d.name), e.to_string()))
         };
         let relay_exec = match (&d.relay_log_file, d.relay_log_pos) {
             (Some(f), Some(p)) if !f.is_empty() => Some(RelayPos::new(name(f, "relay_log_file")?, p)),

@@ -104,7 +104,7 @@ impl Host {
                         stdout: String::from_utf8_lossy(&out).into_owned(),
                         stderr: x.stderr,
                     })
-                    .map_err(|e| Error::invalid(format!("{step} on {}: {e}", r.label())))
+                    .map_err(|e| e.with_subject(format!("{step} on {}", r.label())))
             }
             Host::Local => {
                 let o = run_local(step, argv, input, timeout)?;
@@ -129,11 +129,12 @@ impl Host {
             Host::Ssh(r) => r,
         };
         let name =
-            remote.file_name().ok_or_else(|| Error::invalid(format!("fetch {}: not a file", remote.display())))?;
+            remote.file_name().ok_or_else(|| Error::bad_input(format!("fetch {}", remote.display()), "not a file"))?;
         let dest = local_dir.join(name);
         let (tmp, mut f) = temp_file(&dest).map_err(|e| Error::io(&dest, e))?;
         let q = sh_quote(&remote.to_string_lossy());
-        let step = |e: String| Error::invalid(format!("fetch {} from {}: {e}", remote.display(), r.label()));
+        let what = format!("fetch {}", remote.display());
+        let step = |why: String| Error::remote(r.label(), &what, why);
         let res = (|| {
             // One remote shell: the size on stderr, the bytes on stdout. SSH's
             // MAC authenticates every byte on the way; the size catches a cut
@@ -141,7 +142,8 @@ impl Host {
             // before it applies anything. (An MD5 on both sides cost a core-second
             // per 300 MB and proved nothing more.)
             let cmd = format!("stat -c %s -- {q} >&2 && cat -- {q}");
-            let (status, bytes, stderr) = r.exec_to(&cmd, &mut f).map_err(|e| step(e.to_string()))?;
+            let (status, bytes, stderr) =
+                r.exec_to(&cmd, &mut f).map_err(|e| e.with_subject(format!("{what} from {}", r.label())))?;
             if status != 0 {
                 return Err(step(format!("exit {status}: {}", stderr.trim())));
             }
@@ -168,10 +170,11 @@ impl Host {
     pub fn node(&self, path: &str, push: Option<&Path>, timeout: Duration) -> Result<String> {
         let bin = match (self, push) {
             (Host::Ssh(r), Some(dir)) => {
-                let me = std::env::current_exe().map_err(|e| Error::invalid(format!("our own binary: {e}")))?;
+                let me = std::env::current_exe()
+                    .map_err(|e| Error::from(std::io::Error::new(e.kind(), format!("our own binary: {e}"))))?;
                 let dest = dir.join("binlog-diff");
                 r.push(&me, &dest, true, &mut |_| {})
-                    .map_err(|e| Error::invalid(format!("push binary to {}: {e}", r.label())))?;
+                    .map_err(|e| e.with_subject(format!("push binary to {}", r.label())))?;
                 dest.to_string_lossy().into_owned()
             }
             (Host::Local, _) => match std::env::current_exe() {
@@ -183,15 +186,18 @@ impl Host {
         let o = self.run("version check", &[bin.clone(), "--version".into()], b"", timeout)?;
         let theirs = o.stdout.trim();
         if o.status != 0 || theirs != our_version() {
-            return Err(Error::invalid(format!(
-                "{}: {bin} --version says {:?} (exit {}{}), this driver is {:?}: install the same binlog-diff there, \
-                 or pass --push-binary",
+            return Err(Error::remote(
                 self.label(),
-                theirs,
-                o.status,
-                if o.stderr.trim().is_empty() { String::new() } else { format!(": {}", o.stderr.trim()) },
-                our_version()
-            )));
+                "version check",
+                format!(
+                    "{bin} --version says {:?} (exit {}{}), this driver is {:?}: install the same binlog-diff there, \
+                     or pass --push-binary",
+                    theirs,
+                    o.status,
+                    if o.stderr.trim().is_empty() { String::new() } else { format!(": {}", o.stderr.trim()) },
+                    our_version()
+                ),
+            ));
         }
         Ok(bin)
     }
@@ -260,8 +266,10 @@ pub struct LocalRun {
 /// is not an error: see [`Output::status`].
 pub fn run_local_group(step: &str, argv: &[String], input: &[u8], timeout: Duration) -> Result<LocalRun> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
-    let err =
-        |e: std::io::Error| Error::invalid(format!("{step}: {}: {e}", argv.first().map(String::as_str).unwrap_or("")));
+    let err = |e: std::io::Error| {
+        let prog = argv.first().map(String::as_str).unwrap_or("");
+        Error::from(std::io::Error::new(e.kind(), format!("{step}: {prog}: {e}")))
+    };
     let (prog, args) = argv.split_first().ok_or_else(|| Error::invalid(format!("{step}: empty command")))?;
     let mut child = Command::new(prog)
         .args(args)
@@ -292,7 +300,8 @@ pub fn run_local_group(step: &str, argv: &[String], input: &[u8], timeout: Durat
             let _ = child.wait();
             let said = errs.take(Instant::now() + Duration::from_millis(200));
             let said = said.trim().lines().last().map(|l| format!("; it last said: {l}")).unwrap_or_default();
-            return Err(Error::invalid(format!("{step}: did not finish within {timeout:?}: {killed}{said}")));
+            // On this machine: no host, the step first.
+            return Err(Error::timeout("", step, format!("did not finish within {timeout:?}: {killed}{said}")));
         }
         std::thread::sleep(Duration::from_millis(10).min(timeout.saturating_sub(t0.elapsed())));
     }
@@ -432,6 +441,7 @@ mod tests {
         assert_eq!((o.status, o.stdout.as_str()), (0, "hello"));
         let e = h.run("sleepy step", &["sleep".into(), "5".into()], b"", Duration::from_millis(200)).unwrap_err();
         assert!(e.to_string().contains("sleepy step") && e.to_string().contains("killed"), "{e}");
+        assert!(matches!(e.kind(), crate::error::ErrorKind::Timeout { step, .. } if step == "sleepy step"), "{e}");
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("x");
         std::fs::write(&f, b"1").unwrap();

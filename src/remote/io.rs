@@ -28,7 +28,19 @@ use std::time::{Duration, Instant};
 use ssh2::{BlockDirections, ErrorCode};
 
 use super::{Kept, Output, Remote, sh_quote, ssh_err};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+
+/// `e` with `note` (what became of the remote command) after what it says,
+/// its kind kept: a step of `label`'s that failed or ran out of time.
+fn noted(e: Error, note: &str, label: &str) -> Error {
+    let at = e.location().clone();
+    let e = match e.kind() {
+        ErrorKind::Remote { host, step, why } => Error::remote(host, step, format!("{why}; {note}")),
+        ErrorKind::Timeout { host, step, why } => Error::timeout(host, step, format!("{why}; {note}")),
+        _ => return Error::remote(label, "ssh command", format!("{e}; {note}")),
+    };
+    e.with_location(at)
+}
 
 /// The longest a waiting thread sleeps before it tries again (another
 /// thread may have read its data off the socket meanwhile).
@@ -132,7 +144,11 @@ impl Remote {
         }
         if let (Some(d), Some(b)) = (st.deadline, st.bound) {
             if Instant::now() >= d {
-                return Err(ssh_err(what, &self.label, format!("step deadline: not done within {b:?}")));
+                return Err(Error::timeout(
+                    &self.label,
+                    format!("at the ssh {what}"),
+                    format!("step deadline: not done within {b:?}"),
+                ));
             }
         }
         Ok(())
@@ -244,7 +260,7 @@ impl Remote {
                     (_, None) => "it had not said its process group yet".to_string(),
                 };
                 let _ = ch.close(); // once: not waited for
-                Err(Error::invalid(format!("{e}; {what}")))
+                Err(noted(e, &what, &self.label))
             }
         }
     }
@@ -329,8 +345,9 @@ impl Remote {
                 match ch.read(&mut buf) {
                     Ok(0) => out_eof = true,
                     Ok(n) => {
-                        out.write_all(&buf[..n])
-                            .map_err(|e| Error::invalid(format!("writing what {} sent: {e}", self.label)))?;
+                        out.write_all(&buf[..n]).map_err(|e| {
+                            Error::from(std::io::Error::new(e.kind(), format!("writing what {} sent: {e}", self.label)))
+                        })?;
                         out_bytes += n as u64;
                         progress = true;
                     }

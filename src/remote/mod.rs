@@ -242,8 +242,19 @@ impl Drop for Remote {
     }
 }
 
+/// A step of the ssh session on `label` that failed ([`ErrorKind::Remote`]).
+///
+/// [`ErrorKind::Remote`]: crate::error::ErrorKind::Remote
 fn ssh_err(what: &str, label: &str, e: impl std::fmt::Display) -> Error {
-    Error::invalid(format!("ssh {label}: {what}: {e}"))
+    Error::remote(label, format!("ssh {what}"), e.to_string())
+}
+
+/// The connection itself that failed (resolve, TCP, handshake): an
+/// [`ErrorKind::Connect`] (a caller may try another way there).
+///
+/// [`ErrorKind::Connect`]: crate::error::ErrorKind::Connect
+fn connect_err(what: &str, label: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(crate::error::ErrorKind::Connect(format!("ssh {label}: {what}: {e}")))
 }
 
 fn key_type_name(t: ssh2::HostKeyType) -> &'static str {
@@ -291,7 +302,7 @@ impl Remote {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let label = format!("{user}@{bare}:{port}");
         let addrs: Vec<_> =
-            (bare, port).to_socket_addrs().map_err(|e| ssh_err("cannot resolve host", &label, e))?.collect();
+            (bare, port).to_socket_addrs().map_err(|e| connect_err("cannot resolve host", &label, e))?.collect();
         let mut last_err = None;
         let mut tcp = None;
         let ct = opts.connect_timeout.filter(|t| !t.is_zero()).unwrap_or(DEFAULT_CONNECT_TIMEOUT);
@@ -310,10 +321,14 @@ impl Remote {
             }
         }
         let tcp = tcp.ok_or_else(|| {
-            ssh_err("cannot connect", &label, last_err.map(|e| e.to_string()).unwrap_or_else(|| "no address".into()))
+            connect_err(
+                "cannot connect",
+                &label,
+                last_err.map(|e| e.to_string()).unwrap_or_else(|| "no address".into()),
+            )
         })?;
-        let sock = tcp.try_clone().map_err(|e| ssh_err("socket", &label, e))?;
-        let mut sess = Session::new().map_err(|e| ssh_err("session", &label, e))?;
+        let sock = tcp.try_clone().map_err(|e| connect_err("socket", &label, e))?;
+        let mut sess = Session::new().map_err(|e| connect_err("session", &label, e))?;
         // Handshake and authentication: blocking, each step within ConnectTimeout.
         sess.set_timeout(ct.as_millis().clamp(1, u32::MAX as u128) as u32);
         sess.set_tcp_stream(tcp);
@@ -331,7 +346,7 @@ impl Remote {
                 let _ = sess.method_pref(MethodType::HostKey, &prefs.join(","));
             }
         }
-        sess.handshake().map_err(|e| ssh_err("handshake", &label, e))?;
+        sess.handshake().map_err(|e| connect_err("handshake", &label, e))?;
         check_host_key(&sess, bare, port, &files, opts.host_key_policy, &label, log)?;
         authenticate(&sess, user, opts, &label)?;
         let alive = opts.server_alive_interval.map(|n| (n, opts.server_alive_count_max.max(1)));

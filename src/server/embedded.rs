@@ -12,10 +12,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ConnSpec;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// InnoDB redo log size of the template and of every server: large enough
 /// that a catch-up is not throttled by checkpoints.
@@ -41,10 +42,7 @@ pub fn find_program(names: &[&str]) -> Result<PathBuf> {
             }
         }
     }
-    Err(Error::invalid(format!(
-        "{} not found (install mariadb-server and mariadb-client, or set {env_name})",
-        names[0]
-    )))
+    Err(Error::server(names[0], format!("not found (install mariadb-server and mariadb-client, or set {env_name})")))
 }
 
 fn run_as_root() -> bool {
@@ -78,8 +76,12 @@ pub fn template(cache: &Path) -> Result<PathBuf> {
         return Ok(data);
     }
     fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
-    // Built aside and renamed in: a second process at worst builds it twice.
-    let tmp = cache.join(format!(".template-{}-{}", version, std::process::id()));
+    // Built aside and renamed in: a second builder at worst builds it twice.
+    // The name is unique per call, not per process: two threads of one
+    // process (tests, benchmark arms) must not share, and so remove, it.
+    static BUILDS: AtomicU64 = AtomicU64::new(0);
+    let n = BUILDS.fetch_add(1, Ordering::Relaxed);
+    let tmp = cache.join(format!(".template-{}-{}-{n}", version, std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let install = find_program(&["mariadb-install-db", "mysql_install_db"])?;
@@ -94,12 +96,15 @@ pub fn template(cache: &Path) -> Result<PathBuf> {
     let out = c.output().map_err(|e| Error::io(&install, e))?;
     if !out.status.success() {
         let _ = fs::remove_dir_all(&tmp);
-        return Err(Error::invalid(format!(
-            "{} failed ({}): {}",
-            install.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
-        )));
+        return Err(Error::server(
+            tmp.join("data").display().to_string(),
+            format!(
+                "{} failed ({}): {}",
+                install.display(),
+                out.status,
+                error_lines(&String::from_utf8_lossy(&out.stderr))
+            ),
+        ));
     }
     match fs::rename(&tmp, &dir) {
         Ok(()) => {}
@@ -110,6 +115,16 @@ pub fn template(cache: &Path) -> Result<PathBuf> {
         Err(e) => return Err(Error::io(&dir, e)),
     }
     Ok(data)
+}
+
+/// The lines of a server's stderr worth showing: its `[ERROR]` lines (the
+/// last one alone, "Aborting", says nothing), else its last line.
+fn error_lines(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("[ERROR]")).collect();
+    match errors.as_slice() {
+        [] => stderr.lines().last().unwrap_or("").to_string(),
+        e => e[e.len().saturating_sub(5)..].join(" | "),
+    }
 }
 
 /// Copies a directory tree (regular files and directories; a server's
@@ -191,10 +206,17 @@ impl Embedded {
             }
             if let Some(st) = s.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 s.child = None;
-                return Err(Error::invalid(format!("mariadbd exited at start ({st}): {}", s.log_tail())));
+                return Err(Error::server(
+                    s.datadir.display().to_string(),
+                    format!("mariadbd exited at start ({st}): {}", s.log_tail()),
+                ));
             }
             if Instant::now() > deadline {
-                return Err(Error::invalid(format!("mariadbd did not answer within 120 s: {}", s.log_tail())));
+                return Err(Error::new(ErrorKind::Timeout {
+                    host: s.datadir.display().to_string(),
+                    step: "waiting for mariadbd to start".into(),
+                    why: format!("mariadbd did not answer within 120 s: {}", s.log_tail()),
+                }));
             }
             // Polling the socket: the server gives no other signal that it is ready.
             std::thread::sleep(Duration::from_millis(20));
@@ -246,7 +268,11 @@ impl Embedded {
             if Instant::now() > deadline {
                 let _ = c.kill();
                 let _ = c.wait();
-                return Err(Error::invalid(format!("mariadbd in {} ignored SIGTERM for 120 s", self.dir.display())));
+                return Err(Error::new(ErrorKind::Timeout {
+                    host: self.datadir.display().to_string(),
+                    step: "waiting for mariadbd to shut down".into(),
+                    why: format!("mariadbd in {} ignored SIGTERM for 120 s: killed", self.dir.display()),
+                }));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -1,17 +1,22 @@
 //! Talking to a live server over the MySQL protocol (the `mysql` crate):
 //! connection settings with a password that never comes from argv and is
 //! never printed, and the replica status the planner needs. [`status`]
-//! holds the SQL dialect (chosen by version) and every replication
-//! statement the driver sends.
+//! holds the SQL dialect (chosen by version) and the text of every
+//! replication statement; a [`Server`] (connection + dialect + label) sends
+//! them and reads every replication status.
 
 pub mod embedded;
+pub mod live;
+// `server::server`: the file is named after the one thing it holds.
+#[allow(clippy::module_inception)]
+mod server;
 pub mod status;
+
+pub use server::{MariaGtids, PromotionFacts, RelayLogInfo, Server};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use mysql::prelude::Queryable;
 
 use crate::error::{Error, Result};
 use crate::position::ReplicaState;
@@ -131,8 +136,9 @@ impl ConnSpec {
     pub fn with_password(self, defaults_file: Option<&Path>, prompt: bool) -> Result<ConnSpec> {
         let mut s = self.with_password_from_env_or(defaults_file)?;
         if prompt && s.password.is_none() {
-            let p = rpassword::prompt_password("Enter password: ")
-                .map_err(|e| Error::invalid(format!("cannot read the password from the terminal: {e}")))?;
+            let p = rpassword::prompt_password("Enter password: ").map_err(|e| {
+                Error::config(Some("--ask-password"), format!("cannot read the password from the terminal: {e}"))
+            })?;
             s.password = Some(Secret::new(p));
         }
         Ok(s)
@@ -288,33 +294,12 @@ pub fn read_defaults_file(path: &Path) -> Result<ConnSpec> {
 
 /// Reads a replica's state from a live server (`SHOW SLAVE STATUS`, or
 /// `SHOW REPLICA STATUS` where the server has no `SLAVE` form), with its
-/// relay-log folder and server id.
+/// relay-log folder and server id ([`Server::replica_state`]).
 ///
 /// # Errors
 /// The query fails or the server is not a replica.
 pub fn replica_state(conn: &mut mysql::Conn, label: &str) -> Result<ReplicaState> {
-    let qerr = |e: mysql::Error| Error::invalid(format!("{label}: {e}"));
-    let d = status::Dialect::of(conn)?;
-    let row = status::replica_status(conn, d)?
-        .ok_or_else(|| Error::invalid(format!("{label}: not a replica (no replica status)")))?;
-    let mut st = ReplicaState::from_status(label, |k| row.opt(k))?;
-    let (relay_log, relay_index, datadir, server_id): (Option<String>, Option<String>, Option<String>, Option<u32>) =
-        conn.query_first("SELECT @@relay_log, @@relay_log_index, @@datadir, @@server_id")
-            .map_err(qerr)?
-            .unwrap_or((None, None, None, None));
-    st.server_id = server_id;
-    let datadir = datadir.map(PathBuf::from);
-    let from_setting = |s: Option<String>| -> Option<PathBuf> {
-        let p = PathBuf::from(s?);
-        let p = if p.is_absolute() { p } else { datadir.as_ref()?.join(p) };
-        p.parent().map(Path::to_path_buf)
-    };
-    st.relay_dir = from_setting(relay_log).or_else(|| from_setting(relay_index)).or(datadir);
-    // MariaDB keeps gtid_slave_pos (what its SQL thread applied) in every mode.
-    if st.gtid_executed.is_none() && d == status::Dialect::MariaDb {
-        st.gtid_executed = Some(status::gtid_slave_pos(conn)?).filter(|g| !g.is_empty());
-    }
-    Ok(st)
+    Server::over(conn, label).replica_state()
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! The SQL dialect of a server (MariaDB 10.x, MySQL 5.7/8.0, MySQL 8.4's
 //! new names), chosen once from its version, and the replica status read
-//! through it. Every replication statement the driver sends is built here,
-//! so no other module spells `SLAVE` or `REPLICA`.
+//! through it. Every replication statement's text is built here, so no
+//! module outside `server` spells `SLAVE` or `REPLICA`; a [`Server`] sends
+//! them. The free functions below are the driver's (`phase`) until it uses
+//! [`Server`]: each is one line over it.
 
 use std::time::{Duration, Instant};
 
-use mysql::prelude::Queryable;
-
 use crate::error::{Error, Result};
-use crate::server::Secret;
+use crate::position::columns;
+use crate::server::{Secret, Server};
 
 /// Which statement names a server takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +48,7 @@ impl Dialect {
     /// # Errors
     /// The query fails.
     pub fn of(conn: &mut mysql::Conn) -> Result<Dialect> {
-        let v: Option<String> =
-            conn.query_first("SELECT VERSION()").map_err(|e| Error::invalid(format!("SELECT VERSION(): {e}")))?;
-        Ok(Dialect::from_version(&v.unwrap_or_default()))
+        Server::over(conn, "").dialect()
     }
 
     fn new_names(self) -> bool {
@@ -72,6 +71,15 @@ impl Dialect {
     pub fn start_replica(self) -> &'static str {
         if self.new_names() { "START REPLICA" } else { "START SLAVE" }
     }
+    /// Starts the SQL (applier) thread only.
+    pub fn start_sql_thread(self) -> &'static str {
+        if self.new_names() { "START REPLICA SQL_THREAD" } else { "START SLAVE SQL_THREAD" }
+    }
+    /// Every replication connection's status: MariaDB's named
+    /// (multi-source) ones too; MySQL's channels are rows of the plain form.
+    pub fn show_all_replica_statuses(self) -> &'static str {
+        if self == Dialect::MariaDb { "SHOW ALL SLAVES STATUS" } else { self.show_replica_status() }
+    }
     /// Forgets the replication source entirely (the new master's cleanup).
     pub fn reset_replica_all(self) -> &'static str {
         if self.new_names() { "RESET REPLICA ALL" } else { "RESET SLAVE ALL" }
@@ -79,6 +87,48 @@ impl Dialect {
     /// The server's own binlog coordinates.
     pub fn show_master_status(self) -> &'static str {
         if self == Dialect::MySql84 { "SHOW BINARY LOG STATUS" } else { "SHOW MASTER STATUS" }
+    }
+    /// Every binlog file and its size (one name in every dialect).
+    pub fn show_binary_logs(self) -> &'static str {
+        "SHOW BINARY LOGS"
+    }
+    /// A new binlog file (one name in every dialect).
+    pub fn flush_binary_logs(self) -> &'static str {
+        "FLUSH BINARY LOGS"
+    }
+    /// Deletes every binlog file (MariaDB: and empties the binlog GTID state).
+    pub fn reset_binary_logs(self) -> &'static str {
+        if self == Dialect::MySql84 { "RESET BINARY LOGS AND GTIDS" } else { "RESET MASTER" }
+    }
+    /// A new relay log, not written to the binlog (MHA's text: the version
+    /// comment keeps a server before 5.5.1, which has no `RELAY LOGS`, to
+    /// `FLUSH LOGS`).
+    pub fn flush_relay_logs(self) -> &'static str {
+        "FLUSH NO_WRITE_TO_BINLOG /*!50501 RELAY */ LOGS"
+    }
+    /// What decides whether a server can be promoted: `@@log_bin`,
+    /// `@@log_slave_updates` (`@@log_replica_updates` on MySQL 8.4),
+    /// `VERSION()` and `@@binlog_format`.
+    pub fn promotion_facts(self) -> &'static str {
+        if self == Dialect::MySql84 {
+            "SELECT @@log_bin, @@log_replica_updates, VERSION(), @@binlog_format"
+        } else {
+            "SELECT @@log_bin, @@log_slave_updates, VERSION(), @@binlog_format"
+        }
+    }
+    /// Waits for the SQL thread to reach `file:pos` of its source, at most
+    /// `timeout` (whole seconds, at least one): `MASTER_POS_WAIT`,
+    /// `SOURCE_POS_WAIT` on MySQL 8.4.
+    pub fn pos_wait(self, file: &str, pos: u64, timeout: Duration) -> String {
+        let f = if self == Dialect::MySql84 { "SOURCE_POS_WAIT" } else { "MASTER_POS_WAIT" };
+        format!("SELECT {f}('{}', {pos}, {})", sql_str(file), timeout.as_secs().max(1))
+    }
+    /// Waits for the server to have applied `gtids`, at most `timeout`
+    /// (whole seconds, at least one): MariaDB `MASTER_GTID_WAIT` (0, or -1
+    /// on timeout), MySQL `WAIT_FOR_EXECUTED_GTID_SET` (0, or 1).
+    pub fn gtid_wait(self, gtids: &str, timeout: Duration) -> String {
+        let f = if self == Dialect::MariaDb { "MASTER_GTID_WAIT" } else { "WAIT_FOR_EXECUTED_GTID_SET" };
+        format!("SELECT {f}('{}', {})", sql_str(gtids), timeout.as_secs().max(1))
     }
 
     /// `CHANGE MASTER TO` (or `CHANGE REPLICATION SOURCE TO`) a source,
@@ -103,6 +153,17 @@ impl Dialect {
     pub fn change_source_to_pos(self, to: &SourceAddr, file: &str, pos: u64) -> String {
         let (base, k) = self.change_source(to);
         let base = format!("{base}, {k}_LOG_FILE='{}', {k}_LOG_POS={pos}", sql_str(file));
+        if self == Dialect::MariaDb { format!("{base}, MASTER_USE_GTID=no") } else { base }
+    }
+
+    /// `CHANGE MASTER TO` a nominal source with the SQL thread pointed at
+    /// relay logs already in the datadir (`RELAY_LOG_FILE`,
+    /// `RELAY_LOG_POS`): for applying logs without an IO thread. MariaDB
+    /// gets `MASTER_USE_GTID=no`. The statement holds the password: never
+    /// log it.
+    pub fn change_source_to_relay(self, to: &SourceAddr, relay_file: &str, relay_pos: u64) -> String {
+        let (base, _) = self.change_source(to);
+        let base = format!("{base}, RELAY_LOG_FILE='{}', RELAY_LOG_POS={relay_pos}", sql_str(relay_file));
         if self == Dialect::MariaDb { format!("{base}, MASTER_USE_GTID=no") } else { base }
     }
 
@@ -155,8 +216,7 @@ impl GtidMode {
 /// # Errors
 /// The statement fails.
 pub fn set_gtid_slave_pos(conn: &mut mysql::Conn, pos: &str) -> Result<()> {
-    let q = format!("SET GLOBAL gtid_slave_pos = '{}'", sql_str(pos));
-    conn.query_drop(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))
+    Server::over(conn, "").set_gtid_slave_pos(pos)
 }
 
 /// `@@global.server_id` and `@@global.gtid_binlog_state` (MariaDB): what
@@ -165,10 +225,7 @@ pub fn set_gtid_slave_pos(conn: &mut mysql::Conn, pos: &str) -> Result<()> {
 /// # Errors
 /// The query fails.
 pub fn gtid_binlog_state(conn: &mut mysql::Conn) -> Result<(u32, String)> {
-    let q = "SELECT @@global.server_id, @@global.gtid_binlog_state";
-    let v: Option<(u32, Option<String>)> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    let (id, st) = v.unwrap_or_default();
-    Ok((id, st.unwrap_or_default()))
+    Server::over(conn, "").gtid_binlog_state()
 }
 
 /// What decides whether a server can be promoted: `@@log_bin`,
@@ -178,15 +235,8 @@ pub fn gtid_binlog_state(conn: &mut mysql::Conn) -> Result<(u32, String)> {
 /// # Errors
 /// The query fails.
 pub fn promotion_facts(conn: &mut mysql::Conn, d: Dialect) -> Result<(bool, bool, String, String)> {
-    let q = if d == Dialect::MySql84 {
-        "SELECT @@log_bin, @@log_replica_updates, VERSION(), @@binlog_format"
-    } else {
-        "SELECT @@log_bin, @@log_slave_updates, VERSION(), @@binlog_format"
-    };
-    type Row = (Option<u8>, Option<u8>, Option<String>, Option<String>);
-    let v: Option<Row> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    let (b, u, ver, f) = v.unwrap_or_default();
-    Ok((b == Some(1), u == Some(1), ver.unwrap_or_default(), f.unwrap_or_default()))
+    let f = Server::over(conn, "").with_dialect(d).promotion_facts()?;
+    Ok((f.log_bin, f.log_replica_updates, f.version, f.binlog_format))
 }
 
 /// Waits until this replica's SQL thread has executed its source up to
@@ -196,14 +246,7 @@ pub fn promotion_facts(conn: &mut mysql::Conn, d: Dialect) -> Result<(bool, bool
 /// # Errors
 /// Not reached in time, or the replica is not replicating.
 pub fn pos_wait(conn: &mut mysql::Conn, d: Dialect, file: &str, pos: u64, timeout: Duration) -> Result<()> {
-    let f = if d == Dialect::MySql84 { "SOURCE_POS_WAIT" } else { "MASTER_POS_WAIT" };
-    let q = format!("SELECT {f}('{}', {pos}, {})", sql_str(file), timeout.as_secs().max(1));
-    let v: Option<Option<i64>> = conn.query_first(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    match v.flatten() {
-        Some(n) if n >= 0 => Ok(()),
-        Some(-1) => Err(Error::invalid(format!("{q}: not reached in {timeout:?}"))),
-        _ => Err(Error::invalid(format!("{q}: the replica is not replicating (NULL)"))),
-    }
+    Server::over(conn, "").with_dialect(d).pos_wait(file, pos, timeout)
 }
 
 /// Rejects every write on the server from this session on (MHA's lock on
@@ -215,11 +258,7 @@ pub fn pos_wait(conn: &mut mysql::Conn, d: Dialect, file: &str, pos: u64, timeou
 /// # Errors
 /// A statement fails or the lock is not taken in time.
 pub fn lock_writes(conn: &mut mysql::Conn, timeout: Duration) -> Result<()> {
-    let run = |conn: &mut mysql::Conn, q: &str| conn.query_drop(q).map_err(|e| Error::invalid(format!("{q}: {e}")));
-    run(conn, "FLUSH NO_WRITE_TO_BINLOG TABLES")?;
-    run(conn, &format!("SET SESSION lock_wait_timeout = {}", timeout.as_secs().max(1)))?;
-    run(conn, "FLUSH TABLES WITH READ LOCK")?;
-    set_read_only(conn, true)
+    Server::over(conn, "").lock_writes(timeout)
 }
 
 /// `UNLOCK TABLES` (the session's global read lock).
@@ -227,7 +266,7 @@ pub fn lock_writes(conn: &mut mysql::Conn, timeout: Duration) -> Result<()> {
 /// # Errors
 /// The statement fails.
 pub fn unlock_tables(conn: &mut mysql::Conn) -> Result<()> {
-    conn.query_drop("UNLOCK TABLES").map_err(|e| Error::invalid(format!("UNLOCK TABLES: {e}")))
+    Server::over(conn, "").unlock_tables()
 }
 
 /// Statements running on the server for at least `secs` seconds, other
@@ -236,11 +275,7 @@ pub fn unlock_tables(conn: &mut mysql::Conn) -> Result<()> {
 /// # Errors
 /// The query fails.
 pub fn long_running(conn: &mut mysql::Conn, secs: u64) -> Result<Vec<(u64, String, u64, String)>> {
-    let q = format!(
-        "SELECT ID, USER, TIME, COALESCE(INFO, '') FROM information_schema.PROCESSLIST \
-         WHERE COMMAND = 'Query' AND TIME >= {secs} AND ID <> CONNECTION_ID() AND USER <> 'system user'"
-    );
-    conn.query(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))
+    Server::over(conn, "").long_running(secs)
 }
 
 /// Ends every client session that could still commit on this server once
@@ -254,20 +289,7 @@ pub fn long_running(conn: &mut mysql::Conn, secs: u64) -> Result<Vec<(u64, Strin
 /// # Errors
 /// The query fails (a `KILL` of a session that ended meanwhile is not an error).
 pub fn end_sessions_that_could_commit(conn: &mut mysql::Conn, ours: &[u32]) -> Result<Vec<(u64, String, String)>> {
-    let keep: Vec<String> = ours.iter().map(u32::to_string).chain(["CONNECTION_ID()".into()]).collect();
-    let q = format!(
-        "SELECT p.ID, p.USER, COALESCE(p.STATE, '') FROM information_schema.PROCESSLIST p \
-         WHERE p.ID NOT IN ({}) AND p.USER <> 'system user' AND p.COMMAND NOT IN ('Binlog Dump', 'Daemon') \
-         AND (p.STATE IN ('Waiting for global read lock', 'Waiting for commit lock', 'Waiting for backup lock') \
-              OR p.ID IN (SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX))",
-        keep.join(", ")
-    );
-    let found: Vec<(u64, String, String)> = conn.query(&q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    for (id, _, _) in &found {
-        // Unknown thread: it ended on its own meanwhile.
-        let _ = conn.query_drop(format!("KILL CONNECTION {id}"));
-    }
-    Ok(found)
+    Server::over(conn, "").end_sessions_that_could_commit(ours)
 }
 
 /// `@@server_uuid` and `@@global.gtid_executed` (MySQL).
@@ -275,11 +297,7 @@ pub fn end_sessions_that_could_commit(conn: &mut mysql::Conn, ours: &[u32]) -> R
 /// # Errors
 /// The query fails.
 pub fn mysql_gtid_executed(conn: &mut mysql::Conn) -> Result<(String, String)> {
-    let q = "SELECT @@server_uuid, @@global.gtid_executed";
-    let v: Option<(Option<String>, Option<String>)> =
-        conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    let (u, g) = v.unwrap_or_default();
-    Ok((u.unwrap_or_default(), g.unwrap_or_default()))
+    Server::over(conn, "").mysql_gtid_executed()
 }
 
 /// `@@global.gtid_slave_pos` (MariaDB).
@@ -287,10 +305,7 @@ pub fn mysql_gtid_executed(conn: &mut mysql::Conn) -> Result<(String, String)> {
 /// # Errors
 /// The query fails.
 pub fn gtid_slave_pos(conn: &mut mysql::Conn) -> Result<String> {
-    let v: Option<Option<String>> = conn
-        .query_first("SELECT @@global.gtid_slave_pos")
-        .map_err(|e| Error::invalid(format!("SELECT @@global.gtid_slave_pos: {e}")))?;
-    Ok(v.flatten().unwrap_or_default())
+    Server::over(conn, "").gtid_slave_pos()
 }
 
 /// `@@global.gtid_binlog_pos` (MariaDB): the last GTID per domain in its binlog.
@@ -298,10 +313,7 @@ pub fn gtid_slave_pos(conn: &mut mysql::Conn) -> Result<String> {
 /// # Errors
 /// The query fails.
 pub fn gtid_binlog_pos(conn: &mut mysql::Conn) -> Result<String> {
-    let v: Option<Option<String>> = conn
-        .query_first("SELECT @@global.gtid_binlog_pos")
-        .map_err(|e| Error::invalid(format!("SELECT @@global.gtid_binlog_pos: {e}")))?;
-    Ok(v.flatten().unwrap_or_default())
+    Server::over(conn, "").gtid_binlog_pos()
 }
 
 /// Where a replica is pointed.
@@ -317,6 +329,14 @@ pub struct SourceAddr {
     pub password: Option<Secret>,
 }
 
+impl SourceAddr {
+    /// The same address with its password shown as `<secret>` (for a
+    /// statement quoted in an error).
+    pub fn redacted(&self) -> SourceAddr {
+        SourceAddr { password: self.password.as_ref().map(|_| Secret::new("<secret>")), ..self.clone() }
+    }
+}
+
 /// Quotes a string for a single-quoted SQL literal.
 pub fn sql_str(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
@@ -327,16 +347,13 @@ pub fn sql_str(s: &str) -> String {
 pub struct Status(Vec<(String, String)>);
 
 impl Status {
-    /// A column's value (`""` when absent or NULL). Old and new names are
-    /// both tried (`Master_Host` / `Source_Host`, `Slave_IO_Running` /
-    /// `Replica_IO_Running`, …).
+    /// A column's value (`""` when absent or NULL). Either name of a
+    /// renamed column finds it in a row of either naming scheme
+    /// (`Master_Host` / `Source_Host`, `Slave_IO_Running` /
+    /// `Replica_IO_Running`, …: [`RENAMED_STATUS_COLUMNS`](crate::position::columns::RENAMED_STATUS_COLUMNS)).
     pub fn get(&self, k: &str) -> &str {
-        let alt = k
-            .replace("Master_Log_File", "Source_Log_File")
-            .replace("Master_Log_Pos", "Source_Log_Pos")
-            .replace("Master_", "Source_")
-            .replace("Slave_", "Replica_");
-        self.0.iter().find(|(c, _)| c == k || *c == alt).map(|(_, v)| v.as_str()).unwrap_or("")
+        let by_name = |n: &str| self.0.iter().find(|(c, _)| c == n).map(|(_, v)| v.as_str());
+        columns::lookup(k, by_name).unwrap_or("")
     }
     /// The replica's GTID mode (MariaDB `Using_Gtid`, MySQL `Auto_Position`).
     pub fn gtid_mode(&self) -> GtidMode {
@@ -383,9 +400,7 @@ impl Status {
 /// # Errors
 /// The query fails.
 pub fn replica_status(conn: &mut mysql::Conn, d: Dialect) -> Result<Option<Status>> {
-    let q = d.show_replica_status();
-    let row: Option<mysql::Row> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    Ok(row.as_ref().map(Status::from_row))
+    Server::over(conn, "").with_dialect(d).replica_status()
 }
 
 /// Every replication connection's status: MariaDB's named (multi-source)
@@ -394,13 +409,11 @@ pub fn replica_status(conn: &mut mysql::Conn, d: Dialect) -> Result<Option<Statu
 /// # Errors
 /// The query fails.
 pub fn all_replica_statuses(conn: &mut mysql::Conn, d: Dialect) -> Result<Vec<Status>> {
-    let q = if d == Dialect::MariaDb { "SHOW ALL SLAVES STATUS" } else { d.show_replica_status() };
-    let rows: Vec<mysql::Row> = conn.query(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    Ok(rows.iter().map(Status::from_row).collect())
+    Server::over(conn, "").with_dialect(d).all_replica_statuses()
 }
 
 impl Status {
-    fn from_row(row: &mysql::Row) -> Status {
+    pub(super) fn from_row(row: &mysql::Row) -> Status {
         let cols: Vec<String> = row.columns_ref().iter().map(|c| c.name_str().to_string()).collect();
         Status(
             cols.into_iter()
@@ -428,15 +441,12 @@ impl Status {
 /// # Errors
 /// The query fails.
 pub fn binlog_coords(conn: &mut mysql::Conn, d: Dialect) -> Result<Option<(String, u64)>> {
-    let q = d.show_master_status();
-    let row: Option<mysql::Row> = conn.query_first(q).map_err(|e| Error::invalid(format!("{q}: {e}")))?;
-    Ok(row.map(|r| (r.get(0).unwrap_or_default(), r.get(1).unwrap_or_default())))
+    Server::over(conn, "").with_dialect(d).binlog_coords()
 }
 
 /// `@@global.super_read_only`: `None` where the server has no such variable (MariaDB).
 pub fn super_read_only(conn: &mut mysql::Conn) -> Option<bool> {
-    let v: Option<Option<String>> = conn.query_first("SELECT @@global.super_read_only").ok();
-    v.flatten().map(|s| s == "1" || s.eq_ignore_ascii_case("on"))
+    Server::over(conn, "").super_read_only()
 }
 
 /// Sets `super_read_only`; turning it off keeps `read_only=1`, so ordinary
@@ -445,12 +455,7 @@ pub fn super_read_only(conn: &mut mysql::Conn) -> Option<bool> {
 /// # Errors
 /// The statement fails.
 pub fn set_super_read_only(conn: &mut mysql::Conn, on: bool) -> Result<()> {
-    let r = if on {
-        conn.query_drop("SET GLOBAL super_read_only=1")
-    } else {
-        conn.query_drop("SET GLOBAL super_read_only=0").and_then(|_| conn.query_drop("SET GLOBAL read_only=1"))
-    };
-    r.map_err(|e| Error::invalid(format!("setting super_read_only={}: {e}", u8::from(on))))
+    Server::over(conn, "").set_super_read_only(on)
 }
 
 /// `SET GLOBAL read_only=…` (on MySQL, `read_only=0` also clears `super_read_only`).
@@ -458,8 +463,7 @@ pub fn set_super_read_only(conn: &mut mysql::Conn, on: bool) -> Result<()> {
 /// # Errors
 /// The statement fails.
 pub fn set_read_only(conn: &mut mysql::Conn, on: bool) -> Result<()> {
-    let q = if on { "SET GLOBAL read_only=1" } else { "SET GLOBAL read_only=0" };
-    conn.query_drop(q).map_err(|e| Error::invalid(format!("{q}: {e}")))
+    Server::over(conn, "").set_read_only(on)
 }
 
 /// Polls `f` every 100 ms until it yields, or `timeout` passes.
@@ -473,7 +477,11 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Result<
             return Ok(v);
         }
         if t0.elapsed() > timeout {
-            return Err(Error::invalid(format!("{what}: not done after {timeout:?}")));
+            return Err(Error::new(crate::error::ErrorKind::Timeout {
+                host: String::new(),
+                step: what.to_string(),
+                why: format!("not done after {timeout:?}"),
+            }));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -511,6 +519,111 @@ mod tests {
         assert_eq!(Dialect::MySql80.show_master_status(), "SHOW MASTER STATUS");
         assert_eq!(Dialect::MySql80.reset_replica_all(), "RESET REPLICA ALL");
         assert_eq!(Dialect::MariaDb.stop_io_thread(), "STOP SLAVE IO_THREAD");
+    }
+
+    #[test]
+    fn every_statement_per_dialect() {
+        use Dialect::{MariaDb, MySql80, MySql84, MySqlLegacy};
+        let all = [MariaDb, MySqlLegacy, MySql80, MySql84];
+        // (statement, MariaDB, MySQL < 8.0.22, MySQL 8.0.22+, MySQL 8.4)
+        type Row = (fn(Dialect) -> &'static str, [&'static str; 4]);
+        let table: &[Row] = &[
+            (
+                Dialect::show_replica_status,
+                ["SHOW SLAVE STATUS", "SHOW SLAVE STATUS", "SHOW REPLICA STATUS", "SHOW REPLICA STATUS"],
+            ),
+            (
+                Dialect::show_all_replica_statuses,
+                ["SHOW ALL SLAVES STATUS", "SHOW SLAVE STATUS", "SHOW REPLICA STATUS", "SHOW REPLICA STATUS"],
+            ),
+            (Dialect::stop_replica, ["STOP SLAVE", "STOP SLAVE", "STOP REPLICA", "STOP REPLICA"]),
+            (
+                Dialect::stop_io_thread,
+                ["STOP SLAVE IO_THREAD", "STOP SLAVE IO_THREAD", "STOP REPLICA IO_THREAD", "STOP REPLICA IO_THREAD"],
+            ),
+            (Dialect::start_replica, ["START SLAVE", "START SLAVE", "START REPLICA", "START REPLICA"]),
+            (
+                Dialect::start_sql_thread,
+                [
+                    "START SLAVE SQL_THREAD",
+                    "START SLAVE SQL_THREAD",
+                    "START REPLICA SQL_THREAD",
+                    "START REPLICA SQL_THREAD",
+                ],
+            ),
+            (
+                Dialect::reset_replica_all,
+                ["RESET SLAVE ALL", "RESET SLAVE ALL", "RESET REPLICA ALL", "RESET REPLICA ALL"],
+            ),
+            (
+                Dialect::show_master_status,
+                ["SHOW MASTER STATUS", "SHOW MASTER STATUS", "SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"],
+            ),
+            (Dialect::show_binary_logs, ["SHOW BINARY LOGS"; 4]),
+            (Dialect::flush_binary_logs, ["FLUSH BINARY LOGS"; 4]),
+            (
+                Dialect::reset_binary_logs,
+                ["RESET MASTER", "RESET MASTER", "RESET MASTER", "RESET BINARY LOGS AND GTIDS"],
+            ),
+            (Dialect::flush_relay_logs, ["FLUSH NO_WRITE_TO_BINLOG /*!50501 RELAY */ LOGS"; 4]),
+            (
+                Dialect::promotion_facts,
+                [
+                    "SELECT @@log_bin, @@log_slave_updates, VERSION(), @@binlog_format",
+                    "SELECT @@log_bin, @@log_slave_updates, VERSION(), @@binlog_format",
+                    "SELECT @@log_bin, @@log_slave_updates, VERSION(), @@binlog_format",
+                    "SELECT @@log_bin, @@log_replica_updates, VERSION(), @@binlog_format",
+                ],
+            ),
+        ];
+        for (stmt, want) in table {
+            for (d, w) in all.iter().zip(want) {
+                assert_eq!(stmt(*d), *w, "{d:?}");
+            }
+        }
+        let t = Duration::from_millis(1500);
+        assert_eq!(MariaDb.pos_wait("b'1.000002", 4, t), "SELECT MASTER_POS_WAIT('b\\'1.000002', 4, 1)");
+        assert_eq!(MySql80.pos_wait("b.000002", 4, Duration::ZERO), "SELECT MASTER_POS_WAIT('b.000002', 4, 1)");
+        assert_eq!(MySql84.pos_wait("b.000002", 4, t * 2), "SELECT SOURCE_POS_WAIT('b.000002', 4, 3)");
+        assert_eq!(MariaDb.gtid_wait("0-1-5,1-1-2", t), "SELECT MASTER_GTID_WAIT('0-1-5,1-1-2', 1)");
+        for d in [MySqlLegacy, MySql80, MySql84] {
+            assert_eq!(d.gtid_wait("u:1-5", t), "SELECT WAIT_FOR_EXECUTED_GTID_SET('u:1-5', 1)");
+        }
+    }
+
+    #[test]
+    fn relay_source_per_dialect() {
+        let to = SourceAddr { host: "127.0.0.1".into(), port: 9, user: "bench".into(), password: None };
+        assert_eq!(
+            Dialect::MariaDb.change_source_to_relay(&to, "bench-relay.000001", 4),
+            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=9, MASTER_USER='bench', MASTER_PASSWORD='', \
+             RELAY_LOG_FILE='bench-relay.000001', RELAY_LOG_POS=4, MASTER_USE_GTID=no"
+        );
+        assert_eq!(
+            Dialect::MySqlLegacy.change_source_to_relay(&to, "r.000001", 4),
+            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=9, MASTER_USER='bench', MASTER_PASSWORD='', \
+             RELAY_LOG_FILE='r.000001', RELAY_LOG_POS=4"
+        );
+        assert_eq!(
+            Dialect::MySql84.change_source_to_relay(&to, "r.000001", 4),
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=9, SOURCE_USER='bench', \
+             SOURCE_PASSWORD='', RELAY_LOG_FILE='r.000001', RELAY_LOG_POS=4"
+        );
+    }
+
+    #[test]
+    fn redacted_statements_hold_no_password() {
+        let to =
+            SourceAddr { host: "db2".into(), port: 3307, user: "repl".into(), password: Some(Secret::new("s3cr'et")) };
+        let r = to.redacted();
+        for d in [Dialect::MariaDb, Dialect::MySql84] {
+            let quoted = d.change_source_to_pos(&r, "b.000001", 4);
+            assert!(!quoted.contains("s3cr"), "{quoted}");
+            assert!(quoted.contains("PASSWORD='<secret>'"), "{quoted}");
+            assert!(d.change_source_to_pos(&to, "b.000001", 4).contains("s3cr"));
+        }
+        let none = SourceAddr { password: None, ..to };
+        assert!(none.redacted().password.is_none());
     }
 
     #[test]
@@ -555,5 +668,45 @@ mod tests {
         let s = Status(vec![("Replica_IO_Running".into(), "Yes".into()), ("Source_Port".into(), "3306".into())]);
         assert!(s.io_running());
         assert_eq!(s.master().1, 3306);
+        // Every renamed column, by either name, in a row of either scheme.
+        for &(old, new) in columns::RENAMED_STATUS_COLUMNS {
+            for row in [old, new] {
+                let s = Status(vec![(row.into(), "v".into())]);
+                assert_eq!((s.get(old), s.get(new)), ("v", "v"), "{row}");
+            }
+        }
+        // A column with one name is not made up from a prefix rule.
+        let s = Status(vec![("Gtid_Slave_Pos".into(), "0-1-5".into())]);
+        assert_eq!(s.get("Gtid_Slave_Pos"), "0-1-5");
+        assert_eq!(s.get("Gtid_Replica_Pos"), "");
+    }
+
+    #[test]
+    fn status_and_replica_state_read_the_same_columns() {
+        // A MySQL 8.4 row (new names only) and a MariaDB row (old names only)
+        // give the same state, through the one table.
+        let row = |names: fn((&'static str, &'static str)) -> &'static str| {
+            Status(
+                [
+                    (("Master_Log_File", "Source_Log_File"), "b.000003"),
+                    (("Read_Master_Log_Pos", "Read_Source_Log_Pos"), "500"),
+                    (("Relay_Master_Log_File", "Relay_Source_Log_File"), "b.000003"),
+                    (("Exec_Master_Log_Pos", "Exec_Source_Log_Pos"), "400"),
+                    (("Relay_Log_File", "Relay_Log_File"), "relay.000002"),
+                    (("Relay_Log_Pos", "Relay_Log_Pos"), "123"),
+                    (("Seconds_Behind_Master", "Seconds_Behind_Source"), "0"),
+                ]
+                .into_iter()
+                .map(|(pair, v)| (names(pair).to_string(), v.to_string()))
+                .collect(),
+            )
+        };
+        let (old, new) = (row(|p| p.0), row(|p| p.1));
+        let a = crate::position::ReplicaState::from_status("r", |k| old.opt(k)).unwrap();
+        let b = crate::position::ReplicaState::from_status("r", |k| new.opt(k)).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b.read.to_string(), "b.000003:500");
+        assert_eq!(new.get("Seconds_Behind_Master"), "0");
+        assert_eq!(old.get("Seconds_Behind_Source"), "0");
     }
 }

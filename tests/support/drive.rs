@@ -1,12 +1,13 @@
 //! Running our commands against a topology: `failover`, `switch`, as an
-//! operator would (their output and exit code), plus the checks every
-//! failover test makes afterwards.
+//! operator would (their output and exit code; on netns hosts with the
+//! servers' files hidden), the crash and the lag failover tests set up
+//! before, and the checks every failover test makes afterwards.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use super::topology::{MASTER, Topology, poll_until};
+use super::topology::{MASTER, Stop, Topology, Workload, poll_until};
 
 /// The exit code and everything printed.
 pub fn output(mut c: Command) -> (i32, String) {
@@ -31,6 +32,22 @@ pub fn failover(topo: &Topology, conf: &Path, extra: &[&str]) -> (i32, String) {
     output(failover_cmd(topo, conf, extra))
 }
 
+/// `binlog-diff failover` of `topo`'s master (by its address) where every
+/// server's files are hidden ([`Topology::hidden_command`]): whatever it
+/// reads of relay logs and binlogs comes over ssh.
+pub fn hidden_failover_cmd(topo: &Topology, conf: &Path) -> Command {
+    let mut c = topo.hidden_command(env!("CARGO_BIN_EXE_binlog-diff"));
+    c.arg("failover").arg("--conf").arg(conf).args(["--dead-master-host", &topo.host_ip(MASTER)]);
+    c
+}
+
+/// Runs [`hidden_failover_cmd`] with `extra`: its exit code and output.
+pub fn hidden_failover(topo: &Topology, conf: &Path, extra: &[&str]) -> (i32, String) {
+    let mut c = hidden_failover_cmd(topo, conf);
+    c.args(extra);
+    output(c)
+}
+
 /// Runs `binlog-diff switch`: its exit code and output.
 pub fn switch(conf: &Path, extra: &[&str]) -> (i32, String) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_binlog-diff"));
@@ -50,6 +67,27 @@ pub fn restart_io_threads(topo: &Topology) {
     }
 }
 
+/// SIGKILLs the master's mysqld, then restarts the replicas' IO threads,
+/// as after a real crash.
+pub fn kill_master_as_a_crash(topo: &Topology) {
+    topo.kill_master();
+    restart_io_threads(topo);
+}
+
+/// The workload in three batches on a 1 + 3 topology: replica 3 stops
+/// after the first, replicas 1 and 2 after the second, and what replica 3
+/// lacks holds a big transaction into `bd.big` (which
+/// [`failover_held_on_a_lock`] locks there).  The last batch only the master
+/// gets.
+pub fn third_replica_lags_over_bd_big(topo: &Topology, w: &mut Workload) {
+    topo.run_with_stops(w, &[10, 20, 10], &[Stop::After(1), Stop::After(1), Stop::After(0)], |i, w| {
+        if i == 0 {
+            w.run(10);
+            w.big_transaction(64 << 10);
+        }
+    });
+}
+
 /// The new master takes a write, and every other replica in `others` gets it.
 pub fn assert_replicating_from(topo: &Topology, new_master: usize, others: &[usize]) {
     assert!(topo.try_slave_status(new_master).unwrap().is_none(), "RESET SLAVE ALL on the new master");
@@ -60,6 +98,12 @@ pub fn assert_replicating_from(topo: &Topology, new_master: usize, others: &[usi
         let got = poll_until(Duration::from_secs(60), || (topo.checksum_tables(r, "bd") == want).then_some(()));
         assert!(got.is_some(), "{} replicates from the new master: {}", topo.name(r), topo.slave_status(r));
     }
+}
+
+/// [`assert_replicating_from`] for every replica of the topology but the new master.
+pub fn assert_all_replicating_from(topo: &Topology, new_master: usize) {
+    let others: Vec<usize> = topo.replicas().filter(|&r| r != new_master).collect();
+    assert_replicating_from(topo, new_master, &others);
 }
 
 /// A copy of `conf` (beside it, `<name>-less.cnf`) without server `name`'s section.

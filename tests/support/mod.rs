@@ -1,4 +1,5 @@
-//! Shared integration-test support.  Include it from a test file with
+//! Shared integration-test support: the one support root.  Include it from
+//! a test file with
 //!
 //! ```ignore
 //! mod support;
@@ -7,11 +8,31 @@
 //!
 //! * [`topology`]: real MariaDB master + replicas on 127.0.0.1 (temp
 //!   datadirs, always torn down), replication helpers and a seeded workload.
+//! * [`hosts`] and [`netns`]: `TopologyConfig { netns: true, .. }`, every
+//!   server its own "host" (network namespaces, a bridge, an sshd per host).
 //! * [`drive`]: our commands run as an operator would, and the checks after a failover.
-//! * [`netns`]: network namespaces, a bridge and per-host sshd setup for
-//!   `TopologyConfig { netns: true, .. }` (every server its own "host").
+//! * [`mha`]: MHA's real manager and Perl node tools; [`node`]: ours under
+//!   MHA's names; [`sshd`]: OpenSSH keys, configs and a loopback sshd.
+//! * [`fixtures`]: where the binlog fixtures and the public corpus are;
+//!   [`build`]: synthetic events and files.
+//! * [`process`]: tools, scripts, command output, signals, bounded polling;
+//!   [`seeded`]: runs drawn from seeds (the randomized trials).
+//!
+//! Each test binary uses a part of it.
 #![allow(dead_code)]
 
+pub mod build;
 pub mod drive;
+pub mod fixtures;
+pub mod hosts;
+pub mod mha;
 pub mod netns;
+pub mod node;
+pub mod process;
+pub mod seeded;
+pub mod sshd;
 pub mod topology;
+
+// The fixture paths, as `support::testdata_dir()` etc.
+#[allow(unused_imports)]
+pub use fixtures::{corpus_dir, fixtures, testdata_dir};

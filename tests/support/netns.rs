@@ -61,13 +61,13 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::topology::{process_alive, sys};
+use super::process::{all_text, find_tool, process_alive, signal, tool};
 
 /// Prefix of every namespace and link we create.
 pub const PREFIX: &str = "bdt";
@@ -83,19 +83,6 @@ pub const MAX_HOSTS: usize = SLICE_SIZE as usize - 3;
 pub const SSH_DIR_PREFIX: &str = "binlog-diff-netns-ssh-";
 /// How long [`Net::create`] waits for a free slice.
 const SLICE_WAIT: Duration = Duration::from_secs(300);
-
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
-    dirs.extend(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from));
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// Absolute path of a system tool (`PATH`, then `/usr/sbin`, `/usr/bin`,
-/// `/sbin`, `/bin`); panics if missing.
-pub fn tool(name: &str) -> PathBuf {
-    find_tool(name).unwrap_or_else(|| panic!("`{name}` not found (PATH, /usr/sbin, /usr/bin, /sbin, /bin)"))
-}
 
 /// `ip` (iproute2).
 pub fn ip_path() -> &'static Path {
@@ -125,8 +112,17 @@ pub fn available() -> Result<(), String> {
     if missing.is_empty() { Ok(()) } else { Err(format!("netns topologies need {}", missing.join(", "))) }
 }
 
-fn output_text(o: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)).trim_end().to_string()
+/// True if netns topologies can run here ([`available`]); otherwise a
+/// loud skip (false), or a failure when `CI` is set (CI must run them).
+pub fn usable() -> bool {
+    match available() {
+        Ok(()) => true,
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "network namespaces are needed in CI: {e}");
+            eprintln!("\n!!!!!!!! SKIPPED: network namespaces not available: {e} !!!!!!!!\n");
+            false
+        }
+    }
 }
 
 /// Run `ip args`, stdout on success.
@@ -139,7 +135,7 @@ pub fn ip(args: &[&str]) -> Result<String, String> {
     if o.status.success() {
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     } else {
-        Err(format!("ip {} failed ({}): {}", args.join(" "), o.status, output_text(&o)))
+        Err(format!("ip {} failed ({}): {}", args.join(" "), o.status, all_text(&o).trim_end()))
     }
 }
 
@@ -162,7 +158,7 @@ fn ip_batch(lines: &[String], force: bool) -> Result<(), String> {
     if o.status.success() {
         Ok(())
     } else {
-        Err(format!("ip -batch failed ({}): {}\n-- batch --\n{text}", o.status, output_text(&o)))
+        Err(format!("ip -batch failed ({}): {}\n-- batch --\n{text}", o.status, all_text(&o).trim_end()))
     }
 }
 
@@ -213,7 +209,7 @@ fn kill_netns_pids(ns: &str) {
     let me = std::process::id();
     let pids: Vec<u32> = netns_pids(ns).into_iter().filter(|&p| p != me).collect();
     for &p in &pids {
-        sys::signal(p, sys::SIGKILL);
+        signal(p, libc::SIGKILL);
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while pids.iter().any(|&p| process_alive(p)) && Instant::now() < deadline {
@@ -304,15 +300,9 @@ fn blocked_slices() -> Result<[bool; SLICES as usize], String> {
 /// `flock(fd, LOCK_EX | LOCK_NB)` (`File::try_lock` needs Rust 1.89; the
 /// crate's MSRV is 1.85).  Released when the file is closed.
 fn try_flock(f: &File) -> bool {
-    use std::ffi::c_int;
     use std::os::fd::AsRawFd;
-    unsafe extern "C" {
-        fn flock(fd: c_int, operation: c_int) -> c_int;
-    }
-    const LOCK_EX: c_int = 2;
-    const LOCK_NB: c_int = 4;
-    // SAFETY: plain syscall on an open descriptor we own.
-    unsafe { flock(f.as_raw_fd(), LOCK_EX | LOCK_NB) == 0 }
+    // SAFETY: flock(2) on an open descriptor we own.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
 fn lock_path(slice: u8) -> PathBuf {
@@ -488,7 +478,7 @@ impl Net {
         for (h, c) in children {
             match c.wait_with_output() {
                 Ok(o) if o.status.success() => {}
-                Ok(o) => errors.push(format!("{}: setup failed ({}): {}", h.ns, o.status, output_text(&o))),
+                Ok(o) => errors.push(format!("{}: setup failed ({}): {}", h.ns, o.status, all_text(&o).trim_end())),
                 Err(e) => errors.push(format!("{}: {e}", h.ns)),
             }
         }
@@ -606,80 +596,4 @@ impl Drop for Net {
     fn drop(&mut self) {
         self.teardown();
     }
-}
-
-/// Connect to `ip:port` with `timeout`.
-pub fn tcp_connects(ip: Ipv4Addr, port: u16, timeout: Duration) -> bool {
-    TcpStream::connect_timeout(&SocketAddr::new(IpAddr::V4(ip), port), timeout).is_ok()
-}
-
-/// True if an SSH server answers on `ip:22`: exchange identification
-/// strings (ours first, so sshd logs nothing at LogLevel ERROR), then close.
-pub fn ssh_answers(ip: Ipv4Addr, timeout: Duration) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&SocketAddr::new(IpAddr::V4(ip), 22), timeout) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(timeout));
-    if s.write_all(b"SSH-2.0-binlog-diff-probe\r\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 64];
-    let mut got = Vec::new();
-    while got.len() < 8 {
-        match std::io::Read::read(&mut s, &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-    got.starts_with(b"SSH-2.0-")
-}
-
-// ---------------------------------------------------------------------------
-// ssh
-
-/// `ssh-keygen -t ed25519 -N '' -f path`, spawned (wait on the child).
-pub fn spawn_keygen(path: &Path, comment: &str) -> std::process::Child {
-    Command::new(tool("ssh-keygen"))
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("ssh-keygen: {e}"))
-}
-
-/// Wait for keygens spawned by [`spawn_keygen`]; panic with their output.
-pub fn wait_keygens(children: Vec<std::process::Child>) {
-    for c in children {
-        let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "ssh-keygen failed: {}", output_text(&o));
-    }
-}
-
-/// The `PATH` ssh sessions get: `extra` dirs, then the usual system dirs.
-pub fn session_path(extra: &[PathBuf]) -> String {
-    let mut v: Vec<String> = extra.iter().map(|p| p.display().to_string()).collect();
-    v.extend(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(String::from));
-    v.join(":")
-}
-
-/// An sshd_config for a host: `ip:22` only, key-only (the host key and
-/// authorized_keys in `dir`), root allowed with a key, no PAM.
-pub fn sshd_config(dir: &Path, ip: Ipv4Addr, path: &str) -> String {
-    let d = dir.display();
-    format!(
-        "Port 22\nListenAddress {ip}\nAddressFamily inet\nHostKey {d}/ssh_host_ed25519_key\nPidFile none\n\
-         AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
-         KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n\
-         UseDNS no\nMaxStartups 100\nMaxSessions 100\nSetEnv PATH={path}\nSubsystem sftp internal-sftp\n\
-         LogLevel ERROR\n"
-    )
-}
-
-/// `<type> <key>` of a public key file.
-pub fn public_key(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let mut w = text.split_whitespace();
-    format!("{} {}", w.next().unwrap_or(""), w.next().unwrap_or(""))
 }

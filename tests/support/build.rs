@@ -1,5 +1,4 @@
 //! Builds synthetic events and files for tests: real layouts, computed CRCs.
-#![allow(dead_code)]
 
 use binlog_diff::event::checksum::compute_crc32;
 

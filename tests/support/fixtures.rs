@@ -1,7 +1,13 @@
-//! Shared test support: where fixtures live.
-#![allow(dead_code)]
+//! Where fixtures live (the project's `testdata/`, the public corpus, the
+//! list of both in `testdata/fixtures.list`) and helpers over them: a
+//! relay-log.info pointing at a fixture, the transaction ends of a master's
+//! binlogs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use binlog_diff::event::{TrxGrouper, WalkOptions, classify};
+use binlog_diff::log::{Access, LogFile, LogSet, RecoveryMode};
+use binlog_diff::position::MasterPos;
 
 /// The public corpus (`../shared/testdata/public`), or `BINLOG_DIFF_CORPUS`.
 /// `None`, with a loud message, when it is absent.
@@ -51,7 +57,37 @@ pub fn fixtures() -> Vec<(String, PathBuf)> {
     }
     out
 }
-pub mod build;
-pub mod fixtures;
-pub mod mha;
-pub mod node;
+
+/// A relay-log.info naming the fixture's relay log by absolute path (one
+/// fixture records the absolute paths of the machine that made it).
+pub fn relay_log_info(work: &Path, replica: &Path) -> PathBuf {
+    let orig = binlog_diff::log::info::read_relay_log_info(&replica.join("relay-log.info")).unwrap();
+    let name = orig.relay_log_file.file_name().unwrap();
+    let p = work.join("relay-log.info");
+    let text = format!(
+        "5\n{}\n{}\n{}\n{}\n0\n",
+        replica.join(name).display(),
+        orig.relay_log_pos,
+        orig.master_log_file,
+        orig.master_log_pos
+    );
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Master positions where a transaction ends.
+pub fn boundaries(master: &LogSet) -> Vec<MasterPos> {
+    let mut out = Vec::new();
+    for (name, path) in master.files() {
+        let lf = LogFile::open(path, Access::Mmap).unwrap();
+        let mut g = TrxGrouper::new();
+        lf.walk(WalkOptions::default(), RecoveryMode::TolerateTruncatedTail, |ev, fmt| {
+            if g.feed(classify(&ev, fmt).unwrap()).boundary.closes() {
+                out.push(MasterPos::new(name.clone(), ev.end_offset()));
+            }
+            Ok(true)
+        })
+        .unwrap();
+    }
+    out
+}

@@ -1,0 +1,206 @@
+//! The switch's phase 1: who is the master, who follows it, in which mode,
+//! who is to be the new master; statements that would hold the lock up.
+//! Nothing changes here.
+
+use super::{Node, SwitchDoc, SwitchOptions};
+use crate::error::{Error, Result};
+use crate::phase::config::{AppConf, ServerConf};
+use crate::phase::{label, promote, say, spec};
+use crate::server::Server;
+use crate::server::status::{GtidMode, Status};
+
+/// What phase 1 found.
+pub(super) struct Checked {
+    /// The servers of the switch: the master and every replica that follows it.
+    pub nodes: Vec<Node>,
+    /// The master's index.
+    pub oi: usize,
+    /// The new master's index.
+    pub ni: usize,
+    pub mode: GtidMode,
+}
+
+impl Checked {
+    pub fn orig(&self) -> &ServerConf {
+        &self.nodes[self.oi].conf
+    }
+
+    pub fn new_master(&self) -> &ServerConf {
+        &self.nodes[self.ni].conf
+    }
+}
+
+/// Phase 1.
+pub(super) fn check(o: &SwitchOptions, conf: &AppConf, doc: &mut SwitchDoc) -> Result<Checked> {
+    if conf.servers.len() < 2 {
+        return Err(Error::refused(format!(
+            "{} names {} server(s): a switch needs a master and at least one replica",
+            conf.path.display(),
+            conf.servers.len()
+        )));
+    }
+    let (nodes, oi) = topology(conf)?;
+    let mode = replication_mode(&nodes, oi)?;
+    let orig = nodes[oi].conf.clone();
+    say(&format!("  Current master: {}; replication mode: {}", label(&orig), mode.name()));
+    let mut c = Checked { nodes, oi, ni: oi, mode };
+    c.ni = choose(o, conf, &mut c, doc)?;
+    say(&format!("  New master: {}", label(c.new_master())));
+    doc.orig_master = Some(orig.name.clone());
+    doc.new_master = Some(c.new_master().name.clone());
+    refuse_long_running(o, &mut c)?;
+    Ok(c)
+}
+
+/// Every server that answers (one with `ignore_fail` that does not is left
+/// out), the master among them, and the replicas that follow it (one with
+/// `ignore_fail` that does not is left out as it is).
+fn topology(conf: &AppConf) -> Result<(Vec<Node>, usize)> {
+    let mut found = Vec::new();
+    for s in &conf.servers {
+        match Server::connect(&spec(s)) {
+            Ok(srv) => {
+                let mut srv = srv.named(&s.name);
+                let st = srv.replica_status()?;
+                found.push((Node { conf: s.clone(), srv, status: None }, st));
+            }
+            Err(e) if s.ignore_fail => say(&format!("  {}: skipped (ignore_fail): {e}", label(s))),
+            Err(e) => {
+                return Err(Error::refused(format!(
+                    "{}: {e}. Nothing was changed. A switch needs every server of {} to answer: start it, set \
+                     ignore_fail=1 in its [{}] section, or remove it from the file (a dead master after a failover)",
+                    label(s),
+                    conf.path.display(),
+                    s.name
+                )));
+            }
+        }
+    }
+    if found.len() < 2 {
+        return Err(Error::refused("fewer than two servers answer: nothing to switch"));
+    }
+    let oi = (0..found.len())
+        .find(|&i| {
+            found[i].1.is_none()
+                && (0..found.len())
+                    .filter(|&j| j != i)
+                    .all(|j| found[j].0.conf.ignore_fail || follows(&found[j].1, &found[i].0.conf))
+        })
+        .ok_or_else(|| no_master(&found))?;
+    let orig = found[oi].0.conf.clone();
+    let mut nodes = Vec::new();
+    let mut statuses = Vec::new();
+    for (i, (n, st)) in found.into_iter().enumerate() {
+        if i != oi && !follows(&st, &orig) {
+            say(&format!(
+                "  {}: skipped (ignore_fail): it does not replicate from the master; left as it is",
+                label(&n.conf)
+            ));
+            continue;
+        }
+        nodes.push(n);
+        statuses.push(st);
+    }
+    if nodes.len() < 2 {
+        return Err(Error::refused("the master has no replica to switch to"));
+    }
+    let oi = nodes.iter().position(|n| n.conf.name == orig.name).unwrap_or(0);
+    for (n, st) in nodes.iter_mut().zip(statuses) {
+        n.status = st;
+    }
+    Ok((nodes, oi))
+}
+
+/// `st` replicates from `m` with both threads running.
+fn follows(st: &Option<Status>, m: &ServerConf) -> bool {
+    st.as_ref().is_some_and(|st| {
+        let (h, p) = st.master();
+        p == m.port && (h == m.ip || h == m.hostname) && st.io_running() && st.sql_running()
+    })
+}
+
+fn no_master(found: &[(Node, Option<Status>)]) -> Error {
+    let each: Vec<String> = found
+        .iter()
+        .map(|(n, st)| match st {
+            None => format!("{}: not a replica", label(&n.conf)),
+            Some(st) => format!(
+                "{}: replicates from {}:{} (IO thread {}, SQL thread {})",
+                label(&n.conf),
+                st.master().0,
+                st.master().1,
+                st.get("Slave_IO_Running"),
+                st.get("Slave_SQL_Running")
+            ),
+        })
+        .collect();
+    Error::refused(format!(
+        "no server is the master every other one replicates from, with both threads running ({}): switch refused, \
+         nothing changed",
+        each.join("; ")
+    ))
+}
+
+/// The replicas' one replication mode, which the switch keeps.
+fn replication_mode(nodes: &[Node], oi: usize) -> Result<GtidMode> {
+    let modes: Vec<GtidMode> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != oi)
+        .filter_map(|(_, n)| n.status.as_ref())
+        .map(Status::gtid_mode)
+        .collect();
+    let mode = modes.first().copied().unwrap_or(GtidMode::Off);
+    if modes.iter().any(|m| *m != mode) {
+        return Err(Error::refused("the replicas replicate in different modes: make them agree first"));
+    }
+    Ok(mode)
+}
+
+/// The new master, by the promotion rules among the replicas (`--new-master`
+/// cannot overrule a hard rule).
+fn choose(o: &SwitchOptions, conf: &AppConf, c: &mut Checked, doc: &mut SwitchDoc) -> Result<usize> {
+    let rules = promote::registered(&promote::rules_file(&conf.manager_workdir))?;
+    let idx: Vec<usize> = (0..c.nodes.len()).filter(|&i| i != c.oi).collect();
+    let mut facts = Vec::new();
+    for &i in &idx {
+        let n = &mut c.nodes[i];
+        let sql = n.srv.promotion_facts()?;
+        facts.push(promote::Facts::of(&n.conf, sql, n.status.as_ref(), &rules));
+    }
+    let ranked = promote::rank(&facts);
+    say("  Candidates, best first:");
+    for r in &ranked {
+        say(&format!("    {}", r.describe(&facts)));
+    }
+    doc.candidates = ranked.iter().map(|r| r.doc(&facts)).collect();
+    let requested = match &o.new_master {
+        Some((h, p)) => {
+            let s = conf.find(h, *p)?;
+            let orig = c.orig();
+            Some(idx.iter().position(|&i| c.nodes[i].conf.name == s.name).ok_or_else(|| {
+                Error::config(Some("--new-master"), format!("{} is not a replica of {}", label(s), label(orig)))
+            })?)
+        }
+        None => None,
+    };
+    Ok(idx[promote::choose(&ranked, &facts, requested)?])
+}
+
+/// Statements running on the master for `running_updates_limit` or more
+/// (other than replication's) would hold the write lock up: refused.
+fn refuse_long_running(o: &SwitchOptions, c: &mut Checked) -> Result<()> {
+    let orig = c.orig().clone();
+    let long = c.nodes[c.oi].srv.long_running(o.running_updates_limit.as_secs())?;
+    let long: Vec<_> = long.into_iter().filter(|(_, u, _, _)| *u != orig.repl_user).collect();
+    if long.is_empty() {
+        return Ok(());
+    }
+    let l: Vec<String> = long.iter().map(|(id, u, t, q)| format!("#{id} {u} {t}s: {q}")).collect();
+    Err(Error::refused(format!(
+        "statements running on {} for {}s or more (running_updates_limit): {}; switch refused",
+        label(&orig),
+        o.running_updates_limit.as_secs(),
+        l.join(" | ")
+    )))
+}
