@@ -45,7 +45,7 @@ use std::sync::mpsc;
 
 use mysql::prelude::Queryable;
 
-use super::compound::{self, Hooks, Outcome};
+use super::compound::{self, BatchOutcome, Hooks};
 use super::convert::{self, TrxPlan};
 use super::depend::{Info, Scheduler};
 use super::exec::is_lost;
@@ -127,7 +127,7 @@ impl<'c> Workers<'c> {
         win: Window<'_, '_>,
         target: &TargetInfo<'_>,
         prefix: &mut dyn FnMut(&mut mysql::Conn) -> Option<usize>,
-    ) -> Outcome {
+    ) -> BatchOutcome {
         let Window { groups, infos, tag, lanes } = win;
         // Workers in use: on one, the window is a plain compound statement.
         let n = lanes.clamp(1, self.len());
@@ -140,7 +140,7 @@ impl<'c> Workers<'c> {
         for (i, g) in groups.iter().enumerate() {
             match convert::convert(g, &mut ctxs[worker(i)], target) {
                 Ok(p) => plans.push(p),
-                Err(_) => return Outcome::Alone,
+                Err(_) => return BatchOutcome::Alone,
             }
         }
         let mut sched = Scheduler::new(1 << 20);
@@ -217,10 +217,10 @@ impl<'c> Workers<'c> {
                 self.forget();
                 if is_lost(&e) {
                     self.kill(ctl, w);
-                    return Outcome::Lost { error: e };
+                    return BatchOutcome::Lost { error: e };
                 }
                 self.release_all();
-                return Outcome::Alone;
+                return BatchOutcome::Alone;
             }
         }
         let results = std::thread::scope(|s| {
@@ -274,11 +274,11 @@ impl<'c> Workers<'c> {
         }
         let Some(error) = lost.or(first) else {
             self.ctxs = ctxs;
-            return Outcome::Done;
+            return BatchOutcome::Done;
         };
         self.forget();
         if is_lost(&error) {
-            return Outcome::Lost { error };
+            return BatchOutcome::Lost { error };
         }
         // Every statement has ended: nothing can commit any more.
         for g in &mut self.guards {
@@ -290,8 +290,8 @@ impl<'c> Workers<'c> {
         }
         self.release_all();
         match prefix(ctl) {
-            Some(committed) => Outcome::Stopped { committed, error },
-            None => Outcome::Lost { error },
+            Some(committed) => BatchOutcome::Stopped { committed, error },
+            None => BatchOutcome::Lost { error },
         }
     }
 

@@ -21,7 +21,7 @@ use crate::node::{ApplyReply, ApplyRequest, ApplyTarget, Node};
 use crate::remote::Host;
 
 /// What phase 4's apply did, per replica (in the order of `Checked::alive`).
-pub(super) struct Applied {
+pub(super) struct ApplyResults {
     /// What happened (`Ok`: a line to say), or why it failed.
     pub results: Vec<std::result::Result<String, String>>,
     /// The GTIDs each applied last, per domain (for its GTID state).
@@ -47,7 +47,7 @@ impl Run<'_> {
     }
 
     /// Phase 4, its first half: every replica applies its diffs.
-    pub(super) fn apply(&mut self, c: &mut Checked, r: &Recovered) -> Result<Applied> {
+    pub(super) fn apply(&mut self, c: &mut Checked, r: &Recovered) -> Result<ApplyResults> {
         let t = Instant::now();
         self.say("* Phase 4: Applying every replica's diff (in parallel) and re-pointing..");
         self.note(|rec| rec.phase = "apply".into())?;
@@ -201,7 +201,7 @@ impl Run<'_> {
             })
             .collect();
         let gtids = applied_gtids.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
-        Ok(Applied { results, gtids, started: t })
+        Ok(ApplyResults { results, gtids, started: t })
     }
 }
 

@@ -12,7 +12,7 @@ pub mod live;
 mod server;
 pub mod status;
 
-pub use server::{MariaGtids, PromotionFacts, RelayLogInfo, Server};
+pub use server::{MariaGtids, PromotionFacts, RelayInfoStore, Server};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -104,7 +104,7 @@ impl Mode {
 
 /// The state every run starts from.
 #[derive(Clone, Debug)]
-pub enum Start {
+pub enum StartingState {
     /// A freshly installed server (the logs create everything).
     Empty,
     /// A copy of this datadir (of a cleanly shut down server; never written).
@@ -128,7 +128,7 @@ pub struct CatchupOptions {
     /// The user's binlogs or relay logs, in order; empty: generate.
     pub logs: Vec<PathBuf>,
     /// The starting state (ignored when generating: the generator makes it).
-    pub start: Start,
+    pub start: StartingState,
     /// What to generate when `logs` is empty.
     pub workload: WorkloadSpec,
     /// Modes to run.
@@ -258,7 +258,7 @@ pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
                 ),
             ));
         }
-        if snapshot.is_some() || matches!(opts.start, Start::Datadir(_)) {
+        if snapshot.is_some() || matches!(opts.start, StartingState::Datadir(_)) {
             return Err(Error::config(
                 Some("--target"),
                 "with --target the starting state is a dump (--dump) or nothing: give your own logs",
@@ -271,14 +271,14 @@ pub fn run(opts: &CatchupOptions) -> Result<CatchupReport> {
     }
     let snapshot = match (snapshot, &opts.start) {
         (Some(s), _) => s,
-        (None, Start::Empty) => embedded::template(&opts.workdir)?,
-        (None, Start::Datadir(d)) => {
+        (None, StartingState::Empty) => embedded::template(&opts.workdir)?,
+        (None, StartingState::Datadir(d)) => {
             if !d.join("mysql").is_dir() {
                 return Err(Error::config(Some("--datadir"), "not a datadir (no mysql/ folder)").with_file(d));
             }
             d.clone()
         }
-        (None, Start::Dump(f)) => load_dump(opts, f, &work)?,
+        (None, StartingState::Dump(f)) => load_dump(opts, f, &work)?,
     };
     let expected = MariaState::parse(&logs.end_gtid)?;
     let base_options = base_options(opts, logs.free_server_id);

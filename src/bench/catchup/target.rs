@@ -9,7 +9,7 @@ use mysql::prelude::Queryable;
 
 use super::report::table;
 use super::timed::{one_run, timed_run};
-use super::{CatchupOptions, CatchupReport, Durability, LogsInfo, Start, rounds};
+use super::{CatchupOptions, CatchupReport, Durability, LogsInfo, StartingState, rounds};
 use crate::apply::MariaState;
 use crate::error::{Error, Result};
 use crate::server::embedded::{self, Embedded};
@@ -40,7 +40,7 @@ pub(super) fn run_on_target(opts: &CatchupOptions, spec: &ConnSpec, logs: LogsIn
 
 /// Empties the scratch server: every database but the system ones
 /// dropped, the dump loaded, the binary log and replica GTID position reset.
-fn restore_target(spec: &ConnSpec, start: &Start) -> Result<()> {
+fn restore_target(spec: &ConnSpec, start: &StartingState) -> Result<()> {
     let mut srv = Server::connect(spec)?;
     let c = srv.conn();
     let q =
@@ -51,7 +51,7 @@ fn restore_target(spec: &ConnSpec, start: &Start) -> Result<()> {
     {
         q(c, &format!("DROP DATABASE `{}`", d.replace('`', "``")))?;
     }
-    if let Start::Dump(f) = start {
+    if let StartingState::Dump(f) = start {
         let client = embedded::find_program(&["mariadb", "mysql"])?;
         let input = fs::File::open(f).map_err(|e| Error::io(f, e))?;
         let mut cmd = Command::new(&client);

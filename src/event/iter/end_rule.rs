@@ -1,5 +1,5 @@
 //! The end rule: whether an event running past the end of the data is a
-//! torn end or damage. [`Evidence`] gathers, event by event, what the
+//! torn end or damage. [`EndEvidence`] gathers, event by event, what the
 //! file says about its `log_pos` values; [`EventIter::judge_torn`] decides
 //! (the rule is in the module doc of [`super`]).
 
@@ -31,7 +31,7 @@ struct Misplaced {
 
 /// The evidence a walk gathers to tell a torn end from a damaged length.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Evidence {
+pub(super) struct EndEvidence {
     /// The file's first FDE carries RELAY_LOG: `log_pos` is the master's.
     relay: bool,
     /// The server id of the file's first FDE (the file's writer).
@@ -50,8 +50,8 @@ pub(super) struct Evidence {
     after_first_fde: bool,
 }
 
-impl Evidence {
-    pub(super) const NONE: Evidence = Evidence {
+impl EndEvidence {
+    pub(super) const NONE: EndEvidence = EndEvidence {
         relay: false,
         own_id: None,
         own: OwnCoords::Unknown,

@@ -3,7 +3,7 @@
 //! that runs past the end of the data to the end rule (`end_rule.rs`).
 
 use super::MAGIC;
-use super::end_rule::Evidence;
+use super::end_rule::EndEvidence;
 use super::raw::{Incomplete, RawEvent, Step};
 use crate::event::checksum::{ChecksumAlg, crc32_of_event};
 use crate::event::error::{ParseError, ParseErrorKind};
@@ -52,7 +52,7 @@ pub struct EventIter<'a> {
     /// End of the last whole event.
     pub(super) valid: usize,
     /// What the events so far say about `log_pos` (`end_rule.rs`).
-    pub(super) evidence: Evidence,
+    pub(super) evidence: EndEvidence,
     /// File offset of `data[0]`: non-zero for a window of a file read in
     /// pieces ([`EventIter::window`]). Offsets reported are the file's.
     pub(super) base: u64,
@@ -73,7 +73,7 @@ impl<'a> EventIter<'a> {
             fmt: None,
             own_alg: None,
             valid: 0,
-            evidence: Evidence::NONE,
+            evidence: EndEvidence::NONE,
             base: 0,
             eof: true,
         }
@@ -93,7 +93,7 @@ impl<'a> EventIter<'a> {
             fmt: Some(format),
             own_alg: own,
             valid: pos,
-            evidence: Evidence::NONE,
+            evidence: EndEvidence::NONE,
             base: 0,
             eof: true,
         }
@@ -111,7 +111,7 @@ impl<'a> EventIter<'a> {
             fmt: Some(format),
             own_alg: None,
             valid: 0,
-            evidence: Evidence::NONE,
+            evidence: EndEvidence::NONE,
             base: 0,
             eof: true,
         }

@@ -1,7 +1,7 @@
 //! A walk over a file read in windows (pieces): the walk suspended between
 //! two windows keeps everything but the bytes.
 
-use super::end_rule::Evidence;
+use super::end_rule::EndEvidence;
 use super::walk::{EventIter, Mode, WalkOptions};
 use crate::event::checksum::ChecksumAlg;
 use crate::event::fde::Format;
@@ -16,7 +16,7 @@ pub struct Suspended {
     opts: WalkOptions,
     fmt: Option<Format>,
     own_alg: Option<ChecksumAlg>,
-    evidence: Evidence,
+    evidence: EndEvidence,
 }
 
 impl Suspended {
@@ -27,7 +27,7 @@ impl Suspended {
             Some((o, f)) => (o, Mode::Resumed, Some(f.checksum), Some(f)),
             None => (0, Mode::File, None, None),
         };
-        Suspended { next, valid: next, mode, opts, fmt, own_alg, evidence: Evidence::NONE }
+        Suspended { next, valid: next, mode, opts, fmt, own_alg, evidence: EndEvidence::NONE }
     }
 
     /// File offset of the next event to read.

@@ -10,7 +10,7 @@ use mysql_common::io::ParseBuf;
 
 use super::escape::{push_escaped_utf8, quote_ident};
 use super::extra::print_extra_row_info;
-use super::value::{Cell, print_value};
+use super::value::{ColumnToPrint, print_value};
 use super::{Ctx, Flow, RowStyle, TextSink};
 use crate::event::rows::{DecodeResult, RowDecoder, Table, bits, parse_rows};
 use crate::event::{EventType, Flavor, Format, ParseError, RawEvent};
@@ -239,7 +239,7 @@ fn print_image(
         image_i += 1;
         let _ = write!(TextSink(out), "###   @{}=", i + 1);
         let mut typestr = String::new();
-        let cell = Cell { col, is_null, is_partial, col_no: i + 1, ctx };
+        let cell = ColumnToPrint { col, is_null, is_partial, col_no: i + 1, ctx };
         match print_value(out, cell, buf, &mut typestr)? {
             Flow::Go(_) => {}
             Flow::Stop => return Ok(Flow::Stop),

@@ -21,7 +21,7 @@ use crate::event::rows::{Col, DecodeResult, decode};
 pub(super) use {string::write_bits, temporal::write_frac};
 
 /// A column of a row image, as the row walk hands it over.
-pub(super) struct Cell<'c> {
+pub(super) struct ColumnToPrint<'c> {
     pub(super) col: &'c Col,
     /// The image's null bit for it.
     pub(super) is_null: bool,
@@ -58,7 +58,7 @@ impl Field<'_> {
 #[inline]
 pub(super) fn print_value(
     out: &mut Vec<u8>,
-    cell: Cell<'_>,
+    cell: ColumnToPrint<'_>,
     buf: &mut ParseBuf<'_>,
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
@@ -67,7 +67,7 @@ pub(super) fn print_value(
     let (Some(ty), Some(meta)) = (col.ty, col.meta.as_ref()) else {
         return Ok(unknown(out, col));
     };
-    let Cell { is_null, is_partial, col_no, ctx, .. } = cell;
+    let ColumnToPrint { is_null, is_partial, col_no, ctx, .. } = cell;
     let f = Field { col, ty, meta, m: col.meta_num, is_null, is_partial, col_no, ctx };
     let maria = f.maria();
     match ty {
