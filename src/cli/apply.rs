@@ -137,6 +137,18 @@ fn watch_signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicUsize>)> {
     Ok((stop, which))
 }
 
+/// `opts` stopped by SIGINT or SIGTERM ([`watch_signals`]), and which
+/// signal came; `None` (said on standard error) when they cannot be watched.
+fn interruptible(opts: ApplyOptions) -> Option<(ApplyOptions, Arc<AtomicUsize>)> {
+    match watch_signals() {
+        Ok((stop, which)) => Some((ApplyOptions { interrupt: Some(stop), ..opts }, which)),
+        Err(e) => {
+            eprintln!("binlog-diff: cannot watch for signals: {e}");
+            None
+        }
+    }
+}
+
 /// This command line again, with `--resume` (and without the options that
 /// only the first run needs), quoted for a POSIX shell.
 fn resume_command() -> String {
@@ -301,14 +313,7 @@ fn print_sql(files: &[PathBuf], opts: &ApplyOptions) -> u8 {
 
 /// One target: its report (text or JSON), and on a failure where it stopped.
 fn run_target(spec: &ConnSpec, files: &[PathBuf], opts: ApplyOptions, json: bool) -> u8 {
-    let (stop, which) = match watch_signals() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("binlog-diff: cannot watch for signals: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let opts = ApplyOptions { interrupt: Some(stop), ..opts };
+    let Some((opts, which)) = interruptible(opts) else { return EXIT_ERROR };
     let print = |r: &ApplyReport| {
         if json {
             println!("{}", r.to_json());
@@ -359,14 +364,7 @@ fn run_plan(path: &Path, base: ConnSpec, login: &Login, opts: ApplyOptions, json
             return of_error(&e);
         }
     };
-    let (stop, which) = match watch_signals() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("binlog-diff: cannot watch for signals: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let opts = ApplyOptions { interrupt: Some(stop), ..opts };
+    let Some((opts, which)) = interruptible(opts) else { return EXIT_ERROR };
     let counters: Vec<Arc<crate::apply::Counters>> = targets.iter().map(|_| Arc::default()).collect();
     let items: Vec<(String, u64)> = targets.iter().map(|t| (t.name.clone(), t.transactions)).collect();
     let bars = crate::apply::Bars::new(&items);

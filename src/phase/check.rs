@@ -38,6 +38,14 @@ pub(super) struct Checked {
     pub resumed: Option<Record>,
 }
 
+impl Checked {
+    /// What saves the dead master's tail with our binary `bin` on its `host`
+    /// (phase 1 early, phase 3 again from the latest relay end).
+    pub(super) fn saver<'a>(&'a self, host: &'a Host, bin: &'a str, step_timeout: Duration) -> Saver<'a> {
+        Saver { host, bin, dead: &self.dead, run_dir: &self.run_dir, workdir: &self.workdir, step_timeout }
+    }
+}
+
 type Opened = (std::result::Result<Host, String>, std::result::Result<String, String>);
 
 impl Run<'_> {
@@ -301,14 +309,7 @@ impl Run<'_> {
         let from = furthest_read(&c.alive);
         let attempt = match (&c.dead_host, &c.dead_bin, &from) {
             (Ok(h), Some(b), Some(from)) => {
-                let saver = Saver {
-                    host: h,
-                    bin: b,
-                    dead: &c.dead,
-                    run_dir: &c.run_dir,
-                    workdir: &c.workdir,
-                    step_timeout: self.o.step_timeout,
-                };
+                let saver = c.saver(h, b, self.o.step_timeout);
                 // The furthest read may be inside a transaction (an IO thread cut off
                 // mid-transaction): the tail then starts where that transaction does,
                 // where the relay logs' last whole transaction ends.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::report::{DiffEntry, NewMaster, Phase, ReplicaDoc, TailDoc};
 
 use super::check::Checked;
-use super::tail::{Saved, Saver};
+use super::tail::Saved;
 use super::{Run, label, promote, secs};
 use crate::diff::PlanDoc;
 use crate::diff::tail::TailStart;
@@ -261,14 +261,7 @@ impl Run<'_> {
                 if let Some(sv) = early {
                     self.say(&format!("  The tail was saved from {}; saving it again from {relay_end}.", sv.from));
                 }
-                let saver = Saver {
-                    host: h,
-                    bin: b,
-                    dead: &c.dead,
-                    run_dir: &c.run_dir,
-                    workdir: &c.workdir,
-                    step_timeout: o.step_timeout,
-                };
+                let saver = c.saver(h, b, o.step_timeout);
                 let r = saver.save(relay_end, TailStart::Exact);
                 if let Ok(sv) = &r {
                     if sv.file.is_some() {

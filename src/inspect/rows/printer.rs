@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use mysql_common::binlog::events::FormatDescriptionEvent;
-use mysql_common::constants::ColumnType;
 use mysql_common::io::ParseBuf;
 
 use super::escape::{push_escaped_utf8, quote_ident};
 use super::extra::print_extra_row_info;
 use super::value::{ColumnToPrint, print_value};
 use super::{Ctx, Flow, RowStyle, TextSink};
-use crate::event::rows::{DecodeResult, RowDecoder, Table, bits, parse_rows};
+use crate::event::rows::{ColumnFlags, DecodeResult, ImageHead, RowDecoder, Table, bits, parse_rows};
 use crate::event::{EventType, Flavor, Format, ParseError, RawEvent};
 
 /// Prints row events; keeps the table maps and FDE (a [`RowDecoder`]) needed to decode them.
@@ -208,35 +207,12 @@ fn print_image(
     clause: &[u8],
     ctx: Ctx,
 ) -> DecodeResult<Flow> {
-    const E: &str = "row image";
     let start_len = buf.len();
-    let json_count = table.cols.iter().filter(|c| c.raw == ColumnType::MYSQL_TYPE_JSON as u8).count();
-    let mut partial_bits: Option<&[u8]> = None;
-    if partial_ai {
-        let opts = buf.checked_eat_lenenc_int().ok_or(E)?;
-        if opts & 1 != 0 {
-            partial_bits = Some(buf.checked_eat(json_count.div_ceil(8)).ok_or(E)?);
-        }
-    }
-    let n_set = cols.iter().filter(|&&b| b).count();
-    let nulls = buf.checked_eat(n_set.div_ceil(8)).ok_or(E)?;
+    let head = ImageHead::read(buf, partial_ai, table.json_count(), cols)?;
     out.extend_from_slice(clause);
 
-    let mut json_i = 0usize;
-    let mut image_i = 0usize;
-    for (i, col) in table.cols.iter().enumerate() {
-        let is_partial = if col.raw == ColumnType::MYSQL_TYPE_JSON as u8 {
-            let b = partial_bits.is_some_and(|p| p.get(json_i / 8).is_some_and(|x| x >> (json_i % 8) & 1 == 1));
-            json_i += 1;
-            b
-        } else {
-            false
-        };
-        if !cols.get(i).copied().unwrap_or(false) {
-            continue;
-        }
-        let is_null = nulls.get(image_i / 8).is_none_or(|x| x >> (image_i % 8) & 1 == 1);
-        image_i += 1;
+    for (i, col, present) in head.columns(&table.cols, cols) {
+        let Some(ColumnFlags { is_null, is_partial }) = present else { continue };
         let _ = write!(TextSink(out), "###   @{}=", i + 1);
         let mut typestr = String::new();
         let cell = ColumnToPrint { col, is_null, is_partial, col_no: i + 1, ctx };

@@ -46,10 +46,38 @@ struct Field<'c> {
     ctx: Ctx,
 }
 
-impl Field<'_> {
+impl<'c> Field<'c> {
     fn maria(&self) -> bool {
         self.ctx.style == RowStyle::MariaDb
     }
+
+    /// The value's stored bytes, read from `buf`; `None` for a NULL, which
+    /// this prints (the type name is the caller's, printed first).
+    fn raw<'b>(&self, out: &mut Vec<u8>, buf: &mut ParseBuf<'b>) -> DecodeResult<Option<&'b [u8]>> {
+        if self.is_null {
+            null(out);
+            return Ok(None);
+        }
+        Ok(Some(decode(buf, self.ty, self.meta, false)?.1))
+    }
+
+    /// As [`Field::raw`], the value decoded.
+    fn value<'b, 'v>(&self, out: &mut Vec<u8>, buf: &mut ParseBuf<'b>) -> DecodeResult<Option<BinlogValue<'v>>>
+    where
+        'b: 'v,
+        'c: 'v,
+    {
+        if self.is_null {
+            null(out);
+            return Ok(None);
+        }
+        Ok(Some(decode(buf, self.ty, self.meta, false)?.0))
+    }
+}
+
+/// The first `N` bytes of a stored value.
+fn head<const N: usize>(raw: &[u8]) -> DecodeResult<[u8; N]> {
+    raw.get(..N).and_then(|b| b.try_into().ok()).ok_or("row value")
 }
 
 /// Prints the value of `cell` (reading it from `buf`) and appends its `-vv`

@@ -8,8 +8,8 @@ use mysql_common::io::ParseBuf;
 
 use super::super::float_fmt::{c_fmt_e, c_fmt_g};
 use super::super::{Flow, TextSink};
-use super::{Field, null, value_bytes};
-use crate::event::rows::{DecodeResult, decode};
+use super::{Field, head, value_bytes};
+use crate::event::rows::DecodeResult;
 
 const E: &str = "row value";
 
@@ -24,11 +24,8 @@ pub(super) fn integer(
     let ty = f.ty;
     if ty == T::MYSQL_TYPE_LONGLONG {
         typestr.push_str("LONGINT");
-        if f.is_null {
-            return Ok(null(out));
-        }
-        let (_, raw) = decode(buf, ty, f.meta, false)?;
-        let u = u64::from_le_bytes(raw.get(..8).ok_or(E)?.try_into().map_err(|_| E)?);
+        let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
+        let u = u64::from_le_bytes(head(raw)?);
         let s = u as i64;
         let _ = write!(TextSink(out), "{s}");
         if s < 0 {
@@ -43,10 +40,7 @@ pub(super) fn integer(
         _ => ("MEDIUMINT", 3),
     };
     typestr.push_str(name);
-    if f.is_null {
-        return Ok(null(out));
-    }
-    let (_, raw) = decode(buf, ty, f.meta, false)?;
+    let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
     let raw = raw.get(..bytes).ok_or(E)?;
     let u = raw.iter().rev().fold(0u32, |a, &x| (a << 8) | x as u32);
     let shift = 32 - 8 * bytes as u32;
@@ -69,28 +63,19 @@ pub(super) fn decimal_or_float(
     match ty {
         ColumnType::MYSQL_TYPE_NEWDECIMAL => {
             let _ = write!(typestr, "DECIMAL({},{})", m >> 8, m & 0xff);
-            if f.is_null {
-                return Ok(null(out));
-            }
-            let (v, _) = decode(buf, ty, f.meta, false)?;
+            let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
             out.extend_from_slice(value_bytes(&v)?);
         }
         ColumnType::MYSQL_TYPE_FLOAT => {
             typestr.push_str("FLOAT");
-            if f.is_null {
-                return Ok(null(out));
-            }
-            let (_, raw) = decode(buf, ty, f.meta, false)?;
-            let x = f32::from_le_bytes(raw.get(..4).ok_or(E)?.try_into().map_err(|_| E)?);
+            let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
+            let x = f32::from_le_bytes(head(raw)?);
             let _ = write!(TextSink(out), "{:<20}", c_fmt_g(x as f64, 6));
         }
         _ => {
             typestr.push_str("DOUBLE");
-            if f.is_null {
-                return Ok(null(out));
-            }
-            let (_, raw) = decode(buf, ty, f.meta, false)?;
-            let d = f64::from_le_bytes(raw.get(..8).ok_or(E)?.try_into().map_err(|_| E)?);
+            let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
+            let d = f64::from_le_bytes(head(raw)?);
             out.extend_from_slice(c_fmt_g(d, 20).as_bytes());
         }
     }
@@ -105,10 +90,7 @@ pub(super) fn vector(
     typestr: &mut String,
 ) -> DecodeResult<Flow> {
     let _ = write!(typestr, "VECTOR({})", f.col.vector_dim);
-    if f.is_null {
-        return Ok(null(out));
-    }
-    let (v, _) = decode(buf, f.ty, f.meta, false)?;
+    let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
     let b = value_bytes(&v)?;
     let dims = b.len() / 4;
     out.push(b'[');

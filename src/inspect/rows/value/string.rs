@@ -10,8 +10,8 @@ use mysql_common::value::Value;
 
 use super::super::escape::quote;
 use super::super::{Flow, TextSink};
-use super::{Field, null, value_bytes};
-use crate::event::rows::{DecodeResult, decode};
+use super::{Field, value_bytes};
+use crate::event::rows::DecodeResult;
 
 /// BIT(n) and SET as bits, ENUM as its index.
 pub(super) fn bit_enum_set(
@@ -25,10 +25,7 @@ pub(super) fn bit_enum_set(
         ColumnType::MYSQL_TYPE_BIT => {
             let nbits = (m >> 8) as usize * 8 + (m & 0xff) as usize;
             let _ = write!(typestr, "BIT({nbits})");
-            if f.is_null {
-                return Ok(null(out));
-            }
-            let (v, _) = decode(buf, ty, f.meta, false)?;
+            let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
             write_bits(out, value_bytes(&v)?, nbits);
         }
         ColumnType::MYSQL_TYPE_ENUM => {
@@ -40,10 +37,7 @@ pub(super) fn bit_enum_set(
                     return Ok(Flow::Stop);
                 }
             }
-            if f.is_null {
-                return Ok(null(out));
-            }
-            let (v, _) = decode(buf, ty, f.meta, false)?;
+            let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
             let BinlogValue::Value(Value::Int(i)) = v else {
                 return Err("row value");
             };
@@ -52,10 +46,7 @@ pub(super) fn bit_enum_set(
         _ => {
             let n = (m & 0xff) as usize;
             let _ = write!(typestr, "SET({n} bytes)");
-            if f.is_null {
-                return Ok(null(out));
-            }
-            let (v, _) = decode(buf, ty, f.meta, false)?;
+            let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
             write_bits(out, value_bytes(&v)?, n * 8);
         }
     }
@@ -100,10 +91,7 @@ pub(super) fn string(
         }
         _ => typestr.push_str("GEOMETRY"),
     }
-    if f.is_null {
-        return Ok(null(out));
-    }
-    let (v, _) = decode(buf, f.ty, f.meta, false)?;
+    let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
     quote(out, value_bytes(&v)?, f.ctx.style);
     Ok(Flow::Go(0))
 }

@@ -10,8 +10,8 @@ use mysql_common::value::Value;
 
 use super::super::escape::quote;
 use super::super::{Flow, TextSink};
-use super::{Field, null};
-use crate::event::rows::{DecodeResult, decode};
+use super::{Field, head};
+use crate::event::rows::DecodeResult;
 
 const E: &str = "row value";
 
@@ -25,24 +25,18 @@ pub(super) fn timestamp(
     let (ty, m) = (f.ty, f.m);
     if ty == ColumnType::MYSQL_TYPE_TIMESTAMP {
         typestr.push_str("TIMESTAMP");
-        if f.is_null {
-            return Ok(null(out));
-        }
-        let (_, raw) = decode(buf, ty, f.meta, false)?;
-        let u = u32::from_le_bytes(raw.get(..4).ok_or(E)?.try_into().map_err(|_| E)?);
+        let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
+        let u = u32::from_le_bytes(head(raw)?);
         let _ = write!(TextSink(out), "{}", u as i32);
         return Ok(Flow::Go(0));
     }
     let _ = write!(typestr, "TIMESTAMP({m})");
-    if f.is_null {
-        return Ok(null(out));
-    }
-    let (_, raw) = decode(buf, ty, f.meta, false)?;
-    let sec = u32::from_be_bytes(raw.get(..4).ok_or(E)?.try_into().map_err(|_| E)?);
+    let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
+    let sec = u32::from_be_bytes(head(raw)?);
     let frac = &raw[4..];
     let usec: u32 = match m {
         1 | 2 => *frac.first().ok_or(E)? as u32 * 10_000,
-        3 | 4 => u16::from_be_bytes(frac.get(..2).ok_or(E)?.try_into().map_err(|_| E)?) as u32 * 100,
+        3 | 4 => u16::from_be_bytes(head(frac)?) as u32 * 100,
         5 | 6 => {
             let b = frac.get(..3).ok_or(E)?;
             u32::from_be_bytes([0, b[0], b[1], b[2]])
@@ -64,11 +58,8 @@ pub(super) fn datetime(
     let (ty, m) = (f.ty, f.m);
     if ty == ColumnType::MYSQL_TYPE_DATETIME {
         typestr.push_str("DATETIME");
-        if f.is_null {
-            return Ok(null(out));
-        }
-        let (_, raw) = decode(buf, ty, f.meta, false)?;
-        let v = u64::from_le_bytes(raw.get(..8).ok_or(E)?.try_into().map_err(|_| E)?);
+        let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
+        let v = u64::from_le_bytes(head(raw)?);
         let (d, t) = (v / 1_000_000, v % 1_000_000);
         let q = if f.maria() { "'" } else { "" };
         let _ = write!(
@@ -84,10 +75,7 @@ pub(super) fn datetime(
         return Ok(Flow::Go(0));
     }
     let _ = write!(typestr, "DATETIME({m})");
-    if f.is_null {
-        return Ok(null(out));
-    }
-    let (v, _) = decode(buf, ty, f.meta, false)?;
+    let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
     let BinlogValue::Value(Value::Date(y, mo, d, h, mi, s, us)) = v else {
         return Err(E);
     };
@@ -107,10 +95,7 @@ pub(super) fn time(
     let (ty, m) = (f.ty, f.m);
     if ty == ColumnType::MYSQL_TYPE_TIME {
         typestr.push_str("TIME");
-        if f.is_null {
-            return Ok(null(out));
-        }
-        let (_, raw) = decode(buf, ty, f.meta, false)?;
+        let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
         let b = raw.get(..3).ok_or(E)?;
         let u = u32::from_le_bytes([b[0], b[1], b[2], 0]);
         if f.maria() {
@@ -124,10 +109,7 @@ pub(super) fn time(
         return Ok(Flow::Go(0));
     }
     let _ = write!(typestr, "TIME({m})");
-    if f.is_null {
-        return Ok(null(out));
-    }
-    let (v, _) = decode(buf, ty, f.meta, false)?;
+    let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
     let BinlogValue::Value(Value::Time(neg, days, h, mi, s, us)) = v else {
         return Err(E);
     };
@@ -149,18 +131,12 @@ pub(super) fn date(
     let ty = f.ty;
     if ty == ColumnType::MYSQL_TYPE_YEAR {
         typestr.push_str("YEAR");
-        if f.is_null {
-            return Ok(null(out));
-        }
-        let (_, raw) = decode(buf, ty, f.meta, false)?;
+        let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
         let _ = write!(TextSink(out), "{:04}", *raw.first().ok_or(E)? as u32 + 1900);
         return Ok(Flow::Go(0));
     }
     typestr.push_str("DATE");
-    if f.is_null {
-        return Ok(null(out));
-    }
-    let (_, raw) = decode(buf, ty, f.meta, false)?;
+    let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
     let b = raw.get(..3).ok_or(E)?;
     let v = u32::from_le_bytes([b[0], b[1], b[2], 0]);
     out.push(b'\'');
