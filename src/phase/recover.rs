@@ -86,31 +86,7 @@ impl Run<'_> {
         }
         // Errant transactions: never promoted, always reported.
         let errant = crate::position::errant(&own_states);
-        self.doc.replicas = c
-            .alive
-            .iter()
-            .zip(&states)
-            .zip(&errant)
-            .map(|((r, s), e)| ReplicaDoc {
-                name: r.conf.name.clone(),
-                host: r.conf.ip.clone(),
-                port: r.conf.port,
-                read: s.read.to_string(),
-                exec: s.exec.to_string(),
-                io_thread: r.status.get("Slave_IO_Running").to_string(),
-                last_io_error: r.status.io_error(),
-                errant_gtids: e.clone(),
-            })
-            .collect();
-        for (r, e) in c.alive.iter().zip(&errant) {
-            if !e.is_empty() {
-                self.say(&format!(
-                    "  {}: errant transactions (its own writes, on no other replica; never promoted), up to {}",
-                    label(&r.conf),
-                    e.join(",")
-                ));
-            }
-        }
+        self.report_replicas(c, &states, &errant);
         let li = latest(&states).ok_or_else(|| Error::refused("no replica state"))?;
         let lr = &c.alive[li];
         self.say(&format!("  Latest replica: {} (read {})", label(&lr.conf), states[li].read));
@@ -145,6 +121,36 @@ impl Run<'_> {
             new_idx,
             cannot,
         }))
+    }
+
+    /// Every replica's positions and errant GTIDs in the report; the errant
+    /// ones said.
+    fn report_replicas(&mut self, c: &Checked, states: &[ReplicaState], errant: &[Vec<String>]) {
+        self.doc.replicas = c
+            .alive
+            .iter()
+            .zip(states)
+            .zip(errant)
+            .map(|((r, s), e)| ReplicaDoc {
+                name: r.conf.name.clone(),
+                host: r.conf.ip.clone(),
+                port: r.conf.port,
+                read: s.read.to_string(),
+                exec: s.exec.to_string(),
+                io_thread: r.status.get("Slave_IO_Running").to_string(),
+                last_io_error: r.status.io_error(),
+                errant_gtids: e.clone(),
+            })
+            .collect();
+        for (r, e) in c.alive.iter().zip(errant) {
+            if !e.is_empty() {
+                self.say(&format!(
+                    "  {}: errant transactions (its own writes, on no other replica; never promoted), up to {}",
+                    label(&r.conf),
+                    e.join(",")
+                ));
+            }
+        }
     }
 
     /// The cut, on the latest replica's host: one shared pass for every
