@@ -282,29 +282,42 @@ impl fmt::Display for ErrorKind {
 }
 
 impl fmt::Display for Error {
-    /// `subject: file @ offset (TYPE): message`
+    /// `subject: file @ offset (TYPE): message`, with any password this
+    /// process knows replaced by `<secret>` (a server's message may quote
+    /// one).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.unredacted();
+        f.write_str(&crate::secret::redact(&text))
+    }
+}
+
+impl Error {
+    /// The text of [`Display`](fmt::Display) before redaction.
+    fn unredacted(&self) -> String {
+        use std::fmt::Write;
+        let mut f = String::new();
         let (kind, loc) = &*self.0;
         if let Some(s) = &loc.subject {
-            write!(f, "{s}: ")?;
+            let _ = write!(f, "{s}: ");
         }
         let mut sep = "";
         if let Some(p) = &loc.file {
-            write!(f, "{}", p.display())?;
+            let _ = write!(f, "{}", p.display());
             sep = " ";
         }
         if let Some(o) = loc.offset {
-            write!(f, "{sep}@ {o}")?;
+            let _ = write!(f, "{sep}@ {o}");
             sep = " ";
         }
         if let Some(t) = loc.event_type {
-            write!(f, "{sep}({t})")?;
+            let _ = write!(f, "{sep}({t})");
             sep = " ";
         }
         if !sep.is_empty() {
-            f.write_str(": ")?;
+            f.push_str(": ");
         }
-        write!(f, "{kind}")
+        let _ = write!(f, "{kind}");
+        f
     }
 }
 

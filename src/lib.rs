@@ -10,7 +10,8 @@
 //! | module | what | may use |
 //! |---|---|---|
 //! | [`event`] | pure: header, checksum, FDE, typed views, row images (TABLE_MAP decoding), fused walk, transaction grouping | nothing |
-//! | [`error`] | library error: file + offset + event type, and the kinds callers branch on | `event` |
+//! | [`secret`] | the passwords this process was given, for redacting what it prints | nothing |
+//! | [`error`] | library error: file + offset + event type, and the kinds callers branch on; its text redacted | `event`, `secret` |
 //! | [`log`] | files: mmap or read sources, relay sets, index and info files, atomic writes | `event`, `error` |
 //! | [`inspect`] | offline `dump` / `verify` / `stats` printers | `log`, `event`, `error` |
 //! | [`position`] | typed coordinates, master cursor, master → relay mapping, torn relay tails, GTID sets (executed, errant, a start by GTID) | `log`, `event`, `error` |
@@ -21,7 +22,7 @@
 //! | [`node`] | node operations (cut, save a tail, apply), typed and versioned: in this process on this machine, our binary over ssh elsewhere | `apply`, `diff`, `server`, `remote`, `position`, `log`, `event`, `error` |
 //! | [`mha`] | MHA 0.58-compatible node tools (multi-call front) | the layers above |
 //! | [`bench`] | `bench catchup`: catch-up timed per applier on throwaway servers, generated workloads, chart | `apply`, `server`, `inspect`, `log`, `event`, `error` |
-//! | [`phase`] | failover / switch / monitor driver across hosts reading MHA's `app.cnf` (hooks, detection, GTID modes, records, JSON report) | `node`, `apply`, `diff`, `server`, `remote`, `position`, `log`, `event`, `error` |
+//! | [`phase`] | failover / switch / monitor driver across hosts reading MHA's `app.cnf` (hooks, detection, GTID modes, records, JSON report) | `node`, `apply`, `diff`, `server`, `remote`, `position`, `log`, `event`, `error`, `secret` |
 //! | [`cli`] | the `binlog-diff` command line: arguments → one library call | everything |
 //!
 //! `main.rs` only dispatches (on argv[0] for the MHA names, else to [`cli`]).
@@ -41,6 +42,7 @@ pub mod node;
 pub mod phase;
 pub mod position;
 pub mod remote;
+pub mod secret;
 pub mod server;
 
 pub use error::{Error, Result};
@@ -93,26 +95,28 @@ mod layers {
     #[test]
     fn imports_follow_the_layer_table() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let lower: &[&str] = &["event", "error", "log", "inspect", "position", "diff", "server", "apply", "remote"];
+        let lower: &[&str] =
+            &["event", "secret", "error", "log", "inspect", "position", "diff", "server", "apply", "remote"];
         let table: &[(&str, &[&str])] = &[
             ("event", &[]),
-            ("error", &["event"]),
+            ("secret", &[]),
+            ("error", &["event", "secret"]),
             ("log", &["event", "error"]),
             ("inspect", &["log", "event", "error"]),
             ("position", &["log", "event", "error"]),
             ("diff", &["position", "log", "event", "error"]),
-            ("server", &["position", "error"]),
+            ("server", &["position", "error", "secret"]),
             ("apply", &["diff", "position", "log", "event", "error", "server"]),
             ("remote", &["error"]),
             ("node", &["apply", "diff", "server", "remote", "position", "log", "event", "error"]),
             ("mha", lower),
             ("bench", &["apply", "server", "inspect", "log", "event", "error", "position", "diff"]),
-            ("phase", &["node", "apply", "diff", "server", "remote", "position", "log", "event", "error"]),
+            ("phase", &["node", "apply", "diff", "server", "remote", "position", "log", "event", "error", "secret"]),
             (
                 "cli",
                 &[
-                    "event", "error", "log", "inspect", "position", "diff", "server", "apply", "remote", "node", "mha",
-                    "bench", "phase",
+                    "event", "secret", "error", "log", "inspect", "position", "diff", "server", "apply", "remote",
+                    "node", "mha", "bench", "phase",
                 ],
             ),
         ];

@@ -327,3 +327,34 @@ fn map_json_is_one_object() {
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("mysql-bin.000009:4 is ahead of the latest replica"), "{err}");
 }
+
+/// What a command writes holds rows: the diffs and their folder are 0600 /
+/// 0700 even under the usual umask 022 (issue 21).
+#[test]
+fn written_diffs_are_private_whatever_the_umask() {
+    let data = support::testdata_dir().join("mariadb/row-crc32");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("diffs");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_binlog-diff"))
+        .args(["diff", "--datadir"])
+        .arg(format!("r={}", data.join("replica").display()))
+        .arg("--master-binlogs")
+        .arg(data.join("master"))
+        .arg("--write")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!files.is_empty());
+    for f in files {
+        assert_eq!(mode(&f), if f.is_dir() { 0o700 } else { 0o600 }, "{}", f.display());
+    }
+}

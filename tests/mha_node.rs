@@ -906,7 +906,12 @@ fn generate_and_send_over_ssh() {
         "apply_diff_relay_logs",
         &args(
             &diff,
-            &format!("-o StrictHostKeyChecking=no -o IdentitiesOnly=yes -i {}", tmp.path().join("other").display()),
+            // Its own known_hosts: `no` records a new key in the first one, as OpenSSH does (not ~/.ssh here).
+            &format!(
+                "-o StrictHostKeyChecking=no -o IdentitiesOnly=yes -i {} -o UserKnownHostsFile={}",
+                tmp.path().join("other").display(),
+                tmp.path().join("no_known_hosts").display()
+            ),
         ),
     );
     assert_eq!(code(&o), 1, "{:?}", text(&o));

@@ -253,10 +253,13 @@ fn driver_cut_off_from_a_live_master() {
     // driver's namespace; the replicas reach it over the bridge.
     let cut = Blackhole::new(&topo.host_ip(MASTER));
     let json = work.path().join("report.json");
-    let (code, out) = hidden_failover(&topo, &conf, &["--detect-wait", "2", "--json", json.to_str().unwrap()]);
+    let (code, out) =
+        hidden_failover(&topo, &conf, &["--detect-wait", "2", "--push-binary", "--json", json.to_str().unwrap()]);
     eprintln!("{out}");
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("UnreachableMaster") && out.contains("nothing was changed"), "{out}");
+    // Refused in phase 1: the run folders (our binary pushed there) are gone too.
+    assert_no_run_files(&topo);
     let log = std::fs::read_to_string(work.path().join("manager/manager.log")).unwrap();
     assert!(log.contains("Evidence: server2") && log.contains("UnreachableMaster"), "manager_log has the run:\n{log}");
     for (i, r) in topo.replicas().enumerate() {

@@ -11,6 +11,8 @@
 //!   driver could not reach is ended by its own bound there.
 //! - `fetched_files_are_private`: a fetched file is mode 0600, nothing left
 //!   behind.
+//! - `what_a_remote_step_creates_is_private`: a folder and a file a remote
+//!   step makes are 0700 and 0600 (issue 21).
 
 mod support;
 
@@ -76,6 +78,24 @@ fn fetched_files_are_private() {
     assert_eq!(mode, 0o600, "{mode:o}");
     assert!(h.fetch(&dir.path().join("missing.binlog"), here.path()).is_err());
     assert_eq!(names(here.path()), ["diff.binlog"]);
+}
+
+/// What a remote step creates (a run folder, a diff cut there) is 0700 /
+/// 0600 whatever the remote account's umask: the wrapper sets 077.
+#[test]
+fn what_a_remote_step_creates_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(sshd) = Sshd::start(dir.path()) else { return };
+    let h = loopback_host(&sshd, "", Duration::from_secs(30));
+    let run = dir.path().join("run");
+    let (d, f) = (run.display().to_string(), run.join("diff").display().to_string());
+    // The session's own umask (sshd's, here 022) would make them 0755 / 0644.
+    let cmd = format!("mkdir {d} && echo x > {f}");
+    let o = h.run("make", &["sh".into(), "-c".into(), cmd], b"", Duration::from_secs(20)).unwrap();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&run), mode(&run.join("diff"))), (0o700, 0o600));
 }
 
 /// (pid, process group) of the processes whose command line is `argv`.

@@ -14,6 +14,10 @@
 //! | 11 | a failover is done, but committed transactions of the dead master were not recovered; they are listed |
 //! | 12 | a failover (`monitor`'s too) stopped after it began changing servers: fix what it says, then `--resume` |
 //!
+//! **`check`** exits 0 when a failover now would succeed (no finding is an
+//! error; warnings allowed) and 1 when it would not (a finding is an error,
+//! or `app.cnf` cannot be read): [`CHECK_HEALTHY`], [`CHECK_NOT_HEALTHY`].
+//!
 //! **Every other command** (`dump`, `verify`, `stats`, `map`, `diff`,
 //! `apply`, `bench`):
 //!
@@ -72,6 +76,11 @@ pub const DRIVER_LOST: u8 = outcome::EXIT_LOST;
 /// A failover stopped after it began changing servers: `--resume`
 /// ([`outcome::EXIT_UNFINISHED`]).
 pub const DRIVER_UNFINISHED: u8 = outcome::EXIT_UNFINISHED;
+
+/// `check`: no finding is an error; a failover now would succeed.
+pub const CHECK_HEALTHY: u8 = 0;
+/// `check`: a finding is an error (or `app.cnf` cannot be read).
+pub const CHECK_NOT_HEALTHY: u8 = 1;
 
 /// The code of a command other than the driver's that failed with `e`.
 pub fn of_error(e: &Error) -> u8 {

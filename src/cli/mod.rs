@@ -11,6 +11,7 @@
 //! | `diff.rs` | `diff` |
 //! | `apply.rs` | `apply` |
 //! | `driver.rs` | `failover`, `switch`, `monitor`, `ack`, `register-candidate` |
+//! | `check.rs` | `check` |
 //! | `bench.rs` | `bench catchup` |
 //! | `mha.rs` | `mha TOOL …` |
 //! | `node.rs` | `node cut\|save\|apply`: the node operations, for a driver on another host |
@@ -18,6 +19,7 @@
 
 mod apply;
 mod bench;
+mod check;
 mod diff;
 mod driver;
 pub mod exit;
@@ -69,6 +71,11 @@ enum Cmd {
     /// MHA's masterha_manager: ping the master of an `app.cnf` every ping_interval; when it is dead (as the
     /// replicas see it too), fail over; honours the anti-flapping block; exits after (or `--continue`).
     Monitor(driver::MonitorArgs),
+    /// MHA's masterha_check_ssh and masterha_check_repl on an `app.cnf`: every host over ssh, every replica
+    /// replicating from the master in one mode, settings and filters against the promotion rules, the
+    /// replication user, hook scripts, errant GTIDs, and the candidates a failover would promote now. Each
+    /// finding names the server and its fix; exit 0 only when a failover now would succeed.
+    Check(check::CheckArgs),
     /// Benchmarks on throwaway MariaDB servers.
     Bench {
         #[command(subcommand)]
@@ -106,6 +113,8 @@ fn read_input(path: &Path) -> Result<String> {
 
 /// Runs `binlog-diff` with these arguments (argv[0] included).
 pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
+    // Before anything is written: what we write is private (0600, 0700).
+    crate::log::modes::restrict_umask();
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -123,6 +132,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ExitCode {
         Cmd::Failover(a) => driver::run_failover(a),
         Cmd::Switch(a) => driver::run_switch(a),
         Cmd::Monitor(a) => driver::run_monitor(a),
+        Cmd::Check(a) => check::run(a),
         Cmd::Ack(a) => driver::run_ack(a),
         Cmd::RegisterCandidate(a) => driver::run_register(a),
         Cmd::Bench { what } => bench::run(what),

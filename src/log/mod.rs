@@ -4,6 +4,7 @@
 pub mod file;
 pub mod index;
 pub mod info;
+pub mod modes;
 pub mod name;
 pub mod relay;
 pub mod source;

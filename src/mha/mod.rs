@@ -123,6 +123,8 @@ pub fn tool_for_argv0(argv0: &std::ffi::OsStr) -> Option<Tool> {
 /// Runs a tool with OS arguments (argv[0] excluded). Arguments that are not
 /// UTF-8 are taken lossily (MHA's options are text).
 pub fn run_os(tool: Tool, args: &[OsString]) -> u8 {
+    // The saved tail and the applied diffs hold rows: 0600, as ours are.
+    crate::log::modes::restrict_umask();
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     tool.run(&args)
 }
@@ -173,7 +175,13 @@ pub fn subcommand(args: &[OsString]) -> u8 {
 /// # Errors
 /// The folder cannot be created, or a name is taken by a regular file.
 pub fn install(dir: &Path, exe: &Path) -> crate::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+        // A folder of programs, not of data: others may run them (the
+        // private umask made it 0700).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(|e| crate::Error::io(dir, e))?;
+    }
     let mut made = Vec::new();
     for t in Tool::ALL {
         let link = dir.join(t.name());

@@ -46,7 +46,7 @@ impl Node<'_> {
     pub fn cut(&self, req: CutRequest) -> Result<CutReply> {
         match self.host {
             Host::Local => local::cut(req),
-            Host::Ssh(_) => self.remote("cut", "cut the diffs", &req, &mut |_| {}),
+            Host::Ssh(_) => self.remote("cut", "cut the diffs", &req, false, &mut |_| {}),
         }
     }
 
@@ -57,15 +57,17 @@ impl Node<'_> {
     pub fn save(&self, req: SaveRequest) -> Result<SaveReply> {
         match self.host {
             Host::Local => local::save(req),
-            Host::Ssh(_) => self.remote("save", "save the dead master's binlog tail", &req, &mut |_| {}),
+            Host::Ssh(_) => self.remote("save", "save the dead master's binlog tail", &req, false, &mut |_| {}),
         }
     }
 
     /// Applies every target's diff from the host; `counters[i]` follows target `i`.
     ///
     /// # Errors
-    /// Over SSH: the step failed or timed out, or its reply is unreadable
-    /// (a target's own failure is in its [`ApplyOutcome`]).
+    /// Over SSH: a request carrying a password to a host whose SSH key was
+    /// not verified is refused before anything is sent
+    /// ([`Host::may_receive_secret`]); the step failed or timed out, or its
+    /// reply is unreadable (a target's own failure is in its [`ApplyOutcome`]).
     pub fn apply(&self, req: ApplyRequest, counters: &[Arc<Counters>]) -> Result<ApplyReply> {
         match self.host {
             Host::Local => Ok(local::apply(req, counters)),
@@ -79,20 +81,26 @@ impl Node<'_> {
                         }
                     }
                 };
-                self.remote("apply", "apply the relay diffs from the latest replica's host", &req, &mut follow)
+                let secret = req.password.is_some();
+                self.remote("apply", "apply the relay diffs from the latest replica's host", &req, secret, &mut follow)
             }
         }
     }
 
     /// Runs `binlog-diff node OP` on the host with `req`, following its
-    /// standard error line by line, and reads its reply.
+    /// standard error line by line, and reads its reply. A request holding
+    /// a `secret` goes only to a host whose key was verified.
     fn remote<Q: Serialize, R: DeserializeOwned>(
         &self,
         op: &str,
         step: &str,
         req: &Q,
+        secret: bool,
         follow: &mut dyn FnMut(&str),
     ) -> Result<R> {
+        if secret {
+            self.host.may_receive_secret(step)?;
+        }
         let input = serde_json::to_vec(&Envelope::new(req)).map_err(|e| Error::invalid(e.to_string()))?;
         let argv = vec![self.bin.to_string(), "node".into(), op.into()];
         let o = self.host.run_following(step, &argv, &input, self.timeout, follow)?;

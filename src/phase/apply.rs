@@ -68,7 +68,17 @@ impl Run<'_> {
         // target (one remote process for all, each target on its thread),
         // when that host is remote and every replica takes one account (the
         // password goes on that process's standard input only).
-        let on_latest = self.o.apply_on_latest && matches!(lhost, Host::Ssh(_)) && same_account(c);
+        // A password goes only to a host whose SSH key was verified: when
+        // only StrictHostKeyChecking=no let it in, the diffs come here instead.
+        let refused = match &c.alive[0].conf.password {
+            Some(_) => lhost.may_receive_secret("apply the relay diffs from the latest replica's host").err(),
+            None => None,
+        };
+        let same = same_account(c);
+        let on_latest = self.o.apply_on_latest && matches!(lhost, Host::Ssh(_)) && same && refused.is_none();
+        if let Some(e) = refused.filter(|_| self.o.apply_on_latest && same) {
+            self.say(&format!("  {e}; its relay diffs are fetched and applied from here instead."));
+        }
         let remote_targets = remote_targets(c, &inputs);
         let remote: std::sync::OnceLock<(Result<ApplyReply>, f64)> = std::sync::OnceLock::new();
         let remote_stage = || {

@@ -9,7 +9,7 @@ use super::report::{DeadMaster, Evidence, Phase, Skipped};
 
 use super::record::{Record, ReplicaStep};
 use super::tail::{Saved, Saver};
-use super::{Replica, Run, ServerConf, label, open_host, promote, spec};
+use super::{Replica, Run, ServerConf, label, promote, spec};
 use crate::diff::tail::TailStart;
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::MasterPos;
@@ -44,6 +44,12 @@ impl Checked {
     pub(super) fn saver<'a>(&'a self, host: &'a Host, bin: &'a str, step_timeout: Duration) -> Saver<'a> {
         Saver { host, bin, dead: &self.dead, run_dir: &self.run_dir, workdir: &self.workdir, step_timeout }
     }
+
+    /// Every host opened: the survivors' and the dead master's.
+    pub(super) fn opened_hosts(&self) -> impl Iterator<Item = (&Host, &ServerConf)> {
+        let alive = self.alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
+        alive.chain(self.dead_host.as_ref().ok().map(|h| (h, &self.dead)))
+    }
 }
 
 type Opened = (std::result::Result<Host, String>, std::result::Result<String, String>);
@@ -63,7 +69,7 @@ impl Run<'_> {
         }
         let run_dir = match &resumed {
             Some(r) => r.run_dir.clone(),
-            None => format!("binlog-diff-{}-{}", super::now_secs(), std::process::id()),
+            None => super::run_folder::new_name(),
         };
         let workdir = match (&resumed, &o.workdir) {
             (Some(r), Some(w)) if *w != r.workdir => {
@@ -81,28 +87,21 @@ impl Run<'_> {
         // Hosts: one SSH session each and our binary there, opened in the
         // background while the MySQL checks run (the dead master's may fail:
         // its host may be gone; a cut-off host costs its connect timeout once).
-        let opening: Vec<(String, std::thread::JoinHandle<Opened>)> =
-            conf.servers.iter().map(|s| (s.name.clone(), self.open_in_background(s, &run_dir))).collect();
-        let short = o.mysql_timeout.min(Duration::from_secs(4));
-        match spec(&dead).probe(short) {
-            // A login it refuses is an answer too: a live master we cannot use is not a dead one.
-            Probe::Answers(why) => {
-                return Err(Error::refused(format!(
-                    "the master {} answers{}: this is not a dead-master failover",
-                    label(&dead),
-                    if why.is_empty() { String::new() } else { format!(" ({why})") }
-                )));
+        let made = super::run_folder::Made::default();
+        let opening: Vec<(String, std::thread::JoinHandle<Opened>)> = conf
+            .servers
+            .iter()
+            .map(|s| (s.name.clone(), self.open_in_background(s, &run_dir, &made, resumed.is_some())))
+            .collect();
+        let (alive, mode) = match self.while_opening(&dead, resumed.as_ref()) {
+            Ok(x) => x,
+            Err(e) => {
+                // Refused: the folders being made on the hosts go too.
+                self.abandon(opening, &run_dir);
+                return Err(e);
             }
-            Probe::Silent(e) => self.say(&format!("  Dead master {}: MySQL does not answer ({e}).", label(&dead))),
-        }
-        let mut alive = self.survivors(&dead, resumed.as_ref())?;
-        if alive.is_empty() {
-            return Err(Error::refused("no replica to fail over to"));
-        }
-        if resumed.as_ref().is_none_or(|r| r.promoted.is_none()) {
-            self.detect(&dead, &mut alive)?;
-        }
-        let mode = self.replication_mode(&alive)?;
+        };
+        let mut alive = alive;
         let (dead_host, dead_bin) = self.join_hosts(opening, &dead, &mut alive);
         let mut c = Checked {
             dead,
@@ -117,10 +116,56 @@ impl Run<'_> {
             resumed,
         };
         if c.resumed.as_ref().is_none_or(|r| r.promoted.is_none()) {
-            c.tail = self.save_tail_early(&c)?;
+            c.tail = match self.save_tail_early(&c) {
+                Ok(t) => t,
+                Err(e) => {
+                    super::run_folder::remove(c.opened_hosts(), &c.run_dir, false, o.step_timeout);
+                    return Err(e);
+                }
+            };
         }
         self.phase_done(Phase::ConfigurationCheck, t);
         Ok(c)
+    }
+
+    /// The checks made while the hosts open: the dead master is silent, the
+    /// survivors, detection, one replication mode.
+    fn while_opening(&mut self, dead: &ServerConf, resumed: Option<&Record>) -> Result<(Vec<Replica>, GtidMode)> {
+        let o = self.o;
+        let short = o.mysql_timeout.min(Duration::from_secs(4));
+        match spec(dead).probe(short) {
+            // A login it refuses is an answer too: a live master we cannot use is not a dead one.
+            Probe::Answers(why) => {
+                return Err(Error::refused(format!(
+                    "the master {} answers{}: this is not a dead-master failover",
+                    label(dead),
+                    if why.is_empty() { String::new() } else { format!(" ({why})") }
+                )));
+            }
+            Probe::Silent(e) => self.say(&format!("  Dead master {}: MySQL does not answer ({e}).", label(dead))),
+        }
+        let mut alive = self.survivors(dead, resumed)?;
+        if alive.is_empty() {
+            return Err(Error::refused("no replica to fail over to"));
+        }
+        if resumed.is_none_or(|r| r.promoted.is_none()) {
+            self.detect(dead, &mut alive)?;
+        }
+        let mode = self.replication_mode(&alive)?;
+        Ok((alive, mode))
+    }
+
+    /// Waits for the hosts being opened (each within its bounds) and
+    /// removes the run folder made on them: the run was refused.
+    fn abandon(&self, opening: Vec<(String, std::thread::JoinHandle<Opened>)>, run_dir: &str) {
+        let opened: Vec<(Host, &ServerConf)> = opening
+            .into_iter()
+            .filter_map(|(n, h)| {
+                let host = h.join().ok()?.0.ok()?;
+                Some((host, self.conf.servers.iter().find(|s| s.name == n)?))
+            })
+            .collect();
+        super::run_folder::remove(opened.iter().map(|(h, s)| (h, *s)), run_dir, false, self.o.step_timeout);
     }
 
     /// An earlier run that did not finish: refused unless `--resume`, which
@@ -167,19 +212,21 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn open_in_background(&self, s: &ServerConf, run_dir: &str) -> std::thread::JoinHandle<Opened> {
+    /// Opens `s`'s host, makes the run's folder there (see
+    /// [`super::run_folder`]) and checks our binary, in a thread of its own.
+    fn open_in_background(
+        &self,
+        s: &ServerConf,
+        run_dir: &str,
+        made: &super::run_folder::Made,
+        resumed: bool,
+    ) -> std::thread::JoinHandle<Opened> {
         let (s, rd, bin, push, st) =
             (s.clone(), run_dir.to_string(), self.o.remote_binary.clone(), self.o.push_binary, self.o.step_timeout);
+        let made = made.clone();
         std::thread::spawn(move || {
-            let h = open_host(&s, st);
-            let b = match &h {
-                Ok(h) => {
-                    let push_dir = s.remote_workdir.join(&rd);
-                    h.node(&bin, push.then_some(push_dir.as_path()), st).map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.clone()),
-            };
-            (h, b)
+            let folder = Some((&made, resumed));
+            super::open_host_and_node(&s, &rd, &bin, push, st, folder, &mut |m| super::say(&format!("  {m}")))
         })
     }
 
@@ -210,8 +257,8 @@ impl Run<'_> {
                     return Ok(Replica { conf: s.clone(), srv, status, host: Err(String::new()), bin: None });
                 }
                 let st = st.ok_or_else(|| Error::server(label(s), "not a replica"))?;
-                let (mh, mp) = st.master();
-                if mp != dead.port || ![dead.ip.as_str(), dead.hostname.as_str()].contains(&mh.as_str()) {
+                if !super::replicates_from(&st, dead) {
+                    let (mh, mp) = st.master();
                     return Err(Error::refused(format!(
                         "{} replicates from {mh}:{mp}, not from the dead master {}",
                         label(s),

@@ -38,9 +38,7 @@ impl Run<'_> {
         }
         Record::remove(&self.conf.manager_workdir)?;
         self.record = None;
-        let hosts: Vec<_> = c.alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf))).collect();
-        let dead_host = c.dead_host.as_ref().ok().map(|h| (h, &c.dead));
-        super::remove_run_files(hosts.into_iter().chain(dead_host), &c.run_dir, self.o.step_timeout);
+        super::run_folder::remove(c.opened_hosts(), &c.run_dir, false, self.o.step_timeout);
         let outcome = self.outcome_words();
         let subject = format!("MySQL Master failover {}", label(&c.dead));
         let body = format!("Master {} is down! Failover to {} {outcome}.", label(&c.dead), label(&new_master));

@@ -64,6 +64,9 @@ pub struct ServerConf {
     pub shutdown_script: Option<String>,
     /// `report_script`.
     pub report_script: Option<String>,
+    /// `secondary_check_script` (MHA's manager runs it to confirm a dead
+    /// master from other networks; `check` makes sure it can run).
+    pub secondary_check_script: Option<String>,
 }
 
 /// A whole application configuration.
@@ -278,6 +281,7 @@ fn server_conf(name: String, own: &Section, default: &Section, app: &Path) -> Re
         master_ip_online_change_script: opt("master_ip_online_change_script"),
         shutdown_script: opt("shutdown_script"),
         report_script: opt("report_script"),
+        secondary_check_script: opt("secondary_check_script"),
         name,
     })
 }

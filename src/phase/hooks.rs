@@ -219,7 +219,9 @@ pub fn run_as(what: &str, script: &str, args: &[String], timeout: Duration) -> c
 /// its own, within `timeout` (see the module doc: what is killed, what is
 /// left running). Leftover background processes are logged.
 pub fn run(script: &str, args: &[String], timeout: Duration) -> HookExit {
-    let mut line = script.to_string();
+    // The operator's script makes the operator's files: with their umask,
+    // not our private one.
+    let mut line = format!("umask {:03o}; {script}", crate::log::modes::user_umask());
     for a in args {
         line.push(' ');
         line.push_str(&sh_quote(a));
@@ -277,6 +279,7 @@ mod tests {
             master_ip_online_change_script: None,
             shutdown_script: None,
             report_script: None,
+            secondary_check_script: None,
         }
     }
 

@@ -53,12 +53,14 @@ pub mod hooks;
 pub mod lock;
 pub mod monitor;
 pub mod outcome;
+pub mod preflight;
 pub mod promote;
 pub mod record;
 pub mod recover;
 mod remote_apply;
 pub mod repoint;
 pub mod report;
+mod run_folder;
 pub mod shutdown;
 pub mod switch;
 mod tail;
@@ -180,7 +182,8 @@ impl FailoverReport {
 /// `binlog_diff::phase`): the front decides where it goes (the terminal, and
 /// MHA's `manager_log`; see [`log_to`]).
 fn say(s: &str) {
-    tracing::info!("{s}");
+    // A hook's output, a server's message: a password is never printed.
+    tracing::info!("{}", crate::secret::redact(s));
 }
 
 /// Sends the driver's log to standard output (the lines only; errors to
@@ -238,35 +241,50 @@ fn is_local(host: &str) -> bool {
         || std::fs::read_to_string("/etc/hostname").is_ok_and(|h| h.trim() == host)
 }
 
-/// Opens `s`'s host: this machine, or an SSH session from its `ssh_*` settings.
-fn open_host(s: &ServerConf, step_timeout: Duration) -> std::result::Result<Host, String> {
+/// Opens `s`'s host: this machine, or an SSH session from its `ssh_*`
+/// settings; what a person should know of the session (an unverified host
+/// key accepted) goes to `log`.
+fn open_host(s: &ServerConf, step_timeout: Duration, log: &mut dyn FnMut(&str)) -> std::result::Result<Host, String> {
     if is_local(&s.ssh_host) {
         return Ok(Host::Local);
     }
     let opts = SshOptions::parse(&s.ssh_options);
     let t = Duration::from_secs(s.ssh_connection_timeout.max(1));
-    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, &mut |m| say(&format!("  {m}")))
-        .map_err(|e| e.to_string())
+    Host::ssh(&s.ssh_user, &s.ssh_host, s.ssh_port, &opts, t, step_timeout, log).map_err(|e| e.to_string())
 }
 
-/// How long the removal of a run's files may take on a host: they are only
-/// temporary files, and a host cut off in the meantime must not hold the
-/// end of the run up for a whole step timeout.
-const CLEANUP_BOUND: Duration = Duration::from_secs(10);
-
-/// Removes this run's folder (a pushed binary, the cut diffs) and the saved
-/// tail from every remote host, in parallel: every file is here now.
-fn remove_run_files<'a>(hosts: impl Iterator<Item = (&'a Host, &'a ServerConf)>, run_dir: &str, t: Duration) {
-    let t = t.min(CLEANUP_BOUND);
-    std::thread::scope(|sc| {
-        for (h, s) in hosts {
-            if let Host::Ssh(_) = h {
-                let d = s.remote_workdir.join(run_dir).to_string_lossy().into_owned();
-                let argv = vec!["rm".into(), "-rf".into(), "--".into(), d.clone(), format!("{d}-master-tail.binlog")];
-                sc.spawn(move || h.run("cleanup", &argv, b"", t));
-            }
+/// Opens `s`'s host ([`open_host`]) and our binary there
+/// ([`Host::node`]; with `push`, a copy pushed to the run folder `run_dir`
+/// of its `remote_workdir`).
+fn open_host_and_node(
+    s: &ServerConf,
+    run_dir: &str,
+    bin: &str,
+    push: bool,
+    step_timeout: Duration,
+    folder: Option<(&run_folder::Made, bool)>,
+    log: &mut dyn FnMut(&str),
+) -> (std::result::Result<Host, String>, std::result::Result<String, String>) {
+    let h = open_host(s, step_timeout, log);
+    let b = match &h {
+        Ok(h) => {
+            let dir = s.remote_workdir.join(run_dir);
+            // A failover's run folder (made, not reused: see run_folder), before anything goes there.
+            let made = match (h, folder) {
+                (Host::Ssh(_), Some((made, resumed))) => made.make(h, &dir, resumed, step_timeout),
+                _ => Ok(()),
+            };
+            made.and_then(|()| h.node(bin, push.then_some(dir.as_path()), step_timeout).map_err(|e| e.to_string()))
         }
-    });
+        Err(e) => Err(e.clone()),
+    };
+    (h, b)
+}
+
+/// `st` names `m` as its master: `m`'s address or hostname, and its port.
+fn replicates_from(st: &Status, m: &ServerConf) -> bool {
+    let (h, p) = st.master();
+    p == m.port && (h == m.ip || h == m.hostname)
 }
 
 fn secs(d: Duration) -> f64 {
@@ -331,6 +349,7 @@ pub fn failover(o: &FailoverOptions, conf: &AppConf) -> Result<FailoverReport> {
     }
     if let Some(p) = &o.json {
         let text = serde_json::to_string_pretty(&run.doc).unwrap_or_default() + "\n";
+        let text = crate::secret::redact(&text);
         crate::log::write_atomically(p, text.as_bytes())?;
     }
     run.report.doc = std::mem::take(&mut run.doc);
@@ -373,20 +392,32 @@ impl Run<'_> {
     fn go(&mut self) -> Result<()> {
         let t_all = Instant::now();
         let mut c = self.check()?;
+        let r = self.go_checked(&mut c, t_all);
+        if r.is_err() {
+            // The run's folders go on every way out; once changes began
+            // (a record exists), the remote applies' state files stay for
+            // `--resume`.
+            run_folder::remove(c.opened_hosts(), &c.run_dir, self.record.is_some(), self.o.step_timeout);
+        }
+        r
+    }
+
+    /// Phases 2 to 5, once phase 1 passed.
+    fn go_checked(&mut self, c: &mut check::Checked, t_all: Instant) -> Result<()> {
         if !self.o.dry_run {
-            self.shutdown(&mut c)?;
+            self.shutdown(c)?;
         }
         // Resumed after the new master took writes: only the re-pointing is left.
         if let Some(p) = c.resumed.as_ref().and_then(|r| r.promoted.clone()) {
-            let promoted = self.repoint_resumed(&mut c, &p)?;
-            return self.cleanup(&mut c, &promoted, t_all);
+            let promoted = self.repoint_resumed(c, &p)?;
+            return self.cleanup(c, &promoted, t_all);
         }
-        let Some(r) = self.recover(&mut c)? else {
+        let Some(r) = self.recover(c)? else {
             return Ok(()); // a dry run ends with the plan
         };
-        let applied = self.apply(&mut c, &r)?;
-        let promoted = self.promote(&mut c, &r, &applied)?;
-        self.repoint(&mut c, &r, applied, &promoted)?;
-        self.cleanup(&mut c, &promoted, t_all)
+        let applied = self.apply(c, &r)?;
+        let promoted = self.promote(c, &r, &applied)?;
+        self.repoint(c, &r, applied, &promoted)?;
+        self.cleanup(c, &promoted, t_all)
     }
 }

@@ -99,9 +99,7 @@ impl Facts {
             sql;
         let mut nums = version.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
         let mut num = || nums.next().and_then(|x| x.parse().ok()).unwrap_or(0);
-        let filters = status
-            .map(|st| FILTERS.iter().filter(|k| !st.get(k).is_empty()).map(|k| format!("{k}: {}", st.get(k))).collect())
-            .unwrap_or_default();
+        let filters = status.map(replication_filters).unwrap_or_default();
         Facts {
             name: conf.name.clone(),
             log_bin,
@@ -126,6 +124,11 @@ const FILTERS: [&str; 6] = [
     "Replicate_Wild_Do_Table",
     "Replicate_Wild_Ignore_Table",
 ];
+
+/// A replica's replication filters, as `Column: value` (`Replicate_Do_DB: app`).
+pub(super) fn replication_filters(st: &Status) -> Vec<String> {
+    FILTERS.iter().filter(|k| !st.get(k).is_empty()).map(|k| format!("{k}: {}", st.get(k))).collect()
+}
 
 /// The new master: `requested` (an index into the facts) unless a hard
 /// rule excludes it, else the best candidate.
@@ -437,10 +440,11 @@ pub fn parse_duration(s: &str) -> Result<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn f(name: &str) -> Facts {
+    /// A replica that could be promoted, for tests.
+    pub(crate) fn f(name: &str) -> Facts {
         Facts {
             name: name.into(),
             log_bin: true,

@@ -71,13 +71,7 @@ impl Run<'_> {
                 GtidMode::SlavePos | GtidMode::CurrentPos => Some(r.srv.gtid_slave_pos()?),
                 _ => None,
             });
-            own_states.push(if r.srv.dialect()? == Dialect::MariaDb {
-                let (server_id, st) = r.srv.gtid_binlog_state()?;
-                Some(crate::position::OwnState::Maria { server_id, state: crate::position::MariaState::parse(&st)? })
-            } else {
-                let (uuid, g) = r.srv.mysql_gtid_executed()?;
-                Some(crate::position::OwnState::Mysql { uuid, executed: crate::position::GtidSet::parse(&g)? })
-            });
+            own_states.push(Some(own_state(&mut r.srv)?));
             let mut st = r.srv.replica_state()?;
             st.host = Some(r.conf.ip.clone());
             st.port = Some(r.conf.port);
@@ -101,9 +95,7 @@ impl Run<'_> {
         let (new_idx, cannot) = self.choose(c, promotion_sql, &errant, li)?;
         self.phase_done(Phase::MasterRecovery, t);
         if o.dry_run {
-            let hosts = c.alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
-            let dead_host = c.dead_host.as_ref().ok().map(|h| (h, &c.dead));
-            super::remove_run_files(hosts.chain(dead_host), &c.run_dir, o.step_timeout);
+            super::run_folder::remove(c.opened_hosts(), &c.run_dir, false, o.step_timeout);
             self.say("Dry run: nothing changed.");
             self.report.new_master = Some(c.alive[new_idx].conf.name.clone());
             return Ok(None);
@@ -408,6 +400,22 @@ impl Run<'_> {
         }
         Ok((new_idx, cannot))
     }
+}
+
+/// A server's GTID state with what marks its own writes (MariaDB
+/// `gtid_binlog_state` and `server_id`, MySQL `gtid_executed` and
+/// `server_uuid`), for [`crate::position::errant`].
+///
+/// # Errors
+/// A query fails, or the server's answer is not a GTID state.
+pub(super) fn own_state(srv: &mut crate::server::Server) -> Result<crate::position::OwnState> {
+    Ok(if srv.dialect()? == Dialect::MariaDb {
+        let (server_id, st) = srv.gtid_binlog_state()?;
+        crate::position::OwnState::Maria { server_id, state: crate::position::MariaState::parse(&st)? }
+    } else {
+        let (uuid, g) = srv.mysql_gtid_executed()?;
+        crate::position::OwnState::Mysql { uuid, executed: crate::position::GtidSet::parse(&g)? }
+    })
 }
 
 /// The run's folder on `h` for server `s`: the workdir here, the run folder there.

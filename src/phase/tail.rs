@@ -38,12 +38,12 @@ pub(super) struct Saver<'a> {
 }
 
 impl Saver<'_> {
-    /// The tail file on the dead master's host: beside the run folder,
-    /// which exists only where the binary was pushed.
+    /// The tail file on the dead master's host: in the run's folder (made
+    /// when the host was opened, 0700).
     fn out_file(&self) -> PathBuf {
         match self.host {
             Host::Local => self.workdir.join("master-tail.binlog"),
-            Host::Ssh(_) => self.dead.remote_workdir.join(format!("{}-master-tail.binlog", self.run_dir)),
+            Host::Ssh(_) => self.dead.remote_workdir.join(self.run_dir).join("master-tail.binlog"),
         }
     }
 

@@ -68,6 +68,36 @@ impl Host {
         }
     }
 
+    /// Whether this host's SSH key was verified (this machine: yes); see
+    /// [`Remote::key_verified`].
+    pub fn key_verified(&self) -> bool {
+        match self {
+            Host::Local => true,
+            Host::Ssh(r) => r.key_verified(),
+        }
+    }
+
+    /// Call before `step` writes a secret (a MySQL password: in a node
+    /// request, on a command's standard input) to this host: a host whose
+    /// SSH key was not verified (accepted only because of
+    /// `StrictHostKeyChecking=no`) may be someone else, and never gets one.
+    /// Commands without a secret still run there.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Refused`](crate::error::ErrorKind::Refused) naming the
+    /// host, the step, why its key is not verified and the fix; nothing was
+    /// sent.
+    pub fn may_receive_secret(&self, step: &str) -> Result<()> {
+        match self {
+            Host::Ssh(r) if !r.key_verified() => Err(Error::refused(format!(
+                "{step} on {}: refused to send the MySQL password there: {}",
+                r.label(),
+                r.unverified_why().unwrap_or("its host key is not verified")
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Runs `argv` (each word quoted for the remote shell) with `input` on
     /// its standard input, within `timeout` for the whole of it (over ssh as
     /// on this host). `step` names the step in errors.

@@ -432,12 +432,14 @@ impl Remote {
 const PGID_MARK: &str = "binlog-diff-pgid ";
 
 /// `cmd` as run remotely: first its process group on standard error (the
-/// login shell's pid: sshd makes it a session and group leader), then the
-/// command itself, behind `timeout` when the step has a bound (ours, plus 5
+/// login shell's pid: sshd makes it a session and group leader), a umask
+/// of 077 (what we write there, diffs and tails, holds rows: 0600 files,
+/// 0700 folders, whatever the remote account's default), then the command
+/// itself, behind `timeout` when the step has a bound (ours, plus 5
 /// s: the remote end's own bound, for when the driver cannot reach it).
 fn wrapped(cmd: &str, bound: Option<Duration>) -> String {
     let q = sh_quote(cmd);
-    let mark = format!("printf '{PGID_MARK}%s\\n' \"$$\" >&2; ");
+    let mark = format!("printf '{PGID_MARK}%s\\n' \"$$\" >&2; umask 077; ");
     match bound {
         Some(b) => {
             let secs = b.as_secs() + 5;
@@ -475,14 +477,14 @@ mod tests {
     #[test]
     fn wrapper_says_its_group_then_runs_the_command_bounded() {
         let w = wrapped("echo 'a b' >&2 && cat", Some(Duration::from_secs(30)));
-        assert!(w.starts_with("printf 'binlog-diff-pgid %s\\n' \"$$\" >&2; "), "{w}");
+        assert!(w.starts_with("printf 'binlog-diff-pgid %s\\n' \"$$\" >&2; umask 077; "), "{w}");
         assert!(w.contains("exec timeout -k 5 35 sh -c 'echo '\\''a b'\\'' >&2 && cat'"), "{w}");
         let o = std::process::Command::new("sh").arg("-c").arg(&w).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         let mut lines = err.lines();
         assert!(lines.next().unwrap().starts_with(PGID_MARK), "{err}");
         assert_eq!(lines.next(), Some("a b"));
-        assert_eq!(wrapped("true", None), "printf 'binlog-diff-pgid %s\\n' \"$$\" >&2; exec sh -c true");
+        assert_eq!(wrapped("true", None), "printf 'binlog-diff-pgid %s\\n' \"$$\" >&2; umask 077; exec sh -c true");
         assert_eq!(signal_number("KILL"), 9);
     }
 }

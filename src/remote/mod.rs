@@ -20,12 +20,26 @@
 //! The server's key is checked against the known-hosts files
 //! (`UserKnownHostsFile`, default `~/.ssh/known_hosts` and
 //! `~/.ssh/known_hosts2`, plus `/etc/ssh/ssh_known_hosts`), `[host]:port`
-//! entries included. `StrictHostKeyChecking=yes` (and the default, which
-//! under BatchMode cannot ask) refuses unknown and changed keys;
-//! `accept-new` accepts unknown keys only; `no` accepts anything. MHA's
-//! default `SSH_OPT_ALIVE` says `StrictHostKeyChecking=no`: then an
-//! unverified key is accepted *and said so* on the log. Known-hosts files
-//! are never written.
+//! entries included, by [`host_key_verdict`] (which lines count:
+//! [`known_hosts`]; `@cert-authority` lines are ignored, this client does
+//! not do host certificates):
+//!
+//! | the files say | `yes` (default) | `accept-new` | `no` |
+//! |---|---|---|---|
+//! | the key (a `@revoked` line) | refused | refused | refused |
+//! | this key for this host | verified | verified | verified |
+//! | another key for this host | refused | refused | accepted, *unverified*, not recorded, said on the log |
+//! | nothing of this host | refused | recorded, verified | recorded, *unverified* this time, said on the log |
+//!
+//! As OpenSSH (ssh_config(5)), `accept-new` and `no` both add a new key to
+//! the first `UserKnownHostsFile` ([`known_hosts::record_host_key`]: 0600, appended
+//! under `flock`; "Permanently added … to FILE" on the log), so the next
+//! connection matches it. `accept-new` trusts a key on first use, as
+//! OpenSSH does; a key accepted only because of `no` (new or changed) is
+//! *unverified* for the session that accepted it: [`Remote::key_verified`]
+//! says so, and a password is never sent to such a host
+//! ([`Host::may_receive_secret`]); commands that need none work. MHA's
+//! default `SSH_OPT_ALIVE` says `StrictHostKeyChecking=no`.
 //!
 //! # Authentication
 //!
@@ -60,11 +74,13 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ssh2::{CheckResult, KnownHostFileKind, MethodType, Session};
+use ssh2::{MethodType, Session};
 
 pub mod host;
 mod io;
+pub mod known_hosts;
 pub use host::Host;
+pub use known_hosts::{Verdict, host_key_verdict};
 
 use crate::error::{Error, Result};
 
@@ -226,6 +242,8 @@ pub struct Remote {
     alive: Option<(u32, u32)>,
     /// Why the session is dead, once it is.
     dead: std::sync::Mutex<Option<String>>,
+    /// `None`: the host key was verified; else why not, and the fix.
+    unverified: Option<String>,
 }
 
 /// `ConnectTimeout` when the options set none.
@@ -347,7 +365,8 @@ impl Remote {
             }
         }
         sess.handshake().map_err(|e| connect_err("handshake", &label, e))?;
-        check_host_key(&sess, bare, port, &files, opts.host_key_policy, &label, log)?;
+        let unverified =
+            check_host_key(&sess, bare, port, &files, &opts.user_known_hosts, opts.host_key_policy, &label, log)?;
         authenticate(&sess, user, opts, &label)?;
         let alive = opts.server_alive_interval.map(|n| (n, opts.server_alive_count_max.max(1)));
         if let Some((n, _)) = alive {
@@ -364,12 +383,25 @@ impl Remote {
             step_ms: std::sync::atomic::AtomicU64::new(DEFAULT_STEP_TIMEOUT.as_millis() as u64),
             alive,
             dead: std::sync::Mutex::new(None),
+            unverified,
         })
     }
 
     /// `user@host:port`.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Whether the host's key was verified: it matched the known-hosts
+    /// files, or `StrictHostKeyChecking=accept-new` recorded it (trust on
+    /// first use). `false` when only `StrictHostKeyChecking=no` let it in.
+    pub fn key_verified(&self) -> bool {
+        self.unverified.is_none()
+    }
+
+    /// Why the host key is not verified, and how to fix it (`None`: it is).
+    pub fn unverified_why(&self) -> Option<&str> {
+        self.unverified.as_deref()
     }
 
     /// Bounds every following step of this session (a remote command, from
@@ -469,55 +501,111 @@ impl Drop for Kept<'_> {
     }
 }
 
+/// Checks the server's key ([`host_key_verdict`]) under `policy`, records
+/// a new one under `accept-new`/`no` in the first of `user_files`; returns
+/// `None` when the key is verified, else why it is not and the fix.
+#[allow(clippy::too_many_arguments)]
 fn check_host_key(
     sess: &Session,
     host: &str,
     port: u16,
     files: &[PathBuf],
+    user_files: &[PathBuf],
     policy: HostKeyPolicy,
     label: &str,
     log: &mut dyn FnMut(&str),
-) -> Result<()> {
+) -> Result<Option<String>> {
     let (key, ktype) = sess.host_key().ok_or_else(|| ssh_err("host key", label, "server sent none"))?;
-    let mut kh = sess.known_hosts().map_err(|e| ssh_err("known hosts", label, e))?;
-    let mut read_any = Vec::new();
-    for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else { continue };
-        // Line by line: libssh2 gives up on a whole file at its first unknown line.
-        for line in text.lines() {
-            let t = line.trim();
-            if t.is_empty() || t.starts_with('#') || t.starts_with('@') {
-                continue;
-            }
-            let _ = kh.read_str(t, KnownHostFileKind::OpenSSH);
-        }
-        read_any.push(f.display().to_string());
-    }
-    let r = kh.check_port(host, port, key);
+    let texts: Vec<(PathBuf, String)> =
+        files.iter().filter_map(|f| Some((f.clone(), std::fs::read_to_string(f).ok()?))).collect();
     let what = key_type_name(ktype);
-    let files_txt = if read_any.is_empty() { "no known-hosts file".to_string() } else { read_any.join(", ") };
-    match (r, policy) {
-        (CheckResult::Match, _) => Ok(()),
-        (CheckResult::Mismatch, HostKeyPolicy::AcceptAny) => {
-            log(&format!(
-                "WARNING: {label}: the {what} host key does NOT match {files_txt}; accepted because StrictHostKeyChecking=no"
-            ));
-            Ok(())
-        }
-        (CheckResult::Mismatch, _) => {
-            Err(ssh_err("host key verification failed", label, format!("the {what} key differs from {files_txt}")))
-        }
-        (_, HostKeyPolicy::Strict) => Err(ssh_err(
+    let files_txt = if texts.is_empty() {
+        "no known-hosts file".to_string()
+    } else {
+        texts.iter().map(|(f, _)| f.display().to_string()).collect::<Vec<_>>().join(", ")
+    };
+    let first = user_files.first().filter(|f| f.as_os_str() != "none");
+    let fix = format!(
+        "check its fingerprint, then add its key to known_hosts: ssh-keyscan -p {port} {host} >> {} \
+         (or connect with StrictHostKeyChecking=accept-new)",
+        first.map(|f| f.display().to_string()).unwrap_or_else(|| "~/.ssh/known_hosts".into())
+    );
+    let policy_name = match policy {
+        HostKeyPolicy::Strict => "yes",
+        HostKeyPolicy::AcceptNew => "accept-new",
+        HostKeyPolicy::AcceptAny => "no",
+    };
+    match (host_key_verdict(&texts, host, port, key), policy) {
+        (Verdict::Revoked { file, line }, _) => Err(ssh_err(
             "host key verification failed",
             label,
-            format!("no {what} key for this host in {files_txt} (StrictHostKeyChecking)"),
+            format!(
+                "its {what} key is REVOKED by {} line {line} (@revoked): refused whatever StrictHostKeyChecking says",
+                file.display()
+            ),
         )),
-        (_, p) => {
+        (Verdict::Match, _) => Ok(None),
+        (Verdict::Mismatch { file, line }, HostKeyPolicy::AcceptAny) => {
             log(&format!(
-                "WARNING: {label}: {what} host key not verified (not in {files_txt}); accepted because StrictHostKeyChecking={}",
-                if p == HostKeyPolicy::AcceptNew { "accept-new" } else { "no" }
+                "WARNING: {label}: the {what} host key does NOT match {} line {line}; accepted because \
+                 StrictHostKeyChecking=no, UNVERIFIED: no password is sent there",
+                file.display()
             ));
-            Ok(())
+            Ok(Some(format!(
+                "its {what} host key does not match {f} line {line} (accepted only because StrictHostKeyChecking=no); \
+                 if the host's key really changed, remove the old one (ssh-keygen -R '{entry}' -f {f}), then {fix}",
+                f = file.display(),
+                entry = known_hosts::known_hosts_line(host, port, key).split(' ').next().unwrap_or(host),
+            )))
+        }
+        (Verdict::Mismatch { file, line }, _) => Err(ssh_err(
+            "host key verification failed",
+            label,
+            format!("the {what} key differs from {} line {line}", file.display()),
+        )),
+        (Verdict::Unknown, HostKeyPolicy::Strict) => Err(ssh_err(
+            "host key verification failed",
+            label,
+            format!("no {what} key for this host in {files_txt} (StrictHostKeyChecking=yes); {fix}"),
+        )),
+        (Verdict::Unknown, p) => {
+            // As OpenSSH: accept-new and no both add a new key to the first user file.
+            let entry = known_hosts::known_hosts_line(host, port, key);
+            let entry = entry.split(' ').next().unwrap_or(host).to_string();
+            let recorded = match first.map(|f| (f, known_hosts::record_host_key(f, host, port, key))) {
+                Some((f, Ok(_))) => {
+                    log(&format!(
+                        "Warning: Permanently added {entry} ({what}) to {} (StrictHostKeyChecking={policy_name})",
+                        f.display()
+                    ));
+                    Some(f)
+                }
+                Some((f, Err(e))) => {
+                    log(&format!("WARNING: {label}: could not add its {what} host key to {}: {e}", f.display()));
+                    None
+                }
+                None => None,
+            };
+            if p == HostKeyPolicy::AcceptNew {
+                return Ok(None);
+            }
+            log(&format!(
+                "WARNING: {label}: {what} host key not verified (not in {files_txt}); accepted because \
+                 StrictHostKeyChecking=no, UNVERIFIED: no password is sent there"
+            ));
+            Ok(Some(match recorded {
+                Some(f) => format!(
+                    "its {what} host key was new and accepted only because StrictHostKeyChecking=no; it is recorded \
+                     in {f} now, as OpenSSH does: check its fingerprint (ssh-keygen -lF '{entry}' -f {f}, against \
+                     ssh-keygen -lf on the host's own key), remove the line if it differs, then run again \
+                     (or use StrictHostKeyChecking=accept-new)",
+                    f = f.display()
+                ),
+                None => format!(
+                    "its {what} host key was unknown (not in {files_txt}) and accepted only because \
+                     StrictHostKeyChecking=no; {fix}"
+                ),
+            }))
         }
     }
 }

@@ -8,39 +8,26 @@
 pub mod embedded;
 pub mod live;
 // `server::server`: the file is named after the one thing it holds.
+mod secret;
 #[allow(clippy::module_inception)]
 mod server;
 pub mod status;
 
+pub use secret::Secret;
 pub use server::{MariaGtids, PromotionFacts, RelayInfoStore, Server};
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::position::ReplicaState;
 
-/// A password. `Debug` and `Display` never show it.
-#[derive(Clone, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a password.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    /// The password itself, for the driver only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<secret>")
-    }
-}
+/// Every connection's first statement: our own `sql_mode`, so that the
+/// server's (`NO_BACKSLASH_ESCAPES`, `ANSI_QUOTES`, MariaDB's `ORACLE`, …)
+/// cannot change how the statements we write parse: a password with `'`
+/// or `\` in `CHANGE MASTER` is quoted as [`status::sql_str`] says. The
+/// applier sets each event's own mode over it.
+pub const SESSION_SQL_MODE: &str = "SET SESSION sql_mode=''";
 
 /// Where and how to connect.
 #[derive(Clone, Debug, Default)]
@@ -229,8 +216,11 @@ impl ConnSpec {
     }
 
     fn connect_with(&self, b: mysql::OptsBuilder) -> Result<mysql::Conn> {
-        let mut b =
-            b.user(self.user.clone()).pass(self.password.as_ref().map(|p| p.expose().to_string())).prefer_socket(false);
+        let mut b = b
+            .user(self.user.clone())
+            .pass(self.password.as_ref().map(|p| p.expose().to_string()))
+            .prefer_socket(false)
+            .init(vec![SESSION_SQL_MODE.to_string()]);
         b = match &self.socket {
             Some(s) => b.socket(Some(s.display().to_string())),
             None => b

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use mysql::prelude::{FromRow, Queryable};
 
-use super::ConnSpec;
 use super::status::{Dialect, GtidMode, SourceAddr, Status, sql_str};
+use super::{ConnSpec, Secret};
 use crate::error::{Error, Result};
 use crate::position::ReplicaState;
 
@@ -233,7 +233,15 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
     /// statement built for `to` without its password.
     fn change_source(&mut self, to: &SourceAddr, build: impl Fn(&SourceAddr) -> String) -> Result<()> {
         let stmt = build(to);
-        self.conn.borrow_mut().query_drop(&stmt).map_err(|e| self.fail(&build(&to.redacted()), e))
+        self.conn.borrow_mut().query_drop(&stmt).map_err(|e| {
+            let pw = to.password.as_ref().map(Secret::expose).unwrap_or("");
+            // A server's message may quote a piece of the password.
+            // As given, and as the statement spells it (escaped).
+            let said = e.to_string();
+            let said = crate::secret::hide_pieces(&said, pw);
+            let said = crate::secret::hide_pieces(&said, &sql_str(pw)).into_owned();
+            self.fail(&build(&to.redacted()), said)
+        })
     }
 
     /// Points the replica at `to` from `file:pos`
@@ -539,6 +547,54 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
         Ok(v.flatten() == Some(1))
     }
 
+    /// The folder of the server's own binlogs (the parent of
+    /// `@@global.log_bin_basename`; `None`: binary logging is off, or the
+    /// server does not say).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub fn binlog_dir(&mut self) -> Result<Option<PathBuf>> {
+        let v: Option<Option<String>> = self.first("SELECT @@global.log_bin_basename")?;
+        Ok(v.flatten().filter(|b| !b.is_empty()).and_then(|b| Path::new(&b).parent().map(Path::to_path_buf)))
+    }
+
+    /// The binlog filters of the server's own binlog (`Binlog_Do_DB`,
+    /// `Binlog_Ignore_DB` of `SHOW MASTER STATUS`; `None`: binary logging
+    /// is off).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub fn binlog_filters(&mut self) -> Result<Option<(String, String)>> {
+        let q = self.dialect()?.show_master_status();
+        let row: Option<mysql::Row> = self.first(q)?;
+        let col = |r: &mysql::Row, i: usize| r.get_opt::<Option<String>, _>(i).and_then(|v| v.ok()).flatten();
+        Ok(row.map(|r| (col(&r, 2).unwrap_or_default(), col(&r, 3).unwrap_or_default())))
+    }
+
+    /// `@@global.gtid_strict_mode` (MariaDB; `None` on a server without it).
+    ///
+    /// # Errors
+    /// The query fails on MariaDB.
+    pub fn gtid_strict_mode(&mut self) -> Result<Option<bool>> {
+        if self.dialect()? != Dialect::MariaDb {
+            return Ok(None);
+        }
+        let v: Option<Option<i64>> = self.first("SELECT @@global.gtid_strict_mode")?;
+        Ok(v.flatten().map(|n| n == 1))
+    }
+
+    /// Whether the logged-in account may replicate from this server
+    /// (`REPLICATION SLAVE`, `REPLICATION REPLICA` or `ALL PRIVILEGES` on
+    /// `*.*` in `SHOW GRANTS`; a privilege granted through a role is not
+    /// seen).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub fn may_replicate(&mut self) -> Result<bool> {
+        let grants: Vec<String> = self.rows("SHOW GRANTS")?;
+        Ok(grants.iter().any(|g| grants_replication(g)))
+    }
+
     /// `SET GLOBAL read_only=…` (on MySQL, `read_only=0` also clears `super_read_only`).
     ///
     /// # Errors
@@ -632,9 +688,31 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
     }
 }
 
+/// A `SHOW GRANTS` line grants replication on `*.*` (`GRANT A, B ON *.* TO …`).
+fn grants_replication(line: &str) -> bool {
+    let g = line.to_ascii_uppercase();
+    let Some((privs, _)) = g.strip_prefix("GRANT ").and_then(|r| r.split_once(" ON *.* TO ")) else {
+        return false;
+    };
+    privs
+        .split(',')
+        .map(str::trim)
+        .any(|p| matches!(p, "REPLICATION SLAVE" | "REPLICATION REPLICA" | "ALL PRIVILEGES" | "ALL"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replication_grants() {
+        assert!(grants_replication("GRANT REPLICATION SLAVE ON *.* TO `repl`@`%` IDENTIFIED BY PASSWORD '*X'"));
+        assert!(grants_replication("GRANT SELECT, REPLICATION REPLICA ON *.* TO 'r'@'h'"));
+        assert!(grants_replication("GRANT ALL PRIVILEGES ON *.* TO `root`@`%` WITH GRANT OPTION"));
+        assert!(!grants_replication("GRANT REPLICATION SLAVE ADMIN ON *.* TO `a`@`%`"));
+        assert!(!grants_replication("GRANT ALL PRIVILEGES ON `app`.* TO `a`@`%`"));
+        assert!(!grants_replication("GRANT USAGE ON *.* TO `repl`@`%`"));
+    }
 
     #[test]
     fn labels() {

@@ -333,7 +333,7 @@ impl SourceAddr {
     /// The same address with its password shown as `<secret>` (for a
     /// statement quoted in an error).
     pub fn redacted(&self) -> SourceAddr {
-        SourceAddr { password: self.password.as_ref().map(|_| Secret::new("<secret>")), ..self.clone() }
+        SourceAddr { password: self.password.as_ref().map(|_| Secret::new(crate::secret::PLACEHOLDER)), ..self.clone() }
     }
 }
 

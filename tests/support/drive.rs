@@ -92,7 +92,8 @@ pub fn third_replica_lags_over_bd_big(topo: &Topology, w: &mut Workload) {
 pub fn assert_replicating_from(topo: &Topology, new_master: usize, others: &[usize]) {
     assert!(topo.try_slave_status(new_master).unwrap().is_none(), "RESET SLAVE ALL on the new master");
     topo.sql(new_master, "CREATE TABLE IF NOT EXISTS bd.after_failover (id INT PRIMARY KEY)");
-    topo.sql(new_master, "INSERT INTO bd.after_failover VALUES (1)");
+    // A new row each call: a later switch checks again on the same table.
+    topo.sql(new_master, "INSERT INTO bd.after_failover SELECT COALESCE(MAX(id), 0) + 1 FROM bd.after_failover");
     let want = topo.checksum_tables(new_master, "bd");
     for &r in others {
         let got = poll_until(Duration::from_secs(60), || (topo.checksum_tables(r, "bd") == want).then_some(()));

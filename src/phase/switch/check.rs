@@ -113,10 +113,7 @@ fn topology(conf: &AppConf) -> Result<(Vec<Node>, usize)> {
 
 /// `st` replicates from `m` with both threads running.
 fn follows(st: &Option<Status>, m: &ServerConf) -> bool {
-    st.as_ref().is_some_and(|st| {
-        let (h, p) = st.master();
-        p == m.port && (h == m.ip || h == m.hostname) && st.io_running() && st.sql_running()
-    })
+    st.as_ref().is_some_and(|st| crate::phase::replicates_from(st, m) && st.io_running() && st.sql_running())
 }
 
 fn no_master(found: &[(Node, Option<Status>)]) -> Error {

@@ -141,7 +141,7 @@ pub fn switch(o: &SwitchOptions, conf: &AppConf) -> Result<String> {
     });
     if let Some(p) = &o.json {
         let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-        crate::log::write_atomically(p, text.as_bytes())?;
+        crate::log::write_atomically(p, crate::secret::redact(&text).as_bytes())?;
     }
     r
 }
