@@ -17,11 +17,11 @@ use support::fixtures::*;
 use std::path::{Path, PathBuf};
 
 use binlog_diff::diff::{
-    self, CutOptions, Cutter, DiffReport, DiffWriter, Join, LeftOut, Plan, PlanInput, Source, shared_segment,
+    self, CutOptions, Cutter, DiffReport, DiffWriter, Join, LeftOut, Plan, PlanInput, shared_segment,
 };
 use binlog_diff::error::{Error, Result};
 use binlog_diff::event::{Boundary, ChecksumAlg, Format, RawEvent, Step, TrxGrouper, WalkOptions, classify};
-use binlog_diff::log::{Access, LogFile, LogName, LogSet};
+use binlog_diff::log::{Access, LogFile, LogKind, LogName, LogSet};
 use binlog_diff::position::{MapOptions, Mapping, MasterCursor, MasterPos, Origin, ReplicaState, find_start};
 
 /// The per-replica cutter before the shared pass, on the public API.
@@ -47,7 +47,7 @@ impl RefCutter {
         }
     }
 
-    fn segment(&mut self, set: &LogSet, first: &LogName, start: u64, kind: Source) -> Result<()> {
+    fn segment(&mut self, set: &LogSet, first: &LogName, start: u64, kind: LogKind) -> Result<()> {
         let files = set.from_name(first);
         if files.first().map(|f| &f.0) != Some(first) {
             return Err(Error::bad_input(format!("log file {first}"), "not found"));
@@ -57,15 +57,15 @@ impl RefCutter {
         self.segments += 1;
         let mut grouper = TrxGrouper::mid_stream();
         let mut cursor = match kind {
-            Source::Relay => MasterCursor::relay(opts.own_server_id, None),
-            Source::Binlog => MasterCursor::binlog(first.clone()),
+            LogKind::Relay => MasterCursor::relay(opts.own_server_id, None),
+            LogKind::Binlog => MasterCursor::binlog(first.clone()),
         };
         let mut started = false;
         let mut copied_any = false;
         let mut master_fde: Option<(Vec<u8>, Format)> = None;
         let walk = WalkOptions { verify_checksums: opts.verify_checksums };
         for (fi, (name, path)) in files.iter().enumerate() {
-            if fi > 0 && kind == Source::Binlog {
+            if fi > 0 && kind == LogKind::Binlog {
                 cursor = MasterCursor::binlog(name.clone());
             }
             let perr = |e| Error::parse(Some(path), e);
@@ -224,7 +224,7 @@ fn outcome(r: Result<DiffReport>, path: &Path) -> Outcome {
 /// Each start cut alone by the reference: `segs` are the segments after the
 /// first (a plan's master tail), each with its own start.
 fn reference(
-    first: (&LogSet, Source),
+    first: (&LogSet, LogKind),
     starts: &[Start],
     then: Option<(&LogSet, &[Start])>,
     opts: CutOptions,
@@ -237,7 +237,7 @@ fn reference(
             let p = dir.join(format!("ref-{i}"));
             let mut c = RefCutter::create(&p, opts);
             let r = c.segment(first.0, f, *s, first.1).and_then(|()| match then {
-                Some((set, t)) => c.segment(set, &t[i].0, t[i].1, Source::Binlog),
+                Some((set, t)) => c.segment(set, &t[i].0, t[i].1, LogKind::Binlog),
                 None => Ok(()),
             });
             outcome(r.and_then(|()| c.finish()), &p)
@@ -247,7 +247,7 @@ fn reference(
 
 /// All starts cut together by the shared pass.
 fn shared(
-    first: (&LogSet, Source),
+    first: (&LogSet, LogKind),
     starts: &[Start],
     then: Option<(&LogSet, &[Start])>,
     opts: CutOptions,
@@ -256,7 +256,7 @@ fn shared(
     let paths: Vec<PathBuf> = (0..starts.len()).map(|i| dir.join(format!("shared-{i}"))).collect();
     let mut cutters: Vec<Option<Cutter>> = paths.iter().map(|p| Some(Cutter::create(p, opts).unwrap())).collect();
     let mut errs: Vec<Option<Error>> = starts.iter().map(|_| None).collect();
-    let mut run = |set: &LogSet, kind: Source, at: &[Start], cutters: &mut Vec<Option<Cutter>>| {
+    let mut run = |set: &LogSet, kind: LogKind, at: &[Start], cutters: &mut Vec<Option<Cutter>>| {
         let live: Vec<usize> = (0..at.len()).filter(|&i| cutters[i].is_some()).collect();
         let joins: Vec<Join<'_>> = cutters
             .iter_mut()
@@ -276,7 +276,7 @@ fn shared(
     };
     run(first.0, first.1, starts, &mut cutters);
     if let Some((set, t)) = then {
-        run(set, Source::Binlog, t, &mut cutters);
+        run(set, LogKind::Binlog, t, &mut cutters);
     }
     cutters
         .into_iter()
@@ -348,7 +348,7 @@ const MHA: CutOptions = CutOptions {
 fn every_start_alone_equals_all_together() {
     for (name, dir) in scenarios() {
         let (relay, master) = sets(&dir);
-        for (set, kind, label) in [(&relay, Source::Relay, "relay"), (&master, Source::Binlog, "binlog")] {
+        for (set, kind, label) in [(&relay, LogKind::Relay, "relay"), (&master, LogKind::Binlog, "binlog")] {
             let starts = every_offset(set);
             for (opts, mode) in [(MHA, "mid-transaction allowed"), (CutOptions::default(), "strict")] {
                 let tmp = tempfile::tempdir().unwrap();
@@ -383,8 +383,8 @@ fn relay_then_master_tail_shared_equals_alone() {
         let tails: Vec<Start> = tails.iter().map(|_| last.clone()).collect();
         let tmp = tempfile::tempdir().unwrap();
         let opts = CutOptions::default();
-        let r = reference((&relay, Source::Relay), &starts, Some((&master, &tails)), opts, tmp.path());
-        let s = shared((&relay, Source::Relay), &starts, Some((&master, &tails)), opts, tmp.path());
+        let r = reference((&relay, LogKind::Relay), &starts, Some((&master, &tails)), opts, tmp.path());
+        let s = shared((&relay, LogKind::Relay), &starts, Some((&master, &tails)), opts, tmp.path());
         let (ok, failed) = same(&format!("{name} relay+master"), &starts, &r, &s);
         eprintln!("{name}: relay+master tail: {ok} identical, {failed} refused alike");
         assert!(ok > 3);
@@ -414,7 +414,7 @@ fn mixed_options_and_failures_stay_per_cutter() {
         .map(|(i, (f, s))| {
             let p = tmp.path().join(format!("ref-{i}"));
             let mut c = RefCutter::create(&p, optss[i]);
-            outcome(c.segment(&relay, f, *s, Source::Relay).and_then(|()| c.finish()), &p)
+            outcome(c.segment(&relay, f, *s, LogKind::Relay).and_then(|()| c.finish()), &p)
         })
         .collect();
     let paths: Vec<PathBuf> = (0..starts.len()).map(|i| tmp.path().join(format!("shared-{i}"))).collect();
@@ -422,7 +422,7 @@ fn mixed_options_and_failures_stay_per_cutter() {
     let joins = cutters
         .iter_mut()
         .zip(&starts)
-        .map(|(c, (f, s))| Join { cutter: c, start: diff::Start::new(Source::Relay, f.clone(), *s) });
+        .map(|(c, (f, s))| Join { cutter: c, start: diff::Start::new(LogKind::Relay, f.clone(), *s) });
     let rs = shared_segment(&relay, joins.collect());
     let s: Vec<Outcome> =
         cutters.into_iter().zip(rs).zip(&paths).map(|((c, r), p)| outcome(r.and_then(|()| c.finish()), p)).collect();
@@ -463,10 +463,10 @@ fn plan_write_equals_reference_per_target() {
             let p = tmp.path().join(format!("ref-{i}"));
             let mut c = RefCutter::create(&p, cut_opts);
             if let Some(s) = &t.relay_start {
-                c.segment(&relay, &s.file, s.pos, Source::Relay).unwrap();
+                c.segment(&relay, &s.file, s.pos, LogKind::Relay).unwrap();
             }
             let from = if t.state.exec > plan.relay_end { &t.state.exec } else { &plan.relay_end };
-            c.segment(&master, &from.file, from.pos, Source::Binlog).unwrap();
+            c.segment(&master, &from.file, from.pos, LogKind::Binlog).unwrap();
             let rep = c.finish().unwrap();
             let what = format!("{name} {}", t.state.name);
             assert_eq!(t.diff, rep, "{what}: written report");
@@ -578,8 +578,8 @@ fn large_runs_and_a_cut_off_tail() {
     }
     let starts: Vec<Start> = [1usize, 21, 121].iter().map(|&i| (name.clone(), offsets[i])).collect();
     for opts in [CutOptions::default(), MHA] {
-        let r = reference((&set, Source::Binlog), &starts, None, opts, tmp.path());
-        let s = shared((&set, Source::Binlog), &starts, None, opts, tmp.path());
+        let r = reference((&set, LogKind::Binlog), &starts, None, opts, tmp.path());
+        let s = shared((&set, LogKind::Binlog), &starts, None, opts, tmp.path());
         let (ok, failed) = same("synthetic 70 MiB", &starts, &r, &s);
         assert_eq!((ok, failed), (3, 0));
         let (rep, bytes) = s[0].as_ref().unwrap();

@@ -13,8 +13,8 @@ use crate::log::LogFile;
 
 use super::applied::{AppliedCheck, key_of};
 use super::convert::TrxPlan;
+use super::counters::Counters;
 use super::group::TrxId;
-use super::multi::Counters;
 use super::options::ApplyOptions;
 use super::report::{ApplyFailure, ApplyReport};
 use super::resume::resume_point;

@@ -45,7 +45,7 @@ use std::sync::mpsc;
 
 use mysql::prelude::Queryable;
 
-use super::compound::{self, Hooks, Outcome};
+use super::compound::{self, BatchOutcome, Compound, Hooks};
 use super::convert::{self, TrxPlan};
 use super::depend::{Info, Scheduler};
 use super::exec::is_lost;
@@ -127,7 +127,7 @@ impl<'c> Workers<'c> {
         win: Window<'_, '_>,
         target: &TargetInfo<'_>,
         prefix: &mut dyn FnMut(&mut mysql::Conn) -> Option<usize>,
-    ) -> Outcome {
+    ) -> BatchOutcome {
         let Window { groups, infos, tag, lanes } = win;
         // Workers in use: on one, the window is a plain compound statement.
         let n = lanes.clamp(1, self.len());
@@ -140,7 +140,7 @@ impl<'c> Workers<'c> {
         for (i, g) in groups.iter().enumerate() {
             match convert::convert(g, &mut ctxs[worker(i)], target) {
                 Ok(p) => plans.push(p),
-                Err(_) => return Outcome::Alone,
+                Err(_) => return BatchOutcome::Alone,
             }
         }
         let mut sched = Scheduler::new(1 << 20);
@@ -205,6 +205,53 @@ impl<'c> Workers<'c> {
             });
             compounds.push(compound::build_hooked(mine, None));
         }
+        if let Err(outcome) = self.send_texts(ctl, &compounds, &takes) {
+            return outcome;
+        }
+        let results = self.run_all(ctl, &compounds);
+        let Some(error) = self.first_error(ctl, results) else {
+            self.ctxs = ctxs;
+            return BatchOutcome::Done;
+        };
+        self.stopped(ctl, error, prefix)
+    }
+
+    /// The window stopped on `error`: every session rolled back and its
+    /// locks released; how many of the window committed, read by `prefix`
+    /// (unknown, or a lost connection: [`BatchOutcome::Lost`]).
+    fn stopped(
+        &mut self,
+        ctl: &mut mysql::Conn,
+        error: mysql::Error,
+        prefix: &mut dyn FnMut(&mut mysql::Conn) -> Option<usize>,
+    ) -> BatchOutcome {
+        self.forget();
+        if is_lost(&error) {
+            return BatchOutcome::Lost { error };
+        }
+        // Every statement has ended: nothing can commit any more.
+        for g in &mut self.guards {
+            let c = g.conn();
+            // A KILL QUERY that came after its statement ended may stop the next one.
+            if c.query_drop("ROLLBACK").is_err() {
+                let _ = c.query_drop("ROLLBACK");
+            }
+        }
+        self.release_all();
+        match prefix(ctl) {
+            Some(committed) => BatchOutcome::Stopped { committed, error },
+            None => BatchOutcome::Lost { error },
+        }
+    }
+
+    /// Sets each worker's compound statement (its BINLOG texts as user
+    /// variables), taking the locks it releases in the same statement.
+    fn send_texts(
+        &mut self,
+        ctl: &mut mysql::Conn,
+        compounds: &[Compound],
+        takes: &[Vec<String>],
+    ) -> std::result::Result<(), BatchOutcome> {
         for (w, c) in compounds.iter().enumerate() {
             let extra = if takes[w].is_empty() {
                 String::new()
@@ -217,15 +264,27 @@ impl<'c> Workers<'c> {
                 self.forget();
                 if is_lost(&e) {
                     self.kill(ctl, w);
-                    return Outcome::Lost { error: e };
+                    return Err(BatchOutcome::Lost { error: e });
                 }
                 self.release_all();
-                return Outcome::Alone;
+                return Err(BatchOutcome::Alone);
             }
         }
-        let results = std::thread::scope(|s| {
+        Ok(())
+    }
+
+    /// Runs every worker's compound statement, each on its thread; once one
+    /// fails the others are stopped (their commits stay a prefix: each
+    /// waits its turn). What each ended with, by worker.
+    fn run_all(
+        &mut self,
+        ctl: &mut mysql::Conn,
+        compounds: &[Compound],
+    ) -> Vec<Option<std::result::Result<(), mysql::Error>>> {
+        let n = compounds.len();
+        std::thread::scope(|s| {
             let (tx, rx) = mpsc::channel();
-            for (w, (g, c)) in self.guards.iter_mut().take(n).zip(&compounds).enumerate() {
+            for (w, (g, c)) in self.guards.iter_mut().take(n).zip(compounds).enumerate() {
                 let tx = tx.clone();
                 s.spawn(move || {
                     let r = g.conn().query_drop(c.text.as_str());
@@ -259,7 +318,17 @@ impl<'c> Workers<'c> {
                 }
             }
             results
-        });
+        })
+    }
+
+    /// The error the window stops on: a lost connection first (its worker
+    /// killed), else the first real error (an interruption only when
+    /// nothing else failed).
+    fn first_error(
+        &mut self,
+        ctl: &mut mysql::Conn,
+        results: Vec<Option<std::result::Result<(), mysql::Error>>>,
+    ) -> Option<mysql::Error> {
         let mut first: Option<mysql::Error> = None;
         let mut lost = None;
         for (w, r) in results.into_iter().enumerate() {
@@ -272,27 +341,7 @@ impl<'c> Workers<'c> {
                 }
             }
         }
-        let Some(error) = lost.or(first) else {
-            self.ctxs = ctxs;
-            return Outcome::Done;
-        };
-        self.forget();
-        if is_lost(&error) {
-            return Outcome::Lost { error };
-        }
-        // Every statement has ended: nothing can commit any more.
-        for g in &mut self.guards {
-            let c = g.conn();
-            // A KILL QUERY that came after its statement ended may stop the next one.
-            if c.query_drop("ROLLBACK").is_err() {
-                let _ = c.query_drop("ROLLBACK");
-            }
-        }
-        self.release_all();
-        match prefix(ctl) {
-            Some(committed) => Outcome::Stopped { committed, error },
-            None => Outcome::Lost { error },
-        }
+        lost.or(first)
     }
 
     /// The worker sessions' settings are no longer known.

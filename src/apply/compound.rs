@@ -180,7 +180,7 @@ pub(crate) fn build_hooked<'p>(plans: impl IntoIterator<Item = (&'p TrxPlan, Hoo
 }
 
 /// What became of a compound statement.
-pub(crate) enum Outcome {
+pub(crate) enum BatchOutcome {
     /// Not sent: the transaction goes the usual way.
     Alone,
     /// Every transaction committed.
@@ -196,31 +196,35 @@ pub(crate) enum Outcome {
 }
 
 /// Runs a compound statement made by [`build`] with `tag`.
-pub(crate) fn run(conn: &mut mysql::Conn, c: &Compound, tag: u64) -> Outcome {
+pub(crate) fn run(conn: &mut mysql::Conn, c: &Compound, tag: u64) -> BatchOutcome {
     use mysql::prelude::Queryable;
     let (set, values) = c.setter("");
     if let Err(error) = conn.exec_drop(set, values) {
         // Nothing ran.
-        return if is_lost(&error) { Outcome::Lost { error } } else { Outcome::Stopped { committed: 0, error } };
+        return if is_lost(&error) {
+            BatchOutcome::Lost { error }
+        } else {
+            BatchOutcome::Stopped { committed: 0, error }
+        };
     }
     let error = match conn.query_drop(&c.text) {
-        Ok(()) => return Outcome::Done,
+        Ok(()) => return BatchOutcome::Done,
         Err(e) => e,
     };
     if is_lost(&error) {
-        return Outcome::Lost { error };
+        return BatchOutcome::Lost { error };
     }
     if let Err(e) = conn.query_drop("ROLLBACK") {
-        return Outcome::Lost { error: if is_lost(&e) { e } else { error } };
+        return BatchOutcome::Lost { error: if is_lost(&e) { e } else { error } };
     }
     match conn.query_first::<Option<String>, _>("SELECT @binlog_diff_done") {
         Ok(v) => {
             let v = v.flatten().unwrap_or_default();
             let committed =
                 v.split_once(':').filter(|(t, _)| t.parse() == Ok(tag)).and_then(|(_, n)| n.parse().ok()).unwrap_or(0);
-            Outcome::Stopped { committed, error }
+            BatchOutcome::Stopped { committed, error }
         }
-        Err(_) => Outcome::Lost { error },
+        Err(_) => BatchOutcome::Lost { error },
     }
 }
 

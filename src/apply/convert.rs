@@ -27,7 +27,7 @@ use crate::event::views::{
     MariaGtid, MysqlGtid, Query, QueryKind, RowsHead, TableMapHead, UserVar, XaPrepare, format_uuid, intvar,
     maria_gtid_flags, rand,
 };
-use crate::event::{ChecksumAlg, EventIter, EventType, HEADER_LEN, RawEvent, Step};
+use crate::event::{ChecksumAlg, EventIter, EventType, Format, HEADER_LEN, RawEvent, Step};
 
 use super::group::{Fde, Group, Kind, TrxId, Xid, identify, tagged_id};
 use super::report::{Failure, TrxOutcome};
@@ -222,24 +222,7 @@ impl Conv<'_, '_> {
             self.flush_rows();
         }
         match t {
-            EventType::MARIA_GTID => {
-                let g = MariaGtid::parse(ev, fmt).map_err(perr)?;
-                let mut sets = Vec::new();
-                if self.ctx.gtid_domain != Some(g.domain_id) {
-                    sets.push(format!("@@session.gtid_domain_id={}", g.domain_id));
-                    self.ctx.gtid_domain = Some(g.domain_id);
-                }
-                if self.ctx.server_id != Some(ev.server_id()) {
-                    sets.push(format!("@@session.server_id={}", ev.server_id()));
-                    self.ctx.server_id = Some(ev.server_id());
-                }
-                sets.push(format!("@@session.gtid_seq_no={}", g.seq_no));
-                self.plan.transactional = g.flags & maria_gtid_flags::TRANSACTIONAL != 0;
-                self.plan.pre.push(Stmt::new(format!("SET {}", sets.join(", ")), src));
-                if let Some(s) = self.ctx.skip_replication(ev.flags(), self.target) {
-                    self.plan.pre.push(Stmt::new(s, src));
-                }
-            }
+            EventType::MARIA_GTID => self.maria_gtid(ev, fmt, src)?,
             EventType::GTID => {
                 let g = MysqlGtid::parse(ev, fmt).map_err(perr)?;
                 let s = format!("SET @@SESSION.GTID_NEXT='{}:{}'", format_uuid(&g.sid), g.gno);
@@ -275,44 +258,7 @@ impl Conv<'_, '_> {
                 }
                 self.push(Stmt::new(s, src));
             }
-            t if t == EventType::TABLE_MAP || t.is_rows() => {
-                if (20..=22).contains(&t.0) {
-                    return Err(ConvError("pre-GA rows events (MySQL 5.1 betas) are not supported".into()));
-                }
-                self.binlog_fde(fde, src);
-                let bytes = if (166..=171).contains(&t.0) {
-                    // The server refuses compressed rows in BINLOG (mariadb-binlog
-                    // prints them uncompressed too).
-                    std::borrow::Cow::Owned(uncompress_rows(ev, fmt)?)
-                } else {
-                    binlog_bytes(ev, fmt.checksum, inner)
-                };
-                let chunk = self.rows.get_or_insert_with(|| RowsChunk {
-                    sql: b"BINLOG '\n".to_vec(),
-                    src,
-                    rows_seen: false,
-                    what: Vec::new(),
-                });
-                if t == EventType::TABLE_MAP {
-                    if let Ok(h) = TableMapHead::parse(ev, fmt) {
-                        chunk.what.push(format!(
-                            "TABLE_MAP {}.{}",
-                            String::from_utf8_lossy(h.db),
-                            String::from_utf8_lossy(h.table)
-                        ));
-                    }
-                } else {
-                    if !chunk.rows_seen {
-                        chunk.src = src;
-                        chunk.rows_seen = true;
-                    }
-                    chunk.what.push(t.to_string());
-                }
-                base64_line(&bytes, &mut chunk.sql);
-                if t.is_rows() && RowsHead::parse(ev, fmt).map_err(perr)?.flags & RowsHead::STMT_END != 0 {
-                    self.flush_rows();
-                }
-            }
+            t if t == EventType::TABLE_MAP || t.is_rows() => self.rows_event(ev, fde, src, inner)?,
             EventType::XID => {
                 self.plan.end = match self.plan.kind {
                     Kind::Xa(Some(_)) => return Err(ConvError("XID inside an XA group".into())),
@@ -324,44 +270,13 @@ impl Conv<'_, '_> {
                 let xid = Xid { format_id: x.format_id as i32, gtrid: x.gtrid.to_vec(), bqual: x.bqual.to_vec() };
                 self.plan.end = if x.one_phase { End::XaOnePhase(src, xid) } else { End::XaPrepare(src, xid) };
             }
-            EventType::TRANSACTION_PAYLOAD => {
-                if inner {
-                    return Err(ConvError("TRANSACTION_PAYLOAD inside a payload".into()));
-                }
-                let p = Payload::parse(ev, fmt).map_err(perr)?;
-                let data = p.decompress().map_err(|k| ConvError(k.to_string()))?;
-                let mut it = EventIter::inner(&data, fmt.clone());
-                self.plan.events -= 1; // count the inner events instead
-                loop {
-                    match it.next_step() {
-                        Ok(None) => break,
-                        Ok(Some(Step::Event(iev))) => self.event(&iev, fde, src, true)?,
-                        Ok(Some(Step::Incomplete(_))) => return Err(ConvError("payload ends inside an event".into())),
-                        Err(e) => return Err(perr(e)),
-                    }
-                }
-            }
+            EventType::TRANSACTION_PAYLOAD => self.payload(ev, fde, src, inner)?,
             EventType::MARIA_ANNOTATE_ROWS
             | EventType::ROWS_QUERY
             | EventType::TRANSACTION_CONTEXT
             | EventType::VIEW_CHANGE
             | EventType::IGNORABLE => {}
-            EventType::BEGIN_LOAD_QUERY | EventType::APPEND_BLOCK => {
-                // post-header: file_id u32; body: a block of the file.
-                let (post, data) = ev
-                    .body()
-                    .split_at_checked(fmt.post_header_len(t))
-                    .ok_or_else(|| ConvError("load block shorter than its post-header".into()))?;
-                let id = post
-                    .first_chunk::<4>()
-                    .map(|b| u32::from_le_bytes(*b))
-                    .ok_or_else(|| ConvError("load block without a file id".into()))?;
-                let buf = self.loads.entry(id).or_default();
-                if t == EventType::BEGIN_LOAD_QUERY {
-                    buf.clear();
-                }
-                buf.extend_from_slice(data);
-            }
+            EventType::BEGIN_LOAD_QUERY | EventType::APPEND_BLOCK => self.load_block(ev, fmt)?,
             EventType::EXECUTE_LOAD_QUERY => self.execute_load(ev, fde, src)?,
             EventType::CREATE_FILE
             | EventType::LOAD
@@ -372,6 +287,114 @@ impl Conv<'_, '_> {
             }
             t => return Err(ConvError(format!("{t} cannot be applied"))),
         }
+        Ok(())
+    }
+
+    /// MariaDB's GTID: the session's domain, server id and sequence number
+    /// set as the server's own SQL thread sets them.
+    fn maria_gtid(&mut self, ev: &RawEvent<'_>, fmt: &Format, src: Src) -> Result<(), ConvError> {
+        let g = MariaGtid::parse(ev, fmt).map_err(perr)?;
+        let mut sets = Vec::new();
+        if self.ctx.gtid_domain != Some(g.domain_id) {
+            sets.push(format!("@@session.gtid_domain_id={}", g.domain_id));
+            self.ctx.gtid_domain = Some(g.domain_id);
+        }
+        if self.ctx.server_id != Some(ev.server_id()) {
+            sets.push(format!("@@session.server_id={}", ev.server_id()));
+            self.ctx.server_id = Some(ev.server_id());
+        }
+        sets.push(format!("@@session.gtid_seq_no={}", g.seq_no));
+        self.plan.transactional = g.flags & maria_gtid_flags::TRANSACTIONAL != 0;
+        self.plan.pre.push(Stmt::new(format!("SET {}", sets.join(", ")), src));
+        if let Some(s) = self.ctx.skip_replication(ev.flags(), self.target) {
+            self.plan.pre.push(Stmt::new(s, src));
+        }
+        Ok(())
+    }
+
+    /// A TABLE_MAP or rows event: its bytes go into the current `BINLOG`
+    /// statement, which ends after a statement's last rows event.
+    fn rows_event(&mut self, ev: &RawEvent<'_>, fde: &Fde<'_>, src: Src, inner: bool) -> Result<(), ConvError> {
+        let (t, fmt) = (ev.event_type(), &fde.fmt);
+        if (20..=22).contains(&t.0) {
+            return Err(ConvError("pre-GA rows events (MySQL 5.1 betas) are not supported".into()));
+        }
+        self.binlog_fde(fde, src);
+        let bytes = if (166..=171).contains(&t.0) {
+            // The server refuses compressed rows in BINLOG (mariadb-binlog
+            // prints them uncompressed too).
+            std::borrow::Cow::Owned(uncompress_rows(ev, fmt)?)
+        } else {
+            binlog_bytes(ev, fmt.checksum, inner)
+        };
+        let chunk = self.rows.get_or_insert_with(|| RowsChunk {
+            sql: b"BINLOG '\n".to_vec(),
+            src,
+            rows_seen: false,
+            what: Vec::new(),
+        });
+        if t == EventType::TABLE_MAP {
+            if let Ok(h) = TableMapHead::parse(ev, fmt) {
+                chunk.what.push(format!(
+                    "TABLE_MAP {}.{}",
+                    String::from_utf8_lossy(h.db),
+                    String::from_utf8_lossy(h.table)
+                ));
+            }
+        } else {
+            if !chunk.rows_seen {
+                chunk.src = src;
+                chunk.rows_seen = true;
+            }
+            chunk.what.push(t.to_string());
+        }
+        base64_line(&bytes, &mut chunk.sql);
+        if t.is_rows() && RowsHead::parse(ev, fmt).map_err(perr)?.flags & RowsHead::STMT_END != 0 {
+            self.flush_rows();
+        }
+        Ok(())
+    }
+
+    /// MySQL's TRANSACTION_PAYLOAD: its events, decompressed, converted one
+    /// by one (and counted instead of it).
+    fn payload(&mut self, ev: &RawEvent<'_>, fde: &Fde<'_>, src: Src, inner: bool) -> Result<(), ConvError> {
+        let fmt = &fde.fmt;
+        if inner {
+            return Err(ConvError("TRANSACTION_PAYLOAD inside a payload".into()));
+        }
+        let p = Payload::parse(ev, fmt).map_err(perr)?;
+        let data = p.decompress().map_err(|k| ConvError(k.to_string()))?;
+        let mut it = EventIter::inner(&data, fmt.clone());
+        self.plan.events -= 1; // count the inner events instead
+        loop {
+            match it.next_step() {
+                Ok(None) => break,
+                Ok(Some(Step::Event(iev))) => self.event(&iev, fde, src, true)?,
+                Ok(Some(Step::Incomplete(_))) => return Err(ConvError("payload ends inside an event".into())),
+                Err(e) => return Err(perr(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A block of a LOAD DATA file, kept by file id until its
+    /// EXECUTE_LOAD_QUERY (a BEGIN_LOAD_QUERY starts the file again).
+    fn load_block(&mut self, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ConvError> {
+        let t = ev.event_type();
+        // post-header: file_id u32; body: a block of the file.
+        let (post, data) = ev
+            .body()
+            .split_at_checked(fmt.post_header_len(t))
+            .ok_or_else(|| ConvError("load block shorter than its post-header".into()))?;
+        let id = post
+            .first_chunk::<4>()
+            .map(|b| u32::from_le_bytes(*b))
+            .ok_or_else(|| ConvError("load block without a file id".into()))?;
+        let buf = self.loads.entry(id).or_default();
+        if t == EventType::BEGIN_LOAD_QUERY {
+            buf.clear();
+        }
+        buf.extend_from_slice(data);
         Ok(())
     }
 

@@ -229,6 +229,7 @@ mod book;
 pub(crate) mod chain;
 pub(crate) mod compound;
 pub mod convert;
+mod counters;
 pub(crate) mod depend;
 mod ending;
 mod exec;
@@ -258,8 +259,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::log::LogFile;
 use crate::server::ConnSpec;
 
+pub use counters::Counters;
 pub use group::{TrxId, Xid};
-pub use multi::{Bars, Counters, PlanTarget, apply_plan, plan_targets};
+pub use multi::{Bars, PlanTarget, apply_plan, plan_targets};
 pub use options::{AfterCommit, ApplyOptions, InDoubtWas};
 #[doc(hidden)]
 pub use parallel::waits_for_my_locks;

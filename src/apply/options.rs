@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::log::Access;
 
-use super::multi::Counters;
+use super::counters::Counters;
 
 /// Options for an apply.
 #[derive(Clone, Debug)]

@@ -15,11 +15,11 @@ use crate::error::{Error, Result};
 use super::applied::{already_applied, applied_twice, logged_by, record_applied};
 use super::book::{Book, Env};
 use super::convert;
+use super::counters::Counters;
 use super::depend::{Info, Scheduler, Slot};
 use super::exec::{Hold, execute_with, is_lost};
 use super::group::{Group, identify};
 use super::guard::SessionGuard;
-use super::multi::Counters;
 use super::report::{Failure, TrxOutcome};
 use super::session::{SessionCtx, TargetInfo};
 use super::state::{Batcher, InDoubt};
@@ -423,62 +423,7 @@ fn run_job(
             }
         };
         let mut alive = guard.alive;
-        let others = |st: &State| -> Vec<u32> {
-            st.running.iter().zip(&st.conn_ids).filter(|(r, _)| r.is_some_and(|s| s < seq)).map(|(_, id)| *id).collect()
-        };
-        let mut hold = |conn: &mut mysql::Conn| -> Hold {
-            const PROBE: Duration = Duration::from_millis(50);
-            let mut st = shared.lock();
-            let mut waited = Instant::now();
-            loop {
-                // Stop first: after a state-file error nothing more commits, not even the head.
-                if st.stop || st.next_commit == seq {
-                    st.waits[i] = None;
-                    if st.stop {
-                        return Hold::Stop;
-                    }
-                    if env.opts.interrupted() {
-                        drop(st);
-                        interrupt(shared);
-                        return Hold::Stop;
-                    }
-                    if env.journaling {
-                        // No GTID check: "may commit from now on" goes to the journal first.
-                        let d = InDoubt {
-                            n: st.book.state.transactions + 1,
-                            file: job.group.start().0,
-                            offset: job.group.start().1,
-                            end_file: job.end.0,
-                            end_offset: job.end.1,
-                            trx: plan.id.to_string(),
-                            gtid: plan.id.gtid(),
-                        };
-                        if let Some(Err(e)) = st.book.batcher.as_mut().map(|b| b.intent(&d)) {
-                            st.error = Some(e);
-                            shared.stop(&mut st);
-                            return Hold::Stop;
-                        }
-                        st.book.pending = Some(d);
-                    }
-                    return Hold::Go;
-                }
-                // Woken by the commit before it (or a stop); else at the next probe.
-                st.waits[i] = Some(seq);
-                let left = PROBE.saturating_sub(waited.elapsed());
-                st = shared.cvs[i].wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
-                if waited.elapsed() >= PROBE {
-                    // Waiting for an earlier transaction that may be waiting for
-                    // a row lock this one holds: InnoDB cannot see that cycle.
-                    let earlier = others(&st);
-                    drop(st);
-                    if !earlier.is_empty() && locks.blocks(conn, &earlier) {
-                        return Hold::Retry;
-                    }
-                    waited = Instant::now();
-                    st = shared.lock();
-                }
-            }
-        };
+        let mut hold = |conn: &mut mysql::Conn| wait_turn(conn, i, job, &plan, locks, shared, env);
         let r = execute_with(guard.conn(), &plan, flavor, &mut alive, &mut hold);
         guard.alive = alive;
         match r {
@@ -539,6 +484,85 @@ fn run_job(
             }
         }
     }
+}
+
+/// Holds transaction `i`'s commit until it is the head of the commit
+/// order ([`Hold::Go`]), the run stops, or an earlier transaction waits for
+/// a row lock this one holds ([`Hold::Retry`]: InnoDB cannot see that
+/// cycle).
+fn wait_turn(
+    conn: &mut mysql::Conn,
+    i: usize,
+    job: &Job<'_>,
+    plan: &convert::TrxPlan,
+    locks: &mut LockProbe,
+    shared: &Shared,
+    env: &Env<'_>,
+) -> Hold {
+    let seq = job.slot.seq;
+    const PROBE: Duration = Duration::from_millis(50);
+    let mut st = shared.lock();
+    let mut waited = Instant::now();
+    loop {
+        // Stop first: after a state-file error nothing more commits, not even the head.
+        if st.stop || st.next_commit == seq {
+            st.waits[i] = None;
+            if st.stop {
+                return Hold::Stop;
+            }
+            if env.opts.interrupted() {
+                drop(st);
+                interrupt(shared);
+                return Hold::Stop;
+            }
+            // No GTID check: "may commit from now on" goes to the journal first.
+            if env.journaling && !journal_intent(&mut st, job, plan) {
+                shared.stop(&mut st);
+                return Hold::Stop;
+            }
+            return Hold::Go;
+        }
+        // Woken by the commit before it (or a stop); else at the next probe.
+        st.waits[i] = Some(seq);
+        let left = PROBE.saturating_sub(waited.elapsed());
+        st = shared.cvs[i].wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        if waited.elapsed() >= PROBE {
+            // Waiting for an earlier transaction that may be waiting for
+            // a row lock this one holds: InnoDB cannot see that cycle.
+            let earlier = earlier_running(&st, seq);
+            drop(st);
+            if !earlier.is_empty() && locks.blocks(conn, &earlier) {
+                return Hold::Retry;
+            }
+            waited = Instant::now();
+            st = shared.lock();
+        }
+    }
+}
+
+/// The connections of the running transactions before `seq`.
+fn earlier_running(st: &State, seq: u64) -> Vec<u32> {
+    st.running.iter().zip(&st.conn_ids).filter(|(r, _)| r.is_some_and(|s| s < seq)).map(|(_, id)| *id).collect()
+}
+
+/// Journals that the head may commit from now on (the in-doubt record a
+/// resume reads); false, its error kept, when the journal cannot be written.
+fn journal_intent(st: &mut State, job: &Job<'_>, plan: &convert::TrxPlan) -> bool {
+    let d = InDoubt {
+        n: st.book.state.transactions + 1,
+        file: job.group.start().0,
+        offset: job.group.start().1,
+        end_file: job.end.0,
+        end_offset: job.end.1,
+        trx: plan.id.to_string(),
+        gtid: plan.id.gtid(),
+    };
+    if let Some(Err(e)) = st.book.batcher.as_mut().map(|b| b.intent(&d)) {
+        st.error = Some(e);
+        return false;
+    }
+    st.book.pending = Some(d);
+    true
 }
 
 fn fail(shared: &Shared, f: Failure, exact: bool) {

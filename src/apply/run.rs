@@ -12,7 +12,7 @@ use crate::log::LogFile;
 
 use super::applied::AppliedCheck;
 use super::book::{Book, Env};
-use super::multi::Counters;
+use super::counters::Counters;
 use super::options::ApplyOptions;
 use super::prescan::Prescan;
 use super::report::{ApplyFailure, ApplyReport};

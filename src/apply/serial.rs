@@ -23,10 +23,10 @@ use crate::error::{Error, ErrorKind, Result};
 use super::applied::{AppliedCheck, already_applied, applied_twice, key_of, logged_by, record_applied};
 use super::book::{Book, Env};
 use super::convert::{self, TrxPlan};
+use super::counters::Counters;
 use super::exec::{ExecFailure, Hold, execute, execute_with, server_error};
 use super::group::Group;
 use super::guard::SessionGuard;
-use super::multi::Counters;
 use super::report::{ApplyFailure, ApplyReport, Failure, TrxOutcome};
 use super::session::{SessionCtx, TargetInfo};
 use super::state::InDoubt;
@@ -292,19 +292,19 @@ impl<'r> Serial<'r> {
         self.batch.bytes = 0;
         // One transaction goes the usual way: its phases are then known
         // apart (a lost connection before COMMIT means rolled back).
-        let outcome = if items.len() == 1 { compound::Outcome::Alone } else { self.send_batch(&items, &infos) };
+        let outcome = if items.len() == 1 { compound::BatchOutcome::Alone } else { self.send_batch(&items, &infos) };
         match outcome {
-            compound::Outcome::Alone => {
+            compound::BatchOutcome::Alone => {
                 self.forget_session();
                 self.redo.extend(items.into_iter().map(|(g, _)| g));
             }
-            compound::Outcome::Done => {
+            compound::BatchOutcome::Done => {
                 self.book.report.batches += 1;
                 for (g, plan) in &items {
                     self.settle(plan, g.end())?;
                 }
             }
-            compound::Outcome::Stopped { committed, error } => {
+            compound::BatchOutcome::Stopped { committed, error } => {
                 // Counted as the usual path counts a lock conflict it runs again.
                 if server_error(&error).is_some_and(|e| matches!(e.code, 1205 | 1213)) {
                     self.book.report.retries += 1;
@@ -321,14 +321,14 @@ impl<'r> Serial<'r> {
                     self.redo.push_front(g);
                 }
             }
-            compound::Outcome::Lost { error } => return Err(self.lost(&items, &error)),
+            compound::BatchOutcome::Lost { error } => return Err(self.lost(&items, &error)),
         }
         Ok(())
     }
 
     /// Sends a batch of several transactions: as one compound statement on
     /// the main connection, or dealt out to the workers.
-    fn send_batch(&mut self, items: &[(Group<'r>, TrxPlan)], infos: &[depend::Info]) -> compound::Outcome {
+    fn send_batch(&mut self, items: &[(Group<'r>, TrxPlan)], infos: &[depend::Info]) -> compound::BatchOutcome {
         let (flavor, label) = (self.env.target.flavor, self.env.label);
         let (tag, lanes) = (self.batch.tag, self.batch.lanes);
         let t0 = Instant::now();
@@ -348,7 +348,7 @@ impl<'r> Serial<'r> {
                 compound::run(self.guard.conn(), &c, tag)
             }
         };
-        if self.chain.is_some() && matches!(r, compound::Outcome::Done) {
+        if self.chain.is_some() && matches!(r, compound::BatchOutcome::Done) {
             self.batch.lane_choice.done(lanes, items.len(), t0.elapsed().as_secs_f64());
         }
         r

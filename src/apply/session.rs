@@ -129,6 +129,59 @@ pub(crate) fn hex(b: &[u8]) -> String {
     s
 }
 
+/// A QUERY event's status variables, as [`SessionCtx::query_context`]
+/// compares them (the defaults of those left out).
+struct Status<'q> {
+    flags2: Option<u32>,
+    sql_mode: Option<u64>,
+    auto_inc: (u16, u16),
+    charset: Option<(u16, u16, u16)>,
+    time_zone: Option<&'q [u8]>,
+    lc_time_names: u16,
+    charset_database: u16,
+    micro: Option<u32>,
+    /// MySQL's, in the order of `MYSQL_EXTRA`.
+    mysql_extra: [Option<u16>; 4],
+    /// MySQL 8's `character_set_collations`, raw.
+    csc: Option<&'q [u8]>,
+}
+
+impl<'q> Status<'q> {
+    fn of(q: &Query<'q>) -> Result<Status<'q>, ConvError> {
+        let mut st = Status {
+            flags2: None,
+            sql_mode: None,
+            auto_inc: (1, 1),
+            charset: None,
+            time_zone: None,
+            lc_time_names: 0,
+            charset_database: 0,
+            micro: None,
+            mysql_extra: [None; 4],
+            csc: None,
+        };
+        for sv in q.status() {
+            match sv.map_err(|k| ConvError(format!("status variables: {k}")))? {
+                StatusVar::Flags2(f) => st.flags2 = Some(f),
+                StatusVar::SqlMode(m) => st.sql_mode = Some(m),
+                StatusVar::AutoIncrement(i, o) => st.auto_inc = (i, o),
+                StatusVar::Charset(a, b, c) => st.charset = Some((a, b, c)),
+                StatusVar::TimeZone(z) => st.time_zone = Some(z),
+                StatusVar::LcTimeNames(n) => st.lc_time_names = n,
+                StatusVar::CharsetDatabase(n) => st.charset_database = n,
+                StatusVar::Microseconds(u) | StatusVar::HrNow(u) => st.micro = Some(u),
+                StatusVar::ExplicitDefaultsForTimestamp(v) => st.mysql_extra[0] = Some(v as u16),
+                StatusVar::DefaultCollationForUtf8mb4(v) => st.mysql_extra[1] = Some(v),
+                StatusVar::SqlRequirePrimaryKey(v) => st.mysql_extra[2] = Some(v as u16),
+                StatusVar::DefaultTableEncryption(v) => st.mysql_extra[3] = Some(v as u16),
+                StatusVar::CharacterSetCollations(raw) => st.csc = Some(raw),
+                _ => {}
+            }
+        }
+        Ok(st)
+    }
+}
+
 impl SessionCtx {
     /// Statements that bring the session to the context of `q` (a statement
     /// to execute, not BEGIN/COMMIT): `USE` first when the database changes,
@@ -144,90 +197,23 @@ impl SessionCtx {
     ) -> Result<Vec<String>, ConvError> {
         let mut out = Vec::new();
         let mut sets = Vec::new();
+        let Status {
+            flags2,
+            sql_mode,
+            auto_inc,
+            charset,
+            time_zone,
+            lc_time_names,
+            charset_database,
+            micro,
+            mysql_extra,
+            csc,
+        } = Status::of(q)?;
+        self.use_db(q.db, flags, &mut out)?;
 
-        // Status variables.
-        let mut flags2 = None;
-        let mut sql_mode = None;
-        let mut auto_inc = (1u16, 1u16);
-        let mut charset = None;
-        let mut time_zone: Option<&[u8]> = None;
-        let mut lc_time_names = 0u16;
-        let mut charset_database = 0u16;
-        let mut micro = None;
-        let mut mysql_extra: [Option<u16>; 4] = [None; 4];
-        let mut csc: Option<&[u8]> = None;
-        for sv in q.status() {
-            match sv.map_err(|k| ConvError(format!("status variables: {k}")))? {
-                StatusVar::Flags2(f) => flags2 = Some(f),
-                StatusVar::SqlMode(m) => sql_mode = Some(m),
-                StatusVar::AutoIncrement(i, o) => auto_inc = (i, o),
-                StatusVar::Charset(a, b, c) => charset = Some((a, b, c)),
-                StatusVar::TimeZone(z) => time_zone = Some(z),
-                StatusVar::LcTimeNames(n) => lc_time_names = n,
-                StatusVar::CharsetDatabase(n) => charset_database = n,
-                StatusVar::Microseconds(u) | StatusVar::HrNow(u) => micro = Some(u),
-                StatusVar::ExplicitDefaultsForTimestamp(v) => mysql_extra[0] = Some(v as u16),
-                StatusVar::DefaultCollationForUtf8mb4(v) => mysql_extra[1] = Some(v),
-                StatusVar::SqlRequirePrimaryKey(v) => mysql_extra[2] = Some(v as u16),
-                StatusVar::DefaultTableEncryption(v) => mysql_extra[3] = Some(v as u16),
-                StatusVar::CharacterSetCollations(raw) => csc = Some(raw),
-                _ => {}
-            }
-        }
-
-        // Database: mysqlbinlog's rule (no USE under SUPPRESS_USE; an empty
-        // name is remembered but cannot be "un-selected").
-        if flags & crate::event::flags::SUPPRESS_USE == 0 && self.db.as_deref() != Some(q.db) {
-            self.db = Some(q.db.to_vec());
-            if !q.db.is_empty() {
-                if !q.db.is_ascii() {
-                    // Names are stored in the system character set (UTF-8);
-                    // make the server read this one statement as UTF-8.
-                    out.push(format!("SET @@session.character_set_client={UTF8MB4}"));
-                    self.charset = None;
-                }
-                out.push(format!("USE {}", quote_ident(q.db)?));
-            }
-        }
-
-        // No microseconds in the event means .000000, as mysqlbinlog prints it.
-        let t = (ts, micro.filter(|&u| u != 0));
-        if self.timestamp != Some(t) {
-            self.timestamp = Some(t);
-            match t.1 {
-                Some(u) => push_set(&mut sets, format!("TIMESTAMP={ts}.{u:06}")),
-                None => push_set(&mut sets, format!("TIMESTAMP={ts}")),
-            }
-        }
-        if self.thread_id != Some(q.thread_id) {
-            self.thread_id = Some(q.thread_id);
-            push_set(&mut sets, format!("@@session.pseudo_thread_id={}", q.thread_id));
-        }
+        self.clock_and_thread(ts, micro, q.thread_id, &mut sets);
         if let Some(f2) = flags2 {
-            for (i, &(name, bit, set_means_one, maria_only)) in FLAGS2_VARS.iter().enumerate() {
-                if maria_only && flavor != Flavor::MariaDb {
-                    continue;
-                }
-                let one = (f2 & bit != 0) == set_means_one;
-                if self.flags2[i] == Some(one) {
-                    continue;
-                }
-                if !target.vars.contains(name) {
-                    // The target cannot hold it: fine while it is the default.
-                    let default_one =
-                        matches!(name, "foreign_key_checks" | "unique_checks" | "check_constraint_checks");
-                    if one != default_one && name != "explicit_defaults_for_timestamp" {
-                        return Err(ConvError(format!(
-                            "the target has no session variable {name} (needed = {})",
-                            one as u8
-                        )));
-                    }
-                    self.flags2[i] = Some(one);
-                    continue;
-                }
-                self.flags2[i] = Some(one);
-                push_set(&mut sets, format!("@@session.{name}={}", one as u8));
-            }
+            self.flags2_sets(f2, flavor, target, &mut sets)?;
         }
         if let Some(m) = sql_mode {
             if self.sql_mode != Some(m) {
@@ -299,6 +285,77 @@ impl SessionCtx {
             out.push(format!("SET {}", sets.join(", ")));
         }
         Ok(out)
+    }
+
+    /// The statement's time (`ts`, `micro` seconds) and its thread id, when
+    /// they changed.
+    fn clock_and_thread(&mut self, ts: u32, micro: Option<u32>, thread_id: u32, sets: &mut Vec<String>) {
+        // No microseconds in the event means .000000, as mysqlbinlog prints it.
+        let t = (ts, micro.filter(|&u| u != 0));
+        if self.timestamp != Some(t) {
+            self.timestamp = Some(t);
+            match t.1 {
+                Some(u) => push_set(sets, format!("TIMESTAMP={ts}.{u:06}")),
+                None => push_set(sets, format!("TIMESTAMP={ts}")),
+            }
+        }
+        if self.thread_id != Some(thread_id) {
+            self.thread_id = Some(thread_id);
+            push_set(sets, format!("@@session.pseudo_thread_id={thread_id}"));
+        }
+    }
+
+    /// Database: mysqlbinlog's rule (no USE under SUPPRESS_USE; an empty
+    /// name is remembered but cannot be "un-selected").
+    fn use_db(&mut self, db: &[u8], flags: u16, out: &mut Vec<String>) -> Result<(), ConvError> {
+        if flags & crate::event::flags::SUPPRESS_USE == 0 && self.db.as_deref() != Some(db) {
+            self.db = Some(db.to_vec());
+            if !db.is_empty() {
+                if !db.is_ascii() {
+                    // Names are stored in the system character set (UTF-8);
+                    // make the server read this one statement as UTF-8.
+                    out.push(format!("SET @@session.character_set_client={UTF8MB4}"));
+                    self.charset = None;
+                }
+                out.push(format!("USE {}", quote_ident(db)?));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `OPTIONS_WRITTEN_TO_BIN_LOG` bits that changed, as session
+    /// variables; one the target lacks is refused unless it keeps its default.
+    fn flags2_sets(
+        &mut self,
+        f2: u32,
+        flavor: Flavor,
+        target: &TargetInfo<'_>,
+        sets: &mut Vec<String>,
+    ) -> Result<(), ConvError> {
+        for (i, &(name, bit, set_means_one, maria_only)) in FLAGS2_VARS.iter().enumerate() {
+            if maria_only && flavor != Flavor::MariaDb {
+                continue;
+            }
+            let one = (f2 & bit != 0) == set_means_one;
+            if self.flags2[i] == Some(one) {
+                continue;
+            }
+            if !target.vars.contains(name) {
+                // The target cannot hold it: fine while it is the default.
+                let default_one = matches!(name, "foreign_key_checks" | "unique_checks" | "check_constraint_checks");
+                if one != default_one && name != "explicit_defaults_for_timestamp" {
+                    return Err(ConvError(format!(
+                        "the target has no session variable {name} (needed = {})",
+                        one as u8
+                    )));
+                }
+                self.flags2[i] = Some(one);
+                continue;
+            }
+            self.flags2[i] = Some(one);
+            push_set(sets, format!("@@session.{name}={}", one as u8));
+        }
+        Ok(())
     }
 
     /// `skip_replication` from the header flag (MariaDB), for any applied event.

@@ -37,7 +37,7 @@ use mysql::prelude::Queryable;
 
 use crate::server::ConnSpec;
 
-use super::multi::Counters;
+use super::counters::Counters;
 
 /// How long an interrupt waits for the run to stop by itself before it
 /// interrupts statements.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use mysql::prelude::Queryable;
 
 use crate::event::EventType;
-use crate::event::rows::{Cell, RowDecoder, TableRef};
+use crate::event::rows::{Cell, RowDecoder, RowImage, TableRef};
 use crate::event::views::{MariaGtid, MysqlGtid, Query, QueryKind, maria_gtid_flags};
 
 use super::depend::Info;
@@ -72,30 +72,7 @@ impl Analyzer {
     }
 
     pub(crate) fn analyze(&mut self, conn: &mut mysql::Conn, g: &Group<'_>) -> Info {
-        let first = &g.events[0];
-        let fmt = &first.fde.fmt;
-        let mut info = Info::default();
-        match first.ev.event_type() {
-            EventType::MARIA_GTID => {
-                let Ok(m) = MariaGtid::parse(&first.ev, fmt) else { return Info::barrier() };
-                let alone = maria_gtid_flags::STANDALONE
-                    | maria_gtid_flags::DDL
-                    | maria_gtid_flags::PREPARED_XA
-                    | maria_gtid_flags::COMPLETED_XA;
-                // Not transactional: a rolled-back attempt would leave changes behind.
-                if m.flags & alone != 0 || m.flags & maria_gtid_flags::TRANSACTIONAL == 0 {
-                    return Info::barrier();
-                }
-                if m.flags & maria_gtid_flags::ALLOW_PARALLEL != 0 {
-                    info.group = m.commit_id;
-                }
-            }
-            EventType::GTID | EventType::ANONYMOUS_GTID => {
-                let Ok(m) = MysqlGtid::parse(&first.ev, fmt) else { return Info::barrier() };
-                info.clock = m.logical_clock;
-            }
-            _ => return Info::barrier(),
-        }
+        let Some(mut info) = from_gtid_event(g) else { return Info::barrier() };
         let mut keys = Vec::new();
         let mut known = true;
         let Analyzer { rows, tables, name } = self;
@@ -139,25 +116,8 @@ impl Analyzer {
                             keys.extend_from_slice(&tk.related);
                             return;
                         }
-                        let mut any = false;
-                        for (k, cols) in tk.keys.iter().enumerate() {
-                            let mut h = DefaultHasher::new();
-                            tk.id.hash(&mut h);
-                            k.hash(&mut h);
-                            let whole = cols.iter().all(|&c| match img.cell(c) {
-                                Cell::Value(v) => {
-                                    v.hash(&mut h);
-                                    true
-                                }
-                                _ => false, // NULLs never collide; absent: unknown
-                            });
-                            if whole {
-                                keys.push(h.finish());
-                                any = true;
-                            }
-                        }
                         // No whole key in this image (a minimal image): what it touches is unknown.
-                        known &= any;
+                        known &= key_hashes(tk, img, &mut keys);
                     });
                     if r.is_err() || !usable {
                         return Info::barrier();
@@ -173,6 +133,59 @@ impl Analyzer {
         }
         info
     }
+}
+
+/// What a transaction's GTID event tells: its MariaDB commit group or MySQL
+/// logical clock; `None`: it must run alone (not a GTID event, a
+/// standalone, DDL or XA transaction, or one not transactional: a
+/// rolled-back attempt would leave changes behind).
+fn from_gtid_event(g: &Group<'_>) -> Option<Info> {
+    let first = &g.events[0];
+    let fmt = &first.fde.fmt;
+    let mut info = Info::default();
+    match first.ev.event_type() {
+        EventType::MARIA_GTID => {
+            let m = MariaGtid::parse(&first.ev, fmt).ok()?;
+            let alone = maria_gtid_flags::STANDALONE
+                | maria_gtid_flags::DDL
+                | maria_gtid_flags::PREPARED_XA
+                | maria_gtid_flags::COMPLETED_XA;
+            if m.flags & alone != 0 || m.flags & maria_gtid_flags::TRANSACTIONAL == 0 {
+                return None;
+            }
+            if m.flags & maria_gtid_flags::ALLOW_PARALLEL != 0 {
+                info.group = m.commit_id;
+            }
+        }
+        EventType::GTID | EventType::ANONYMOUS_GTID => {
+            info.clock = MysqlGtid::parse(&first.ev, fmt).ok()?.logical_clock;
+        }
+        _ => return None,
+    }
+    Some(info)
+}
+
+/// Pushes the hash of every unique key `img` holds whole (table id, key
+/// number, values); false when it holds none.
+fn key_hashes(tk: &TableKeys, img: &RowImage<'_>, keys: &mut Vec<u64>) -> bool {
+    let mut any = false;
+    for (k, cols) in tk.keys.iter().enumerate() {
+        let mut h = DefaultHasher::new();
+        tk.id.hash(&mut h);
+        k.hash(&mut h);
+        let whole = cols.iter().all(|&c| match img.cell(c) {
+            Cell::Value(v) => {
+                v.hash(&mut h);
+                true
+            }
+            _ => false, // NULLs never collide; absent: unknown
+        });
+        if whole {
+            keys.push(h.finish());
+            any = true;
+        }
+    }
+    any
 }
 
 /// The keys of the table a rows event changes (asked of the target once);

@@ -7,5 +7,5 @@ pub mod catchup;
 pub mod chart;
 pub mod workload;
 
-pub use catchup::{CatchupOptions, CatchupReport, Durability, Mode, Start};
+pub use catchup::{CatchupOptions, CatchupReport, Durability, Mode, StartingState};
 pub use workload::{Mix, WorkloadSpec};

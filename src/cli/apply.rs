@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::exit::{EXIT_ERROR, EXIT_OK, of_apply, of_error};
-use crate::apply::{ApplyFailure, ApplyOptions, ApplyReport, InDoubtWas};
+use crate::apply::{ApplyFailure, ApplyOptions, ApplyReport, InDoubtWas, PlanTarget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Access;
 use crate::server::ConnSpec;
@@ -135,6 +135,18 @@ fn watch_signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicUsize>)> {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     Ok((stop, which))
+}
+
+/// `opts` stopped by SIGINT or SIGTERM ([`watch_signals`]), and which
+/// signal came; `None` (said on standard error) when they cannot be watched.
+fn interruptible(opts: ApplyOptions) -> Option<(ApplyOptions, Arc<AtomicUsize>)> {
+    match watch_signals() {
+        Ok((stop, which)) => Some((ApplyOptions { interrupt: Some(stop), ..opts }, which)),
+        Err(e) => {
+            eprintln!("binlog-diff: cannot watch for signals: {e}");
+            None
+        }
+    }
 }
 
 /// This command line again, with `--resume` (and without the options that
@@ -301,14 +313,7 @@ fn print_sql(files: &[PathBuf], opts: &ApplyOptions) -> u8 {
 
 /// One target: its report (text or JSON), and on a failure where it stopped.
 fn run_target(spec: &ConnSpec, files: &[PathBuf], opts: ApplyOptions, json: bool) -> u8 {
-    let (stop, which) = match watch_signals() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("binlog-diff: cannot watch for signals: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let opts = ApplyOptions { interrupt: Some(stop), ..opts };
+    let Some((opts, which)) = interruptible(opts) else { return EXIT_ERROR };
     let print = |r: &ApplyReport| {
         if json {
             println!("{}", r.to_json());
@@ -359,14 +364,7 @@ fn run_plan(path: &Path, base: ConnSpec, login: &Login, opts: ApplyOptions, json
             return of_error(&e);
         }
     };
-    let (stop, which) = match watch_signals() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("binlog-diff: cannot watch for signals: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let opts = ApplyOptions { interrupt: Some(stop), ..opts };
+    let Some((opts, which)) = interruptible(opts) else { return EXIT_ERROR };
     let counters: Vec<Arc<crate::apply::Counters>> = targets.iter().map(|_| Arc::default()).collect();
     let items: Vec<(String, u64)> = targets.iter().map(|t| (t.name.clone(), t.transactions)).collect();
     let bars = crate::apply::Bars::new(&items);
@@ -385,21 +383,7 @@ fn run_plan(path: &Path, base: ConnSpec, login: &Login, opts: ApplyOptions, json
     let results = std::thread::scope(|sc| {
         let h = sc.spawn(|| crate::apply::apply_plan(&targets, &base, &opts, &counters));
         if progress {
-            // For whoever runs us over ssh (the failover driver): one line per
-            // target and tick, on standard error.
-            loop {
-                let finished = h.is_finished();
-                let mut err = std::io::stderr().lock();
-                for (t, c) in targets.iter().zip(&counters) {
-                    let (done, total) = (c.done.load(Relaxed), c.total.load(Relaxed));
-                    let _ = writeln!(err, "progress\t{}\t{done}\t{total}", t.name);
-                }
-                drop(err);
-                if finished {
-                    break; // the last lines say where each ended
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            progress_lines(&targets, &counters, || h.is_finished());
         } else if let Some(b) = &bars {
             b.follow(&counters, || h.is_finished());
         }
@@ -426,18 +410,7 @@ fn run_plan(path: &Path, base: ConnSpec, login: &Login, opts: ApplyOptions, json
             }
         };
         if json {
-            out.push(serde_json::json!({
-                "name": t.name, "host": t.host, "port": t.port, "file": t.file.display().to_string(),
-                "ok": ok, "error": err.map(|e| e.to_string()),
-                // What the failover driver branches on: a target this host cannot reach.
-                "error_kind": err.map(|e| match e.kind() {
-                    ErrorKind::Connect(_) => "connect",
-                    ErrorKind::Timeout { .. } => "timeout",
-                    ErrorKind::Interrupted(_) => "interrupted",
-                    _ => "other",
-                }),
-                "report": report.to_json(),
-            }));
+            out.push(target_json(t, report, err));
         } else {
             println!("== {} ({}:{}, {})", t.name, t.host, t.port, t.file.display());
             for l in report.to_text().lines() {
@@ -468,6 +441,41 @@ fn run_plan(path: &Path, base: ConnSpec, login: &Login, opts: ApplyOptions, json
         eprintln!("(the plan came on standard input: give it again to a resume)");
     }
     code
+}
+
+/// For whoever runs us over ssh (the failover driver): one line per target
+/// and tick on standard error, until `finished`; the last lines say where
+/// each ended.
+fn progress_lines(targets: &[PlanTarget], counters: &[Arc<crate::apply::Counters>], finished: impl Fn() -> bool) {
+    loop {
+        let finished = finished();
+        let mut err = std::io::stderr().lock();
+        for (t, c) in targets.iter().zip(counters) {
+            let (done, total) = (c.done.load(Relaxed), c.total.load(Relaxed));
+            let _ = writeln!(err, "progress\t{}\t{done}\t{total}", t.name);
+        }
+        drop(err);
+        if finished {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One target's outcome in `apply --plan --json`.
+fn target_json(t: &PlanTarget, report: &ApplyReport, err: Option<&Error>) -> serde_json::Value {
+    serde_json::json!({
+        "name": t.name, "host": t.host, "port": t.port, "file": t.file.display().to_string(),
+        "ok": err.is_none(), "error": err.map(|e| e.to_string()),
+        // What the failover driver branches on: a target this host cannot reach.
+        "error_kind": err.map(|e| match e.kind() {
+            ErrorKind::Connect(_) => "connect",
+            ErrorKind::Timeout { .. } => "timeout",
+            ErrorKind::Interrupted(_) => "interrupted",
+            _ => "other",
+        }),
+        "report": report.to_json(),
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::exit::{EXIT_ERROR, EXIT_OK, of_error};
-use crate::bench::{CatchupOptions, Durability, Mix, Mode, Start, WorkloadSpec};
+use crate::bench::{CatchupOptions, Durability, Mix, Mode, StartingState, WorkloadSpec};
 use crate::error::{Error, Result};
 use crate::log::{LogKind, LogSet};
 use crate::server::ConnSpec;
@@ -163,9 +163,9 @@ fn resolve(a: CatchupArgs) -> Result<Catchup> {
         .ok_or_else(|| Error::config(Some("--threads"), format!("bad value {:?} (e.g. 1,2,4,8)", a.threads)))?;
     let workdir = a.workdir.unwrap_or_else(|| std::env::temp_dir().join("binlog-diff-bench"));
     let start = match (a.datadir, a.dump) {
-        (Some(d), _) => Start::Datadir(d),
-        (None, Some(f)) => Start::Dump(f),
-        (None, None) => Start::Empty,
+        (Some(d), _) => StartingState::Datadir(d),
+        (None, Some(f)) => StartingState::Dump(f),
+        (None, None) => StartingState::Empty,
     };
     let target = match &a.target {
         None => None,
@@ -254,7 +254,7 @@ mod tests {
         let c = resolved(&[]).unwrap();
         let o = &c.opts;
         assert!(o.logs.is_empty() && o.target.is_none() && o.server_options.is_empty());
-        assert!(matches!(o.start, Start::Empty) && matches!(o.durability, Durability::Relaxed));
+        assert!(matches!(o.start, StartingState::Empty) && matches!(o.durability, Durability::Relaxed));
         assert!(matches!(o.workload.mix, Mix::Sysbench));
         assert_eq!((o.workload.bytes, o.workload.seed, o.workload.clients), (64 << 20, 1, 0));
         assert_eq!(o.modes.len(), 6);
@@ -302,7 +302,7 @@ mod tests {
         assert_eq!((o.workload.bytes, o.workload.seed, o.workload.clients), (2 << 30, 7, 3));
         assert_eq!(o.modes.len(), 2);
         assert_eq!((o.threads.as_slice(), o.runs), (&[2, 4][..], 3));
-        assert!(matches!(&o.start, Start::Dump(d) if d == &PathBuf::from("/d.sql")));
+        assert!(matches!(&o.start, StartingState::Dump(d) if d == &PathBuf::from("/d.sql")));
         assert_eq!(o.server_options, ["--slave-parallel-max-queued=1M"]);
         assert_eq!(c.chart, PathBuf::from("/w/catchup.svg"));
         let t = o.target.as_ref().unwrap();

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::event::{Boundary, ChecksumAlg, Class, Format, ParseError, RawEvent, TrxGrouper, WalkOptions, classify};
-use crate::log::{Access, LiveFile, LogFile, LogName, LogSet, RecoveryMode, Tail};
+use crate::log::{Access, LiveFile, LogFile, LogKind, LogName, LogSet, RecoveryMode, Tail};
 use crate::position::{MasterCursor, MasterPos, Origin, RelayPos};
 
 use super::writer::{DiffWriter, Written};
@@ -83,15 +83,6 @@ impl Default for CutOptions {
     }
 }
 
-/// Which kind of source a segment reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// Relay logs: the replica's own events are skipped.
-    Relay,
-    /// A master's binlogs: every event is the master's.
-    Binlog,
-}
-
 /// Where a segment starts (an event boundary), and so which kind of source
 /// it reads: a relay-log coordinate, or a coordinate in a master's binlogs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,18 +96,19 @@ pub enum Start {
 impl Start {
     /// A start in a source whose kind is only known at run time (a file
     /// that may be a relay log or a binlog).
-    pub fn new(kind: Source, file: LogName, pos: u64) -> Start {
+    pub fn new(kind: LogKind, file: LogName, pos: u64) -> Start {
         match kind {
-            Source::Relay => Start::Relay(RelayPos::new(file, pos)),
-            Source::Binlog => Start::Binlog(MasterPos::new(file, pos)),
+            LogKind::Relay => Start::Relay(RelayPos::new(file, pos)),
+            LogKind::Binlog => Start::Binlog(MasterPos::new(file, pos)),
         }
     }
 
-    /// The kind of source.
-    pub fn source(&self) -> Source {
+    /// The kind of logs it reads: in relay logs the replica's own events
+    /// are skipped; in a master's binlogs every event is the master's.
+    pub fn kind(&self) -> LogKind {
         match self {
-            Start::Relay(_) => Source::Relay,
-            Start::Binlog(_) => Source::Binlog,
+            Start::Relay(_) => LogKind::Relay,
+            Start::Binlog(_) => LogKind::Binlog,
         }
     }
 
@@ -268,10 +260,10 @@ pub fn shared_segment(set: &LogSet, joins: Vec<Join<'_>>) -> Vec<Result<()>> {
     let n = joins.len();
     let mut results: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
     // Cutters that read files differently cannot share a walk: one pass per way of reading.
-    type Group<'c> = ((Source, bool, Access), Vec<(usize, Join<'c>)>);
+    type Group<'c> = ((LogKind, bool, Access), Vec<(usize, Join<'c>)>);
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (i, j) in joins.into_iter().enumerate() {
-        let key = (j.start.source(), j.cutter.opts.verify_checksums, j.cutter.opts.access);
+        let key = (j.start.kind(), j.cutter.opts.verify_checksums, j.cutter.opts.access);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push((i, j)),
             None => groups.push((key, vec![(i, j)])),
@@ -452,7 +444,7 @@ impl<'c> Lane<'c> {
 
 /// The walk shared by `lanes`: every file from the earliest lane's first,
 /// each event checked and classified once.
-fn pass(set: &LogSet, kind: Source, verify: bool, access: Access, mut lanes: Vec<Lane<'_>>) -> Vec<Result<()>> {
+fn pass(set: &LogSet, kind: LogKind, verify: bool, access: Access, mut lanes: Vec<Lane<'_>>) -> Vec<Result<()>> {
     let files = set.files();
     let walk = WalkOptions { verify_checksums: verify };
     let begin = lanes.iter().filter(|l| l.err.is_none()).map(|l| l.first_fi).min().unwrap_or(files.len());
@@ -463,7 +455,7 @@ fn pass(set: &LogSet, kind: Source, verify: bool, access: Access, mut lanes: Vec
             }
             continue;
         }
-        if kind == Source::Binlog {
+        if kind == LogKind::Binlog {
             for l in lanes.iter_mut().filter(|l| l.active(fi) && l.first_fi < fi) {
                 l.cursor = MasterCursor::binlog(name.clone());
             }

@@ -8,8 +8,6 @@ pub mod tail;
 pub mod writer;
 
 pub use doc::{DiffDoc, LeftOutDoc, PlanDoc, TargetDoc};
-pub use generate::{
-    CutOptions, Cutter, DiffReport, Join, LeftOut, Source, Start, relay_diff, save_binlog, shared_segment,
-};
+pub use generate::{CutOptions, Cutter, DiffReport, Join, LeftOut, Start, relay_diff, save_binlog, shared_segment};
 pub use plan::{Plan, PlanInput, TargetPlan};
 pub use writer::{DiffWriter, Written};

@@ -139,48 +139,7 @@ impl Plan {
         let targets: Result<Vec<TargetPlan>> = input
             .replicas
             .par_iter()
-            .map(|st| {
-                let executed = st.gtid_executed.as_deref().map(Executed::parse).transpose()?;
-                let mut by_gtid = None;
-                let mut gtid_note = None;
-                let (relay_start, fast) = if st.exec >= plan.relay_end {
-                    (None, false)
-                } else {
-                    match (find_start(&plan.relay, &st.exec, Some(&lst.read), &map_opts), &executed) {
-                        (Ok(Mapping::Found { start, fast }), ex) => {
-                            // A check: the first transaction there is one it lacks.
-                            if let Some(ex) = ex {
-                                if let Some((g, true)) = gtid_at(&plan.relay, &start, ex, &map_opts)? {
-                                    gtid_note = Some(format!(
-                                        "its master position says {start} ({g}), but its GTID state already holds {g}"
-                                    ));
-                                }
-                            }
-                            (Some(start), fast)
-                        }
-                        (Ok(Mapping::AlreadyComplete), _) => (None, false),
-                        // Master coordinates give no answer (relay logs that
-                        // restart after a GTID reconnect, another master's
-                        // coordinates): by GTID, when the replica has them.
-                        (Err(e), Some(ex)) => match gtid_start(&plan.relay, ex, &map_opts) {
-                            Ok(GtidStart::Found(start, g)) => {
-                                gtid_note =
-                                    Some(format!("master position {}: {e}; found by GTID: {g} at {start}", st.exec));
-                                by_gtid = Some(g);
-                                (Some(start), false)
-                            }
-                            Ok(GtidStart::AlreadyComplete) => (None, false),
-                            Err(e2) => {
-                                // The last attempt's failure, its kind kept, after the first's.
-                                return Err(e2.with_subject(format!("{}: {e}; by GTID", st.name)));
-                            }
-                        },
-                        (Err(e), None) => return Err(e.with_subject(&st.name)),
-                    }
-                };
-                let diff = DiffReport::default();
-                Ok(TargetPlan { state: st.clone(), relay_start, fast_path: fast, by_gtid, gtid_note, diff, file: None })
-            })
+            .map(|st| target_plan(&plan.relay, &plan.relay_end, &lst.read, st, &map_opts))
             .collect();
         plan.targets = targets?;
         if input.count {
@@ -342,6 +301,57 @@ impl Plan {
 
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
+/// One replica's place in the plan: where its diff starts in the latest
+/// replica's relay logs (by master position, else by GTID), or nothing to
+/// cut when it executed up to `relay_end`.
+fn target_plan(
+    relay: &LogSet,
+    relay_end: &MasterPos,
+    latest_read: &MasterPos,
+    st: &ReplicaState,
+    map_opts: &MapOptions,
+) -> Result<TargetPlan> {
+    let executed = st.gtid_executed.as_deref().map(Executed::parse).transpose()?;
+    let mut by_gtid = None;
+    let mut gtid_note = None;
+    let (relay_start, fast) = if st.exec >= *relay_end {
+        (None, false)
+    } else {
+        match (find_start(relay, &st.exec, Some(latest_read), map_opts), &executed) {
+            (Ok(Mapping::Found { start, fast }), ex) => {
+                // A check: the first transaction there is one it lacks.
+                if let Some(ex) = ex {
+                    if let Some((g, true)) = gtid_at(relay, &start, ex, map_opts)? {
+                        gtid_note = Some(format!(
+                            "its master position says {start} ({g}), but its GTID state already holds {g}"
+                        ));
+                    }
+                }
+                (Some(start), fast)
+            }
+            (Ok(Mapping::AlreadyComplete), _) => (None, false),
+            // Master coordinates give no answer (relay logs that
+            // restart after a GTID reconnect, another master's
+            // coordinates): by GTID, when the replica has them.
+            (Err(e), Some(ex)) => match gtid_start(relay, ex, map_opts) {
+                Ok(GtidStart::Found(start, g)) => {
+                    gtid_note = Some(format!("master position {}: {e}; found by GTID: {g} at {start}", st.exec));
+                    by_gtid = Some(g);
+                    (Some(start), false)
+                }
+                Ok(GtidStart::AlreadyComplete) => (None, false),
+                Err(e2) => {
+                    // The last attempt's failure, its kind kept, after the first's.
+                    return Err(e2.with_subject(format!("{}: {e}; by GTID", st.name)));
+                }
+            },
+            (Err(e), None) => return Err(e.with_subject(&st.name)),
+        }
+    };
+    let diff = DiffReport::default();
+    Ok(TargetPlan { state: st.clone(), relay_start, fast_path: fast, by_gtid, gtid_note, diff, file: None })
 }
 
 #[cfg(test)]

@@ -86,6 +86,13 @@ pub(crate) struct Table {
     body: Vec<u8>,
 }
 
+impl Table {
+    /// Its JSON columns (a partial update has a bit for each).
+    pub(crate) fn json_count(&self) -> usize {
+        self.cols.iter().filter(|c| c.raw == ColumnType::MYSQL_TYPE_JSON as u8).count()
+    }
+}
+
 pub(crate) struct Col {
     /// Type byte as logged (before the STRING → ENUM/SET resolution),
     /// MariaDB's compressed types already mapped to VARCHAR/BLOB.
@@ -499,26 +506,12 @@ fn meta_len(raw: u8, rest: &[u8]) -> Option<usize> {
 /// `table_def::field_metadata()`: how `mysqlbinlog -vv` shows `meta=`.
 fn meta_number(raw: u8, m: [u8; 2]) -> u16 {
     use ColumnType as T;
-    let Ok(t) = ColumnType::try_from(raw) else {
-        return 0;
-    };
-    match t {
-        T::MYSQL_TYPE_TINY_BLOB
-        | T::MYSQL_TYPE_BLOB
-        | T::MYSQL_TYPE_MEDIUM_BLOB
-        | T::MYSQL_TYPE_LONG_BLOB
-        | T::MYSQL_TYPE_DOUBLE
-        | T::MYSQL_TYPE_FLOAT
-        | T::MYSQL_TYPE_GEOMETRY
-        | T::MYSQL_TYPE_JSON
-        | T::MYSQL_TYPE_VECTOR
-        | T::MYSQL_TYPE_TIME2
-        | T::MYSQL_TYPE_DATETIME2
-        | T::MYSQL_TYPE_TIMESTAMP2 => m[0] as u16,
-        T::MYSQL_TYPE_SET | T::MYSQL_TYPE_ENUM | T::MYSQL_TYPE_STRING | T::MYSQL_TYPE_NEWDECIMAL => {
-            ((m[0] as u16) << 8) | m[1] as u16
-        }
-        T::MYSQL_TYPE_BIT | T::MYSQL_TYPE_VARCHAR => u16::from_le_bytes(m),
+    // The types with one or two bytes of metadata are [`meta_len`]'s; a
+    // typed array (whose length needs what follows) shows none.
+    match meta_len(raw, &[]) {
+        Some(1) => m[0] as u16,
+        Some(2) if raw == T::MYSQL_TYPE_BIT as u8 || raw == T::MYSQL_TYPE_VARCHAR as u8 => u16::from_le_bytes(m),
+        Some(2) => ((m[0] as u16) << 8) | m[1] as u16,
         _ => 0,
     }
 }
@@ -558,10 +551,76 @@ pub(crate) fn parse_rows<'a>(
 
 /// A column bitmap of a rows event as bools (empty when the image is absent).
 pub(crate) fn bits(ev: &RowsEventData<'_>, before: bool) -> Vec<bool> {
-    let s = if before { ev.columns_before_image() } else { ev.columns_after_image() };
-    match s {
-        Some(s) => (0..s.len()).map(|i| s[i]).collect(),
-        None => Vec::new(),
+    let mut v = Vec::new();
+    fill_bits(ev, before, &mut v);
+    v
+}
+
+/// The head of one row image (`Rows_log_event::print_verbose_one_row`,
+/// `unpack_row`): the partial-JSON bits of a MySQL partial update's after
+/// image, then the null bits of the columns present.
+pub(crate) struct ImageHead<'a> {
+    partial_bits: Option<&'a [u8]>,
+    nulls: &'a [u8],
+}
+
+/// A column present in a row image.
+#[derive(Clone, Copy)]
+pub(crate) struct ColumnFlags {
+    /// SQL NULL: no value follows.
+    pub(crate) is_null: bool,
+    /// A JSON column logged as a partial update (a JSON diff).
+    pub(crate) is_partial: bool,
+}
+
+impl<'a> ImageHead<'a> {
+    /// Reads the head from `buf`. `partial_ai`: the after image of a
+    /// PARTIAL_UPDATE_ROWS event; `json_count`: the table's JSON columns;
+    /// `cols`: the image's column bitmap.
+    pub(crate) fn read(
+        buf: &mut ParseBuf<'a>,
+        partial_ai: bool,
+        json_count: usize,
+        cols: &[bool],
+    ) -> DecodeResult<ImageHead<'a>> {
+        const E: &str = "row image";
+        let mut partial_bits = None;
+        if partial_ai {
+            let opts = buf.checked_eat_lenenc_int().ok_or(E)?;
+            if opts & 1 != 0 {
+                partial_bits = Some(buf.checked_eat(json_count.div_ceil(8)).ok_or(E)?);
+            }
+        }
+        let n_set = cols.iter().filter(|&&b| b).count();
+        let nulls = buf.checked_eat(n_set.div_ceil(8)).ok_or(E)?;
+        Ok(ImageHead { partial_bits, nulls })
+    }
+
+    /// Every column of the table in order: its index, and its flags when
+    /// the image holds it (`None`: absent from the bitmap `cols`). The bits
+    /// count JSON columns and present columns, as the server writes them.
+    pub(crate) fn columns<'t>(
+        &self,
+        table_cols: &'t [Col],
+        cols: &'t [bool],
+    ) -> impl Iterator<Item = (usize, &'t Col, Option<ColumnFlags>)> + use<'t, 'a> {
+        let bit = |b: &[u8], i: usize| b.get(i / 8).map(|x| x >> (i % 8) & 1 == 1);
+        let (partial_bits, nulls) = (self.partial_bits, self.nulls);
+        let (mut json_i, mut image_i) = (0usize, 0usize);
+        table_cols.iter().enumerate().map(move |(i, col)| {
+            let is_partial = if col.raw == ColumnType::MYSQL_TYPE_JSON as u8 {
+                json_i += 1;
+                partial_bits.and_then(|p| bit(p, json_i - 1)).unwrap_or(false)
+            } else {
+                false
+            };
+            if !cols.get(i).copied().unwrap_or(false) {
+                return (i, col, None);
+            }
+            image_i += 1;
+            let is_null = bit(nulls, image_i - 1).unwrap_or(true);
+            (i, col, Some(ColumnFlags { is_null, is_partial }))
+        })
     }
 }
 
@@ -750,7 +809,7 @@ fn walk_images(
             fill_bits(&ev, false, after);
         }
     }
-    let json_count = table.cols.iter().filter(|c| c.raw == ColumnType::MYSQL_TYPE_JSON as u8).count();
+    let json_count = table.json_count();
     let data = ev.rows_data();
     let mut buf = ParseBuf(data);
     while !buf.is_empty() {
@@ -759,32 +818,13 @@ fn walk_images(
             if img == 1 && !update {
                 break;
             }
-            let partial_ai = partial && img == 1;
-            let mut partial_bits: Option<&[u8]> = None;
-            if partial_ai {
-                let opts = buf.checked_eat_lenenc_int().ok_or(E)?;
-                if opts & 1 != 0 {
-                    partial_bits = Some(buf.checked_eat(json_count.div_ceil(8)).ok_or(E)?);
-                }
-            }
-            let n_set = cols.iter().filter(|&&b| b).count();
-            let nulls = buf.checked_eat(n_set.div_ceil(8)).ok_or(E)?;
+            let head = ImageHead::read(&mut buf, partial && img == 1, json_count, cols)?;
             spans.clear();
-            let (mut json_i, mut image_i) = (0usize, 0usize);
-            for (i, col) in table.cols.iter().enumerate() {
-                let is_partial = if col.raw == ColumnType::MYSQL_TYPE_JSON as u8 {
-                    let b = partial_bits.is_some_and(|p| p.get(json_i / 8).is_some_and(|x| x >> (json_i % 8) & 1 == 1));
-                    json_i += 1;
-                    b
-                } else {
-                    false
-                };
-                if !cols.get(i).copied().unwrap_or(false) {
+            for (_, col, present) in head.columns(&table.cols, cols) {
+                let Some(ColumnFlags { is_null, is_partial }) = present else {
                     spans.push(Span::Absent);
                     continue;
-                }
-                let is_null = nulls.get(image_i / 8).is_none_or(|x| x >> (image_i % 8) & 1 == 1);
-                image_i += 1;
+                };
                 if is_null {
                     spans.push(Span::Null);
                     continue;

@@ -63,21 +63,7 @@ fn quoted(out: &mut String, key: &str, b: &[u8], max: usize) {
 pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
     let t = ev.event_type();
     match t {
-        EventType::FORMAT_DESCRIPTION => {
-            let _ = write!(
-                out,
-                "binlog v{} server=\"{}\" checksum={}",
-                fmt.binlog_version,
-                fmt.server_version(),
-                fmt.checksum.name()
-            );
-            if ev.flags() & flags::BINLOG_IN_USE != 0 {
-                out.push_str(" in-use");
-            }
-            if ev.flags() & flags::RELAY_LOG != 0 {
-                out.push_str(" relay-log");
-            }
-        }
+        EventType::FORMAT_DESCRIPTION => format_description(out, ev, fmt)?,
         EventType::ROTATE => {
             let r = views::Rotate::parse(ev, fmt)?;
             out.push_str("next=");
@@ -87,65 +73,17 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
                 out.push_str(" fake");
             }
         }
-        EventType::QUERY | EventType::EXECUTE_LOAD_QUERY | EventType::MARIA_QUERY_COMPRESSED => {
-            let q = Query::parse(ev, fmt)?;
-            let _ = write!(out, "thread={} exec={} err={} ", q.thread_id, q.exec_time, q.error_code);
-            quoted(out, "db", q.db, 64);
-            out.push(' ');
-            let text = q.sql_text().map_err(|k| ParseError { kind: k, at: ev.offset(), event_type: Some(t) })?;
-            if q.is_compressed() {
-                let _ = write!(out, "compressed={}->{} ", q.sql.len(), text.len());
-            }
-            quoted(out, "sql", &text, SQL_PREVIEW);
-        }
+        EventType::QUERY | EventType::EXECUTE_LOAD_QUERY | EventType::MARIA_QUERY_COMPRESSED => query(out, ev, fmt)?,
         EventType::XID => {
             let _ = write!(out, "xid={}", views::xid(ev)?);
         }
-        EventType::GTID | EventType::ANONYMOUS_GTID => {
-            let g = MysqlGtid::parse(ev, fmt)?;
-            if t == EventType::GTID {
-                let _ = write!(out, "gtid={}:{}", views::format_uuid(&g.sid), g.gno);
-            } else {
-                out.push_str("anonymous");
-            }
-            if let Some((lc, sn)) = g.logical_clock {
-                let _ = write!(out, " last_committed={lc} sequence_number={sn}");
-            }
-        }
-        EventType::PREVIOUS_GTIDS => {
-            let p = PreviousGtids::parse(ev, fmt)?;
-            if p.tagged {
-                let s = crate::event::tagged::previous_gtids_text(ev)?;
-                let _ = write!(out, "gtids=\"{s}\" tagged-encoding");
-            } else {
-                let s = p.to_text().map_err(|k| ParseError { kind: k, at: ev.offset(), event_type: Some(t) })?;
-                let _ = write!(out, "gtids=\"{s}\"");
-            }
-        }
+        EventType::GTID | EventType::ANONYMOUS_GTID => mysql_gtid(out, ev, fmt)?,
+        EventType::PREVIOUS_GTIDS => previous_gtids(out, ev, fmt)?,
         EventType::GTID_TAGGED => {
             let _ = write!(out, "gtid={}", crate::event::tagged::gtid_text(ev)?);
         }
-        EventType::MARIA_GTID => {
-            let g = MariaGtid::parse(ev, fmt)?;
-            let _ = write!(out, "gtid={}-{}-{} flags=0x{:02x}", g.domain_id, ev.server_id(), g.seq_no, g.flags);
-            if g.is_standalone() {
-                out.push_str(" standalone");
-            }
-            if let Some(c) = g.commit_id {
-                let _ = write!(out, " commit_id={c}");
-            }
-        }
-        EventType::MARIA_GTID_LIST => {
-            let l = MariaGtidList::parse(ev, fmt)?;
-            out.push_str("gtids=\"");
-            for (i, (d, s, q)) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{d}-{s}-{q}");
-            }
-            out.push('"');
-        }
+        EventType::MARIA_GTID => maria_gtid(out, ev, fmt)?,
+        EventType::MARIA_GTID_LIST => maria_gtid_list(out, ev, fmt)?,
         EventType::MARIA_BINLOG_CHECKPOINT => {
             let c = MariaCheckpoint::parse(ev, fmt)?;
             out.push_str("file=");
@@ -182,17 +120,7 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
             let (a, b) = views::rand(ev)?;
             let _ = write!(out, "seed1={a} seed2={b}");
         }
-        EventType::USER_VAR => {
-            let u = UserVar::parse(ev)?;
-            out.push('@');
-            escape_bytes(out, u.name, 64);
-            match u.value {
-                None => out.push_str("=NULL"),
-                Some((ty, cs, v, _)) => {
-                    let _ = write!(out, " type={ty} charset={cs} len={}", v.len());
-                }
-            }
-        }
+        EventType::USER_VAR => user_var(out, ev)?,
         EventType::XA_PREPARE => {
             let x = XaPrepare::parse(ev)?;
             let _ = write!(out, "format_id={} gtrid_len={} bqual_len={}", x.format_id, x.gtrid.len(), x.bqual.len());
@@ -217,6 +145,110 @@ pub fn summarize(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<()
         }
         t if !t.is_known() => out.push_str("ignorable"),
         _ => {}
+    }
+    Ok(())
+}
+
+/// The binlog version, server, checksum and the in-use and relay-log flags.
+fn format_description(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
+    let _ = write!(
+        out,
+        "binlog v{} server=\"{}\" checksum={}",
+        fmt.binlog_version,
+        fmt.server_version(),
+        fmt.checksum.name()
+    );
+    if ev.flags() & flags::BINLOG_IN_USE != 0 {
+        out.push_str(" in-use");
+    }
+    if ev.flags() & flags::RELAY_LOG != 0 {
+        out.push_str(" relay-log");
+    }
+    Ok(())
+}
+
+/// A statement: its thread, time, error code, database and text (its
+/// sizes when compressed).
+fn query(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
+    let t = ev.event_type();
+    let q = Query::parse(ev, fmt)?;
+    let _ = write!(out, "thread={} exec={} err={} ", q.thread_id, q.exec_time, q.error_code);
+    quoted(out, "db", q.db, 64);
+    out.push(' ');
+    let text = q.sql_text().map_err(|k| ParseError { kind: k, at: ev.offset(), event_type: Some(t) })?;
+    if q.is_compressed() {
+        let _ = write!(out, "compressed={}->{} ", q.sql.len(), text.len());
+    }
+    quoted(out, "sql", &text, SQL_PREVIEW);
+    Ok(())
+}
+
+/// MySQL's GTID (or anonymous) and its logical clock.
+fn mysql_gtid(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
+    let t = ev.event_type();
+    let g = MysqlGtid::parse(ev, fmt)?;
+    if t == EventType::GTID {
+        let _ = write!(out, "gtid={}:{}", views::format_uuid(&g.sid), g.gno);
+    } else {
+        out.push_str("anonymous");
+    }
+    if let Some((lc, sn)) = g.logical_clock {
+        let _ = write!(out, " last_committed={lc} sequence_number={sn}");
+    }
+    Ok(())
+}
+
+/// MySQL's PREVIOUS_GTIDS, tagged (8.4) or not.
+fn previous_gtids(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
+    let t = ev.event_type();
+    let p = PreviousGtids::parse(ev, fmt)?;
+    if p.tagged {
+        let s = crate::event::tagged::previous_gtids_text(ev)?;
+        let _ = write!(out, "gtids=\"{s}\" tagged-encoding");
+    } else {
+        let s = p.to_text().map_err(|k| ParseError { kind: k, at: ev.offset(), event_type: Some(t) })?;
+        let _ = write!(out, "gtids=\"{s}\"");
+    }
+    Ok(())
+}
+
+/// MariaDB's GTID, its flags and commit id.
+fn maria_gtid(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
+    let g = MariaGtid::parse(ev, fmt)?;
+    let _ = write!(out, "gtid={}-{}-{} flags=0x{:02x}", g.domain_id, ev.server_id(), g.seq_no, g.flags);
+    if g.is_standalone() {
+        out.push_str(" standalone");
+    }
+    if let Some(c) = g.commit_id {
+        let _ = write!(out, " commit_id={c}");
+    }
+    Ok(())
+}
+
+/// MariaDB's GTID_LIST: every domain's last GTID.
+fn maria_gtid_list(out: &mut String, ev: &RawEvent<'_>, fmt: &Format) -> Result<(), ParseError> {
+    let l = MariaGtidList::parse(ev, fmt)?;
+    out.push_str("gtids=\"");
+    for (i, (d, s, q)) in l.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{d}-{s}-{q}");
+    }
+    out.push('"');
+    Ok(())
+}
+
+/// A user variable's name, and its type, charset and length (or NULL).
+fn user_var(out: &mut String, ev: &RawEvent<'_>) -> Result<(), ParseError> {
+    let u = UserVar::parse(ev)?;
+    out.push('@');
+    escape_bytes(out, u.name, 64);
+    match u.value {
+        None => out.push_str("=NULL"),
+        Some((ty, cs, v, _)) => {
+            let _ = write!(out, " type={ty} charset={cs} len={}", v.len());
+        }
     }
     Ok(())
 }

@@ -12,10 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diff::{CutOptions, DiffReport, LeftOut, Source, Start};
+use crate::diff::{CutOptions, DiffReport, LeftOut, Start};
 use crate::error::{Error, Result};
 use crate::event::{Step, WalkOptions, flags};
-use crate::log::{LogFile, LogName, LogSet};
+use crate::log::{LogFile, LogKind, LogName, LogSet};
 
 /// A series of logs in one folder, as MHA's `BinlogManager` knows it.
 #[derive(Clone, Debug)]
@@ -152,13 +152,13 @@ pub struct Cut {
 /// # Errors
 /// A damaged source, a start that is not an event boundary, an I/O error.
 pub fn cut(set: &LogSet, start: &Start, out: &Path, opts: &CutOptions) -> Result<Cut> {
-    let kind = start.source();
-    let opts = CutOptions { allow_mid_transaction_start: true, keep_partial_tail: kind == Source::Relay, ..*opts };
+    let kind = start.kind();
+    let opts = CutOptions { allow_mid_transaction_start: true, keep_partial_tail: kind == LogKind::Relay, ..*opts };
     let start = Start::new(kind, start.file().clone(), start.pos().max(4));
     let report = match &start {
         Start::Relay(p) => crate::diff::relay_diff(set, p, out, &opts)?,
         Start::Binlog(p) => crate::diff::save_binlog(set, p, out, &opts)?,
     };
-    let kept_tail = if kind == Source::Relay { report.left_out.clone() } else { None };
+    let kept_tail = if kind == LogKind::Relay { report.left_out.clone() } else { None };
     Ok(Cut { events: report.written.events, bytes: report.written.bytes, kept_tail, report })
 }

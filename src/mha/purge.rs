@@ -26,7 +26,7 @@ use mysql::prelude::Queryable;
 use super::getopt::{Kind, Spec};
 use super::logs::{Logs, show_dir};
 use super::{Croak, Res, out};
-use crate::server::{ConnSpec, RelayLogInfo, Secret, Server};
+use crate::server::{ConnSpec, RelayInfoStore, Secret, Server};
 
 const SPECS: &[Spec] = &[
     ("help", Kind::Flag),
@@ -267,9 +267,9 @@ fn locate(srv: &mut Server, a: &Args) -> Res<Logs> {
     let datadir: Option<String> =
         srv.conn().query_first(sql).map_err(|e| Croak::new(format!("{}: {sql}: {e}\n", srv.label())))?;
     let datadir = PathBuf::from(datadir.unwrap_or_default());
-    let info_file = match srv.relay_log_info().map_err(croak)? {
-        RelayLogInfo::File(f) => f,
-        RelayLogInfo::Table(name) => {
+    let info_file = match srv.relay_info_store().map_err(croak)? {
+        RelayInfoStore::File(f) => f,
+        RelayInfoStore::Table(name) => {
             let name = name.ok_or_else(|| {
                 Croak::new("Getting relay log directory or current relay logfile from replication table failed!\n")
             })?;

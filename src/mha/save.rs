@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use super::getopt::{Kind, Opts, Spec};
 use super::logs::{Logs, cut, find_binlog_dir, find_binlog_dir_from_prefix, is_relay_log, show_dir};
 use super::{Croak, Res, out};
-use crate::diff::{CutOptions, Source, Start};
+use crate::diff::{CutOptions, Start};
+use crate::log::LogKind;
 
 const SPECS: &[Spec] = &[
     ("help", Kind::Flag),
@@ -175,7 +176,7 @@ fn save(logs: &Logs, start_pos: i64, output: &Path, debug: bool) -> Res<u8> {
             first_path.display()
         )));
     }
-    let kind = if is_relay_log(&first_path)? { Source::Relay } else { Source::Binlog };
+    let kind = if is_relay_log(&first_path)? { LogKind::Relay } else { LogKind::Binlog };
     out(&format!(
         " Concat binary/relay logs from {first} pos {start_pos} to {} EOF into {} ..\n",
         logs.end(),
@@ -185,7 +186,7 @@ fn save(logs: &Logs, start_pos: i64, output: &Path, debug: bool) -> Res<u8> {
         out(&format!(
             "  Source: {} ({})\n",
             show_dir(&logs.dir),
-            if kind == Source::Relay { "relay logs: the replica's own events are skipped" } else { "binary logs" }
+            if kind == LogKind::Relay { "relay logs: the replica's own events are skipped" } else { "binary logs" }
         ));
     }
     let c = cut(&logs.set, &Start::new(kind, first, start), output, &CutOptions::default())?;

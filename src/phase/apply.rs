@@ -21,7 +21,7 @@ use crate::node::{ApplyReply, ApplyRequest, ApplyTarget, Node};
 use crate::remote::Host;
 
 /// What phase 4's apply did, per replica (in the order of `Checked::alive`).
-pub(super) struct Applied {
+pub(super) struct ApplyResults {
     /// What happened (`Ok`: a line to say), or why it failed.
     pub results: Vec<std::result::Result<String, String>>,
     /// The GTIDs each applied last, per domain (for its GTID state).
@@ -47,7 +47,7 @@ impl Run<'_> {
     }
 
     /// Phase 4, its first half: every replica applies its diffs.
-    pub(super) fn apply(&mut self, c: &mut Checked, r: &Recovered) -> Result<Applied> {
+    pub(super) fn apply(&mut self, c: &mut Checked, r: &Recovered) -> Result<ApplyResults> {
         let t = Instant::now();
         self.say("* Phase 4: Applying every replica's diff (in parallel) and re-pointing..");
         self.note(|rec| rec.phase = "apply".into())?;
@@ -56,24 +56,8 @@ impl Run<'_> {
         let lbin = lr.bin.clone().unwrap_or_default();
         let tail_file = r.tail.as_ref().map(|(f, _)| f.clone());
         let tail_bytes = tail_file.as_ref().and_then(|f| std::fs::metadata(f).ok()).map(|m| m.len()).unwrap_or(0);
-        let boundary: Option<crate::position::MasterPos> = r.relay_end.parse().ok();
         let resumed = c.resumed.clone();
-        let inputs: Vec<std::result::Result<ApplyInput, String>> = r
-            .states
-            .iter()
-            .zip(&r.cut_files)
-            .map(|(st, cf)| match (&tail_file, &boundary) {
-                // It executed past where the tail starts (the latest replica's
-                // relay log torn shorter than what was executed from it). With
-                // GTIDs the tail's apply skips what it has; without, fail it
-                // rather than apply twice or leave a gap.
-                (Some(_), Some(b)) if st.exec > *b && st.gtid_executed.is_none() => Err(format!(
-                    "executed {} past the boundary {} where the dead master's tail starts: not recovered",
-                    st.exec, r.relay_end
-                )),
-                _ => Ok((cf.as_deref(), tail_file.as_deref())),
-            })
-            .collect();
+        let inputs = apply_inputs(r, tail_file.as_deref());
         // A bar per replica on a terminal (quiet when piped); totals come from the applier's own count.
         let counters: Vec<std::sync::Arc<crate::apply::Counters>> =
             c.alive.iter().map(|_| Default::default()).collect();
@@ -84,52 +68,21 @@ impl Run<'_> {
         // target (one remote process for all, each target on its thread),
         // when that host is remote and every replica takes one account (the
         // password goes on that process's standard input only).
-        let same_account = c.alive.iter().all(|x| {
-            x.conf.user == c.alive[0].conf.user
-                && x.conf.password.as_ref().map(crate::server::Secret::expose)
-                    == c.alive[0].conf.password.as_ref().map(crate::server::Secret::expose)
-        });
         // A password goes only to a host whose SSH key was verified: when
         // only StrictHostKeyChecking=no let it in, the diffs come here instead.
         let refused = match &c.alive[0].conf.password {
             Some(_) => lhost.may_receive_secret("apply the relay diffs from the latest replica's host").err(),
             None => None,
         };
-        let on_latest = self.o.apply_on_latest && matches!(lhost, Host::Ssh(_)) && same_account && refused.is_none();
-        if let Some(e) = refused.filter(|_| self.o.apply_on_latest && same_account) {
+        let same = same_account(c);
+        let on_latest = self.o.apply_on_latest && matches!(lhost, Host::Ssh(_)) && same && refused.is_none();
+        if let Some(e) = refused.filter(|_| self.o.apply_on_latest && same) {
             self.say(&format!("  {e}; its relay diffs are fetched and applied from here instead."));
         }
-        // Who gets a relay diff from the latest replica's host (with the
-        // index of its counters).
-        let remote_targets: Vec<(usize, ApplyTarget)> = c
-            .alive
-            .iter()
-            .zip(&inputs)
-            .enumerate()
-            .filter_map(|(i, (x, input))| {
-                let cut = input.as_ref().ok()?.0?;
-                let t = ApplyTarget {
-                    name: x.conf.name.clone(),
-                    host: x.conf.ip.clone(),
-                    port: x.conf.port,
-                    file: cut.to_path_buf(),
-                };
-                Some((i, t))
-            })
-            .collect();
+        let remote_targets = remote_targets(c, &inputs);
         let remote: std::sync::OnceLock<(Result<ApplyReply>, f64)> = std::sync::OnceLock::new();
-        let max_relay = r.relay_bytes.iter().copied().max().unwrap_or(0);
         let remote_stage = || {
-            let req = ApplyRequest {
-                targets: remote_targets.iter().map(|(_, t)| t.clone()).collect(),
-                user: c.alive[0].conf.user.clone(),
-                password: c.alive[0].conf.password.as_ref().map(|p| p.expose().to_string()),
-                parallel: self.workers(max_relay),
-                // Its connections and each target's apply bounded as ours are.
-                mysql_timeout_secs: self.o.mysql_timeout.as_secs().max(1),
-                deadline_secs: self.o.step_timeout.as_secs().max(1),
-                resume: resumed.is_some(),
-            };
+            let req = self.remote_request(c, r, &remote_targets, resumed.is_some());
             // Its progress moves each replica's bar.
             let followed: Vec<_> = remote_targets.iter().map(|&(i, _)| counters[i].clone()).collect();
             let t = Instant::now();
@@ -183,7 +136,42 @@ impl Run<'_> {
         }
         let files: Vec<Vec<PathBuf>> =
             applied_files.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
-        for (x, res) in c.alive.iter().zip(&results) {
+        self.record_applied(c, &results, files)?;
+        let gtids = applied_gtids.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
+        Ok(ApplyResults { results, gtids, started: t })
+    }
+
+    /// The one request for the latest replica's host: every remote target's
+    /// relay diff, bounded as ours are.
+    fn remote_request(
+        &self,
+        c: &Checked,
+        r: &Recovered,
+        targets: &[(usize, ApplyTarget)],
+        resume: bool,
+    ) -> ApplyRequest {
+        let max_relay = r.relay_bytes.iter().copied().max().unwrap_or(0);
+        ApplyRequest {
+            targets: targets.iter().map(|(_, t)| t.clone()).collect(),
+            user: c.alive[0].conf.user.clone(),
+            password: c.alive[0].conf.password.as_ref().map(|p| p.expose().to_string()),
+            parallel: self.workers(max_relay),
+            // Its connections and each target's apply bounded as ours are.
+            mysql_timeout_secs: self.o.mysql_timeout.as_secs().max(1),
+            deadline_secs: self.o.step_timeout.as_secs().max(1),
+            resume,
+        }
+    }
+
+    /// Says each replica's result, records the ones applied (a resumed run
+    /// does not apply them again) and keeps the report's account.
+    fn record_applied(
+        &mut self,
+        c: &Checked,
+        results: &[std::result::Result<String, String>],
+        files: Vec<Vec<PathBuf>>,
+    ) -> Result<()> {
+        for (x, res) in c.alive.iter().zip(results) {
             match res {
                 Ok(m) => self.say(&format!("  {}: {m}", label(&x.conf))),
                 Err(m) => self.say(&format!("  {}: FAILED: {m}", label(&x.conf))),
@@ -198,20 +186,71 @@ impl Run<'_> {
         self.doc.applied = c
             .alive
             .iter()
-            .zip(&results)
-            .zip(&files)
+            .zip(results)
+            .zip(files)
             .map(|((x, res), f)| StepDoc {
                 replica: x.conf.name.clone(),
-                files: Some(f.clone()),
+                files: Some(f),
                 ok: res.is_ok(),
                 result: match res {
                     Ok(m) | Err(m) => m.clone(),
                 },
             })
             .collect();
-        let gtids = applied_gtids.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
-        Ok(Applied { results, gtids, started: t })
+        Ok(())
     }
+}
+
+/// What each replica applies: its cut relay diff, then the dead master's
+/// tail; or why it cannot be recovered.
+fn apply_inputs<'a>(r: &'a Recovered, tail_file: Option<&'a Path>) -> Vec<std::result::Result<ApplyInput<'a>, String>> {
+    let boundary: Option<crate::position::MasterPos> = r.relay_end.parse().ok();
+    r.states
+        .iter()
+        .zip(&r.cut_files)
+        .map(|(st, cf)| match (tail_file, &boundary) {
+            // It executed past where the tail starts (the latest replica's
+            // relay log torn shorter than what was executed from it). With
+            // GTIDs the tail's apply skips what it has; without, fail it
+            // rather than apply twice or leave a gap.
+            (Some(_), Some(b)) if st.exec > *b && st.gtid_executed.is_none() => Err(format!(
+                "executed {} past the boundary {} where the dead master's tail starts: not recovered",
+                st.exec, r.relay_end
+            )),
+            _ => Ok((cf.as_deref(), tail_file)),
+        })
+        .collect()
+}
+
+/// Every replica logs in with the first one's user and password: one
+/// remote process can apply to them all.
+fn same_account(c: &Checked) -> bool {
+    let Some(first) = c.alive.first().map(|x| &x.conf) else { return true };
+    c.alive.iter().all(|x| {
+        x.conf.user == first.user
+            && x.conf.password.as_ref().map(crate::server::Secret::expose)
+                == first.password.as_ref().map(crate::server::Secret::expose)
+    })
+}
+
+/// Who gets a relay diff from the latest replica's host, with the index of
+/// its counters.
+fn remote_targets(c: &Checked, inputs: &[std::result::Result<ApplyInput<'_>, String>]) -> Vec<(usize, ApplyTarget)> {
+    c.alive
+        .iter()
+        .zip(inputs)
+        .enumerate()
+        .filter_map(|(i, (x, input))| {
+            let cut = input.as_ref().ok()?.0?;
+            let t = ApplyTarget {
+                name: x.conf.name.clone(),
+                host: x.conf.ip.clone(),
+                port: x.conf.port,
+                file: cut.to_path_buf(),
+            };
+            Some((i, t))
+        })
+        .collect()
 }
 
 /// One replica's apply.

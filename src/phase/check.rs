@@ -39,6 +39,12 @@ pub(super) struct Checked {
 }
 
 impl Checked {
+    /// What saves the dead master's tail with our binary `bin` on its `host`
+    /// (phase 1 early, phase 3 again from the latest relay end).
+    pub(super) fn saver<'a>(&'a self, host: &'a Host, bin: &'a str, step_timeout: Duration) -> Saver<'a> {
+        Saver { host, bin, dead: &self.dead, run_dir: &self.run_dir, workdir: &self.workdir, step_timeout }
+    }
+
     /// Every host opened: the survivors' and the dead master's.
     pub(super) fn opened_hosts(&self) -> impl Iterator<Item = (&Host, &ServerConf)> {
         let alive = self.alive.iter().filter_map(|r| r.host.as_ref().ok().map(|h| (h, &r.conf)));
@@ -350,14 +356,7 @@ impl Run<'_> {
         let from = furthest_read(&c.alive);
         let attempt = match (&c.dead_host, &c.dead_bin, &from) {
             (Ok(h), Some(b), Some(from)) => {
-                let saver = Saver {
-                    host: h,
-                    bin: b,
-                    dead: &c.dead,
-                    run_dir: &c.run_dir,
-                    workdir: &c.workdir,
-                    step_timeout: self.o.step_timeout,
-                };
+                let saver = c.saver(h, b, self.o.step_timeout);
                 // The furthest read may be inside a transaction (an IO thread cut off
                 // mid-transaction): the tail then starts where that transaction does,
                 // where the relay logs' last whole transaction ends.

@@ -8,13 +8,13 @@ use std::time::Instant;
 use super::check::Checked;
 use super::hooks;
 use super::record::Record;
-use super::repoint::Promoted;
+use super::repoint::NewMasterAt;
 use super::{Run, label, promote};
 use crate::error::Result;
 
 impl Run<'_> {
     /// Phase 5.
-    pub(super) fn cleanup(&mut self, c: &mut Checked, p: &Promoted, t_all: Instant) -> Result<()> {
+    pub(super) fn cleanup(&mut self, c: &mut Checked, p: &NewMasterAt, t_all: Instant) -> Result<()> {
         let t = Instant::now();
         self.say("* Phase 5: New master cleanup phase..");
         self.note(|r| r.phase = "cleanup".into())?;
@@ -26,7 +26,7 @@ impl Run<'_> {
             n.srv.reset_replica_all()?;
             // What it applied is in its slave position too: a later switch
             // that makes it a replica again must not fetch those twice.
-            if let Some(g) = &p.gtid {
+            if let Some(g) = &p.at.gtid {
                 n.srv.set_gtid_slave_pos(g)?;
                 self.say(&format!("  {who}: gtid_slave_pos {g} (what it holds)"));
             }

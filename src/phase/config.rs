@@ -225,6 +225,67 @@ fn flag(v: Option<&String>) -> bool {
     v.is_some_and(|v| v.trim() != "0" && !v.trim().is_empty())
 }
 
+/// One `[serverN]` section, what it leaves out taken from `[server default]`.
+fn server_conf(name: String, own: &Section, default: &Section, app: &Path) -> Result<ServerConf> {
+    let get = |k: &str| own.get(k).or_else(|| default.get(k));
+    let hostname = get("hostname")
+        .cloned()
+        .ok_or_else(|| Error::config(Some("hostname"), format!("[{name}] has none")).with_file(app))?;
+    let port = match get("port") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| Error::config(Some("port"), format!("[{name}] {p:?} is not a port")).with_file(app))?,
+        None => 3306,
+    };
+    let user = get("user").cloned().unwrap_or_else(|| "root".into());
+    let num = |k: &str, d: u64| -> Result<u64> {
+        match get(k) {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| Error::config(Some(k), format!("[{name}] {v:?} is not a number")).with_file(app)),
+            None => Ok(d),
+        }
+    };
+    let ssh_port = u16::try_from(num("ssh_port", 22)?)
+        .map_err(|_| Error::config(Some("ssh_port"), format!("[{name}] is not a port")).with_file(app))?;
+    let ssh_connection_timeout = num("ssh_connection_timeout", 5)?;
+    let opt = |k: &str| get(k).filter(|v| !v.trim().is_empty()).cloned();
+    let own_host = hostname.clone();
+    let password = get("password").map(Secret::new);
+    Ok(ServerConf {
+        ip: get("ip").cloned().unwrap_or_else(|| hostname.clone()),
+        hostname,
+        port,
+        repl_user: get("repl_user").cloned().unwrap_or_else(|| user.clone()),
+        repl_password: get("repl_password").map(Secret::new).or_else(|| password.clone()),
+        user,
+        password,
+        master_binlog_dir: get("master_binlog_dir")
+            .map(String::as_str)
+            .unwrap_or("/var/lib/mysql,/var/log/mysql")
+            .split(',')
+            .map(|d| PathBuf::from(d.trim()))
+            .collect(),
+        candidate_master: flag(get("candidate_master")),
+        no_master: flag(get("no_master")),
+        ignore_fail: flag(get("ignore_fail")),
+        ssh_user: opt("ssh_user").unwrap_or_else(current_user),
+        ssh_host: opt("ssh_host").unwrap_or_else(|| own_host.clone()),
+        ssh_port,
+        ssh_options: opt("ssh_options").unwrap_or_default(),
+        ssh_connection_timeout,
+        remote_workdir: PathBuf::from(opt("remote_workdir").unwrap_or_else(|| "/var/tmp".into())),
+        master_pid_file: opt("master_pid_file"),
+        master_ip_failover_script: opt("master_ip_failover_script"),
+        master_ip_online_change_script: opt("master_ip_online_change_script"),
+        shutdown_script: opt("shutdown_script"),
+        report_script: opt("report_script"),
+        secondary_check_script: opt("secondary_check_script"),
+        name,
+    })
+}
+
 impl AppConf {
     /// Reads `app` (and `global` first, when given: `app` wins).
     ///
@@ -270,66 +331,8 @@ impl AppConf {
         if servers.is_empty() {
             return Err(Error::config(None, "no [serverN] section").with_file(app));
         }
-        let mut out = Vec::new();
-        for (name, own) in servers {
-            let get = |k: &str| own.get(k).or_else(|| default.get(k));
-            let hostname = get("hostname")
-                .cloned()
-                .ok_or_else(|| Error::config(Some("hostname"), format!("[{name}] has none")).with_file(app))?;
-            let port = match get("port") {
-                Some(p) => p
-                    .parse()
-                    .map_err(|_| Error::config(Some("port"), format!("[{name}] {p:?} is not a port")).with_file(app))?,
-                None => 3306,
-            };
-            let user = get("user").cloned().unwrap_or_else(|| "root".into());
-            let num = |k: &str, d: u64| -> Result<u64> {
-                match get(k) {
-                    Some(v) => v
-                        .trim()
-                        .parse()
-                        .map_err(|_| Error::config(Some(k), format!("[{name}] {v:?} is not a number")).with_file(app)),
-                    None => Ok(d),
-                }
-            };
-            let ssh_port = u16::try_from(num("ssh_port", 22)?)
-                .map_err(|_| Error::config(Some("ssh_port"), format!("[{name}] is not a port")).with_file(app))?;
-            let ssh_connection_timeout = num("ssh_connection_timeout", 5)?;
-            let opt = |k: &str| get(k).filter(|v| !v.trim().is_empty()).cloned();
-            let own_host = hostname.clone();
-            let password = get("password").map(Secret::new);
-            out.push(ServerConf {
-                ip: get("ip").cloned().unwrap_or_else(|| hostname.clone()),
-                hostname,
-                port,
-                repl_user: get("repl_user").cloned().unwrap_or_else(|| user.clone()),
-                repl_password: get("repl_password").map(Secret::new).or_else(|| password.clone()),
-                user,
-                password,
-                master_binlog_dir: get("master_binlog_dir")
-                    .map(String::as_str)
-                    .unwrap_or("/var/lib/mysql,/var/log/mysql")
-                    .split(',')
-                    .map(|d| PathBuf::from(d.trim()))
-                    .collect(),
-                candidate_master: flag(get("candidate_master")),
-                no_master: flag(get("no_master")),
-                ignore_fail: flag(get("ignore_fail")),
-                ssh_user: opt("ssh_user").unwrap_or_else(current_user),
-                ssh_host: opt("ssh_host").unwrap_or_else(|| own_host.clone()),
-                ssh_port,
-                ssh_options: opt("ssh_options").unwrap_or_default(),
-                ssh_connection_timeout,
-                remote_workdir: PathBuf::from(opt("remote_workdir").unwrap_or_else(|| "/var/tmp".into())),
-                master_pid_file: opt("master_pid_file"),
-                master_ip_failover_script: opt("master_ip_failover_script"),
-                master_ip_online_change_script: opt("master_ip_online_change_script"),
-                shutdown_script: opt("shutdown_script"),
-                report_script: opt("report_script"),
-                secondary_check_script: opt("secondary_check_script"),
-                name,
-            });
-        }
+        let out =
+            servers.into_iter().map(|(name, own)| server_conf(name, &own, &default, app)).collect::<Result<_>>()?;
         let manager_workdir =
             default.get("manager_workdir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/log/masterha"));
         let manager_log = default.get("manager_log").filter(|v| !v.trim().is_empty()).map(PathBuf::from);

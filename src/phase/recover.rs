@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::report::{DiffEntry, NewMaster, Phase, ReplicaDoc, TailDoc};
 
 use super::check::Checked;
-use super::tail::{Saved, Saver};
+use super::tail::Saved;
 use super::{Run, label, promote, secs};
 use crate::diff::PlanDoc;
 use crate::diff::tail::TailStart;
@@ -80,31 +80,7 @@ impl Run<'_> {
         }
         // Errant transactions: never promoted, always reported.
         let errant = crate::position::errant(&own_states);
-        self.doc.replicas = c
-            .alive
-            .iter()
-            .zip(&states)
-            .zip(&errant)
-            .map(|((r, s), e)| ReplicaDoc {
-                name: r.conf.name.clone(),
-                host: r.conf.ip.clone(),
-                port: r.conf.port,
-                read: s.read.to_string(),
-                exec: s.exec.to_string(),
-                io_thread: r.status.get("Slave_IO_Running").to_string(),
-                last_io_error: r.status.io_error(),
-                errant_gtids: e.clone(),
-            })
-            .collect();
-        for (r, e) in c.alive.iter().zip(&errant) {
-            if !e.is_empty() {
-                self.say(&format!(
-                    "  {}: errant transactions (its own writes, on no other replica; never promoted), up to {}",
-                    label(&r.conf),
-                    e.join(",")
-                ));
-            }
-        }
+        self.report_replicas(c, &states, &errant);
         let li = latest(&states).ok_or_else(|| Error::refused("no replica state"))?;
         let lr = &c.alive[li];
         self.say(&format!("  Latest replica: {} (read {})", label(&lr.conf), states[li].read));
@@ -137,6 +113,36 @@ impl Run<'_> {
             new_idx,
             cannot,
         }))
+    }
+
+    /// Every replica's positions and errant GTIDs in the report; the errant
+    /// ones said.
+    fn report_replicas(&mut self, c: &Checked, states: &[ReplicaState], errant: &[Vec<String>]) {
+        self.doc.replicas = c
+            .alive
+            .iter()
+            .zip(states)
+            .zip(errant)
+            .map(|((r, s), e)| ReplicaDoc {
+                name: r.conf.name.clone(),
+                host: r.conf.ip.clone(),
+                port: r.conf.port,
+                read: s.read.to_string(),
+                exec: s.exec.to_string(),
+                io_thread: r.status.get("Slave_IO_Running").to_string(),
+                last_io_error: r.status.io_error(),
+                errant_gtids: e.clone(),
+            })
+            .collect();
+        for (r, e) in c.alive.iter().zip(errant) {
+            if !e.is_empty() {
+                self.say(&format!(
+                    "  {}: errant transactions (its own writes, on no other replica; never promoted), up to {}",
+                    label(&r.conf),
+                    e.join(",")
+                ));
+            }
+        }
     }
 
     /// The cut, on the latest replica's host: one shared pass for every
@@ -253,14 +259,7 @@ impl Run<'_> {
                 if let Some(sv) = early {
                     self.say(&format!("  The tail was saved from {}; saving it again from {relay_end}.", sv.from));
                 }
-                let saver = Saver {
-                    host: h,
-                    bin: b,
-                    dead: &c.dead,
-                    run_dir: &c.run_dir,
-                    workdir: &c.workdir,
-                    step_timeout: o.step_timeout,
-                };
+                let saver = c.saver(h, b, o.step_timeout);
                 let r = saver.save(relay_end, TailStart::Exact);
                 if let Ok(sv) = &r {
                     if sv.file.is_some() {

@@ -6,7 +6,7 @@
 
 use super::report::{Phase, StepDoc};
 
-use super::apply::Applied;
+use super::apply::ApplyResults;
 use super::check::Checked;
 use super::hooks::{self, HookExit};
 use super::record::{self, ReplicaStep};
@@ -15,20 +15,18 @@ use super::{Replica, Run, ServerConf, label};
 use crate::error::{Error, Result};
 use crate::server::status::{GtidMode, SourceAddr, wait_for};
 
-/// Where the new master took writes.
-pub(super) struct Promoted {
+/// The new master, and where it took writes.
+pub(super) struct NewMasterAt {
     /// Its index in `Checked::alive`.
     pub idx: usize,
-    pub file: String,
-    pub pos: u64,
-    /// What it held then, by GTID, per domain (GTID topologies): its
-    /// `gtid_slave_pos` from now on.
-    pub gtid: Option<String>,
+    /// Its binlog coordinates then, and what it held by GTID (GTID
+    /// topologies: its `gtid_slave_pos` from now on), as the record keeps them.
+    pub at: record::Promoted,
 }
 
 impl Run<'_> {
     /// The new master takes writes.
-    pub(super) fn promote(&mut self, c: &mut Checked, r: &Recovered, a: &Applied) -> Result<Promoted> {
+    pub(super) fn promote(&mut self, c: &mut Checked, r: &Recovered, a: &ApplyResults) -> Result<NewMasterAt> {
         let new_master = c.alive[r.new_idx].conf.clone();
         if let Err(e) = &a.results[r.new_idx] {
             return Err(Error::server(
@@ -70,13 +68,13 @@ impl Run<'_> {
             rec.promoted = Some(record::Promoted { file: f, pos, gtid: g });
             rec.replicas.insert(name, ReplicaStep::Repointed);
         })?;
-        Ok(Promoted { idx: r.new_idx, file, pos, gtid })
+        Ok(NewMasterAt { idx: r.new_idx, at: record::Promoted { file, pos, gtid } })
     }
 
     /// Every other replica follows the new master. Each one's GTID start
     /// (GTID topologies) is what its SQL thread had applied plus what we
     /// applied: every survivor now holds the same transactions.
-    pub(super) fn repoint(&mut self, c: &mut Checked, r: &Recovered, a: Applied, p: &Promoted) -> Result<()> {
+    pub(super) fn repoint(&mut self, c: &mut Checked, r: &Recovered, a: ApplyResults, p: &NewMasterAt) -> Result<()> {
         let mut starts: Vec<Option<String>> = Vec::new();
         for ((before, gtids), x) in r.slave_pos_before.iter().zip(&a.gtids).zip(&c.alive) {
             starts.push(match before {
@@ -93,7 +91,7 @@ impl Run<'_> {
     /// After a resumed run found the new master already taking writes: the
     /// replicas the earlier run applied but did not re-point follow it from
     /// where it took writes; those it did not apply are left, reported.
-    pub(super) fn repoint_resumed(&mut self, c: &mut Checked, promoted: &record::Promoted) -> Result<Promoted> {
+    pub(super) fn repoint_resumed(&mut self, c: &mut Checked, promoted: &record::Promoted) -> Result<NewMasterAt> {
         let t = std::time::Instant::now();
         self.say("* Phase 4: Re-pointing what the earlier run left..");
         let rec = c.resumed.clone().unwrap_or_else(|| record::Record::new(&c.dead.name, &c.workdir, &c.run_dir));
@@ -105,7 +103,7 @@ impl Run<'_> {
             .ok_or_else(|| Error::server(&new_name, "the earlier run's new master does not answer"))?;
         // Every survivor holds what the new master held when it took writes.
         let at = promoted.gtid.clone();
-        let p = Promoted { idx, file: promoted.file.clone(), pos: promoted.pos, gtid: at.clone() };
+        let p = NewMasterAt { idx, at: promoted.clone() };
         let mut results = Vec::new();
         let mut starts = Vec::new();
         for x in &c.alive {
@@ -129,7 +127,7 @@ impl Run<'_> {
     fn follow_new_master(
         &mut self,
         c: &mut Checked,
-        p: &Promoted,
+        p: &NewMasterAt,
         results: Vec<std::result::Result<Option<String>, String>>,
         starts: Vec<Option<String>>,
         cannot: &[Option<String>],
@@ -153,7 +151,7 @@ impl Run<'_> {
                         if let Some(w) = lost {
                             return Err(format!("{applied}lost: it cannot follow the new master ({w}), left as it is"));
                         }
-                        follow(x, nm, mode, (&p.file, p.pos), start.as_deref(), wait)
+                        follow(x, nm, mode, (&p.at.file, p.at.pos), start.as_deref(), wait)
                             .map(|how| format!("{applied}replicating from {} {how}", label(nm)))
                     })
                 })

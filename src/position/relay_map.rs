@@ -204,12 +204,12 @@ fn fast_path(relay: &LogSet, target: &MasterPos, latest: &MasterPos, opts: &MapO
     Ok((expect == latest.pos).then(|| RelayPos::new(name.clone(), start)))
 }
 
-fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Mapping> {
+/// Every file's head, oldest first: each inherits the master file of the
+/// ones before (a file whose first events are the replica's own names no
+/// master file) and the replica's own server id once a head has shown it.
+/// The second value: that id, if any head showed it.
+fn read_heads(relay: &LogSet, opts: &MapOptions) -> Result<(Vec<RelayFileHead>, Option<u32>)> {
     let files = relay.files();
-    if files.is_empty() {
-        return Err(Error::bad_input("relay position not found", "no relay log files"));
-    }
-    // Heads, oldest first, inheriting the master file across files.
     let mut heads = Vec::with_capacity(files.len());
     let mut inherited: Option<LogName> = None;
     let mut own = opts.own_server_id;
@@ -222,6 +222,15 @@ fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Ma
         }
         heads.push(h);
     }
+    Ok((heads, own))
+}
+
+fn slow_path(relay: &LogSet, target: &MasterPos, opts: &MapOptions) -> Result<Mapping> {
+    let files = relay.files();
+    if files.is_empty() {
+        return Err(Error::bad_input("relay position not found", "no relay log files"));
+    }
+    let (heads, own) = read_heads(relay, opts)?;
     // The newest file starting at or before the target holds the event
     // ending there, or a header event (a fake rotate) that puts it there, as
     // MHA reads it. But a relay log rotated on size between two events of one
@@ -335,19 +344,7 @@ pub fn torn_tail(relay: &LogSet, opts: &MapOptions) -> Result<Option<TornTail>> 
     if !matches!(lf.walk(walk_opts(opts), None, RecoveryMode::TolerateNewFile, |_, _| Ok(true))?, Tail::Incomplete(_)) {
         return Ok(None);
     }
-    // Each file's master file, inherited from the ones before (as the slow path reads them).
-    let mut heads = Vec::with_capacity(files.len());
-    let mut inherited: Option<LogName> = None;
-    let mut own = opts.own_server_id;
-    for (i, (name, path)) in files.iter().enumerate() {
-        let o = MapOptions { own_server_id: own, ..*opts };
-        let h = read_head(path, name, &o, inherited.clone(), i + 1 == files.len())?;
-        own = own.or(h.own_server_id);
-        if let Some(st) = &h.start {
-            inherited = Some(st.file.clone());
-        }
-        heads.push(h);
-    }
+    let (heads, own) = read_heads(relay, opts)?;
     let mut after = 0u64;
     for j in (0..files.len()).rev() {
         let (name, path) = &files[j];

@@ -64,7 +64,7 @@ pub struct MariaGtids {
 
 /// Where a replica keeps its SQL thread's relay log coordinates.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RelayLogInfo {
+pub enum RelayInfoStore {
     /// `relay_log_info_repository=TABLE` (MySQL): `Relay_log_name` of
     /// `mysql.slave_relay_log_info` (`None`: empty).
     Table(Option<String>),
@@ -406,17 +406,17 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
     ///
     /// # Errors
     /// The repository is a table and reading it fails.
-    pub fn relay_log_info(&mut self) -> Result<RelayLogInfo> {
+    pub fn relay_info_store(&mut self) -> Result<RelayInfoStore> {
         // MariaDB and MySQL before 5.6.2 have no repository setting: a file.
         let repo: Option<String> =
             self.conn.borrow_mut().query_first("SELECT @@global.relay_log_info_repository").ok().flatten();
         if repo.is_some_and(|r| r.eq_ignore_ascii_case("TABLE")) {
             let name: Option<String> = self.first("SELECT Relay_log_name FROM mysql.slave_relay_log_info")?;
-            return Ok(RelayLogInfo::Table(name.filter(|n| !n.is_empty())));
+            return Ok(RelayInfoStore::Table(name.filter(|n| !n.is_empty())));
         }
         let f: Option<String> =
             self.conn.borrow_mut().query_first("SELECT @@global.relay_log_info_file").ok().flatten();
-        Ok(RelayLogInfo::File(f))
+        Ok(RelayInfoStore::File(f))
     }
 
     // GTIDs.
