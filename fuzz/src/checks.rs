@@ -924,7 +924,8 @@ fn ed25519_blob(k: &[u8]) -> Vec<u8> {
 /// - `Match` only when the key's base64 is in the text; `Revoked`/`Mismatch`
 ///   name that file and a line of it;
 /// - with a `@revoked` line of the key appended: `Revoked`, whatever else;
-/// - for a plain host name, with the key's own line (`known_hosts_line`:
+/// - for a plain host name libssh2 can read (at most 254 bytes as
+///   written), with the key's own line (`known_hosts_line`:
 ///   `host` or `[host]:port`) appended: `Match`, unless the text revokes the
 ///   key (then still `Revoked`); and after `record_host_key` into a file
 ///   holding the text, the same.
@@ -963,7 +964,9 @@ pub fn known_hosts(data: &[u8]) {
     assert!(matches!(judge(&revoked), Verdict::Revoked { .. }), "@revoked * ssh-ed25519 {b64} not revoked");
     // The key's own line: known, unless revoked.
     let plain = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if !plain(&host) {
+    // libssh2 reads a known-hosts name (`host` or `[host]:port`) of at most
+    // 254 bytes; a longer one is no line at all (DNS names have 253 at most).
+    if !plain(&host) || own.split(' ').next().is_none_or(|name| name.len() > 254) {
         return;
     }
     let with = format!("{text}\n{own}\n");
