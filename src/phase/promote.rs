@@ -531,13 +531,11 @@ pub(super) mod tests {
         got.sort();
         assert_eq!(got, vec![("server2".into(), Rule::PreferNot), ("server3".into(), Rule::MustNot)]);
         // An expired one is gone.
-        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        for r in v.as_array_mut().unwrap() {
-            if r["server"] == "server3" {
-                r["expires"] = serde_json::json!(1);
-            }
+        let mut v: Vec<Registered> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for r in v.iter_mut().filter(|r| r.server == "server3") {
+            r.expires = Some(1);
         }
-        std::fs::write(&file, v.to_string()).unwrap();
+        std::fs::write(&file, serde_json::to_string(&v).unwrap()).unwrap();
         assert_eq!(registered(&file).unwrap(), vec![("server2".into(), Rule::PreferNot)]);
         assert_eq!(parse_duration("1h").unwrap(), 3600);
         assert_eq!(parse_duration("90").unwrap(), 90);
