@@ -278,20 +278,6 @@ pub fn long_running(conn: &mut mysql::Conn, secs: u64) -> Result<Vec<(u64, Strin
     Server::over(conn, "").long_running(secs)
 }
 
-/// Ends every client session that could still commit on this server once
-/// a lock on it is released: those holding an open InnoDB transaction, and
-/// those waiting on the global read lock or the commit lock (a commit or a
-/// write to a non-transactional table queued behind `FLUSH TABLES WITH READ
-/// LOCK`). Replication threads and the sessions in `ours` are kept. Their
-/// transactions roll back; their clients get an error, so nothing they
-/// were told was committed is lost. Returns `id, user, state` of each.
-///
-/// # Errors
-/// The query fails (a `KILL` of a session that ended meanwhile is not an error).
-pub fn end_sessions_that_could_commit(conn: &mut mysql::Conn, ours: &[u32]) -> Result<Vec<(u64, String, String)>> {
-    Server::over(conn, "").end_sessions_that_could_commit(ours)
-}
-
 /// `@@server_uuid` and `@@global.gtid_executed` (MySQL).
 ///
 /// # Errors

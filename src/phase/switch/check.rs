@@ -1,6 +1,7 @@
 //! The switch's phase 1: who is the master, who follows it, in which mode,
-//! who is to be the new master; statements that would hold the lock up.
-//! Nothing changes here.
+//! who is to be the new master; statements
+//! that would hold the lock up, transactions that would be lost or commit
+//! on the old master alone. Nothing changes here.
 
 use super::{Node, SwitchDoc, SwitchOptions};
 use crate::error::{Error, Result};
@@ -49,6 +50,7 @@ pub(super) fn check(o: &SwitchOptions, conf: &AppConf, doc: &mut SwitchDoc) -> R
     doc.orig_master = Some(orig.name.clone());
     doc.new_master = Some(c.new_master().name.clone());
     refuse_long_running(o, &mut c)?;
+    refuse_open_transactions(o, &mut c)?;
     Ok(c)
 }
 
@@ -199,5 +201,41 @@ fn refuse_long_running(o: &SwitchOptions, c: &mut Checked) -> Result<()> {
         label(&orig),
         o.running_updates_limit.as_secs(),
         l.join(" | ")
+    )))
+}
+
+/// Transactions open on the master for `running_updates_limit` or more
+/// (that wrote or hold locks) refuse the switch, each named, unless
+/// `--kill-open-transactions` (they are ended in phase 2, just before the
+/// lock). Left alone, one from a client that `read_only` does not stop
+/// would commit on the old master alone. Younger ones are traffic in
+/// flight: they commit before the lock (and replicate), or are ended after
+/// the switch, their clients told they failed.
+fn refuse_open_transactions(o: &SwitchOptions, c: &mut Checked) -> Result<()> {
+    let orig = c.orig().clone();
+    let limit = o.running_updates_limit.as_secs();
+    let open = c.nodes[c.oi].srv.open_transactions(limit)?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let each: Vec<String> = open.iter().map(ToString::to_string).collect();
+    if o.kill_open_transactions {
+        say(&format!(
+            "  {}: {} open transaction(s), to be ended before the lock (--kill-open-transactions): {}",
+            label(&orig),
+            open.len(),
+            each.join(" | ")
+        ));
+        return Ok(());
+    }
+    let ids: Vec<String> = open.iter().map(|t| t.thread.to_string()).collect();
+    Err(Error::refused(format!(
+        "transactions open for {limit}s or more (running_updates_limit) on {}: {}. Switch refused, nothing changed: the switch would have to end them (their \
+         work rolled back), and one from a client that read_only does not stop (SUPER, root) would otherwise \
+         commit on the old master alone. Let them commit or roll back, end them (KILL CONNECTION {}), or run \
+         again with --kill-open-transactions",
+        label(&orig),
+        each.join(" | "),
+        ids.join("; KILL CONNECTION ")
     )))
 }
