@@ -1,4 +1,4 @@
-//! Issue 22, item 4: what a planned `binlog-diff switch` must not
+//! Issue 22, items 4 and 5: what a planned `binlog-diff switch` must not
 //! leave behind on real MariaDB servers.
 //!
 //! - A session that outlives the switch cannot write on the old master,
@@ -6,6 +6,9 @@
 //!   open transaction refuses the switch, named, unless
 //!   `--kill-open-transactions` ends it; an idle session is ended after the
 //!   switch. Every server holds the same rows afterwards.
+//! - A replica known to be behind (here `MASTER_DELAY`) is not chosen by
+//!   itself, and asked for by name is refused before any lock, naming the
+//!   delay: the write-blocked window never waits on it.
 
 mod support;
 
@@ -108,4 +111,46 @@ fn an_idle_session_cannot_write_on_the_old_master_after_the_switch() {
     assert_eq!(topo.variable(MASTER, "read_only"), "1");
     topo.sql(2, "INSERT INTO bd.seq VALUES (1000000)");
     all_equal_to(&topo, 2, 999999);
+}
+
+/// A replica with `MASTER_DELAY=25`, first in app.cnf, with writes it has
+/// yet to execute: `--new-master` at it is refused before any lock, naming
+/// the delay; left to choose, the switch picks the other, and the writes
+/// are blocked briefly, not for the delay. (Without the lag check the
+/// delayed one was chosen and the writes blocked about 25 s.)
+#[test]
+fn a_delayed_replica_is_not_chosen_and_not_waited_on() {
+    let topo = Topology::start(TopologyConfig { replicas: 2, ..Default::default() });
+    let work = tempfile::tempdir().unwrap();
+    let json = work.path().join("switch.json");
+    let conf = topo.app_cnf(work.path(), "", &|_| String::new());
+    let mut w = topo.workload(223);
+    w.run(5);
+    topo.wait_replicas_caught_up_running();
+    topo.sql(1, "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=25; START SLAVE");
+    w.run(5);
+    // The other replica has it all; the delayed one executes it 25 s on.
+    let want = topo.checksum_tables(MASTER, "bd");
+    assert!(poll_until(Duration::from_secs(30), || (topo.checksum_tables(2, "bd") == want).then_some(())).is_some());
+
+    let delayed = format!("127.0.0.1:{}", topo.port(1));
+    let (code, out) = switch(&conf, &["--new-master", &delayed]);
+    eprintln!("{out}");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("server2 cannot be the new master now") && out.contains("MASTER_DELAY=25s"), "{out}");
+    assert!(out.contains("server3 keeps up") && !out.contains("Phase 2"), "refused before any lock: {out}");
+    assert_eq!(topo.variable(MASTER, "read_only"), "0", "nothing changed");
+
+    let (code, out) = switch(&conf, &["--json", json.to_str().unwrap()]);
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Switching master to server3"), "{out}");
+    let last = out.lines().skip_while(|l| !l.contains("Candidates, best first:")).nth(2).unwrap_or("");
+    assert!(last.contains("server2: ") && last.contains("behind: it is delayed on purpose: MASTER_DELAY=25s"), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let blocked = doc["writes_rejected_seconds"].as_f64().unwrap();
+    assert!(blocked < 2.0, "writes blocked {blocked:.3}s: the lock waited on the delayed replica");
+    // The delayed one follows the new master (once it executed what it had).
+    let st = topo.slave_status(1);
+    assert_eq!(st.raw.get("Master_Port").map(String::as_str), Some(&*topo.port(2).to_string()), "{st:?}");
 }

@@ -136,8 +136,8 @@ pub(super) struct SwitchArgs {
     /// The old master replicates from the new one afterwards.
     #[arg(long)]
     orig_master_is_new_slave: bool,
-    /// Refuse when a statement or a transaction has run this many seconds on the master (MHA's
-    /// running_updates_limit).
+    /// Refuse when a statement has run this many seconds on the master (MHA's running_updates_limit); a
+    /// replica further behind (or with MASTER_DELAY) is not chosen as the new master.
     #[arg(long, default_value_t = 1)]
     running_updates_limit: u64,
     /// End the master's open transactions (KILL CONNECTION) just before the write lock; without it they

@@ -1,5 +1,5 @@
 //! The switch's phase 1: who is the master, who follows it, in which mode,
-//! who is to be the new master; statements
+//! how far behind each replica is, who is to be the new master; statements
 //! that would hold the lock up, transactions that would be lost or commit
 //! on the old master alone. Nothing changes here.
 
@@ -49,6 +49,7 @@ pub(super) fn check(o: &SwitchOptions, conf: &AppConf, doc: &mut SwitchDoc) -> R
     say(&format!("  New master: {}", label(c.new_master())));
     doc.orig_master = Some(orig.name.clone());
     doc.new_master = Some(c.new_master().name.clone());
+    refuse_slow_followers(o, &c)?;
     refuse_long_running(o, &mut c)?;
     refuse_open_transactions(o, &mut c)?;
     Ok(c)
@@ -165,7 +166,9 @@ fn choose(o: &SwitchOptions, conf: &AppConf, c: &mut Checked, doc: &mut SwitchDo
     for &i in &idx {
         let n = &mut c.nodes[i];
         let sql = n.srv.promotion_facts()?;
-        facts.push(promote::Facts::of(&n.conf, sql, n.status.as_ref(), &rules));
+        let mut f = promote::Facts::of(&n.conf, sql, n.status.as_ref(), &rules);
+        f.behind = n.status.as_ref().and_then(|st| st.behind(o.running_updates_limit.as_secs()));
+        facts.push(f);
     }
     let ranked = promote::rank(&facts);
     say("  Candidates, best first:");
@@ -201,6 +204,42 @@ fn refuse_long_running(o: &SwitchOptions, c: &mut Checked) -> Result<()> {
         label(&orig),
         o.running_updates_limit.as_secs(),
         l.join(" | ")
+    )))
+}
+
+/// The other replicas follow the new master only once they have executed
+/// up to the old master's end, each within `--wait-timeout`: one delayed
+/// or behind by that much would be left behind, replicating from a
+/// read-only old master. Refused before anything changes; one behind by
+/// less is named (the switch ends later by as much, the writes are not
+/// blocked meanwhile).
+fn refuse_slow_followers(o: &SwitchOptions, c: &Checked) -> Result<()> {
+    let wait = o.wait_timeout.as_secs();
+    let mut slow = Vec::new();
+    for (i, n) in c.nodes.iter().enumerate().filter(|(i, _)| *i != c.oi && *i != c.ni) {
+        let Some(st) = n.status.as_ref() else { continue };
+        let Some(why) = st.behind(o.running_updates_limit.as_secs()) else { continue };
+        let needs = st.sql_delay().max(st.seconds_behind().unwrap_or(0));
+        if needs >= wait {
+            slow.push(format!("{}: {why}", label(&c.nodes[i].conf)));
+        } else {
+            say(&format!(
+                "  {}: {why}: it follows {} once it has executed what the old master wrote (up to about {needs}s \
+                 after the new master takes writes)",
+                label(&n.conf),
+                label(c.new_master())
+            ));
+        }
+    }
+    if slow.is_empty() {
+        return Ok(());
+    }
+    Err(Error::refused(format!(
+        "{}: it could not execute what the old master wrote within --wait-timeout ({wait}s) after the switch, and \
+         would be left replicating from the read-only old master. Switch refused, nothing changed. Set \
+         MASTER_DELAY=0 on it for the switch (STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE), wait \
+         until it has caught up, or give a --wait-timeout longer than its delay and lag",
+        slow.join("; ")
     )))
 }
 

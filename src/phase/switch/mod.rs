@@ -2,7 +2,12 @@
 //! (MHA's `masterha_master_switch --master_state=alive`).
 //!
 //! 1. **Checks** (nothing changes). The current master is the server the
-//!    others replicate from; each replica runs both threads. The new master is `--new-master` or the best candidate
+//!    others replicate from; each replica runs both threads. Every
+//!    replica's lag (`Seconds_Behind_Master`) and `MASTER_DELAY`
+//!    (`SQL_Delay`) are read: a replica more than `--running-updates-limit`
+//!    seconds behind, or delayed on purpose, ranks last and is never
+//!    chosen by itself; `--new-master` naming one is refused with its delay
+//!    and the fix. The new master is `--new-master` or the best candidate
 //!    by the promotion rules (`promote.rs`), and no hard rule may exclude
 //!    it. Statements running on the master for `--running-updates-limit`
 //!    seconds or more refuse the switch (MHA's running_updates_limit): the
@@ -10,10 +15,14 @@
 //!    or hold locks on the master refuse it too, each named (thread, user@host, its
 //!    age, idle time, rows): ending them loses their work, and letting them
 //!    be lets a client that `read_only` does not stop commit on the old
-//!    master alone. `--kill-open-transactions` ends them instead.
+//!    master alone. `--kill-open-transactions` ends them instead. A replica
+//!    delayed or lagging by `--wait-timeout` or more (it could not catch up
+//!    in time after the switch) refuses it as well.
 //! 2. **Rejecting updates.** `master_ip_online_change_script --command=stop`
-//!    with MHA's arguments (0 or 10 go on); with `--kill-open-transactions`
-//!    the open transactions ended; then on the master `FLUSH NO_WRITE_TO_BINLOG TABLES`, `FLUSH
+//!    with MHA's arguments (0 or 10 go on); the new master's lag read again
+//!    (the write-blocked window never waits on a replica known to be
+//!    behind); with `--kill-open-transactions` the open transactions
+//!    ended; then on the master `FLUSH NO_WRITE_TO_BINLOG TABLES`, `FLUSH
 //!    TABLES WITH READ LOCK` (bounded by `lock_wait_timeout`) and
 //!    `read_only=1`; its final coordinates.
 //! 3. **The new master** executes up to them (`MASTER_POS_WAIT`), stops
@@ -62,7 +71,8 @@ pub struct SwitchOptions {
     pub new_master: Option<(String, Option<u16>)>,
     /// The old master replicates from the new one afterwards.
     pub orig_master_is_new_slave: bool,
-    /// Refuse when a statement or a transaction has run this long on the master.
+    /// Refuse when a statement has run this long on the master; a replica
+    /// further behind is not chosen by itself.
     pub running_updates_limit: Duration,
     /// End the master's open transactions before the lock (else they
     /// refuse the switch).

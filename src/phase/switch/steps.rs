@@ -24,14 +24,25 @@ pub(super) struct Locked {
     pub since: Instant,
 }
 
-/// Phase 2: `master_ip_online_change_script --command=stop`; with
-/// `--kill-open-transactions` the master's open transactions ended; then the write lock and `read_only=1` on the old master, and its
+/// Phase 2: `master_ip_online_change_script --command=stop`; the new
+/// master's lag once more (the lock never waits on a replica known to be
+/// behind); with `--kill-open-transactions` the master's open transactions
+/// ended; then the write lock and `read_only=1` on the old master, and its
 /// final coordinates.
 pub(super) fn reject_updates(o: &SwitchOptions, c: &mut Checked, doc: &mut SwitchDoc) -> Result<Locked> {
     say("* Phase 2: Rejecting updates Phase..");
     let (orig, new) = (c.orig().clone(), c.new_master().clone());
     let since = Instant::now();
     hook(&new.master_ip_online_change_script, "stop", &orig, &new, o)?;
+    let st = c.nodes[c.ni].srv.replica_status()?.unwrap_or_default();
+    if let Some(why) = st.behind(o.running_updates_limit.as_secs()) {
+        return Err(Error::refused(format!(
+            "{} is now {why}: the writes would stay blocked while it caught up, so no lock was taken and nothing \
+             was changed (the stop hook ran: undo it if it stopped your traffic). Run the switch again once it has \
+             caught up, or choose another with --new-master",
+            label(&new)
+        )));
+    }
     if o.kill_open_transactions {
         let m = &mut c.nodes[c.oi].srv;
         for t in m.open_transactions(o.running_updates_limit.as_secs())? {
