@@ -12,19 +12,36 @@ pub(super) fn c_fmt_g(v: f64, prec: usize) -> String {
     }
     let p = prec.max(1);
     let a = v.abs();
+    // One exact conversion: `p` significant digits and the exponent `x`
+    // (after rounding), as C's `%e` step of `%g`.
     let sci = format!("{:.*e}", p - 1, a);
     let (mant, exp) = sci.split_at(sci.find('e').expect("exponent"));
     let x: i32 = exp[1..].parse().expect("exponent digits");
-    let mut s = if x < p as i32 && x >= -4 {
-        strip_fraction_zeros(format!("{:.*}", (p as i32 - 1 - x) as usize, a))
-    } else {
-        let m = strip_fraction_zeros(mant.to_string());
-        format!("{m}e{}{:02}", if x < 0 { '-' } else { '+' }, x.unsigned_abs())
-    };
+    let mut s = String::with_capacity(p + 8);
     if v.is_sign_negative() {
-        s.insert(0, '-');
+        s.push('-');
     }
-    s
+    if x < p as i32 && x >= -4 {
+        // `%f` with `p - 1 - x` decimals: the same `p` digits, the point moved.
+        let digits = mant.as_bytes().iter().filter(|b| b.is_ascii_digit()).map(|&b| b as char);
+        if x >= 0 {
+            for (i, d) in digits.enumerate() {
+                if i == x as usize + 1 {
+                    s.push('.');
+                }
+                s.push(d);
+            }
+        } else {
+            s.push_str("0.");
+            s.extend(std::iter::repeat_n('0', (-x - 1) as usize));
+            s.extend(digits);
+        }
+        strip_fraction_zeros(s)
+    } else {
+        s.push_str(&strip_fraction_zeros(mant.to_string()));
+        let _ = write!(s, "e{}{:02}", if x < 0 { '-' } else { '+' }, x.unsigned_abs());
+        s
+    }
 }
 
 /// C `printf("%.{prec}e")`.
