@@ -12,8 +12,6 @@
 
 use std::io::Write;
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::event::payload::Payload;
 use crate::event::{EventIter, EventType, Format, ParseError, RawEvent, Step, WalkOptions};
@@ -167,60 +165,118 @@ fn dump_parallel(out: &mut dyn Write, file: &LogFile, opts: &DumpOptions) -> Res
         .thread_name(|i| format!("dump-rows-{i}"))
         .build()
         .map_err(|e| Error::invalid(format!("--threads {}: {e}", opts.threads)))?;
-    let batch = opts.threads * IN_FLIGHT;
     let chunk_bytes = if opts.chunk_bytes == 0 { CHUNK_BYTES } else { opts.chunk_bytes };
     let walk = WalkOptions { verify_checksums: !opts.no_verify };
     let stop = opts.stop_position.unwrap_or(u64::MAX);
-    // The printer as the serial walk would have it before the next event.
-    let mut tracker = RowPrinter::new();
-    let mut chunks: Vec<Chunk<'_>> = Vec::with_capacity(batch);
-    // A chunk's formatting failed: its error, once the bytes before it are written.
-    let mut failed: Option<Error> = None;
-    let run = |chunks: &mut Vec<Chunk<'_>>, out: &mut dyn Write| -> Result<()> {
-        let printed: Vec<Printed> =
-            pool.install(|| std::mem::take(chunks).into_par_iter().map(|c| format_chunk(file, opts, c)).collect());
-        for (bytes, res) in printed {
-            out.write_all(&bytes).map_err(io(file))?;
-            res?;
-        }
-        Ok(())
-    };
-    let res = file.walk(walk, opts.recovery, |ev, fmt| {
-        if ev.offset() >= stop {
-            return Ok(false);
-        }
-        let cut = chunks.last().is_none_or(|c| {
-            &c.fmt != fmt
-                || c.bytes >= chunk_bytes * CHUNK_MAX_FACTOR
-                || (c.bytes >= chunk_bytes
-                    && matches!(
-                        ev.event_type(),
-                        EventType::MARIA_GTID | EventType::GTID | EventType::ANONYMOUS_GTID | EventType::GTID_TAGGED
-                    ))
-        });
-        if cut {
-            if chunks.len() == batch {
-                if let Err(e) = run(&mut chunks, out) {
-                    failed = Some(e);
-                    return Ok(false);
+    pool.in_place_scope(|scope| {
+        let mut w = Ordered::new(out, file, opts, opts.threads * IN_FLIGHT);
+        // The printer as the serial walk would have it before the next event.
+        let mut tracker = RowPrinter::new();
+        let mut cur: Option<Chunk<'_>> = None;
+        let res = file.walk(walk, opts.recovery, |ev, fmt| {
+            if ev.offset() >= stop {
+                return Ok(false);
+            }
+            let cut = cur.as_ref().is_none_or(|c| {
+                &c.fmt != fmt
+                    || c.bytes >= chunk_bytes * CHUNK_MAX_FACTOR
+                    || (c.bytes >= chunk_bytes
+                        && matches!(
+                            ev.event_type(),
+                            EventType::MARIA_GTID
+                                | EventType::GTID
+                                | EventType::ANONYMOUS_GTID
+                                | EventType::GTID_TAGGED
+                        ))
+            });
+            if cut {
+                let next = Chunk { rows: tracker.clone(), fmt: fmt.clone(), events: Vec::new(), bytes: 0 };
+                if let Some(done) = cur.replace(next) {
+                    if !w.submit(scope, done) {
+                        return Ok(false);
+                    }
                 }
             }
-            chunks.push(Chunk { rows: tracker.clone(), fmt: fmt.clone(), events: Vec::new(), bytes: 0 });
+            let c = cur.as_mut().expect("set above");
+            c.events.push(ev);
+            c.bytes += ev.size();
+            track(&mut tracker, &ev, fmt);
+            Ok(true)
+        });
+        if let Some(done) = cur.take() {
+            w.submit(scope, done);
         }
-        let c = chunks.last_mut().expect("pushed above");
-        c.events.push(ev);
-        c.bytes += ev.size();
-        track(&mut tracker, &ev, fmt);
-        Ok(true)
-    });
-    if failed.is_none() {
-        if let Err(e) = run(&mut chunks, out) {
-            failed = Some(e);
+        w.finish()?;
+        res
+    })
+}
+
+/// Chunks formatted on the pool, written in the order they were submitted,
+/// at most `limit` in flight.
+struct Ordered<'o, 'f> {
+    out: &'o mut dyn Write,
+    file: &'f LogFile,
+    opts: &'f DumpOptions,
+    limit: usize,
+    tx: std::sync::mpsc::Sender<(usize, Printed)>,
+    rx: std::sync::mpsc::Receiver<(usize, Printed)>,
+    /// Chunks submitted, and written.
+    sent: usize,
+    written: usize,
+    /// Formatted, waiting for an earlier chunk.
+    ready: std::collections::BTreeMap<usize, Printed>,
+    /// The first error: nothing is written after it.
+    failed: Option<Error>,
+}
+
+impl<'o, 'f> Ordered<'o, 'f> {
+    fn new(out: &'o mut dyn Write, file: &'f LogFile, opts: &'f DumpOptions, limit: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Ordered { out, file, opts, limit, tx, rx, sent: 0, written: 0, ready: Default::default(), failed: None }
+    }
+
+    /// Formats `c` on the pool (once fewer than `limit` are in flight);
+    /// false once an earlier chunk failed.
+    fn submit<'s, 'a: 's>(&mut self, scope: &rayon::Scope<'s>, c: Chunk<'a>) -> bool
+    where
+        'f: 's,
+    {
+        while self.failed.is_none() && self.sent - self.written >= self.limit {
+            self.wait_one();
+        }
+        if self.failed.is_some() {
+            return false;
+        }
+        let (seq, tx, file, opts) = (self.sent, self.tx.clone(), self.file, self.opts);
+        scope.spawn(move |_| {
+            // A panic must not leave the writer waiting for this chunk.
+            let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| format_chunk(file, opts, c)))
+                .unwrap_or_else(|_| (Vec::new(), Err(Error::invalid("dump: a formatting thread panicked"))));
+            let _ = tx.send((seq, p));
+        });
+        self.sent += 1;
+        true
+    }
+
+    /// Receives one formatted chunk and writes those now in order.
+    fn wait_one(&mut self) {
+        let Ok((seq, p)) = self.rx.recv() else { return };
+        self.ready.insert(seq, p);
+        while let Some((bytes, res)) = self.ready.remove(&self.written) {
+            self.written += 1;
+            if let Err(e) = self.out.write_all(&bytes).map_err(io(self.file)).and(res) {
+                self.failed = Some(e);
+                return;
+            }
         }
     }
-    match failed {
-        Some(e) => Err(e),
-        None => res,
+
+    /// Writes the rest; the first error.
+    fn finish(mut self) -> Result<()> {
+        while self.failed.is_none() && self.written < self.sent {
+            self.wait_one();
+        }
+        self.failed.map_or(Ok(()), Err)
     }
 }
 
