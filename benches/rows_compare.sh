@@ -26,6 +26,8 @@
 #      with GNU time (wall seconds and "Maximum resident set size"), and the
 #      peak RssAnon (heap, stacks: what grows with the data, mapped file
 #      pages aside) sampled from /proc/PID/status.
+#      Before the timings, the `###` lines of both tools on the first file
+#      must be byte-identical.
 #   4. Print the medians, the ratios and the memory.
 #
 # Environment
@@ -179,6 +181,13 @@ ls -l "${FILES[@]}" | awk '{printf "   %12d  %s\n", $5, $NF}'
 
 log "warming the page cache"
 cat "${FILES[@]}" >/dev/null
+
+# The same values: the ### lines of both tools, byte for byte, on the first file.
+log "comparing the ### lines of both tools on ${FILES[0]}"
+ours=$("$BIN" dump --rows "${FILES[0]}" | grep -a '^###' | md5sum)
+theirs=$(mariadb-binlog -v "${FILES[0]}" | grep -a '^###' | md5sum)
+[[ $ours == "$theirs" ]] || die "dump --rows and mariadb-binlog -v print different ### lines for ${FILES[0]}"
+echo "   ### lines of ${FILES[0]##*/}: identical in both tools"
 
 NAMES=(dump-rows dump-rows-serial mariadb-binlog-v)
 CMDS=(

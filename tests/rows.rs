@@ -617,3 +617,31 @@ fn parallel_dump_equals_serial() {
     }
     assert!(rows_lines > 100, "only {rows_lines} ### lines compared");
 }
+
+/// The installed `mariadb-binlog -v`, run now on every MariaDB fixture,
+/// prints the same `###` lines as `dump --rows` on two threads (the stored
+/// references above could be stale; the tool on this machine cannot).
+#[test]
+fn dump_rows_matches_installed_mariadb_binlog() {
+    let Ok(probe) = std::process::Command::new("mariadb-binlog").arg("--version").output() else {
+        eprintln!("\n!!!!!!!! SKIPPED: mariadb-binlog is not installed !!!!!!!!\n");
+        return;
+    };
+    assert!(probe.status.success(), "mariadb-binlog --version failed");
+    let mut compared = 0;
+    for (bin, _) in mariadb_pairs() {
+        let tool = std::process::Command::new("mariadb-binlog").arg("-v").arg(&bin).output().unwrap();
+        assert!(
+            tool.status.success(),
+            "mariadb-binlog -v {}: {}",
+            bin.display(),
+            String::from_utf8_lossy(&tool.stderr)
+        );
+        let want = hash_lines(&tool.stdout);
+        let (ours, err) = dump_with(&open(&bin), false, RecoveryMode::TolerateTruncatedTail, 2, 0);
+        assert_eq!(err, "", "{}", bin.display());
+        assert_lines_eq(&format!("dump --rows {} vs mariadb-binlog -v", bin.display()), &hash_lines(&ours), &want);
+        compared += want.len();
+    }
+    assert!(compared > 100, "only {compared} ### lines compared");
+}
