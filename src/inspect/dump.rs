@@ -2,9 +2,10 @@
 //!
 //! Everything is formatted into a byte buffer that is written out a block
 //! at a time. With `--rows` and more than one thread, ranges of events
-//! (chunks, cut before a transaction's GTID event once a chunk holds
-//! [`CHUNK_BYTES`]) are formatted in parallel and written in source order,
-//! [`IN_FLIGHT`] chunks per thread at most. A chunk starts from a clone of
+//! (chunks, cut before a transaction's GTID event once a chunk holds its
+//! share of [`IN_FLIGHT_BYTES`]) are formatted in parallel and written in
+//! source order, [`IN_FLIGHT`] chunks per thread at most, so that the input
+//! held, and the text made of it, stay bounded whatever the thread count. A chunk starts from a clone of
 //! the row printer as it stands before the chunk's first event (the FDE and
 //! the table maps seen before it), which the walking thread keeps up to date,
 //! so the output is the serial output byte for byte, and an error stops it
@@ -37,16 +38,20 @@ pub struct DumpOptions {
     pub recovery: RecoveryMode,
     /// Threads formatting row events (`rows` only); 0 or 1: serial.
     pub threads: usize,
-    /// Input bytes of a parallel chunk (0: 1 MiB); small values are for tests.
+    /// Input bytes of a parallel chunk (0: from the thread count); small values are for tests.
     #[doc(hidden)]
     pub chunk_bytes: usize,
 }
 
-/// Input bytes of a chunk formatted by one thread (cut at the next GTID event after).
-const CHUNK_BYTES: usize = 1 << 20;
-/// A chunk without a GTID event is cut at this many times [`CHUNK_BYTES`]
-/// anyway (a clone of the printer carries a transaction's table maps over).
-const CHUNK_MAX_FACTOR: usize = 4;
+/// Input bytes of all the chunks in flight at most (the text made of them
+/// is about 2.5 times as much).
+const IN_FLIGHT_BYTES: usize = 8 << 20;
+/// Bounds of a chunk's input bytes (cut at the next GTID event after).
+const CHUNK_MIN: usize = 64 << 10;
+const CHUNK_MAX: usize = 512 << 10;
+/// A chunk without a GTID event is cut at this many times its size anyway
+/// (a clone of the printer carries a transaction's table maps over).
+const CHUNK_MAX_FACTOR: usize = 2;
 /// Chunks in flight per thread.
 const IN_FLIGHT: usize = 2;
 /// Formatted bytes written at a time.
@@ -165,11 +170,15 @@ fn dump_parallel(out: &mut dyn Write, file: &LogFile, opts: &DumpOptions) -> Res
         .thread_name(|i| format!("dump-rows-{i}"))
         .build()
         .map_err(|e| Error::invalid(format!("--threads {}: {e}", opts.threads)))?;
-    let chunk_bytes = if opts.chunk_bytes == 0 { CHUNK_BYTES } else { opts.chunk_bytes };
+    let in_flight = opts.threads * IN_FLIGHT;
+    let chunk_bytes = match opts.chunk_bytes {
+        0 => (IN_FLIGHT_BYTES / (in_flight * CHUNK_MAX_FACTOR)).clamp(CHUNK_MIN, CHUNK_MAX),
+        n => n,
+    };
     let walk = WalkOptions { verify_checksums: !opts.no_verify };
     let stop = opts.stop_position.unwrap_or(u64::MAX);
     pool.in_place_scope(|scope| {
-        let mut w = Ordered::new(out, file, opts, opts.threads * IN_FLIGHT);
+        let mut w = Ordered::new(out, file, opts, in_flight);
         // The printer as the serial walk would have it before the next event.
         let mut tracker = RowPrinter::new();
         let mut cur: Option<Chunk<'_>> = None;
