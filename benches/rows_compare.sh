@@ -238,7 +238,7 @@ PY
 
 echo
 echo "== medians of $RUNS rounds over $TOTAL bytes (warm page cache; the commands alternate)"
-printf '   %-20s %9s %12s %12s %12s\n' "" "wall" "MB/s" "max RSS" "peak anon"
+printf '   %-20s %9s %15s %8s %12s %12s\n' "" "wall" "(min-max)" "MB/s" "max RSS" "peak anon"
 declare -A MED=()
 for i in "${!NAMES[@]}"; do
     n=${NAMES[$i]}
@@ -246,8 +246,10 @@ for i in "${!NAMES[@]}"; do
     rss=$(median <<<"${RSS[$n]}")
     # shellcheck disable=SC2086
     read -r anon _ < <(sampled ${CMDS[$i]})
-    awk -v n="$n" -v t="${MED[$n]}" -v b="$TOTAL" -v r="$rss" -v a="$anon" \
-        'BEGIN { printf "   %-20s %8.2fs %12.0f %8.1f MiB %8.1f MiB\n", n, t, b / t / 1e6, r / 1024, a / 1024 }'
+    lo=$(tr ' ' '\n' <<<"${T[$n]}" | grep -v '^$' | sort -g | head -n 1)
+    hi=$(tr ' ' '\n' <<<"${T[$n]}" | grep -v '^$' | sort -g | tail -n 1)
+    awk -v n="$n" -v t="${MED[$n]}" -v lo="$lo" -v hi="$hi" -v b="$TOTAL" -v r="$rss" -v a="$anon" \
+        'BEGIN { printf "   %-20s %8.2fs  (%5.2f-%5.2fs) %8.0f %8.1f MiB %8.1f MiB\n", n, t, lo, hi, b / t / 1e6, r / 1024, a / 1024 }'
 done
 echo
 echo "== ratios (mariadb-binlog -v time / binlog-diff time; > 1: binlog-diff is faster)"
