@@ -17,6 +17,8 @@ command -v ssh-keygen >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 # Test hosts in network namespaces (tests/phase_hosts.rs): ip, ss; unshare and mount (util-linux).
 command -v ip >/dev/null 2>&1 || command -v /usr/sbin/ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_pkgs+=(util-linux)
+# The shipped VIP hooks' gratuitous ARP (tests/vip_hooks.rs; without it the test flushes the ARP entry).
+command -v arping >/dev/null 2>&1 || command -v /usr/sbin/arping >/dev/null 2>&1 || need_pkgs+=(iputils-arping)
 # The ssh2 crate builds libssh2 against OpenSSL.
 dpkg -s libssl-dev >/dev/null 2>&1 || need_pkgs+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)

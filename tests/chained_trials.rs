@@ -405,6 +405,10 @@ impl Run<'_> {
         if orig_is_new_slave {
             a.push("--orig-master-is-new-slave");
         }
+        if open_trx {
+            // Without it the open transaction refuses the switch.
+            a.push("--kill-open-transactions");
+        }
         let (code, out) = self.step("switch", |_| support::drive::switch(&conf, &a));
         if code != 0 {
             return Err(format!("switch: exit {code}:\n{out}"));

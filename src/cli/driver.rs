@@ -136,9 +136,14 @@ pub(super) struct SwitchArgs {
     /// The old master replicates from the new one afterwards.
     #[arg(long)]
     orig_master_is_new_slave: bool,
-    /// Refuse when a statement has run this many seconds on the master (MHA's running_updates_limit).
+    /// Refuse when a statement has run this many seconds on the master (MHA's running_updates_limit); a
+    /// replica further behind (or with MASTER_DELAY) is not chosen as the new master.
     #[arg(long, default_value_t = 1)]
     running_updates_limit: u64,
+    /// End the master's open transactions (KILL CONNECTION) just before the write lock; without it they
+    /// refuse the switch, each named.
+    #[arg(long)]
+    kill_open_transactions: bool,
     /// Seconds for the write lock, each position wait and replication start.
     #[arg(long, default_value_t = 60)]
     wait_timeout: u64,
@@ -238,6 +243,7 @@ fn resolve_switch(a: SwitchArgs) -> Result<Resolved<SwitchOptions>> {
         new_master: a.new_master.as_deref().map(host_port),
         orig_master_is_new_slave: a.orig_master_is_new_slave,
         running_updates_limit: Duration::from_secs(a.running_updates_limit),
+        kill_open_transactions: a.kill_open_transactions,
         wait_timeout: Duration::from_secs(a.wait_timeout),
         hook_timeout: Duration::from_secs(a.hook_timeout),
         dry_run: a.dry_run,
@@ -552,11 +558,12 @@ mod tests {
             (o.new_master, o.running_updates_limit, o.wait_timeout, o.hook_timeout, o.json),
             (None, d.running_updates_limit, d.wait_timeout, d.hook_timeout, None)
         );
-        assert!(!o.dry_run && !o.orig_master_is_new_slave);
+        assert!(!o.dry_run && !o.orig_master_is_new_slave && !o.kill_open_transactions);
         let r = switch(&[
             "--new-master",
             "192.0.2.2:3308",
             "--orig-master-is-new-slave",
+            "--kill-open-transactions",
             "--running-updates-limit",
             "3",
             "--wait-timeout",
@@ -572,7 +579,7 @@ mod tests {
         assert_eq!(o.new_master, Some(("192.0.2.2".to_string(), Some(3308))));
         let secs = Duration::from_secs;
         assert_eq!((o.running_updates_limit, o.wait_timeout, o.hook_timeout), (secs(3), secs(4), secs(5)));
-        assert!(o.dry_run && o.orig_master_is_new_slave);
+        assert!(o.dry_run && o.orig_master_is_new_slave && o.kill_open_transactions);
         assert_eq!(o.json, Some(PathBuf::from("/s.json")));
         assert_eq!(switch(&["--hook-timeout", "6"]).opts.hook_timeout, secs(6));
     }

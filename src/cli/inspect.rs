@@ -55,6 +55,9 @@ pub(super) struct DumpArgs {
     /// Do not verify checksums.
     #[arg(long)]
     no_verify: bool,
+    /// Threads formatting row values with --rows (default: the available cores; 1: serial).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     #[command(flatten)]
     read: ReadArgs,
 }
@@ -131,6 +134,11 @@ fn resolve_dump(a: DumpArgs) -> Dump {
         rows: a.rows,
         no_verify: a.no_verify,
         recovery: a.read.recovery(),
+        threads: a
+            .threads
+            .map(usize::from)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        chunk_bytes: 0,
     };
     Dump { files: a.files, access: a.read.access(), opts }
 }

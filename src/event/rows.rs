@@ -49,7 +49,9 @@ use mysql_common::io::ParseBuf;
 use super::compress::maria_uncompress;
 use super::{EventType, Format, ParseError, ParseErrorKind, RawEvent};
 
-/// Keeps the table maps and FDE needed to decode row events.
+/// Keeps the table maps and FDE needed to decode row events. A clone is
+/// the state at one point of a stream (a parallel printer starts from it).
+#[derive(Clone)]
 pub struct RowDecoder {
     /// mysql_common's FDE, rebuilt when the governing [`Format`] changes.
     fde: Option<(Format, FormatDescriptionEvent<'static>)>,
@@ -64,7 +66,7 @@ pub struct RowDecoder {
 }
 
 /// Per-event buffers of the image walk, reused: no allocation per event.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Scratch {
     before: Vec<bool>,
     after: Vec<bool>,
@@ -78,6 +80,7 @@ impl Default for RowDecoder {
 }
 
 /// What a TABLE_MAP says, per column, in the form the printer needs.
+#[derive(Clone)]
 pub(crate) struct Table {
     pub(crate) db: Vec<u8>,
     pub(crate) name: Vec<u8>,
@@ -93,6 +96,7 @@ impl Table {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Col {
     /// Type byte as logged (before the STRING → ENUM/SET resolution),
     /// MariaDB's compressed types already mapped to VARCHAR/BLOB.
@@ -704,7 +708,7 @@ fn measure_both(rest: &[u8], ty: ColumnType, meta: &[u8; 2], partial: bool) -> D
 /// length prefix, without decoding it (`Field::unpack` / mysql_common's
 /// `BinlogValue`); `None` for a type without a known layout here (old
 /// DECIMAL, typed arrays, odd metadata). May exceed `rest`.
-fn value_len(rest: &[u8], ty: ColumnType, meta: &[u8; 2]) -> Option<usize> {
+pub(crate) fn value_len(rest: &[u8], ty: ColumnType, meta: &[u8; 2]) -> Option<usize> {
     use ColumnType as T;
     // Fractional seconds: (decimals + 1) / 2 bytes.
     let frac = |dec: u8| match dec {

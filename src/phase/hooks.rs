@@ -27,7 +27,9 @@
 //! A hook still running at its timeout is killed with its whole group
 //! (SIGTERM, then SIGKILL), and fails: the error names the script, the
 //! timeout and the pids killed. (Being in its own group, a hook does not get
-//! the terminal's Ctrl-C; the run's own handling decides.)
+//! the terminal's Ctrl-C; the run's own handling decides.) What a hook
+//! printed (standard output, then standard error) goes to the driver's log,
+//! indented under the line that ran it, as MHA's manager logs it.
 
 use std::time::Duration;
 
@@ -239,6 +241,11 @@ pub fn run(script: &str, args: &[String], timeout: Duration) -> HookExit {
                 );
             }
             let o = r.output;
+            // What the hook said goes to the driver's log, as MHA's manager
+            // logs its hooks' output (a password in it is hidden).
+            for l in o.stdout.lines().chain(o.stderr.lines()).filter(|l| !l.trim().is_empty()) {
+                tracing::info!("    {}", crate::secret::redact(l));
+            }
             match o.status {
                 0 => HookExit::Ok,
                 10 => HookExit::Ten,

@@ -10,6 +10,12 @@
 //! master). Candidates are ranked by preference (`prefer`, from
 //! `candidate_master` or a registered rule; `neutral`; `prefer_not`), then
 //! by how many replicas they keep, then the latest first.
+//!
+//! For a switch (the master alive), a replica known to be behind (lagging
+//! more than `running_updates_limit`, or delayed on purpose with
+//! `MASTER_DELAY`) ranks after every one that keeps up and is never chosen
+//! by itself: the writes would stay blocked while it caught up. Asked for
+//! by name, it is refused with its delay and the fix.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -82,6 +88,9 @@ pub struct Facts {
     pub rule: Option<Rule>,
     /// It read the most.
     pub latest: bool,
+    /// How far behind its master it is, when it is known to be behind (a
+    /// switch's check: [`Status::behind`]); `None` in a failover.
+    pub behind: Option<String>,
 }
 
 impl Facts {
@@ -139,17 +148,47 @@ pub fn choose(ranked: &[Ranked], facts: &[Facts], requested: Option<usize>) -> R
     match requested {
         Some(i) => {
             let c = ranked.iter().find(|c| c.index == i).expect("every replica is ranked");
-            if c.excluded.is_empty() {
-                Ok(i)
-            } else {
-                Err(Error::refused(format!("{} cannot be the new master: {}", facts[i].name, c.excluded.join("; "))))
+            if !c.excluded.is_empty() {
+                return Err(Error::refused(format!(
+                    "{} cannot be the new master: {}",
+                    facts[i].name,
+                    c.excluded.join("; ")
+                )));
+            }
+            match &facts[i].behind {
+                None => Ok(i),
+                Some(why) => {
+                    let other = ranked
+                        .iter()
+                        .find(|c| c.excluded.is_empty() && facts[c.index].behind.is_none())
+                        .map(|c| format!(", or choose another with --new-master ({} keeps up)", facts[c.index].name))
+                        .unwrap_or_default();
+                    Err(Error::refused(format!(
+                        "{} cannot be the new master now: {why}. Writes would stay blocked while it caught up. \
+                         Nothing was changed. Wait until it has caught up, or set MASTER_DELAY=0 on it for the \
+                         switch (STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE){other}",
+                        facts[i].name
+                    )))
+                }
             }
         }
-        None => ranked
-            .first()
-            .filter(|c| c.excluded.is_empty())
-            .map(|c| c.index)
-            .ok_or_else(|| Error::refused("no replica can be the new master (see the candidates above)")),
+        None => match ranked.iter().find(|c| c.excluded.is_empty()) {
+            None => Err(Error::refused("no replica can be the new master (see the candidates above)")),
+            Some(c) if facts[c.index].behind.is_none() => Ok(c.index),
+            Some(_) => {
+                let behind: Vec<String> = ranked
+                    .iter()
+                    .filter(|c| c.excluded.is_empty())
+                    .filter_map(|c| facts[c.index].behind.as_ref().map(|w| format!("{}: {w}", facts[c.index].name)))
+                    .collect();
+                Err(Error::refused(format!(
+                    "every replica that could be the new master is behind ({}): writes would stay blocked while \
+                     it caught up. Nothing was changed. Wait until one has caught up, or set MASTER_DELAY=0 on one \
+                     for the switch",
+                    behind.join("; ")
+                )))
+            }
+        },
     }
 }
 
@@ -186,6 +225,9 @@ impl Ranked {
         if f.latest {
             s.push_str(", the latest");
         }
+        if let Some(b) = &f.behind {
+            s.push_str(&format!(", behind: {b}"));
+        }
         for (i, why) in &self.loses {
             s.push_str(&format!("; {} could not follow it: {why}", facts[*i].name));
         }
@@ -202,6 +244,7 @@ impl Ranked {
             keeps: self.keeps.iter().map(|&i| facts[i].name.clone()).collect(),
             loses: self.loses.iter().map(|(i, w)| Lost { name: facts[*i].name.clone(), why: w.clone() }).collect(),
             latest: facts[self.index].latest,
+            behind: facts[self.index].behind.clone(),
         }
     }
 }
@@ -273,10 +316,11 @@ pub fn rank(facts: &[Facts]) -> Vec<Ranked> {
         })
         .collect();
     out.sort_by(|a, b| {
-        (a.excluded.is_empty(), a.preference.0, a.keeps.len(), facts[a.index].latest)
-            .cmp(&(b.excluded.is_empty(), b.preference.0, b.keeps.len(), facts[b.index].latest))
-            .reverse()
-            .then(a.index.cmp(&b.index))
+        let key = |r: &Ranked| {
+            let f = &facts[r.index];
+            (r.excluded.is_empty(), f.behind.is_none(), r.preference.0, r.keeps.len(), f.latest)
+        };
+        key(a).cmp(&key(b)).reverse().then(a.index.cmp(&b.index))
     });
     out
 }
@@ -298,6 +342,8 @@ pub struct CandidateDoc {
     pub loses: Vec<Lost>,
     /// It is the latest replica.
     pub latest: bool,
+    /// Why it is behind, when it is (a switch's check); it ranks last.
+    pub behind: Option<String>,
 }
 
 /// A replica that could not follow a candidate.
@@ -482,6 +528,28 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_replica_behind_ranks_last_and_is_never_chosen_by_itself() {
+        let mut v = vec![f("delayed"), f("b"), f("c")];
+        // Preferred and the latest, but delayed on purpose: last of those that can be promoted.
+        v[0].candidate_master = true;
+        v[0].latest = true;
+        v[0].behind = Some("it is delayed on purpose: MASTER_DELAY=25s (SQL_Delay)".into());
+        let r = rank(&v);
+        assert_eq!(order(&r, &v), ["b", "c", "delayed"]);
+        assert_eq!(choose(&r, &v, None).unwrap(), 1);
+        assert!(r[2].describe(&v).contains("behind: it is delayed on purpose: MASTER_DELAY=25s"));
+        // Asked for by name: refused, naming the delay, the fix and one that keeps up.
+        let e = choose(&r, &v, Some(0)).unwrap_err().to_string();
+        assert!(e.contains("MASTER_DELAY=25s") && e.contains("MASTER_DELAY=0") && e.contains("b keeps up"), "{e}");
+        // Every candidate behind: none is chosen by itself, each named.
+        v[1].behind = Some("40s behind its master (Seconds_Behind_Master)".into());
+        v[2].filters = vec!["Replicate_Do_DB: app".into()];
+        let r = rank(&v);
+        let e = choose(&r, &v, None).unwrap_err().to_string();
+        assert!(e.contains("delayed: it is delayed") && e.contains("b: 40s behind"), "{e}");
+    }
+
+    #[test]
     fn who_can_follow_whom() {
         let mut v = vec![f("new"), f("old"), f("stmt")];
         v[0].version = (11, 4);
@@ -531,13 +599,11 @@ pub(super) mod tests {
         got.sort();
         assert_eq!(got, vec![("server2".into(), Rule::PreferNot), ("server3".into(), Rule::MustNot)]);
         // An expired one is gone.
-        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        for r in v.as_array_mut().unwrap() {
-            if r["server"] == "server3" {
-                r["expires"] = serde_json::json!(1);
-            }
+        let mut v: Vec<Registered> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for r in v.iter_mut().filter(|r| r.server == "server3") {
+            r.expires = Some(1);
         }
-        std::fs::write(&file, v.to_string()).unwrap();
+        std::fs::write(&file, serde_json::to_string(&v).unwrap()).unwrap();
         assert_eq!(registered(&file).unwrap(), vec![("server2".into(), Rule::PreferNot)]);
         assert_eq!(parse_duration("1h").unwrap(), 3600);
         assert_eq!(parse_duration("90").unwrap(), 90);

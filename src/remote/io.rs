@@ -274,73 +274,17 @@ impl Remote {
         on_line: &mut dyn FnMut(&str),
         pgid: &mut Option<u32>,
     ) -> Result<Ran> {
-        let mut file = match input {
-            Input::File(p) => Some((std::fs::File::open(p).map_err(|e| Error::io(p, e))?, p)),
-            _ => None,
-        };
-        let mut pending: Vec<u8> = match input {
-            Input::Bytes(b) => b.to_vec(),
-            _ => Vec::new(),
-        };
-        let mut at = 0;
-        let mut input_done = file.is_none();
-        let mut eof_sent = false;
+        let mut feed = Feed::new(input)?;
         let (mut out_eof, mut err_eof) = (false, false);
         let mut buf = vec![0u8; 1 << 20];
         let mut ebuf = vec![0u8; 64 << 10];
-        let mut line = Vec::new();
-        let mut stderr = String::new();
+        let mut err = ErrLines { line: Vec::new(), text: String::new(), pgid, on_line };
         let mut out_bytes = 0u64;
-        // A line of standard error: the wrapper's first one says the group.
-        let mut err_line = |l: &[u8], pgid: &mut Option<u32>, stderr: &mut String, newline: bool| {
-            let l = String::from_utf8_lossy(l);
-            if pgid.is_none() {
-                if let Some(p) = l.strip_prefix(PGID_MARK).and_then(|p| p.trim().parse().ok()) {
-                    *pgid = Some(p);
-                    return;
-                }
-            }
-            on_line(&l);
-            stderr.push_str(&l);
-            if newline {
-                stderr.push('\n');
-            }
-        };
-        loop {
+        // Non-blocking: each turn moves what it can of standard input,
+        // output and error; a turn that moved nothing waits a little.
+        while !(out_eof && err_eof) {
             self.check(st, "run")?;
-            let mut progress = false;
-            // Standard input: what is left of the bytes or the file, then EOF.
-            if !eof_sent {
-                if at == pending.len() && !input_done {
-                    let (f, p) = file.as_mut().expect("a file while input is not done");
-                    pending.resize(1 << 20, 0);
-                    let n = f.read(&mut pending).map_err(|e| Error::io(p, e))?;
-                    pending.truncate(n);
-                    at = 0;
-                    input_done = n == 0;
-                }
-                if at < pending.len() {
-                    match ch.write(&pending[at..]) {
-                        Ok(n) => {
-                            at += n;
-                            progress = n > 0;
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        // The command closed its input (it exited early): its
-                        // status says why.
-                        Err(_) => {
-                            at = pending.len();
-                            input_done = true;
-                        }
-                    }
-                }
-                if at == pending.len() && input_done {
-                    match ch.send_eof() {
-                        Err(e) if would_block(&e) => {}
-                        _ => eof_sent = true,
-                    }
-                }
-            }
+            let mut progress = feed.turn(ch)?;
             if !out_eof {
                 match ch.read(&mut buf) {
                     Ok(0) => out_eof = true,
@@ -359,43 +303,37 @@ impl Remote {
                 match ch.stderr().read(&mut ebuf) {
                     Ok(0) => err_eof = true,
                     Ok(n) => {
-                        for &b in &ebuf[..n] {
-                            if b == b'\n' {
-                                err_line(&line, pgid, &mut stderr, true);
-                                line.clear();
-                            } else {
-                                line.push(b);
-                            }
-                        }
+                        err.take(&ebuf[..n]);
                         progress = true;
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(ssh_err("read", &self.label, e)),
                 }
             }
-            if out_eof && err_eof {
-                break;
-            }
             if progress {
                 st.spins = 0;
-            } else {
+            } else if !(out_eof && err_eof) {
                 self.wait(st, "run")?;
             }
         }
-        if !line.is_empty() {
-            err_line(&line, pgid, &mut stderr, false);
-        }
+        let mut stderr = err.finish();
+        let status = self.exit_status(ch, st, &mut stderr)?;
+        Ok(Ran { status, out_bytes, stderr })
+    }
+
+    /// The command's exit status once its channel closed; killed by a
+    /// signal is 128 + N, never a success, and said on `stderr`.
+    fn exit_status(&self, ch: &mut Kept<'_>, st: &mut Step, stderr: &mut String) -> Result<i32> {
         self.retry(st, "close", || ch.wait_close())?;
         let mut status = ch.exit_status().map_err(|e| ssh_err("exit status", &self.label, e))?;
         if let Ok(sig) = ch.exit_signal() {
             if let Some(name) = sig.exit_signal {
-                // Killed: never a success.
                 status = 128 + signal_number(&name);
                 stderr.push_str(&format!("(killed by signal SIG{name})"));
             }
         }
         let _ = self.retry(st, "close", || ch.close());
-        Ok(Ran { status, out_bytes, stderr })
+        Ok(status)
     }
 
     /// SIGTERM to process group `pgid` on the remote host, SIGKILL 2 s
@@ -425,6 +363,110 @@ impl Remote {
                 format!("its process group {pgid} there could not be killed ({e}); it is ended by its own bound there")
             }
         }
+    }
+}
+
+/// A command's standard input, fed without blocking: the bytes given, or
+/// the file read a MiB at a time, then EOF.
+struct Feed<'i> {
+    file: Option<(std::fs::File, &'i Path)>,
+    pending: Vec<u8>,
+    at: usize,
+    input_done: bool,
+    eof_sent: bool,
+}
+
+impl<'i> Feed<'i> {
+    fn new(input: Input<'i>) -> Result<Feed<'i>> {
+        let (file, pending) = match input {
+            Input::File(p) => (Some((std::fs::File::open(p).map_err(|e| Error::io(p, e))?, p)), Vec::new()),
+            Input::Bytes(b) => (None, b.to_vec()),
+            Input::None => (None, Vec::new()),
+        };
+        Ok(Feed { input_done: file.is_none(), file, pending, at: 0, eof_sent: false })
+    }
+
+    /// Writes what the channel takes now; true when something moved.
+    fn turn(&mut self, ch: &mut Kept<'_>) -> Result<bool> {
+        if self.eof_sent {
+            return Ok(false);
+        }
+        let mut progress = false;
+        if self.at == self.pending.len() && !self.input_done {
+            let (f, p) = self.file.as_mut().expect("a file while input is not done");
+            self.pending.resize(1 << 20, 0);
+            let n = f.read(&mut self.pending).map_err(|e| Error::io(p, e))?;
+            self.pending.truncate(n);
+            self.at = 0;
+            self.input_done = n == 0;
+        }
+        if self.at < self.pending.len() {
+            match ch.write(&self.pending[self.at..]) {
+                Ok(n) => {
+                    self.at += n;
+                    progress = n > 0;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // The command closed its input (it exited early): its status says why.
+                Err(_) => {
+                    self.at = self.pending.len();
+                    self.input_done = true;
+                }
+            }
+        }
+        if self.at == self.pending.len() && self.input_done {
+            match ch.send_eof() {
+                Err(e) if would_block(&e) => {}
+                _ => self.eof_sent = true,
+            }
+        }
+        Ok(progress)
+    }
+}
+
+/// A command's standard error, line by line: the wrapper's first line
+/// gives the process group; every other line goes to `on_line` and is kept.
+struct ErrLines<'a> {
+    line: Vec<u8>,
+    text: String,
+    pgid: &'a mut Option<u32>,
+    on_line: &'a mut dyn FnMut(&str),
+}
+
+impl ErrLines<'_> {
+    fn take(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' {
+                let l = std::mem::take(&mut self.line);
+                self.one(&l, true);
+            } else {
+                self.line.push(b);
+            }
+        }
+    }
+
+    fn one(&mut self, l: &[u8], newline: bool) {
+        let l = String::from_utf8_lossy(l);
+        if self.pgid.is_none() {
+            if let Some(p) = l.strip_prefix(PGID_MARK).and_then(|p| p.trim().parse().ok()) {
+                *self.pgid = Some(p);
+                return;
+            }
+        }
+        (self.on_line)(&l);
+        self.text.push_str(&l);
+        if newline {
+            self.text.push('\n');
+        }
+    }
+
+    /// What was said, the last line too when it had no newline.
+    fn finish(mut self) -> String {
+        if !self.line.is_empty() {
+            let l = std::mem::take(&mut self.line);
+            self.one(&l, false);
+        }
+        self.text
     }
 }
 

@@ -14,7 +14,7 @@ mod server;
 pub mod status;
 
 pub use secret::Secret;
-pub use server::{MariaGtids, PromotionFacts, RelayInfoStore, Server};
+pub use server::{MariaGtids, OpenTrx, PromotionFacts, RelayInfoStore, Server, Session};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -660,32 +660,151 @@ impl<C: BorrowMut<mysql::Conn>> Server<C> {
         ))
     }
 
-    /// Ends every client session that could still commit on this server
-    /// once a lock on it is released: those holding an open InnoDB
-    /// transaction, and those waiting on the global read lock or the commit
-    /// lock (a commit or a write to a non-transactional table queued behind
-    /// `FLUSH TABLES WITH READ LOCK`). Replication threads and the sessions
-    /// in `ours` are kept. Their transactions roll back; their clients get
-    /// an error, so nothing they were told was committed is lost. Returns
-    /// `id, user, state` of each.
+    /// The InnoDB transactions open for `min_age_secs` or more that have
+    /// written or hold locks (`information_schema.INNODB_TRX` joined to the
+    /// process list; a transaction that only read is left out: ending it
+    /// loses nothing), of client sessions other than this one (never a
+    /// replication thread's), oldest first.
     ///
     /// # Errors
-    /// The query fails (a `KILL` of a session that ended meanwhile is not an error).
-    pub fn end_sessions_that_could_commit(&mut self, ours: &[u32]) -> Result<Vec<(u64, String, String)>> {
+    /// The query fails.
+    pub fn open_transactions(&mut self, min_age_secs: u64) -> Result<Vec<OpenTrx>> {
+        type Row = (
+            u64,
+            Option<String>,
+            Option<String>,
+            Option<u64>,
+            Option<String>,
+            Option<u64>,
+            Option<u64>,
+            Option<u64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = self.rows(&format!(
+            "SELECT t.trx_mysql_thread_id, p.USER, p.HOST, \
+             CAST(GREATEST(TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), 0) AS UNSIGNED), p.COMMAND, \
+             CAST(GREATEST(COALESCE(p.TIME, 0), 0) AS UNSIGNED), t.trx_rows_locked, t.trx_rows_modified, p.INFO \
+             FROM information_schema.INNODB_TRX t LEFT JOIN information_schema.PROCESSLIST p \
+             ON p.ID = t.trx_mysql_thread_id \
+             WHERE t.trx_mysql_thread_id NOT IN (0, CONNECTION_ID()) \
+             AND t.trx_started <= NOW() - INTERVAL {min_age_secs} SECOND \
+             AND (t.trx_rows_modified > 0 OR t.trx_lock_structs > 0) \
+             AND COALESCE(p.USER, '') <> 'system user' AND COALESCE(p.COMMAND, '') NOT IN ({REPLICATION_COMMANDS}) \
+             ORDER BY t.trx_started, t.trx_mysql_thread_id"
+        ))?;
+        Ok(rows
+            .into_iter()
+            .map(|(thread, user, host, age, command, time, locked, modified, info)| {
+                let command = command.unwrap_or_default();
+                OpenTrx {
+                    thread,
+                    user: user.unwrap_or_default(),
+                    host: host.unwrap_or_default(),
+                    started_secs_ago: age.unwrap_or(0),
+                    idle_secs: (command == "Sleep").then_some(time.unwrap_or(0)),
+                    rows_locked: locked.unwrap_or(0),
+                    rows_modified: modified.unwrap_or(0),
+                    statement: info.unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    /// Every client session on the server but this one and `ours`: not a
+    /// replication thread (`system user`, a replica's `Binlog Dump`), nor
+    /// the event scheduler (`Daemon`).
+    ///
+    /// # Errors
+    /// The query fails.
+    pub fn client_sessions(&mut self, ours: &[u32]) -> Result<Vec<Session>> {
         let keep: Vec<String> = ours.iter().map(u32::to_string).chain(["CONNECTION_ID()".into()]).collect();
-        let found: Vec<(u64, String, String)> = self.rows(&format!(
-            "SELECT p.ID, p.USER, COALESCE(p.STATE, '') FROM information_schema.PROCESSLIST p \
-             WHERE p.ID NOT IN ({}) AND p.USER <> 'system user' AND p.COMMAND NOT IN ('Binlog Dump', 'Daemon') \
-             AND (p.STATE IN ('Waiting for global read lock', 'Waiting for commit lock', 'Waiting for backup lock') \
-                  OR p.ID IN (SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX))",
+        type Row = (u64, Option<String>, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = self.rows(&format!(
+            "SELECT ID, USER, HOST, COMMAND, STATE FROM information_schema.PROCESSLIST \
+             WHERE ID NOT IN ({}) AND COALESCE(USER, '') <> 'system user' \
+             AND COALESCE(COMMAND, '') NOT IN ({REPLICATION_COMMANDS}) ORDER BY ID",
             keep.join(", ")
         ))?;
-        for (id, _, _) in &found {
-            // Unknown thread: it ended on its own meanwhile.
-            let _ = self.conn.borrow_mut().query_drop(format!("KILL CONNECTION {id}"));
-        }
-        Ok(found)
+        Ok(rows
+            .into_iter()
+            .map(|(id, user, host, command, state)| Session {
+                id,
+                user: user.unwrap_or_default(),
+                host: host.unwrap_or_default(),
+                command: command.unwrap_or_default(),
+                state: state.unwrap_or_default(),
+            })
+            .collect())
     }
+
+    /// `KILL CONNECTION id`: the session ends, its open transaction rolls
+    /// back and its client gets an error. `false`: no such session (it
+    /// ended on its own meanwhile).
+    ///
+    /// # Errors
+    /// The statement fails otherwise (no privilege to end it).
+    pub fn kill_connection(&mut self, id: u64) -> Result<bool> {
+        let stmt = format!("KILL CONNECTION {id}");
+        match self.conn.borrow_mut().query_drop(&stmt) {
+            Ok(()) => Ok(true),
+            // ER_NO_SUCH_THREAD
+            Err(mysql::Error::MySqlError(e)) if e.code == 1094 => Ok(false),
+            Err(e) => Err(self.fail(&stmt, e)),
+        }
+    }
+}
+
+/// The process-list commands of replication threads and the event
+/// scheduler (MySQL and MariaDB names), as an SQL list.
+const REPLICATION_COMMANDS: &str =
+    "'Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker'";
+
+/// An open transaction on a server ([`Server::open_transactions`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenTrx {
+    /// Its session's thread id (`KILL CONNECTION` takes it).
+    pub thread: u64,
+    /// The session's user.
+    pub user: String,
+    /// The session's client host (`host:port`).
+    pub host: String,
+    /// Seconds since it started (`trx_started`).
+    pub started_secs_ago: u64,
+    /// Seconds its session has been idle (`None`: a statement runs).
+    pub idle_secs: Option<u64>,
+    /// `trx_rows_locked`.
+    pub rows_locked: u64,
+    /// `trx_rows_modified`.
+    pub rows_modified: u64,
+    /// The statement running, if any.
+    pub statement: String,
+}
+
+impl fmt::Display for OpenTrx {
+    /// `thread 42 (app@10.0.0.5:51234): started 12s ago, idle 11s, 1 row(s) modified, 1 locked`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "thread {} ({}@{}): started {}s ago, ", self.thread, self.user, self.host, self.started_secs_ago)?;
+        match self.idle_secs {
+            Some(s) => write!(f, "idle {s}s")?,
+            None => write!(f, "running {:?}", self.statement.chars().take(80).collect::<String>())?,
+        }
+        write!(f, ", {} row(s) modified, {} locked", self.rows_modified, self.rows_locked)
+    }
+}
+
+/// A client session on a server ([`Server::client_sessions`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Session {
+    /// Its thread id (`KILL CONNECTION` takes it).
+    pub id: u64,
+    /// Its user.
+    pub user: String,
+    /// Its client host (`host:port`).
+    pub host: String,
+    /// `COMMAND`: `Sleep`, `Query`, …
+    pub command: String,
+    /// `STATE`: what it waits on, if anything.
+    pub state: String,
 }
 
 /// A `SHOW GRANTS` line grants replication on `*.*` (`GRANT A, B ON *.* TO …`).

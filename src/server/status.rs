@@ -278,20 +278,6 @@ pub fn long_running(conn: &mut mysql::Conn, secs: u64) -> Result<Vec<(u64, Strin
     Server::over(conn, "").long_running(secs)
 }
 
-/// Ends every client session that could still commit on this server once
-/// a lock on it is released: those holding an open InnoDB transaction, and
-/// those waiting on the global read lock or the commit lock (a commit or a
-/// write to a non-transactional table queued behind `FLUSH TABLES WITH READ
-/// LOCK`). Replication threads and the sessions in `ours` are kept. Their
-/// transactions roll back; their clients get an error, so nothing they
-/// were told was committed is lost. Returns `id, user, state` of each.
-///
-/// # Errors
-/// The query fails (a `KILL` of a session that ended meanwhile is not an error).
-pub fn end_sessions_that_could_commit(conn: &mut mysql::Conn, ours: &[u32]) -> Result<Vec<(u64, String, String)>> {
-    Server::over(conn, "").end_sessions_that_could_commit(ours)
-}
-
 /// `@@server_uuid` and `@@global.gtid_executed` (MySQL).
 ///
 /// # Errors
@@ -387,6 +373,42 @@ impl Status {
     pub fn sql_error(&self) -> Option<String> {
         let n = self.get("Last_SQL_Errno");
         (!n.is_empty() && n != "0").then(|| format!("{n}: {}", self.get("Last_SQL_Error")))
+    }
+    /// `SQL_Delay` (`CHANGE MASTER TO MASTER_DELAY`), in seconds; 0 when absent.
+    pub fn sql_delay(&self) -> u64 {
+        self.get("SQL_Delay").parse().unwrap_or(0)
+    }
+    /// `Seconds_Behind_Master` (`None`: NULL, the SQL or IO thread not running).
+    pub fn seconds_behind(&self) -> Option<u64> {
+        self.get("Seconds_Behind_Master").parse().ok()
+    }
+    /// How far the replica is behind its master, in words, when it is
+    /// behind by more than `limit` seconds or delays on purpose
+    /// (`MASTER_DELAY`); `None`: it keeps up. A replica delayed on purpose
+    /// falls behind again with every write, however caught up it is now.
+    pub fn behind(&self, limit: u64) -> Option<String> {
+        let delay = self.sql_delay();
+        let lag = self.seconds_behind();
+        let lag_text = match lag {
+            Some(s) => format!("{s}s behind its master (Seconds_Behind_Master)"),
+            None => "its lag unknown (Seconds_Behind_Master is NULL)".to_string(),
+        };
+        match (delay, lag) {
+            (d, _) if d > 0 => {
+                let waiting = match self.get("SQL_Remaining_Delay").parse::<u64>() {
+                    Ok(r) => format!(", its next transaction due in {r}s (SQL_Remaining_Delay)"),
+                    Err(_) => String::new(),
+                };
+                let lag = match lag {
+                    Some(0) => String::new(),
+                    _ => format!(", {lag_text}"),
+                };
+                Some(format!("it is delayed on purpose: MASTER_DELAY={d}s (SQL_Delay){waiting}{lag}"))
+            }
+            (_, Some(s)) if s > limit => Some(lag_text),
+            (_, None) => Some(lag_text),
+            _ => None,
+        }
     }
     /// The IO thread's last error, if any.
     pub fn io_error(&self) -> Option<String> {
@@ -661,6 +683,26 @@ mod tests {
         assert_eq!(st("Using_Gtid", "No").gtid_mode(), GtidMode::Off);
         assert_eq!(st("Auto_Position", "1").gtid_mode(), GtidMode::AutoPosition);
         assert_eq!(st("Auto_Position", "0").gtid_mode(), GtidMode::Off);
+    }
+
+    #[test]
+    fn behind_names_the_delay_and_the_lag() {
+        let st = |cols: &[(&str, &str)]| Status(cols.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        assert_eq!(st(&[("Seconds_Behind_Master", "1"), ("SQL_Delay", "0")]).behind(1), None);
+        assert_eq!(
+            st(&[("Seconds_Behind_Master", "2")]).behind(1).as_deref(),
+            Some("2s behind its master (Seconds_Behind_Master)")
+        );
+        assert!(st(&[("Seconds_Behind_Master", "")]).behind(1).unwrap().contains("Seconds_Behind_Master is NULL"));
+        let d = st(&[("Seconds_Behind_Source", "0"), ("SQL_Delay", "25"), ("SQL_Remaining_Delay", "7")]).behind(1);
+        assert_eq!(
+            d.as_deref(),
+            Some(
+                "it is delayed on purpose: MASTER_DELAY=25s (SQL_Delay), its next transaction due in 7s (SQL_Remaining_Delay)"
+            )
+        );
+        let d = st(&[("Seconds_Behind_Master", "40"), ("SQL_Delay", "25")]).behind(100).unwrap();
+        assert!(d.ends_with("MASTER_DELAY=25s (SQL_Delay), 40s behind its master (Seconds_Behind_Master)"), "{d}");
     }
 
     #[test]

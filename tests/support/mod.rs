@@ -13,6 +13,8 @@
 //! * [`drive`]: our commands run as an operator would, and the checks after a failover.
 //! * [`mha`]: MHA's real manager and Perl node tools; [`node`]: ours under
 //!   MHA's names; [`sshd`]: OpenSSH keys, configs and a loopback sshd.
+//! * [`vip`]: a virtual IP on netns hosts; [`app`]: an application
+//!   writing through it, and what it saw across a switch or failover.
 //! * [`fixtures`]: where the binlog fixtures and the public corpus are;
 //!   [`build`]: synthetic events and files.
 //! * [`process`]: tools, scripts, command output, signals, bounded polling;
@@ -21,6 +23,7 @@
 //! Each test binary uses a part of it.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod build;
 pub mod drive;
 pub mod fixtures;
@@ -32,6 +35,7 @@ pub mod process;
 pub mod seeded;
 pub mod sshd;
 pub mod topology;
+pub mod vip;
 
 // The fixture paths, as `support::testdata_dir()` etc.
 #[allow(unused_imports)]

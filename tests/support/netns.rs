@@ -517,6 +517,15 @@ impl Net {
     pub fn host(&self, n: usize) -> &NetHost {
         &self.hosts[n]
     }
+    /// The slice's address for a virtual IP (`.32s+30`, the last host
+    /// address): never a host's while the topology has fewer than
+    /// [`MAX_HOSTS`] hosts (`None` otherwise).  No one holds it until a
+    /// test adds it to a host's `eth0` (see `support::vip`).
+    pub fn vip(&self) -> Option<Ipv4Addr> {
+        let o = NETWORK.octets();
+        (self.hosts.len() < MAX_HOSTS)
+            .then(|| Ipv4Addr::new(o[0], o[1], o[2], self.slice * SLICE_SIZE + SLICE_SIZE - 2))
+    }
     /// True if `ip` is inside this slice.
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         let base = u32::from(NETWORK) + self.slice as u32 * SLICE_SIZE as u32;

@@ -12,19 +12,120 @@ pub(super) fn c_fmt_g(v: f64, prec: usize) -> String {
     }
     let p = prec.max(1);
     let a = v.abs();
-    let sci = format!("{:.*e}", p - 1, a);
-    let (mant, exp) = sci.split_at(sci.find('e').expect("exponent"));
-    let x: i32 = exp[1..].parse().expect("exponent digits");
-    let mut s = if x < p as i32 && x >= -4 {
-        strip_fraction_zeros(format!("{:.*}", (p as i32 - 1 - x) as usize, a))
-    } else {
-        let m = strip_fraction_zeros(mant.to_string());
-        format!("{m}e{}{:02}", if x < 0 { '-' } else { '+' }, x.unsigned_abs())
+    // `p` significant digits and the exponent `x` (after rounding), as C's
+    // `%e` step of `%g`: exactly in 128-bit integers where they suffice,
+    // else (and on an exact tie) with the standard library's exact conversion.
+    let mut digits = [0u8; 40];
+    let (n, x) = match (p <= 38).then(|| exact_digits(a, p, &mut digits)).flatten() {
+        Some(x) => (p, x),
+        None => {
+            let sci = format!("{:.*e}", p - 1, a);
+            let (mant, exp) = sci.split_at(sci.find('e').expect("exponent"));
+            let mut n = 0;
+            for &d in mant.as_bytes().iter().filter(|b| b.is_ascii_digit()) {
+                if n < digits.len() {
+                    digits[n] = d;
+                    n += 1;
+                }
+            }
+            (n, exp[1..].parse().expect("exponent digits"))
+        }
     };
+    let digits = &digits[..n];
+    let mut s = String::with_capacity(p + 8);
     if v.is_sign_negative() {
-        s.insert(0, '-');
+        s.push('-');
     }
-    s
+    if x < p as i32 && x >= -4 {
+        // `%f` with `p - 1 - x` decimals: the same `p` digits, the point moved.
+        if x >= 0 {
+            for (i, &d) in digits.iter().enumerate() {
+                if i == x as usize + 1 {
+                    s.push('.');
+                }
+                s.push(d as char);
+            }
+        } else {
+            s.push_str("0.");
+            s.extend(std::iter::repeat_n('0', (-x - 1) as usize));
+            s.extend(digits.iter().map(|&d| d as char));
+        }
+        strip_fraction_zeros(s)
+    } else {
+        let mut m = String::with_capacity(n + 1);
+        m.push(digits[0] as char);
+        if n > 1 {
+            m.push('.');
+            m.extend(digits[1..].iter().map(|&d| d as char));
+        }
+        s.push_str(&strip_fraction_zeros(m));
+        let _ = write!(s, "e{}{:02}", if x < 0 { '-' } else { '+' }, x.unsigned_abs());
+        s
+    }
+}
+
+/// The first `p` significant digits of `a` (finite, not negative), rounded
+/// to nearest, as ASCII into `out`, and the decimal exponent of the first;
+/// `None` where 128-bit integers do not hold the exact value (below 1e-3,
+/// above 2^127) or when the rest is exactly half (the tie rule is left to
+/// the caller's exact conversion).
+fn exact_digits(a: f64, p: usize, out: &mut [u8; 40]) -> Option<i32> {
+    if a == 0.0 {
+        out[..p].fill(b'0');
+        return Some(0);
+    }
+    let bits = a.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    // a = m * 2^e
+    let (m, e) = if exp == 0 { (frac, -1074) } else { (frac | 1 << 52, exp - 1075) };
+    // q * 10^-j = a, with `sticky` when a remainder was dropped.
+    let (q, j, sticky) = if e >= 0 {
+        if e > 74 {
+            return None;
+        }
+        ((m as u128) << e, 0i32, false)
+    } else {
+        if a < 1e-3 || -e > 127 {
+            return None;
+        }
+        let num = m as u128 * 10u128.pow(22);
+        let k = -e as u32;
+        (num >> k, 22, num & ((1u128 << k) - 1) != 0)
+    };
+    let mut buf = itoa::Buffer::new();
+    let d = buf.format(q).as_bytes();
+    let x = d.len() as i32 - 1 - j;
+    if d.len() <= p {
+        if sticky {
+            return None; // cannot happen for a >= 1e-3 (q has 20+ digits); be safe
+        }
+        out[..d.len()].copy_from_slice(d);
+        out[d.len()..p].fill(b'0');
+        return Some(x);
+    }
+    let (keep, rest) = d.split_at(p);
+    out[..p].copy_from_slice(keep);
+    let up = match rest[0] {
+        b'0'..=b'4' => false,
+        b'5' if !sticky && rest[1..].iter().all(|&c| c == b'0') => return None, // a tie
+        _ => true,
+    };
+    if !up {
+        return Some(x);
+    }
+    // Add one to the last kept digit, carrying.
+    for i in (0..p).rev() {
+        if out[i] == b'9' {
+            out[i] = b'0';
+        } else {
+            out[i] += 1;
+            return Some(x);
+        }
+    }
+    // 99…9 became 100…0: one more digit before the point.
+    out[0] = b'1';
+    Some(x + 1)
 }
 
 /// C `printf("%.{prec}e")`.

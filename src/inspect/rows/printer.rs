@@ -15,6 +15,8 @@ use crate::event::rows::{ColumnFlags, DecodeResult, ImageHead, RowDecoder, Table
 use crate::event::{EventType, Flavor, Format, ParseError, RawEvent};
 
 /// Prints row events; keeps the table maps and FDE (a [`RowDecoder`]) needed to decode them.
+/// A clone goes on from the same point of the stream.
+#[derive(Clone)]
 pub struct RowPrinter {
     rows: RowDecoder,
     type_comments: bool,
@@ -82,14 +84,14 @@ impl RowPrinter {
             Flavor::MariaDb => RowStyle::MariaDb,
         });
         let ctx = Ctx { style, comments: self.type_comments };
-        let mut buf = Vec::with_capacity(256);
+        let start = out.len();
         let printed = self.rows.with_rows_event(ev, fmt, |body, plain, fde, tables| {
-            print_rows_event(&mut buf, body, plain, fmt, fde, tables, ctx)
-        })?;
-        if printed.is_some() {
-            out.extend_from_slice(&buf);
+            print_rows_event(out, body, plain, fmt, fde, tables, ctx)
+        });
+        if !matches!(printed, Ok(Some(_))) {
+            out.truncate(start);
         }
-        Ok(())
+        printed.map(|_| ())
     }
 }
 
@@ -211,10 +213,14 @@ fn print_image(
     let head = ImageHead::read(buf, partial_ai, table.json_count(), cols)?;
     out.extend_from_slice(clause);
 
+    let mut num = itoa::Buffer::new();
+    let mut typestr = String::new(); // reused: no allocation per value
     for (i, col, present) in head.columns(&table.cols, cols) {
         let Some(ColumnFlags { is_null, is_partial }) = present else { continue };
-        let _ = write!(TextSink(out), "###   @{}=", i + 1);
-        let mut typestr = String::new();
+        out.extend_from_slice(b"###   @");
+        out.extend_from_slice(num.format(i + 1).as_bytes());
+        out.push(b'=');
+        typestr.clear();
         let cell = ColumnToPrint { col, is_null, is_partial, col_no: i + 1, ctx };
         match print_value(out, cell, buf, &mut typestr)? {
             Flow::Go(_) => {}

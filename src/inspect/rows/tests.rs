@@ -78,3 +78,35 @@ fn bits_and_misc() {
     assert_eq!(base64(b"ab"), "YWI=");
     assert_eq!(base64(b"abc"), "YWJj");
 }
+
+/// `c_fmt_g` is C's `%.{prec}g` (glibc's `snprintf`), byte for byte, on
+/// doubles of every magnitude and the precisions the printer uses.
+#[test]
+fn c_fmt_g_matches_snprintf() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut checked = 0;
+    for i in 0..200_000u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // Random bit patterns (every exponent), and values near small integers and decimals.
+        let v = match i % 3 {
+            0 => f64::from_bits(x),
+            1 => (x % 2_000_000) as f64 / 1000.0 - 1000.0,
+            _ => (x >> 11) as f64 * 2f64.powi((x % 80) as i32 - 60),
+        };
+        if !v.is_finite() {
+            continue;
+        }
+        for prec in [6usize, 17, 20] {
+            let mut buf = [0u8; 64];
+            let fmt = std::ffi::CString::new(format!("%.{prec}g")).unwrap();
+            // SAFETY: the buffer is 64 bytes and its length is passed; the format takes one double.
+            let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr(), v) };
+            let want = std::str::from_utf8(&buf[..n as usize]).unwrap();
+            assert_eq!(c_fmt_g(v, prec), want, "{v:e} %.{prec}g");
+            checked += 1;
+        }
+    }
+    assert!(checked > 500_000);
+}

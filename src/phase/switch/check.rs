@@ -1,6 +1,7 @@
 //! The switch's phase 1: who is the master, who follows it, in which mode,
-//! who is to be the new master; statements that would hold the lock up.
-//! Nothing changes here.
+//! how far behind each replica is, who is to be the new master; statements
+//! that would hold the lock up, transactions that would be lost or commit
+//! on the old master alone. Nothing changes here.
 
 use super::{Node, SwitchDoc, SwitchOptions};
 use crate::error::{Error, Result};
@@ -48,7 +49,9 @@ pub(super) fn check(o: &SwitchOptions, conf: &AppConf, doc: &mut SwitchDoc) -> R
     say(&format!("  New master: {}", label(c.new_master())));
     doc.orig_master = Some(orig.name.clone());
     doc.new_master = Some(c.new_master().name.clone());
+    refuse_slow_followers(o, &c)?;
     refuse_long_running(o, &mut c)?;
+    refuse_open_transactions(o, &mut c)?;
     Ok(c)
 }
 
@@ -163,7 +166,9 @@ fn choose(o: &SwitchOptions, conf: &AppConf, c: &mut Checked, doc: &mut SwitchDo
     for &i in &idx {
         let n = &mut c.nodes[i];
         let sql = n.srv.promotion_facts()?;
-        facts.push(promote::Facts::of(&n.conf, sql, n.status.as_ref(), &rules));
+        let mut f = promote::Facts::of(&n.conf, sql, n.status.as_ref(), &rules);
+        f.behind = n.status.as_ref().and_then(|st| st.behind(o.running_updates_limit.as_secs()));
+        facts.push(f);
     }
     let ranked = promote::rank(&facts);
     say("  Candidates, best first:");
@@ -199,5 +204,77 @@ fn refuse_long_running(o: &SwitchOptions, c: &mut Checked) -> Result<()> {
         label(&orig),
         o.running_updates_limit.as_secs(),
         l.join(" | ")
+    )))
+}
+
+/// The other replicas follow the new master only once they have executed
+/// up to the old master's end, each within `--wait-timeout`: one delayed
+/// or behind by that much would be left behind, replicating from a
+/// read-only old master. Refused before anything changes; one behind by
+/// less is named (the switch ends later by as much, the writes are not
+/// blocked meanwhile).
+fn refuse_slow_followers(o: &SwitchOptions, c: &Checked) -> Result<()> {
+    let wait = o.wait_timeout.as_secs();
+    let mut slow = Vec::new();
+    for (i, n) in c.nodes.iter().enumerate().filter(|(i, _)| *i != c.oi && *i != c.ni) {
+        let Some(st) = n.status.as_ref() else { continue };
+        let Some(why) = st.behind(o.running_updates_limit.as_secs()) else { continue };
+        let needs = st.sql_delay().max(st.seconds_behind().unwrap_or(0));
+        if needs >= wait {
+            slow.push(format!("{}: {why}", label(&c.nodes[i].conf)));
+        } else {
+            say(&format!(
+                "  {}: {why}: it follows {} once it has executed what the old master wrote (up to about {needs}s \
+                 after the new master takes writes)",
+                label(&n.conf),
+                label(c.new_master())
+            ));
+        }
+    }
+    if slow.is_empty() {
+        return Ok(());
+    }
+    Err(Error::refused(format!(
+        "{}: it could not execute what the old master wrote within --wait-timeout ({wait}s) after the switch, and \
+         would be left replicating from the read-only old master. Switch refused, nothing changed. Set \
+         MASTER_DELAY=0 on it for the switch (STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE), wait \
+         until it has caught up, or give a --wait-timeout longer than its delay and lag",
+        slow.join("; ")
+    )))
+}
+
+/// Transactions open on the master for `running_updates_limit` or more
+/// (that wrote or hold locks) refuse the switch, each named, unless
+/// `--kill-open-transactions` (they are ended in phase 2, just before the
+/// lock). Left alone, one from a client that `read_only` does not stop
+/// would commit on the old master alone. Younger ones are traffic in
+/// flight: they commit before the lock (and replicate), or are ended after
+/// the switch, their clients told they failed.
+fn refuse_open_transactions(o: &SwitchOptions, c: &mut Checked) -> Result<()> {
+    let orig = c.orig().clone();
+    let limit = o.running_updates_limit.as_secs();
+    let open = c.nodes[c.oi].srv.open_transactions(limit)?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let each: Vec<String> = open.iter().map(ToString::to_string).collect();
+    if o.kill_open_transactions {
+        say(&format!(
+            "  {}: {} open transaction(s), to be ended before the lock (--kill-open-transactions): {}",
+            label(&orig),
+            open.len(),
+            each.join(" | ")
+        ));
+        return Ok(());
+    }
+    let ids: Vec<String> = open.iter().map(|t| t.thread.to_string()).collect();
+    Err(Error::refused(format!(
+        "transactions open for {limit}s or more (running_updates_limit) on {}: {}. Switch refused, nothing changed: the switch would have to end them (their \
+         work rolled back), and one from a client that read_only does not stop (SUPER, root) would otherwise \
+         commit on the old master alone. Let them commit or roll back, end them (KILL CONNECTION {}), or run \
+         again with --kill-open-transactions",
+        label(&orig),
+        each.join(" | "),
+        ids.join("; KILL CONNECTION ")
     )))
 }

@@ -1,23 +1,50 @@
 //! `binlog-diff switch`: a planned master switch while the master is alive
 //! (MHA's `masterha_master_switch --master_state=alive`).
 //!
-//! 1. **Checks.** The current master is the server the others replicate
-//!    from; each replica runs both threads. The new master is `--new-master`
-//!    or the best candidate by the promotion rules (`promote.rs`), and no
-//!    hard rule may exclude it. Statements running on the master for
-//!    `--running-updates-limit` seconds or more refuse the switch (MHA's
-//!    running_updates_limit): the write lock would wait on them.
+//! 1. **Checks** (nothing changes). The current master is the server the
+//!    others replicate from; each replica runs both threads. Every
+//!    replica's lag (`Seconds_Behind_Master`) and `MASTER_DELAY`
+//!    (`SQL_Delay`) are read: a replica more than `--running-updates-limit`
+//!    seconds behind, or delayed on purpose, ranks last and is never
+//!    chosen by itself; `--new-master` naming one is refused with its delay
+//!    and the fix. The new master is `--new-master` or the best candidate
+//!    by the promotion rules (`promote.rs`), and no hard rule may exclude
+//!    it. Statements running on the master for `--running-updates-limit`
+//!    seconds or more refuse the switch (MHA's running_updates_limit): the
+//!    write lock would wait on them. Transactions open that long that wrote
+//!    or hold locks on the master refuse it too, each named (thread, user@host, its
+//!    age, idle time, rows): ending them loses their work, and letting them
+//!    be lets a client that `read_only` does not stop commit on the old
+//!    master alone. `--kill-open-transactions` ends them instead. A replica
+//!    delayed or lagging by `--wait-timeout` or more (it could not catch up
+//!    in time after the switch) refuses it as well.
 //! 2. **Rejecting updates.** `master_ip_online_change_script --command=stop`
-//!    with MHA's arguments (0 or 10 go on), then on the master `FLUSH
-//!    NO_WRITE_TO_BINLOG TABLES`, `FLUSH TABLES WITH READ LOCK` (bounded by
-//!    `lock_wait_timeout`) and `read_only=1`; its final coordinates.
+//!    with MHA's arguments (0 or 10 go on); the new master's lag read again
+//!    (the write-blocked window never waits on a replica known to be
+//!    behind); with `--kill-open-transactions` the open transactions
+//!    ended; then on the master `FLUSH NO_WRITE_TO_BINLOG TABLES`, `FLUSH
+//!    TABLES WITH READ LOCK` (bounded by `lock_wait_timeout`) and
+//!    `read_only=1`; its final coordinates.
 //! 3. **The new master** executes up to them (`MASTER_POS_WAIT`), stops
 //!    replicating, gets `--command=start` and `read_only=0`.
-//! 4. **The others** (and the old master with `--orig-master-is-new-slave`)
-//!    wait for the same coordinates, then replicate from the new master in
-//!    the topology's own mode, in parallel.
-//! 5. `RESET SLAVE ALL` on the new master; the old master's lock released
-//!    (it stays read-only).
+//! 4. **The others** wait for the same coordinates, then replicate from the
+//!    new master in the topology's own mode, in parallel.
+//! 5. `RESET SLAVE ALL` on the new master. On the old master, still under
+//!    the lock, every client session is ended (`KILL CONNECTION`; never a
+//!    replication thread nor the event scheduler); the lock is released (it
+//!    stays read-only), sessions that connected meanwhile are ended too, and
+//!    with `--orig-master-is-new-slave` it follows the new master.
+//!
+//! Why end every session rather than hold the lock for longer: the lock
+//! already lasts until the start hook has moved the traffic and the new
+//! master takes writes (phase 3), and it cannot outlive this process (nor
+//! can the old master replicate under it). What `read_only` does not stop
+//! (a SUPER or `READ ONLY ADMIN` client: root) is then a session that
+//! outlived the switch: a pool's idle connection, a transaction begun after
+//! the check. Ended, its client reconnects where the hook now points, or
+//! is told its transaction failed; nothing it was told committed is lost.
+//! A client that connects to the old master's address after the switch is
+//! the hook's to stop, as in MHA.
 //!
 //! Any failure before the new master takes writes rolls back: the old
 //! master's lock released and `read_only` as it was, the new master
@@ -44,8 +71,12 @@ pub struct SwitchOptions {
     pub new_master: Option<(String, Option<u16>)>,
     /// The old master replicates from the new one afterwards.
     pub orig_master_is_new_slave: bool,
-    /// Refuse when a statement has run this long on the master.
+    /// Refuse when a statement has run this long on the master; a replica
+    /// further behind is not chosen by itself.
     pub running_updates_limit: Duration,
+    /// End the master's open transactions before the lock (else they
+    /// refuse the switch).
+    pub kill_open_transactions: bool,
     /// Bound for the write lock, each position wait and replication start.
     pub wait_timeout: Duration,
     /// Bound for each hook script ([`hooks::run`]).
@@ -62,6 +93,7 @@ impl Default for SwitchOptions {
             new_master: None,
             orig_master_is_new_slave: false,
             running_updates_limit: Duration::from_secs(1),
+            kill_open_transactions: false,
             wait_timeout: Duration::from_secs(60),
             hook_timeout: hooks::DEFAULT_TIMEOUT,
             dry_run: false,
@@ -85,6 +117,12 @@ struct SwitchDoc {
     writes_rejected_seconds: Option<f64>,
     /// Each other server's re-pointing.
     switched: Vec<Switched>,
+    /// The master's open transactions ended before the lock (`--kill-open-transactions`).
+    open_transactions_ended: Vec<String>,
+    /// Client sessions on the old master ended after the switch.
+    sessions_ended: Vec<String>,
+    /// Those that could not be ended (with why): they could still write there.
+    sessions_not_ended: Vec<String>,
     /// How it ended.
     result: Option<SwitchResult>,
 }
@@ -161,7 +199,7 @@ fn run(o: &SwitchOptions, conf: &AppConf, doc: &mut SwitchDoc) -> Result<String>
     let old_end = (l.file.clone(), l.pos);
     let f = steps::Follow { o, new: &new, mode: c.mode, old_end: (&old_end.0, old_end.1), start: (&nfile, npos) };
     let mut failed = steps::others(&mut c, &f, doc);
-    failed.extend(steps::cleanup(o, &mut c, &mut l, &f)?);
+    failed.extend(steps::cleanup(o, &mut c, &mut l, &f, doc)?);
     let outcome = if failed.is_empty() { "completed successfully" } else { "done, but some servers failed" };
     let line = format!(
         "Switching master to {} {outcome} in {:.1}s (writes rejected {blocked:.3}s).",

@@ -24,13 +24,34 @@ pub(super) struct Locked {
     pub since: Instant,
 }
 
-/// Phase 2: `master_ip_online_change_script --command=stop`, then the
-/// write lock and `read_only=1` on the old master, and its final coordinates.
+/// Phase 2: `master_ip_online_change_script --command=stop`; the new
+/// master's lag once more (the lock never waits on a replica known to be
+/// behind); with `--kill-open-transactions` the master's open transactions
+/// ended; then the write lock and `read_only=1` on the old master, and its
+/// final coordinates.
 pub(super) fn reject_updates(o: &SwitchOptions, c: &mut Checked, doc: &mut SwitchDoc) -> Result<Locked> {
     say("* Phase 2: Rejecting updates Phase..");
     let (orig, new) = (c.orig().clone(), c.new_master().clone());
     let since = Instant::now();
     hook(&new.master_ip_online_change_script, "stop", &orig, &new, o)?;
+    let st = c.nodes[c.ni].srv.replica_status()?.unwrap_or_default();
+    if let Some(why) = st.behind(o.running_updates_limit.as_secs()) {
+        return Err(Error::refused(format!(
+            "{} is now {why}: the writes would stay blocked while it caught up, so no lock was taken and nothing \
+             was changed (the stop hook ran: undo it if it stopped your traffic). Run the switch again once it has \
+             caught up, or choose another with --new-master",
+            label(&new)
+        )));
+    }
+    if o.kill_open_transactions {
+        let m = &mut c.nodes[c.oi].srv;
+        for t in m.open_transactions(o.running_updates_limit.as_secs())? {
+            if m.kill_connection(t.thread)? {
+                say(&format!("  {}: ended {t} (--kill-open-transactions): its work rolled back", label(&orig)));
+                doc.open_transactions_ended.push(t.to_string());
+            }
+        }
+    }
     let was_read_only = c.nodes[c.oi].srv.read_only().unwrap_or(false);
     let lock = Server::connect(&spec(&orig))?.named(&orig.name);
     let mut l = Locked { lock, was_read_only, file: String::new(), pos: 0, since };
@@ -161,23 +182,48 @@ pub(super) fn others(c: &mut Checked, f: &Follow<'_>, doc: &mut SwitchDoc) -> Ve
     failed
 }
 
-/// Phase 5: `RESET SLAVE ALL` on the new master; the old master's sessions
-/// that could still commit there ended, its lock released (it stays
-/// read-only); with `--orig-master-is-new-slave` it follows the new master.
-pub(super) fn cleanup(o: &SwitchOptions, c: &mut Checked, l: &mut Locked, f: &Follow<'_>) -> Result<Vec<String>> {
+/// Phase 5: `RESET SLAVE ALL` on the new master; every client session on
+/// the old master ended (under the lock, and once more after it), its lock
+/// released (it stays read-only); with `--orig-master-is-new-slave` it
+/// follows the new master.
+pub(super) fn cleanup(
+    o: &SwitchOptions,
+    c: &mut Checked,
+    l: &mut Locked,
+    f: &Follow<'_>,
+    doc: &mut SwitchDoc,
+) -> Result<Vec<String>> {
     say("* Phase 5: New master cleanup phase..");
     c.nodes[c.ni].srv.reset_replica_all()?;
     let orig = c.orig().clone();
-    // The old master never commits again: a session that holds a transaction
-    // or waits on our lock would commit there the moment the lock goes (a
-    // client that passes read_only), a write the new master never gets.
+    // The old master never commits again: a session that outlived the
+    // switch (idle, in a transaction, or queued on our lock) from a client
+    // that read_only does not stop would write there, a write the new master
+    // never gets. Ended, its client reconnects where the hook points now.
     let ours = [l.lock.conn().connection_id(), c.nodes[c.oi].srv.conn().connection_id()];
-    for (id, user, state) in l.lock.end_sessions_that_could_commit(&ours)? {
-        let state = if state.is_empty() { "an open transaction".to_string() } else { state };
-        say(&format!("  {}: ended session {id} of {user} ({state}): it could have committed there", label(&orig)));
-    }
+    let (mut ended, mut left) = end_client_sessions(&mut l.lock, &ours, &orig);
     l.lock.unlock_tables()?;
+    let (more, more_left) = end_client_sessions(&mut l.lock, &ours, &orig);
+    ended.extend(more);
+    left.extend(more_left);
+    say(&format!(
+        "  {}: ended {} client session(s) that outlived the switch{}",
+        label(&orig),
+        ended.len(),
+        if ended.is_empty() { String::new() } else { format!(": {}", ended.join(", ")) }
+    ));
     let mut failed = Vec::new();
+    if !left.is_empty() {
+        say(&format!(
+            "  {}: FAILED to end {}: a client that read_only does not stop could still write there; end them by \
+             hand (KILL CONNECTION; the user in app.cnf needs CONNECTION ADMIN or SUPER)",
+            label(&orig),
+            left.join(", ")
+        ));
+        failed.push(format!("{} (sessions not ended)", label(&orig)));
+    }
+    doc.sessions_ended = ended;
+    doc.sessions_not_ended = left;
     if o.orig_master_is_new_slave {
         let n = &mut c.nodes[c.oi];
         // A master's own writes are in its binlog, not in its slave position:
@@ -198,4 +244,27 @@ pub(super) fn cleanup(o: &SwitchOptions, c: &mut Checked, l: &mut Locked, f: &Fo
         }
     }
     Ok(failed)
+}
+
+/// Ends every client session on `srv` (the old master) but `ours` and the
+/// replication user's (a replica's threads). Returns `#id user@host
+/// (command, state)` of each one ended, and of each one that could not be
+/// (with why); the switch is done by now, so a failure is reported, not
+/// returned.
+fn end_client_sessions(srv: &mut Server, ours: &[u32], orig: &crate::phase::ServerConf) -> (Vec<String>, Vec<String>) {
+    let (mut ended, mut left) = (Vec::new(), Vec::new());
+    let sessions = match srv.client_sessions(ours) {
+        Ok(s) => s,
+        Err(e) => return (ended, vec![format!("its sessions (not listed: {e})")]),
+    };
+    for s in sessions.into_iter().filter(|s| s.user != orig.repl_user) {
+        let what = [s.command.as_str(), s.state.as_str()].iter().filter(|x| !x.is_empty()).copied().collect::<Vec<_>>();
+        let who = format!("#{} {}@{} ({})", s.id, s.user, s.host, what.join(", "));
+        match srv.kill_connection(s.id) {
+            Ok(true) => ended.push(who),
+            Ok(false) => {}
+            Err(e) => left.push(format!("{who}: {e}")),
+        }
+    }
+    (ended, left)
 }

@@ -229,16 +229,30 @@ impl Topology {
     }
 
     /// Run `f` on the server's cached session (one per server, reconnected
-    /// after connection-level errors, kept after SQL errors).
-    pub fn with_conn<T>(&self, server: usize, f: impl FnOnce(&mut Conn) -> mysql::Result<T>) -> mysql::Result<T> {
+    /// after connection-level errors, kept after SQL errors). A cached
+    /// session the server ended while it was idle (a switch ends every
+    /// client session on the old master) is replaced and `f` run again on
+    /// the new one: the statement never ran on the ended one.
+    pub fn with_conn<T>(&self, server: usize, mut f: impl FnMut(&mut Conn) -> mysql::Result<T>) -> mysql::Result<T> {
         let s = &self.servers[server];
         let mut g = lock(&s.conn);
+        let cached = g.is_some();
         if g.is_none() {
             *g = Some(Conn::new(self.opts(server))?);
         }
-        let r = f(g.as_mut().unwrap());
+        let mut r = f(g.as_mut().unwrap());
+        // ER_CONNECTION_KILLED, or the socket already closed.
+        let ended = |e: &mysql::Error| match e {
+            mysql::Error::MySqlError(e) => e.code == 1927,
+            _ => true,
+        };
+        if cached && r.as_ref().is_err_and(ended) {
+            *g = None;
+            *g = Some(Conn::new(self.opts(server))?);
+            r = f(g.as_mut().unwrap());
+        }
         if let Err(e) = &r {
-            if !matches!(e, mysql::Error::MySqlError(_)) {
+            if !matches!(e, mysql::Error::MySqlError(_)) || ended(e) {
                 *g = None;
             }
         }

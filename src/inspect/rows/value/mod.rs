@@ -5,6 +5,7 @@ mod number;
 mod string;
 mod temporal;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use mysql_common::binlog::value::BinlogValue;
@@ -15,7 +16,7 @@ use mysql_common::value::Value;
 use super::escape::quote;
 use super::json::{json_text, print_json_diff};
 use super::{Ctx, Flow, RowStyle, TextSink};
-use crate::event::rows::{Col, DecodeResult, decode};
+use crate::event::rows::{Col, DecodeResult, decode, value_len};
 
 #[cfg(test)]
 pub(super) use {string::write_bits, temporal::write_frac};
@@ -58,7 +59,25 @@ impl<'c> Field<'c> {
             null(out);
             return Ok(None);
         }
-        Ok(Some(decode(buf, self.ty, self.meta, false)?.1))
+        Ok(Some(take_raw(buf, self.ty, self.meta)?))
+    }
+
+    /// A string-like value's bytes without their length prefix (read from
+    /// `buf`, borrowed where the layout is known); `None` for a NULL, which
+    /// this prints.
+    fn bytes<'b>(&self, out: &mut Vec<u8>, buf: &mut ParseBuf<'b>) -> DecodeResult<Option<Cow<'b, [u8]>>> {
+        if self.is_null {
+            null(out);
+            return Ok(None);
+        }
+        if let (Some(p), Some(n)) = (length_prefix(self.ty, self.meta), value_len(buf.0, self.ty, self.meta)) {
+            let raw = buf.checked_eat(n).ok_or("row value")?;
+            return Ok(Some(Cow::Borrowed(raw.get(p..).ok_or("row value")?)));
+        }
+        match decode(buf, self.ty, self.meta, false)?.0 {
+            BinlogValue::Value(Value::Bytes(b)) => Ok(Some(Cow::Owned(b))),
+            _ => Err("row value"),
+        }
     }
 
     /// As [`Field::raw`], the value decoded.
@@ -72,6 +91,38 @@ impl<'c> Field<'c> {
             return Ok(None);
         }
         Ok(Some(decode(buf, self.ty, self.meta, false)?.0))
+    }
+}
+
+/// A value's stored bytes, taken from `buf` by their length where the
+/// layout is known ([`value_len`]), else by decoding them.
+fn take_raw<'b>(buf: &mut ParseBuf<'b>, ty: ColumnType, meta: &[u8; 2]) -> DecodeResult<&'b [u8]> {
+    // As `decode` refuses it: a negative DATETIME2, which no server writes.
+    if ty == ColumnType::MYSQL_TYPE_DATETIME2 && buf.0.first().is_some_and(|b| b & 0x80 == 0) {
+        return Err("DATETIME2 value");
+    }
+    match value_len(buf.0, ty, meta) {
+        Some(n) => buf.checked_eat(n).ok_or("row value"),
+        None => Ok(decode(buf, ty, meta, false)?.1),
+    }
+}
+
+/// Bytes of the length prefix of a string-like value (`Field::unpack`).
+fn length_prefix(ty: ColumnType, meta: &[u8; 2]) -> Option<usize> {
+    use ColumnType as T;
+    match ty {
+        T::MYSQL_TYPE_BLOB | T::MYSQL_TYPE_GEOMETRY => matches!(meta[0], 1..=4).then_some(meta[0] as usize),
+        T::MYSQL_TYPE_VARCHAR | T::MYSQL_TYPE_VAR_STRING => Some(if u16::from_le_bytes(*meta) < 256 { 1 } else { 2 }),
+        T::MYSQL_TYPE_STRING => {
+            // CHAR(n): the maximum length in bytes decides (as `value_len`).
+            let max = match meta[0] {
+                0 => u16::from_le_bytes(*meta) as usize,
+                m if m & 0x30 != 0x30 => meta[1] as usize | (((m as usize & 0x30) ^ 0x30) << 4),
+                _ => meta[1] as usize,
+            };
+            Some(if max < 256 { 1 } else { 2 })
+        }
+        _ => None,
     }
 }
 

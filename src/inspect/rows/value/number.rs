@@ -27,10 +27,7 @@ pub(super) fn integer(
         let Some(raw) = f.raw(out, buf)? else { return Ok(Flow::Go(0)) };
         let u = u64::from_le_bytes(head(raw)?);
         let s = u as i64;
-        let _ = write!(TextSink(out), "{s}");
-        if s < 0 {
-            let _ = write!(TextSink(out), " ({u})");
-        }
+        signed_unsigned(out, s, u);
         return Ok(Flow::Go(0));
     }
     let (name, bytes) = match ty {
@@ -45,11 +42,20 @@ pub(super) fn integer(
     let u = raw.iter().rev().fold(0u32, |a, &x| (a << 8) | x as u32);
     let shift = 32 - 8 * bytes as u32;
     let s = ((u << shift) as i32) >> shift;
-    let _ = write!(TextSink(out), "{s}");
-    if s < 0 {
-        let _ = write!(TextSink(out), " ({u})");
-    }
+    signed_unsigned(out, s.into(), u.into());
     Ok(Flow::Go(0))
+}
+
+/// `-1 (255)`: the signed reading, and the unsigned one when negative.
+#[inline]
+fn signed_unsigned(out: &mut Vec<u8>, s: i64, u: u64) {
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(s).as_bytes());
+    if s < 0 {
+        out.extend_from_slice(b" (");
+        out.extend_from_slice(b.format(u).as_bytes());
+        out.push(b')');
+    }
 }
 
 /// DECIMAL with its scale, FLOAT as `%-20g`, DOUBLE as `%-.20g`.

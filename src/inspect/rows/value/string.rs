@@ -91,8 +91,8 @@ pub(super) fn string(
         }
         _ => typestr.push_str("GEOMETRY"),
     }
-    let Some(v) = f.value(out, buf)? else { return Ok(Flow::Go(0)) };
-    quote(out, value_bytes(&v)?, f.ctx.style);
+    let Some(v) = f.bytes(out, buf)? else { return Ok(Flow::Go(0)) };
+    quote(out, &v, f.ctx.style);
     Ok(Flow::Go(0))
 }
 
