@@ -9,6 +9,9 @@
 #   views              one seed per event of those files: the event type byte,
 #                      then the body without header and without CRC (the
 #                      input format of the `views` target)
+#   gtid_sets, app_cnf, info_files, json_docs, known_hosts
+#                      fuzz/seeds/<target>/* and testdata/fuzz-regressions/<target>/*
+#                      (info_files also: every fixture's relay-log.info + NUL + master.info)
 #
 # fuzz/corpus/ is gitignored. Re-running adds files (content-named, so
 # duplicates collapse); `rm -rf fuzz/corpus` to start over.
@@ -89,3 +92,19 @@ else
 fi
 
 echo "seed.sh: $n files into $CORPUS/{event_walk,dump}" >&2
+
+# Text targets: their own seeds (fuzz/seeds/<target>/, committed) and their
+# regressions; info_files also gets every fixture's relay-log.info and
+# master.info pair (NUL between them: that target's input format).
+for t in gtid_sets app_cnf info_files json_docs known_hosts; do
+    mkdir -p "$CORPUS/$t"
+    for d in "$FUZZ_DIR/seeds/$t" "$ROOT/testdata/fuzz-regressions/$t"; do
+        if [[ -d $d ]]; then find "$d" -type f ! -name '*.md' -exec cp -f {} "$CORPUS/$t/" \;; fi
+    done
+done
+while IFS= read -r -d '' info; do
+    dir=$(dirname "$info")
+    [[ -f $dir/master.info ]] || continue
+    { cat "$info"; printf '\0'; cat "$dir/master.info"; } >"$CORPUS/info_files/fixture-$(sha1sum "$info" | cut -c1-16)"
+done < <(find "$ROOT/testdata" -name relay-log.info -print0)
+echo "seed.sh: text seeds into $CORPUS/{gtid_sets,app_cnf,info_files,json_docs,known_hosts}" >&2

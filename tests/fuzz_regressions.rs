@@ -7,8 +7,10 @@
 //!
 //! Inputs:
 //! - `testdata/fuzz-regressions/<target>/*`: minimized crashes, each replayed
-//!   through its target's checks (`event_walk`, `views`, `dump`; any other
-//!   directory name runs all three);
+//!   through its target's checks (`event_walk`, `views`, `dump`, and the
+//!   text targets `gtid_sets`, `app_cnf`, `info_files`, `json_docs`,
+//!   `known_hosts`; any other directory name runs the three binlog ones);
+//! - text seeds: `fuzz/seeds/<target>/*` through that text target;
 //! - seeds: `fuzz/seeds/*`, the binlogs under `testdata/` and, when present,
 //!   the public corpus in `../shared/testdata/public`: each whole file through
 //!   `event_walk` and `dump`, and each of its events through `views`;
@@ -79,6 +81,11 @@ fn run(target: &str, data: &[u8], formats: &[Format], what: &str) -> Result<(), 
         "event_walk" => checks::event_walk(data),
         "views" => checks::views_target(data, formats),
         "dump" => checks::dump_target(data),
+        "gtid_sets" => checks::gtid_sets(data),
+        "app_cnf" => checks::app_cnf(data),
+        "info_files" => checks::info_files(data),
+        "json_docs" => checks::json_docs(data),
+        "known_hosts" => checks::known_hosts(data),
         _ => {
             checks::event_walk(data);
             checks::views_target(data, formats);
@@ -147,6 +154,7 @@ fn fuzz_regressions_replay() {
             }
         }
     }
+    let _ = std::fs::remove_dir_all(checks::scratch_dir());
     report(failures, ran, "fuzz regressions");
 }
 
@@ -191,9 +199,36 @@ fn fuzz_corpus_replay() {
     let formats = checks::formats();
     let mut failures = Vec::new();
     let mut ran = 0;
-    for target in ["event_walk", "views", "dump"] {
+    for target in ["event_walk", "views", "dump"].into_iter().chain(TEXT_TARGETS) {
         let mut files = Vec::new();
         files_under(&Path::new(ROOT).join("fuzz/corpus").join(target), &mut files);
+        for f in files {
+            // A fuzzer running meanwhile replaces inputs it reduces.
+            let Ok(data) = std::fs::read(&f) else { continue };
+            ran += 1;
+            if let Err(e) = run(target, &data, &formats, &f.display().to_string()) {
+                failures.push(e);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(checks::scratch_dir());
+    report(failures, ran, "fuzz corpus inputs");
+}
+
+/// The targets whose inputs are texts, not binlogs: their seeds are the
+/// files of `fuzz/seeds/<target>/`.
+const TEXT_TARGETS: [&str; 5] = ["gtid_sets", "app_cnf", "info_files", "json_docs", "known_hosts"];
+
+/// Each text target's seeds (`fuzz/seeds/<target>/*`) through its checks.
+#[test]
+fn text_seeds_replay() {
+    let formats = checks::formats();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for target in TEXT_TARGETS {
+        let mut files = Vec::new();
+        files_under(&Path::new(ROOT).join("fuzz/seeds").join(target), &mut files);
+        assert!(!files.is_empty(), "no seeds for {target} in fuzz/seeds/{target}/");
         for f in files {
             let data = std::fs::read(&f).unwrap();
             ran += 1;
@@ -202,7 +237,8 @@ fn fuzz_corpus_replay() {
             }
         }
     }
-    report(failures, ran, "fuzz corpus inputs");
+    let _ = std::fs::remove_dir_all(checks::scratch_dir());
+    report(failures, ran, "text seeds");
 }
 
 /// The formats the `views` target decodes with are the ones real servers

@@ -32,7 +32,8 @@ pub struct MasterInfo {
 
 fn lines_after_count(text: &str) -> Vec<&str> {
     let mut lines: Vec<&str> = text.lines().collect();
-    if lines.first().is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
+    // Trimmed, as every field is (and as `relay_log_path` reads it).
+    if lines.first().map(|l| l.trim()).is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
         lines.remove(0);
     }
     lines
@@ -52,6 +53,10 @@ pub fn parse_relay_log_info(text: &str, datadir: &Path) -> Result<RelayLogInfo> 
     };
     let rl = get(0, "relay log name")?;
     let rl = rl.strip_prefix("./").unwrap_or(rl);
+    if rl.is_empty() {
+        // Not the data directory itself (as `relay_log_path` says: no name).
+        return Err(Error::bad_input("relay-log.info", "no relay log name"));
+    }
     let p = Path::new(rl);
     let relay_log_file = if p.is_absolute() { p.to_path_buf() } else { datadir.join(p) };
     Ok(RelayLogInfo {
@@ -72,10 +77,10 @@ pub fn relay_log_path(text: &str, datadir: &Path) -> Option<PathBuf> {
     if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
         first = lines.next().unwrap_or("").trim();
     }
+    let first = first.strip_prefix("./").unwrap_or(first);
     if first.is_empty() {
         return None;
     }
-    let first = first.strip_prefix("./").unwrap_or(first);
     let p = Path::new(first);
     Some(if p.is_absolute() { p.to_path_buf() } else { datadir.join(p) })
 }

@@ -292,11 +292,31 @@ impl AppConf {
     /// # Errors
     /// Unreadable file, a malformed line, a bad port, or no server section.
     pub fn read(app: &Path, global: Option<&Path>) -> Result<AppConf> {
+        let mut texts = Vec::new();
+        for path in global.into_iter().chain([app]) {
+            texts.push((std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?, path));
+        }
+        let texts: Vec<(&str, &Path)> = texts.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+        AppConf::from_texts(&texts)
+    }
+
+    /// Reads one configuration's text; `path` names the file in messages
+    /// and becomes [`AppConf::path`].
+    ///
+    /// # Errors
+    /// A malformed line, a bad port or number, or no server section
+    /// ([`ErrorKind::Config`](crate::error::ErrorKind::Config), naming `path`).
+    pub fn from_text(text: &str, path: &Path) -> Result<AppConf> {
+        AppConf::from_texts(&[(text, path)])
+    }
+
+    /// Texts in reading order (the global one first); the last is the application's.
+    fn from_texts(texts: &[(&str, &Path)]) -> Result<AppConf> {
+        let app = texts.last().map(|(_, p)| *p).unwrap_or(Path::new("app.cnf"));
         let mut default = Section::new();
         let mut servers: Vec<(String, Section)> = Vec::new();
-        for path in global.into_iter().chain([app]) {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            for (name, sec) in parse_sections(&text, path)? {
+        for &(text, path) in texts {
+            for (name, sec) in parse_sections(text, path)? {
                 if name == "server default" {
                     default.extend(sec);
                 } else if name.starts_with("server") {
