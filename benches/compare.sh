@@ -304,27 +304,8 @@ if [[ ! -x $TIME ]]; then
     log "installing GNU time"
     apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y time >/dev/null 2>&1; } || true
 fi
-# sampled PEAK_ANON PEAK_FILE (KiB) of a command
-sampled() {
-    python3 - "$@" <<'PY'
-import subprocess, sys, time
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
-peak = {"RssAnon": 0, "RssFile": 0}
-while p.poll() is None:
-    try:
-        with open(f"/proc/{p.pid}/status") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in peak:
-                    peak[k] = max(peak[k], int(v.split()[0]))
-    except (OSError, ValueError):
-        pass
-    time.sleep(0.002)
-if p.returncode != 0:
-    sys.exit(f"{sys.argv[1:]} exited {p.returncode}")
-print(peak["RssAnon"], peak["RssFile"])
-PY
-}
+# shellcheck source=../scripts/lib/measure.sh
+source "$ROOT/scripts/lib/measure.sh"
 if [[ -x $TIME ]]; then
     largest=$(ls -S "${FILES[@]}" | head -n 1)
     # the smallest file over 1 MiB, to show memory vs file size

@@ -211,27 +211,8 @@ for ((k = 1; k <= RUNS; k++)); do
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-# peak RssAnon / RssFile (KiB) of a command, sampled every 2 ms
-sampled() {
-    python3 - "$@" <<'PY'
-import subprocess, sys, time
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
-peak = {"RssAnon": 0, "RssFile": 0}
-while p.poll() is None:
-    try:
-        with open(f"/proc/{p.pid}/status") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in peak:
-                    peak[k] = max(peak[k], int(v.split()[0]))
-    except (OSError, ValueError):
-        pass
-    time.sleep(0.002)
-if p.returncode != 0:
-    sys.exit(f"{sys.argv[1:]} exited {p.returncode}")
-print(peak["RssAnon"], peak["RssFile"])
-PY
-}
+# shellcheck source=../scripts/lib/measure.sh
+source "$ROOT/scripts/lib/measure.sh"
 
 # ---------------------------------------------------------------------------
 # 4. report
